@@ -1,0 +1,167 @@
+// The processor under test, in a child process of its own (forked with IPC by bench/run.ts): startProcessor with every
+// signal and rule on, production timings, and the benchmark's isolated names. The parent asks it, over IPC, to watch
+// a range of stream sequences (events per second, CPU, event-loop use), for its memory, its ClickHouse counters, and to
+// checkpoint, stop and start again (restart timings).
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { performance } from 'node:perf_hooks';
+import type { RunningProcessor } from '../src/processor.js';
+import { loadSource } from './source.js';
+
+export type ChildRequest =
+  | { id: number; cmd: 'start' }
+  | { id: number; cmd: 'window'; from: number; to: number }
+  | { id: number; cmd: 'sample' }
+  | { id: number; cmd: 'status' }
+  | { id: number; cmd: 'memory' }
+  | { id: number; cmd: 'metrics' }
+  | { id: number; cmd: 'checkpoint' }
+  | { id: number; cmd: 'stop' }
+  | { id: number; cmd: 'profile'; action: 'start' | 'stop'; file?: string }
+  | { id: number; cmd: 'exit' };
+
+export interface WindowResult {
+  from: number;
+  to: number;
+  events: number;
+  ms: number;
+  eventsPerSec: number;
+  /** Share of one core the process used over the window (user + system, every thread). */
+  cpu: number;
+  /** Event-loop utilisation of the main thread over the window. */
+  elu: number;
+  customersAtEnd: number;
+}
+
+const { parseConfig, startProcessor, createLogger } = await loadSource();
+const config = parseConfig(JSON.parse(process.env.VIGIL_BENCH_CONFIG!));
+const log = createLogger(process.env.VIGIL_BENCH_LOG_LEVEL ?? 'warn');
+let running: RunningProcessor | null = null;
+let inspector: Session | null = null;
+
+/** Messages handled so far by this process's pipeline: every outcome counts, as each is one stream message. */
+function handled(): number {
+  if (!running) return 0;
+  const c = running.pipeline.counts;
+  return c.processed + c.duplicate + c.late + c.rejected + c.dropped_consent;
+}
+
+// A timeline sampled every 5 ms: time, messages handled, CPU and event-loop time. Windows are read from it afterwards,
+// so a window is measured from the sample where it starts, whenever the parent asks. The loop turns between pulled
+// batches, so either end of a window is off by at most one batch.
+const timeline = { t: [] as number[], n: [] as number[], cpu: [] as number[], active: [] as number[], idle: [] as number[] };
+const customersAt: { n: number; customers: number }[] = [];
+setInterval(() => {
+  const elu = performance.eventLoopUtilization();
+  const cpu = process.cpuUsage();
+  timeline.t.push(performance.now());
+  timeline.n.push(handled());
+  timeline.cpu.push(cpu.user + cpu.system);
+  timeline.active.push(elu.active);
+  timeline.idle.push(elu.idle);
+  if (running && timeline.t.length % 200 === 0) customersAt.push({ n: handled(), customers: running.pipeline.windows.size });
+}, 5).unref();
+
+function windowOf(from: number, to: number): WindowResult {
+  const { t, n, cpu, active, idle } = timeline;
+  const i = n.findIndex((v) => v >= from);
+  const j = n.findIndex((v) => v >= to);
+  if (i < 0 || j < 0 || j <= i) throw new Error(`no window ${from}..${to} in the timeline (handled ${handled()})`);
+  const ms = t[j] - t[i];
+  const events = n[j] - n[i];
+  const da = active[j] - active[i];
+  const di = idle[j] - idle[i];
+  const customers = customersAt.filter((c) => c.n <= n[j]).pop()?.customers ?? running?.pipeline.windows.size ?? 0;
+  return {
+    from: n[i],
+    to: n[j],
+    events,
+    ms: Math.round(ms),
+    eventsPerSec: Math.round((events * 1000) / Math.max(1, ms)),
+    cpu: Math.round(((cpu[j] - cpu[i]) / 1000 / Math.max(1, ms)) * 100) / 100,
+    elu: Math.round((da / Math.max(1e-9, da + di)) * 100) / 100,
+    customersAtEnd: customers,
+  };
+}
+
+async function metric(name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${running!.wallPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.slice(name.length + 1)) : Number.NaN;
+}
+
+function memory() {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  const p = running!.pipeline;
+  return { heapUsed: m.heapUsed, rss: m.rss, external: m.external, arrayBuffers: m.arrayBuffers, customers: p.windows.size, bytesPerSlot: p.windows.bytesPerSlot };
+}
+
+async function answer(req: ChildRequest): Promise<unknown> {
+  switch (req.cmd) {
+    case 'start': {
+      const t0 = performance.now();
+      running = await startProcessor({ config, logger: log });
+      return { wallPort: running.wallPort, startMs: Math.round(performance.now() - t0), restart: running.restart(), customers: running.pipeline.windows.size, handled: handled() };
+    }
+    case 'window':
+      return windowOf(req.from, req.to);
+    case 'sample': {
+      const cpu = process.cpuUsage();
+      return { t: performance.now(), handled: handled(), cpuUs: cpu.user + cpu.system };
+    }
+    case 'status':
+      return { handled: handled(), counts: running?.pipeline.counts, customers: running?.pipeline.windows.size, stats: running?.pipeline.stats, rejectReasons: running ? Object.fromEntries(running.pipeline.rejectReasons) : {} };
+    case 'memory':
+      return memory();
+    case 'metrics':
+      return {
+        rowsWritten: await metric('vigil_clickhouse_rows_written_total'),
+        batchesWritten: await metric('vigil_clickhouse_batches_written_total'),
+        bytesWritten: await metric('vigil_clickhouse_bytes_written_total'),
+        bufferedRows: await metric('vigil_clickhouse_buffered_rows'),
+        alertsActive: await metric('vigil_alerts_active'),
+        alertNotifications: await metric('vigil_alert_notifications_published_total'),
+        rowsWrittenByTable: { ...running!.sinkCounters().rowsWrittenByTable },
+      };
+    case 'checkpoint': {
+      const t0 = performance.now();
+      await running!.checkpointNow();
+      return { ms: Math.round(performance.now() - t0) };
+    }
+    case 'stop': {
+      const t0 = performance.now();
+      await running!.stop();
+      running = null;
+      return { ms: Math.round(performance.now() - t0) };
+    }
+    case 'profile': {
+      // A CPU profile of one phase only (node --cpu-prof would cover the whole life of the process).
+      if (req.action === 'start') {
+        inspector ??= new Session();
+        inspector.connect();
+        await inspector.post('Profiler.enable');
+        await inspector.post('Profiler.setSamplingInterval', { interval: 200 });
+        await inspector.post('Profiler.start');
+        return {};
+      }
+      const { profile } = await inspector!.post('Profiler.stop');
+      writeFileSync(req.file!, JSON.stringify(profile));
+      inspector!.disconnect();
+      return { file: req.file };
+    }
+    case 'exit':
+      setImmediate(() => process.exit(0));
+      return {};
+  }
+}
+
+process.on('message', (req: ChildRequest) => {
+  answer(req).then(
+    (result) => process.send!({ id: req.id, ok: true, result }),
+    (err: unknown) => process.send!({ id: req.id, ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) }),
+  );
+});
+process.send!({ id: 0, ok: true, result: 'ready' });

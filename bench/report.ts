@@ -1,0 +1,80 @@
+// The benchmark's results: their shape (kept as JSON under bench/results/) and the short markdown table the README shows.
+
+export interface BenchResults {
+  mode: string;
+  machine: { cpu: string; cores: number; memoryGiB: number; node: string; date: string; gitCommit: string; gitDirty: boolean; processorBuild: string };
+  workload: { customers: number; events: number; firstDayEvents: number; publishedPerSec: number; byType: Record<string, number>; workers: number };
+  consumerSettings: { fetchBatch: number; maxAckPending: number; ackWaitMs: number };
+  throughput: {
+    ceiling: { runs: { eventsPerSec: number; events: number; ms: number; cpu: number }[]; eventsPerSec: number };
+    processor: {
+      body: { events: number; ms: number; eventsPerSec: number; cpu: number; elu: number; customersAtEnd: number };
+      firstDay: { events: number; ms: number; eventsPerSec: number; cpu: number; elu: number; customersAtEnd: number };
+      ratioToCeiling: number;
+    };
+    redisSortedSets: { events: number; ms: number; eventsPerSec: number; cpu: number; processorSpeedup: number };
+  };
+  outcomes: { counts: Record<string, number>; rejectReasons: Record<string, number> };
+  latency: {
+    fraction: number;
+    ratePerSec: number;
+    publishedPerSec: number;
+    alerts: number;
+    triggersSent: number;
+    p50Ms: number;
+    p99Ms: number;
+    maxMs: number;
+    processorCpu: number;
+    processorEventsPerSec: number;
+    cpuUsPerEvent: number;
+  }[];
+  memory: {
+    processorAtEnd: Record<string, number>;
+    bySize: Record<string, number>[];
+  };
+  restart: {
+    checkpointMs: number;
+    stopMs: number;
+    customers: number;
+    restoreMs: number;
+    startMs: number;
+    replayed: number;
+    withReplayMs: number;
+    replayMs: number;
+    replayEventsPerSec: number | null;
+  };
+  clickhouse: { rowsWritten: number; batchesWritten: number; rowsPerMillionEvents: number; batchesPerMillionEvents: number; rowsPerBatch: number; rowsPerMillionEventsByTable: Record<string, number> };
+}
+
+const n = (v: number) => Math.round(v).toLocaleString('en');
+const pass = (ok: boolean) => (ok ? 'met' : '**not met**');
+
+export function resultsMarkdown(r: BenchResults): string {
+  const t = r.throughput;
+  const half = r.latency.find((l) => l.fraction === 0.5) ?? r.latency[r.latency.length - 1];
+  const biggest = r.memory.bySize[r.memory.bySize.length - 1];
+  const m = r.machine;
+  const lines = [
+    `Vigil benchmark (\`${r.mode}\`), ${m.date.slice(0, 10)}, commit ${m.gitCommit}${m.gitDirty ? ' (with uncommitted changes)' : ''}: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}.`,
+    `${n(r.workload.customers)} customers, ${n(r.workload.events)} events (${n(r.workload.firstDayEvents)} on the first day put every customer in state; throughput is measured on the rest).`,
+    '',
+    '| what | measured | aim |',
+    '| --- | --- | --- |',
+    `| bare consumer, parse + ack (the ceiling) | ${n(t.ceiling.eventsPerSec)} events/s (runs: ${t.ceiling.runs.map((c) => n(c.eventsPerSec)).join(', ')}) | |`,
+    `| processor, every signal and rule on, ${n(t.processor.body.customersAtEnd)} customers | ${n(t.processor.body.eventsPerSec)} events/s = **${(t.processor.ratioToCeiling * 100).toFixed(0)}% of the ceiling** | ≥ 80%: ${pass(t.processor.ratioToCeiling >= 0.8)} |`,
+    `| Redis sorted set per customer and window (4 windows) | ${n(t.redisSortedSets.eventsPerSec)} events/s; the processor is **${t.redisSortedSets.processorSpeedup}×** faster | many times |`,
+    ...r.latency.map(
+      (l) =>
+        `| event to wall at ${l.fraction * 100}% of the maximum (${n(l.ratePerSec)}/s) | p50 ${l.p50Ms} ms, **p99 ${l.p99Ms} ms**, max ${l.maxMs} ms (${l.alerts} of ${l.triggersSent} alerts${l.alerts < l.triggersSent ? ' within 2 s after the phase' : ''}; the processor took ${n(l.processorEventsPerSec)}/s) | ${l === half ? `p99 < 100 ms: ${pass(l.p99Ms < 100 && l.alerts === l.triggersSent)}` : ''} |`,
+    ),
+    ...r.memory.bySize.map(
+      (s) =>
+        `| live state at ${n(s.customers)} customers | **${n(s.stateBytesPerCustomer)} bytes/customer** (JS heap ${n(s.heapBytesPerCustomer)} + typed arrays ${n(s.arrayBufferBytesPerCustomer)}; rss ${n(s.rssBytesPerCustomer)}) | ${s === biggest ? `< 250: ${pass(s.stateBytesPerCustomer < 250)}` : ''} |`,
+    ),
+    `| whole processor after the run | heap ${n(r.memory.processorAtEnd.heapPerCustomer)} bytes/customer, rss ${n(r.memory.processorAtEnd.rssPerCustomer)} bytes/customer | |`,
+    `| restart to caught up, ${n(r.restart.customers)} customers in state | **${(r.restart.restoreMs / 1000).toFixed(1)} s** + replay (${n(r.restart.replayed)} events in ${(r.restart.replayMs / 1000).toFixed(1)} s) | < 5 s + replay: ${pass(r.restart.restoreMs < 5_000)} |`,
+    `| ClickHouse writes per million events | ${n(r.clickhouse.rowsPerMillionEvents)} rows in ${n(r.clickhouse.batchesPerMillionEvents)} batches (${n(r.clickhouse.rowsPerBatch)} rows per batch): ${Object.entries(r.clickhouse.rowsPerMillionEventsByTable).sort((a, b) => b[1] - a[1]).map(([t, v]) => `${t} ${n(v)}`).join(', ')} | far fewer rows than events, large batches |`,
+    '',
+  ];
+  return lines.join('\n');
+}

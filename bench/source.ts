@@ -1,0 +1,40 @@
+// The processor's modules as the benchmark runs them: compiled by tsc (what `vigil run` runs) when the bench has
+// built them into VIGIL_BENCH_DIST, else the TypeScript sources through tsx (whose keepNames wrappers cost a little).
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type * as Alerts from '../src/alerts/alertStore.js';
+import type * as ConfigLoad from '../src/config/load.js';
+import type * as PipelineModule from '../src/pipeline.js';
+import type * as Processor from '../src/processor.js';
+import type * as Clock from '../src/shared/clock.js';
+import type * as Logger from '../src/shared/logger.js';
+import type * as PurchaseModel from '../src/signals/purchaseModel.js';
+import type * as Trend from '../src/signals/models/trend.js';
+
+const dist = process.env.VIGIL_BENCH_DIST;
+const base = dist ? pathToFileURL(`${resolve(dist)}/`) : new URL('../src/', import.meta.url);
+
+export async function loadSource() {
+  const load = <T>(path: string) => import(new URL(path, base).href) as Promise<T>;
+  const [alerts, config, pipeline, processor, clock, logger, model, trend] = await Promise.all([
+    load<typeof Alerts>('alerts/alertStore.js'),
+    load<typeof ConfigLoad>('config/load.js'),
+    load<typeof PipelineModule>('pipeline.js'),
+    load<typeof Processor>('processor.js'),
+    load<typeof Clock>('shared/clock.js'),
+    load<typeof Logger>('shared/logger.js'),
+    load<typeof PurchaseModel>('signals/purchaseModel.js'),
+    load<typeof Trend>('signals/models/trend.js'),
+  ]);
+  return {
+    MemoryAlertStore: alerts.MemoryAlertStore,
+    parseConfig: config.parseConfig,
+    Pipeline: pipeline.Pipeline,
+    startProcessor: processor.startProcessor,
+    systemClock: clock.systemClock,
+    createLogger: logger.createLogger,
+    configuredPurchaseModel: model.configuredPurchaseModel,
+    liveEngagementTrend: trend.liveEngagementTrend,
+    compiled: Boolean(process.env.VIGIL_BENCH_DIST),
+  };
+}

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../config/load.js';
+import type { AlertView } from '../contract/frames.js';
+import { MemoryAlertStore } from './alertStore.js';
+import { AlertEngine, fingerprintOf } from './engine.js';
+
+const rules = parseConfig({
+  alerts: {
+    rules: [
+      { name: 'risk', signal: 'churn_risk', subject: 'customer', op: '>=', threshold: 0.8, resolveThreshold: 0.7, severity: 'critical' },
+      { name: 'surge', signal: 'surge_z', subject: 'campaign', threshold: 4, forMs: 60_000 },
+    ],
+  },
+}).alerts.rules;
+
+function engine() {
+  const changes: AlertView[] = [];
+  const e = new AlertEngine(rules, new MemoryAlertStore(), (v) => changes.push(v));
+  return { e, changes };
+}
+const sample = (value: number) => ({ value, reasons: ['why'], trigger: { eventId: 'e1', eventTs: 1, receivedAt: 2 } });
+const c1 = { kind: 'customer' as const, key: 'c1' };
+
+describe('AlertEngine', () => {
+  it('reports firing once, with the rule, the subject and the triggering event', () => {
+    const { e, changes } = engine();
+    e.observe(rules[0], c1, sample(0.9), 1000);
+    e.observe(rules[0], c1, sample(0.95), 2000);
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({ rule: 'risk', severity: 'critical', state: 'firing', subject: c1, value: 0.9, threshold: 0.8, trigger: { eventId: 'e1' } });
+    expect(changes[0].fingerprint).toBe(fingerprintOf('risk', c1));
+  });
+
+  it('promotes a pending alert on tick once its for-duration has passed', () => {
+    const { e, changes } = engine();
+    const camp = { kind: 'campaign' as const, key: 'spring' };
+    e.observe(rules[1], camp, sample(6), 0);
+    e.tick(30_000, () => sample(6));
+    e.tick(60_000, () => sample(6));
+    expect(changes.map((c) => c.state)).toEqual(['pending', 'firing']);
+  });
+
+  it('resolves on tick when the sampler no longer sees the condition', () => {
+    const { e, changes } = engine();
+    e.observe(rules[0], c1, sample(0.9), 0);
+    e.tick(1000, () => sample(0.5));
+    expect(changes.map((c) => c.state)).toEqual(['firing', 'resolved']);
+    expect(e.activeCount).toBe(0);
+    expect(e.views()[0].state).toBe('resolved');
+  });
+
+  it('leaves an alert alone while its subject is unknown, and resolves it once unknown for too long', () => {
+    const changes: AlertView[] = [];
+    const e = new AlertEngine(rules, new MemoryAlertStore(), (v) => changes.push(v), 10_000);
+    e.observe(rules[0], c1, sample(0.9), 0);
+    e.tick(5_000, () => 'unknown');
+    expect(e.activeCount).toBe(1);
+    e.tick(10_001, () => 'unknown');
+    expect(changes.map((c) => c.state)).toEqual(['firing', 'resolved']);
+  });
+
+  it('acknowledges an active alert by id and reports it', () => {
+    const { e, changes } = engine();
+    e.observe(rules[0], c1, sample(0.9), 0);
+    expect(e.acknowledge(changes[0].id, 'ana', 5)).toBe(true);
+    expect(changes[1].acknowledged).toEqual({ by: 'ana', at: 5 });
+    expect(e.acknowledge('nope', 'ana', 5)).toBe(false);
+  });
+
+  it('resolves the alerts of a rule removed by a reload', () => {
+    const { e, changes } = engine();
+    e.observe(rules[0], c1, sample(0.9), 0);
+    e.setRules([rules[1]]);
+    e.tick(10, () => sample(0.9));
+    expect(changes.at(-1)!.state).toBe('resolved');
+  });
+
+  it('puts campaign alerts before customer alerts in a snapshot, however many newer customer alerts there are', () => {
+    const { e } = engine();
+    const camp = { kind: 'campaign' as const, key: 'spring' };
+    e.observe(rules[1], camp, sample(6), 0);
+    e.tick(60_000, () => sample(6));
+    for (let i = 0; i < 5; i++) e.observe(rules[0], { kind: 'customer', key: `c${i}` }, sample(0.9), 70_000 + i);
+    const views = e.views(3);
+    expect(views.map((v) => v.subject.key)).toEqual(['spring', 'c4', 'c3']);
+    expect([...e.activeRecords()].map(({ record, rule }) => [record.subject.key, rule?.name])).toHaveLength(6);
+  });
+
+  it('re-samples customer alerts in rounds per tick, and every campaign alert every tick', () => {
+    const { e } = engine();
+    for (let i = 0; i < 10; i++) e.observe(rules[0], { kind: 'customer', key: `c${i}` }, sample(0.9), 0);
+    e.observe(rules[1], { kind: 'campaign', key: 'spring' }, sample(6), 0);
+    const seen: string[][] = [];
+    for (let t = 1; t <= 3; t++) {
+      const round: string[] = [];
+      e.tick(t, (_rule, subject) => (round.push(subject.key), sample(subject.kind === 'customer' ? 0.9 : 6)), 4);
+      seen.push(round);
+    }
+    expect(seen.map((r) => r.filter((k) => k === 'spring').length)).toEqual([1, 1, 1]);
+    expect(seen.map((r) => r.filter((k) => k !== 'spring').length)).toEqual([4, 4, 4]);
+    // three rounds of four cover all ten customers
+    expect(new Set(seen.flat().filter((k) => k !== 'spring')).size).toBe(10);
+  });
+
+  it('resolves an alert it restored from the store (not written through this engine) once the value falls', () => {
+    const store = new MemoryAlertStore();
+    const first = new AlertEngine(rules, store, () => undefined);
+    first.observe(rules[0], c1, sample(0.9), 0);
+    const changes: AlertView[] = [];
+    const second = new AlertEngine(rules, store, (v) => changes.push(v));
+    second.observe(rules[0], c1, sample(0.95), 1);
+    second.observe(rules[0], c1, sample(0.5), 2);
+    expect(changes.map((c) => c.state)).toEqual(['resolved']);
+  });
+});
+

@@ -1,0 +1,252 @@
+// Evaluates rules against signal samples, keeps alert state through the state machine, and reports every change.
+import { createHash } from 'node:crypto';
+import type { AlertRule } from '../config/schema.js';
+import type { AlertView, SubjectKind } from '../contract/frames.js';
+import { breaches, transition, type AlertRecord, type Sample } from './alertStateMachine.js';
+import type { AlertStore } from './alertStore.js';
+
+export type Subject = { kind: SubjectKind; key: string };
+/**
+ * Gives the current value of a rule's signal for a subject: null when the subject has no value (the alert may
+ * resolve), 'unknown' when the processor holds no state for it yet (after a restart): the alert is left as it is.
+ */
+export type Sampler = (rule: AlertRule, subject: Subject) => Sample | null | 'unknown';
+
+const RECENTLY_RESOLVED = 200;
+
+export function fingerprintOf(rule: string, subject: Subject): string {
+  return createHash('sha256').update(`${rule}\u0000${subject.kind}\u0000${subject.key}`).digest('hex').slice(0, 16);
+}
+
+export function toView(rule: AlertRule | undefined, r: AlertRecord): AlertView {
+  const threshold = rule?.threshold ?? Number.NaN;
+  const signal = rule?.signal ?? 'value';
+  return {
+    id: r.id,
+    fingerprint: r.fingerprint,
+    rule: r.rule,
+    severity: rule?.severity ?? 'warning',
+    state: r.state,
+    subject: r.subject,
+    value: r.value,
+    threshold,
+    reasons: r.reasons,
+    labels: alertLabels(rule, r),
+    summary: rule?.summary ?? `${r.subject.kind} ${r.subject.key}: ${signal} ${formatValue(r.value)} ${rule?.op ?? '>'} ${formatValue(threshold)}`,
+    startsAt: r.startsAt,
+    updatedAt: r.updatedAt,
+    endsAt: r.endsAt,
+    acknowledged: r.acknowledged,
+    trigger: r.trigger,
+  };
+}
+
+/**
+ * The labels silences match and groups are keyed by, as Alertmanager users know them: `alertname`, `severity`,
+ * the subject, the rule's own labels, and the campaign, channel or segment the alert is about.
+ */
+export function alertLabels(rule: AlertRule | undefined, r: Pick<AlertRecord, 'rule' | 'subject' | 'labels'>): Record<string, string> {
+  const labels: Record<string, string> = { ...(r.labels ?? {}), ...(rule?.labels ?? {}) };
+  labels.alertname = r.rule;
+  labels.severity = rule?.severity ?? 'warning';
+  labels.subject_kind = r.subject.kind;
+  labels.subject_key = r.subject.key;
+  if (r.subject.kind !== 'customer' && r.subject.kind !== 'processor') labels[r.subject.kind] = r.subject.key;
+  return labels;
+}
+
+function formatValue(v: number): string {
+  return Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v)) : v.toFixed(2);
+}
+
+/** Customer alerts sampled again per tick at most; the rest wait for the next ticks (or for an event of theirs). */
+export const CUSTOMER_SAMPLES_PER_TICK = 2_000;
+
+export class AlertEngine {
+  private rules: AlertRule[] = [];
+  private bySubject = new Map<SubjectKind, AlertRule[]>();
+  private readonly resolved: AlertRecord[] = [];
+  /**
+   * Active alerts per subject, by kind: a sample below threshold for a subject with none (nearly every event's) is
+   * dropped before a key is built or the store read. Kept with every change the engine makes, and rebuilt whenever the
+   * store's size says it was changed behind the engine's back (a load, another writer).
+   */
+  private readonly active = new Map<SubjectKind, Map<string, number>>();
+  private indexedSize = -1;
+  /** Where the round of customer alerts re-sampled by tick() has got to. */
+  private customerCursor = 0;
+
+  constructor(
+    rules: AlertRule[],
+    private readonly store: AlertStore,
+    private readonly onChange: (view: AlertView, record: AlertRecord, rule: AlertRule | undefined) => void,
+    /** An alert whose subject stays unknown this long resolves (the customer was evicted and never came back). */
+    private readonly unknownAfterMs = 8 * 24 * 3_600_000,
+  ) {
+    this.setRules(rules);
+  }
+
+  /** Replaces the rules (config reload); alerts of removed rules resolve at the next tick. */
+  setRules(rules: AlertRule[]): void {
+    this.rules = rules;
+    this.bySubject = new Map();
+    for (const r of rules) this.bySubject.set(r.subject, [...(this.bySubject.get(r.subject) ?? []), r]);
+  }
+
+  rulesFor(kind: SubjectKind): readonly AlertRule[] {
+    return this.bySubject.get(kind) ?? [];
+  }
+
+  /**
+   * False when a sample of `value` cannot change anything: below the rule's threshold for a subject with no active
+   * alert. The caller may then skip building the sample (its reasons, trigger and labels) at all.
+   */
+  matters(rule: AlertRule, subject: Subject, value: number): boolean {
+    return breaches(rule, value) || this.hasActive(subject);
+  }
+
+  /** Feeds one sample of one rule for one subject through the state machine. */
+  observe(rule: AlertRule, subject: Subject, sample: Sample | null, now: number): void {
+    // The hot path: most samples are below threshold for a subject without alerts; no key, no lookup for them.
+    if ((sample === null || !breaches(rule, sample.value)) && !this.hasActive(subject)) return;
+    const key = `${rule.name}\u0000${subject.kind}\u0000${subject.key}`;
+    const prev = this.store.get(key) ?? null;
+    if (prev === null && (sample === null || !breaches(rule, sample.value))) return;
+    const fp = prev?.fingerprint ?? fingerprintOf(rule.name, subject);
+    const { next, changed } = transition(rule, prev, sample, now, fp, subject);
+    // The same record back: nothing moved, nothing to write.
+    if (next === null || next === prev) return;
+    if (next.state === 'resolved') {
+      this.remove(key, next.subject);
+      this.resolved.push(next);
+      if (this.resolved.length > RECENTLY_RESOLVED) this.resolved.shift();
+    } else {
+      this.put(key, next, prev === null);
+    }
+    if (changed) this.onChange(toView(rule, next), next, rule);
+  }
+
+  private hasActive(subject: Subject): boolean {
+    this.syncIndex();
+    return this.active.get(subject.kind)?.has(subject.key) ?? false;
+  }
+
+  private syncIndex(): void {
+    if (this.indexedSize === this.store.size) return;
+    this.active.clear();
+    for (const [, rec] of this.store.entries()) this.count(rec.subject, 1);
+    this.indexedSize = this.store.size;
+  }
+
+  private count(subject: Subject, delta: number): void {
+    let byKey = this.active.get(subject.kind);
+    if (!byKey) this.active.set(subject.kind, (byKey = new Map()));
+    const n = (byKey.get(subject.key) ?? 0) + delta;
+    if (n > 0) byKey.set(subject.key, n);
+    else byKey.delete(subject.key);
+  }
+
+  /** Every write of an active alert goes through here and remove(), which keep the subject index with the store. */
+  private put(key: string, record: AlertRecord, added: boolean): void {
+    this.syncIndex();
+    this.store.set(key, record);
+    if (added) this.count(record.subject, 1);
+    this.indexedSize = this.store.size;
+  }
+
+  private remove(key: string, subject: Subject): void {
+    this.syncIndex();
+    if (this.store.get(key) === undefined) return;
+    this.store.delete(key);
+    this.count(subject, -1);
+    this.indexedSize = this.store.size;
+  }
+
+  /**
+   * Re-evaluates active alerts (for-durations elapse, values fall back) and resolves those of removed rules. Every
+   * channel, segment, campaign and processor alert each tick; customer alerts in rounds of `customerSamples`: a storm
+   * of thousands of them costs a bounded slice of each tick, and each is still re-checked every few ticks (and with
+   * every event of its customer).
+   */
+  tick(now: number, sample: Sampler, customerSamples = CUSTOMER_SAMPLES_PER_TICK): void {
+    const byName = new Map(this.rules.map((r) => [r.name, r]));
+    const entries = [...this.store.entries()];
+    const customers = entries.reduce((n, [, rec]) => n + (rec.subject.kind === 'customer' ? 1 : 0), 0);
+    const from = customers === 0 ? 0 : this.customerCursor % customers;
+    let ordinal = 0;
+    for (const [key, rec] of entries) {
+      if (rec.subject.kind === 'customer') {
+        // The customer alerts in positions [from, from + customerSamples) of this tick's list, wrapping around.
+        const at = ordinal++;
+        if ((at - from + customers) % customers >= customerSamples) continue;
+      }
+      const rule = byName.get(rec.rule);
+      if (!rule) {
+        const done: AlertRecord = { ...rec, state: 'resolved', endsAt: now, updatedAt: now };
+        this.remove(key, rec.subject);
+        this.onChange(toView(undefined, done), done, undefined);
+        continue;
+      }
+      const current = sample(rule, rec.subject);
+      if (current !== 'unknown') this.observe(rule, rec.subject, current, now);
+      else if (now - rec.updatedAt > this.unknownAfterMs) this.observe(rule, rec.subject, null, now);
+    }
+    this.customerCursor = from + customerSamples;
+  }
+
+  acknowledge(alertId: string, by: string, now: number): boolean {
+    for (const [key, rec] of this.store.entries()) {
+      if (rec.id !== alertId) continue;
+      const next = { ...rec, acknowledged: { by, at: now }, updatedAt: now };
+      this.put(key, next, false);
+      const rule = this.rules.find((r) => r.name === rec.rule);
+      this.onChange(toView(rule, next), next, rule);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Erasure: every alert about the subject leaves memory and the store (so Redis at the next persist), without a
+   * state change: nothing about the subject is written anywhere again. Returns how many active (stored) alerts went.
+   */
+  forgetSubject(subject: Subject): number {
+    let n = 0;
+    for (const [key, rec] of [...this.store.entries()]) {
+      if (rec.subject.kind === subject.kind && rec.subject.key === subject.key) {
+        this.remove(key, rec.subject);
+        n++;
+      }
+    }
+    for (let i = this.resolved.length - 1; i >= 0; i--) {
+      const s = this.resolved[i].subject;
+      if (s.kind === subject.kind && s.key === subject.key) this.resolved.splice(i, 1);
+    }
+    return n;
+  }
+
+  /**
+   * Active alerts first (firing, then pending), then the recently resolved, newest first; for the wall's snapshot.
+   * Within a state, campaign, channel, segment and processor alerts come before customer ones, so a storm of customer
+   * alerts never pushes them past the limit.
+   */
+  views(limit = 200): AlertView[] {
+    const byName = new Map(this.rules.map((r) => [r.name, r]));
+    const customerLast = (r: AlertRecord): number => (r.subject.kind === 'customer' ? 1 : 0);
+    const active = [...this.store.entries()]
+      .map(([, r]) => r)
+      .sort((a, b) => (a.state === b.state ? customerLast(a) - customerLast(b) || b.updatedAt - a.updatedAt : a.state === 'firing' ? -1 : 1));
+    const recent = [...this.resolved].reverse();
+    return [...active, ...recent].slice(0, limit).map((r) => toView(byName.get(r.rule), r));
+  }
+
+  /** Every active alert's record with its rule (undefined once the rule is gone), in no particular order; for totals. */
+  *activeRecords(): Generator<{ record: AlertRecord; rule: AlertRule | undefined }> {
+    const byName = new Map(this.rules.map((r) => [r.name, r]));
+    for (const [, record] of this.store.entries()) yield { record, rule: byName.get(record.rule) };
+  }
+
+  get activeCount(): number {
+    return this.store.size;
+  }
+}

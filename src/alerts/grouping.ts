@@ -1,0 +1,149 @@
+// Groups alerts into notifications and paces them (group wait, group interval, repeat interval), as Alertmanager does.
+import type { AlertView } from '../contract/frames.js';
+
+export interface RoutingPolicy {
+  groupBy: string[];
+  groupWaitMs: number;
+  groupIntervalMs: number;
+  repeatIntervalMs: number;
+}
+
+export interface Notification {
+  groupKey: string;
+  groupLabels: Record<string, string>;
+  /** Alerts of the group at the time of sending, firing first. */
+  alerts: AlertView[];
+  firing: number;
+  resolved: number;
+}
+
+export interface GroupState {
+  key: string;
+  labels: Record<string, string>;
+  alerts: Record<string, AlertView>;
+  createdAt: number;
+  /** When the group's content last changed. */
+  changedAt: number;
+  lastSentAt: number | null;
+  /** Fingerprints+states of what was last sent: an unchanged group is only resent after the repeat interval. */
+  lastSentDigest: string | null;
+}
+
+export function groupKeyOf(labels: Record<string, string>, groupBy: string[]): { key: string; labels: Record<string, string> } {
+  const g: Record<string, string> = {};
+  for (const name of groupBy) if (labels[name] !== undefined) g[name] = labels[name];
+  return { key: groupBy.map((n) => `${n}=${g[n] ?? ''}`).join(','), labels: g };
+}
+
+function digest(g: GroupState): string {
+  return Object.values(g.alerts)
+    .map((a) => `${a.fingerprint}:${a.state}`)
+    .sort()
+    .join('|');
+}
+
+function resolvedCount(alerts: readonly AlertView[]): number {
+  let n = 0;
+  for (const a of alerts) if (a.state === 'resolved') n++;
+  return n;
+}
+
+/** Each alert's JSON, kept while the alert is: views are replaced on every change, never changed in place. */
+const alertJson = new WeakMap<AlertView, string>();
+
+/**
+ * A group as its store writes it (the JSON of the whole state): a group of thousands of alerts is written again at
+ * every commit that touches it, and serializing every alert again each time cost ~8% of a live processor's time.
+ */
+export function groupJson(g: GroupState): string {
+  const { alerts, ...rest } = g;
+  const parts: string[] = [];
+  for (const fp of Object.keys(alerts)) {
+    const a = alerts[fp];
+    let json = alertJson.get(a);
+    if (json === undefined) alertJson.set(a, (json = JSON.stringify(a)));
+    parts.push(`${JSON.stringify(fp)}:${json}`);
+  }
+  const head = JSON.stringify(rest);
+  return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"alerts":{${parts.join(',')}}}`;
+}
+
+/**
+ * Pure pacing decisions over plain state. `add` puts an alert's latest state in its group; `due` returns the
+ * notifications to send at `now` and records them as sent. Resolved alerts are sent once and then leave the group.
+ */
+export class GroupPacer {
+  readonly groups = new Map<string, GroupState>();
+  /**
+   * Each group's digest with the content version it was worked out for: `due` runs every tick over every group, and
+   * sorting thousands of alerts' fingerprints each time cost ~5% of a live processor's time.
+   */
+  private readonly digests = new WeakMap<GroupState, { version: number; digest: string }>();
+  private readonly versions = new WeakMap<GroupState, number>();
+
+  constructor(private readonly policy: RoutingPolicy) {}
+
+  /** Marks a group's alerts (fingerprints or states) as changed; whoever changes them outside add and due calls it. */
+  contentChanged(g: GroupState): void {
+    this.versions.set(g, (this.versions.get(g) ?? 0) + 1);
+  }
+
+  private digestOf(g: GroupState): string {
+    const version = this.versions.get(g) ?? 0;
+    const cached = this.digests.get(g);
+    if (cached !== undefined && cached.version === version) return cached.digest;
+    const d = digest(g);
+    this.digests.set(g, { version, digest: d });
+    return d;
+  }
+
+  add(alert: AlertView, now: number): void {
+    const { key, labels } = groupKeyOf(alert.labels, this.policy.groupBy);
+    let g = this.groups.get(key);
+    if (!g) {
+      g = { key, labels, alerts: {}, createdAt: now, changedAt: now, lastSentAt: null, lastSentDigest: null };
+      this.groups.set(key, g);
+    }
+    const prev = g.alerts[alert.fingerprint];
+    // Only firing alerts enter a group; a resolve matters only for an alert the group has seen firing.
+    if (alert.state === 'pending' || (alert.state === 'resolved' && !prev)) {
+      if (g.lastSentAt === null && Object.keys(g.alerts).length === 0) this.groups.delete(key);
+      return;
+    }
+    g.alerts[alert.fingerprint] = alert;
+    if (!prev || prev.state !== alert.state) {
+      g.changedAt = now;
+      this.contentChanged(g);
+    }
+  }
+
+  due(now: number): Notification[] {
+    const out: Notification[] = [];
+    for (const g of this.groups.values()) {
+      const dg = this.digestOf(g);
+      const unchanged = dg === g.lastSentDigest;
+      const ready =
+        g.lastSentAt === null
+          ? now - g.createdAt >= this.policy.groupWaitMs
+          : unchanged
+            ? // Acknowledged alerts are someone's already: only unacknowledged firing ones are repeated.
+              now - g.lastSentAt >= this.policy.repeatIntervalMs && Object.values(g.alerts).some((a) => a.state === 'firing' && !a.acknowledged)
+            : now - g.lastSentAt >= this.policy.groupIntervalMs;
+      if (!ready || Object.keys(g.alerts).length === 0) continue;
+      const alerts = Object.values(g.alerts).sort((a, b) => (a.state === b.state ? b.value - a.value : a.state === 'firing' ? -1 : 1));
+      const firing = alerts.filter((a) => a.state === 'firing').length;
+      out.push({ groupKey: g.key, groupLabels: g.labels, alerts, firing, resolved: alerts.filter((a) => a.state === 'resolved').length });
+      g.lastSentAt = now;
+      for (const a of alerts) if (a.state === 'resolved') delete g.alerts[a.fingerprint];
+      if (resolvedCount(alerts) > 0) this.contentChanged(g);
+      g.lastSentDigest = this.digestOf(g);
+      if (Object.keys(g.alerts).length === 0) this.groups.delete(g.key);
+    }
+    return out;
+  }
+
+  /** Restores groups persisted elsewhere (Redis) after a restart. */
+  restore(groups: GroupState[]): void {
+    for (const g of groups) this.groups.set(g.key, g);
+  }
+}

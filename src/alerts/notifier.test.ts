@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import type { AlertView } from '../contract/frames.js';
+import { GroupPacer, groupJson, groupKeyOf, type Notification } from './grouping.js';
+import { Notifier } from './notifier.js';
+import { matches, silences, validateSilence } from './silences.js';
+import { webhookBody } from './webhook.js';
+import { MemoryHash } from './writeBehindHash.js';
+
+const policy = { groupBy: ['alertname', 'campaign'], groupWaitMs: 30_000, groupIntervalMs: 300_000, repeatIntervalMs: 3_600_000 };
+
+let n = 0;
+function alert(over: Partial<AlertView> & { customer?: string; campaign?: string } = {}): AlertView {
+  const key = over.customer ?? `c${++n}`;
+  const labels = { alertname: 'customer_contact_fatigue', severity: 'warning', subject_kind: 'customer', subject_key: key, ...(over.campaign ? { campaign: over.campaign } : {}) };
+  return {
+    id: `id-${key}`,
+    fingerprint: `fp-${key}`,
+    rule: 'customer_contact_fatigue',
+    severity: 'warning',
+    state: 'firing',
+    subject: { kind: 'customer', key },
+    value: 3,
+    threshold: 1.5,
+    reasons: ['3 emails in 24 h against an allowance of 1'],
+    labels,
+    summary: 'fatigue 3 >= 1.5',
+    startsAt: 0,
+    updatedAt: 0,
+    endsAt: null,
+    acknowledged: null,
+    trigger: null,
+    ...over,
+  };
+}
+
+describe('grouping and pacing', () => {
+  it('keys a group by the configured labels', () => {
+    expect(groupKeyOf({ alertname: 'r', campaign: 'x', subject_key: 'c1' }, ['alertname', 'campaign'])).toEqual({ key: 'alertname=r,campaign=x', labels: { alertname: 'r', campaign: 'x' } });
+  });
+
+  it('sends one notification for 312 customers of one campaign after the group wait', () => {
+    const p = new GroupPacer(policy);
+    for (let i = 0; i < 312; i++) p.add(alert({ campaign: 'spring' }), 1000 + i);
+    expect(p.due(30_999)).toEqual([]);
+    const [note] = p.due(31_000);
+    expect(note.firing).toBe(312);
+    expect(note.groupLabels).toEqual({ alertname: 'customer_contact_fatigue', campaign: 'spring' });
+    expect(webhookBody(note).text).toMatch(/^\[FIRING:312\] customer_contact_fatigue campaign=spring: 312 customers\n/);
+  });
+
+  it('sends changes no sooner than the group interval, and repeats an unchanged firing group after the repeat interval', () => {
+    const p = new GroupPacer(policy);
+    p.add(alert({ customer: 'a', campaign: 'x' }), 0);
+    expect(p.due(30_000)).toHaveLength(1);
+    p.add(alert({ customer: 'b', campaign: 'x' }), 40_000);
+    expect(p.due(100_000)).toEqual([]);
+    expect(p.due(330_000)[0].firing).toBe(2);
+    expect(p.due(330_000 + 3_599_999)).toEqual([]);
+    expect(p.due(330_000 + 3_600_000)).toHaveLength(1);
+  });
+
+  it('does not repeat a group whose alerts are all acknowledged', () => {
+    const p = new GroupPacer(policy);
+    p.add(alert({ customer: 'a' }), 0);
+    p.due(30_000);
+    p.add(alert({ customer: 'a', acknowledged: { by: 'ana', at: 1 } }), 40_000);
+    expect(p.due(10_000_000)).toEqual([]);
+  });
+
+  it('sends a resolve once, then forgets the group', () => {
+    const p = new GroupPacer(policy);
+    p.add(alert({ customer: 'a' }), 0);
+    p.due(30_000);
+    p.add(alert({ customer: 'a', state: 'resolved' }), 50_000);
+    const [note] = p.due(330_000);
+    expect([note.firing, note.resolved]).toEqual([0, 1]);
+    expect(p.groups.size).toBe(0);
+  });
+
+  it('sees a group changed by a forgotten alert: an unchanged group is not resent, a changed one is', () => {
+    const p = new GroupPacer(policy);
+    p.add(alert({ customer: 'a', campaign: 'x' }), 0);
+    p.add(alert({ customer: 'b', campaign: 'x' }), 0);
+    expect(p.due(30_000)).toHaveLength(1);
+    expect(p.due(400_000)).toEqual([]);
+    const g = [...p.groups.values()][0];
+    delete g.alerts['fp-b'];
+    p.contentChanged(g);
+    expect(p.due(400_000)[0].firing).toBe(1);
+  });
+
+  it('writes a group as the JSON of its whole state', () => {
+    const p = new GroupPacer(policy);
+    const a = alert({ customer: 'q"uote', campaign: 'x', reasons: ['ünï\ncode'] });
+    p.add(a, 0);
+    p.add(alert({ customer: 'b', campaign: 'x' }), 5);
+    const g = [...p.groups.values()][0];
+    expect(JSON.parse(groupJson(g))).toEqual(JSON.parse(JSON.stringify(g)));
+    p.due(30_000);
+    // the same alert views, written again after the group was sent
+    expect(JSON.parse(groupJson(g))).toEqual(JSON.parse(JSON.stringify(g)));
+    expect(JSON.parse(groupJson({ ...g, alerts: {} }))).toEqual({ ...JSON.parse(JSON.stringify(g)), alerts: {} });
+  });
+
+  it('never notifies pending alerts, nor the resolve of one that never fired', () => {
+    const p = new GroupPacer(policy);
+    p.add(alert({ customer: 'a', state: 'pending' }), 0);
+    p.add(alert({ customer: 'a', state: 'resolved' }), 10);
+    expect(p.due(1_000_000)).toEqual([]);
+  });
+});
+
+describe('silences', () => {
+  const base = { startsAt: 0, endsAt: 100, createdBy: 'ana', comment: 'known issue' };
+  it('match all matchers within the time range', () => {
+    const s = { ...base, id: 's', createdAt: 0, matchers: [{ name: 'campaign', value: 'spr.*', op: '=~' as const }, { name: 'severity', value: 'critical', op: '!=' as const }] };
+    expect(silences(s, { campaign: 'spring', severity: 'warning' }, 50)).toBe(true);
+    expect(silences(s, { campaign: 'spring', severity: 'critical' }, 50)).toBe(false);
+    expect(silences(s, { campaign: 'spring', severity: 'warning' }, 100)).toBe(false);
+    expect(matches({ name: 'campaign', value: 'spr', op: '=~' }, { campaign: 'spring' })).toBe(false); // anchored
+  });
+
+  it('refuse a silence that would hide everything or says nothing', () => {
+    expect(validateSilence({ ...base, matchers: [{ name: 'campaign', value: '.*', op: '=~' }] })).toMatch(/must select something/);
+    expect(validateSilence({ ...base, comment: ' ', matchers: [{ name: 'campaign', value: 'x', op: '=' }] })).toMatch(/comment/);
+    expect(validateSilence({ ...base, endsAt: 0, matchers: [{ name: 'campaign', value: 'x', op: '=' }] })).toMatch(/endsAt/);
+    expect(validateSilence({ ...base, matchers: [{ name: 'campaign', value: '(', op: '=~' }] })).toMatch(/invalid regex/);
+  });
+});
+
+describe('Notifier', () => {
+  function setup() {
+    const sent: Notification[] = [];
+    const notifier = new Notifier(policy, new MemoryHash(), new MemoryHash(), [{ send: (x) => sent.push(x) }]);
+    return { notifier, sent };
+  }
+
+  it('does not notify a silenced alert, and does once the silence is expired', () => {
+    const { notifier, sent } = setup();
+    const r = notifier.addSilence({ matchers: [{ name: 'campaign', value: 'spring', op: '=' }], startsAt: 0, endsAt: 1_000_000, createdBy: 'ana', comment: 'planned blast' }, 0);
+    expect(r.ok).toBe(true);
+    notifier.onAlert(alert({ customer: 'a', campaign: 'spring' }), 10);
+    notifier.tick(100_000);
+    expect(sent).toEqual([]);
+    expect(notifier.silenced).toBe(1);
+    notifier.expireSilence(r.ok ? r.silence.id : '', 100_000);
+    notifier.onAlert(alert({ customer: 'b', campaign: 'spring' }), 100_001);
+    notifier.tick(200_000);
+    expect(sent).toHaveLength(1);
+  });
+});

@@ -1,0 +1,122 @@
+// A map kept in memory and written behind to one Redis hash: reads and writes never wait on Redis.
+import type { Redis } from 'ioredis';
+import { errorMessage } from '../shared/errors.js';
+
+/** What the alert stages need of a keyed store; memory in unit tests, Redis write-behind in production. */
+export interface KeyedStore<T> {
+  load(): Promise<number>;
+  get(key: string): T | undefined;
+  set(key: string, value: T): void;
+  delete(key: string): void;
+  values(): IterableIterator<T>;
+  persist(): Promise<void>;
+  /** Takes what another writer changed in the store, keeping this one's own changes not yet written. */
+  refresh?(): Promise<void>;
+  readonly error: string | null;
+}
+
+export class MemoryHash<T> implements KeyedStore<T> {
+  private readonly map = new Map<string, T>();
+  readonly error = null;
+  async load(): Promise<number> {
+    return this.map.size;
+  }
+  get(key: string): T | undefined {
+    return this.map.get(key);
+  }
+  set(key: string, value: T): void {
+    this.map.set(key, value);
+  }
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+  values(): IterableIterator<T> {
+    return this.map.values();
+  }
+  async persist(): Promise<void> {}
+}
+
+/**
+ * `set` and `delete` mark keys dirty; `persist()` writes them in one MULTI round trip (the processor calls it with
+ * every commit). While Redis is away the dirty keys wait for the next persist; what was last persisted is what a
+ * restart loads.
+ */
+export class WriteBehindHash<T> implements KeyedStore<T> {
+  private readonly map = new Map<string, T>();
+  private readonly dirty = new Set<string>();
+  private lastError: string | null = null;
+
+  constructor(
+    private readonly redis: Redis,
+    readonly hashKey: string,
+    /** How a value is written (its JSON by default); load and refresh read it back with JSON.parse. */
+    private readonly serialize: (value: T) => string = (value) => JSON.stringify(value),
+  ) {}
+
+  async load(): Promise<number> {
+    const all = await this.redis.hgetall(this.hashKey);
+    for (const [key, json] of Object.entries(all)) this.map.set(key, JSON.parse(json) as T);
+    return this.map.size;
+  }
+
+  async refresh(): Promise<void> {
+    const all = await this.redis.hgetall(this.hashKey);
+    for (const [key, json] of Object.entries(all)) if (!this.dirty.has(key)) this.map.set(key, JSON.parse(json) as T);
+    for (const key of [...this.map.keys()]) if (!(key in all) && !this.dirty.has(key)) this.map.delete(key);
+  }
+
+  get(key: string): T | undefined {
+    return this.map.get(key);
+  }
+
+  set(key: string, value: T): void {
+    this.map.set(key, value);
+    this.dirty.add(key);
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
+    this.dirty.add(key);
+  }
+
+  entries(): IterableIterator<[string, T]> {
+    return this.map.entries();
+  }
+
+  values(): IterableIterator<T> {
+    return this.map.values();
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get pendingWrites(): number {
+    return this.dirty.size;
+  }
+
+  /** null while the last persist reached Redis, else what went wrong. */
+  get error(): string | null {
+    return this.lastError;
+  }
+
+  /** Writes the dirty keys; never rejects (a failure keeps them dirty for the next call). */
+  async persist(): Promise<void> {
+    if (this.dirty.size === 0) return;
+    const keys = [...this.dirty];
+    this.dirty.clear();
+    const tx = this.redis.multi();
+    for (const key of keys) {
+      const value = this.map.get(key);
+      if (value !== undefined) tx.hset(this.hashKey, key, this.serialize(value));
+      else tx.hdel(this.hashKey, key);
+    }
+    try {
+      await tx.exec();
+      this.lastError = null;
+    } catch (err) {
+      for (const key of keys) this.dirty.add(key);
+      this.lastError = `Redis write failed, ${this.dirty.size} changes waiting: ${errorMessage(err)}`;
+    }
+  }
+}

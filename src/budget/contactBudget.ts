@@ -1,0 +1,233 @@
+// The live contact budget: reads a customer's windows, decides, reserves, tallies suppressions per campaign, and
+// keeps the set of customers suppressed now (what the NATS bucket mirrors). No I/O: changes go to a callback.
+import type { BudgetConfig, VigilConfig } from '../config/schema.js';
+import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js';
+import type { Clock } from '../shared/clock.js';
+import { TOUCH_CHANNELS, type CustomerWindows } from '../windows/customerWindows.js';
+import { BUDGET_CHANNELS, type BudgetChannel, type BudgetScope } from './allowance.js';
+import { decide, type BudgetRequest, type BudgetSettings, type CustomerTouches, type Decision } from './decision.js';
+import { isValidTimeZone } from './quietHours.js';
+import { Reservations } from './reservations.js';
+import { SuppressionTally, topReasonsText, type SuppressionCount } from './suppressionTally.js';
+
+/** One customer suppressed now on one channel (or `all`), as the bucket holds it. */
+export interface Suppression {
+  customerId: string;
+  scope: BudgetScope;
+  /** Epoch ms; null: until consent is granted again. */
+  until: number | null;
+  reasons: string[];
+}
+
+export type SuppressionChange = { op: 'put'; suppression: Suppression } | { op: 'delete'; customerId: string; scope: BudgetScope };
+
+export interface ContactBudgetDeps {
+  windows: CustomerWindows;
+  config: Pick<VigilConfig, 'signals'> & { budget: BudgetConfig };
+  clock: Clock;
+  consentWithdrawn: (customerId: string) => boolean;
+}
+
+const SCOPES: readonly BudgetScope[] = ['email', 'push', 'sms', 'all'];
+
+export class ContactBudget {
+  readonly reservations: Reservations;
+  readonly tally: SuppressionTally;
+  readonly settings: BudgetSettings;
+  /** Checks answered since start, by outcome; for metrics and the benchmark. */
+  readonly counts = { allowed: 0, suppressed: 0, transactional: 0 };
+  private readonly suppressed = new Map<string, Suppression>();
+  /** How many scopes each customer in `suppressed` is suppressed on. */
+  private readonly scopesHeld = new Map<string, number>();
+  private readonly listeners = new Set<(c: SuppressionChange) => void>();
+
+  constructor(private readonly deps: ContactBudgetDeps) {
+    const b = deps.config.budget;
+    this.settings = {
+      caps: deps.config.signals.caps,
+      bounds: b.bounds,
+      quietHours: b.quietHours,
+      defaultTimeZone: b.defaultTimeZone,
+      negativeCooldownMs: b.negativeCooldownMs,
+      reservationTtlMs: b.reservationTtlMs,
+    };
+    this.reservations = new Reservations(b.reservationTtlMs);
+    this.tally = new SuppressionTally(b.campaignWindowMs);
+  }
+
+  /** Suppression changes as they happen (the bucket writer). Returns an unsubscribe. */
+  onChange(listener: (c: SuppressionChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Decides one request; an allowing decision reserves a slot on the channel at once, in the same synchronous
+   * step, so a second check for the same customer sees it (JS runs one check at a time: exact in one process).
+   */
+  check(request: BudgetRequest, now = this.deps.clock.now()): Decision {
+    const d = this.evaluate(request, now);
+    if (d.allow) {
+      this.reservations.reserve(request.customerId, request.channel, now);
+      if (request.priority === 'transactional') this.counts.transactional++;
+      else this.counts.allowed++;
+      this.tally.record(request.campaignId, request.channel, null, now);
+    } else {
+      this.counts.suppressed++;
+      this.tally.record(request.campaignId, request.channel, d.reasons.map((r) => r.code), now);
+      this.refresh(request.customerId, now);
+    }
+    return d;
+  }
+
+  /** The decision without reserving or counting: what `GET /customers/{id}/pressure` shows. */
+  peek(request: BudgetRequest, now = this.deps.clock.now()): Decision {
+    return this.evaluate(request, now);
+  }
+
+  /**
+   * After the pipeline folded an event into the windows (slot -1 when the customer left live state, as on a consent
+   * withdrawal): the zone from `props.tz`, a touch consumes a reservation, and the suppressed set is brought up to date.
+   */
+  onEvent(ev: VigilEvent, slot: number, replaying: boolean): void {
+    const tz = ev.props?.tz;
+    if (slot >= 0 && typeof tz === 'string' && isValidTimeZone(tz)) this.deps.windows.setZone(slot, tz);
+    const category = categoryOf(ev.type);
+    if (category === 'touch') {
+      const ch = touchChannel(ev.type, ev.channel);
+      // A replay re-reads touches sent before this start; reservations are from checks after it.
+      if (!replaying && (BUDGET_CHANNELS as readonly string[]).includes(ch)) this.reservations.consume(ev.customerId, ch as BudgetChannel, this.deps.clock.now());
+    }
+    if (category === 'touch' || category === 'negative' || category === 'privacy') this.refresh(ev.customerId, this.deps.clock.now());
+  }
+
+  /** An erasure: reservations and suppressions of the customer go, and the bucket drops them. */
+  forget(customerId: string): void {
+    this.reservations.forget(customerId);
+    for (const scope of SCOPES) this.setSuppression(customerId, scope, null);
+  }
+
+  /** Removes expired reservations and suppressions; the caller runs it every budget.sweepIntervalMs. */
+  sweep(now = this.deps.clock.now()): { reservations: number; suppressions: number } {
+    const reservations = this.reservations.sweep(now);
+    let suppressions = 0;
+    for (const s of [...this.suppressed.values()]) {
+      if (s.until !== null && s.until <= now) {
+        this.setSuppression(s.customerId, s.scope, null);
+        suppressions++;
+      }
+    }
+    this.tally.sweep(now);
+    return { reservations, suppressions };
+  }
+
+  /** Decides a customer again and updates the suppressed set (a key found in the bucket at start). */
+  recheck(customerId: string): void {
+    this.refresh(customerId, this.deps.clock.now());
+  }
+
+  isSuppressed(customerId: string, scope: BudgetScope): boolean {
+    return this.suppressed.has(`${scope}\u0000${customerId}`);
+  }
+
+  /** Customers suppressed now on a scope; for tests and the bucket's rebuild at start. */
+  suppressions(): IterableIterator<Suppression> {
+    return this.suppressed.values();
+  }
+
+  get suppressedCount(): number {
+    return this.suppressed.size;
+  }
+
+  /** Checks and suppressions per campaign and channel over budget.campaignWindowMs. */
+  campaignCounts(now = this.deps.clock.now()): SuppressionCount[] {
+    return this.tally.counts(now);
+  }
+
+  /** The value and reasons of the `suppressed_customers` alert signal for one campaign; null when it had no checks. */
+  campaignSample(campaignId: string, now = this.deps.clock.now()): { value: number; reasons: string[] } | null {
+    const rows = this.tally.counts(now).filter((c) => c.campaignId === campaignId);
+    if (rows.length === 0) return null;
+    const suppressed = rows.reduce((n, r) => n + r.suppressed, 0);
+    const checked = rows.reduce((n, r) => n + r.checked, 0);
+    const merged = new Map<string, number>();
+    for (const r of rows) for (const x of r.reasons) merged.set(x.code, (merged.get(x.code) ?? 0) + x.count);
+    const reasons = [...merged].map(([code, count]) => ({ code: code as never, count })).sort((a, b) => b.count - a.count);
+    const minutes = Math.round(this.deps.config.budget.campaignWindowMs / 60_000);
+    const channels = rows.filter((r) => r.suppressed > 0).map((r) => `${r.channel} ${r.suppressed}`).join(', ');
+    return {
+      value: suppressed,
+      reasons: [`${suppressed} of ${checked} customers checked were suppressed in the last ${minutes} min (${channels || 'none'})`, ...(reasons.length ? [`top reasons: ${topReasonsText(reasons)}`] : [])],
+    };
+  }
+
+  private evaluate(request: BudgetRequest, now: number, read?: CustomerTouches | null, withoutQuietHours = false): Decision {
+    const slot = read === undefined ? this.deps.windows.find(request.customerId) : -1;
+    const customer = read !== undefined ? read : slot === -1 ? null : this.touches(slot, now);
+    const reserved = {
+      email: this.reservations.count(request.customerId, 'email', now),
+      push: this.reservations.count(request.customerId, 'push', now),
+      sms: this.reservations.count(request.customerId, 'sms', now),
+    };
+    return decide({ now, request, customer, consentWithdrawn: this.deps.consentWithdrawn(request.customerId), reserved, withoutQuietHours }, this.settings);
+  }
+
+  private touches(slot: number, now: number): CustomerTouches {
+    const w = this.deps.windows;
+    const nowMin = Math.floor(now / 60_000);
+    const buckets = {} as CustomerTouches['buckets'];
+    for (const ch of TOUCH_CHANNELS) buckets[ch] = w.touchBuckets(slot, ch, nowMin);
+    // Only what the decision reads, not a whole view: this runs for every touch and negative event.
+    return { buckets, responses7d: w.responses7d(slot, nowMin), lastResponseMin: w.lastResponseMin(slot), lastNegative: w.lastNegativeOf(slot), zone: w.zoneOf(slot) };
+  }
+
+  /** Brings a customer's entries in the suppressed set up to date: every reason but quiet hours, by scope. */
+  private refresh(customerId: string, now: number): void {
+    const byScope = new Map<BudgetScope, { until: number | null; reasons: string[] }>();
+    const slot = this.deps.windows.find(customerId);
+    const read = slot === -1 ? null : this.touches(slot, now);
+    for (const channel of BUDGET_CHANNELS) {
+      const d = this.evaluate({ customerId, channel, campaignId: null, priority: 'marketing' }, now, read, true);
+      for (const r of d.reasons) {
+        const cur = byScope.get(r.scope);
+        if (!cur) byScope.set(r.scope, { until: r.until, reasons: [r.text] });
+        else {
+          if (!cur.reasons.includes(r.text)) cur.reasons.push(r.text);
+          cur.until = cur.until === null || r.until === null ? null : Math.max(cur.until, r.until);
+        }
+      }
+    }
+    // Nearly every touch leaves a customer who is suppressed on no scope unsuppressed: nothing to look up.
+    if (byScope.size === 0 && !this.scopesHeld.has(customerId)) return;
+    for (const scope of SCOPES) {
+      const s = byScope.get(scope);
+      this.setSuppression(customerId, scope, s ? { customerId, scope, until: s.until, reasons: s.reasons } : null);
+    }
+  }
+
+  private setSuppression(customerId: string, scope: BudgetScope, s: Suppression | null): void {
+    const key = `${scope}\u0000${customerId}`;
+    const cur = this.suppressed.get(key);
+    if (s === null) {
+      if (!cur) return;
+      this.suppressed.delete(key);
+      this.countScope(customerId, -1);
+      this.emit({ op: 'delete', customerId, scope });
+      return;
+    }
+    if (cur && cur.until === s.until && cur.reasons.join('\n') === s.reasons.join('\n')) return;
+    this.suppressed.set(key, s);
+    if (!cur) this.countScope(customerId, 1);
+    this.emit({ op: 'put', suppression: s });
+  }
+
+  private countScope(customerId: string, delta: number): void {
+    const n = (this.scopesHeld.get(customerId) ?? 0) + delta;
+    if (n > 0) this.scopesHeld.set(customerId, n);
+    else this.scopesHeld.delete(customerId);
+  }
+
+  private emit(c: SuppressionChange): void {
+    for (const l of this.listeners) l(c);
+  }
+}

@@ -1,0 +1,89 @@
+// What senders send and receive, the same over NATS and HTTP: request parsing (a reason, never a throw) and the
+// answers for one customer and for a batch.
+import { BUDGET_CHANNELS, type BudgetChannel } from './allowance.js';
+import type { ContactBudget } from './contactBudget.js';
+import { decisionJson, type BudgetRequest, type Priority } from './decision.js';
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+export interface BatchRequest {
+  customerIds: string[];
+  channel: BudgetChannel;
+  campaignId: string | null;
+  priority: Priority;
+}
+
+/** Maps a sender's customer id to the id live state is keyed by (the pseudonym under privacy.pseudonymize). */
+export type IdMapper = (customerId: string) => string;
+
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128;
+
+function common(o: Record<string, unknown>): Parsed<{ channel: BudgetChannel; campaignId: string | null; priority: Priority }> {
+  if (!(BUDGET_CHANNELS as readonly unknown[]).includes(o.channel)) return { ok: false, reason: `channel must be one of ${BUDGET_CHANNELS.join(', ')}` };
+  if (o.campaignId !== undefined && o.campaignId !== null && !(typeof o.campaignId === 'string' && o.campaignId.length <= 256)) return { ok: false, reason: 'campaignId must be a string of at most 256 characters' };
+  const priority = o.priority ?? 'marketing';
+  if (priority !== 'marketing' && priority !== 'transactional') return { ok: false, reason: "priority must be 'marketing' or 'transactional'" };
+  return { ok: true, value: { channel: o.channel as BudgetChannel, campaignId: (o.campaignId as string | undefined) ?? null, priority } };
+}
+
+const asObject = (v: unknown): Record<string, unknown> | null => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+
+export function parseCheck(body: unknown): Parsed<BudgetRequest> {
+  const o = asObject(body);
+  if (!o) return { ok: false, reason: 'the body must be JSON {customerId, channel, campaignId?, priority?}' };
+  if (!isId(o.customerId)) return { ok: false, reason: 'customerId must be a string of 1..128 characters' };
+  const c = common(o);
+  return c.ok ? { ok: true, value: { customerId: o.customerId, ...c.value } } : c;
+}
+
+export function parseBatch(body: unknown, maxBatch: number): Parsed<BatchRequest> {
+  const o = asObject(body);
+  if (!o) return { ok: false, reason: 'the body must be JSON {customerIds, channel, campaignId?, priority?}' };
+  if (!Array.isArray(o.customerIds) || o.customerIds.length === 0) return { ok: false, reason: 'customerIds must be a non-empty array' };
+  if (o.customerIds.length > maxBatch) return { ok: false, reason: `at most ${maxBatch} customerIds per request (budget.maxBatch)` };
+  if (!o.customerIds.every(isId)) return { ok: false, reason: 'every customerId must be a string of 1..128 characters' };
+  const c = common(o);
+  return c.ok ? { ok: true, value: { customerIds: o.customerIds as string[], ...c.value } } : c;
+}
+
+/** One check: the decision, with a reservation when it allows. */
+export function answerCheck(budget: ContactBudget, req: BudgetRequest, mapId: IdMapper): Record<string, unknown> {
+  const d = budget.check({ ...req, customerId: mapId(req.customerId) });
+  return { ...decisionJson(d), customerId: req.customerId };
+}
+
+/**
+ * A campaign's ids in one request: every allowed id reserves its slot. Reason texts are listed once and referred to
+ * by index, so 10,000 suppressed customers stay far under NATS's 1 MiB message limit.
+ */
+export function answerBatch(budget: ContactBudget, req: BatchRequest, mapId: IdMapper): Record<string, unknown> {
+  const reasons: string[] = [];
+  const index = new Map<string, number>();
+  const allowed: string[] = [];
+  const suppressed: { customerId: string; until: number | null; reasons: number[] }[] = [];
+  for (const id of req.customerIds) {
+    const d = budget.check({ customerId: mapId(id), channel: req.channel, campaignId: req.campaignId, priority: req.priority });
+    if (d.allow) {
+      allowed.push(id);
+      continue;
+    }
+    const refs = d.reasons.map((r) => {
+      let i = index.get(r.text);
+      if (i === undefined) index.set(r.text, (i = reasons.push(r.text) - 1));
+      return i;
+    });
+    suppressed.push({ customerId: id, until: d.until, reasons: refs });
+  }
+  return { channel: req.channel, campaignId: req.campaignId, priority: req.priority, checked: req.customerIds.length, allowed, suppressed, reasons };
+}
+
+/** What `GET /customers/{id}/pressure` shows: the decision per channel now, without reserving anything. */
+export function customerPressure(budget: ContactBudget, customerId: string, mapId: IdMapper): Record<string, unknown> {
+  const channels: Record<string, unknown> = {};
+  for (const channel of BUDGET_CHANNELS) {
+    const d = budget.peek({ customerId: mapId(customerId), channel, campaignId: null, priority: 'marketing' });
+    const { customerId: _, campaignId: __, priority: ___, ...rest } = decisionJson(d);
+    channels[channel] = rest;
+  }
+  return { customerId, channels };
+}

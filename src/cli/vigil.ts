@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// The command line: run the processor, apply migrations, publish demo traffic, fit the purchase models.
+import { parseArgs } from 'node:util';
+import { connect } from 'nats';
+import { loadConfig } from '../config/load.js';
+import { exitOnStartupError, runProcessor } from '../main.js';
+import { createLogger } from '../shared/logger.js';
+import { createClickHouseClient } from '../sinks/clickhouse/client.js';
+import { migrate } from '../sinks/clickhouse/migrate.js';
+import { simulate } from '../simulate/run.js';
+
+const USAGE = `usage: vigil <command> [options]
+
+commands:
+  run        [--config FILE]    start the processor (the wall, /metrics, /healthz on wall.port)
+  migrate    [--config FILE]    create or upgrade the ClickHouse schema (idempotent)
+  simulate   [--config FILE] [--customers N] [--rate EVENTS_PER_S] [--history-days D] [--duration S] [--seed N]
+                                publish realistic demo traffic to NATS
+  model fit  [--config FILE] [--min-customers N]
+                                fit BG/NBD and Gamma-Gamma on every customer's purchases in ClickHouse, print the
+                                parameters and store them in model_params, where the processor picks them up
+  model fit  --summary FILE.csv [--unit days|weeks] | --holdout FILE.csv --calibration-end DATE [--unit days|weeks]
+                                fit from a CSV of customer summaries, or check a fit on a purchase log's holdout
+  reset      [--config FILE] --yes
+                                delete this config's stream, checkpoint, ClickHouse database and Redis keys (demos)
+  forget     <customerId> [--config FILE] [--by WHO] [--timeout S] [--no-wait]
+                                erase a customer everywhere (published as an erase_request; prints the audit record)
+  cluster nats-config --partitions N [--prefix events] [--cluster-name NAME --routes HOST:PORT,...]
+                                print the NATS server config that partitions the customers (docs/scale-out.md)
+
+Config: a YAML or JSON file (--config or VIGIL_CONFIG), overridden by VIGIL_* environment variables.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const options = { config: { type: 'string' as const } };
+  switch (command) {
+    case 'run': {
+      const { values } = parseArgs({ args: rest, options });
+      await runProcessor(values.config ?? process.env.VIGIL_CONFIG);
+      return -1; // keeps running until a signal
+    }
+    case 'reset': {
+      const { runReset } = await import('./reset.js');
+      return runReset(rest, (s) => process.stdout.write(s));
+    }
+    case 'migrate': {
+      const { values } = parseArgs({ args: rest, options });
+      const config = loadConfig({ file: values.config });
+      const log = createLogger(config.log.level);
+      const ch = createClickHouseClient(config.clickhouse);
+      try {
+        const r = await migrate(ch, { database: config.clickhouse.database, logger: log, analyst: config.clickhouse.analyst });
+        process.stdout.write(`${JSON.stringify(r)}\n`);
+      } finally {
+        await ch.close();
+      }
+      return 0;
+    }
+    case 'simulate': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          ...options,
+          customers: { type: 'string', default: '5000' },
+          rate: { type: 'string', default: '200' },
+          'history-days': { type: 'string', default: '0' },
+          duration: { type: 'string', default: '0' },
+          seed: { type: 'string', default: '1' },
+        },
+      });
+      const config = loadConfig({ file: values.config });
+      const log = createLogger(config.log.level);
+      const nc = await connect({ servers: config.nats.servers.split(','), name: 'vigil-simulator' });
+      const abort = new AbortController();
+      process.on('SIGTERM', () => abort.abort());
+      process.on('SIGINT', () => abort.abort());
+      const num = (name: string, v: string | undefined) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number ≥ 0, got "${v}"`);
+        return n;
+      };
+      const r = await simulate(
+        nc,
+        {
+          customers: num('customers', values.customers),
+          rate: num('rate', values.rate),
+          historyDays: num('history-days', values['history-days']),
+          durationS: num('duration', values.duration),
+          seed: num('seed', values.seed),
+          subjectPrefix: config.nats.subjectPrefix,
+          outOfOrder: 0.05,
+        },
+        log,
+        abort.signal,
+      );
+      await nc.drain();
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      return 0;
+    }
+    case 'forget': {
+      const { runForget } = await import('./forget.js');
+      return runForget(rest, { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) });
+    }
+    case 'cluster': {
+      const [sub, ...args] = rest;
+      if (sub !== 'nats-config') break;
+      const { runClusterNatsConfig } = await import('./clusterConfig.js');
+      return runClusterNatsConfig(args, { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) });
+    }
+    case 'model': {
+      const [sub, ...args] = rest;
+      if (sub !== 'fit') break;
+      const { runModelFit } = await import('./modelFit.js');
+      return runModelFit(args, { stdout: (s) => process.stdout.write(s) });
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+  }
+  process.stderr.write(`vigil: unknown command "${argv.join(' ')}"\n${USAGE}\n`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then((code) => {
+  if (code >= 0) process.exit(code);
+}, exitOnStartupError);

@@ -1,0 +1,335 @@
+// The one config schema: every key Vigil reads, its default and its bounds. The TypeScript types derive from it.
+import { z } from 'zod';
+
+const duration = z.number().int().nonnegative();
+const positive = z.number().positive();
+
+export const alertRuleSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower snake case'),
+    /** Which computed value the rule watches. */
+    signal: z.enum(['churn_risk', 'engagement', 'engagement_trend', 'fatigue', 'surge_z', 'overloaded_customers', 'suppressed_customers', 'lag_ms', 'pending_events']),
+    subject: z.enum(['customer', 'channel', 'segment', 'campaign', 'processor']),
+    op: z.enum(['>', '>=', '<', '<=']).default('>'),
+    threshold: z.number(),
+    /** Hysteresis: a firing alert resolves only once the value crosses this (defaults to the threshold). */
+    resolveThreshold: z.number().optional(),
+    forMs: duration.default(0),
+    severity: z.enum(['info', 'warning', 'critical']).default('warning'),
+    labels: z.record(z.string(), z.string()).default({}),
+    /** For rates over channels, segments and campaigns: the least volume in the window before the rule may fire. */
+    minVolume: z.number().nonnegative().default(0),
+    summary: z.string().optional(),
+  })
+  .strict();
+
+const capSchema = z.object({ perDay: positive, perWeek: positive }).strict();
+const countCap = z.number().int().nonnegative();
+/** The hard bounds of a contact allowance: whatever the customer's engagement, it stays within them. */
+const allowanceBoundsSchema = z.object({ minPerDay: countCap, maxPerDay: countCap, minPerWeek: countCap, maxPerWeek: countCap }).strict();
+const hour = z.number().int().min(0).max(23);
+
+export const configSchema = z
+  .object({
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({}),
+    nats: z
+      .object({
+        servers: z.string().default('nats://127.0.0.1:4222'),
+        stream: z.string().regex(/^[A-Za-z0-9_-]+$/).default('EVENTS'),
+        subjectPrefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).default('events'),
+        consumer: z.string().regex(/^[A-Za-z0-9_-]+$/).default('vigil'),
+        /** Stream retention: how long and how much JetStream keeps (0 = unlimited). */
+        maxAgeMs: duration.default(7 * 24 * 3_600_000),
+        maxBytes: z.number().int().default(-1),
+        /** JetStream's own deduplication window for publishers that set Nats-Msg-Id. */
+        duplicateWindowMs: duration.default(120_000),
+        deadLetterSubject: z.string().default('vigil.deadletter'),
+        alertSubjectPrefix: z.string().default('alerts'),
+        fetchBatch: z.number().int().min(1).max(10_000).default(1_000),
+        ackWaitMs: duration.default(60_000),
+        maxAckPending: z.number().int().min(1).default(100_000),
+        /** Copies JetStream keeps of everything Vigil creates (stream, partials, checkpoints, KV buckets): 3 on a NATS cluster. */
+        replicas: z.number().int().min(1).max(5).default(1),
+      })
+      .strict()
+      .default({}),
+    redis: z
+      .object({ url: z.string().default('redis://127.0.0.1:6379'), keyPrefix: z.string().default('vigil:') })
+      .strict()
+      .default({}),
+    clickhouse: z
+      .object({
+        url: z.string().url().default('http://127.0.0.1:8123'),
+        database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('vigil'),
+        username: z.string().default('default'),
+        /** Secret: set it with VIGIL_CLICKHOUSE__PASSWORD, not in the file. */
+        password: z.string().default(''),
+        requestTimeoutMs: duration.default(30_000),
+        batch: z
+          .object({
+            maxRows: z.number().int().min(1).default(50_000),
+            maxBytes: z.number().int().min(1_024).default(8 * 1024 * 1024),
+            maxDelayMs: duration.default(2_000),
+          })
+          .strict()
+          .default({}),
+        /**
+         * Where rows wait while ClickHouse cannot take them: memory, then local disk, then backpressure (consumption
+         * pauses; nothing is dropped). Replaces `maxBufferedRows`, whose role `spill.maxMemoryRows` took over.
+         */
+        spill: z
+          .object({
+            /** Spill files go to `<dir>/<database>/`; relative to the working directory unless absolute. */
+            dir: z.string().min(1).default('.vigil/spill'),
+            /** Rows held in memory beyond which queued batches are written to disk. */
+            maxMemoryRows: z.number().int().min(1).default(500_000),
+            /** Disk bound: a batch that would pass it stays in memory; at it consumption pauses. 0 = no disk tier. */
+            maxBytes: z.number().int().min(0).default(1024 * 1024 * 1024),
+          })
+          .strict()
+          .default({}),
+        retry: z
+          .object({ initialDelayMs: duration.default(500), maxDelayMs: duration.default(30_000) })
+          .strict()
+          .default({}),
+        /** The read-only user for analysts and Grafana, created by the migrations on servers with SQL access control. */
+        analyst: z
+          .object({
+            user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('vigil_analyst'),
+            /** Secret: VIGIL_CLICKHOUSE__ANALYST__PASSWORD only. Empty: the user is not created. */
+            password: z.string().default(''),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
+    ingest: z
+      .object({
+        maxPayloadBytes: z.number().int().min(256).default(64 * 1024),
+        maxIdLength: z.number().int().min(1).max(1_024).default(128),
+        maxCustomerIdLength: z.number().int().min(1).max(1_024).default(128),
+        maxFieldLength: z.number().int().min(1).default(256),
+        maxPropsDepth: z.number().int().min(1).max(64).default(8),
+        /** Event time may lead the processor's clock by at most this much (clock skew). */
+        maxFutureMs: duration.default(5 * 60_000),
+        /** Event time may trail the processor's clock by at most this much before the event is invalid. */
+        maxPastMs: duration.default(400 * 24 * 3_600_000),
+        /** Events older than the watermark minus this are late: not counted, dead-lettered with reason LATE_EVENT. */
+        allowedLatenessMs: duration.default(5 * 60_000),
+      })
+      .strict()
+      .default({}),
+    windows: z
+      .object({
+        /** Hard bound on customers held live; beyond it the least recently seen are evicted first. */
+        maxCustomers: z.number().int().min(1).default(2_000_000),
+        /** Hard bound on channels, segments and campaigns tracked; beyond it the least recently active are dropped. */
+        maxEntities: z.number().int().min(1).default(100_000),
+        /** Customers idle longer than this (event time) are evicted; at least the longest horizon (7 days). */
+        idleEvictMs: duration.default(8 * 24 * 3_600_000),
+      })
+      .strict()
+      .default({}),
+    signals: z
+      .object({
+        /** Weight of each event type in the engagement score; unknown types weigh what is given here, else `defaultWeight`. */
+        eventWeights: z.record(z.string(), z.number().nonnegative()).default({}),
+        defaultWeight: z.number().nonnegative().default(0.5),
+        /** Weighted engagement over 7 days at which the engagement score reaches 63 (1 - 1/e of 100). */
+        engagementScale: positive.default(20),
+        /** Outbound touch caps per channel; `all` bounds every channel together. */
+        caps: z
+          .record(z.string(), capSchema)
+          .default({ email: { perDay: 2, perWeek: 7 }, push: { perDay: 3, perWeek: 12 }, sms: { perDay: 1, perWeek: 3 }, all: { perDay: 4, perWeek: 15 } }),
+        surge: z
+          .object({ minVolume: z.number().nonnegative().default(5), baselineHalfLifeMs: duration.default(60 * 60_000), bucketMs: duration.default(60_000) })
+          .strict()
+          .default({}),
+        /** How often a customer's signals are written to customer_signals at most. */
+        snapshotIntervalMs: duration.default(60_000),
+        /**
+         * Purchase model parameters used live until `vigil model fit` stores fitted ones, in days.
+         * Defaults: the CDNOW sample fit of Fader, Hardie and Lee (2005), converted from weeks (alpha × 7).
+         */
+        model: z
+          .object({
+            bgnbd: z.object({ r: positive.default(0.243), alpha: positive.default(4.414 * 7), a: positive.default(0.793), b: positive.default(2.426) }).strict().default({}),
+            gammaGamma: z.object({ p: positive.default(6.25), q: positive.default(3.74), gamma: positive.default(15.44) }).strict().default({}),
+            /** Customer value horizon and the yearly discount rate used for it. */
+            valueHorizonDays: z.number().int().min(1).default(365),
+            annualDiscountRate: z.number().min(0).max(1).default(0.1),
+            /** How often the processor re-reads model_params for a newer fit (`vigil model fit`). */
+            refreshMs: z.number().int().min(100).default(5 * 60_000),
+          })
+          .strict()
+          .default({}),
+        /** Days of daily engagement the trend is fitted over. */
+        trendDays: z.number().int().min(3).max(14).default(14),
+        /** Customers at or above this risk are listed on the wall. */
+        atRiskThreshold: z.number().min(0).max(1).default(0.6),
+      })
+      .strict()
+      .default({}),
+    /** The live contact budget senders ask before they touch a customer (src/budget/). */
+    budget: z
+      .object({
+        /** Answer checks over NATS and HTTP, keep reservations and the suppression bucket. */
+        enabled: z.boolean().default(true),
+        /** Hard bounds per channel (email, push, sms, all) on the engagement-scaled allowance (signals.caps × factor). */
+        bounds: z.record(z.string(), allowanceBoundsSchema).default({
+          email: { minPerDay: 1, maxPerDay: 3, minPerWeek: 3, maxPerWeek: 10 },
+          push: { minPerDay: 1, maxPerDay: 4, minPerWeek: 4, maxPerWeek: 18 },
+          sms: { minPerDay: 1, maxPerDay: 1, minPerWeek: 1, maxPerWeek: 4 },
+          all: { minPerDay: 1, maxPerDay: 6, minPerWeek: 5, maxPerWeek: 22 },
+        }),
+        /** Local hours (in the customer's zone) during which marketing is held back: from `start` to `end`. */
+        quietHours: z.object({ start: hour.default(21), end: hour.default(8) }).strict().default({}),
+        /** Zone for customers whose events never carried `props.tz`. */
+        defaultTimeZone: z.string().default('UTC'),
+        /** After a complaint or an unsubscribe, marketing is held back this long. */
+        negativeCooldownMs: duration.default(72 * 3_600_000),
+        /** A slot reserved by an allowing check and not consumed by a touch event is released after this. */
+        reservationTtlMs: z.number().int().min(1_000).default(5 * 60_000),
+        /** NATS service subjects: `<subject>.check` and `<subject>.batch`. */
+        subject: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).default('vigil.pressure'),
+        /** Most customer ids in one batch request. */
+        maxBatch: z.number().int().min(1).max(100_000).default(10_000),
+        /** NATS KV bucket of customers suppressed now, per channel, with their expiry. */
+        bucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default('vigil_suppressed'),
+        /** The bucket's max_age: a backstop for keys the sweeper missed (NATS 2.9 has no per-key TTL). */
+        bucketMaxAgeMs: z.number().int().min(60_000).default(8 * 24 * 3_600_000),
+        /** How often expired suppressions and reservations are removed. */
+        sweepIntervalMs: z.number().int().min(100).default(10_000),
+        /** Suppressions per campaign and channel are counted over this window (the alert and the wall). */
+        campaignWindowMs: z.number().int().min(60_000).default(3_600_000),
+      })
+      .strict()
+      .default({}),
+    processor: z
+      .object({
+        /** How often handled messages are committed (activity drained, rows flushed) and acknowledged. */
+        commitIntervalMs: z.number().int().min(50).default(1_000),
+        /** How often the live state is checkpointed with the stream sequence it covers, and the stream acknowledged. */
+        checkpointIntervalMs: z.number().int().min(100).default(10_000),
+        /** JetStream object store bucket for checkpoints (one object per consumer name). */
+        checkpointBucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default('vigil_checkpoints'),
+        /** A clean stop (SIGTERM) gives up waiting for the final checkpoint after this long; the next start replays from the previous one. */
+        shutdownTimeoutMs: z.number().int().min(100).default(10_000),
+      })
+      .strict()
+      .default({}),
+    alerts: z
+      .object({
+        evaluateIntervalMs: duration.default(1_000),
+        /** How notifications are grouped and paced, as Alertmanager's route: one message per group, not per alert. */
+        routing: z
+          .object({
+            /** Labels that make a group: `alertname` (the rule), `campaign`, `channel`, `segment`, `severity`, `subject_kind`, or rule labels. */
+            groupBy: z.array(z.string()).default(['alertname', 'campaign']),
+            groupWaitMs: duration.default(30_000),
+            groupIntervalMs: duration.default(5 * 60_000),
+            repeatIntervalMs: duration.default(4 * 3_600_000),
+          })
+          .strict()
+          .default({}),
+        webhook: z
+          .object({
+            /** Secret when it embeds a token: set VIGIL_ALERTS__WEBHOOK__URL. Empty = no webhook. */
+            url: z.string().default(''),
+            maxAttempts: z.number().int().min(1).max(50).default(6),
+            initialBackoffMs: duration.default(1_000),
+            maxBackoffMs: duration.default(60_000),
+            timeoutMs: duration.default(5_000),
+            /** Notifications waiting for delivery beyond this are dead-lettered at once, so a stuck receiver holds no memory. */
+            queueSize: z.number().int().min(1).default(1_000),
+          })
+          .strict()
+          .default({}),
+        /** Subject for notifications the webhook gave up on. */
+        deadLetterSubject: z.string().default('vigil.deadletter.notifications'),
+        rules: z.array(alertRuleSchema).default([
+          { name: 'customer_churn_risk', signal: 'churn_risk', subject: 'customer', op: '>=', threshold: 0.8, resolveThreshold: 0.7, forMs: 0, severity: 'warning', labels: {}, minVolume: 0 },
+          { name: 'customer_contact_fatigue', signal: 'fatigue', subject: 'customer', op: '>=', threshold: 1.5, resolveThreshold: 1, forMs: 0, severity: 'warning', labels: {}, minVolume: 0 },
+          { name: 'campaign_overload', signal: 'overloaded_customers', subject: 'campaign', op: '>=', threshold: 50, resolveThreshold: 25, forMs: 60_000, severity: 'critical', labels: {}, minVolume: 0 },
+          { name: 'channel_negative_surge', signal: 'surge_z', subject: 'channel', op: '>=', threshold: 4, resolveThreshold: 2, forMs: 60_000, severity: 'critical', labels: {}, minVolume: 10 },
+          { name: 'campaign_negative_surge', signal: 'surge_z', subject: 'campaign', op: '>=', threshold: 4, resolveThreshold: 2, forMs: 60_000, severity: 'critical', labels: {}, minVolume: 10 },
+          { name: 'campaign_suppressed', signal: 'suppressed_customers', subject: 'campaign', op: '>=', threshold: 500, resolveThreshold: 250, forMs: 0, severity: 'warning', labels: {}, minVolume: 0 },
+          { name: 'processor_lag', signal: 'lag_ms', subject: 'processor', op: '>=', threshold: 30_000, resolveThreshold: 5_000, forMs: 30_000, severity: 'critical', labels: {}, minVolume: 0 },
+        ]),
+      })
+      .strict()
+      .default({}),
+    wall: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        port: z.number().int().min(0).max(65_535).default(8080),
+        /** `auto` uses uWebSockets.js where its binary loads (Node 16–20) and `ws` elsewhere. */
+        transport: z.enum(['auto', 'uws', 'ws']).default('auto'),
+        /** Secrets: set them with VIGIL_WALL__TOKENS__VIEWER / __RESPONDER (comma separated). Empty = open wall. */
+        tokens: z
+          .object({ viewer: z.array(z.string().min(8)).default([]), responder: z.array(z.string().min(8)).default([]) })
+          .strict()
+          .default({}),
+        /** Incremental frames are coalesced and sent at most this often per client. */
+        frameIntervalMs: z.number().int().min(16).default(250),
+        /** A client whose socket buffers more than this is skipped until it drains (slow screens never slow the processor). */
+        maxBufferedBytes: z.number().int().min(1_024).default(1024 * 1024),
+        atRiskListSize: z.number().int().min(1).max(1_000).default(50),
+      })
+      .strict()
+      .default({}),
+    cluster: z
+      .object({
+        /** Customer partitions, made by the NATS server's subject mapping (docs/scale-out.md); 0 = one processor holds every customer. */
+        partitions: z.number().int().min(0).max(1_024).default(0),
+        /** This processor's id among those sharing the partitions; default: host name and process id. */
+        processorId: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
+        /** KV bucket holding the members, the partition leases and the leader lease. */
+        leaseBucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default('vigil_cluster'),
+        /** A lease not renewed for this long expires: how soon a dead processor's partitions move. Renewed every quarter of it. */
+        leaseMs: z.number().int().min(1_000).default(10_000),
+        /** Subjects of the cluster's own traffic: summaries, acknowledgements, silence changes. */
+        subjectPrefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).default('vigil.cluster'),
+        /** JetStream stream of the partitions' channel, segment and campaign counts, combined by every processor. */
+        partialsStream: z.string().regex(/^[A-Za-z0-9_-]+$/).default('VIGIL_PARTIALS'),
+        partialsSubjectPrefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).default('vigil.partials'),
+      })
+      .strict()
+      .default({}),
+    privacy: z
+      .object({
+        /** Replace every customer id with HMAC-SHA-256(pseudonymKey, id) (32 hex characters) at parse time, before anything is stored. */
+        pseudonymize: z.boolean().default(false),
+        /** Secret: VIGIL_PRIVACY__PSEUDONYM_KEY only, never in a file. Also keys the subject hash of erasure audit records. */
+        pseudonymKey: z.string().default(''),
+        /** Responders on the wall see the original ids of recently seen customers (a bounded map held in memory only). */
+        revealToResponders: z.boolean().default(false),
+        /** Pseudonym-to-id pairs kept in memory for revealing, least recently seen dropped first. */
+        revealCacheSize: z.number().int().min(1).max(10_000_000).default(100_000),
+        /** How long an erasure waits for ClickHouse to finish its deletes before it tries again. */
+        erasureTimeoutMs: z.number().int().min(1_000).default(300_000),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const p = c.privacy;
+    if (p.pseudonymize && p.pseudonymKey.length < 32) {
+      ctx.addIssue({ code: 'custom', path: ['privacy', 'pseudonymKey'], message: 'privacy.pseudonymize needs a key of at least 32 characters in VIGIL_PRIVACY__PSEUDONYM_KEY' });
+    }
+    if (p.revealToResponders && !p.pseudonymize) {
+      ctx.addIssue({ code: 'custom', path: ['privacy', 'revealToResponders'], message: 'only means something with privacy.pseudonymize on' });
+    }
+    // An open wall makes every visitor a responder: revealing would show original ids to anyone.
+    if (p.revealToResponders && c.wall.tokens.responder.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['privacy', 'revealToResponders'], message: 'needs wall.tokens.responder, or every visitor of the wall would see original ids' });
+    }
+  });
+
+export type VigilConfig = z.infer<typeof configSchema>;
+export type AlertRule = z.infer<typeof alertRuleSchema>;
+export type TouchCap = z.infer<typeof capSchema>;
+export type AllowanceBounds = z.infer<typeof allowanceBoundsSchema>;
+export type BudgetConfig = VigilConfig['budget'];

@@ -1,0 +1,181 @@
+// What the wall shows and what its WebSocket carries: shared by the alert engine, the pipeline and the wall.
+
+export type AlertState = 'pending' | 'firing' | 'resolved';
+export type Severity = 'info' | 'warning' | 'critical';
+export type SubjectKind = 'customer' | 'channel' | 'segment' | 'campaign' | 'processor';
+
+/** The event that made a rule's condition true: lets anyone measure publish-to-wall delay. */
+export interface TriggerEvent {
+  eventId: string;
+  /** Event time, epoch ms. */
+  eventTs: number;
+  /** When the processor received the message, epoch ms. */
+  receivedAt: number;
+}
+
+export interface AlertView {
+  id: string;
+  fingerprint: string;
+  rule: string;
+  severity: Severity;
+  state: AlertState;
+  subject: { kind: SubjectKind; key: string };
+  value: number;
+  threshold: number;
+  reasons: string[];
+  labels: Record<string, string>;
+  summary: string;
+  startsAt: number;
+  updatedAt: number;
+  endsAt: number | null;
+  acknowledged: { by: string; at: number } | null;
+  trigger: TriggerEvent | null;
+  /** Ids of the silences that hide this alert from notifications (it is still shown). */
+  silencedBy?: string[];
+}
+
+export interface AtRiskEntry {
+  customerId: string;
+  risk: number;
+  pAlive: number;
+  /** Expected customer value lost if the customer churns. */
+  valueAtRisk: number;
+  reasons: string[];
+  updatedAt: number;
+}
+
+export interface OverloadCell {
+  kind: 'channel' | 'campaign' | 'segment';
+  key: string;
+  /** Outbound touches over the last 24 h. */
+  touches24h: number;
+  /** Customers pushed over a touch cap over the last 24 h. */
+  overloadedCustomers: number;
+  /** Complaints, unsubscribes, tickets and other negatives over the last hour. */
+  negatives1h: number;
+  /** Negatives in the current surge bucket against the moving baseline. */
+  surgeZ: number;
+  /** Contact-budget checks over budget.campaignWindowMs (channel and campaign cells; absent when none). */
+  checked?: number;
+  /** Of them, suppressed… */
+  suppressed?: number;
+  /** …per channel (a campaign cell may span several). */
+  suppressedByChannel?: Record<string, number>;
+}
+
+export interface ProcessorStats {
+  ts: number;
+  eventsPerSec: number;
+  eventsTotal: number;
+  rejectedTotal: number;
+  lateTotal: number;
+  /** Event time to processing, p50 over the last interval, ms. */
+  lagMs: number;
+  /** Messages in the stream not yet delivered to this processor. */
+  pending: number;
+  activeCustomers: number;
+  clickhouseBufferedRows: number;
+  uptimeS: number;
+  /** Counts over every active alert, on the current stats (not the history): a snapshot carries only some alerts. */
+  alerts?: AlertTotals;
+}
+
+/** How many alerts are active, so a screen that holds only some of them can still say how many there are. */
+export interface AlertTotals {
+  firing: number;
+  pending: number;
+  /** Firing and acknowledged. */
+  acknowledged: number;
+  /** Active and matched by a silence now. */
+  silenced: number;
+  /** Firing, neither acknowledged nor silenced: nobody owns them yet. */
+  unattended: number;
+  /** Customer alerts by rule and campaign label (null when the alert has none), most active first, at most 50. */
+  customerGroups: AlertGroupCount[];
+}
+
+export interface AlertGroupCount {
+  rule: string;
+  campaign: string | null;
+  firing: number;
+  pending: number;
+  acknowledged: number;
+  silenced: number;
+}
+
+export interface SnapshotFrame {
+  type: 'snapshot';
+  serverTime: number;
+  stats: ProcessorStats;
+  statsHistory: ProcessorStats[];
+  atRisk: AtRiskEntry[];
+  overload: OverloadCell[];
+  alerts: AlertView[];
+  silences: Silence[];
+}
+
+export type WallFrame =
+  | SnapshotFrame
+  | { type: 'stats'; stats: ProcessorStats }
+  | { type: 'alert'; alert: AlertView }
+  | { type: 'at_risk'; atRisk: AtRiskEntry[] }
+  | { type: 'overload'; overload: OverloadCell[] }
+  | { type: 'silences'; silences: Silence[] };
+
+/** A label matcher, as Alertmanager's: `=` equal, `!=` not equal, `=~` anchored regex, `!~` its negation. */
+export interface Matcher {
+  name: string;
+  value: string;
+  op: '=' | '!=' | '=~' | '!~';
+}
+
+/** A silence: alerts whose labels match every matcher between startsAt and endsAt are shown but not notified. */
+export interface Silence {
+  id: string;
+  matchers: Matcher[];
+  startsAt: number;
+  endsAt: number;
+  createdBy: string;
+  comment: string;
+  createdAt: number;
+}
+
+export type SilenceInput = Omit<Silence, 'id' | 'createdAt'>;
+
+export type PressureOutcome = { ok: true; result: unknown } | { ok: false; reason: string };
+
+/** The contact budget's HTTP face: bodies in and out are the same JSON as over NATS (src/budget/requests.ts). */
+export interface PressureApi {
+  /** `GET /api/v1/customers/{id}/pressure`: the decision per channel now, reserving nothing. */
+  customer(customerId: string): unknown | Promise<unknown>;
+  /** `POST /api/v1/pressure/check`: a batch; every allowed id reserves its slot. */
+  check(body: unknown): PressureOutcome | Promise<PressureOutcome>;
+}
+
+/** What the wall needs from the rest of the processor; the wall owns nothing else. */
+export interface WallSource {
+  snapshot(): SnapshotFrame;
+  /** Incremental frames as they happen; the wall coalesces them per client. Returns an unsubscribe. */
+  subscribe(listener: (frame: WallFrame) => void): () => void;
+  /**
+   * What a role may see of a frame, when that differs: under pseudonymization responders can be shown original
+   * customer ids (privacy.revealToResponders). Absent: every role sees the same frame.
+   */
+  forRole?(frame: WallFrame, role: 'viewer' | 'responder'): WallFrame;
+  /** A responder acknowledges an alert; false when there is no such alert. */
+  acknowledge(alertId: string, by: string): Promise<boolean>;
+  /** Silences that have not ended, and those ended in the last day. */
+  listSilences(): Silence[];
+  /** A responder silences alerts; the error says what is wrong with the silence. */
+  addSilence(input: SilenceInput): Promise<{ ok: true; silence: Silence } | { ok: false; error: string }>;
+  /** Ends a silence now; false when there is no such silence. */
+  expireSilence(id: string): Promise<boolean>;
+  /** The contact budget for senders over HTTP (responders only); absent when budget.enabled is off. */
+  pressure?: PressureApi;
+  /** Liveness: the process runs its loop. */
+  live(): boolean;
+  /** Readiness: every dependency with its state. */
+  readiness(): { ready: boolean; checks: Record<string, { ok: boolean; detail: string }> };
+  /** Prometheus text exposition. */
+  metrics(): Promise<{ contentType: string; body: string }>;
+}

@@ -1,0 +1,88 @@
+// What the processor hands to its sinks, as domain records; the sinks decide tables and encodings.
+import type { VigilEvent } from './event.js';
+import type { AlertView } from './frames.js';
+
+export interface EventMeta {
+  streamSeq: number;
+  receivedAt: number;
+}
+
+export interface ActivityRecord {
+  minuteMs: number;
+  events: number;
+  revenue: number;
+  writer: bigint;
+  version: number;
+}
+
+export interface CustomerActivityRecord extends ActivityRecord {
+  customerId: string;
+  eventType: string;
+}
+
+export interface EntityActivityRecord extends ActivityRecord {
+  kind: 'channel' | 'segment' | 'campaign';
+  key: string;
+  eventType: string;
+  /** Customers pushed over a contact cap by this minute's touches. */
+  overloaded: number;
+}
+
+export interface SignalSnapshot {
+  ts: number;
+  customerId: string;
+  engagement: number;
+  engagementTrend: number | null;
+  churnRisk: number;
+  pAlive: number;
+  expectedPurchases30d: number;
+  expectedPurchases90d: number;
+  customerValue: number;
+  valueAtRisk: number;
+  fatigue: number;
+  touches24h: number;
+  negatives7d: number;
+  reasons: string[];
+  model: string;
+}
+
+export interface RejectedRecord {
+  receivedAt: number;
+  reason: string;
+  detail: string;
+  subject: string;
+  streamSeq: number;
+  payload: Uint8Array;
+}
+
+/** A customer to erase everywhere; the pipeline has already dropped them from live state when it hands this over. */
+export interface ErasureRequest {
+  /** As stored: the pseudonym when ids are pseudonymized. */
+  customerId: string;
+  /** The erase_request event's id (or the CLI's request id). */
+  requestId: string;
+  /** Event time of the request, epoch ms. */
+  requestedAt: number;
+  /** `props.requestedBy` of the request: who asked (an operator, a ticket); '' when not given. */
+  requestedBy: string;
+  /** `event`: an erase_request published by anyone; `cli`: `vigil forget`. */
+  via: 'event' | 'cli';
+  /** The request message's stream sequence, deleted from the stream once the erasure is durable; 0 for none. */
+  streamSeq: number;
+  /** Whether live state held the customer. */
+  liveState: boolean;
+  /** Entries of Redis-backed state the pipeline dropped (active alerts, notification groups, silences, consent). */
+  redisEntries: number;
+  /** Rows whose delete was already submitted, per table: a retried erasure adds to these instead of counting 0. */
+  removed?: Record<string, number>;
+}
+
+/** Everything the processor writes; implemented by the ClickHouse sink, and by an in-memory one in unit tests. */
+export interface PipelineOutputs {
+  event(ev: VigilEvent, meta: EventMeta): void;
+  customerActivity(r: CustomerActivityRecord): void;
+  entityActivity(r: EntityActivityRecord): void;
+  signals(s: SignalSnapshot): void;
+  alert(a: AlertView, at: number): void;
+  rejected(r: RejectedRecord): void;
+}

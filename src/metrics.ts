@@ -1,0 +1,127 @@
+// Prometheus metrics: read from the pipeline's and sinks' plain counters at scrape time, so the hot path only adds numbers.
+import client from 'prom-client';
+import type { Pipeline } from './pipeline.js';
+
+export interface MetricSources {
+  /** Every pipeline of the processor now: one, or one per partition held (and the leader's) in a cluster. */
+  pipelines(): Pipeline[];
+  sink: {
+    counters: { rowsWritten: number; batchesWritten: number; bytesWritten: number; insertFailures: number; rowsSpilled: number; spillFailures: number; spillFilesSetAside: number };
+    bufferedRows(): number;
+    state(): { ok: boolean };
+    spilled(): { batches: number; rows: number; bytes: number };
+    full(): boolean;
+  };
+  pending(): number;
+  natsConnected(): boolean;
+  wallClients(): number;
+  deadLettersPublished(): number;
+  alertsPublished(): number;
+  notifications(): { sent: number; silenced: number; webhookDelivered: number; webhookFailures: number; webhookDeadLettered: number; webhookQueued: number };
+  /** Scale-out state; absent when not clustered. */
+  cluster?: () => { owned: number; members: number; leader: boolean; unpartitioned: number };
+}
+
+/** Sums a reading over items (pipelines, workers). */
+export function sumOf<T>(items: readonly T[], read: (item: T) => number): number {
+  let n = 0;
+  for (const item of items) n += read(item);
+  return n;
+}
+
+export function createMetrics(src: MetricSources): client.Registry {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'vigil_process_' });
+  const counter = (name: string, help: string, read: () => number) =>
+    new client.Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  const gauge = (name: string, help: string, read: () => number) =>
+    new client.Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+
+  const all = src.pipelines;
+  new client.Counter({
+    name: 'vigil_events_total',
+    help: 'Messages handled, by outcome (processed, duplicate, late, rejected, dropped_consent)',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of all()) for (const [outcome, n] of Object.entries(p.counts)) this.inc({ outcome }, n);
+    },
+  });
+  new client.Counter({
+    name: 'vigil_rejected_events_total',
+    help: 'Dead-lettered or dropped messages by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of all()) for (const [reason, n] of p.rejectReasons) this.inc({ reason }, n);
+    },
+  });
+  gauge('vigil_active_customers', 'Customers held in live window state', () => sumOf(all(), (p) => p.windows.size));
+  gauge('vigil_live_state_bytes_per_customer', 'Typed-array window state per customer slot, bytes (id map not included)', () => all()[0]?.windows.bytesPerSlot ?? 0);
+  // In a cluster every partition tracks the entities its customers touch: the largest is the most held at once.
+  gauge('vigil_entities', 'Channels, segments and campaigns tracked', () => Math.max(0, ...all().map((p) => p.entities.size)));
+  new client.Counter({
+    name: 'vigil_evictions_total',
+    help: 'Live state dropped: customers at the maxCustomers bound or idle, entities at the maxEntities bound',
+    labelNames: ['what', 'why'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const ps = all();
+      this.inc({ what: 'customer', why: 'bound' }, sumOf(ps, (p) => p.windows.evictions.bound));
+      this.inc({ what: 'customer', why: 'idle' }, sumOf(ps, (p) => p.windows.evictions.idle));
+      this.inc({ what: 'entity', why: 'bound' }, sumOf(ps, (p) => p.entities.evicted));
+    },
+  });
+  gauge('vigil_event_lag_ms', 'Median event time to processing over the last tick, ms (the largest over the partitions held)', () => Math.max(0, ...all().map((p) => p.stats.lagMs)));
+  gauge('vigil_consumer_pending_messages', 'Messages in the stream not yet delivered to this processor', () => src.pending());
+  gauge('vigil_alerts_active', 'Pending and firing alerts', () => sumOf(all(), (p) => p.alerts.activeCount));
+  gauge('vigil_clickhouse_buffered_rows', 'Rows waiting to be written to ClickHouse', () => src.sink.bufferedRows());
+  gauge('vigil_clickhouse_up', '1 when the last ClickHouse insert succeeded', () => (src.sink.state().ok ? 1 : 0));
+  gauge('vigil_clickhouse_spilled_bytes', 'Bytes of spill files on local disk waiting for ClickHouse', () => src.sink.spilled().bytes);
+  gauge('vigil_clickhouse_spilled_batches', 'Spill files (one batch each) on local disk waiting for ClickHouse', () => src.sink.spilled().batches);
+  gauge('vigil_clickhouse_spilled_rows', 'Rows in spill files on local disk waiting for ClickHouse', () => src.sink.spilled().rows);
+  gauge('vigil_clickhouse_buffer_full', '1 while the sink is full (memory above clickhouse.spill.maxMemoryRows or spill files at spill.maxBytes): consumption paused', () => (src.sink.full() ? 1 : 0));
+  gauge('vigil_nats_connected', '1 while connected to NATS', () => (src.natsConnected() ? 1 : 0));
+  gauge('vigil_wall_clients', 'Connected wall WebSocket clients', () => src.wallClients());
+  counter('vigil_clickhouse_rows_written_total', 'Rows inserted into ClickHouse', () => src.sink.counters.rowsWritten);
+  counter('vigil_clickhouse_batches_written_total', 'Insert batches written to ClickHouse', () => src.sink.counters.batchesWritten);
+  counter('vigil_clickhouse_bytes_written_total', 'Estimated bytes inserted into ClickHouse', () => src.sink.counters.bytesWritten);
+  counter('vigil_clickhouse_insert_failures_total', 'Failed insert attempts (each retry counts)', () => src.sink.counters.insertFailures);
+  counter('vigil_clickhouse_rows_spilled_total', 'Rows written to spill files because ClickHouse could not take them', () => src.sink.counters.rowsSpilled);
+  counter('vigil_clickhouse_spill_failures_total', 'Failed writes to the spill directory (the batch stayed in memory)', () => src.sink.counters.spillFailures);
+  counter('vigil_clickhouse_spill_files_set_aside_total', 'Spill files moved to corrupt/ and not inserted (interrupted write or content not matching)', () => src.sink.counters.spillFilesSetAside);
+  counter('vigil_dead_letters_published_total', 'Dead letters published on the NATS dead-letter subject', () => src.deadLettersPublished());
+  counter('vigil_alert_notifications_published_total', 'Alert state changes published on alerts.<severity>', () => src.alertsPublished());
+  counter('vigil_notifications_sent_total', 'Grouped notifications handed to the receivers', () => src.notifications().sent);
+  counter('vigil_alerts_silenced_total', 'Alert state changes not notified because a silence matched', () => src.notifications().silenced);
+  counter('vigil_webhook_delivered_total', 'Notifications the webhook accepted', () => src.notifications().webhookDelivered);
+  counter('vigil_webhook_failures_total', 'Failed webhook attempts (each retry counts)', () => src.notifications().webhookFailures);
+  counter('vigil_webhook_dead_lettered_total', 'Notifications given up on after the last try or a full queue', () => src.notifications().webhookDeadLettered);
+  gauge('vigil_webhook_queued', 'Notifications waiting for the webhook', () => src.notifications().webhookQueued);
+  const cluster = src.cluster;
+  if (cluster) {
+    gauge('vigil_cluster_partitions_owned', 'Partitions this processor holds', () => cluster().owned);
+    gauge('vigil_cluster_members', 'Processors sharing the partitions, as this one sees them', () => cluster().members);
+    gauge('vigil_cluster_leader', '1 while this processor is the leader (cross-customer rules, unpartitioned subjects)', () => (cluster().leader ? 1 : 0));
+    counter('vigil_cluster_unpartitioned_total', 'Events dead-lettered as UNPARTITIONED by this processor while leader', () => cluster().unpartitioned);
+  }
+  return registry;
+}

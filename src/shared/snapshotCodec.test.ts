@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { packSnapshot, SnapshotReader, SnapshotWriter } from './snapshotCodec.js';
+
+describe('snapshot codec', () => {
+  it('round-trips JSON and typed arrays of every width', () => {
+    const w = new SnapshotWriter();
+    w.json.meta = { a: 1, ids: ['x', null] };
+    w.array('u8', Uint8Array.of(1, 2, 3));
+    w.array('i32', Int32Array.of(-1, 2 ** 31 - 1));
+    w.array('f64', Float64Array.of(Math.PI, -0));
+    w.array('f32', new Float32Array([1.5, 2.5]).subarray(1));
+    const r = new SnapshotReader(w.finish());
+    expect(r.json.meta).toEqual({ a: 1, ids: ['x', null] });
+    expect([...r.array('u8', Uint8Array)!]).toEqual([1, 2, 3]);
+    expect([...r.array('i32', Int32Array)!]).toEqual([-1, 2 ** 31 - 1]);
+    expect([...r.array('f64', Float64Array)!]).toEqual([Math.PI, -0]);
+    expect([...r.array('f32', Float32Array)!]).toEqual([2.5]);
+    expect(r.array('missing', Uint8Array)).toBeNull();
+  });
+
+  it('reads a blob handed back as a Node Buffer view at an odd offset', () => {
+    const w = new SnapshotWriter();
+    w.array('i32', Int32Array.of(-1, 7));
+    const blob = w.finish();
+    const holder = Buffer.alloc(blob.byteLength + 133);
+    holder.set(blob, 133);
+    const r = new SnapshotReader(holder.subarray(133));
+    expect([...r.array('i32', Int32Array)!]).toEqual([-1, 7]);
+  });
+
+  it('refuses what is not a checkpoint, and an array read with the wrong width', () => {
+    expect(() => new SnapshotReader(new Uint8Array(16))).toThrow(/not a Vigil checkpoint/);
+    const w = new SnapshotWriter();
+    w.array('i32', Int32Array.of(1));
+    expect(() => new SnapshotReader(w.finish()).array('i32', Float64Array)).toThrow(/4-byte elements/);
+  });
+
+  it('reads a packed blob as the plain one, and packs mostly empty arrays small', async () => {
+    const w = new SnapshotWriter();
+    w.json.meta = { n: 3 };
+    const counts = new Uint16Array(100_000);
+    counts[7] = 5;
+    counts[99_999] = 65_535;
+    w.array('counts', counts);
+    const blob = w.finish();
+    const packed = await packSnapshot(blob);
+    expect(packed.byteLength).toBeLessThan(blob.byteLength / 20);
+    const r = new SnapshotReader(packed);
+    expect(r.json.meta).toEqual({ n: 3 });
+    expect(Buffer.compare(Buffer.from(r.array('counts', Uint16Array)!.buffer), Buffer.from(counts.buffer))).toBe(0);
+  });
+
+  it('copies the arrays when the blob is finished, not after', () => {
+    const w = new SnapshotWriter();
+    const live = Int32Array.of(1, 2);
+    w.array('live', live);
+    const blob = w.finish();
+    live[0] = 99;
+    expect([...new SnapshotReader(blob).array('live', Int32Array)!]).toEqual([1, 2]);
+  });
+
+  it('keeps many strings as one block, empty ones and missing ones included', () => {
+    const w = new SnapshotWriter();
+    const list = ['c1', '', null, 'ünï\u0000\n"code" 🙂', undefined, 'x'.repeat(300)];
+    w.strings('ids', list);
+    // a lone surrogate, which UTF-8 cannot carry, is kept as it is too
+    w.strings('odd', ['a', '\ud800', 'b']);
+    const r = new SnapshotReader(w.finish());
+    expect(r.strings('ids')).toEqual(['c1', '', null, 'ünï\u0000\n"code" 🙂', null, 'x'.repeat(300)]);
+    expect(r.strings('odd')).toEqual(['a', '\ud800', 'b']);
+    expect(r.strings('other')).toBeNull();
+  });
+});

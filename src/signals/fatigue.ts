@@ -1,0 +1,63 @@
+// Contact fatigue: outbound touches against caps, tightened for customers who stop responding to them.
+import type { TouchCap } from '../config/schema.js';
+import { TOUCH_CHANNELS, type CustomerView } from '../windows/customerWindows.js';
+
+export interface FatigueSignal {
+  /** The largest touches/cap ratio over channels and windows: 1 = at the cap, above 1 = over it. */
+  score: number;
+  touches24h: number;
+  touches7d: number;
+  /** Multiplier applied to every cap from the customer's response rate (0.5 for ignorers, up to 1.5 for responders). */
+  capFactor: number;
+  reasons: string[];
+}
+
+const DAY_MIN = 1440;
+const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+
+/**
+ * The multiplier on every cap from the customer's response rate over 7 days: clamp(0.5 + 2.5 × responses/touches,
+ * 0.5, 1.5), and 1 below 3 touches (too few to judge). Shared by the fatigue signal and the contact budget.
+ */
+export function engagementCapFactor(touches7d: number, responses7d: number): number {
+  if (touches7d < 3) return 1;
+  return Math.min(1.5, Math.max(0.5, 0.5 + (2.5 * responses7d) / touches7d));
+}
+
+/**
+ * Caps are per channel plus `all`. A customer with at least 3 touches in 7 days gets the caps scaled by
+ * clamp(0.5 + 2.5 × responses/touches, 0.5, 1.5): one who responds to 20% of touches keeps the configured caps,
+ * one who ignores everything has them halved.
+ */
+export function fatigueSignal(view: CustomerView, caps: Record<string, TouchCap>): FatigueSignal {
+  const touches24h = TOUCH_CHANNELS.reduce((n, ch) => n + view.touches24h[ch], 0);
+  const touches7d = TOUCH_CHANNELS.reduce((n, ch) => n + view.touches7d[ch], 0);
+  const capFactor = engagementCapFactor(touches7d, view.responses7d);
+  // No touch in 7 days (most events): no ratio to take and no reasons to build.
+  if (touches7d === 0) return { score: 0, touches24h, touches7d, capFactor, reasons: [] };
+
+  let score = 0;
+  const over: { ratio: number; text: string }[] = [];
+  const consider = (label: string, count: number, cap: number | undefined, window: string) => {
+    if (cap === undefined || count === 0) return;
+    const effective = cap * capFactor;
+    const ratio = count / effective;
+    if (ratio > score) score = ratio;
+    if (ratio > 1) over.push({ ratio, text: `${count} ${label} in ${window} against an allowance of ${fmt(effective)}` });
+  };
+  for (const ch of TOUCH_CHANNELS) {
+    const cap = caps[ch];
+    const label = ch === 'other' ? 'touches' : ch === 'email' ? 'emails' : `${ch} messages`;
+    consider(label, view.touches24h[ch], cap?.perDay, '24 h');
+    consider(label, view.touches7d[ch], cap?.perWeek, '7 days');
+  }
+  consider('touches', touches24h, caps.all?.perDay, '24 h');
+  consider('touches', touches7d, caps.all?.perWeek, '7 days');
+
+  const reasons = over.sort((a, b) => b.ratio - a.ratio).map((o) => o.text);
+  if (over.length > 0 && touches7d >= 3 && view.responses7d === 0) {
+    const last = view.lastResponseMin === null ? '' : `; last response ${Math.floor((view.nowMin - view.lastResponseMin) / DAY_MIN)} days ago`;
+    reasons.push(`no response to ${touches7d} touches in 7 days${last}`);
+  }
+  return { score, touches24h, touches7d, capFactor, reasons };
+}

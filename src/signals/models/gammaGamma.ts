@@ -1,0 +1,197 @@
+// Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and CLV: Using Iso-Value Curves"): what a customer's
+// purchases will be worth, and with BG/NBD, what the customer is worth.
+import { VigilError } from '../../shared/errors.js';
+import { expectedPurchases, type BgNbdParams, type ModelFit } from './bgnbd.js';
+import { minimiseFromStarts } from './nelderMead.js';
+import { lnGamma } from './specialFunctions.js';
+
+/** Purchase values ~ Gamma(p, nu) around each customer's nu ~ Gamma(q, gamma). */
+export interface GammaGammaParams {
+  p: number;
+  q: number;
+  gamma: number;
+}
+
+/** x repeat purchases whose mean value is mValue; customers with x = 0 carry no spend information. */
+export interface SpendSummary {
+  x: number;
+  mValue?: number;
+}
+
+export interface GammaGammaFit extends ModelFit<GammaGammaParams> {
+  /** Repeat buyers the fit used. */
+  customers: number;
+  /** Pearson correlation of frequency and mean spend; the model assumes they are independent, so near 0 is good. */
+  frequencySpendCorrelation: number;
+}
+
+export interface FitGammaGammaOptions {
+  /** Refuse to fit fewer repeat buyers than this (default 10). */
+  minCustomers?: number;
+  /** L2 penalty on the parameters, added to the mean negative log-likelihood (default 0). */
+  penalizer?: number;
+  /** Starting points for Nelder–Mead (default 3); the lowest optimum wins. */
+  restarts?: number;
+  seed?: number;
+  maxIterations?: number;
+}
+
+/**
+ * ln f(m | x) = ln Γ(px + q) − ln Γ(px) − ln Γ(q) + q ln γ + (px − 1) ln m + px ln x − (px + q) ln(γ + m x):
+ * the mean of x Gamma(p, nu) values is Gamma(px, nu x), mixed over nu ~ Gamma(q, gamma).
+ */
+export function gammaGammaLogLikelihood(params: GammaGammaParams, x: number, mValue: number): number {
+  const { p, q, gamma } = params;
+  const px = p * x;
+  return (
+    lnGamma(px + q) -
+    lnGamma(px) -
+    lnGamma(q) +
+    q * Math.log(gamma) +
+    (px - 1) * Math.log(mValue) +
+    px * Math.log(x) -
+    (px + q) * Math.log(gamma + mValue * x)
+  );
+}
+
+/**
+ * E[M | x, m] = p (gamma + x m) / (p x + q − 1): a weighted average of the population mean p gamma / (q − 1)
+ * and the customer's own mean m, the weight on m growing with x.
+ */
+export function expectedAverageValue(params: GammaGammaParams, x: number, mValue: number): number {
+  const { p, q, gamma } = params;
+  if (p * x + q <= 1) {
+    throw new VigilError(
+      'MODEL_INPUT_INVALID',
+      `Gamma-Gamma with q = ${q} has no finite mean spend for a customer with ${x} repeat purchases`,
+    );
+  }
+  return (p * (gamma + (x > 0 ? x * mValue : 0))) / (p * x + q - 1);
+}
+
+function refuse(message: string): VigilError {
+  return new VigilError('MODEL_INPUT_INVALID', `Gamma-Gamma cannot be fitted: ${message}`);
+}
+
+/** Maximum likelihood on the repeat buyers (x ≥ 1) and their mean repeat spend, over log-parameters. */
+export function fitGammaGamma(data: readonly SpendSummary[], options: FitGammaGammaOptions = {}): GammaGammaFit {
+  const minCustomers = options.minCustomers ?? 10;
+  const xs: number[] = [];
+  const logM: number[] = [];
+  const ms: number[] = [];
+  for (let i = 0; i < data.length; i++) {
+    const { x, mValue } = data[i];
+    if (!Number.isFinite(x) || x < 0 || !Number.isInteger(x)) {
+      throw refuse(`customer #${i} has frequency ${x}; it must be a whole number of repeat purchases`);
+    }
+    if (x === 0) continue;
+    if (mValue === undefined || !Number.isFinite(mValue)) {
+      throw refuse(`customer #${i} has ${x} repeat purchases but a non-finite mean spend (${mValue})`);
+    }
+    if (mValue <= 0) throw refuse(`customer #${i} has non-positive mean spend ${mValue}; spend must be positive`);
+    xs.push(x);
+    ms.push(mValue);
+    logM.push(Math.log(mValue));
+  }
+  if (xs.length === 0) throw refuse('no repeat buyers (every frequency is zero): there is no repeat spend to model');
+  if (xs.length < minCustomers) throw refuse(`${xs.length} repeat buyers, at least ${minCustomers} needed`);
+
+  const penalizer = options.penalizer ?? 0;
+  const n = xs.length;
+  const logX = xs.map(Math.log);
+  const objective = (theta: readonly number[]): number => {
+    const p = Math.exp(theta[0]);
+    const q = Math.exp(theta[1]);
+    const gamma = Math.exp(theta[2]);
+    // Γ terms depend on x only; customers share a few distinct x values.
+    const perX = new Map<number, number>();
+    let ll = n * (q * Math.log(gamma) - lnGamma(q));
+    for (let i = 0; i < n; i++) {
+      const px = p * xs[i];
+      let gammaTerms = perX.get(xs[i]);
+      if (gammaTerms === undefined) {
+        gammaTerms = lnGamma(px + q) - lnGamma(px) + px * logX[i];
+        perX.set(xs[i], gammaTerms);
+      }
+      ll += gammaTerms + (px - 1) * logM[i] - (px + q) * Math.log(gamma + ms[i] * xs[i]);
+    }
+    return -ll / n + penalizer * (p * p + q * q + gamma * gamma);
+  };
+
+  // Start at p = 2, q = 3 with gamma matching the mean spend: p gamma / (q − 1) = mean.
+  const meanSpend = ms.reduce((s, m) => s + m, 0) / n;
+  const base = [Math.log(2), Math.log(3), Math.log(meanSpend)];
+  const best = minimiseFromStarts(objective, base, options);
+  if (!Number.isFinite(best.fx)) {
+    throw new VigilError('MODEL_FIT_FAILED', 'Gamma-Gamma likelihood was not finite at any point the optimiser tried');
+  }
+  const params = { p: Math.exp(best.x[0]), q: Math.exp(best.x[1]), gamma: Math.exp(best.x[2]) };
+  let logLikelihood = 0;
+  for (let i = 0; i < n; i++) logLikelihood += gammaGammaLogLikelihood(params, xs[i], ms[i]);
+  return {
+    params,
+    logLikelihood,
+    converged: best.converged,
+    iterations: best.iterations,
+    customers: n,
+    frequencySpendCorrelation: pearson(xs, ms),
+  };
+}
+
+function pearson(u: readonly number[], v: readonly number[]): number {
+  const n = u.length;
+  const mu = u.reduce((s, x) => s + x, 0) / n;
+  const mv = v.reduce((s, x) => s + x, 0) / n;
+  let suv = 0;
+  let suu = 0;
+  let svv = 0;
+  for (let i = 0; i < n; i++) {
+    suv += (u[i] - mu) * (v[i] - mv);
+    suu += (u[i] - mu) ** 2;
+    svv += (v[i] - mv) ** 2;
+  }
+  return suu > 0 && svv > 0 ? suv / Math.sqrt(suu * svv) : 0;
+}
+
+export interface LifetimeValueOptions {
+  /** How many periods ahead to count. */
+  horizonPeriods: number;
+  /** Discount per period: 0.01 means a purchase one period ahead is worth 1/1.01 of one now. */
+  discountRatePerPeriod: number;
+  /** One period in model time units, e.g. 30 when the models were fitted in days and periods are months. */
+  periodLength: number;
+}
+
+/**
+ * Discounted cash flow, as in lifetimes: the sum over periods k = 1..H of the expected purchases in period k,
+ * E[Y(k L)] − E[Y((k − 1) L)], times the expected average value, divided by (1 + d)^k.
+ */
+export function customerLifetimeValue(
+  bgParams: BgNbdParams,
+  ggParams: GammaGammaParams,
+  x: number,
+  tx: number,
+  T: number,
+  mValue: number,
+  options: LifetimeValueOptions,
+): number {
+  const { horizonPeriods, discountRatePerPeriod, periodLength } = options;
+  if (!Number.isInteger(horizonPeriods) || horizonPeriods < 0) {
+    throw new VigilError('MODEL_INPUT_INVALID', `horizonPeriods must be a whole number ≥ 0 (got ${horizonPeriods})`);
+  }
+  if (!(periodLength > 0)) {
+    throw new VigilError('MODEL_INPUT_INVALID', `periodLength must be positive (got ${periodLength})`);
+  }
+  if (!(discountRatePerPeriod > -1)) {
+    throw new VigilError('MODEL_INPUT_INVALID', `discountRatePerPeriod must be above −1 (got ${discountRatePerPeriod})`);
+  }
+  const value = expectedAverageValue(ggParams, x, mValue);
+  let total = 0;
+  let before = 0;
+  for (let k = 1; k <= horizonPeriods; k++) {
+    const upTo = expectedPurchases(bgParams, k * periodLength, x, tx, T);
+    total += ((upTo - before) * value) / Math.pow(1 + discountRatePerPeriod, k);
+    before = upTo;
+  }
+  return total;
+}

@@ -1,0 +1,9 @@
+// ml-regression-theil-sen@3 ships no types; this declares the part trend.ts uses.
+declare module 'ml-regression-theil-sen' {
+  export class TheilSenRegression {
+    constructor(x: readonly number[], y: readonly number[]);
+    readonly slope: number;
+    readonly intercept: number;
+    predict(x: number): number;
+  }
+}

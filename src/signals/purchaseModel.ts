@@ -1,0 +1,92 @@
+// The live purchase model: BG/NBD for P(alive) and expected purchases, Gamma-Gamma for spend, in days. Also the one
+// definition of a customer's model inputs (x, t_x, T, mean repeat spend), shared by the live windows and
+// `vigil model fit`, so the live values and the offline ones are computed from the same numbers.
+import type { VigilConfig } from '../config/schema.js';
+import { VigilError } from '../shared/errors.js';
+import { expectedPurchases, pAlive, type BgNbdParams } from './models/bgnbd.js';
+import { expectedAverageValue, type GammaGammaParams, type LifetimeValueOptions } from './models/gammaGamma.js';
+import { ForecastTable } from './forecastTable.js';
+import type { PurchaseModel } from './churn.js';
+
+type ModelConfig = VigilConfig['signals']['model'];
+
+const PERIOD_DAYS = 30;
+const DAY_MIN = 1440;
+
+/** A customer's purchases as the live windows and the events table both summarise them, in epoch minutes. */
+export interface PurchaseHistory {
+  /** Every purchase event, the first included. */
+  purchases: number;
+  firstMin: number;
+  lastMin: number;
+  /** Sum of the purchases' values. */
+  revenue: number;
+  /** Value of the first purchase (the earliest by event time). */
+  firstValue: number;
+}
+
+/** What BG/NBD and Gamma-Gamma take for one customer, in days. */
+export interface ModelInputs {
+  /** Repeat purchases: every purchase after the first (each purchase event counts, also two in one minute). */
+  x: number;
+  /** Days from the first purchase to the last (minute resolution). */
+  tx: number;
+  /** Days from the first purchase to now (minute resolution), at least t_x. */
+  T: number;
+  /** Mean value of the repeat purchases; 0 without repeat purchases, never negative. */
+  meanRepeatSpend: number;
+  /** False when no purchase carried a positive value: no spend to model, and customer value is 0. */
+  hasSpend: boolean;
+}
+
+export function modelInputs(h: PurchaseHistory, nowMin: number): ModelInputs {
+  const x = h.purchases - 1;
+  const tx = (h.lastMin - h.firstMin) / DAY_MIN;
+  const T = Math.max(tx, (nowMin - h.firstMin) / DAY_MIN);
+  const meanRepeatSpend = x > 0 ? Math.max(0, (h.revenue - h.firstValue) / x) : 0;
+  return { x, tx, T, meanRepeatSpend, hasSpend: h.revenue > 0 };
+}
+
+/** Monthly periods over the value horizon, discounted so a purchase a year out loses exactly the yearly rate. */
+export function lifetimeValueOptions(cfg: Pick<ModelConfig, 'valueHorizonDays' | 'annualDiscountRate'>): LifetimeValueOptions {
+  return {
+    horizonPeriods: Math.max(1, Math.round(cfg.valueHorizonDays / PERIOD_DAYS)),
+    discountRatePerPeriod: Math.pow(1 + cfg.annualDiscountRate, PERIOD_DAYS / 365) - 1,
+    periodLength: PERIOD_DAYS,
+  };
+}
+
+/**
+ * Throws MODEL_INPUT_INVALID for parameters the live model cannot use: every one finite and positive, and q > 1
+ * (else a customer without repeat purchases has no finite expected spend).
+ */
+export function validateModelParams(bg: BgNbdParams, gg: GammaGammaParams): void {
+  for (const [name, v] of Object.entries({ ...bg, ...gg })) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new VigilError('MODEL_INPUT_INVALID', `purchase model parameter ${name} must be a positive number, got ${String(v)}`);
+    }
+  }
+  if (gg.q <= 1) throw new VigilError('MODEL_INPUT_INVALID', `Gamma-Gamma q = ${gg.q} ≤ 1 gives no finite mean spend for new buyers`);
+}
+
+export function createPurchaseModel(cfg: Pick<ModelConfig, 'valueHorizonDays' | 'annualDiscountRate'>, bg: BgNbdParams, gg: GammaGammaParams, name: string): PurchaseModel {
+  validateModelParams(bg, gg);
+  const options = lifetimeValueOptions(cfg);
+  // Snapshots read the 30- and 90-day expectations and the value: from a table, not a series per call (forecastTable.ts).
+  const table = new ForecastTable(bg, [30, 90], options);
+  return {
+    name,
+    pAlive: (x, tx, T) => pAlive(bg, x, tx, T),
+    expectedPurchases: (t, x, tx, T) => {
+      const k = table.horizonIndex(t);
+      return k < 0 ? expectedPurchases(bg, t, x, tx, T) : pAlive(bg, x, tx, T) * table.ifAlive(k, x, T);
+    },
+    // The discounted sum of customerLifetimeValue, regrouped: P(alive) × expected spend × discounted purchases if alive.
+    customerValue: (x, tx, T, meanRepeatSpend) => pAlive(bg, x, tx, T) * expectedAverageValue(gg, x, Math.max(0, meanRepeatSpend)) * table.discountedPurchases(x, T),
+  };
+}
+
+/** The model from config parameters, used until fitted parameters are stored. */
+export function configuredPurchaseModel(cfg: ModelConfig): PurchaseModel {
+  return createPurchaseModel(cfg, cfg.bgnbd, cfg.gammaGamma, 'bgnbd-gg:config');
+}

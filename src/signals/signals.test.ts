@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { CustomerWindows, type CustomerView } from '../windows/customerWindows.js';
+import { ev, T0 } from '../windows/testEvents.js';
+import { churnSignal, type PurchaseModel } from './churn.js';
+import { engagementSignal } from './engagement.js';
+import { EntityStats } from './entityStats.js';
+import { fatigueSignal } from './fatigue.js';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+const caps = { email: { perDay: 2, perWeek: 7 }, push: { perDay: 3, perWeek: 12 }, sms: { perDay: 1, perWeek: 3 }, all: { perDay: 4, perWeek: 15 } };
+
+function viewAfter(events: [string, number, Record<string, unknown>?][], nowMs: number): CustomerView {
+  const w = new CustomerWindows({ maxCustomers: 10, idleEvictMin: 20 * 1440 });
+  const s = w.slotFor('c1');
+  for (const [type, at, over] of events) w.record(s, ev(type, at, over), type === 'purchase' ? 3 : 1);
+  return w.view(s, Math.floor(nowMs / MIN));
+}
+
+/** A model with fixed outputs, so the blend is checked by hand, apart from the model's own tests. */
+const fixedModel = (pAlive: number): PurchaseModel => ({
+  name: 'fixed',
+  pAlive: () => pAlive,
+  expectedPurchases: (t) => t / 30,
+  customerValue: () => 200,
+});
+
+describe('engagement', () => {
+  it('scores 100 × (1 − e^(−E7/scale))', () => {
+    const v = viewAfter([['page_view', T0], ['page_view', T0 + HOUR]], T0 + 2 * HOUR);
+    const e = engagementSignal(v, 20, null);
+    expect(e.weighted7d).toBe(2);
+    expect(e.score).toBeCloseTo(100 * (1 - Math.exp(-0.1)), 10); // 9.516
+  });
+});
+
+describe('fatigue', () => {
+  it('is the touches/cap ratio of the worst channel and window, with the reason', () => {
+    const v = viewAfter([['email_sent', T0], ['email_sent', T0 + HOUR], ['email_sent', T0 + 2 * HOUR]], T0 + 3 * HOUR);
+    // 3 touches, 0 responses in 7 days: caps halved (0.5 + 2.5 × 0 = 0.5) → email cap 1 per day → 3 / 1
+    const f = fatigueSignal(v, caps);
+    expect(f.capFactor).toBe(0.5);
+    expect(f.score).toBe(3);
+    expect(f.reasons[0]).toBe('3 emails in 24 h against an allowance of 1');
+    expect(f.reasons.at(-1)).toBe('no response to 3 touches in 7 days');
+  });
+
+  it('gives responsive customers a larger allowance', () => {
+    const v = viewAfter(
+      [['email_sent', T0], ['email_open', T0 + MIN], ['email_sent', T0 + HOUR], ['email_click', T0 + HOUR + MIN], ['email_sent', T0 + 2 * HOUR]],
+      T0 + 3 * HOUR,
+    );
+    // 2 responses / 3 touches → factor clamps at 1.5 → email cap 3 per day → 3 / 3 = 1, at the cap, not over
+    const f = fatigueSignal(v, caps);
+    expect(f.capFactor).toBe(1.5);
+    expect(f.score).toBe(1);
+    expect(f.reasons).toEqual([]);
+  });
+
+  it('is zero without touches', () => {
+    expect(fatigueSignal(viewAfter([['page_view', T0]], T0), caps).score).toBe(0);
+  });
+});
+
+describe('churn risk', () => {
+  it('is 1 − P(alive) for a buyer with nothing else against them, with the purchase gap as the reason', () => {
+    // purchases on day 0, 10 and 20; now day 61: x = 2, t_x = 20, T = 61, usual gap 10 days
+    const v = viewAfter([['purchase', T0, { value: 50 }], ['purchase', T0 + 10 * DAY, { value: 50 }], ['purchase', T0 + 20 * DAY, { value: 50 }]], T0 + 61 * DAY);
+    const c = churnSignal(v, engagementSignal(v, 20, null), fixedModel(0.25), 14);
+    expect(c.risk).toBeCloseTo(0.75, 10);
+    expect(c.valueAtRisk).toBeCloseTo(150, 10);
+    expect(c.reasons).toEqual(['no purchase for 41 days against a usual 10 (P(alive) 25%)']);
+  });
+
+  it('blends the parts as a noisy-OR: 1 − (1 − 0.5)(1 − 0.3)(1 − 0.4)', () => {
+    const v = viewAfter([['purchase', T0], ['complaint', T0 + 2 * HOUR]], T0 + 4 * HOUR);
+    const e = { ...engagementSignal(v, 20, null), trendRelative: -0.6 };
+    const c = churnSignal(v, e, fixedModel(0.5), 14);
+    expect(c.risk).toBeCloseTo(1 - 0.5 * 0.7 * 0.6, 10); // 0.79
+    expect(c.reasons).toEqual(['no purchase for 0 days (P(alive) 50%)', 'complaint 2 h ago', 'engagement down 60% over 14 days']);
+  });
+
+  it('has no model part for a customer who never bought', () => {
+    const v = viewAfter([['page_view', T0]], T0 + HOUR);
+    const c = churnSignal(v, engagementSignal(v, 20, null), fixedModel(0.1), 14);
+    expect(c.risk).toBe(0);
+    expect(c.pAlive).toBe(1);
+    expect(c.reasons).toEqual([]);
+  });
+
+  it('forgets a negative event after 7 days', () => {
+    const v = viewAfter([['unsubscribe', T0]], T0 + 8 * DAY);
+    expect(churnSignal(v, engagementSignal(v, 20, null), fixedModel(1), 14).risk).toBe(0);
+  });
+});
+
+describe('entity stats', () => {
+  const opts = { minVolume: 5, baselineHalfLifeMs: 60 * MIN, bucketMs: MIN };
+  const t0 = Math.floor(T0 / MIN);
+
+  it('reports no surge before the baseline has warmed up', () => {
+    const s = new EntityStats(opts);
+    for (let i = 0; i < 20; i++) s.record('campaign', 'spring', t0, { negative: true });
+    expect(s.signal('campaign', 'spring', t0)!.surgeZ).toBe(0);
+    expect(s.signal('campaign', 'spring', t0)!.negatives1h).toBe(20);
+  });
+
+  it('raises z for a burst far above a warm quiet baseline, and not for the usual rate', () => {
+    const s = new EntityStats(opts);
+    // one negative a minute for an hour: baseline ~1 per bucket
+    for (let m = 0; m < 60; m++) s.record('channel', 'email', t0 + m, { negative: true });
+    const usual = s.signal('channel', 'email', t0 + 59)!;
+    expect(usual.surgeZ).toBeLessThan(2);
+    for (let i = 0; i < 40; i++) s.record('channel', 'email', t0 + 60, { negative: true });
+    const burst = s.signal('channel', 'email', t0 + 60)!;
+    expect(burst.surgeVolume).toBe(44);
+    expect(burst.surgeZ).toBeGreaterThan(10);
+  });
+
+  it('counts touches and overloaded customers over 24 hours', () => {
+    const s = new EntityStats(opts);
+    s.record('campaign', 'x', t0, { touch: true });
+    s.record('campaign', 'x', t0 + 60, { touch: true, overloaded: true });
+    expect(s.signal('campaign', 'x', t0 + 60)).toMatchObject({ touches24h: 2, overloadedCustomers: 1 });
+    expect(s.signal('campaign', 'x', t0 + 25 * 60)).toMatchObject({ touches24h: 0, overloadedCustomers: 0 });
+  });
+
+  it('holds at most maxEntities, dropping the least recently active', () => {
+    const s = new EntityStats(opts, 50);
+    for (let i = 0; i < 500; i++) s.record('campaign', `made-up-${i}`, t0 + i, { touch: true });
+    expect(s.size).toBe(50);
+    expect(s.evicted).toBe(450);
+    expect(s.signal('campaign', 'made-up-499', t0 + 499)!.touches24h).toBe(1);
+  });
+});

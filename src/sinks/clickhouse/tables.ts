@@ -1,0 +1,161 @@
+// The tables Vigil writes (directly, or through a materialized view) and the exact columns of each, as the
+// migrations create them; row types derive from this one map, and the integration tests check it against the
+// server's own system.columns.
+
+/** Column types as the server reports them in system.columns (the ungated, 18.16-compatible ones). */
+export const TABLES = {
+  events: {
+    id: 'String',
+    customer_id: 'String',
+    type: 'String',
+    ts: "DateTime('UTC')",
+    ts_ms: 'UInt64',
+    channel: 'String',
+    value: 'Float64',
+    segment: 'String',
+    campaign_id: 'String',
+    props: 'String',
+    received_at: "DateTime('UTC')",
+    stream_seq: 'UInt64',
+  },
+  customer_activity: {
+    customer_id: 'String',
+    minute: "DateTime('UTC')",
+    event_type: 'String',
+    events: 'UInt64',
+    revenue: 'Float64',
+    writer: 'UInt64',
+    version: 'UInt64',
+  },
+  entity_activity: {
+    kind: 'String',
+    key: 'String',
+    minute: "DateTime('UTC')",
+    event_type: 'String',
+    events: 'UInt64',
+    overloaded: 'UInt64',
+    revenue: 'Float64',
+    writer: 'UInt64',
+    version: 'UInt64',
+  },
+  customer_signals: {
+    ts: "DateTime('UTC')",
+    ts_ms: 'UInt64',
+    customer_id: 'String',
+    engagement: 'Float32',
+    engagement_trend: 'Float32',
+    churn_risk: 'Float32',
+    p_alive: 'Float32',
+    expected_purchases_30d: 'Float32',
+    expected_purchases_90d: 'Float32',
+    customer_value: 'Float64',
+    value_at_risk: 'Float64',
+    fatigue: 'Float32',
+    touches_24h: 'UInt32',
+    negatives_7d: 'UInt32',
+    reasons: 'Array(String)',
+    model: 'String',
+  },
+  alerts: {
+    ts: "DateTime('UTC')",
+    ts_ms: 'UInt64',
+    alert_id: 'String',
+    fingerprint: 'String',
+    rule: 'String',
+    severity: 'String',
+    state: 'String',
+    subject_kind: 'String',
+    subject_key: 'String',
+    value: 'Float64',
+    threshold: 'Float64',
+    reasons: 'Array(String)',
+    labels: 'String',
+    summary: 'String',
+    starts_at: "DateTime('UTC')",
+    acknowledged_by: 'String',
+    trigger_event_id: 'String',
+    trigger_event_ts_ms: 'UInt64',
+  },
+  rejected_events: {
+    received_at: "DateTime('UTC')",
+    received_ms: 'UInt64',
+    reason: 'String',
+    detail: 'String',
+    subject: 'String',
+    stream_seq: 'UInt64',
+    payload: 'String',
+    payload_bytes: 'UInt32',
+  },
+  model_params: {
+    fitted_at: "DateTime('UTC')",
+    model: 'String',
+    params: 'String',
+    log_likelihood: 'Float64',
+    customers: 'UInt64',
+    converged: 'UInt8',
+    source: 'String',
+  },
+  /** Written by customer_days_mv from customer_activity (migration 0009). */
+  customer_days: {
+    day: 'Date',
+    customer_id: 'String',
+  },
+  /** Written by customer_segments_mv from events (migration 0010). */
+  customer_segments: {
+    customer_id: 'String',
+    segment: 'String',
+    ts_ms: 'UInt64',
+  },
+  erasure_audit: {
+    erased_at: "DateTime('UTC')",
+    erased_ms: 'UInt64',
+    request_id: 'String',
+    requested_at: "DateTime('UTC')",
+    requested_by: 'String',
+    via: 'String',
+    subject_hash: 'String',
+    tables: 'Array(String)',
+    rows: 'Array(UInt64)',
+    redis_entries: 'UInt32',
+    stream_messages: 'UInt32',
+    live_state: 'UInt8',
+    duration_ms: 'UInt32',
+  },
+} as const;
+
+/** Materialized views the migrations create, and the table each writes to. */
+export const VIEWS = { customer_days_mv: 'customer_days', customer_segments_mv: 'customer_segments' } as const;
+
+export type TableName = keyof typeof TABLES;
+export const TABLE_NAMES = Object.keys(TABLES) as TableName[];
+
+/**
+ * The JSON value each column type takes in a row. DateTime is unix seconds (see toChDateTime);
+ * UInt64 may be a string where a value can pass 2^53.
+ */
+type JsonOf<T extends string> = T extends `DateTime${string}`
+  ? number
+  : T extends 'Date'
+    ? string
+  : T extends 'UInt64'
+    ? number | string
+    : T extends 'String'
+      ? string
+      : T extends `Array(${string})`
+        ? string[]
+        : number;
+
+/** One row of `table`, as pushed to the sink. */
+export type RowOf<T extends TableName> = { [C in keyof (typeof TABLES)[T]]: JsonOf<(typeof TABLES)[T][C] & string> };
+
+export type EventRow = RowOf<'events'>;
+export type CustomerActivityRow = RowOf<'customer_activity'>;
+export type EntityActivityRow = RowOf<'entity_activity'>;
+export type CustomerSignalsRow = RowOf<'customer_signals'>;
+export type AlertRow = RowOf<'alerts'>;
+export type RejectedEventRow = RowOf<'rejected_events'>;
+export type ModelParamsRow = RowOf<'model_params'>;
+export type ErasureAuditRow = RowOf<'erasure_audit'>;
+
+/** entity_activity.kind */
+export type EntityKind = 'channel' | 'segment' | 'campaign';

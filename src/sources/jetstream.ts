@@ -1,0 +1,225 @@
+// The JetStream edge: the EVENTS stream, a replay of what follows a checkpoint, and a durable consumer that
+// feeds the pipeline from there on. The stream is the log; a checkpoint says how far the state has read it.
+import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import type { VigilConfig } from '../config/schema.js';
+import type { Logger } from '../shared/logger.js';
+import { errorMessage } from '../shared/errors.js';
+import type { InboundMessage } from '../pipeline.js';
+
+export interface StreamSettings {
+  stream: string;
+  subjectPrefix: string;
+  maxAgeMs: number;
+  maxBytes: number;
+  duplicateWindowMs: number;
+  /** Copies on a NATS cluster (1 on a single server). */
+  replicas?: number;
+}
+
+/** Creates the stream when missing, or brings its subjects and retention in line with the config. */
+export async function ensureStream(jsm: JetStreamManager, s: StreamSettings, log: Logger): Promise<void> {
+  const wanted = {
+    subjects: [`${s.subjectPrefix}.>`],
+    max_age: nanos(s.maxAgeMs),
+    max_bytes: s.maxBytes,
+    duplicate_window: nanos(Math.min(s.duplicateWindowMs, s.maxAgeMs || s.duplicateWindowMs)),
+    num_replicas: s.replicas ?? 1,
+  };
+  try {
+    const info = await jsm.streams.info(s.stream);
+    const c = info.config;
+    if (c.subjects.join() !== wanted.subjects.join() || c.max_age !== wanted.max_age || c.max_bytes !== wanted.max_bytes || c.duplicate_window !== wanted.duplicate_window || c.num_replicas !== wanted.num_replicas) {
+      await jsm.streams.update(s.stream, { ...c, ...wanted });
+      log.info({ stream: s.stream, ...wanted }, 'stream updated to the configured retention');
+    }
+  } catch (err) {
+    if (!/stream not found/i.test(errorMessage(err))) throw err;
+    await jsm.streams.add({ name: s.stream, retention: RetentionPolicy.Limits, storage: StorageType.File, ...wanted });
+    log.info({ stream: s.stream, subjects: wanted.subjects }, 'stream created');
+  }
+}
+
+/** How long the consumer loop may hold the event loop before it yields. */
+const YIELD_EVERY_MS = 5;
+
+export interface SourceDeps {
+  nc: NatsConnection;
+  config: VigilConfig['nats'];
+  log: Logger;
+  handle(msg: InboundMessage): void;
+  /** True while outputs are full: consumption pauses until it turns false (backpressure, not dropping). */
+  backpressure(): boolean;
+  now(): number;
+}
+
+/** The first and last sequence the stream holds now. */
+export async function streamBounds(nc: NatsConnection, stream: string): Promise<{ first: number; last: number }> {
+  const info = await (await nc.jetstreamManager()).streams.info(stream);
+  return { first: info.state.first_seq, last: info.state.last_seq };
+}
+
+/**
+ * Reads the stream from `fromSeq` to `toSeq` with an ordered consumer (no acknowledgements, no redelivery) and
+ * hands every message to `handle`; how a restart rebuilds the state the checkpoint did not cover.
+ */
+export async function replay(d: SourceDeps, fromSeq: number, toSeq: number, filterSubject?: string): Promise<number> {
+  if (toSeq < fromSeq) return 0;
+  if (filterSubject !== undefined) return replayFiltered(d, fromSeq, toSeq, filterSubject);
+  const consumer = await d.nc.jetstream().consumers.get(d.config.stream, { opt_start_seq: fromSeq, deliver_policy: DeliverPolicy.StartSequence });
+  return feed(d, await consumer.consume({ max_messages: d.config.fetchBatch }), toSeq, Number.POSITIVE_INFINITY);
+}
+
+/**
+ * The replay of one partition's subject: an ephemeral consumer filtered on it says, when created, how many of its
+ * messages the stream holds from `fromSeq` on; exactly those are read (stopping early at the first past `toSeq`).
+ * Counting rather than watching `pending` on each message: an ordered consumer's fetches reported 0 pending while
+ * thousands were left, and the replay stopped short (tests/integration/replay.test.ts).
+ */
+async function replayFiltered(d: SourceDeps, fromSeq: number, toSeq: number, filterSubject: string): Promise<number> {
+  const jsm = await d.nc.jetstreamManager();
+  const info = await jsm.consumers.add(d.config.stream, {
+    ack_policy: AckPolicy.None,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: fromSeq,
+    filter_subject: filterSubject,
+    // Removed by the server if this process dies mid-replay.
+    inactive_threshold: nanos(60_000),
+    mem_storage: true,
+  });
+  try {
+    if (info.num_pending === 0) return 0;
+    const consumer = await d.nc.jetstream().consumers.get(d.config.stream, info.name);
+    return await feed(d, await consumer.consume({ max_messages: d.config.fetchBatch }), toSeq, info.num_pending);
+  } finally {
+    await jsm.consumers.delete(d.config.stream, info.name).catch(() => undefined);
+  }
+}
+
+/** Hands a replay's messages to the pipeline up to `toSeq` (at most `count` of them), yielding to the event loop. */
+async function feed(d: SourceDeps, messages: ConsumerMessages, toSeq: number, count: number): Promise<number> {
+  let n = 0;
+  let sliceStart = performance.now();
+  for await (const m of messages) {
+    if (m.seq > toSeq) break;
+    if (performance.now() - sliceStart > YIELD_EVERY_MS) {
+      await new Promise((r) => setImmediate(r));
+      sliceStart = performance.now();
+    }
+    d.handle({ subject: m.subject, data: m.data, streamSeq: m.seq, receivedAt: d.now() });
+    n++;
+    if (n >= count || m.seq >= toSeq) break;
+    while (d.backpressure()) await new Promise((r) => setTimeout(r, 50));
+  }
+  messages.stop();
+  return n;
+}
+
+/** Which durable consumer a source uses and what it reads: the whole stream, or one partition's subject. */
+export interface ConsumerTarget {
+  durable: string;
+  filterSubject: string;
+}
+
+/**
+ * A durable pull consumer with AckPolicy.All, (re)created at start to deliver from the sequence after what the
+ * restored state and the replay cover, so nothing waits for ack_wait after a crash. Acknowledgements follow
+ * checkpoints: one ack of the last message a checkpoint covers acknowledges every message before it.
+ */
+export class JetStreamSource {
+  private messages: ConsumerMessages | null = null;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private pendingCount = 0;
+  private pendingTimer: NodeJS.Timeout | null = null;
+  private lastAckedSeq = 0;
+  /** The last message handed to the pipeline. */
+  lastHandled: JsMsg | null = null;
+  handled = 0;
+
+  private readonly target: ConsumerTarget;
+
+  constructor(
+    private readonly d: SourceDeps,
+    target?: ConsumerTarget,
+  ) {
+    this.target = target ?? { durable: d.config.consumer, filterSubject: `${d.config.subjectPrefix}.>` };
+  }
+
+  /** Messages in the stream not yet delivered to this consumer, refreshed every 2 s. */
+  pending(): number {
+    return this.pendingCount;
+  }
+
+  get consuming(): boolean {
+    return this.running;
+  }
+
+  async start(startSeq: number): Promise<void> {
+    const { nc, config } = this.d;
+    const jsm = await nc.jetstreamManager();
+    const { durable, filterSubject } = this.target;
+    await jsm.consumers.delete(config.stream, durable).catch(() => undefined);
+    await jsm.consumers.add(config.stream, {
+      durable_name: durable,
+      ack_policy: AckPolicy.All,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: Math.max(1, startSeq),
+      ack_wait: nanos(config.ackWaitMs),
+      max_ack_pending: config.maxAckPending,
+      filter_subject: filterSubject,
+    });
+    const consumer = await nc.jetstream().consumers.get(config.stream, durable);
+    this.messages = await consumer.consume({ max_messages: config.fetchBatch });
+    this.running = true;
+    this.loop = this.run();
+    const refresh = async () => {
+      try {
+        // info(false): the server's current figure, not the copy cached when the consumer was looked up
+        this.pendingCount = (await consumer.info(false)).num_pending;
+      } catch {
+        // a NATS hiccup leaves the last known figure; the readiness check reports the connection itself
+      }
+    };
+    await refresh();
+    this.pendingTimer = setInterval(() => void refresh(), 2_000);
+    this.d.log.info({ stream: config.stream, consumer: durable, filterSubject, startSeq }, 'consuming');
+  }
+
+  private async run(): Promise<void> {
+    let sliceStart = performance.now();
+    for await (const m of this.messages!) {
+      // Buffered messages arrive as microtasks, which never let timers or sockets run: give the event loop a turn
+      // every few milliseconds, so the wall, pressure checks and commits are not starved by a backlog.
+      if (performance.now() - sliceStart > YIELD_EVERY_MS) {
+        await new Promise((r) => setImmediate(r));
+        sliceStart = performance.now();
+      }
+      this.d.handle({ subject: m.subject, data: m.data, streamSeq: m.seq, receivedAt: this.d.now() });
+      // A redelivered older message must not pull the acknowledgement point back.
+      if (!this.lastHandled || m.seq > this.lastHandled.seq) this.lastHandled = m;
+      this.handled++;
+      // Backpressure: stop pulling while the outputs are full; JetStream keeps the rest for us.
+      while (this.d.backpressure() && this.running) await new Promise((r) => setTimeout(r, 50));
+      if (!this.running) break;
+    }
+  }
+
+  /** Acknowledges `msg` and, by AckPolicy.All, everything before it; a lost ack only means a later redelivery. */
+  async ack(msg: JsMsg | null): Promise<void> {
+    if (!msg || msg.seq <= this.lastAckedSeq) return;
+    try {
+      await msg.ackAck({ timeout: 5_000 });
+      this.lastAckedSeq = msg.seq;
+    } catch (err) {
+      this.d.log.warn({ seq: msg.seq, err: errorMessage(err) }, 'ack not confirmed; the next checkpoint acknowledges again');
+    }
+  }
+
+  /** Stops pulling; the message in hand is finished first. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.pendingTimer) clearInterval(this.pendingTimer);
+    this.messages?.stop();
+    await this.loop?.catch(() => undefined);
+  }
+}

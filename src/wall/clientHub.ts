@@ -1,0 +1,231 @@
+// Fans the source's frames out to every open WebSocket: coalesced, serialized once per flush, and never blocked by a slow
+// screen (a client over maxBufferedBytes is skipped, then resynced by snapshot). Two lanes share one coalescer: stats,
+// at-risk and overload go out at most once per frameIntervalMs; alert and silence changes go out on the next turn of the
+// event loop, and are held back (and coalesced per alert id) only while they come faster than one per frameIntervalMs.
+import type { WallFrame, WallSource } from '../contract/frames.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { acknowledgeAlert } from './ack.js';
+import type { Role } from './auth.js';
+import { FrameCoalescer } from './coalescer.js';
+import { DEFAULT_ACK_BY, parseClientMessage, type ServerMessage } from './protocol.js';
+import { addSilence, expireSilence } from './silence.js';
+import { shapeFrame } from './shape.js';
+import type { WallConnection } from './transport/types.js';
+
+export interface ClientContext {
+  role: Role;
+}
+
+export interface ClientHubOptions {
+  source: WallSource;
+  logger: Logger;
+  frameIntervalMs: number;
+  maxBufferedBytes: number;
+  atRiskListSize: number;
+}
+
+type Client = WallConnection<ClientContext>;
+
+interface ClientState {
+  /** Skipped at least one flush: its next message must be a fresh snapshot, not the frames it missed. */
+  behind: boolean;
+}
+
+export class ClientHub {
+  private readonly clients = new Map<Client, ClientState>();
+  private readonly pending = new FrameCoalescer();
+  private unsubscribe: (() => void) | null = null;
+  /** The coalesced lane: stats, at_risk, overload (and resync checks for clients that are behind). */
+  private timer: NodeJS.Timeout | null = null;
+  private lastFlushAt = Number.NEGATIVE_INFINITY;
+  /** The urgent lane: alert and silence changes. */
+  private urgentTimer: { kind: 'immediate'; handle: NodeJS.Immediate } | { kind: 'timeout'; handle: NodeJS.Timeout } | null = null;
+  private lastUrgentFlushAt = Number.NEGATIVE_INFINITY;
+  private urgentPending = false;
+  /**
+   * The last snapshot text per role, reused until the next flush that carries frames. A snapshot plus every later
+   * flush is the current state, so a client opening in between may get it: 300 screens reconnecting after a restart
+   * cost one snapshot, not 300.
+   */
+  private readonly snapshotCache = new Map<Role, Buffer>();
+
+  constructor(private readonly options: ClientHubOptions) {}
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  start(): void {
+    this.unsubscribe ??= this.options.source.subscribe((frame) => this.onFrame(frame));
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.clearUrgentTimer();
+    this.clients.clear();
+    this.snapshotCache.clear();
+  }
+
+  open(conn: Client): void {
+    this.clients.set(conn, { behind: false });
+    this.reply(conn, { type: 'hello', role: conn.context.role, serverTime: Date.now(), frameIntervalMs: this.options.frameIntervalMs });
+    const snapshot = this.snapshotBytes(conn.context.role);
+    if (snapshot === null) {
+      this.reply(conn, { type: 'error', code: 'INTERNAL', message: 'the snapshot is unavailable; reconnect shortly' });
+      conn.close(1011, 'snapshot unavailable');
+      return;
+    }
+    conn.send(snapshot);
+  }
+
+  close(conn: Client): void {
+    this.clients.delete(conn);
+  }
+
+  message(conn: Client, text: string): void {
+    const parsed = parseClientMessage(text);
+    if (!parsed.ok) {
+      this.reply(conn, { type: 'error', code: 'BAD_REQUEST', message: parsed.reason });
+      return;
+    }
+    const message = parsed.message;
+    if (message.type === 'ping') {
+      this.reply(conn, { type: 'pong', serverTime: Date.now() });
+      return;
+    }
+    const { source, logger } = this.options;
+    const role = conn.context.role;
+    switch (message.type) {
+      case 'ack': {
+        void acknowledgeAlert(source, logger, role, message.alertId, message.by ?? DEFAULT_ACK_BY).then((outcome) => {
+          if (outcome.ok) this.reply(conn, { type: 'acked', alertId: outcome.alertId, by: outcome.by });
+          else this.reply(conn, { type: 'error', code: outcome.code, message: outcome.message, command: 'ack', alertId: message.alertId });
+        });
+        return;
+      }
+      case 'silence': {
+        void addSilence(source, logger, role, message.silence).then((outcome) => {
+          if (outcome.ok) this.reply(conn, { type: 'silenced', silence: outcome.silence });
+          else this.reply(conn, { type: 'error', code: outcome.code, message: outcome.message, command: 'silence' });
+        });
+        return;
+      }
+      case 'expire_silence': {
+        void expireSilence(source, logger, role, message.id).then((outcome) => {
+          if (outcome.ok) this.reply(conn, { type: 'silence_expired', id: outcome.id });
+          else this.reply(conn, { type: 'error', code: outcome.code, message: outcome.message, command: 'expire_silence', silenceId: message.id });
+        });
+        return;
+      }
+    }
+  }
+
+  private reply(conn: Client, message: ServerMessage): void {
+    conn.send(JSON.stringify(message));
+  }
+
+  private onFrame(frame: WallFrame): void {
+    this.pending.add(frame);
+    if (frame.type === 'alert' || frame.type === 'silences') {
+      this.urgentPending = true;
+      this.scheduleUrgent();
+    } else {
+      this.schedule(0);
+    }
+  }
+
+  /** Leading edge: the first frame after a quiet interval goes out on the next turn of the loop, later ones wait for the interval. */
+  private schedule(minDelayMs: number): void {
+    if (this.timer) return;
+    const dueIn = Math.max(minDelayMs, this.lastFlushAt + this.options.frameIntervalMs - performance.now());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush();
+    }, Math.max(0, dueIn));
+  }
+
+  /**
+   * Alert and silence changes do not wait behind the stats interval: they leave on the next turn of the loop (so the
+   * changes of one batch of events still share a message). Only a storm, a second urgent flush within frameIntervalMs
+   * of the previous one, waits for the rest of that interval, and then its alerts are coalesced per id.
+   */
+  private scheduleUrgent(): void {
+    if (this.urgentTimer) return;
+    const dueIn = this.lastUrgentFlushAt + this.options.frameIntervalMs - performance.now();
+    const run = (): void => {
+      this.urgentTimer = null;
+      if (this.urgentPending) this.flush();
+    };
+    this.urgentTimer = dueIn <= 0 ? { kind: 'immediate', handle: setImmediate(run) } : { kind: 'timeout', handle: setTimeout(run, dueIn) };
+  }
+
+  private clearUrgentTimer(): void {
+    if (this.urgentTimer?.kind === 'immediate') clearImmediate(this.urgentTimer.handle);
+    else if (this.urgentTimer) clearTimeout(this.urgentTimer.handle);
+    this.urgentTimer = null;
+  }
+
+  /** Sends everything pending, whichever lane asked: an urgent flush carries the pending stats along, and vice versa. */
+  private flush(): void {
+    const now = performance.now();
+    const frames = this.pending.drain();
+    if (frames.length > 0) this.snapshotCache.clear();
+    if (this.urgentPending) this.lastUrgentFlushAt = now;
+    if (frames.some((frame) => frame.type !== 'alert' && frame.type !== 'silences') || !this.urgentPending) this.lastFlushAt = now;
+    this.urgentPending = false;
+    if (this.clients.size === 0) return;
+    // Serialized and UTF-8 encoded once for every client: 300 screens cost one JSON.stringify and one encoding per
+    // flush, not 300 (a string handed to each socket would be encoded again for each, about 5× the CPU of a Buffer).
+    // With source.forRole (pseudonyms revealed to responders) once per role instead: at most two.
+    const batches = new Map<Role, Buffer | null>();
+    const batchFor = (role: Role): Buffer | null => {
+      if (!batches.has(role)) {
+        batches.set(role, frames.length > 0 ? Buffer.from(JSON.stringify(frames.map((frame) => this.forRole(shapeFrame(frame, this.options.atRiskListSize), role))), 'utf8') : null);
+      }
+      return batches.get(role)!;
+    };
+    const snapshots = new Map<Role, Buffer | null>();
+    let anyBehind = false;
+    for (const [conn, state] of this.clients) {
+      if (conn.bufferedAmount() > this.options.maxBufferedBytes) {
+        if (!state.behind) this.options.logger.debug({ buffered: conn.bufferedAmount() }, 'wall client is slow; skipping it until it drains');
+        state.behind = true;
+        anyBehind = true;
+        continue;
+      }
+      const role = conn.context.role;
+      if (state.behind) {
+        if (!snapshots.has(role)) snapshots.set(role, this.snapshotBytes(role));
+        const snapshot = snapshots.get(role)!;
+        state.behind = snapshot === null || !conn.send(snapshot);
+      } else {
+        const batch = batchFor(role);
+        if (batch !== null) state.behind = !conn.send(batch);
+      }
+      anyBehind ||= state.behind;
+    }
+    // Skipped clients are checked again even if the source stays quiet, so a drained screen resyncs without waiting for news.
+    if (anyBehind) this.schedule(this.options.frameIntervalMs);
+  }
+
+  private forRole<F extends WallFrame>(frame: F, role: Role): F {
+    return this.options.source.forRole ? (this.options.source.forRole(frame, role) as F) : frame;
+  }
+
+  private snapshotBytes(role: Role): Buffer | null {
+    const cached = this.snapshotCache.get(role);
+    if (cached !== undefined) return cached;
+    try {
+      const bytes = Buffer.from(JSON.stringify(this.forRole(shapeFrame(this.options.source.snapshot(), this.options.atRiskListSize), role)), 'utf8');
+      this.snapshotCache.set(role, bytes);
+      return bytes;
+    } catch (err) {
+      this.options.logger.error({ err: errorMessage(err) }, 'the wall source failed to produce a snapshot');
+      return null;
+    }
+  }
+}

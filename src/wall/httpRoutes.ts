@@ -1,0 +1,191 @@
+// The wall's HTTP surface: the page and its assets, health, metrics, the snapshot API, acknowledgements and silences.
+import type { PressureOutcome, WallSource } from '../contract/frames.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { acknowledgeAlert } from './ack.js';
+import { presentedToken, type Authenticate, type Role } from './auth.js';
+import type { StaticAsset, WallAssets } from './assets.js';
+import { DEFAULT_ACK_BY, parseBy, parseSilenceInput } from './protocol.js';
+import { addSilence, expireSilence } from './silence.js';
+import { shapeFrame } from './shape.js';
+import type { WallHttpRequest, WallHttpResponse } from './transport/types.js';
+
+export interface HttpRoutesOptions {
+  source: WallSource;
+  logger: Logger;
+  authenticate: Authenticate;
+  assets: () => WallAssets;
+  atRiskListSize: number;
+  wsPath: string;
+}
+
+const ACK_PATH = /^\/api\/v1\/alerts\/([^/]+)\/ack$/;
+const SILENCES_PATH = '/api/v1/silences';
+const SILENCE_PATH = /^\/api\/v1\/silences\/([^/]+)$/;
+const PRESSURE_PATH = /^\/api\/v1\/customers\/([^/]+)\/pressure$/;
+const PRESSURE_CHECK_PATH = '/api/v1/pressure/check';
+
+/** The page carries its token in the URL: never leak it to another site through Referer. */
+const BASE_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
+
+export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequest) => Promise<WallHttpResponse> {
+  const { source, logger, authenticate } = options;
+
+  /** The caller's role, or the 401 response to send. */
+  function authorize(req: WallHttpRequest): Role | WallHttpResponse {
+    const result = authenticate(presentedToken(req.headers, req.query));
+    if (result.ok) return result.role;
+    return errorResponse(result.status, result.code, result.message, { 'www-authenticate': 'Bearer realm="vigil-wall"' });
+  }
+
+  return async (req) => {
+    const { method, path } = req;
+    const isRead = method === 'GET' || method === 'HEAD';
+
+    if (path === '/' || path === '/index.html') return isRead ? staticResponse(options.assets().page) : notAllowed('GET');
+    if (path.startsWith('/assets/')) {
+      const asset = options.assets().files.get(path.slice('/assets/'.length));
+      if (!asset) return errorResponse(404, 'NOT_FOUND', `no asset ${path}`);
+      return isRead ? staticResponse(asset) : notAllowed('GET');
+    }
+    if (path === '/healthz') {
+      if (!isRead) return notAllowed('GET');
+      const live = source.live();
+      return json(live ? 200 : 503, { live });
+    }
+    if (path === '/readyz') {
+      if (!isRead) return notAllowed('GET');
+      const readiness = source.readiness();
+      return json(readiness.ready ? 200 : 503, readiness);
+    }
+    if (path === options.wsPath) return errorResponse(426, 'UPGRADE_REQUIRED', `${path} speaks WebSocket only`, { upgrade: 'websocket' });
+
+    const ackMatch = ACK_PATH.exec(path);
+    const silenceMatch = SILENCE_PATH.exec(path);
+    const pressureMatch = source.pressure ? PRESSURE_PATH.exec(path) : null;
+    const pressureCheck = source.pressure !== undefined && path === PRESSURE_CHECK_PATH;
+    const known = ackMatch !== null || silenceMatch !== null || pressureMatch !== null || pressureCheck || path === SILENCES_PATH || path === '/metrics' || path === '/api/v1/snapshot';
+    if (!known) return errorResponse(404, 'NOT_FOUND', `no route ${path}`);
+
+    const role = authorize(req);
+    if (typeof role !== 'string') return role;
+
+    if (path === '/metrics') {
+      if (!isRead) return notAllowed('GET');
+      try {
+        const metrics = await source.metrics();
+        return { status: 200, headers: { ...BASE_HEADERS, 'content-type': metrics.contentType }, body: metrics.body };
+      } catch (err) {
+        logger.error({ err: errorMessage(err) }, 'collecting metrics failed');
+        return errorResponse(500, 'INTERNAL', 'metrics are unavailable');
+      }
+    }
+    if (path === '/api/v1/snapshot') {
+      if (!isRead) return notAllowed('GET');
+      const snapshot = shapeFrame(source.snapshot(), options.atRiskListSize);
+      return json(200, source.forRole ? source.forRole(snapshot, role) : snapshot);
+    }
+
+    // The contact budget for senders: a check reserves slots, so only responders may ask.
+    if (pressureMatch || pressureCheck) {
+      if (pressureMatch && !isRead) return notAllowed('GET');
+      if (pressureCheck && method !== 'POST') return notAllowed('POST');
+      if (role !== 'responder') return errorResponse(403, 'FORBIDDEN', 'the contact budget needs a responder token');
+      if (pressureMatch) {
+        const id = decodePathId(pressureMatch[1]);
+        if (id === null || id.length === 0 || id.length > 128) return errorResponse(400, 'BAD_REQUEST', 'the customer id must be 1..128 characters of valid URL encoding');
+        try {
+          return json(200, await source.pressure!.customer(id));
+        } catch (err) {
+          return errorResponse(503, 'UNAVAILABLE', errorMessage(err));
+        }
+      }
+      let outcome: PressureOutcome;
+      try {
+        outcome = await source.pressure!.check(parseJson(req.body));
+      } catch (err) {
+        // A cluster's partition without a holder for a moment (a hand-over): the sender retries.
+        return errorResponse(503, 'UNAVAILABLE', errorMessage(err));
+      }
+      return outcome.ok ? json(200, outcome.result) : errorResponse(400, 'BAD_REQUEST', outcome.reason);
+    }
+
+    if (path === SILENCES_PATH) {
+      if (isRead) return json(200, { silences: source.listSilences() });
+      if (method !== 'POST') return notAllowed('GET, POST');
+      // The role first: a viewer learns nothing about what a valid body would be.
+      if (role !== 'responder') return errorResponse(403, 'FORBIDDEN', 'silencing needs a responder token');
+      const parsed = parseSilenceInput(parseJson(req.body), Date.now());
+      if (!parsed.ok) return errorResponse(400, 'BAD_REQUEST', parsed.reason);
+      const outcome = await addSilence(source, logger, role, parsed.input);
+      if (!outcome.ok) return errorResponse(outcome.status, outcome.code, outcome.message);
+      return json(201, { ok: true, silence: outcome.silence });
+    }
+    if (silenceMatch) {
+      if (method !== 'DELETE') return notAllowed('DELETE');
+      const id = decodePathId(silenceMatch[1]);
+      if (id === null) return errorResponse(400, 'BAD_REQUEST', 'the silence id is not valid URL encoding');
+      const outcome = await expireSilence(source, logger, role, id);
+      if (!outcome.ok) return errorResponse(outcome.status, outcome.code, outcome.message);
+      return json(200, { ok: true, id: outcome.id });
+    }
+
+    // Only the ack route is left.
+    if (method !== 'POST') return notAllowed('POST');
+    const alertId = decodePathId(ackMatch![1]);
+    if (alertId === null) return errorResponse(400, 'BAD_REQUEST', 'the alert id is not valid URL encoding');
+    const by = parseAckBody(req.body);
+    if (by === undefined) return errorResponse(400, 'BAD_REQUEST', 'the body must be empty or JSON {"by"?: string of 1..64 characters}');
+    const outcome = await acknowledgeAlert(source, logger, role, alertId, by ?? DEFAULT_ACK_BY);
+    if (!outcome.ok) return errorResponse(outcome.status, outcome.code, outcome.message);
+    return json(200, { ok: true, alertId: outcome.alertId, by: outcome.by });
+  };
+}
+
+function decodePathId(raw: string): string | null {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return null;
+  }
+}
+
+/** The parsed JSON body, or undefined when it is not JSON (the parser then says what is expected). */
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** null: no `by` given; undefined: the body is invalid. */
+function parseAckBody(body: Buffer): string | null | undefined {
+  if (body.length === 0) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  return parseBy((value as Record<string, unknown>).by);
+}
+
+function staticResponse(asset: StaticAsset): WallHttpResponse {
+  // no-cache: screens revalidate after a deploy instead of running yesterday's page for days.
+  return { status: 200, headers: { ...BASE_HEADERS, 'content-type': asset.contentType, 'cache-control': 'no-cache' }, body: asset.body };
+}
+
+function json(status: number, value: unknown): WallHttpResponse {
+  return { status, headers: { ...BASE_HEADERS, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, body: JSON.stringify(value) };
+}
+
+export function errorResponse(status: number, code: string, message: string, headers: Record<string, string> = {}): WallHttpResponse {
+  const response = json(status, { error: { code, message } });
+  return { ...response, headers: { ...response.headers, ...headers } };
+}
+
+function notAllowed(allow: string): WallHttpResponse {
+  return errorResponse(405, 'METHOD_NOT_ALLOWED', `use ${allow}`, { allow });
+}

@@ -1,0 +1,105 @@
+// The live operations wall: one port for the page, its WebSocket, health, metrics and the small HTTP API.
+// Composes auth, the client hub and the HTTP routes over whichever transport was selected.
+import type { VigilConfig } from '../config/schema.js';
+import type { WallSource } from '../contract/frames.js';
+import type { Logger } from '../shared/logger.js';
+import { loadWallAssets, type WallAssets } from './assets.js';
+import { createAuthenticator, presentedToken } from './auth.js';
+import { ClientHub, type ClientContext } from './clientHub.js';
+import { createHttpRoutes } from './httpRoutes.js';
+import { selectTransport, type SelectedTransport } from './transport/select.js';
+import type { TransportName, WallTransport } from './transport/types.js';
+
+export interface WallServerOptions {
+  config: VigilConfig['wall'];
+  source: WallSource;
+  logger: Logger;
+  /** A transport chosen by the caller; by default `selectTransport(config.transport)`. */
+  transport?: SelectedTransport;
+}
+
+export interface WallServer {
+  /** Loads the page, subscribes to the source and binds; resolves with the bound port (config port 0 picks a free one). */
+  listen(): Promise<number>;
+  /** Closes every WebSocket (1001), stops listening and unsubscribes. */
+  close(): Promise<void>;
+  readonly transportName: TransportName;
+  clientCount(): number;
+}
+
+const WS_PATH = '/ws';
+const MAX_BODY_BYTES = 16 * 1024;
+const MAX_CLIENT_MESSAGE_BYTES = 16 * 1024;
+/** Headroom over maxBufferedBytes before the library itself drops a message: the hub skips a slow client long before. */
+const LIBRARY_BACKPRESSURE_HEADROOM = 16 * 1024 * 1024;
+
+export function createWallServer(options: WallServerOptions): WallServer {
+  const { config, source } = options;
+  const logger = options.logger.child({ stage: 'wall' });
+  const selected = options.transport ?? selectTransport(config.transport, logger);
+  const authenticate = createAuthenticator(config.tokens);
+  const hub = new ClientHub({
+    source,
+    logger,
+    frameIntervalMs: config.frameIntervalMs,
+    maxBufferedBytes: config.maxBufferedBytes,
+    atRiskListSize: config.atRiskListSize,
+  });
+  let assets: WallAssets | null = null;
+  const routes = createHttpRoutes({
+    source,
+    logger,
+    authenticate,
+    assets: () => {
+      if (!assets) throw new Error('wall assets are not loaded; call listen() first');
+      return assets;
+    },
+    atRiskListSize: config.atRiskListSize,
+    wsPath: WS_PATH,
+  });
+
+  let transport: WallTransport | null = null;
+
+  return {
+    transportName: selected.name,
+    clientCount: () => hub.size,
+    async listen() {
+      if (transport) throw new Error('the wall is already listening');
+      assets = await loadWallAssets();
+      transport = selected.factory<ClientContext>(
+        {
+          wsPath: WS_PATH,
+          maxBodyBytes: MAX_BODY_BYTES,
+          http: routes,
+          upgrade(req) {
+            const result = authenticate(presentedToken(req.headers, req.query));
+            if (!result.ok) {
+              return { accept: false, status: result.status, body: JSON.stringify({ error: { code: result.code, message: result.message } }), headers: { 'content-type': 'application/json' } };
+            }
+            return { accept: true, context: { role: result.role } };
+          },
+          open: (conn) => hub.open(conn),
+          message: (conn, text) => hub.message(conn, text),
+          close: (conn) => hub.close(conn),
+        },
+        { maxMessageBytes: MAX_CLIENT_MESSAGE_BYTES, maxBackpressureBytes: config.maxBufferedBytes + LIBRARY_BACKPRESSURE_HEADROOM },
+      );
+      hub.start();
+      try {
+        const port = await transport.listen(config.host, config.port);
+        logger.info({ host: config.host, port, transport: selected.name, pageDir: assets.pageDir, tokensRequired: config.tokens.viewer.length + config.tokens.responder.length > 0 }, 'wall listening');
+        return port;
+      } catch (err) {
+        hub.stop();
+        transport = null;
+        throw err;
+      }
+    },
+    async close() {
+      const closing = transport;
+      transport = null;
+      hub.stop();
+      if (closing) await closing.close();
+    },
+  };
+}

@@ -1,0 +1,216 @@
+// The fast transport: uWebSockets.js, whose native binary exists only for some Node ABIs (16–20 in the version we pin).
+// Loaded on demand inside try/catch, so a missing binary (Node 22/24) is a clear VigilError, never a crash at import.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type * as Uws from 'uWebSockets.js';
+import { VigilError, errorMessage } from '../../shared/errors.js';
+import type {
+  TransportFactory,
+  TransportHandlers,
+  TransportOptions,
+  WallConnection,
+  WallHttpRequest,
+  WallHttpResponse,
+  WallTransport,
+} from './types.js';
+import { INTERNAL_ERROR_BODY, TOO_LARGE_BODY, statusLine } from './httpStatus.js';
+
+type UwsModule = typeof Uws;
+
+let loaded: UwsModule | null = null;
+
+/**
+ * Loads the native binary itself rather than the package's entry point: that entry falls back, with only a console
+ * warning, to a slow pure-JS imitation. Synchronous (the package is CommonJS) so the wall knows its transport at once.
+ * Throws VigilError WALL_TRANSPORT_UNAVAILABLE when this Node cannot run it.
+ */
+export function loadUws(): UwsModule {
+  if (loaded) return loaded;
+  const abi = process.versions.modules;
+  const unavailable = (why: string, cause?: unknown): VigilError =>
+    new VigilError(
+      'WALL_TRANSPORT_UNAVAILABLE',
+      `uWebSockets.js cannot run on Node ${process.version} (${process.platform}-${process.arch}, ABI ${abi}): ${why}; set wall.transport to 'ws' or 'auto'`,
+      { cause },
+    );
+  const require = createRequire(import.meta.url);
+  let binary: string;
+  try {
+    binary = join(dirname(require.resolve('uWebSockets.js')), '..', 'binaries', `uws_${process.platform}_${process.arch}_${abi}.node`);
+  } catch (err) {
+    throw unavailable(`the package is not installed (${errorMessage(err)})`, err);
+  }
+  if (!existsSync(binary)) throw unavailable(`it ships no binary for this ABI (looked for ${binary})`);
+  try {
+    loaded = require(binary) as UwsModule;
+  } catch (err) {
+    throw unavailable(`its binary does not load (${errorMessage(err)})`, err);
+  }
+  return loaded;
+}
+
+interface SocketData<C> {
+  context: C;
+  conn: WallConnection<C> | null;
+  closed: boolean;
+}
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export function createUwsTransport(uws: UwsModule): TransportFactory {
+  return function uwsTransport<C>(handlers: TransportHandlers<C>, options: TransportOptions): WallTransport {
+    const app = uws.App();
+    const sockets = new Set<Uws.WebSocket<SocketData<C>>>();
+    let listenSocket: Uws.us_listen_socket | null = null;
+
+    app.ws<SocketData<C>>(handlers.wsPath, {
+      compression: uws.DISABLED,
+      maxPayloadLength: options.maxMessageBytes,
+      maxBackpressure: options.maxBackpressureBytes,
+      idleTimeout: 120,
+      sendPingsAutomatically: true,
+      upgrade(res, req, context) {
+        // The request object is only valid synchronously, so read everything before deciding.
+        const key = req.getHeader('sec-websocket-key');
+        const protocol = req.getHeader('sec-websocket-protocol');
+        const extensions = req.getHeader('sec-websocket-extensions');
+        const request = readRequest(req);
+        let decision;
+        try {
+          decision = handlers.upgrade(request);
+        } catch {
+          decision = { accept: false as const, status: 500, body: '' };
+        }
+        if (decision.accept) {
+          res.upgrade<SocketData<C>>({ context: decision.context, conn: null, closed: false }, key, protocol, extensions, context);
+          return;
+        }
+        res.writeStatus(statusLine(decision.status));
+        for (const [name, value] of Object.entries(decision.headers ?? {})) res.writeHeader(name, value);
+        res.end(decision.body ?? '', true);
+      },
+      open(ws) {
+        const data = ws.getUserData();
+        const conn = wrap(ws, data);
+        data.conn = conn;
+        sockets.add(ws);
+        handlers.open(conn);
+      },
+      message(ws, message, isBinary) {
+        const conn = ws.getUserData().conn;
+        // Buffer#toString copies the bytes out before uWS neuters the ArrayBuffer.
+        if (conn && !isBinary) handlers.message(conn, Buffer.from(message).toString('utf8'));
+      },
+      close(ws, code) {
+        const data = ws.getUserData();
+        data.closed = true;
+        sockets.delete(ws);
+        if (data.conn) handlers.close(data.conn, code);
+      },
+    });
+
+    app.any('/*', (res, req) => {
+      const request = readRequest(req);
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      const respond = (out: WallHttpResponse): void => {
+        if (aborted) return;
+        aborted = true;
+        res.cork(() => {
+          res.writeStatus(statusLine(out.status));
+          for (const [name, value] of Object.entries(out.headers ?? {})) res.writeHeader(name, value);
+          res.end(out.body ?? '');
+        });
+      };
+      const dispatch = (body: Buffer): void => {
+        handlers
+          .http({ ...request, body })
+          .then(respond)
+          .catch(() => respond({ status: 500, headers: { 'content-type': 'application/json' }, body: INTERNAL_ERROR_BODY }));
+      };
+      if (!BODY_METHODS.has(request.method)) {
+        dispatch(Buffer.alloc(0));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.onData((chunk, isLast) => {
+        if (aborted) return;
+        size += chunk.byteLength;
+        if (size > handlers.maxBodyBytes) {
+          aborted = true;
+          res.cork(() => {
+            res.writeStatus(statusLine(413)).writeHeader('content-type', 'application/json');
+            res.end(TOO_LARGE_BODY, true);
+          });
+          return;
+        }
+        // uWS neuters the chunk when this callback returns, so copy it.
+        chunks.push(Buffer.from(chunk.slice(0)));
+        if (isLast) dispatch(Buffer.concat(chunks));
+      });
+    });
+
+    return {
+      name: 'uws',
+      listen(host, port) {
+        return new Promise<number>((resolve, reject) => {
+          app.listen(host, port, (socket) => {
+            if (!socket) {
+              reject(new VigilError('WALL_TRANSPORT_UNAVAILABLE', `uWebSockets.js could not listen on ${host}:${port} (in use or not permitted)`));
+              return;
+            }
+            listenSocket = socket;
+            resolve(uws.us_socket_local_port(socket as unknown as Uws.us_socket));
+          });
+        });
+      },
+      async close() {
+        if (listenSocket) uws.us_listen_socket_close(listenSocket);
+        listenSocket = null;
+        for (const ws of sockets) {
+          const data = ws.getUserData();
+          if (!data.closed) ws.end(1001, 'server shutting down');
+        }
+        // Let the close frames reach the peers before the remaining HTTP keep-alive sockets are cut.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        (app as { close?: () => void }).close?.();
+      },
+    };
+  };
+}
+
+function wrap<C>(ws: Uws.WebSocket<SocketData<C>>, data: SocketData<C>): WallConnection<C> {
+  return {
+    context: data.context,
+    send(text) {
+      if (data.closed) return false;
+      let status = 2;
+      ws.cork(() => {
+        status = ws.send(text, false, false);
+      });
+      // 0 = queued behind backpressure, 1 = written, 2 = dropped over maxBackpressure.
+      return status !== 2;
+    },
+    bufferedAmount: () => (data.closed ? 0 : ws.getBufferedAmount()),
+    close(code, reason) {
+      if (!data.closed) ws.end(code, reason);
+    },
+  };
+}
+
+function readRequest(req: Uws.HttpRequest): Omit<WallHttpRequest, 'body'> {
+  const headers: Record<string, string> = {};
+  req.forEach((key, value) => {
+    headers[key] = value;
+  });
+  return {
+    method: req.getMethod().toUpperCase(),
+    path: req.getUrl(),
+    query: new URLSearchParams(req.getQuery() ?? ''),
+    headers,
+  };
+}

@@ -1,0 +1,478 @@
+// Per-customer live state: sliding event-time windows over 5 min, 1 h, 24 h and 7 days, packed in typed arrays.
+import { categoryOf, RESPONSE_TYPES, touchChannel, type VigilEvent } from '../contract/event.js';
+import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
+import { BucketRing, NibbleRing, type Ring, type RingArrayCtor } from './bucketRing.js';
+
+export const TOUCH_CHANNELS = ['email', 'push', 'sms', 'other'] as const;
+export type TouchChannel = (typeof TOUCH_CHANNELS)[number];
+
+export const NEGATIVE_KINDS = ['unsubscribe', 'complaint', 'support_ticket', 'payment_failed', 'refund', 'cancel_subscription', 'other'] as const;
+export type NegativeKind = (typeof NEGATIVE_KINDS)[number];
+
+const NONE = -1;
+/** Engagement weights are kept in sixteenths (exact for the default weights, halves to fives). */
+const ENGAGEMENT_SCALE = 16;
+/** Storage of each ring, in `rings` order, in checkpoints written before the packed layout (`customers.ringN`). */
+const FIRST_LAYOUT: [RingArrayCtor, number][] = [
+  ...Array.from({ length: 4 }, (): [RingArrayCtor, number] => [Float32Array, 1]),
+  ...Array.from({ length: 10 }, (): [RingArrayCtor, number] => [Uint8Array, 1]),
+  [Uint16Array, 1],
+];
+const FLAG_CONSENT_WITHDRAWN = 1;
+
+/** A plain read of one customer's windows at a moment; what the signal functions take. */
+export interface CustomerView {
+  customerId: string;
+  nowMin: number;
+  headMin: number;
+  engagement: { m5: number; h1: number; h24: number; d7: number };
+  /** Weighted engagement per day, oldest first, the last entry being today. */
+  engagementDaily: number[];
+  touches24h: Record<TouchChannel, number>;
+  touches7d: Record<TouchChannel, number>;
+  responses7d: number;
+  negatives24h: number;
+  negatives7d: number;
+  purchases: number;
+  revenue: number;
+  /** Value of the first purchase (the earliest by event time): revenue minus it is the repeat purchases' spend. */
+  firstPurchaseValue: number;
+  firstPurchaseMin: number | null;
+  lastPurchaseMin: number | null;
+  lastResponseMin: number | null;
+  lastNegative: { kind: NegativeKind; min: number } | null;
+  consentWithdrawn: boolean;
+}
+
+/** A view with nothing in it, to be filled by CustomerWindows.view. */
+export function emptyView(): CustomerView {
+  return {
+    customerId: '',
+    nowMin: 0,
+    headMin: 0,
+    engagement: { m5: 0, h1: 0, h24: 0, d7: 0 },
+    engagementDaily: [],
+    touches24h: { email: 0, push: 0, sms: 0, other: 0 },
+    touches7d: { email: 0, push: 0, sms: 0, other: 0 },
+    responses7d: 0,
+    negatives24h: 0,
+    negatives7d: 0,
+    purchases: 0,
+    revenue: 0,
+    firstPurchaseValue: 0,
+    firstPurchaseMin: null,
+    lastPurchaseMin: null,
+    lastResponseMin: null,
+    lastNegative: null,
+    consentWithdrawn: false,
+  };
+}
+
+export interface CustomerWindowsOptions {
+  initialCapacity?: number;
+  maxCustomers: number;
+  idleEvictMin: number;
+}
+
+export class CustomerWindows {
+  private readonly slots = new Map<string, number>();
+  private ids: (string | undefined)[] = [];
+  private readonly free: number[] = [];
+  private capacity: number;
+  private nextSlot = 0;
+  /** Customers evicted at the maxCustomers bound and for being idle, since start. */
+  readonly evictions = { bound: 0, idle: 0 };
+
+  // One anchor per customer: the latest event minute; every ring derives its buckets' indices from it.
+  private head: Int32Array;
+  private firstPurchase: Int32Array;
+  /** Milliseconds of the first purchase within its minute: orders purchases that arrive out of order in that minute. */
+  private firstPurchaseMs: Uint16Array;
+  /** A single purchase's value: Float32 keeps it to 7 significant digits in half the bytes (the model's spend input). */
+  private firstPurchaseValue: Float32Array;
+  private lastPurchase: Int32Array;
+  private purchases: Uint32Array;
+  private revenue: Float64Array;
+  private lastResponse: Int32Array;
+  private lastNegative: Int32Array;
+  private lastNegativeKind: Uint8Array;
+  private flags: Uint8Array;
+  private snapshotMin: Int32Array;
+  /** The customer's time zone as an index into `zones` (0 = none seen): 2 bytes instead of a string per customer. */
+  private zone: Uint16Array;
+  private zones: string[] = [''];
+  private readonly zoneIndex = new Map<string, number>();
+
+  private readonly eng5m: Ring;
+  private readonly eng1h: Ring;
+  private readonly eng24h: Ring;
+  private readonly engDaily: Ring;
+  private readonly touch24h: Ring[];
+  private readonly touch7d: Ring[];
+  private readonly neg24h: Ring;
+  private readonly neg7d: Ring;
+  private readonly resp7d: Ring;
+  private readonly rings: Ring[];
+
+  constructor(private readonly opts: CustomerWindowsOptions) {
+    this.capacity = Math.max(16, Math.min(opts.initialCapacity ?? 1024, opts.maxCustomers));
+    const c = this.capacity;
+    this.head = new Int32Array(c);
+    this.firstPurchase = new Int32Array(c).fill(NONE);
+    this.firstPurchaseMs = new Uint16Array(c);
+    this.firstPurchaseValue = new Float32Array(c);
+    this.lastPurchase = new Int32Array(c).fill(NONE);
+    this.purchases = new Uint32Array(c);
+    this.revenue = new Float64Array(c);
+    this.lastResponse = new Int32Array(c).fill(NONE);
+    this.lastNegative = new Int32Array(c).fill(NONE);
+    this.lastNegativeKind = new Uint8Array(c);
+    this.flags = new Uint8Array(c);
+    this.snapshotMin = new Int32Array(c).fill(NONE);
+    this.zone = new Uint16Array(c);
+    // Engagement in sixteenths of a weight, 2 bytes a bucket (up to 4095.9 per bucket, where the score has long saturated).
+    this.eng5m = new BucketRing(1, 5, Uint16Array, c, ENGAGEMENT_SCALE);
+    this.eng1h = new BucketRing(10, 6, Uint16Array, c, ENGAGEMENT_SCALE);
+    this.eng24h = new BucketRing(120, 12, Uint16Array, c, ENGAGEMENT_SCALE);
+    // 14 daily buckets: the 7-day window is the last 7, the trend reads all 14.
+    this.engDaily = new BucketRing(1440, 14, Uint16Array, c, ENGAGEMENT_SCALE);
+    // Touch and negative counts in half a byte a bucket (saturating at 15): 4 channels × 19 buckets in 40 bytes.
+    this.touch24h = TOUCH_CHANNELS.map(() => new NibbleRing(120, 12, c));
+    this.touch7d = TOUCH_CHANNELS.map(() => new NibbleRing(1440, 7, c));
+    this.neg24h = new NibbleRing(120, 12, c);
+    this.neg7d = new NibbleRing(1440, 7, c);
+    this.resp7d = new BucketRing(1440, 7, Uint8Array, c);
+    this.rings = [this.eng5m, this.eng1h, this.eng24h, this.engDaily, ...this.touch24h, ...this.touch7d, this.neg24h, this.neg7d, this.resp7d];
+  }
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  /** Bytes of typed-array state per customer slot (the Map from id to slot comes on top). */
+  get bytesPerSlot(): number {
+    return this.rings.reduce((n, r) => n + r.bytesPerSlot, 0) + this.scalars().reduce((n, [, a]) => n + a.BYTES_PER_ELEMENT, 0);
+  }
+
+  find(customerId: string): number {
+    return this.slots.get(customerId) ?? NONE;
+  }
+
+  /** Every customer held now. */
+  customerIds(): IterableIterator<string> {
+    return this.slots.keys();
+  }
+
+  idOf(slot: number): string | undefined {
+    return this.ids[slot];
+  }
+
+  /** The slot of a customer, creating it; at the bound, the least recently active of a sample is evicted first. */
+  slotFor(customerId: string, evicted?: (id: string) => void): number {
+    const existing = this.slots.get(customerId);
+    if (existing !== undefined) return existing;
+    if (this.slots.size >= this.opts.maxCustomers) {
+      const victim = this.sampleOldest();
+      const id = this.ids[victim]!;
+      this.remove(id);
+      this.evictions.bound++;
+      evicted?.(id);
+    }
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      // Half again, not double: the arrays hold every customer, so slack is bytes per customer too.
+      if (this.nextSlot === this.capacity) this.grow(Math.min(Math.ceil(this.capacity * 1.5), this.opts.maxCustomers));
+      slot = this.nextSlot++;
+    }
+    this.slots.set(customerId, slot);
+    this.ids[slot] = customerId;
+    this.head[slot] = 0;
+    return slot;
+  }
+
+  /** Folds one event into the customer's windows. Returns false when its minute is older than every window. */
+  record(slot: number, ev: VigilEvent, weight: number): boolean {
+    const tMin = Math.floor(ev.ts / 60_000);
+    const head = this.head[slot];
+    if (tMin > head) {
+      for (const ring of this.rings) ring.advance(slot, head, tMin);
+      this.head[slot] = tMin;
+    }
+    const h = this.head[slot];
+    const category = categoryOf(ev.type);
+    let landed = false;
+    if (weight > 0 && category !== 'touch' && category !== 'negative' && category !== 'privacy') {
+      landed = this.engDaily.add(slot, h, tMin, weight);
+      this.eng24h.add(slot, h, tMin, weight);
+      this.eng1h.add(slot, h, tMin, weight);
+      this.eng5m.add(slot, h, tMin, weight);
+    }
+    if (category === 'purchase') {
+      this.purchases[slot]++;
+      this.revenue[slot] += ev.value ?? 0;
+      const msInMinute = Math.floor(ev.ts) - tMin * 60_000;
+      const first = this.firstPurchase[slot];
+      if (first === NONE || tMin < first || (tMin === first && msInMinute < this.firstPurchaseMs[slot])) {
+        this.firstPurchase[slot] = tMin;
+        this.firstPurchaseMs[slot] = msInMinute;
+        this.firstPurchaseValue[slot] = ev.value ?? 0;
+      }
+      if (tMin > this.lastPurchase[slot]) this.lastPurchase[slot] = tMin;
+      landed = true;
+    } else if (category === 'touch') {
+      const ch = TOUCH_CHANNELS.indexOf(touchChannel(ev.type, ev.channel) as TouchChannel);
+      const i = ch === -1 ? TOUCH_CHANNELS.length - 1 : ch;
+      landed = this.touch7d[i].add(slot, h, tMin, 1);
+      this.touch24h[i].add(slot, h, tMin, 1);
+    } else if (category === 'negative') {
+      landed = this.neg7d.add(slot, h, tMin, 1);
+      this.neg24h.add(slot, h, tMin, 1);
+      if (tMin >= this.lastNegative[slot]) {
+        this.lastNegative[slot] = tMin;
+        const k = NEGATIVE_KINDS.indexOf(ev.type as NegativeKind);
+        this.lastNegativeKind[slot] = k === -1 ? NEGATIVE_KINDS.length - 1 : k;
+      }
+    }
+    if (RESPONSE_TYPES.has(ev.type)) {
+      this.resp7d.add(slot, h, tMin, 1);
+      if (tMin > this.lastResponse[slot]) this.lastResponse[slot] = tMin;
+    }
+    return landed || category === 'privacy' || category === 'other';
+  }
+
+  setConsentWithdrawn(slot: number, withdrawn: boolean): void {
+    this.flags[slot] = withdrawn ? this.flags[slot] | FLAG_CONSENT_WITHDRAWN : this.flags[slot] & ~FLAG_CONSENT_WITHDRAWN;
+  }
+
+  /** The event-time minute of the customer's last signal snapshot written to ClickHouse, or null. */
+  lastSnapshotMin(slot: number): number | null {
+    return this.snapshotMin[slot] === NONE ? null : this.snapshotMin[slot];
+  }
+
+  markSnapshot(slot: number, min: number): void {
+    this.snapshotMin[slot] = min;
+  }
+
+  consentWithdrawn(slot: number): boolean {
+    return (this.flags[slot] & FLAG_CONSENT_WITHDRAWN) !== 0;
+  }
+
+  /** Records the customer's time zone (a name the caller has validated); false when the table of names is full. */
+  setZone(slot: number, name: string): boolean {
+    let i = this.zoneIndex.get(name);
+    if (i === undefined) {
+      if (this.zones.length > 0xffff) return false;
+      i = this.zones.length;
+      this.zones.push(name);
+      this.zoneIndex.set(name, i);
+    }
+    this.zone[slot] = i;
+    return true;
+  }
+
+  /** The customer's time zone name, or null when no event carried one. */
+  zoneOf(slot: number): string | null {
+    return this.zone[slot] === 0 ? null : this.zones[this.zone[slot]];
+  }
+
+  /**
+   * Touches per bucket as of `nowMin`, oldest first: 12 × 2 h over 24 h and 7 × 1 day over 7 days. The contact
+   * budget reads them to say when a window's count falls back under an allowance.
+   */
+  touchBuckets(slot: number, channel: TouchChannel, nowMin: number): { h24: number[]; d7: number[] } {
+    const i = TOUCH_CHANNELS.indexOf(channel);
+    const h = this.head[slot];
+    return { h24: this.touch24h[i].series(slot, h, nowMin), d7: this.touch7d[i].series(slot, h, nowMin) };
+  }
+
+  /** Responses (opens, clicks) in the last 7 days as of `nowMin`. */
+  responses7d(slot: number, nowMin: number): number {
+    return this.resp7d.sum(slot, this.head[slot], nowMin);
+  }
+
+  lastResponseMin(slot: number): number | null {
+    return this.lastResponse[slot] === NONE ? null : this.lastResponse[slot];
+  }
+
+  lastNegativeOf(slot: number): { kind: NegativeKind; min: number } | null {
+    return this.lastNegative[slot] === NONE ? null : { kind: NEGATIVE_KINDS[this.lastNegativeKind[slot]], min: this.lastNegative[slot] };
+  }
+
+  /** Touches on one channel in the last 24 hours as of `nowMin` (the hot check of the fatigue signal). */
+  touches24h(slot: number, channel: TouchChannel, nowMin: number): number {
+    return this.touch24h[TOUCH_CHANNELS.indexOf(channel)].sum(slot, this.head[slot], nowMin);
+  }
+
+  /**
+   * A plain read of the customer's windows as of `nowMin`. With `into`, that view is filled in place and returned:
+   * the pipeline reads one customer per event and reuses one view, so reading allocates nothing.
+   */
+  view(slot: number, nowMin: number, into?: CustomerView): CustomerView {
+    const v = into ?? emptyView();
+    const h = this.head[slot];
+    v.customerId = this.ids[slot]!;
+    v.nowMin = nowMin;
+    v.headMin = h;
+    v.engagement.m5 = this.eng5m.sum(slot, h, nowMin);
+    v.engagement.h1 = this.eng1h.sum(slot, h, nowMin);
+    v.engagement.h24 = this.eng24h.sum(slot, h, nowMin);
+    v.engagement.d7 = this.engDaily.sum(slot, h, nowMin, 7);
+    this.engDaily.series(slot, h, nowMin, this.engDaily.buckets, v.engagementDaily);
+    for (let i = 0; i < TOUCH_CHANNELS.length; i++) {
+      v.touches24h[TOUCH_CHANNELS[i]] = this.touch24h[i].sum(slot, h, nowMin);
+      v.touches7d[TOUCH_CHANNELS[i]] = this.touch7d[i].sum(slot, h, nowMin);
+    }
+    v.responses7d = this.resp7d.sum(slot, h, nowMin);
+    v.negatives24h = this.neg24h.sum(slot, h, nowMin);
+    v.negatives7d = this.neg7d.sum(slot, h, nowMin);
+    v.purchases = this.purchases[slot];
+    v.revenue = this.revenue[slot];
+    v.firstPurchaseValue = this.firstPurchaseValue[slot];
+    v.firstPurchaseMin = this.firstPurchase[slot] === NONE ? null : this.firstPurchase[slot];
+    v.lastPurchaseMin = this.lastPurchase[slot] === NONE ? null : this.lastPurchase[slot];
+    v.lastResponseMin = this.lastResponse[slot] === NONE ? null : this.lastResponse[slot];
+    if (this.lastNegative[slot] === NONE) v.lastNegative = null;
+    else {
+      const kind = NEGATIVE_KINDS[this.lastNegativeKind[slot]];
+      // A view given to fill keeps its lastNegative object too.
+      if (into && v.lastNegative) {
+        v.lastNegative.kind = kind;
+        v.lastNegative.min = this.lastNegative[slot];
+      } else v.lastNegative = { kind, min: this.lastNegative[slot] };
+    }
+    v.consentWithdrawn = this.consentWithdrawn(slot);
+    return v;
+  }
+
+  /** Evicts customers whose latest event is older than the idle bound; visits at most `budget` slots per call. */
+  evictIdle(nowMin: number, budget: number, onEvict?: (id: string, slot: number) => void): number {
+    let evicted = 0;
+    const limit = nowMin - this.opts.idleEvictMin;
+    for (let i = 0; i < budget && this.nextSlot > 0; i++) {
+      this.sweepCursor = (this.sweepCursor + 1) % this.nextSlot;
+      const id = this.ids[this.sweepCursor];
+      if (id !== undefined && this.head[this.sweepCursor] < limit) {
+        onEvict?.(id, this.sweepCursor);
+        this.remove(id);
+        this.evictions.idle++;
+        evicted++;
+      }
+    }
+    return evicted;
+  }
+  private sweepCursor = 0;
+
+  /** Every live customer id with its slot; for periodic scoring and the at-risk list. */
+  *entries(): IterableIterator<[string, number]> {
+    yield* this.slots.entries();
+  }
+
+  remove(customerId: string): boolean {
+    const slot = this.slots.get(customerId);
+    if (slot === undefined) return false;
+    this.slots.delete(customerId);
+    this.ids[slot] = undefined;
+    for (const ring of this.rings) ring.clear(slot);
+    for (const [, a, empty] of this.scalars()) a[slot] = empty;
+    this.free.push(slot);
+    return true;
+  }
+
+  /** Writes the whole live state into a checkpoint. */
+  save(w: SnapshotWriter): void {
+    const n = this.nextSlot;
+    w.json.customers = { nextSlot: n, zones: this.zones };
+    w.strings('customers.ids', this.ids.length === n ? this.ids : Array.from({ length: n }, (_, slot) => this.ids[slot]));
+    for (const [name, a] of this.scalars()) w.array(`customers.${name}`, a.subarray(0, n));
+    this.rings.forEach((ring, i) => ring.save(w, `customers.v2.ring${i}`, n));
+  }
+
+  /** Replaces the live state with a checkpoint's. */
+  load(r: SnapshotReader): void {
+    const meta = r.json.customers as { nextSlot: number; ids?: (string | null)[]; zones?: string[] } | undefined;
+    if (!meta) return;
+    // Checkpoints before `strings` held the ids as a JSON array.
+    const ids = r.strings('customers.ids') ?? meta.ids ?? [];
+    this.zones = meta.zones ?? [''];
+    this.zoneIndex.clear();
+    this.zones.forEach((z, i) => i > 0 && this.zoneIndex.set(z, i));
+    this.grow(Math.max(this.capacity, meta.nextSlot));
+    for (const [name, a, empty] of this.scalars()) {
+      a.fill(empty);
+      // firstPurchaseValue was a Float64Array in checkpoints written before it became a Float32Array.
+      const ctor = a instanceof Float32Array && r.elementBytes(`customers.${name}`) === 8 ? Float64Array : a.constructor;
+      const saved = r.array(`customers.${name}`, ctor as never) as ArrayLike<number> | null;
+      if (saved) a.set(saved);
+    }
+    if (r.has('customers.v2.ring0')) this.rings.forEach((ring, i) => ring.load(r, `customers.v2.ring${i}`, this.capacity));
+    // A checkpoint of the first layout (Float32 engagement, a byte per touch and negative, Uint16 responses), converted.
+    else this.rings.forEach((ring, i) => ring.loadConverted(r, `customers.ring${i}`, this.capacity, ...FIRST_LAYOUT[i]));
+    this.slots.clear();
+    this.free.length = 0;
+    this.ids = [];
+    for (let slot = 0; slot < meta.nextSlot; slot++) {
+      const id = ids[slot];
+      if (id === null || id === undefined) this.free.push(slot);
+      else {
+        this.slots.set(id, slot);
+        this.ids[slot] = id;
+      }
+    }
+    this.nextSlot = meta.nextSlot;
+  }
+
+  /** Every per-customer scalar array with the value of an empty slot. */
+  private scalars(): [string, Int32Array | Uint32Array | Float64Array | Float32Array | Uint16Array | Uint8Array, number][] {
+    return [
+      ['head', this.head, 0],
+      ['firstPurchase', this.firstPurchase, NONE],
+      ['firstPurchaseMs', this.firstPurchaseMs, 0],
+      ['firstPurchaseValue', this.firstPurchaseValue, 0],
+      ['lastPurchase', this.lastPurchase, NONE],
+      ['purchases', this.purchases, 0],
+      ['revenue', this.revenue, 0],
+      ['lastResponse', this.lastResponse, NONE],
+      ['lastNegative', this.lastNegative, NONE],
+      ['lastNegativeKind', this.lastNegativeKind, 0],
+      ['flags', this.flags, 0],
+      ['snapshotMin', this.snapshotMin, NONE],
+      ['zone', this.zone, 0],
+    ];
+  }
+
+  private sampleOldest(): number {
+    // Sampled LRU, as Redis does: 16 random live slots, evict the one idle longest. O(1), no list to maintain.
+    let victim = -1;
+    for (let tries = 0; tries < 64 && (victim === -1 || tries < 16); tries++) {
+      const s = Math.floor(Math.random() * this.nextSlot);
+      if (this.ids[s] !== undefined && (victim === -1 || this.head[s] < this.head[victim])) victim = s;
+    }
+    if (victim === -1) victim = this.slots.values().next().value as number;
+    return victim;
+  }
+
+  private grow(capacity: number): void {
+    if (capacity < this.capacity) return;
+    const grow32 = <T extends Int32Array | Uint32Array | Float64Array | Float32Array | Uint16Array | Uint8Array>(a: T, fill?: number): T => {
+      const next = new (a.constructor as new (n: number) => T)(capacity);
+      if (fill !== undefined) next.fill(fill);
+      next.set(a);
+      return next;
+    };
+    this.head = grow32(this.head);
+    this.firstPurchase = grow32(this.firstPurchase, NONE);
+    this.firstPurchaseMs = grow32(this.firstPurchaseMs);
+    this.firstPurchaseValue = grow32(this.firstPurchaseValue);
+    this.lastPurchase = grow32(this.lastPurchase, NONE);
+    this.purchases = grow32(this.purchases);
+    this.revenue = grow32(this.revenue);
+    this.lastResponse = grow32(this.lastResponse, NONE);
+    this.lastNegative = grow32(this.lastNegative, NONE);
+    this.lastNegativeKind = grow32(this.lastNegativeKind);
+    this.flags = grow32(this.flags);
+    this.snapshotMin = grow32(this.snapshotMin, NONE);
+    this.zone = grow32(this.zone);
+    for (const ring of this.rings) ring.grow(capacity);
+    this.capacity = capacity;
+  }
+}

@@ -1,0 +1,87 @@
+// Private NATS and Redis servers for outage tests: the test may stop and restart them without disturbing the
+// shared services other tests use.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const { connect } = await import('node:net');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => {
+      const sock = connect(port, '127.0.0.1');
+      sock.once('connect', () => (sock.destroy(), r(true)));
+      sock.once('error', () => r(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A server process that keeps its port and data directory across stop() and start(). */
+export class OwnServer {
+  private proc: ChildProcess | null = null;
+  readonly dir = mkdtempSync(join(tmpdir(), 'vigil-own-'));
+
+  private constructor(
+    readonly port: number,
+    private readonly command: (port: number, dir: string) => [string, string[]],
+  ) {}
+
+  static async nats(): Promise<OwnServer> {
+    const s = new OwnServer(await freePort(), (port, dir) => ['nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir]]);
+    await s.start();
+    return s;
+  }
+
+  /**
+   * NATS with JetStream and a configuration file holding `configText` (a subject mapping, say); the port, address
+   * and store directory come from the command line, which takes precedence over the file.
+   */
+  static async natsWithConfig(configText: string): Promise<OwnServer> {
+    const s = new OwnServer(await freePort(), (port, dir) => {
+      const file = join(dir, 'nats-server.conf');
+      writeFileSync(file, configText);
+      return ['nats-server', ['-c', file, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir]];
+    });
+    await s.start();
+    return s;
+  }
+
+  /** Redis with an append-only file, as production runs it, so a restart keeps what was written. */
+  static async redis(): Promise<OwnServer> {
+    const s = new OwnServer(await freePort(), (port, dir) => ['redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--appendonly', 'yes', '--save', '']]);
+    await s.start();
+    return s;
+  }
+
+  async start(): Promise<void> {
+    const [cmd, args] = this.command(this.port, this.dir);
+    this.proc = spawn(cmd, args, { stdio: 'ignore' });
+    await waitForPort(this.port, 15_000);
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((r) => {
+      p.once('exit', () => r());
+      p.kill('SIGTERM');
+    });
+    this.proc = null;
+  }
+}

@@ -1,0 +1,386 @@
+// Three processors share six partitions on a private NATS server that carries the partition mapping: one is killed
+// mid-run, or all are restarted in turn under load, and ClickHouse still holds exactly what was published, while
+// every customer's signals equal those of one pipeline that saw the whole stream.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type KV, type NatsConnection } from 'nats';
+import type { VigilConfig } from '../../src/config/schema.js';
+import { customerToken, natsMapping, partitionOf } from '../../src/cluster/partitioning.js';
+import { createServer } from 'node:http';
+import { MemoryAlertStore } from '../../src/alerts/alertStore.js';
+import type { PipelineOutputs } from '../../src/contract/outputs.js';
+import type { SnapshotFrame } from '../../src/contract/frames.js';
+import { Pipeline } from '../../src/pipeline.js';
+import { customerPressure } from '../../src/budget/requests.js';
+import { configuredPurchaseModel } from '../../src/signals/purchaseModel.js';
+import { liveEngagementTrend } from '../../src/signals/models/trend.js';
+import { natsCheckpointStore } from '../../src/sinks/natsCheckpoints.js';
+import { ManualClock } from '../../src/shared/clock.js';
+import { EntityCombiner } from '../../src/cluster/entityPartials.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { chQuery, isolatedConfig } from '../helpers/processor.js';
+import { envFor, ProcessorChild } from '../helpers/child.js';
+import { OwnServer } from '../helpers/ownServices.js';
+import { CLICKHOUSE_URL } from '../helpers/clickhouse.js';
+
+const PARTITIONS = 6;
+const LEASE_MS = 3_000;
+const CUSTOMERS = 180;
+const enc = new TextEncoder();
+
+interface Published {
+  subject: string;
+  data: Uint8Array;
+  customerId: string;
+  type: string;
+  value: number;
+}
+
+/** A deterministic mix: sessions, page views, purchases, campaign emails and their opens, some complaints, repeats. */
+function makeEvents(from: number, count: number, baseTs: number): Published[] {
+  const out: Published[] = [];
+  for (let i = from; i < from + count; i++) {
+    const c = (i * 7919) % CUSTOMERS;
+    // Ids that are and are not subject-safe: the second kind travels as a hashed token.
+    const customerId = c % 5 === 0 ? `cust.${c}@example.com` : `c-${c}`;
+    const r = (i * 31) % 20;
+    const type = r < 6 ? 'page_view' : r < 8 ? 'session_start' : r < 10 ? 'purchase' : r < 15 ? 'email_sent' : r < 18 ? 'email_open' : r < 19 ? 'complaint' : 'unsubscribe';
+    const value = type === 'purchase' ? 10 + (i % 90) : 0;
+    const ev = {
+      id: `e-${i}`,
+      customerId,
+      type,
+      // Event time moves forward a second per event, a few seconds out of order: never late.
+      ts: baseTs + i * 1_000 - (i % 4) * 1_500,
+      channel: type.startsWith('email') || type === 'complaint' || type === 'unsubscribe' ? 'email' : 'web',
+      campaignId: type === 'email_sent' || type === 'email_open' || type === 'complaint' ? `camp-${i % 3}` : undefined,
+      segment: c % 2 === 0 ? 'vip' : 'regular',
+      ...(value ? { value } : {}),
+    };
+    out.push({ subject: `events.${type}.${customerToken(customerId)}`, data: enc.encode(JSON.stringify(ev)), customerId, type, value });
+  }
+  return out;
+}
+
+/** Publishes through JetStream (each stored before the next), every tenth event twice as a redelivering producer would. */
+async function publish(nc: NatsConnection, events: Published[], truth: Map<string, { n: number; revenue: number }>): Promise<void> {
+  const js = nc.jetstream();
+  for (const [i, e] of events.entries()) {
+    await js.publish(e.subject, e.data);
+    if (i % 10 === 0) await js.publish(e.subject, e.data);
+    const key = `${e.customerId}|${e.type}`;
+    const t = truth.get(key) ?? { n: 0, revenue: 0 };
+    t.n++;
+    t.revenue += e.value;
+    truth.set(key, t);
+  }
+}
+
+async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await read();
+  while (!ok(last)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last).slice(0, 2000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+    last = await read();
+  }
+  return last;
+}
+
+/** Who holds each partition, read from the lease bucket. */
+async function owners(kv: KV): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for (let p = 0; p < PARTITIONS; p++) {
+    const e = await kv.get(`partition.${p}`);
+    if (e && e.operation === 'PUT' && e.length > 0) out.set(p, (e.json() as { owner: string }).owner);
+  }
+  return out;
+}
+
+function countBy(m: Map<number, string>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const o of m.values()) out[o] = (out[o] ?? 0) + 1;
+  return out;
+}
+
+async function activityInClickHouse(config: VigilConfig): Promise<Map<string, { n: number; revenue: number }>> {
+  const rows = await chQuery<{ customer_id: string; event_type: string; n: string; revenue: number }>(
+    `SELECT customer_id, event_type, sum(events) AS n, sum(revenue) AS revenue FROM ${config.clickhouse.database}.customer_activity FINAL GROUP BY customer_id, event_type`,
+  );
+  return new Map(rows.map((r) => [`${r.customer_id}|${r.event_type}`, { n: Number(r.n), revenue: Math.round(r.revenue * 100) / 100 }]));
+}
+
+function sameActivity(a: Map<string, { n: number; revenue: number }>, b: Map<string, { n: number; revenue: number }>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) {
+    const w = b.get(k);
+    if (!w || w.n !== v.n || Math.abs(w.revenue - v.revenue) > 1e-6) return false;
+  }
+  return true;
+}
+
+const noOutputs: PipelineOutputs = { event() {}, customerActivity() {}, entityActivity() {}, signals() {}, alert() {}, rejected() {} };
+
+function pipelineFor(config: VigilConfig, clock: ManualClock, partition?: number): Pipeline {
+  return new Pipeline({ config, clock, outputs: noOutputs, model: configuredPurchaseModel(config.signals.model), trend: liveEngagementTrend, alertStore: new MemoryAlertStore(), partition, entityRules: partition === undefined });
+}
+
+/** Every customer's signals from the partitions' final checkpoints, against the single-processor run's. */
+/** One pipeline fed every published message in order (duplicates included) on the unpartitioned subject. */
+function referencePipeline(config: VigilConfig, published: Published[], lastTs: number): Pipeline {
+  const clock = new ManualClock(lastTs + 60_000);
+  const reference = pipelineFor(config, clock);
+  let seq = 0;
+  for (const e of published) {
+    const type = e.subject.split('.')[1];
+    reference.handle({ subject: `events.${type}`, data: e.data, streamSeq: ++seq, receivedAt: clock.now() });
+  }
+  return reference;
+}
+
+async function compareSignals(nc: NatsConnection, config: VigilConfig, reference: Pipeline, lastTs: number): Promise<number> {
+  const clock = new ManualClock(lastTs + 60_000);
+  const nowMin = Math.floor(lastTs / 60_000);
+  let compared = 0;
+  for (let p = 0; p < PARTITIONS; p++) {
+    const store = await natsCheckpointStore(nc, config.processor.checkpointBucket, `${config.nats.consumer}-p${p}`);
+    const blob = await store.load();
+    expect(blob, `checkpoint of partition ${p}`).not.toBeNull();
+    const part = pipelineFor(config, clock, p);
+    part.restore(blob!);
+    for (const id of part.windows.customerIds()) {
+      const mine = part.customerSignals(part.windows.find(id), nowMin);
+      const single = reference.customerSignals(reference.windows.find(id), nowMin);
+      expect({ id, engagement: mine.engagement.score, risk: mine.churn.risk, fatigue: mine.fatigue.score, value: mine.churn.valueAtRisk }).toEqual({
+        id,
+        engagement: single.engagement.score,
+        risk: single.churn.risk,
+        fatigue: single.fatigue.score,
+        value: single.churn.valueAtRisk,
+      });
+      compared++;
+    }
+  }
+  expect(compared).toBe(reference.windows.size);
+  // The channel and campaign counts combined from the partials stream equal the single run's.
+  const combiner = new EntityCombiner({ nc, stream: config.cluster.partialsStream, subjectPrefix: config.cluster.partialsSubjectPrefix, surge: config.signals.surge, maxEntities: config.windows.maxEntities, log: silentLogger });
+  await combiner.start();
+  try {
+    for (const [kind, key] of [['campaign', 'camp-0'], ['campaign', 'camp-1'], ['campaign', 'camp-2'], ['channel', 'email'], ['channel', 'web'], ['segment', 'vip']] as const) {
+      const combined = combiner.signal(kind, key, nowMin);
+      const single = reference.entities.signal(kind, key, nowMin);
+      expect(combined && { touches: combined.touches24h, negatives: combined.negatives1h, overloaded: combined.overloadedCustomers, events: combined.events1h }).toEqual(
+        single && { touches: single.touches24h, negatives: single.negatives1h, overloaded: single.overloadedCustomers, events: single.events1h },
+      );
+    }
+  } finally {
+    await combiner.stop();
+  }
+  return compared;
+}
+
+async function wallSnapshot(port: number): Promise<SnapshotFrame> {
+  return (await (await fetch(`http://127.0.0.1:${port}/api/v1/snapshot`)).json()) as SnapshotFrame;
+}
+
+describe.sequential('three processors sharing six partitions', () => {
+  let server: OwnServer;
+  let nc: NatsConnection;
+  let config: VigilConfig;
+  let children: ProcessorChild[] = [];
+
+  let extraEnv: Record<string, string> = {};
+  const env = (id: string) =>
+    envFor(config, {
+      ...extraEnv,
+      VIGIL_CLUSTER__PARTITIONS: String(PARTITIONS),
+      VIGIL_CLUSTER__PROCESSOR_ID: id,
+      VIGIL_CLUSTER__LEASE_MS: String(LEASE_MS),
+      // Each processor spills to its own directory, kept across its restarts (a spill directory has one owner).
+      VIGIL_CLICKHOUSE__SPILL__DIR: `${config.clickhouse.spill.dir}/${id}`,
+      VIGIL_PROCESSOR__CHECKPOINT_INTERVAL_MS: '1000',
+      VIGIL_LOG__LEVEL: 'info',
+    });
+
+  beforeAll(async () => {
+    const [source, destination] = natsMapping('events', PARTITIONS);
+    server = await OwnServer.natsWithConfig(`mappings = {\n  "${source}": "${destination}"\n}\n`);
+  });
+
+  afterEach(async () => {
+    await Promise.all(children.map((c) => c.kill('SIGKILL').catch(() => undefined)));
+    children = [];
+    await nc?.close();
+    await fetch(`${CLICKHOUSE_URL}/`, { method: 'POST', body: `DROP DATABASE IF EXISTS ${config.clickhouse.database}` });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  async function setUp(more: Record<string, string> = {}): Promise<KV> {
+    extraEnv = more;
+    config = isolatedConfig({
+      nats: { servers: `nats://127.0.0.1:${server.port}`, subjectPrefix: 'events' },
+      cluster: { partitions: PARTITIONS, leaseMs: LEASE_MS },
+    });
+    nc = await connect({ servers: config.nats.servers });
+    // A new stream per test on the same server: the previous test's is deleted first (both would capture events.>).
+    const jsm = await nc.jetstreamManager();
+    for (const s of await jsm.streams.names().next()) if (s.startsWith('EVENTS_')) await jsm.streams.delete(s);
+    await jsm.streams.delete(config.cluster.partialsStream).catch(() => undefined);
+    await jsm.streams.delete(`KV_${config.cluster.leaseBucket}`).catch(() => undefined);
+    // If one fails to start, the others are still stopped after the test (not left running).
+    const started = await Promise.allSettled(['a', 'b', 'c'].map((id) => ProcessorChild.start(env(id))));
+    children = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const kv = await nc.jetstream().views.kv(config.cluster.leaseBucket);
+    // Spread evenly: two partitions each, every partition held.
+    await until('an even spread', () => owners(kv), (m) => m.size === PARTITIONS && Object.values(countBy(m)).every((n) => n === 2) && Object.keys(countBy(m)).length === 3);
+    return kv;
+  }
+
+  it('survives a SIGKILL mid-run: the partitions move, ClickHouse holds exactly what was published, signals equal one processor\'s', async () => {
+    const kv = await setUp();
+    const truth = new Map<string, { n: number; revenue: number }>();
+    const baseTs = Date.now() - 3 * 3_600_000;
+    const first = makeEvents(0, 1_500, baseTs);
+    const second = makeEvents(1_500, 1_500, baseTs);
+    await publish(nc, first, truth);
+
+    const before = await owners(kv);
+    const victim = children[1];
+    const killedAt = Date.now();
+    await victim.kill('SIGKILL');
+    // The rest arrives while the victim's partitions are without an owner and while they move.
+    const publishing = publish(nc, second, truth);
+    // Moved and settled: every partition held, none by the dead one, three each (a survivor starved of CPU past its
+    // lease may lose some for a moment: they come back).
+    await until('the dead processor\'s partitions to move', () => owners(kv), (m) => m.size === PARTITIONS && ![...m.values()].includes('b'), LEASE_MS * 4 + 20_000);
+    const moveMs = Date.now() - killedAt;
+    await until('an even spread over the survivors', () => owners(kv), (m) => m.size === PARTITIONS && JSON.stringify(Object.values(countBy(m)).sort()) === '[3,3]', LEASE_MS * 4 + 20_000);
+    await publishing;
+    expect(before.size).toBe(PARTITIONS);
+    console.info(`cluster: partitions of the killed processor moved after ${moveMs} ms (lease ${LEASE_MS} ms)`);
+
+    await until('ClickHouse to hold exactly what was published', () => activityInClickHouse(config), (m) => sameActivity(m, truth));
+
+    // Each wall shows the whole cluster, not its own partitions: every customer, and the combined campaign counts.
+    const all = [...first, ...second].flatMap((e, i) => (i % 10 === 0 ? [e, e] : [e]));
+    const reference = referencePipeline(config, all, baseTs + 3_000 * 1_000);
+    const single = reference.entities.signal('campaign', 'camp-0', Math.floor(Date.now() / 60_000))!;
+    const campaignCell = (snap: SnapshotFrame) => {
+      const cell = snap.overload.find((c) => c.kind === 'campaign' && c.key === 'camp-0');
+      return cell ? { customers: snap.stats.activeCustomers, touches: cell.touches24h, overloaded: cell.overloadedCustomers } : null;
+    };
+    await until(
+      'both walls to show every customer and the whole campaign',
+      () => Promise.all(children.filter((c) => c !== victim).map(async (c) => campaignCell(await wallSnapshot(c.port)))),
+      (cells) => cells.every((c) => JSON.stringify(c) === JSON.stringify({ customers: CUSTOMERS, touches: single.touches24h, overloaded: single.overloadedCustomers })),
+      30_000,
+    );
+
+    // The contact budget answers from any processor with the customer's own partition's state: the same per-channel
+    // reasons from either wall, and the same as the single run's budget (quiet hours aside: they follow the clock).
+    const survivors = children.filter((c) => c !== victim);
+    const codes = (answer: { channels: Record<string, { codes: string[] }> }) =>
+      Object.fromEntries(Object.entries(answer.channels).map(([ch, d]) => [ch, d.codes.filter((c) => c !== 'quiet_hours').sort()]));
+    let withHistory = 0;
+    for (let c = 0; c < CUSTOMERS; c++) {
+      const id = c % 5 === 0 ? `cust.${c}@example.com` : `c-${c}`;
+      const [fromA, fromC] = await Promise.all(
+        survivors.map(async (child) => {
+          // As a sender would: a 503 (the customer's partition between two holders) is retried.
+          const url = `http://127.0.0.1:${child.port}/api/v1/customers/${encodeURIComponent(id)}/pressure`;
+          let res = await fetch(url);
+          for (let tries = 0; res.status === 503 && tries < 20; tries++) {
+            await new Promise((r) => setTimeout(r, 250));
+            res = await fetch(url);
+          }
+          const body = (await res.json()) as { channels: Record<string, { codes: string[] }> };
+          expect(res.status, JSON.stringify(body)).toBe(200);
+          return codes(body);
+        }),
+      );
+      const single = codes(customerPressure(reference.budget, id, (x) => x) as { channels: Record<string, { codes: string[] }> });
+      expect({ id, fromA, fromC }).toEqual({ id, fromA: single, fromC: single });
+      if (Object.values(single).some((list) => list.length > 0)) withHistory++;
+    }
+    // Most customers have touches or complaints behind their answer: a processor without their state would say none.
+    expect(withHistory).toBeGreaterThan(CUSTOMERS / 5);
+    // A campaign's batch on one wall is split by partition, asked of each holder and merged into one answer.
+    const ids = Array.from({ length: CUSTOMERS }, (_, c) => (c % 5 === 0 ? `cust.${c}@example.com` : `c-${c}`));
+    const batch = (await (await fetch(`http://127.0.0.1:${survivors[0].port}/api/v1/pressure/check`, { method: 'POST', body: JSON.stringify({ customerIds: ids, channel: 'email', campaignId: 'camp-9' }) })).json()) as {
+      checked: number;
+      allowed: string[];
+      suppressed: { customerId: string; reasons: number[] }[];
+      reasons: string[];
+    };
+    expect(batch.checked).toBe(CUSTOMERS);
+    expect([...batch.allowed, ...batch.suppressed.map((x) => x.customerId)].sort()).toEqual([...ids].sort());
+    for (const x of batch.suppressed) for (const r of x.reasons) expect(batch.reasons[r]).toBeTypeOf('string');
+
+    // Clean stops checkpoint every partition; then the signals are compared with one pipeline's.
+    await Promise.all(survivors.map((c) => c.kill('SIGTERM')));
+    expect(await compareSignals(nc, config, reference, baseTs + 3_000 * 1_000)).toBe(CUSTOMERS);
+  });
+
+  it('goes through a rolling restart of every processor under load with the same result', async () => {
+    const kv = await setUp();
+    const truth = new Map<string, { n: number; revenue: number }>();
+    const baseTs = Date.now() - 3 * 3_600_000;
+    const events = makeEvents(0, 3_000, baseTs);
+    let done = false;
+    const publishing = (async () => {
+      for (let at = 0; at < events.length; at += 250) await publish(nc, events.slice(at, at + 250), truth);
+      done = true;
+    })();
+    const ids = ['a', 'b', 'c'];
+    for (let i = 0; i < children.length; i++) {
+      // SIGTERM hands the partitions over at once; the restarted processor gets its share back.
+      await children[i].kill('SIGTERM');
+      children[i] = await ProcessorChild.start(env(ids[i]));
+      await until('the partitions to settle', () => owners(kv), (m) => m.size === PARTITIONS && Object.values(countBy(m)).every((n) => n === 2) && Object.keys(countBy(m)).length === 3);
+    }
+    await publishing;
+    expect(done).toBe(true);
+    await until('ClickHouse to hold exactly what was published', () => activityInClickHouse(config), (m) => sameActivity(m, truth));
+    await Promise.all(children.map((c) => c.kill('SIGTERM')));
+    const lastTs = baseTs + 3_000 * 1_000;
+    const reference = referencePipeline(config, events.flatMap((e, i) => (i % 250 % 10 === 0 ? [e, e] : [e])), lastTs);
+    expect(await compareSignals(nc, config, reference, lastTs)).toBe(CUSTOMERS);
+  });
+
+  it('sends one notification for a campaign\'s tired customers, whichever processors hold them', async () => {
+    const delivered: { vigil: { firing: number; groupLabels: Record<string, string> } }[] = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        delivered.push(JSON.parse(body));
+        res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    try {
+      const kv = await setUp({ VIGIL_ALERTS__WEBHOOK__URL: `http://127.0.0.1:${(hook.address() as { port: number }).port}/hook`, VIGIL_ALERTS__ROUTING__GROUP_WAIT_MS: '1000' });
+      const customers = Array.from({ length: 12 }, (_, i) => `tired-${i}`);
+      const held = await owners(kv);
+      // The twelve are spread over partitions of all three processors.
+      expect(new Set(customers.map((c) => held.get(partitionOf(customerToken(c), PARTITIONS)))).size).toBe(3);
+      const js = nc.jetstream();
+      const now = Date.now();
+      for (const c of customers) {
+        for (let i = 0; i < 3; i++) {
+          await js.publish(`events.email_sent.${customerToken(c)}`, enc.encode(JSON.stringify({ id: `spring-${c}-${i}`, customerId: c, type: 'email_sent', ts: now + i, campaignId: 'spring' })));
+        }
+      }
+      await until('the notification', async () => delivered.length, (n) => n >= 1, 30_000);
+      // One message for the campaign from the leader, with every processor's customers in it; nothing from the others.
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(delivered.map((d) => [d.vigil.groupLabels, d.vigil.firing])).toEqual([[{ alertname: 'customer_contact_fatigue', campaign: 'spring' }, 12]]);
+    } finally {
+      hook.close();
+    }
+  });
+});

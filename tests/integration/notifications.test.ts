@@ -1,0 +1,100 @@
+// Notifications on real services: five tired customers of one campaign become one webhook message, delivered once
+// through a receiver that fails its first tries; a silence keeps the next campaign quiet; every change is on NATS.
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NatsConnection } from 'nats';
+import type { VigilConfig } from '../../src/config/schema.js';
+import type { RunningProcessor } from '../../src/processor.js';
+import { eventually } from '../helpers/clickhouse.js';
+import { cleanUp, isolatedConfig, natsConnection, startTestProcessor } from '../helpers/processor.js';
+
+const enc = new TextEncoder();
+
+describe('grouped notifications', () => {
+  let server: Server;
+  let attempts = 0;
+  const delivered: { text: string; vigil: { firing: number; groupLabels: Record<string, string> } }[] = [];
+  let config: VigilConfig;
+  let nc: NatsConnection;
+  let p: RunningProcessor;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        attempts++;
+        // the receiver is down for its first two tries
+        if (attempts <= 2) {
+          res.writeHead(503).end('busy');
+          return;
+        }
+        delivered.push(JSON.parse(body));
+        res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    config = isolatedConfig({
+      alerts: {
+        routing: { groupBy: ['alertname', 'campaign'], groupWaitMs: 500, groupIntervalMs: 60_000, repeatIntervalMs: 3_600_000 },
+        webhook: { url: `http://127.0.0.1:${port}/hook`, initialBackoffMs: 100, maxBackoffMs: 200, maxAttempts: 5 },
+      },
+    });
+    nc = await natsConnection();
+    p = await startTestProcessor(config);
+  });
+
+  afterAll(async () => {
+    await p?.stop();
+    await cleanUp(config, nc);
+    await nc.close();
+    server.close();
+  });
+
+  const blast = (campaign: string, customers: string[]) => {
+    const now = Date.now();
+    for (const c of customers) {
+      for (let i = 0; i < 3; i++) {
+        nc.publish(`${config.nats.subjectPrefix}.email_sent`, enc.encode(JSON.stringify({ id: `${campaign}-${c}-${i}`, customerId: c, type: 'email_sent', ts: now + i, campaignId: campaign })));
+      }
+    }
+  };
+
+  it('sends one message for the campaign, once, after the receiver recovers; NATS gets every change', async () => {
+    const onNats: string[] = [];
+    const sub = nc.subscribe(`${config.nats.alertSubjectPrefix}.warning`);
+    void (async () => {
+      for await (const m of sub) onNats.push((JSON.parse(new TextDecoder().decode(m.data)) as { subject: { key: string } }).subject.key);
+    })();
+    blast('spring', ['a', 'b', 'c', 'd', 'e']);
+    await nc.flush();
+    await eventually('the webhook to accept a message', () => delivered.length === 1, 15_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(delivered).toHaveLength(1);
+    expect(attempts).toBe(3);
+    expect(delivered[0].vigil.firing).toBe(5);
+    expect(delivered[0].vigil.groupLabels).toEqual({ alertname: 'customer_contact_fatigue', campaign: 'spring' });
+    expect(delivered[0].text).toMatch(/^\[FIRING:5\] customer_contact_fatigue campaign=spring: 5 customers/);
+    expect(onNats.sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
+    sub.unsubscribe();
+  });
+
+  it('keeps a silenced campaign off the webhook but still shows its alerts', async () => {
+    const r = p.pipeline.addSilence({
+      matchers: [{ name: 'campaign', value: 'summer', op: '=' }],
+      startsAt: Date.now() - 1000,
+      endsAt: Date.now() + 3_600_000,
+      createdBy: 'ana',
+      comment: 'planned reactivation blast',
+    });
+    expect(r.ok).toBe(true);
+    blast('summer', ['f', 'g']);
+    await nc.flush();
+    await eventually('the summer alerts on the wall', () => p.pipeline.snapshot().alerts.filter((a) => a.labels.campaign === 'summer').length === 2, 10_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(delivered).toHaveLength(1);
+    const shown = p.pipeline.snapshot().alerts.filter((a) => a.labels.campaign === 'summer');
+    expect(shown.every((a) => a.silencedBy?.length === 1)).toBe(true);
+  });
+});

@@ -1,0 +1,119 @@
+// The purchase models' SQL on both engines Vigil meets: Debian's ClickHouse 18.16 (the server scripts/services.sh
+// runs) and current ClickHouse (chdb, in-process). Purchase histories from `events` against hand-worked values,
+// fits stored in and read back from `model_params`, and `vigil model fit` from ClickHouse end to end.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fitFromClickHouse } from '../../src/cli/modelFit.js';
+import { toChDateTime, type ClickHouseClient } from '../../src/sinks/clickhouse/client.js';
+import { migrate } from '../../src/sinks/clickhouse/migrate.js';
+import { readLatestModel, readPurchaseHistories, storedModelName, storeModelFits } from '../../src/sinks/clickhouse/purchaseModels.js';
+import type { EventRow } from '../../src/sinks/clickhouse/tables.js';
+import { simulateCustomers } from '../../src/signals/models/simulate.js';
+import { ChdbClient } from '../helpers/clickhouse-chdb.js';
+import { testClickHouseClient, testDatabaseName } from '../helpers/clickhouse.js';
+
+const MIN = 60_000;
+const DAY = 1440 * MIN;
+const AS_OF = Date.parse('2026-11-20T12:00:00Z');
+
+function event(id: string, customer: string, type: string, tsMs: number, value = 0): EventRow {
+  return {
+    id, customer_id: customer, type, ts: toChDateTime(tsMs), ts_ms: tsMs, channel: 'web', value, segment: '', campaign_id: '', props: '{}',
+    received_at: toChDateTime(tsMs), stream_seq: 1,
+  };
+}
+
+const engines: [string, () => ClickHouseClient][] = [
+  ['ClickHouse 18.16 (server)', () => testClickHouseClient(testDatabaseName())],
+  ['current ClickHouse (chdb)', () => new ChdbClient(testDatabaseName())],
+];
+
+describe.each(engines)('purchase models in %s', (_name, make) => {
+  let ch: ClickHouseClient;
+
+  beforeAll(async () => {
+    ch = make();
+    await migrate(ch, { database: ch.database });
+  });
+
+  afterAll(async () => {
+    await ch.command(`DROP DATABASE IF EXISTS ${ch.database}`);
+    await ch.close();
+  });
+
+  it('reads each customer’s purchase history as the live windows keep it: epoch minutes, first purchase value, FINAL', async () => {
+    const t0 = AS_OF - 30 * DAY;
+    // "a": three purchases, the earliest sent last; "b": one purchase and a page view; "c": only a purchase after AS_OF
+    const a2 = event('a2', 'a', 'purchase', t0 + 10 * DAY + 59_999, 30);
+    await ch.insert('events', [
+      event('a1', 'a', 'purchase', t0 + 2 * DAY + 30_000, 50),
+      a2,
+      event('b1', 'b', 'purchase', t0 + 29 * DAY, 12.5),
+      event('b2', 'b', 'page_view', t0 + 29 * DAY + MIN),
+      event('c1', 'c', 'purchase', AS_OF + MIN, 9),
+    ]);
+    // A redelivered event (the same row again) and the earliest purchase, arriving late, in a later insert.
+    await ch.insert('events', [a2, event('a0', 'a', 'purchase', t0 + 20_000, 20)]);
+
+    const histories = await readPurchaseHistories(ch, AS_OF);
+    expect(histories.sort((x, y) => x.customerId.localeCompare(y.customerId))).toEqual([
+      { customerId: 'a', history: { purchases: 3, firstMin: Math.floor(t0 / MIN), lastMin: Math.floor((t0 + 10 * DAY + 59_999) / MIN), revenue: 100, firstValue: 20 } },
+      { customerId: 'b', history: { purchases: 1, firstMin: Math.floor((t0 + 29 * DAY) / MIN), lastMin: Math.floor((t0 + 29 * DAY) / MIN), revenue: 12.5, firstValue: 12.5 } },
+    ]);
+  });
+
+  it('stores fits with one date and reads back the latest converged pair, named by its date', async () => {
+    const bg = { r: 0.24, alpha: 30.9, a: 0.79, b: 2.43 };
+    const gg = { p: 6.25, q: 3.74, gamma: 15.44 };
+    const t1 = Date.parse('2026-11-01T08:00:00Z');
+    const t2 = Date.parse('2026-11-02T08:00:00Z');
+    expect(await readLatestModel(ch)).toBeNull();
+    await storeModelFits(ch, t1, 'test', [
+      { model: 'bgnbd', params: bg, logLikelihood: -100, customers: 500, converged: true },
+      { model: 'gamma_gamma', params: gg, logLikelihood: -50, customers: 200, converged: true },
+    ]);
+    await storeModelFits(ch, t2, 'test', [
+      { model: 'bgnbd', params: { ...bg, r: 0.3 }, logLikelihood: -99, customers: 510, converged: true },
+      { model: 'gamma_gamma', params: { ...gg, p: 7 }, logLikelihood: -49, customers: 210, converged: true },
+    ]);
+    // a newer fit that did not converge is stored for the record but not used
+    await storeModelFits(ch, t2 + DAY, 'test', [{ model: 'bgnbd', params: { ...bg, r: 9 }, logLikelihood: -1e9, customers: 510, converged: false }]);
+    const latest = await readLatestModel(ch);
+    expect(latest).toEqual({ fittedAtMs: t2, bgnbd: { ...bg, r: 0.3 }, gammaGamma: { ...gg, p: 7 } });
+    expect(storedModelName(latest!)).toBe('bgnbd-gg:2026-11-02T08:00:00Z');
+    const rows = await ch.query<{ params: string; customers: string; converged: number; log_likelihood: number }>(
+      `SELECT params, customers, converged, log_likelihood FROM ${ch.database}.model_params WHERE fitted_at = toDateTime(${t2 / 1000}) ORDER BY model`,
+    );
+    expect(rows.map((r) => [JSON.parse(r.params), Number(r.customers), r.converged, r.log_likelihood])).toEqual([
+      [{ ...bg, r: 0.3, unit: 'days' }, 510, 1, -99],
+      [{ ...gg, p: 7, unit: 'days' }, 210, 1, -49],
+    ]);
+  });
+
+  it('vigil model fit: refuses too few customers, then fits and stores both models from the events table', async () => {
+    // Only "a" and "b" so far (one customer is a repeat buyer).
+    await expect(fitFromClickHouse(ch, { asOfMs: AS_OF, fittedAtMs: AS_OF, minCustomers: 100 })).rejects.toThrow(
+      `${ch.database}.events as of 2026-11-20T12:00:00Z has purchases of 2 customers; BG/NBD needs at least 100 (--min-customers) to be fitted`,
+    );
+    const origin = AS_OF - 200 * DAY;
+    const customers = simulateCustomers({
+      customers: 400,
+      bgNbd: { r: 0.8, alpha: 12, a: 0.6, b: 2.5 },
+      gammaGamma: { p: 6, q: 4, gamma: 20 },
+      observationEnd: 199,
+      acquisition: [0, 60],
+      seed: 5,
+      keepPurchases: true,
+    });
+    const rows = customers.flatMap((c) => (c.purchases ?? []).map((p, i) => event(`${c.id}-${i}`, `sim-${c.id}`, 'purchase', Math.round(origin + p.time * DAY), p.value ?? 0)));
+    await ch.insert('events', rows);
+    const fittedAtMs = AS_OF + 1_234;
+    const fit = await fitFromClickHouse(ch, { asOfMs: AS_OF, fittedAtMs, minCustomers: 100 });
+    expect(fit.customers).toBe(402);
+    expect(fit.bgnbd.converged).toBe(true);
+    expect(fit.gammaGamma?.converged).toBe(true);
+    expect(fit.fittedAt).toBe('2026-11-20T12:00:01Z');
+    expect(fit.model).toBe('bgnbd-gg:2026-11-20T12:00:01Z');
+    const latest = await readLatestModel(ch);
+    expect(latest).toEqual({ fittedAtMs: Date.parse('2026-11-20T12:00:01Z'), bgnbd: fit.bgnbd.params, gammaGamma: fit.gammaGamma!.params });
+  });
+});

@@ -1,0 +1,236 @@
+// The wall page in real headless Chromium against a fake source: numbers from the snapshot, a pushed alert,
+// acknowledging it with a click, the stale marker and the disconnected banner. Leaves screenshots in tests/artifacts/.
+import { mkdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createWallServer } from '../../src/wall/server.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { FakeWallSource } from '../helpers/wallFakeSource.js';
+import { buildAlert, buildStats, buildWallConfig, demoScene, labelsFor } from '../helpers/wallFixtures.js';
+
+const RESPONDER = 'responder-token-0001';
+const VIEWER = 'viewer-token-0001';
+const ARTIFACTS = new URL('../artifacts/', import.meta.url);
+const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumSignificantDigits: 3 });
+
+let browser: Browser;
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function openWall(page: Page, url: string): Promise<string[]> {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  await page.goto(url);
+  await page.locator('[data-testid=connection-status][data-state=live]').waitFor({ timeout: 10_000 });
+  return errors;
+}
+
+describe.each(['uws', 'ws'] as const)('the wall page over %s', (transport) => {
+  it('shows the snapshot, a pushed alert, an acknowledgement, staleness and disconnection', async () => {
+    const scene = demoScene();
+    const source = new FakeWallSource(scene);
+    const wall = createWallServer({
+      config: buildWallConfig({ transport, tokens: { viewer: [VIEWER], responder: [RESPONDER] } }),
+      source,
+      logger: silentLogger,
+    });
+    const port = await wall.listen();
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    try {
+      const errors = await openWall(page, `http://127.0.0.1:${port}/?token=${RESPONDER}&by=dana`);
+
+      // Header tiles carry the snapshot's numbers.
+      const eps = page.getByTestId('tile-events-per-sec');
+      await page.locator(`[data-testid=tile-events-per-sec][data-value="${scene.stats.eventsPerSec}"]`).waitFor();
+      expect(await eps.locator('.tile-value').textContent()).toBe(compact.format(scene.stats.eventsPerSec));
+      expect(await page.getByTestId('tile-active-customers').getAttribute('data-value')).toBe(String(scene.stats.activeCustomers));
+      expect(await page.getByTestId('tile-rejected').locator('.tile-value').textContent()).toBe(scene.stats.rejectedTotal.toLocaleString('en-US'));
+      expect(await page.getByTestId('tile-lag').getAttribute('data-value')).toBe(String(scene.stats.lagMs));
+      expect(await page.getByTestId('tile-clickhouse-buffer').getAttribute('data-value')).toBe(String(scene.stats.clickhouseBufferedRows));
+      expect(await page.getByTestId('role').textContent()).toBe('responder');
+
+      // Lists: at-risk customers with risk as a percentage, the overload table coloured by surge, the alert feed.
+      const riskRows = page.getByTestId('at-risk-row');
+      expect(await riskRows.count()).toBe(scene.atRisk.length);
+      expect(await riskRows.first().getByTestId('at-risk-customer').textContent()).toBe(scene.atRisk[0].customerId);
+      expect(await riskRows.first().getByTestId('at-risk-pct').textContent()).toBe(`${Math.round(scene.atRisk[0].risk * 100)}%`);
+      expect(await page.getByTestId('overload-row').count()).toBe(scene.overload.length);
+      expect(await page.locator('[data-testid=overload-row][data-key="campaign:spring-sale"] [data-testid=overload-surge]').getAttribute('data-level')).toBe('critical');
+      // what the contact budget held back, of the sends it was asked about; a dash where no sender asks
+      const heldBack = page.locator('[data-testid=overload-row][data-key="campaign:spring-sale"] [data-testid=overload-held-back]');
+      expect(await heldBack.textContent()).toBe('312');
+      expect(await heldBack.getAttribute('title')).toBe('312 of 1,200 checked: email 300, push 12');
+      expect(await page.locator('[data-testid=overload-row][data-key="channel:sms"] [data-testid=overload-held-back]').textContent()).toBe('–');
+      expect(await page.getByTestId('alert-card').count()).toBe(scene.alerts.length);
+      await expect.poll(() => page.locator('#chart-events canvas').count()).toBeGreaterThan(0);
+
+      // An alert pushed by the source appears in the feed, worst first.
+      source.push({
+        type: 'alert',
+        alert: buildAlert({
+          id: 'a-new',
+          rule: 'campaign_negative_surge',
+          severity: 'critical',
+          subject: { kind: 'campaign', key: 'winback-q2' },
+          value: 7.2,
+          threshold: 4,
+          reasons: ['complaints ×7 baseline in 10 min'],
+          summary: 'Complaints on winback-q2 are surging',
+          startsAt: Date.now() - 4_000,
+        }),
+      });
+      const card = page.locator('[data-testid=alert-card][data-alert-id="a-new"]');
+      await card.waitFor();
+      expect(await card.getByTestId('alert-state').textContent()).toBe('firing');
+
+      // Acknowledge: the click reaches the source, and the feed shows who acknowledged.
+      await card.getByTestId('alert-ack-button').click();
+      await expect.poll(() => source.acknowledgements).toContainEqual({ alertId: 'a-new', by: 'dana' });
+      await card.getByTestId('alert-acknowledged').filter({ hasText: 'Acknowledged by dana' }).waitFor();
+      expect(await card.getByTestId('alert-ack-button').isVisible()).toBe(false);
+
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: new URL(`wall-${transport}.png`, ARTIFACTS).pathname });
+
+      // Nothing arrives for a few seconds: the page says its numbers are stale, and recovers on the next frame.
+      await page.getByTestId('stale-marker').waitFor({ state: 'visible', timeout: 10_000 });
+      source.push({ type: 'stats', stats: buildStats({ ...scene.stats, ts: Date.now(), eventsPerSec: 12_345 }) });
+      await page.locator('[data-testid=tile-events-per-sec][data-value="12345"]').waitFor();
+      await page.getByTestId('stale-marker').waitFor({ state: 'hidden' });
+
+      // The server goes away: the disconnected banner shows, and the page keeps trying.
+      expect(await page.getByTestId('banner-disconnected').isVisible()).toBe(false);
+      await wall.close();
+      await page.getByTestId('banner-disconnected').waitFor({ state: 'visible', timeout: 10_000 });
+      expect(await page.getByTestId('connection-status').getAttribute('data-state')).toBe('offline');
+      await page.screenshot({ path: new URL(`wall-${transport}-disconnected.png`, ARTIFACTS).pathname });
+      // Refused reconnects show up as console errors in Chromium; only page errors before the close count.
+      expect(errors.filter((message) => !message.includes('WebSocket'))).toEqual([]);
+    } finally {
+      await page.close();
+      await wall.close();
+    }
+  });
+
+  it('shows a viewer the feed without Acknowledge buttons', async () => {
+    const source = new FakeWallSource(demoScene());
+    const wall = createWallServer({
+      config: buildWallConfig({ transport, tokens: { viewer: [VIEWER], responder: [RESPONDER] } }),
+      source,
+      logger: silentLogger,
+    });
+    const port = await wall.listen();
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    try {
+      await openWall(page, `http://127.0.0.1:${port}/?token=${VIEWER}`);
+      await page.getByTestId('alert-card').first().waitFor();
+      expect(await page.getByTestId('role').textContent()).toBe('viewer');
+      expect(await page.locator('[data-testid=alert-ack-button]:visible').count()).toBe(0);
+      // No empty button row either: only acknowledged alerts keep a footer, to say by whom.
+      expect(await page.locator('[data-alert-id="a-channel-sms-surge"] .alert-foot').isVisible()).toBe(false);
+      expect(await page.locator('[data-alert-id="a-customer-c-104823"] [data-testid=alert-acknowledged]').textContent()).toContain('maria');
+      await page.screenshot({ path: new URL(`wall-${transport}-viewer-laptop.png`, ARTIFACTS).pathname });
+    } finally {
+      await page.close();
+      await wall.close();
+    }
+  });
+});
+
+describe('the alert feed under a storm of customer alerts', () => {
+  it('groups them by rule and campaign, with the processor\'s totals, and silences or acknowledges a group from its card', async () => {
+    const now = Date.now();
+    const campaignAlert = buildAlert({ id: 'a-camp', rule: 'campaign_overload', severity: 'critical', subject: { kind: 'campaign', key: 'spring-sale' }, value: 312, threshold: 50 });
+    const tired = Array.from({ length: 5 }, (_, i) => {
+      const base = { rule: 'customer_contact_fatigue', severity: 'warning' as const, subject: { kind: 'customer' as const, key: `c-${100 + i}` } };
+      return buildAlert({ ...base, id: `a-tired-${i}`, value: 2 + i / 10, threshold: 1.5, labels: labelsFor(base, { campaign: 'spring-sale', channel: 'email' }), startsAt: now - i * 1_000 });
+    });
+    const lonely = buildAlert({ id: 'a-lonely', rule: 'customer_churn_risk', subject: { kind: 'customer', key: 'c-900' } });
+    // The processor counts 312 tired customers in spring-sale; this screen holds only five of them.
+    const stats = buildStats({
+      alerts: {
+        firing: 314,
+        pending: 0,
+        acknowledged: 0,
+        silenced: 0,
+        unattended: 314,
+        customerGroups: [{ rule: 'customer_contact_fatigue', campaign: 'spring-sale', firing: 312, pending: 0, acknowledged: 0, silenced: 0 }],
+      },
+    });
+    const source = new FakeWallSource({ stats, alerts: [campaignAlert, ...tired, lonely] });
+    const wall = createWallServer({ config: buildWallConfig({ tokens: { viewer: [VIEWER], responder: [RESPONDER] } }), source, logger: silentLogger });
+    const port = await wall.listen();
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    try {
+      const errors = await openWall(page, `http://127.0.0.1:${port}/?token=${RESPONDER}&by=lee`);
+      const group = page.getByTestId('alert-group');
+      await group.waitFor();
+      expect(await group.count()).toBe(1);
+      // The campaign alert and the lone churn alert keep their own cards; the five tired customers are one card.
+      expect(await page.getByTestId('alert-card').count()).toBe(2);
+      expect(await page.locator('#alert-feed > *').first().getAttribute('data-alert-id')).toBe('a-camp');
+      expect(await group.getByTestId('alert-group-count').textContent()).toBe('312 customers');
+      expect(await group.getByTestId('alert-group-title').textContent()).toBe('customer contact fatigue · campaign spring-sale');
+      expect(await group.getByTestId('alert-group-summary').textContent()).toBe('312 firing · 5 listed here');
+      expect(await page.getByTestId('alert-counts').textContent()).toBe('314 firing · 0 pending');
+
+      await group.getByTestId('alert-group-toggle').click();
+      // The toggle re-renders on the next animation frame: wait for it rather than race it.
+      await expect.poll(() => group.getByTestId('alert-member').count()).toBe(5);
+      await group.getByTestId('alert-group-ack').click();
+      await expect.poll(() => source.acknowledgements.map((a) => a.alertId).sort()).toEqual(tired.map((a) => a.id).sort());
+
+      await group.getByTestId('alert-group-silence').click();
+      const dialog = page.getByTestId('silence-dialog');
+      expect(await dialog.getByTestId('silence-matcher-alertname').isChecked()).toBe(true);
+      expect(await dialog.getByTestId('silence-matcher-campaign').isChecked()).toBe(true);
+      expect(await dialog.getByTestId('silence-preview').getAttribute('data-count')).toBe('5');
+      await dialog.getByTestId('silence-comment').fill('spring-sale send paused at 14:05');
+      await dialog.getByTestId('silence-submit').click();
+      await dialog.waitFor({ state: 'hidden' });
+      expect(source.silenceRequests).toEqual([
+        expect.objectContaining({
+          matchers: [
+            { name: 'alertname', op: '=', value: 'customer_contact_fatigue' },
+            { name: 'campaign', op: '=', value: 'spring-sale' },
+          ],
+          createdBy: 'lee',
+          comment: 'spring-sale send paused at 14:05',
+        }),
+      ]);
+      const request = source.silenceRequests[0];
+      expect(request.endsAt - request.startsAt).toBeGreaterThan(2 * 3_600_000 - 60_000);
+      expect(request.endsAt - request.startsAt).toBeLessThan(2 * 3_600_000 + 60_000);
+
+      // Every listed member is marked silenced, the lone churn alert is not, and the list says what the silence covers.
+      await group.locator('[data-testid=alert-member].silenced').nth(4).waitFor();
+      expect(await page.locator('[data-alert-id="a-lonely"]').getAttribute('data-silenced')).toBe('false');
+      const item = page.getByTestId('silence-item');
+      await item.waitFor();
+      expect(await item.getByTestId('silence-meta').textContent()).toMatch(/^lee · ends in (1h 59m|2h 00m) .* · covers 312 alerts$/);
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: new URL('wall-grouped.png', ARTIFACTS).pathname });
+
+      await item.getByTestId('silence-expire').click();
+      await page.locator('[data-testid=silence-item][data-state=expired]').waitFor();
+      expect(await group.locator('[data-testid=alert-member].silenced').count()).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      await wall.close();
+    }
+  });
+});
