@@ -27,7 +27,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -37,6 +37,7 @@ import { customerToken, natsMapping, partitionOf } from '../src/cluster/partitio
 import { parseConfig } from '../src/config/load.js';
 import { envFor } from '../tests/helpers/child.js';
 import { freePort, OwnServer } from '../tests/helpers/ownServices.js';
+import { machineFacts, type MachineFacts } from './machine.js';
 import { WorkloadGenerator } from './workload.js';
 
 const { values: args } = parseArgs({
@@ -118,39 +119,6 @@ function natsServerPid(port: number): number | null {
     }
   }
   return null;
-}
-
-function machine() {
-  const git = (a: string[]) => {
-    try {
-      return execFileSync('git', a, { cwd: root, encoding: 'utf8' }).trim();
-    } catch {
-      return 'unknown';
-    }
-  };
-  let cpuModel = cpus()[0]?.model ?? 'unknown';
-  try {
-    cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpuModel;
-  } catch {
-    /* not Linux */
-  }
-  let natsVersion = 'unknown';
-  try {
-    natsVersion = execFileSync('nats-server', ['--version'], { encoding: 'utf8' }).trim();
-  } catch {
-    /* reported as unknown */
-  }
-  return {
-    cpu: cpuModel,
-    cores: cpus().length,
-    memoryGiB: round(totalmem() / 2 ** 30, 1),
-    node: process.version,
-    natsServer: natsVersion,
-    date: new Date().toISOString(),
-    gitCommit: git(['rev-parse', '--short', 'HEAD']),
-    gitDirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
-    processorBuild: 'tsx (node --import tsx src/main.ts)',
-  };
 }
 
 // ---- the event set ---------------------------------------------------------------------------------------------------
@@ -548,7 +516,7 @@ async function cleanUpRun(nc: NatsConnection, n: RunNames): Promise<void> {
 
 interface ClusterResults {
   kind: 'cluster';
-  machine: ReturnType<typeof machine>;
+  machine: MachineFacts;
   workload: { customers: number; events: number; firstDayEvents: number; byType: Record<string, number>; byPartition: number[]; partitions: number; leaseMs: number };
   rounds: number;
   /** The fastest run of each processor count, the ratios against the fastest with one: the table. */
@@ -622,7 +590,7 @@ function writeResults(r: ClusterResults, json = true): string {
 // ---- main ------------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const facts = machine();
+  const facts = machineFacts(root, 'tsx (node --import tsx src/main.ts)');
   const [source, destination] = natsMapping(PREFIX, PARTITIONS);
   const server = await OwnServer.natsWithConfig(`mappings = {\n  "${source}": "${destination}"\n}\n`);
   const natsUrl = `nats://127.0.0.1:${server.port}`;

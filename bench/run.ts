@@ -12,10 +12,8 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { execFileSync } from 'node:child_process';
 import { build as buildHistogram } from 'hdr-histogram-js';
 import { connect, type NatsConnection } from 'nats';
 import { Redis } from 'ioredis';
@@ -23,6 +21,7 @@ import WebSocket from 'ws';
 import type { BaselineSettings } from './baselineConsumer.js';
 import type { ChildRequest } from './processorChild.js';
 import type { PublisherJob, PublisherReport } from './publisher.worker.js';
+import { machineFacts } from './machine.js';
 import { costSvg } from './plot.js';
 import { resultsMarkdown, type BenchResults } from './report.js';
 
@@ -392,30 +391,10 @@ async function cleanUp(nc: NatsConnection): Promise<void> {
 
 // ---- machine -------------------------------------------------------------------------------------------------------
 
-function machine() {
-  const git = (a: string[]) => {
-    try {
-      return execFileSync('git', a, { cwd: root, encoding: 'utf8' }).trim();
-    } catch {
-      return 'unknown';
-    }
-  };
-  return {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: round(totalmem() / 2 ** 30, 1),
-    node: process.version,
-    date: new Date().toISOString(),
-    gitCommit: git(['rev-parse', '--short', 'HEAD']),
-    gitDirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
-    processorBuild: process.env.VIGIL_BENCH_DIST ? 'tsc' : 'tsx',
-  };
-}
-
 // ---- the run -------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const facts = machine();
+  const facts = machineFacts(root, process.env.VIGIL_BENCH_DIST ? 'tsc' : 'tsx');
   say(`vigil bench (${mode}): ${customers.toLocaleString('en')} customers, ~${bodyEvents.toLocaleString('en')} events after the first day; stream ${names.stream}`);
   const nc = await connect({ servers: NATS, name: 'vigil-bench' });
   const profileDir = args.profile ? `${resultsDir}tmp/profiles/` : null;
