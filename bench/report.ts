@@ -1,8 +1,24 @@
 // The benchmark's results: their shape (kept as JSON under bench/results/) and the short markdown table the README shows.
+import type { MachineFacts } from './machine.js';
+
+/** One latency phase: the processor fed at `fraction` of its measured maximum, event publish to alert frame. */
+export interface LatencyResult {
+  fraction: number;
+  ratePerSec: number;
+  publishedPerSec: number;
+  alerts: number;
+  triggersSent: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  processorCpu: number;
+  processorEventsPerSec: number;
+  cpuUsPerEvent: number;
+}
 
 export interface BenchResults {
   mode: string;
-  machine: { cpu: string; cores: number; memoryGiB: number; node: string; date: string; gitCommit: string; gitDirty: boolean; processorBuild: string };
+  machine: Omit<MachineFacts, 'natsServer'> & { natsServer?: string };
   workload: { customers: number; events: number; firstDayEvents: number; publishedPerSec: number; byType: Record<string, number>; workers: number };
   consumerSettings: { fetchBatch: number; maxAckPending: number; ackWaitMs: number };
   throughput: {
@@ -15,19 +31,7 @@ export interface BenchResults {
     redisSortedSets: { events: number; ms: number; eventsPerSec: number; cpu: number; processorSpeedup: number };
   };
   outcomes: { counts: Record<string, number>; rejectReasons: Record<string, number> };
-  latency: {
-    fraction: number;
-    ratePerSec: number;
-    publishedPerSec: number;
-    alerts: number;
-    triggersSent: number;
-    p50Ms: number;
-    p99Ms: number;
-    maxMs: number;
-    processorCpu: number;
-    processorEventsPerSec: number;
-    cpuUsPerEvent: number;
-  }[];
+  latency: LatencyResult[];
   memory: {
     processorAtEnd: Record<string, number>;
     bySize: Record<string, number>[];

@@ -23,7 +23,7 @@ import type { ChildRequest } from './processorChild.js';
 import type { PublisherJob, PublisherReport } from './publisher.worker.js';
 import { machineFacts } from './machine.js';
 import { costSvg } from './plot.js';
-import { resultsMarkdown, type BenchResults } from './report.js';
+import { resultsMarkdown, type BenchResults, type LatencyResult } from './report.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -260,20 +260,6 @@ function runBaseline(kind: 'ceiling' | 'redis', from: number, to: number, maxMs:
 }
 
 // ---- latency -------------------------------------------------------------------------------------------------------
-
-interface LatencyResult {
-  fraction: number;
-  ratePerSec: number;
-  publishedPerSec: number;
-  alerts: number;
-  triggersSent: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  processorCpu: number;
-  processorEventsPerSec: number;
-  cpuUsPerEvent: number;
-}
 
 async function latencyPhase(proc: ProcessorProcess, wallPort: number, fraction: number, maxRate: number): Promise<LatencyResult> {
   const rate = Math.round(maxRate * fraction);
