@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 // The processor's entry point: load and validate the config, start, and stop cleanly on SIGTERM or SIGINT.
-import { watchFile } from 'node:fs';
 import { loadConfig } from './config/load.js';
+import { watchRuleReloads } from './config/watch.js';
 import { startProcessor } from './processor.js';
 import { errorMessage, VigilError } from './shared/errors.js';
 import { createLogger } from './shared/logger.js';
+import { superviseThreads } from './threads.js';
 
 export async function runProcessor(configFile?: string): Promise<void> {
   const config = loadConfig({ file: configFile });
   const log = createLogger(config.log.level);
+  // cluster.threads > 1: this thread only supervises one processor per worker thread (docs/scale-out.md).
+  if (config.cluster.threads > 1) return superviseThreads({ config, configFile, log });
   const processor = await startProcessor({ config, logger: log });
   let signals = 0;
   const shutdown = (signal: string) => {
@@ -25,17 +28,7 @@ export async function runProcessor(configFile?: string): Promise<void> {
       },
     );
   };
-  // Alert rules reload without a restart: on SIGHUP, or when the config file changes. A bad file is refused
-  // with its reason and the rules in force stay.
-  const reload = (why: string) => {
-    try {
-      processor.reloadRules(loadConfig({ file: configFile }).alerts.rules);
-    } catch (err) {
-      log.error({ why, err: errorMessage(err) }, 'config reload refused; keeping the rules in force');
-    }
-  };
-  process.on('SIGHUP', () => reload('SIGHUP'));
-  if (configFile) watchFile(configFile, { interval: 2_000 }, (cur, prev) => cur.mtimeMs !== prev.mtimeMs && reload('config file changed'));
+  watchRuleReloads(configFile, log, (rules) => processor.reloadRules(rules));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

@@ -1,12 +1,12 @@
 // Wires the stages into one running processor: NATS in, pipeline, ClickHouse and NATS out, the wall beside it.
 import { connect, type NatsConnection } from 'nats';
 import type { VigilConfig } from './config/schema.js';
-import { hostname } from 'node:os';
 import type { AlertView, OverloadCell, PressureOutcome, SnapshotFrame, WallSource } from './contract/frames.js';
 import type { EntityActivityRecord, PipelineOutputs, RejectedRecord } from './contract/outputs.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { errorMessage, VigilError } from './shared/errors.js';
 import type { Logger } from './shared/logger.js';
+import { defaultProcessorId } from './shared/processorId.js';
 import { ensureStream } from './sources/jetstream.js';
 import { Pipeline, type PipelineDeps } from './pipeline.js';
 import { Worker } from './worker.js';
@@ -668,11 +668,6 @@ function redisState(list: Worker[], leader: { alertStore: RedisAlertStore } | nu
   const stores = [...list.map((w) => w.alertStore), ...(leader ? [leader.alertStore] : [])];
   const states = stores.map((s) => s.state());
   return states.find((s) => !s.ok) ?? states[0] ?? { ok: true, detail: 'connected' };
-}
-
-/** Host name and process id, as NATS subjects and KV keys allow them. */
-function defaultProcessorId(): string {
-  return `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
 }
 
 async function connectNats(config: VigilConfig, log: Logger): Promise<{ conn: NatsConnection; connected(): boolean }> {

@@ -283,6 +283,11 @@ export const configSchema = z
       .object({
         /** Customer partitions, made by the NATS server's subject mapping (docs/scale-out.md); 0 = one processor holds every customer. */
         partitions: z.number().int().min(0).max(1_024).default(0),
+        /**
+         * Worker threads of this process, each a cluster member of its own (`<processorId>-t<i>`) holding a share of
+         * the partitions (src/threads.ts); 1 = the processor runs on the main thread.
+         */
+        threads: z.number().int().min(1).max(64).default(1),
         /** This processor's id among those sharing the partitions; default: host name and process id. */
         processorId: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
         /** KV bucket holding the members, the partition leases and the leader lease. */
@@ -315,6 +320,14 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    // Threads share the customers through the partition leases: a thread without a partition would be idle.
+    if (c.cluster.threads > 1 && c.cluster.partitions < c.cluster.threads) {
+      ctx.addIssue({ code: 'custom', path: ['cluster', 'threads'], message: `${c.cluster.threads} threads need cluster.partitions >= ${c.cluster.threads} (now ${c.cluster.partitions}): each thread holds whole partitions` });
+    }
+    // Thread i serves wall.port + i.
+    if (c.cluster.threads > 1 && c.wall.port > 0 && c.wall.port + c.cluster.threads - 1 > 65_535) {
+      ctx.addIssue({ code: 'custom', path: ['wall', 'port'], message: `thread ${c.cluster.threads - 1} would serve port ${c.wall.port + c.cluster.threads - 1}, above 65535` });
+    }
     const p = c.privacy;
     if (p.pseudonymize && p.pseudonymKey.length < 32) {
       ctx.addIssue({ code: 'custom', path: ['privacy', 'pseudonymKey'], message: 'privacy.pseudonymize needs a key of at least 32 characters in VIGIL_PRIVACY__PSEUDONYM_KEY' });
