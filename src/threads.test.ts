@@ -20,6 +20,10 @@ describe('threadConfig: what each worker thread holds alone', () => {
     expect([0, 1].map((i) => threadConfig(ephemeral, i).wall.port)).toEqual([0, 0]);
   });
 
+  it('serves the wall with ws in every thread (uWebSockets.js handles would abort the process when a thread dies)', () => {
+    expect([0, 1].map((i) => threadConfig(config, i).wall.transport)).toEqual(['ws', 'ws']);
+  });
+
   it('gives each thread its own spill directory (its lock tells owners apart by pid, which threads share)', () => {
     expect([0, 1].map((i) => threadConfig(config, i).clickhouse.spill.dir)).toEqual([join('/var/vigil/spill', 't0'), join('/var/vigil/spill', 't1')]);
   });
@@ -29,6 +33,7 @@ describe('threadConfig: what each worker thread holds alone', () => {
     expect(threadConfig(plain, 1).cluster.processorId).toMatch(/^[A-Za-z0-9_-]+-t1$/);
     const t = threadConfig(config, 1);
     expect({ ...t, cluster: config.cluster, wall: config.wall, clickhouse: config.clickhouse }).toEqual(config);
+    expect({ ...t.wall, port: config.wall.port, transport: config.wall.transport }).toEqual(config.wall);
     expect(t.clickhouse.database).toBe(config.clickhouse.database);
     expect(parseConfig(t)).toEqual(t);
   });

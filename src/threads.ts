@@ -27,7 +27,9 @@ export function threadConfig(config: VigilConfig, index: number, baseId = config
     // Each thread is a member of its own: the leases and the cluster wall tell members apart by id.
     cluster: { ...config.cluster, threads: 1, processorId: `${baseId}-t${index}` },
     // Thread 0 keeps the configured port, the one health checks and browsers know; 0 stays ephemeral for every thread.
-    wall: { ...config.wall, port: config.wall.port === 0 ? 0 : config.wall.port + index },
+    // `auto` means `ws` here: uWebSockets.js's native handles outlive a thread that dies, and Node then aborts the
+    // whole process instead of letting the supervisor stop the other threads cleanly (config refuses `uws` with threads).
+    wall: { ...config.wall, port: config.wall.port === 0 ? 0 : config.wall.port + index, transport: 'ws' },
     // A spill directory has one owner, and its lock tells owners apart by pid, which the threads share.
     clickhouse: { ...config.clickhouse, spill: { ...config.clickhouse.spill, dir: join(config.clickhouse.spill.dir, `t${index}`) } },
   };

@@ -328,6 +328,9 @@ export const configSchema = z
     if (c.cluster.threads > 1 && c.wall.port > 0 && c.wall.port + c.cluster.threads - 1 > 65_535) {
       ctx.addIssue({ code: 'custom', path: ['wall', 'port'], message: `thread ${c.cluster.threads - 1} would serve port ${c.wall.port + c.cluster.threads - 1}, above 65535` });
     }
+    if (c.cluster.threads > 1 && c.wall.transport === 'uws') {
+      ctx.addIssue({ code: 'custom', path: ['wall', 'transport'], message: "uws cannot serve worker threads (cluster.threads > 1): a thread that dies would abort the whole process; use 'auto' (ws in threads) or 'ws'" });
+    }
     const p = c.privacy;
     if (p.pseudonymize && p.pseudonymKey.length < 32) {
       ctx.addIssue({ code: 'custom', path: ['privacy', 'pseudonymKey'], message: 'privacy.pseudonymize needs a key of at least 32 characters in VIGIL_PRIVACY__PSEUDONYM_KEY' });

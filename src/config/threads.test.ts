@@ -23,6 +23,12 @@ describe('cluster.threads', () => {
     expect(() => parseConfig({ cluster: { threads: 1.5, partitions: 4 } })).toThrow(/cluster\.threads/);
   });
 
+  it('refuses the uws wall transport with threads (a thread dying would abort the process), and takes auto or ws', () => {
+    expect(() => parseConfig({ cluster: { threads: 2, partitions: 2 }, wall: { transport: 'uws' } })).toThrow(/wall\.transport: uws cannot serve worker threads/);
+    expect(parseConfig({ cluster: { threads: 2, partitions: 2 }, wall: { transport: 'ws' } }).wall.transport).toBe('ws');
+    expect(parseConfig({ cluster: { threads: 1, partitions: 2 }, wall: { transport: 'uws' } }).wall.transport).toBe('uws');
+  });
+
   it('refuses a wall port whose last thread would be past 65535', () => {
     expect(() => parseConfig({ cluster: { threads: 2, partitions: 2 }, wall: { port: 65_535 } })).toThrow(/wall\.port: thread 1 would serve port 65536/);
     expect(parseConfig({ cluster: { threads: 2, partitions: 2 }, wall: { port: 65_534 } }).wall.port).toBe(65_534);

@@ -37,10 +37,14 @@ export class ProcessorChild {
     this.exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
   }
 
-  /** Starts `node --import tsx src/main.ts` and resolves once its wall answers /readyz. */
+  /**
+   * Starts `node --import tsx src/main.ts` and resolves once its wall answers /readyz: on VIGIL_WALL__PORT when it is
+   * set and not 0 (with worker threads, thread 0's port), else on the port its log announces.
+   */
   static async start(env: Record<string, string>, timeoutMs = 60_000): Promise<ProcessorChild> {
     const proc = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const child = new ProcessorChild(proc);
+    child.port = Number(env.VIGIL_WALL__PORT ?? 0);
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {
       buf += d.toString('utf8');

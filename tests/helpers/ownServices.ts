@@ -17,6 +17,24 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** `count` consecutive free ports (a processor with worker threads serves port, port + 1, …); the first of them. */
+export async function freePortRun(count: number): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((r) => {
+      const s = createServer();
+      s.once('error', () => r(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => r(true)));
+    });
+  for (let tries = 0; tries < 50; tries++) {
+    const first = await freePort();
+    if (first + count - 1 > 65_535) continue;
+    let ok = true;
+    for (let i = 1; i < count && ok; i++) ok = await free(first + i);
+    if (ok) return first;
+  }
+  throw new Error(`no run of ${count} free ports found`);
+}
+
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const { connect } = await import('node:net');
   const deadline = Date.now() + timeoutMs;

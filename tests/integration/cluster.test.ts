@@ -17,106 +17,18 @@ import { natsCheckpointStore } from '../../src/sinks/natsCheckpoints.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { EntityCombiner } from '../../src/cluster/entityPartials.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { chQuery, isolatedConfig } from '../helpers/processor.js';
+import { isolatedConfig } from '../helpers/processor.js';
 import { envFor, ProcessorChild } from '../helpers/child.js';
 import { OwnServer } from '../helpers/ownServices.js';
 import { CLICKHOUSE_URL } from '../helpers/clickhouse.js';
+import { activityInClickHouse, countBy, customerIdOf, makeEvents as makeClusterEvents, owners as leaseOwners, publish, sameActivity, until, wallSnapshot, type Published } from '../helpers/cluster.js';
 
 const PARTITIONS = 6;
 const LEASE_MS = 3_000;
 const CUSTOMERS = 180;
 const enc = new TextEncoder();
-
-interface Published {
-  subject: string;
-  data: Uint8Array;
-  customerId: string;
-  type: string;
-  value: number;
-}
-
-/** A deterministic mix: sessions, page views, purchases, campaign emails and their opens, some complaints, repeats. */
-function makeEvents(from: number, count: number, baseTs: number): Published[] {
-  const out: Published[] = [];
-  for (let i = from; i < from + count; i++) {
-    const c = (i * 7919) % CUSTOMERS;
-    // Ids that are and are not subject-safe: the second kind travels as a hashed token.
-    const customerId = c % 5 === 0 ? `cust.${c}@example.com` : `c-${c}`;
-    const r = (i * 31) % 20;
-    const type = r < 6 ? 'page_view' : r < 8 ? 'session_start' : r < 10 ? 'purchase' : r < 15 ? 'email_sent' : r < 18 ? 'email_open' : r < 19 ? 'complaint' : 'unsubscribe';
-    const value = type === 'purchase' ? 10 + (i % 90) : 0;
-    const ev = {
-      id: `e-${i}`,
-      customerId,
-      type,
-      // Event time moves forward a second per event, a few seconds out of order: never late.
-      ts: baseTs + i * 1_000 - (i % 4) * 1_500,
-      channel: type.startsWith('email') || type === 'complaint' || type === 'unsubscribe' ? 'email' : 'web',
-      campaignId: type === 'email_sent' || type === 'email_open' || type === 'complaint' ? `camp-${i % 3}` : undefined,
-      segment: c % 2 === 0 ? 'vip' : 'regular',
-      ...(value ? { value } : {}),
-    };
-    out.push({ subject: `events.${type}.${customerToken(customerId)}`, data: enc.encode(JSON.stringify(ev)), customerId, type, value });
-  }
-  return out;
-}
-
-/** Publishes through JetStream (each stored before the next), every tenth event twice as a redelivering producer would. */
-async function publish(nc: NatsConnection, events: Published[], truth: Map<string, { n: number; revenue: number }>): Promise<void> {
-  const js = nc.jetstream();
-  for (const [i, e] of events.entries()) {
-    await js.publish(e.subject, e.data);
-    if (i % 10 === 0) await js.publish(e.subject, e.data);
-    const key = `${e.customerId}|${e.type}`;
-    const t = truth.get(key) ?? { n: 0, revenue: 0 };
-    t.n++;
-    t.revenue += e.value;
-    truth.set(key, t);
-  }
-}
-
-async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last).slice(0, 2000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-    last = await read();
-  }
-  return last;
-}
-
-/** Who holds each partition, read from the lease bucket. */
-async function owners(kv: KV): Promise<Map<number, string>> {
-  const out = new Map<number, string>();
-  for (let p = 0; p < PARTITIONS; p++) {
-    const e = await kv.get(`partition.${p}`);
-    if (e && e.operation === 'PUT' && e.length > 0) out.set(p, (e.json() as { owner: string }).owner);
-  }
-  return out;
-}
-
-function countBy(m: Map<number, string>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const o of m.values()) out[o] = (out[o] ?? 0) + 1;
-  return out;
-}
-
-async function activityInClickHouse(config: VigilConfig): Promise<Map<string, { n: number; revenue: number }>> {
-  const rows = await chQuery<{ customer_id: string; event_type: string; n: string; revenue: number }>(
-    `SELECT customer_id, event_type, sum(events) AS n, sum(revenue) AS revenue FROM ${config.clickhouse.database}.customer_activity FINAL GROUP BY customer_id, event_type`,
-  );
-  return new Map(rows.map((r) => [`${r.customer_id}|${r.event_type}`, { n: Number(r.n), revenue: Math.round(r.revenue * 100) / 100 }]));
-}
-
-function sameActivity(a: Map<string, { n: number; revenue: number }>, b: Map<string, { n: number; revenue: number }>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [k, v] of a) {
-    const w = b.get(k);
-    if (!w || w.n !== v.n || Math.abs(w.revenue - v.revenue) > 1e-6) return false;
-  }
-  return true;
-}
+const makeEvents = (from: number, count: number, baseTs: number) => makeClusterEvents(from, count, baseTs, CUSTOMERS);
+const owners = (kv: KV) => leaseOwners(kv, PARTITIONS);
 
 const noOutputs: PipelineOutputs = { event() {}, customerActivity() {}, entityActivity() {}, signals() {}, alert() {}, rejected() {} };
 
@@ -176,10 +88,6 @@ async function compareSignals(nc: NatsConnection, config: VigilConfig, reference
     await combiner.stop();
   }
   return compared;
-}
-
-async function wallSnapshot(port: number): Promise<SnapshotFrame> {
-  return (await (await fetch(`http://127.0.0.1:${port}/api/v1/snapshot`)).json()) as SnapshotFrame;
 }
 
 describe.sequential('three processors sharing six partitions', () => {
@@ -287,7 +195,7 @@ describe.sequential('three processors sharing six partitions', () => {
       Object.fromEntries(Object.entries(answer.channels).map(([ch, d]) => [ch, d.codes.filter((c) => c !== 'quiet_hours').sort()]));
     let withHistory = 0;
     for (let c = 0; c < CUSTOMERS; c++) {
-      const id = c % 5 === 0 ? `cust.${c}@example.com` : `c-${c}`;
+      const id = customerIdOf(c);
       const [fromA, fromC] = await Promise.all(
         survivors.map(async (child) => {
           // As a sender would: a 503 (the customer's partition between two holders) is retried.
@@ -309,7 +217,7 @@ describe.sequential('three processors sharing six partitions', () => {
     // Most customers have touches or complaints behind their answer: a processor without their state would say none.
     expect(withHistory).toBeGreaterThan(CUSTOMERS / 5);
     // A campaign's batch on one wall is split by partition, asked of each holder and merged into one answer.
-    const ids = Array.from({ length: CUSTOMERS }, (_, c) => (c % 5 === 0 ? `cust.${c}@example.com` : `c-${c}`));
+    const ids = Array.from({ length: CUSTOMERS }, (_, c) => customerIdOf(c));
     const batch = (await (await fetch(`http://127.0.0.1:${survivors[0].port}/api/v1/pressure/check`, { method: 'POST', body: JSON.stringify({ customerIds: ids, channel: 'email', campaignId: 'camp-9' }) })).json()) as {
       checked: number;
       allowed: string[];
