@@ -1,12 +1,19 @@
-// `npm run bench:cluster`: the same backlog taken by one, two and three processors sharing the customer partitions
-// (docs/scale-out.md), as events per second, ratio to one processor, and events per CPU-second of the processors.
+// `npm run bench:cluster`: the same backlog taken by layouts of processor processes × worker threads sharing the
+// customer partitions (docs/scale-out.md), as events per second, ratio to one process of one thread, events per
+// CPU-second of the processors, and their memory.
 //
-//   node --import tsx bench/cluster.ts [--events 300000] [--customers 50000] [--partitions 6] [--processors 1,2,3]
+//   node --import tsx bench/cluster.ts [--events 300000] [--customers 50000] [--partitions 6] [--layouts 1x1,2x1,3x1]
 //                                      [--rounds 2] [--lease-ms 30000] [--update-docs] [--keep]
+//   node --import tsx bench/cluster.ts --layouts 1x1,1x2,2x1 --update-docs     (processes against worker threads)
 //   node --import tsx bench/cluster.ts --render bench/results/<date>-cluster.json [--update-docs]   (no run: the table again)
 //
-// The machine is shared and noisy, and noise only slows a run: the runs go in rounds (1, 2, 3 processors, then again),
-// and the table gives, for each processor count, its fastest round. Every run is kept in the JSON.
+// A layout PxT is P processor processes of `cluster.threads: T` each (src/threads.ts): P × T cluster members.
+// `--processors 1,2,3` is the same as `--layouts 1x1,2x1,3x1`. `--update-docs` rewrites the table under
+// `<!-- bench:cluster-threads -->` in docs/scale-out.md when a layout has more than one thread, else under
+// `<!-- bench:cluster -->`.
+//
+// The machine is shared and noisy, and noise only slows a run: the runs go in rounds (every layout, then again), and
+// the table gives, for each layout, its fastest round. Every run is kept in the JSON.
 //
 // A private nats-server carries the partition mapping (tests/helpers/ownServices.ts). The bench's workload generator
 // (bench/workload.ts: Zipf-like sessions ending in purchases, campaigns that hammer some people, complaints, churners,
@@ -16,13 +23,15 @@
 //
 // Each run, as bench/run.ts does for one processor, has the processors take the backlog live (consumer, signals,
 // alerts), not as a replay (processors started on a stream that already holds the backlog would restore each partition
-// by replaying it, alerts not evaluated): they start on the empty stream and share the partitions, are paused (SIGSTOP)
-// while the backlog is published, and resumed together. No partition moves during a run: before the processors start, the bench
-// holds every `partition.<k>` key of the run's lease bucket itself; once all k processors are members it deletes them
-// and each processor claims its own share (the assignment is a function of the members). The clock starts at the
+// by replaying it, alerts not evaluated): they start on the empty stream and share the partitions, are paused (SIGSTOP,
+// which stops every thread of a process) while the backlog is published, and resumed together. No partition moves
+// during a run: before the processors start, the bench holds every `partition.<k>` key of the run's lease bucket
+// itself; once all P × T members are in it deletes them and each member claims its own share (the assignment is a
+// function of the members). The clock starts at the
 // resume, every partition held and consuming, and stops when the processors' /metrics together count every message
-// of the stream (vigil_events_total over all outcomes: processed, duplicate, late, rejected, dropped_consent). CPU time
-// is utime + stime of each child from /proc/<pid>/stat over the same interval. The lease is long (30 s) so that the
+// of the stream (vigil_events_total over all outcomes: processed, duplicate, late, rejected, dropped_consent; each thread
+// has its own /metrics, on wall.port + i). CPU time is utime + stime of each child from /proc/<pid>/stat (every thread
+// of the process) over the same interval; RSS is each child's VmRSS at the end of the run. The lease is long (30 s) so that the
 // pause, a few seconds, costs no lease.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -36,7 +45,7 @@ import { Redis } from 'ioredis';
 import { customerToken, natsMapping, partitionOf } from '../src/cluster/partitioning.js';
 import { parseConfig } from '../src/config/load.js';
 import { envFor } from '../tests/helpers/child.js';
-import { freePort, OwnServer } from '../tests/helpers/ownServices.js';
+import { freePortRun, OwnServer } from '../tests/helpers/ownServices.js';
 import { machineFacts, type MachineFacts } from './machine.js';
 import { WorkloadGenerator } from './workload.js';
 
@@ -45,7 +54,8 @@ const { values: args } = parseArgs({
     events: { type: 'string', default: '300000' },
     customers: { type: 'string', default: '50000' },
     partitions: { type: 'string', default: '6' },
-    processors: { type: 'string', default: '1,2,3' },
+    layouts: { type: 'string' },
+    processors: { type: 'string' },
     'lease-ms': { type: 'string', default: '30000' },
     rounds: { type: 'string', default: '2' },
     'timeout-s': { type: 'string', default: '240' },
@@ -58,11 +68,19 @@ const { values: args } = parseArgs({
 const EVENTS = Number(args.events);
 const CUSTOMERS = Number(args.customers);
 const PARTITIONS = Number(args.partitions);
-const COUNTS = args.processors.split(',').map(Number);
+interface Layout {
+  processes: number;
+  threads: number;
+}
+const layoutName = (l: Layout) => `${l.processes}x${l.threads}`;
+const LAYOUTS: Layout[] = (args.layouts ?? (args.processors ? args.processors.split(',').map((k) => `${k}x1`).join(',') : '1x1,2x1,3x1')).split(',').map((text) => {
+  const [processes, threads] = text.trim().split('x').map(Number);
+  return { processes, threads };
+});
 const ROUNDS = Number(args.rounds);
 const LEASE_MS = Number(args['lease-ms']);
 const TIMEOUT_MS = Number(args['timeout-s']) * 1000;
-if (!(EVENTS > 0 && CUSTOMERS > 0 && PARTITIONS >= 1 && LEASE_MS >= 1000 && ROUNDS >= 1) || COUNTS.some((k) => !(k >= 1))) throw new Error('bench:cluster: bad arguments');
+if (!(EVENTS > 0 && CUSTOMERS > 0 && PARTITIONS >= 1 && LEASE_MS >= 1000 && ROUNDS >= 1) || LAYOUTS.some((l) => !(Number.isInteger(l.processes) && l.processes >= 1 && Number.isInteger(l.threads) && l.threads >= 1 && l.threads <= PARTITIONS))) throw new Error('bench:cluster: bad arguments');
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const resultsDir = join(root, 'bench/results');
@@ -177,7 +195,9 @@ class Child {
 
   constructor(
     readonly id: string,
+    /** Thread i's wall (health, /metrics) is on port + i. */
     readonly port: number,
+    readonly threads: number,
     readonly proc: ChildProcess,
   ) {
     this.exited = new Promise((r) => proc.once('exit', () => r()));
@@ -197,11 +217,28 @@ class Child {
     return this.proc.exitCode === null && this.proc.signalCode === null;
   }
 
-  /** Messages handled, every outcome (processed, duplicate, late, rejected, dropped_consent), by outcome. */
+  /** The cluster members this process runs: itself, or one per thread (src/threads.ts names them). */
+  get members(): string[] {
+    return this.threads === 1 ? [this.id] : Array.from({ length: this.threads }, (_, i) => `${this.id}-t${i}`);
+  }
+
+  get ports(): number[] {
+    return Array.from({ length: this.threads }, (_, i) => this.port + i);
+  }
+
+  /** Every thread's wall answers /readyz. */
+  async ready(): Promise<boolean> {
+    const ok = await Promise.all(this.ports.map((port) => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)));
+    return ok.every(Boolean);
+  }
+
+  /** Messages handled, every outcome (processed, duplicate, late, rejected, dropped_consent), by outcome, over its threads. */
   async counts(): Promise<Record<string, number>> {
-    const text = await (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
     const out: Record<string, number> = {};
-    for (const m of text.matchAll(/^vigil_events_total\{outcome="([^"]+)"\} (\S+)$/gm)) out[m[1]] = Number(m[2]);
+    for (const port of this.ports) {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      for (const m of text.matchAll(/^vigil_events_total\{outcome="([^"]+)"\} (\S+)$/gm)) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
+    }
     return out;
   }
 
@@ -228,7 +265,7 @@ interface RunNames {
   spillDir: string;
 }
 
-function namesFor(k: number, r: number): RunNames {
+function namesFor(k: string, r: number): RunNames {
   const base = `vigil_benchc_${tag}_r${r}k${k}`;
   return {
     stream: `BENCHC_EVENTS_${tag}_R${r}K${k}`,
@@ -242,15 +279,16 @@ function namesFor(k: number, r: number): RunNames {
   };
 }
 
-async function startChild(natsUrl: string, k: number, n: RunNames, id: string): Promise<Child> {
+async function startChild(natsUrl: string, k: string, threads: number, n: RunNames, id: string): Promise<Child> {
   const config = parseConfig({
     nats: { servers: natsUrl, stream: n.stream, subjectPrefix: PREFIX, consumer: n.consumer, deadLetterSubject: `benchc.${tag}.deadletter`, alertSubjectPrefix: `benchc.${tag}.k${k}.alerts` },
     clickhouse: { url: CLICKHOUSE, database: n.database },
     redis: { url: REDIS, keyPrefix: n.redisPrefix },
   });
-  const port = await freePort();
+  const port = await freePortRun(threads);
   const env = envFor(config, {
     VIGIL_CLUSTER__PARTITIONS: String(PARTITIONS),
+    VIGIL_CLUSTER__THREADS: String(threads),
     VIGIL_CLUSTER__PROCESSOR_ID: id,
     VIGIL_CLUSTER__LEASE_MS: String(LEASE_MS),
     VIGIL_CLUSTER__LEASE_BUCKET: n.leaseBucket,
@@ -265,12 +303,11 @@ async function startChild(natsUrl: string, k: number, n: RunNames, id: string): 
   // The bench's own VIGIL_* settings (a config file, another stream) must not reach the children.
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('VIGIL_')));
   const proc = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: root, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const child = new Child(id, port, proc);
+  const child = new Child(id, port, threads, proc);
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline) {
     if (!child.alive()) throw new Error(`processor ${id} exited at start:\n${child.log.join('')}`);
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
-    if (ready) return child;
+    if (await child.ready()) return child;
     await sleep(100);
   }
   proc.kill('SIGKILL');
@@ -351,7 +388,10 @@ async function handled(children: Child[]): Promise<{ total: number; byOutcome: R
 }
 
 interface RunResult {
+  /** Processor processes (named so since the runs before worker threads: their JSON reads the same). */
   processors: number;
+  /** Worker threads per process (cluster.threads); absent in runs before worker threads: 1. */
+  threads?: number;
   round: number;
   events: number;
   seconds: number;
@@ -372,8 +412,15 @@ interface RunResult {
   publishedPerSec: number;
   partitionsByProcessor: Record<string, number[]>;
   outcomes: Record<string, number>;
+  /** VmRSS of each process at the end of the run. */
   rssMiB: number[];
 }
+
+const threadsOf = (x: RunResult) => x.threads ?? 1;
+const layoutOf = (x: RunResult): Layout => ({ processes: x.processors, threads: threadsOf(x) });
+/** `2 × 1`: processes × threads, as the tables print it. */
+const layoutLabel = (x: RunResult) => `${x.processors} × ${threadsOf(x)}`;
+const sameLayout = (a: RunResult, b: RunResult) => layoutName(layoutOf(a)) === layoutName(layoutOf(b));
 
 function rssMiB(pid: number): number {
   try {
@@ -384,7 +431,8 @@ function rssMiB(pid: number): number {
   }
 }
 
-async function runWith(nc: NatsConnection, natsUrl: string, natsPid: number | null, k: number, roundNo: number, set: EventSet, live: Set<Child>): Promise<RunResult> {
+async function runWith(nc: NatsConnection, natsUrl: string, natsPid: number | null, layout: Layout, roundNo: number, set: EventSet, live: Set<Child>): Promise<RunResult> {
+  const k = layoutName(layout);
   const n = namesFor(k, roundNo);
   const total = set.subjects.length;
   const children: Child[] = [];
@@ -395,14 +443,13 @@ async function runWith(nc: NatsConnection, natsUrl: string, natsPid: number | nu
     const jsm = await nc.jetstreamManager();
     await jsm.streams.add({ name: n.stream, subjects: [`${PREFIX}.>`], retention: RetentionPolicy.Limits, storage: StorageType.File });
     const gate = await Gate.close(nc, n.leaseBucket);
-    const ids = Array.from({ length: k }, (_, i) => `bench-p${i + 1}`);
-    const started = await Promise.allSettled(ids.map((id) => startChild(natsUrl, k, n, id)));
+    const started = await Promise.allSettled(Array.from({ length: layout.processes }, (_, i) => startChild(natsUrl, k, layout.threads, n, `bench-p${i + 1}`)));
     for (const s of started) if (s.status === 'fulfilled') (children.push(s.value), live.add(s.value));
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
     for (let i = 0; ; i++) {
       const members = await gate.members();
-      if (ids.every((id) => members.includes(id))) break;
+      if (children.flatMap((c) => c.members).every((id) => members.includes(id))) break;
       if (i > 300) throw new Error(`members after 30 s: ${members.join(', ')}`);
       await sleep(100);
     }
@@ -415,7 +462,7 @@ async function runWith(nc: NatsConnection, natsUrl: string, natsPid: number | nu
       owners = await gate.owners();
       if (owners.size === PARTITIONS && ![...owners.values()].includes(GATE_OWNER)) {
         const consumers = await Promise.all(Array.from({ length: PARTITIONS }, (_, p) => jsm.consumers.info(n.stream, `${n.consumer}-p${p}`).then(() => true, () => false)));
-        const ready = await Promise.all(children.map((c) => fetch(`http://127.0.0.1:${c.port}/readyz`).then((r) => r.ok, () => false)));
+        const ready = await Promise.all(children.map((c) => c.ready()));
         if (consumers.every(Boolean) && ready.every(Boolean)) break;
       }
       if (performance.now() - opened > LEASE_MS * 2) throw new Error(`partitions not all held and consuming ${LEASE_MS * 2} ms after the gate opened: ${JSON.stringify([...owners])}`);
@@ -425,7 +472,7 @@ async function runWith(nc: NatsConnection, natsUrl: string, natsPid: number | nu
     await sleep(500);
     const before = await handled(children);
     if (before.total !== 0) throw new Error(`the processors handled ${before.total} messages of an empty stream`);
-    say(`  ${k} processor(s): every partition held and consuming ${claimMs} ms after the gate opened; pausing them to publish`);
+    say(`  ${k} (processes x threads): every partition held and consuming ${claimMs} ms after the gate opened; pausing them to publish`);
 
     // The backlog, while the processors are paused; then the clock starts with all of them resumed.
     for (const c of children) c.proc.kill('SIGSTOP');
@@ -451,7 +498,7 @@ async function runWith(nc: NatsConnection, natsUrl: string, natsPid: number | nu
           const ci = await jsm.consumers.info(n.stream, `${n.consumer}-p${p}`).catch((e: unknown) => String(e));
           say(`  consumer p${p}: ${typeof ci === 'string' ? ci : JSON.stringify({ delivered: ci.delivered, ack_floor: ci.ack_floor, num_pending: ci.num_pending, num_ack_pending: ci.num_ack_pending })}`);
         }
-        const ready = await Promise.all(children.map((c) => fetch(`http://127.0.0.1:${c.port}/readyz`).then((r) => r.text(), (e: unknown) => String(e))));
+        const ready = await Promise.all(children.map((c) => Promise.all(c.ports.map((port) => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.text(), (e: unknown) => String(e)))).then((t) => t.join('\n'))));
         throw new Error(`not done after ${TIMEOUT_MS / 1000} s: ${fmt(done.total)} of ${fmt(total)} handled (${JSON.stringify(done.byOutcome)})\n${children.map((c, i) => `${c.id}: ${ready[i]}\n${c.log.join('').slice(-3000)}`).join('\n')}`);
       }
       if (end.at - lastSaid > 10_000) {
@@ -467,7 +514,8 @@ async function runWith(nc: NatsConnection, natsUrl: string, natsPid: number | nu
     const cpuBy = end.cpu.map((c, i) => round(c - start.cpu[i], 2));
     const cpuSecs = cpuBy.reduce((x, y) => x + y, 0);
     const result: RunResult = {
-      processors: k,
+      processors: layout.processes,
+      threads: layout.threads,
       round: roundNo,
       events: done.total,
       seconds: round(seconds, 2),
@@ -486,7 +534,7 @@ async function runWith(nc: NatsConnection, natsUrl: string, natsPid: number | nu
       outcomes: done.byOutcome,
       rssMiB: children.map((c) => rssMiB(c.pid)),
     };
-    say(`  ${k} processor(s): ${fmt(done.total)} events in ${seconds.toFixed(1)} s = ${fmt(result.eventsPerSec)} events/s; ${result.cpuSeconds} CPU-s (${result.processorCoresBusy.toFixed(2)} cores busy) = ${fmt(result.eventsPerCpuSecond)} events per CPU-second`);
+    say(`  ${k}: ${fmt(done.total)} events in ${seconds.toFixed(1)} s = ${fmt(result.eventsPerSec)} events/s; ${result.cpuSeconds} CPU-s (${result.processorCoresBusy.toFixed(2)} cores busy) = ${fmt(result.eventsPerCpuSecond)} events per CPU-second; RSS ${result.rssMiB.join(' + ')} MiB`);
     return result;
   } finally {
     // A paused child cannot take SIGTERM's hand-over: resume it first.
@@ -537,7 +585,38 @@ function otherCores(x: RunResult): number {
   return Math.max(0, x.machineCoresBusy - x.processorCoresBusy - x.natsServerCpuSeconds / x.seconds);
 }
 
+/** The table of a run with worker threads: layouts of processes × threads, with their memory. */
+function layoutsMarkdown(r: ClusterResults): string {
+  const m = r.machine;
+  const w = r.workload;
+  const others = r.best.map(otherCores);
+  const spread = Math.max(...others) - Math.min(...others);
+  const sum = (list: number[]) => list.reduce((a, b) => a + b, 0);
+  const lines = [
+    `Vigil cluster benchmark with worker threads, ${m.date.slice(0, 10)}, commit ${m.gitCommit}${m.gitDirty ? ' (uncommitted changes)' : ''}: ${m.cpu}, **${m.cores} cores**, ${m.memoryGiB} GiB, Node ${m.node}, ${m.natsServer}.`,
+    `${fmt(w.events)} events over ${fmt(w.customers)} customers (the bench's workload; ${fmt(w.firstDayEvents)} on the first day put every customer in state), ${w.partitions} partitions, one private nats-server; every processor process is \`node --import tsx src/main.ts\` (with \`cluster.threads: T\`) on the same machine as NATS, ClickHouse and Redis.`,
+    '',
+    '| processes × threads | events/s | ratio to 1 × 1 | CPU-seconds | events per CPU-second | RSS after the run (all processes) |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...r.best.map(
+      (x) =>
+        `| ${layoutLabel(x)} | ${fmt(x.eventsPerSec)} | ${x.ratioToOne === null ? '–' : `${x.ratioToOne.toFixed(2)}×`} | ${x.cpuSeconds.toFixed(1)} | ${fmt(x.eventsPerCpuSecond)} | ${fmt(sum(x.rssMiB))} MiB${x.rssMiB.length > 1 ? ` (${x.rssMiB.map((v) => fmt(v)).join(' + ')})` : ''} |`,
+    ),
+    '',
+    `Busy cores during those runs (of ${m.cores}): ${r.best.map((x) => `with ${layoutLabel(x)}, the whole machine ${x.machineCoresBusy.toFixed(2)}: the processors ${x.processorCoresBusy.toFixed(2)}, nats-server ${(x.natsServerCpuSeconds / x.seconds).toFixed(2)}, everything else (ClickHouse, Redis, other users of the machine) ${otherCores(x).toFixed(2)}`).join('; ')}. ` +
+      (spread > 0.3
+        ? `**The rest of the machine's load differed by ${spread.toFixed(2)} cores between these rows, so the events/s and their ratios measure that as much as the processors; events per CPU-second does not depend on it.** `
+        : '') +
+      `CPU-seconds are every thread of the processor processes (\`/proc/<pid>/stat\`), so events per CPU-second is what one core gives the processors, threads or not. ` +
+      `In each run the processors start on an empty stream and share the partitions (none moves during the run), are paused while the backlog is published into it, and the clock runs from their resume to the moment their \`vigil_events_total\` (every outcome, summed over every thread's /metrics) reaches the stream's ${fmt(w.events)} messages. ` +
+      `${r.rounds > 1 ? `The runs went in ${r.rounds} rounds (${r.best.map(layoutLabel).join(', ')}, then again); each row is the fastest of its layout, and every run is in the JSON (${r.best.map((x) => `${layoutLabel(x)}: ${r.runs.filter((y) => sameLayout(x, y)).map((y) => fmt(y.eventsPerSec)).join(' and ')} events/s`).join('; ')}). ` : ''}The ratios are to the 1 × 1 run of the same invocation.`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
 function markdown(r: ClusterResults): string {
+  if (r.runs.some((x) => threadsOf(x) > 1)) return layoutsMarkdown(r);
   const m = r.machine;
   const w = r.workload;
   const others = r.best.map(otherCores);
@@ -570,16 +649,17 @@ function writeResults(r: ClusterResults, json = true): string {
   writeFileSync(join(resultsDir, 'latest-cluster.md'), md);
   say(`results: ${json ? `bench/results/${stamp}-cluster.json, ` : ''}bench/results/latest-cluster.md`);
   if (args['update-docs']) {
-    // docs/scale-out.md: what follows the marker line, up to the next heading, is the table.
+    // docs/scale-out.md: what follows the marker line, up to the next heading (## or ###), is the table.
     const file = join(root, 'docs/scale-out.md');
     const doc = readFileSync(file, 'utf8');
-    const marker = '<!-- bench:cluster -->\n';
+    // Runs with worker threads have their own section (Worker threads), processes alone the capacity plan's.
+    const marker = r.runs.some((x) => threadsOf(x) > 1) ? '<!-- bench:cluster-threads -->\n' : '<!-- bench:cluster -->\n';
     const a = doc.indexOf(marker);
-    if (a < 0) say('docs/scale-out.md has no <!-- bench:cluster --> marker: not updated');
+    if (a < 0) say(`docs/scale-out.md has no ${marker.trim()} marker: not updated`);
     else {
       const from = a + marker.length;
-      const next = doc.indexOf('\n### ', from);
-      const to = next < 0 ? doc.length : next + 1;
+      const next = doc.slice(from).search(/\n#{2,3} /);
+      const to = next < 0 ? doc.length : from + next + 1;
       writeFileSync(file, `${doc.slice(0, from)}\n${md}\n${doc.slice(to)}`);
       say('docs/scale-out.md updated');
     }
@@ -607,18 +687,19 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', interrupted);
   try {
-    say(`vigil bench:cluster: ${facts.cores} cores (${facts.cpu}); nats-server on ${server.port} with ${PARTITIONS} partitions; runs with ${COUNTS.join(', ')} processor(s)`);
+    say(`vigil bench:cluster: ${facts.cores} cores (${facts.cpu}); nats-server on ${server.port} with ${PARTITIONS} partitions; layouts (processes x threads) ${LAYOUTS.map(layoutName).join(', ')}`);
     const set = generateEvents();
     say(`${fmt(set.subjects.length)} events over ${fmt(CUSTOMERS)} customers; by partition ${set.byPartition.join(', ')}`);
     const runs: RunResult[] = [];
     for (let r = 1; r <= ROUNDS; r++) {
-      for (const k of COUNTS) {
-        say(`round ${r} of ${ROUNDS}: ${k} processor(s)`);
-        runs.push(await runWith(nc, natsUrl, natsPid, k, r, set, live));
+      for (const layout of LAYOUTS) {
+        say(`round ${r} of ${ROUNDS}: ${layout.processes} process(es) x ${layout.threads} thread(s)`);
+        runs.push(await runWith(nc, natsUrl, natsPid, layout, r, set, live));
       }
     }
-    const best = COUNTS.filter((k, i) => COUNTS.indexOf(k) === i).map((k) => runs.filter((x) => x.processors === k).reduce((a, b) => (b.eventsPerSec > a.eventsPerSec ? b : a)));
-    const one = best.find((x) => x.processors === 1);
+    const names = [...new Set(LAYOUTS.map(layoutName))];
+    const best = names.map((name) => runs.filter((x) => layoutName(layoutOf(x)) === name).reduce((a, b) => (b.eventsPerSec > a.eventsPerSec ? b : a)));
+    const one = best.find((x) => x.processors === 1 && threadsOf(x) === 1);
     for (const x of runs) x.ratioToOne = one ? round(x.eventsPerSec / one.eventsPerSec, 2) : null;
     const results: ClusterResults = {
       kind: 'cluster',

@@ -2,7 +2,6 @@
 // The processor's entry point: load and validate the config, start, and stop cleanly on SIGTERM or SIGINT.
 import { loadConfig } from './config/load.js';
 import { watchRuleReloads } from './config/watch.js';
-import { startProcessor } from './processor.js';
 import { errorMessage, VigilError } from './shared/errors.js';
 import { createLogger } from './shared/logger.js';
 import { superviseThreads } from './threads.js';
@@ -12,6 +11,8 @@ export async function runProcessor(configFile?: string): Promise<void> {
   const log = createLogger(config.log.level);
   // cluster.threads > 1: this thread only supervises one processor per worker thread (docs/scale-out.md).
   if (config.cluster.threads > 1) return superviseThreads({ config, configFile, log });
+  // Imported here, not above: a supervisor never runs a processor itself, and the pipeline's modules cost it ~30 MB.
+  const { startProcessor } = await import('./processor.js');
   const processor = await startProcessor({ config, logger: log });
   let signals = 0;
   const shutdown = (signal: string) => {

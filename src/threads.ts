@@ -87,6 +87,18 @@ export function superviseThreads(opts: { config: VigilConfig; configFile?: strin
     });
   };
 
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    if (++signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now; unacknowledged messages will be redelivered');
+      process.exit(1);
+    }
+    stopAll(signal);
+  };
+  // Before the threads start: a signal during their start stops them as soon as they have started (src/thread.ts).
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
   for (let index = 0; index < config.cluster.threads; index++) {
     const data: ThreadData = { index, config: threadConfig(config, index, baseId) };
     const worker = spawnThread(data);
@@ -115,16 +127,6 @@ export function superviseThreads(opts: { config: VigilConfig; configFile?: strin
     threads.push(t);
   }
 
-  let signals = 0;
-  const onSignal = (signal: string) => {
-    if (++signals > 1) {
-      log.warn({ signal }, 'second signal: exiting now; unacknowledged messages will be redelivered');
-      process.exit(1);
-    }
-    stopAll(signal);
-  };
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
   // Validated once here, applied by every thread.
   watchRuleReloads(configFile, log, (rules) => {
     for (const t of threads) if (t.alive) t.worker.postMessage({ type: 'reload', rules } satisfies ToThread);
