@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
 import { ManualClock } from '../shared/clock.js';
@@ -185,5 +186,46 @@ describe('ContactBudget', () => {
       value: 3,
       reasons: ['3 of 4 customers checked were suppressed in the last 60 min (email 3)', 'top reasons: 24 h allowance reached (3)'],
     });
+  });
+});
+
+describe('ContactBudget.mayBeSuppressed', () => {
+  // The per-touch fast path must never say "nothing holds" where a full decision would give a reason: generated
+  // histories of touches on every channel, responses, negatives, consent and reservations, checked against peek().
+  const channels = ['email', 'push', 'sms'] as const;
+  const kinds = ['email_sent', 'push_sent', 'sms_sent', 'email_open', 'email_click', 'complaint', 'unsubscribe', 'support_ticket', 'page_view'];
+  // Most steps within the last day, so the 24 h windows reach their allowances often; some across 9 days.
+  const step = fc.record({ kind: fc.constantFrom(...kinds), agoMin: fc.oneof({ arbitrary: fc.integer({ min: 0, max: 1440 }), weight: 3 }, { arbitrary: fc.integer({ min: 0, max: 9 * 1440 }), weight: 1 }) });
+  const history = fc.record({
+    steps: fc.array(step, { maxLength: 40 }),
+    withdrawn: fc.boolean(),
+    reserve: fc.array(fc.constantFrom(...channels), { maxLength: 3 }),
+    caps: fc.record({ perDay: fc.integer({ min: 1, max: 4 }), perWeek: fc.integer({ min: 2, max: 12 }) }),
+    all: fc.record({ perDay: fc.integer({ min: 1, max: 6 }), perWeek: fc.integer({ min: 2, max: 14 }) }),
+  });
+
+  it('says "may be" whenever a full decision on any channel gives a reason other than quiet hours', () => {
+    fc.assert(
+      fc.property(history, ({ steps, withdrawn, reserve, caps, all }) => {
+        const config = parseConfig({
+          signals: { caps: { email: caps, push: caps, sms: { perDay: caps.perDay + 1, perWeek: caps.perWeek }, all } },
+          budget: { quietHours: { start: 0, end: 0 } },
+        });
+        const clock = new ManualClock(NOW);
+        const windows = new CustomerWindows({ maxCustomers: 10, idleEvictMin: 8 * 1440 });
+        const budget = new ContactBudget({ windows, config, clock, consentWithdrawn: () => withdrawn });
+        const slot = windows.slotFor('c1');
+        for (const s of [...steps].sort((a, b) => b.agoMin - a.agoMin)) {
+          const e = ev(s.kind, NOW - s.agoMin * 60_000, { customerId: 'c1', channel: s.kind.startsWith('email') ? 'email' : null });
+          windows.record(slot, e, 0);
+        }
+        for (const ch of reserve) budget.reservations.reserve('c1', ch, NOW);
+        const full = channels.some((channel) => budget.peek({ customerId: 'c1', channel, campaignId: null, priority: 'marketing' }).reasons.some((r) => r.code !== 'quiet_hours'));
+        const fast = budget.mayBeSuppressed('c1', NOW);
+        // Never a miss; and no false alarm either, so the fast path is the decision's own test, not a looser one.
+        expect(fast).toBe(full);
+      }),
+      { numRuns: 1_000 },
+    );
   });
 });

@@ -4,7 +4,7 @@ import type { BudgetConfig, VigilConfig } from '../config/schema.js';
 import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js';
 import type { Clock } from '../shared/clock.js';
 import { TOUCH_CHANNELS, type CustomerWindows } from '../windows/customerWindows.js';
-import { BUDGET_CHANNELS, type BudgetChannel, type BudgetScope } from './allowance.js';
+import { allowanceFor, BUDGET_CHANNELS, type BudgetChannel, type BudgetScope } from './allowance.js';
 import { decide, type BudgetRequest, type BudgetSettings, type CustomerTouches, type Decision } from './decision.js';
 import { isValidTimeZone } from './quietHours.js';
 import { Reservations } from './reservations.js';
@@ -40,6 +40,9 @@ export class ContactBudget {
   /** How many scopes each customer in `suppressed` is suppressed on. */
   private readonly scopesHeld = new Map<string, number>();
   private readonly listeners = new Set<(c: SuppressionChange) => void>();
+  /** Scratch for mayBeSuppressed(): touch sums per channel, reused for every event. */
+  private readonly sums24h = new Float64Array(TOUCH_CHANNELS.length);
+  private readonly sums7d = new Float64Array(TOUCH_CHANNELS.length);
 
   constructor(private readonly deps: ContactBudgetDeps) {
     const b = deps.config.budget;
@@ -181,8 +184,50 @@ export class ContactBudget {
     return { buckets, responses7d: w.responses7d(slot, nowMin), lastResponseMin: w.lastResponseMin(slot), lastNegative: w.lastNegativeOf(slot), zone: w.zoneOf(slot) };
   }
 
+  /**
+   * Whether any reason but quiet hours could hold for the customer now, read from window sums alone: the same tests
+   * as decide()'s (consent, a complaint or unsubscribe within the cooldown, a 24 h or 7-day window at or over its
+   * allowance on a channel or on all), without building the reasons, texts and bucket series. False means that
+   * decide() would give no reason on any channel; refresh() runs for every touch, and nearly every touch is such.
+   */
+  mayBeSuppressed(customerId: string, now: number): boolean {
+    if (this.deps.consentWithdrawn(customerId)) return true;
+    const w = this.deps.windows;
+    const slot = w.find(customerId);
+    // No live state: rare enough (an erasure, a withdrawal) to take the full path.
+    if (slot === -1) return true;
+    const negMin = w.lastBlockingNegativeMin(slot);
+    if (negMin !== null && now < negMin * 60_000 + this.settings.negativeCooldownMs) return true;
+    const nowMin = Math.floor(now / 60_000);
+    const h24 = this.sums24h;
+    const d7 = this.sums7d;
+    w.touchSums(slot, nowMin, h24, d7);
+    let allH24 = 0;
+    let allD7 = 0;
+    for (let i = 0; i < h24.length; i++) {
+      allH24 += h24[i];
+      allD7 += d7[i];
+    }
+    const responses7d = w.responses7d(slot, nowMin);
+    // Reservation counts read a map by a built key: skipped while nothing is reserved (all but live checks).
+    const anyReserved = this.reservations.size > 0;
+    let reservedAll = 0;
+    for (let i = 0; i < BUDGET_CHANNELS.length; i++) {
+      const channel = BUDGET_CHANNELS[i];
+      const reserved = anyReserved ? this.reservations.count(customerId, channel, now) : 0;
+      reservedAll += reserved;
+      const a = allowanceFor(channel, allD7, responses7d, this.settings.caps, this.settings.bounds);
+      const at = TOUCH_CHANNELS.indexOf(channel);
+      if (a && (h24[at] + reserved >= a.perDay || d7[at] + reserved >= a.perWeek)) return true;
+    }
+    const all = allowanceFor('all', allD7, responses7d, this.settings.caps, this.settings.bounds);
+    return all !== null && (allH24 + reservedAll >= all.perDay || allD7 + reservedAll >= all.perWeek);
+  }
+
   /** Brings a customer's entries in the suppressed set up to date: every reason but quiet hours, by scope. */
   private refresh(customerId: string, now: number): void {
+    // Nearly every touch leaves a customer under every allowance: nothing to decide, nothing held to clear.
+    if (!this.scopesHeld.has(customerId) && !this.mayBeSuppressed(customerId, now)) return;
     const byScope = new Map<BudgetScope, { until: number | null; reasons: string[] }>();
     const slot = this.deps.windows.find(customerId);
     const read = slot === -1 ? null : this.touches(slot, now);

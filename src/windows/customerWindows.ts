@@ -285,6 +285,26 @@ export class CustomerWindows {
     return { h24: this.touch24h[i].series(slot, h, nowMin), d7: this.touch7d[i].series(slot, h, nowMin) };
   }
 
+  /**
+   * Touches per channel (indexed as TOUCH_CHANNELS) in 24 h and in 7 days as of `nowMin`, written into `h24` and
+   * `d7`: the budget's per-touch check reads these sums without building the bucket series.
+   */
+  touchSums(slot: number, nowMin: number, h24: Float64Array, d7: Float64Array): void {
+    const h = this.head[slot];
+    for (let i = 0; i < TOUCH_CHANNELS.length; i++) {
+      h24[i] = this.touch24h[i].sum(slot, h, nowMin);
+      d7[i] = this.touch7d[i].sum(slot, h, nowMin);
+    }
+  }
+
+  /** The minute of the last complaint or unsubscribe when it was the last negative event, else null. */
+  lastBlockingNegativeMin(slot: number): number | null {
+    const at = this.lastNegative[slot];
+    if (at === NONE) return null;
+    const kind = NEGATIVE_KINDS[this.lastNegativeKind[slot]];
+    return kind === 'complaint' || kind === 'unsubscribe' ? at : null;
+  }
+
   /** Responses (opens, clicks) in the last 7 days as of `nowMin`. */
   responses7d(slot: number, nowMin: number): number {
     return this.resp7d.sum(slot, this.head[slot], nowMin);
