@@ -14,6 +14,8 @@ export interface FatigueSignal {
 
 const DAY_MIN = 1440;
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+/** Touches over the cap scaled by the customer's factor; 0 without a cap or a touch. */
+const capRatio = (count: number, cap: number | undefined, capFactor: number) => (cap === undefined || count === 0 ? 0 : count / (cap * capFactor));
 
 /**
  * The multiplier on every cap from the customer's response rate over 7 days: clamp(0.5 + 2.5 × responses/touches,
@@ -36,14 +38,19 @@ export function fatigueSignal(view: CustomerView, caps: Record<string, TouchCap>
   // No touch in 7 days (most events): no ratio to take and no reasons to build.
   if (touches7d === 0) return { score: 0, touches24h, touches7d, capFactor, reasons: [] };
 
+  // First the score alone, allocating nothing: most touched customers are under every cap, and need no reasons.
   let score = 0;
+  for (const ch of TOUCH_CHANNELS) {
+    const cap = caps[ch];
+    if (cap) score = Math.max(score, capRatio(view.touches24h[ch], cap.perDay, capFactor), capRatio(view.touches7d[ch], cap.perWeek, capFactor));
+  }
+  score = Math.max(score, capRatio(touches24h, caps.all?.perDay, capFactor), capRatio(touches7d, caps.all?.perWeek, capFactor));
+  if (score <= 1) return { score, touches24h, touches7d, capFactor, reasons: [] };
+
   const over: { ratio: number; text: string }[] = [];
   const consider = (label: string, count: number, cap: number | undefined, window: string) => {
-    if (cap === undefined || count === 0) return;
-    const effective = cap * capFactor;
-    const ratio = count / effective;
-    if (ratio > score) score = ratio;
-    if (ratio > 1) over.push({ ratio, text: `${count} ${label} in ${window} against an allowance of ${fmt(effective)}` });
+    const ratio = capRatio(count, cap, capFactor);
+    if (ratio > 1) over.push({ ratio, text: `${count} ${label} in ${window} against an allowance of ${fmt(cap! * capFactor)}` });
   };
   for (const ch of TOUCH_CHANNELS) {
     const cap = caps[ch];
