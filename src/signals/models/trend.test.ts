@@ -1,5 +1,7 @@
+import fc from 'fast-check';
+import { TheilSenRegression } from 'ml-regression-theil-sen';
 import { describe, expect, it } from 'vitest';
-import { engagementTrend, liveEngagementTrend, type EngagementTrend } from './trend.js';
+import { engagementTrend, liveEngagementTrend, theilSenSlope, type EngagementTrend } from './trend.js';
 
 const asTrend = (result: ReturnType<typeof engagementTrend>): EngagementTrend => {
   if (result.kind !== 'trend') throw new Error(result.reason);
@@ -55,5 +57,25 @@ describe('liveEngagementTrend', () => {
   it('is the trend where there is one and null where there is none, as the pipeline takes it', () => {
     expect(liveEngagementTrend([8, 8, 7, 7, 6, 6, 5, 5])).toMatchObject({ slopePerDay: -0.5, relativeChange: (-0.5 * 8) / 6.5 });
     expect(liveEngagementTrend([1, 2])).toBeNull();
+  });
+  // The live path fits without the library's arrays; it must give the library's numbers exactly, ties and outliers
+  // included (whole numbers make ties common, as daily engagement has them).
+  const series = fc.array(fc.oneof(fc.integer({ min: 0, max: 12 }), fc.double({ min: 0, max: 500, noNaN: true })), { maxLength: 30 });
+  it('fits the same slope as ml-regression-theil-sen on generated series', () => {
+    fc.assert(
+      fc.property(series.filter((y) => y.length >= 2), (y) => {
+        expect(theilSenSlope(y)).toBe(new TheilSenRegression(y.map((_, i) => i), y).slope);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+  it('gives what engagementTrend gives, or null where it has no trend', () => {
+    fc.assert(
+      fc.property(series, (daily) => {
+        const full = engagementTrend(daily);
+        expect(liveEngagementTrend(daily)).toEqual(full.kind === 'trend' ? full : null);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
