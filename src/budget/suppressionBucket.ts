@@ -50,17 +50,21 @@ export async function openSuppressionBucket(nc: NatsConnection, cfg: BudgetConfi
     scheduled = false;
     const batch = [...pending];
     pending.clear();
+    let failed = 0;
+    let firstError = '';
     // Bounded concurrency: a burst of suppressions (a campaign's check) does not flood the connection at once.
     for (let i = 0; i < batch.length; i += 256) {
       await Promise.all(
         batch.slice(i, i + 256).map(([key, s]) =>
           (s ? kv.put(key, JSON.stringify(suppressionValue(s))).then(() => undefined) : kv.delete(key)).catch((err: unknown) => {
             if (!pending.has(key)) pending.set(key, s);
-            log.warn({ err: errorMessage(err) }, 'suppression bucket write failed; retrying');
+            if (failed++ === 0) firstError = errorMessage(err);
           }),
         ),
       );
     }
+    // One line per batch, not per key: a NATS outage fails every key of a batch alike.
+    if (failed > 0) log.warn({ failed, of: batch.length, err: firstError }, 'suppression bucket writes failed; retrying');
   };
   const schedule = () => {
     if (scheduled) return;
@@ -96,9 +100,12 @@ export async function openSuppressionBucket(nc: NatsConnection, cfg: BudgetConfi
   }, cfg.sweepIntervalMs);
 
   const flush = async () => {
-    for (let i = 0; i < 100 && (pending.size > 0 || scheduled); i++) {
-      if (pending.size > 0) schedule();
+    // A write in flight has already taken its keys out of `pending` and cleared `scheduled`: wait for it first, or a
+    // stop would close the connection under it (every key of its batch then fails as CONNECTION_DRAINING).
+    for (let i = 0; i < 100; i++) {
       await writing;
+      if (pending.size === 0 && !scheduled) return;
+      schedule();
     }
   };
   return {
