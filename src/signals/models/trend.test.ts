@@ -64,16 +64,26 @@ describe('liveEngagementTrend', () => {
   it('fits the same slope as ml-regression-theil-sen on generated series', () => {
     fc.assert(
       fc.property(series.filter((y) => y.length >= 2), (y) => {
-        expect(theilSenSlope(y)).toBe(new TheilSenRegression(y.map((_, i) => i), y).slope);
+        // `+ 0` makes −0 and +0 one value: among equal slopes either zero may be the median picked, as in the library.
+        expect(theilSenSlope(y) + 0).toBe(new TheilSenRegression(y.map((_, i) => i), y).slope + 0);
       }),
       { numRuns: 2_000 },
     );
   });
-  it('gives what engagementTrend gives, or null where it has no trend', () => {
+  it('fits the last 14 days as the library does on a copy of them, and is null where there is too little or a gap', () => {
+    // The reference: the library on daily.slice(-14), as the trend was first written.
+    const reference = (daily: number[]) => {
+      const recent = daily.slice(-14);
+      if (recent.length < 3 || recent.some((v) => !Number.isFinite(v))) return null;
+      const slopePerDay = new TheilSenRegression(recent.map((_, i) => i), recent).slope;
+      const mean = recent.reduce((a, v) => a + v, 0) / recent.length;
+      return { kind: 'trend', days: recent.length, slopePerDay, mean, relativeChange: mean > 1e-9 ? Math.max(-1, (slopePerDay * recent.length) / mean) : 0 };
+    };
+    const withGaps = fc.array(fc.oneof({ arbitrary: fc.integer({ min: 0, max: 12 }), weight: 8 }, { arbitrary: fc.constant(Number.NaN), weight: 1 }), { maxLength: 30 });
     fc.assert(
-      fc.property(series, (daily) => {
-        const full = engagementTrend(daily);
-        expect(liveEngagementTrend(daily)).toEqual(full.kind === 'trend' ? full : null);
+      fc.property(fc.oneof(series, withGaps), (daily) => {
+        const zeroSign = (t: ReturnType<typeof reference>) => t && { ...t, slopePerDay: t.slopePerDay + 0, relativeChange: t.relativeChange + 0 };
+        expect(zeroSign(liveEngagementTrend(daily))).toEqual(zeroSign(reference(daily)));
       }),
       { numRuns: 2_000 },
     );

@@ -28,27 +28,30 @@ export interface TrendOptions {
   minDays?: number;
 }
 
-/** engagementTrend()'s defaults, which the live trend uses. */
-const LIVE_DAYS = 14;
-const LIVE_MIN_DAYS = 3;
-
 /** Below this mean, engagement counts as none, and a relative change would only amplify noise. */
 const NO_ENGAGEMENT = 1e-9;
 
-/** daily[i] is the engagement of day i, oldest first, one value per consecutive day. */
+/**
+ * daily[i] is the engagement of day i, oldest first, one value per consecutive day. Fitted over the range in place,
+ * without copying it: the live pipeline fits it for nearly every event of an active customer.
+ */
 export function engagementTrend(daily: readonly number[], options: TrendOptions = {}): EngagementTrend | TrendUnavailable {
-  const recent = daily.slice(-(options.recentDays ?? LIVE_DAYS));
-  const minDays = Math.max(2, options.minDays ?? LIVE_MIN_DAYS);
-  if (recent.length < minDays) {
-    return { kind: 'unavailable', reason: `${recent.length} days of engagement, at least ${minDays} needed for a trend` };
+  const recentDays = options.recentDays ?? 14;
+  // As daily.slice(-recentDays) would take it: 0 (or more days than there are) means all of them.
+  const from = recentDays > 0 ? Math.max(0, daily.length - recentDays) : 0;
+  const to = daily.length;
+  const days = to - from;
+  const minDays = Math.max(2, options.minDays ?? 3);
+  if (days < minDays) {
+    return { kind: 'unavailable', reason: `${days} days of engagement, at least ${minDays} needed for a trend` };
   }
-  const bad = recent.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) {
-    return { kind: 'unavailable', reason: `engagement on day ${daily.length - recent.length + bad} is not a number` };
+  let total = 0;
+  for (let i = from; i < to; i++) {
+    if (!Number.isFinite(daily[i])) return { kind: 'unavailable', reason: `engagement on day ${i} is not a number` };
+    total += daily[i];
   }
-  const days = recent.length;
-  const slopePerDay = theilSenSlope(recent);
-  const mean = recent.reduce((s, v) => s + v, 0) / days;
+  const slopePerDay = theilSenSlope(daily, from, to);
+  const mean = total / days;
   const relativeChange = mean > NO_ENGAGEMENT ? Math.max(-1, (slopePerDay * days) / mean) : 0;
   return { kind: 'trend', days, slopePerDay, mean, relativeChange };
 }
@@ -103,22 +106,8 @@ function swap(a: Float64Array, i: number, j: number): void {
   a[j] = t;
 }
 
-/**
- * The trend the live pipeline takes: the fitted trend, or null when there is none to tell. The same result as
- * engagementTrend() (trend.test.ts checks it), fitted without copying the series.
- */
+/** The trend the live pipeline takes: the fitted trend, or null when there is none to tell. */
 export function liveEngagementTrend(daily: readonly number[]): EngagementTrend | null {
-  const to = daily.length;
-  const from = Math.max(0, to - LIVE_DAYS);
-  const days = to - from;
-  if (days < LIVE_MIN_DAYS) return null;
-  let total = 0;
-  for (let i = from; i < to; i++) {
-    if (!Number.isFinite(daily[i])) return null;
-    total += daily[i];
-  }
-  const slopePerDay = theilSenSlope(daily, from, to);
-  const mean = total / days;
-  const relativeChange = mean > NO_ENGAGEMENT ? Math.max(-1, (slopePerDay * days) / mean) : 0;
-  return { kind: 'trend', days, slopePerDay, mean, relativeChange };
+  const trend = engagementTrend(daily);
+  return trend.kind === 'trend' ? trend : null;
 }
