@@ -5,7 +5,7 @@ import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js'
 import type { Clock } from '../shared/clock.js';
 import { TOUCH_CHANNELS, type CustomerWindows } from '../windows/customerWindows.js';
 import { allowanceFor, BUDGET_CHANNELS, type BudgetChannel, type BudgetScope } from './allowance.js';
-import { decide, type BudgetRequest, type BudgetSettings, type CustomerTouches, type Decision } from './decision.js';
+import { BLOCKING_NEGATIVES, decide, type BudgetRequest, type BudgetSettings, type CustomerTouches, type Decision } from './decision.js';
 import { isValidTimeZone } from './quietHours.js';
 import { Reservations } from './reservations.js';
 import { SuppressionTally, topReasonsText, type SuppressionCount } from './suppressionTally.js';
@@ -196,8 +196,8 @@ export class ContactBudget {
     const slot = w.find(customerId);
     // No live state: rare enough (an erasure, a withdrawal) to take the full path.
     if (slot === -1) return true;
-    const negMin = w.lastBlockingNegativeMin(slot);
-    if (negMin !== null && now < negMin * 60_000 + this.settings.negativeCooldownMs) return true;
+    const negKind = w.lastNegativeKindOf(slot);
+    if (negKind !== null && BLOCKING_NEGATIVES.has(negKind) && now < w.lastNegativeMinOf(slot)! * 60_000 + this.settings.negativeCooldownMs) return true;
     const nowMin = Math.floor(now / 60_000);
     const h24 = this.sums24h;
     const d7 = this.sums7d;

@@ -72,7 +72,8 @@ export interface DecisionInput {
 const TOUCH_KEYS: TouchChannel[] = ['email', 'push', 'sms', 'other'];
 /** The buckets of a customer with no touches on record (read only). */
 const ZERO_BUCKETS: { h24: number[]; d7: number[] } = { h24: new Array<number>(12).fill(0), d7: new Array<number>(7).fill(0) };
-const BLOCKING_NEGATIVES: ReadonlySet<NegativeKind> = new Set(['complaint', 'unsubscribe']);
+/** Negative events that hold marketing back for budget.negativeCooldownMs. */
+export const BLOCKING_NEGATIVES: ReadonlySet<NegativeKind> = new Set(['complaint', 'unsubscribe']);
 const LABEL: Record<BudgetScope, string> = { email: 'emails', push: 'push messages', sms: 'SMS', all: 'touches' };
 const sum = (a: readonly number[]) => a.reduce((x, y) => x + y, 0);
 const addInto = (into: number[], from: readonly number[]) => from.forEach((v, i) => (into[i] = (into[i] ?? 0) + v));

@@ -297,12 +297,14 @@ export class CustomerWindows {
     }
   }
 
-  /** The minute of the last complaint or unsubscribe when it was the last negative event, else null. */
-  lastBlockingNegativeMin(slot: number): number | null {
-    const at = this.lastNegative[slot];
-    if (at === NONE) return null;
-    const kind = NEGATIVE_KINDS[this.lastNegativeKind[slot]];
-    return kind === 'complaint' || kind === 'unsubscribe' ? at : null;
+  /** The kind of the last negative event, or null; lastNegativeOf() without building an object. */
+  lastNegativeKindOf(slot: number): NegativeKind | null {
+    return this.lastNegative[slot] === NONE ? null : NEGATIVE_KINDS[this.lastNegativeKind[slot]];
+  }
+
+  /** The minute of the last negative event, or null. */
+  lastNegativeMinOf(slot: number): number | null {
+    return this.lastNegative[slot] === NONE ? null : this.lastNegative[slot];
   }
 
   /** Responses (opens, clicks) in the last 7 days as of `nowMin`. */
