@@ -585,31 +585,53 @@ function otherCores(x: RunResult): number {
   return Math.max(0, x.machineCoresBusy - x.processorCoresBusy - x.natsServerCpuSeconds / x.seconds);
 }
 
-/** The table of a run with worker threads: layouts of processes × threads, with their memory. */
-function layoutsMarkdown(r: ClusterResults): string {
-  const m = r.machine;
-  const w = r.workload;
+/** Busy cores per row: the whole machine, the processors, nats-server and the rest. */
+function busyCores(r: ClusterResults, label: (x: RunResult) => string): string {
+  return `Busy cores during those runs (of ${r.machine.cores}): ${r.best.map((x) => `with ${label(x)}, the whole machine ${x.machineCoresBusy.toFixed(2)}: the processors ${x.processorCoresBusy.toFixed(2)}, nats-server ${(x.natsServerCpuSeconds / x.seconds).toFixed(2)}, everything else (ClickHouse, Redis, other users of the machine) ${otherCores(x).toFixed(2)}`).join('; ')}. `;
+}
+
+/** A warning when the rest of the machine's load moved between rows by more than 0.3 cores; else nothing. */
+function spreadNote(r: ClusterResults): string {
   const others = r.best.map(otherCores);
   const spread = Math.max(...others) - Math.min(...others);
+  return spread > 0.3
+    ? `**The rest of the machine's load differed by ${spread.toFixed(2)} cores between these rows, so the events/s and their ratios measure that as much as the processors; events per CPU-second does not depend on it.** `
+    : '';
+}
+
+/** With several rounds: their order and every run's events/s per row; `rowKind` names what a row is the fastest of. */
+function roundsNote(r: ClusterResults, label: (x: RunResult) => string, order: string, rowKind: string): string {
+  if (r.rounds <= 1) return '';
+  const runsOf = (x: RunResult) => r.runs.filter((y) => sameLayout(x, y)).map((y) => fmt(y.eventsPerSec)).join(' and ');
+  return `The runs went in ${r.rounds} rounds (${order}, then again); each row is the fastest of its ${rowKind}, and every run is in the JSON (${r.best.map((x) => `${label(x)}: ${runsOf(x)} events/s`).join('; ')}). `;
+}
+
+const header = (r: ClusterResults, title: string) => {
+  const m = r.machine;
+  return `${title}, ${m.date.slice(0, 10)}, commit ${m.gitCommit}${m.gitDirty ? ' (uncommitted changes)' : ''}: ${m.cpu}, **${m.cores} cores**, ${m.memoryGiB} GiB, Node ${m.node}, ${m.natsServer}.`;
+};
+const ratio = (x: RunResult) => (x.ratioToOne === null ? '–' : `${x.ratioToOne.toFixed(2)}×`);
+
+/** The table of a run with worker threads: layouts of processes × threads, with their memory. */
+function layoutsMarkdown(r: ClusterResults): string {
+  const w = r.workload;
   const sum = (list: number[]) => list.reduce((a, b) => a + b, 0);
   const lines = [
-    `Vigil cluster benchmark with worker threads, ${m.date.slice(0, 10)}, commit ${m.gitCommit}${m.gitDirty ? ' (uncommitted changes)' : ''}: ${m.cpu}, **${m.cores} cores**, ${m.memoryGiB} GiB, Node ${m.node}, ${m.natsServer}.`,
+    header(r, 'Vigil cluster benchmark with worker threads'),
     `${fmt(w.events)} events over ${fmt(w.customers)} customers (the bench's workload; ${fmt(w.firstDayEvents)} on the first day put every customer in state), ${w.partitions} partitions, one private nats-server; every processor process is \`node --import tsx src/main.ts\` (with \`cluster.threads: T\`) on the same machine as NATS, ClickHouse and Redis.`,
     '',
     '| processes × threads | events/s | ratio to 1 × 1 | CPU-seconds | events per CPU-second | RSS after the run (all processes) |',
     '| --- | --- | --- | --- | --- | --- |',
     ...r.best.map(
       (x) =>
-        `| ${layoutLabel(x)} | ${fmt(x.eventsPerSec)} | ${x.ratioToOne === null ? '–' : `${x.ratioToOne.toFixed(2)}×`} | ${x.cpuSeconds.toFixed(1)} | ${fmt(x.eventsPerCpuSecond)} | ${fmt(sum(x.rssMiB))} MiB${x.rssMiB.length > 1 ? ` (${x.rssMiB.map((v) => fmt(v)).join(' + ')})` : ''} |`,
+        `| ${layoutLabel(x)} | ${fmt(x.eventsPerSec)} | ${ratio(x)} | ${x.cpuSeconds.toFixed(1)} | ${fmt(x.eventsPerCpuSecond)} | ${fmt(sum(x.rssMiB))} MiB${x.rssMiB.length > 1 ? ` (${x.rssMiB.map((v) => fmt(v)).join(' + ')})` : ''} |`,
     ),
     '',
-    `Busy cores during those runs (of ${m.cores}): ${r.best.map((x) => `with ${layoutLabel(x)}, the whole machine ${x.machineCoresBusy.toFixed(2)}: the processors ${x.processorCoresBusy.toFixed(2)}, nats-server ${(x.natsServerCpuSeconds / x.seconds).toFixed(2)}, everything else (ClickHouse, Redis, other users of the machine) ${otherCores(x).toFixed(2)}`).join('; ')}. ` +
-      (spread > 0.3
-        ? `**The rest of the machine's load differed by ${spread.toFixed(2)} cores between these rows, so the events/s and their ratios measure that as much as the processors; events per CPU-second does not depend on it.** `
-        : '') +
+    busyCores(r, layoutLabel) +
+      spreadNote(r) +
       `CPU-seconds are every thread of the processor processes (\`/proc/<pid>/stat\`), so events per CPU-second is what one core gives the processors, threads or not. ` +
       `In each run the processors start on an empty stream and share the partitions (none moves during the run), are paused while the backlog is published into it, and the clock runs from their resume to the moment their \`vigil_events_total\` (every outcome, summed over every thread's /metrics) reaches the stream's ${fmt(w.events)} messages. ` +
-      `${r.rounds > 1 ? `The runs went in ${r.rounds} rounds (${r.best.map(layoutLabel).join(', ')}, then again); each row is the fastest of its layout, and every run is in the JSON (${r.best.map((x) => `${layoutLabel(x)}: ${r.runs.filter((y) => sameLayout(x, y)).map((y) => fmt(y.eventsPerSec)).join(' and ')} events/s`).join('; ')}). ` : ''}The ratios are to the 1 × 1 run of the same invocation.`,
+      `${roundsNote(r, layoutLabel, r.best.map(layoutLabel).join(', '), 'layout')}The ratios are to the 1 × 1 run of the same invocation.`,
     '',
   ];
   return lines.join('\n');
@@ -619,23 +641,20 @@ function markdown(r: ClusterResults): string {
   if (r.runs.some((x) => threadsOf(x) > 1)) return layoutsMarkdown(r);
   const m = r.machine;
   const w = r.workload;
-  const others = r.best.map(otherCores);
-  const spread = Math.max(...others) - Math.min(...others);
+  const processors = (x: RunResult) => String(x.processors);
   const lines = [
-    `Vigil cluster benchmark, ${m.date.slice(0, 10)}, commit ${m.gitCommit}${m.gitDirty ? ' (uncommitted changes)' : ''}: ${m.cpu}, **${m.cores} cores**, ${m.memoryGiB} GiB, Node ${m.node}, ${m.natsServer}.`,
+    header(r, 'Vigil cluster benchmark'),
     `${fmt(w.events)} events over ${fmt(w.customers)} customers (the bench's workload; ${fmt(w.firstDayEvents)} on the first day put every customer in state), ${w.partitions} partitions, one private nats-server; every processor is \`node --import tsx src/main.ts\` on the same machine as NATS, ClickHouse and Redis.`,
     '',
     '| processors | events/s | ratio to one | CPU-seconds | events per CPU-second |',
     '| --- | --- | --- | --- | --- |',
-    ...r.best.map((x) => `| ${x.processors} | ${fmt(x.eventsPerSec)} | ${x.ratioToOne === null ? '–' : `${x.ratioToOne.toFixed(2)}×`} | ${x.cpuSeconds.toFixed(1)} | ${fmt(x.eventsPerCpuSecond)} |`),
+    ...r.best.map((x) => `| ${x.processors} | ${fmt(x.eventsPerSec)} | ${ratio(x)} | ${x.cpuSeconds.toFixed(1)} | ${fmt(x.eventsPerCpuSecond)} |`),
     '',
     `This machine has ${m.cores} cores, shared by the processors, nats-server, ClickHouse and Redis: the gain from more processors is bounded by the cores, not by the partitioning. ` +
-      `Busy cores during those runs (of ${m.cores}): ${r.best.map((x) => `with ${x.processors}, the whole machine ${x.machineCoresBusy.toFixed(2)}: the processors ${x.processorCoresBusy.toFixed(2)}, nats-server ${(x.natsServerCpuSeconds / x.seconds).toFixed(2)}, everything else (ClickHouse, Redis, other users of the machine) ${otherCores(x).toFixed(2)}`).join('; ')}. ` +
-      (spread > 0.3
-        ? `**The rest of the machine's load differed by ${spread.toFixed(2)} cores between these rows, so the events/s and their ratios measure that as much as the processors; events per CPU-second does not depend on it.** `
-        : '') +
+      busyCores(r, processors) +
+      spreadNote(r) +
       `Events per CPU-second (the processors' CPU only) is the per-core figure: what one core gives the processors${perCoreFalls(r) ? '; it falls as processors are added: each processor has costs that do not shrink with its share of the partitions (the likely ones: it folds every partition\'s channel, segment and campaign partials, publishes its own summary, commits and checkpoints on its own, and warms up its own JIT)' : ''}. ` +
-      `In each run the processors start on an empty stream and share the partitions (none moves during the run), are paused while the backlog is published into it, and the clock runs from their resume to the moment their \`vigil_events_total\` (every outcome) reaches the stream's ${fmt(w.events)} messages: the backlog is taken live, as in \`npm run bench\`. ${r.rounds > 1 ? `The runs went in ${r.rounds} rounds (${r.best.map((x) => x.processors).join(', ')} processors, then again); each row is the fastest of its processor count, and every run is in the JSON (${r.best.map((x) => `${x.processors}: ${r.runs.filter((y) => y.processors === x.processors).map((y) => fmt(y.eventsPerSec)).join(' and ')} events/s`).join('; ')}). ` : ''}The ratios are to the one-processor run of the same invocation.`,
+      `In each run the processors start on an empty stream and share the partitions (none moves during the run), are paused while the backlog is published into it, and the clock runs from their resume to the moment their \`vigil_events_total\` (every outcome) reaches the stream's ${fmt(w.events)} messages: the backlog is taken live, as in \`npm run bench\`. ${roundsNote(r, processors, `${r.best.map(processors).join(', ')} processors`, 'processor count')}The ratios are to the one-processor run of the same invocation.`,
     '',
   ];
   return lines.join('\n');
