@@ -12,7 +12,7 @@ export async function runProcessor(configFile?: string): Promise<void> {
   // cluster.threads > 1: this thread only supervises one processor per worker thread (docs/scale-out.md).
   if (config.cluster.threads > 1) return superviseThreads({ config, configFile, log });
   // Imported here, not above: a supervisor never runs a processor itself, and the pipeline's modules cost it ~30 MB.
-  const { startProcessor } = await import('./processor.js');
+  const { startProcessor, stopThenExit } = await import('./processor.js');
   const processor = await startProcessor({ config, logger: log });
   let signals = 0;
   const shutdown = (signal: string) => {
@@ -21,13 +21,7 @@ export async function runProcessor(configFile?: string): Promise<void> {
       process.exit(1);
     }
     log.info({ signal }, 'stopping: no more consumption, committing what was handled');
-    processor.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err: errorMessage(err) }, 'stop failed');
-        process.exit(1);
-      },
-    );
+    stopThenExit(processor, log);
   };
   watchRuleReloads(configFile, log, (rules) => processor.reloadRules(rules));
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -670,6 +670,20 @@ function redisState(list: Worker[], leader: { alertStore: RedisAlertStore } | nu
   return states.find((s) => !s.ok) ?? states[0] ?? { ok: true, detail: 'connected' };
 }
 
+/**
+ * Stops the processor and exits: 0 once what was handled is committed, 1 when the stop failed. In a worker thread
+ * (src/thread.ts) process.exit ends that thread only, and its code tells the supervisor how the stop went.
+ */
+export function stopThenExit(processor: RunningProcessor, log: Logger): void {
+  processor.stop().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      log.error({ err: errorMessage(err) }, 'stop failed');
+      process.exit(1);
+    },
+  );
+}
+
 async function connectNats(config: VigilConfig, log: Logger): Promise<{ conn: NatsConnection; connected(): boolean }> {
   const conn = await connect({ servers: config.nats.servers.split(','), name: 'vigil-processor', maxReconnectAttempts: -1, reconnectTimeWait: 1_000 });
   let up = true;

@@ -1,7 +1,7 @@
 // One worker thread of the worker-threads mode (src/threads.ts): a whole processor with this thread's config, stopped
 // or given new alert rules by the supervisor's messages.
 import { parentPort, workerData } from 'node:worker_threads';
-import { startProcessor, type RunningProcessor } from './processor.js';
+import { startProcessor, stopThenExit, type RunningProcessor } from './processor.js';
 import { errorMessage, VigilError } from './shared/errors.js';
 import { createLogger } from './shared/logger.js';
 import { STARTUP_FAILED_EXIT, type FromThread, type ThreadData, type ToThread } from './threads.js';
@@ -19,14 +19,7 @@ const stop = () => {
   stopRequested = true;
   if (!processor) return; // still starting: stopped as soon as it has started
   log.info('stopping: no more consumption, committing what was handled');
-  processor.stop().then(
-    // process.exit in a worker ends this thread only; its code tells the supervisor how the stop went.
-    () => process.exit(0),
-    (err: unknown) => {
-      log.error({ err: errorMessage(err) }, 'stop failed');
-      process.exit(1);
-    },
-  );
+  stopThenExit(processor, log);
 };
 
 // Listening before the start: a stop may come while the processor is still starting.

@@ -317,7 +317,8 @@ export class CustomerWindows {
   }
 
   lastNegativeOf(slot: number): { kind: NegativeKind; min: number } | null {
-    return this.lastNegative[slot] === NONE ? null : { kind: NEGATIVE_KINDS[this.lastNegativeKind[slot]], min: this.lastNegative[slot] };
+    const kind = this.lastNegativeKindOf(slot);
+    return kind === null ? null : { kind, min: this.lastNegative[slot] };
   }
 
   /** Touches on one channel in the last 24 hours as of `nowMin` (the hot check of the fatigue signal). */
