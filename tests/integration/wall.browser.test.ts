@@ -38,6 +38,25 @@ async function openWall(page: Page, url: string): Promise<string[]> {
   return errors;
 }
 
+/** What staleness must not change: the body's shape and where the panels sit. */
+async function layoutOf(page: Page): Promise<Record<string, unknown>> {
+  return page.evaluate(() => {
+    const body = getComputedStyle(document.body);
+    const box = (selector: string) => {
+      const r = document.querySelector(selector)?.getBoundingClientRect();
+      return r ? [Math.round(r.x), Math.round(r.y), Math.round(r.width), Math.round(r.height)] : null;
+    };
+    return {
+      bodyRadius: body.borderRadius,
+      bodyBackground: body.backgroundColor,
+      bodyPadding: body.padding,
+      tiles: box('.tiles'),
+      wall: box('main.wall'),
+      header: box('header.top'),
+    };
+  });
+}
+
 describe.each(['uws', 'ws'] as const)('the wall page over %s', (transport) => {
   it('shows the snapshot, a pushed alert, an acknowledgement, staleness and disconnection', async () => {
     const scene = demoScene();
@@ -106,7 +125,12 @@ describe.each(['uws', 'ws'] as const)('the wall page over %s', (transport) => {
       await page.screenshot({ path: new URL(`wall-${transport}.png`, ARTIFACTS).pathname });
 
       // Nothing arrives for a few seconds: the page says its numbers are stale, and recovers on the next frame.
+      const liveLayout = await layoutOf(page);
       await page.getByTestId('stale-marker').waitFor({ state: 'visible', timeout: 10_000 });
+      // Stale dims the numbers and nothing else: the page keeps its shape (the body once took the pill's style).
+      expect(await page.evaluate(() => document.body.classList.contains('stale'))).toBe(true);
+      expect(await layoutOf(page)).toEqual(liveLayout);
+      await page.screenshot({ path: new URL(`wall-${transport}-stale.png`, ARTIFACTS).pathname });
       source.push({ type: 'stats', stats: buildStats({ ...scene.stats, ts: Date.now(), eventsPerSec: 12_345 }) });
       await page.locator('[data-testid=tile-events-per-sec][data-value="12345"]').waitFor();
       await page.getByTestId('stale-marker').waitFor({ state: 'hidden' });
