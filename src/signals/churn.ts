@@ -1,16 +1,10 @@
 // Churn risk: 1 − P(alive) from the purchase model, blended with engagement decline and negative events, with reasons.
 import type { CustomerView, NegativeKind } from '../windows/customerWindows.js';
 import type { EngagementSignal } from './engagement.js';
-import { modelInputs, type ModelInputs } from './purchaseModel.js';
+import { modelInputs, type ModelInputs, type PurchaseModel } from './purchaseModel.js';
 
-/** What the churn signal needs of a purchase model (BG/NBD with Gamma-Gamma), in days. */
-export interface PurchaseModel {
-  readonly name: string;
-  pAlive(x: number, tx: number, T: number): number;
-  expectedPurchases(t: number, x: number, tx: number, T: number): number;
-  /** Expected customer value over the configured horizon, discounted; meanRepeatSpend as modelInputs gives it. */
-  customerValue(x: number, tx: number, T: number, meanRepeatSpend: number): number;
-}
+// The model's interface lives with its implementation; the churn signal is where most readers look for it.
+export type { PurchaseModel };
 
 /**
  * The expectations and the value are computed on first read, then kept: the per-event path reads only risk,

@@ -6,7 +6,15 @@ import { VigilError } from '../shared/errors.js';
 import { expectedPurchases, pAlive, type BgNbdParams } from './models/bgnbd.js';
 import { expectedAverageValue, type GammaGammaParams, type LifetimeValueOptions } from './models/gammaGamma.js';
 import { ForecastTable } from './forecastTable.js';
-import type { PurchaseModel } from './churn.js';
+
+/** What the churn signal needs of a purchase model (BG/NBD with Gamma-Gamma), in days. */
+export interface PurchaseModel {
+  readonly name: string;
+  pAlive(x: number, tx: number, T: number): number;
+  expectedPurchases(t: number, x: number, tx: number, T: number): number;
+  /** Expected customer value over the configured horizon, discounted; meanRepeatSpend as modelInputs gives it. */
+  customerValue(x: number, tx: number, T: number, meanRepeatSpend: number): number;
+}
 
 type ModelConfig = VigilConfig['signals']['model'];
 

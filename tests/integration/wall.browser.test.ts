@@ -40,9 +40,10 @@ async function openWall(page: Page, url: string): Promise<string[]> {
 
 /** What staleness must not change: the body's shape and where the panels sit. */
 async function layoutOf(page: Page): Promise<Record<string, unknown>> {
-  return page.evaluate(() => {
+  // A string, evaluated in the page: this file is compiled without the DOM's types.
+  return page.evaluate(`(() => {
     const body = getComputedStyle(document.body);
-    const box = (selector: string) => {
+    const box = (selector) => {
       const r = document.querySelector(selector)?.getBoundingClientRect();
       return r ? [Math.round(r.x), Math.round(r.y), Math.round(r.width), Math.round(r.height)] : null;
     };
@@ -54,7 +55,7 @@ async function layoutOf(page: Page): Promise<Record<string, unknown>> {
       wall: box('main.wall'),
       header: box('header.top'),
     };
-  });
+  })()`);
 }
 
 describe.each(['uws', 'ws'] as const)('the wall page over %s', (transport) => {
@@ -128,7 +129,7 @@ describe.each(['uws', 'ws'] as const)('the wall page over %s', (transport) => {
       const liveLayout = await layoutOf(page);
       await page.getByTestId('stale-marker').waitFor({ state: 'visible', timeout: 10_000 });
       // Stale dims the numbers and nothing else: the page keeps its shape (the body once took the pill's style).
-      expect(await page.evaluate(() => document.body.classList.contains('stale'))).toBe(true);
+      expect(await page.evaluate("document.body.classList.contains('stale')")).toBe(true);
       expect(await layoutOf(page)).toEqual(liveLayout);
       await page.screenshot({ path: new URL(`wall-${transport}-stale.png`, ARTIFACTS).pathname });
       source.push({ type: 'stats', stats: buildStats({ ...scene.stats, ts: Date.now(), eventsPerSec: 12_345 }) });

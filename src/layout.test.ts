@@ -1,0 +1,84 @@
+// The source tree's shape as the team keeps it: no import circles between modules (type-only imports count too:
+// they tie two files' meanings together just the same), and every folder under src/ described in ARCHITECTURE.md.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const SRC = resolve(dirname(new URL(import.meta.url).pathname));
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return path.endsWith('.ts') && !path.endsWith('.test.ts') && !path.endsWith('.d.ts') ? [path] : [];
+  });
+}
+
+/** Relative imports and re-exports of each file, as absolute .ts paths. */
+export function importGraph(files: string[], read: (path: string) => string): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of files) {
+    const deps: string[] = [];
+    for (const m of read(file).matchAll(/^(?:import|export)\s[^;]*?\sfrom\s+'(\.[^']+)'/gms)) {
+      deps.push(resolve(dirname(file), m[1].replace(/\.js$/, '.ts')));
+    }
+    graph.set(file, deps);
+  }
+  return graph;
+}
+
+/** The strongly connected components of more than one file (Tarjan): each is an import circle. */
+export function circles(graph: Map<string, string[]>): string[][] {
+  let next = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const out: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next);
+    next++;
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!graph.has(w)) continue;
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const component: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        component.push(w);
+      } while (w !== v);
+      if (component.length > 1) out.push(component.sort());
+    }
+  };
+  for (const v of graph.keys()) if (!index.has(v)) visit(v);
+  return out;
+}
+
+describe('the source tree', () => {
+  it('has no import circles', () => {
+    const found = circles(importGraph(sourceFiles(SRC), (p) => readFileSync(p, 'utf8')));
+    expect(found.map((c) => c.map((f) => relative(SRC, f)))).toEqual([]);
+  });
+
+  it('finds a circle when there is one, type-only imports included', () => {
+    const files = { '/s/a.ts': "import { b } from './b.js';", '/s/b.ts': "import type { C } from './c.js';", '/s/c.ts': "export type { A } from './a.js';", '/s/d.ts': "import { a } from './a.js';" };
+    const found = circles(importGraph(Object.keys(files), (p) => files[p as keyof typeof files]));
+    expect(found).toEqual([['/s/a.ts', '/s/b.ts', '/s/c.ts']]);
+  });
+
+  it('describes every src/ folder in ARCHITECTURE.md', () => {
+    const doc = readFileSync(join(SRC, '..', 'ARCHITECTURE.md'), 'utf8');
+    const folders = readdirSync(SRC).filter((name) => statSync(join(SRC, name)).isDirectory());
+    expect(folders.length).toBeGreaterThan(5);
+    expect(folders.filter((name) => !doc.includes(`**${name}/**`))).toEqual([]);
+  });
+});
