@@ -82,6 +82,13 @@ export class OwnServer {
     return s;
   }
 
+  /** Redis with the given arguments (an ACL, say) and its own port, address and directory. */
+  static async redisWith(args: string[]): Promise<OwnServer> {
+    const s = new OwnServer(await freePort(), (port, dir) => ['redis-server', [...args, '--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '']]);
+    await s.start();
+    return s;
+  }
+
   /** Redis with an append-only file, as production runs it, so a restart keeps what was written. */
   static async redis(): Promise<OwnServer> {
     const s = new OwnServer(await freePort(), (port, dir) => ['redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--appendonly', 'yes', '--save', '']]);

@@ -2,9 +2,11 @@
 // private nats-server: producers publish events and nothing else, only the privacy role asks for an erasure, senders
 // reach the budget service, and a processor with the processor user's credentials ingests, commits and erases.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import { parse as parseYaml } from 'yaml';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customerToken } from '../../src/cluster/partitioning.js';
@@ -12,7 +14,8 @@ import type { VigilConfig } from '../../src/config/schema.js';
 import type { RunningProcessor } from '../../src/processor.js';
 import { eventually } from '../helpers/clickhouse.js';
 import { OwnServer } from '../helpers/ownServices.js';
-import { chQuery, cleanUp, isolatedConfig, startTestProcessor } from '../helpers/processor.js';
+import { CLICKHOUSE_URL } from '../helpers/clickhouse.js';
+import { chQuery, isolatedConfig, startTestProcessor } from '../helpers/processor.js';
 
 const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 const enc = new TextEncoder();
@@ -25,12 +28,27 @@ function composeNatsConfig(logFile: string): string {
   return `${read('docker/nats/auth.conf')}\n${mapping}\nlog_file: ${JSON.stringify(logFile)}\n`;
 }
 
+/** The arguments docker-compose gives redis-server (its ACL), with the password filled in. */
+function composeRedisArgs(password: string): string[] {
+  const compose = parseYaml(read('docker-compose.yml')) as { services: { redis: { command: string[] } } };
+  const line = compose.services.redis.command.at(-1)!.replace(/^exec redis-server /, '').replaceAll('$$REDIS_PASSWORD', password);
+  // Words, double quotes removed: the line is written for sh -c.
+  return [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]);
+}
+
+/**
+ * A password as .env.example makes them: a letter, then hex. NATS reads a variable's value as a config value, so a
+ * bare `12345678` or `5e3a…` would be a number and stop the server.
+ */
+const secret = (): string => `s${randomBytes(12).toString('hex')}`;
+
 const passwords = {
-  NATS_PRODUCER_PASSWORD: randomBytes(12).toString('hex'),
-  NATS_PRIVACY_PASSWORD: randomBytes(12).toString('hex'),
-  NATS_SENDER_PASSWORD: randomBytes(12).toString('hex'),
-  NATS_PROCESSOR_PASSWORD: randomBytes(12).toString('hex'),
+  NATS_PRODUCER_PASSWORD: secret(),
+  NATS_PRIVACY_PASSWORD: secret(),
+  NATS_SENDER_PASSWORD: secret(),
+  NATS_PROCESSOR_PASSWORD: secret(),
 };
+const redisPassword = secret();
 
 /**
  * The server's refusals of a connection's publishes, as it reports them (asynchronously, with the subject it
@@ -58,8 +76,9 @@ async function expectRefused(nc: NatsConnection, seen: { operation: string; subj
   expect(got.subject === subject || asMapped, `refused ${got.subject} for ${subject}`).toBe(true);
 }
 
-describe('NATS as docker-compose runs it: users and permissions', () => {
+describe('NATS and Redis as docker-compose runs them: users and permissions', () => {
   let server: OwnServer;
+  let redisServer: OwnServer;
   let url: string;
   let config: VigilConfig;
   let processor: RunningProcessor | null = null;
@@ -75,19 +94,25 @@ describe('NATS as docker-compose runs it: users and permissions', () => {
   beforeAll(async () => {
     server = await OwnServer.natsWithConfig(composeNatsConfig(logFile), passwords);
     url = `nats://127.0.0.1:${server.port}`;
-    // The compose processors' names (auth.conf grants those), on a private server; ClickHouse and Redis isolated.
+    redisServer = await OwnServer.redisWith(composeRedisArgs(redisPassword));
+    // The compose processors' names (auth.conf grants those, the Redis ACL its key prefix), on private servers;
+    // ClickHouse isolated by database.
     config = isolatedConfig({
       nats: { servers: url, user: 'processor', password: passwords.NATS_PROCESSOR_PASSWORD, stream: 'EVENTS', subjectPrefix: 'events', consumer: 'vigil', deadLetterSubject: 'vigil.deadletter', alertSubjectPrefix: 'alerts' },
+      redis: { url: `redis://127.0.0.1:${redisServer.port}`, username: 'vigil', password: redisPassword, keyPrefix: 'vigil:' },
       cluster: { partitions: 12, processorId: 'processor-1' },
     });
   }, 30_000);
 
   afterAll(async () => {
     await processor?.stop();
-    const admin = await as('processor', passwords.NATS_PROCESSOR_PASSWORD).catch(() => null);
-    if (admin && config) await cleanUp(config, admin);
     for (const nc of conns) await nc.close().catch(() => undefined);
     await server?.stop();
+    await redisServer?.stop();
+    if (config) {
+      await fetch(`${CLICKHOUSE_URL}/`, { method: 'POST', body: `DROP DATABASE IF EXISTS ${config.clickhouse.database}` });
+      rmSync(resolve(config.clickhouse.spill.dir, config.clickhouse.database), { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('refuses a client without credentials or with a wrong password', async () => {
@@ -159,5 +184,20 @@ describe('NATS as docker-compose runs it: users and permissions', () => {
     expect(violations).toEqual([]);
     // The log does record refusals: the producer's above.
     expect(readFileSync(logFile, 'utf8')).toMatch(/Publish Violation - User "producer"/);
+  });
+
+  it('keeps Redis to the vigil ACL user: no default user, its own keys only, no administrative commands', async () => {
+    const anonymous = new Redis(`redis://127.0.0.1:${redisServer.port}`, { lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false });
+    anonymous.on('error', () => undefined);
+    await anonymous.connect().catch(() => undefined);
+    await expect(anonymous.get('vigil:x')).rejects.toThrow(/NOAUTH|WRONGPASS|auth/i);
+    anonymous.disconnect();
+    const vigil = new Redis(`redis://127.0.0.1:${redisServer.port}`, { username: 'vigil', password: redisPassword, maxRetriesPerRequest: 0 });
+    // The processor wrote its state under its prefix.
+    expect((await vigil.scan('0', 'MATCH', 'vigil:*', 'COUNT', 1000))[1].length).toBeGreaterThan(0);
+    await expect(vigil.set('other:x', '1')).rejects.toThrow(/NOPERM/);
+    await expect(vigil.flushall()).rejects.toThrow(/NOPERM/);
+    await expect(vigil.config('GET', 'dir')).rejects.toThrow(/NOPERM/);
+    vigil.disconnect();
   });
 });
