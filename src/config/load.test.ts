@@ -111,6 +111,11 @@ describe('secrets only from the environment', () => {
     });
   }
 
+  it('loads a file written from a whole default config, as tests and tools write one (every secret empty)', () => {
+    const file = fileWith(JSON.stringify(parseConfig({})));
+    expect(loadConfig({ file, env: {} }).nats.user).toBe('');
+  });
+
   it('accepts the URLs without credentials in a file, and with them from the environment', () => {
     const file = fileWith('redis:\n  url: redis://redis:6379\nnats:\n  servers: nats://a:4222,nats://b:4222\n');
     expect(loadConfig({ file, env: {} }).redis.url).toBe('redis://redis:6379');
