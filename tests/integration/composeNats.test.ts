@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { parse as parseYaml } from 'yaml';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reset } from '../../src/cli/reset.js';
 import { customerToken } from '../../src/cluster/partitioning.js';
 import type { VigilConfig } from '../../src/config/schema.js';
 import type { RunningProcessor } from '../../src/processor.js';
@@ -179,13 +180,6 @@ describe('NATS and Redis as docker-compose runs them: users and permissions', ()
     await expectRefused(sender, seen, '$JS.API.STREAM.INFO.EVENTS');
   }, 30_000);
 
-  it('never refused the processor anything: its permissions cover every subject it used', () => {
-    const violations = readFileSync(logFile, 'utf8').split('\n').filter((l) => /violation/i.test(l) && /"processor"/.test(l));
-    expect(violations).toEqual([]);
-    // The log does record refusals: the producer's above.
-    expect(readFileSync(logFile, 'utf8')).toMatch(/Publish Violation - User "producer"/);
-  });
-
   it('keeps Redis to the vigil ACL user: no default user, its own keys only, no administrative commands', async () => {
     const anonymous = new Redis(`redis://127.0.0.1:${redisServer.port}`, { lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false });
     anonymous.on('error', () => undefined);
@@ -199,5 +193,25 @@ describe('NATS and Redis as docker-compose runs them: users and permissions', ()
     await expect(vigil.flushall()).rejects.toThrow(/NOPERM/);
     await expect(vigil.config('GET', 'dir')).rejects.toThrow(/NOPERM/);
     vigil.disconnect();
+  });
+
+  it('runs `vigil reset` with the processor user and the Redis ACL user: streams, buckets and keys gone', async () => {
+    await processor?.stop();
+    processor = null;
+    await reset(config);
+    const jsm = await (await as('processor', passwords.NATS_PROCESSOR_PASSWORD)).jetstreamManager();
+    for (const stream of ['EVENTS', config.cluster.partialsStream, `KV_${config.cluster.leaseBucket}`]) {
+      await expect(jsm.streams.info(stream), stream).rejects.toThrow(/stream not found/);
+    }
+    const vigil = new Redis(`redis://127.0.0.1:${redisServer.port}`, { username: 'vigil', password: redisPassword, maxRetriesPerRequest: 0 });
+    expect((await vigil.scan('0', 'MATCH', 'vigil:*', 'COUNT', 1000))[1]).toEqual([]);
+    vigil.disconnect();
+  }, 60_000);
+
+  it('never refused the processor user anything (processor and `vigil reset`): its permissions cover every subject used', () => {
+    const violations = readFileSync(logFile, 'utf8').split('\n').filter((l) => /violation/i.test(l) && /"processor"/.test(l));
+    expect(violations).toEqual([]);
+    // The log does record refusals: the producer's above.
+    expect(readFileSync(logFile, 'utf8')).toMatch(/Publish Violation - User "producer"/);
   });
 });
