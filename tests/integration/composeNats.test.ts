@@ -1,10 +1,12 @@
 // The NATS permissions docker-compose runs with (docker/nats/auth.conf and the partition mapping of nats-1.conf), on a
 // private nats-server: producers publish events and nothing else, only the privacy role asks for an erasure, senders
 // reach the budget service, and a processor with the processor user's credentials ingests, commits and erases.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { parse as parseYaml } from 'yaml';
 import { connect, type NatsConnection } from 'nats';
@@ -170,6 +172,18 @@ describe('NATS and Redis as docker-compose runs them: users and permissions', ()
       60_000,
     );
   }, 90_000);
+
+  it('runs `vigil forget` as the privacy role: the request is published and carried out', async () => {
+    const customerId = 'auth-c4';
+    const producer = await as('producer', passwords.NATS_PRODUCER_PASSWORD);
+    await producer.jetstream().publish(`events.page_view.${customerToken(customerId)}`, enc.encode(JSON.stringify({ id: 'auth-e4', customerId, type: 'page_view', ts: Date.now() })));
+    // The config as a file without its secrets (a file may not hold them); the credentials in the environment.
+    const file = join(mkdtempSync(join(tmpdir(), 'vigil-forget-auth-')), 'vigil.json');
+    writeFileSync(file, JSON.stringify({ ...config, nats: { ...config.nats, user: '', password: '' }, redis: { ...config.redis, username: '', password: '' } }));
+    const env = { ...process.env, VIGIL_NATS__USER: 'privacy', VIGIL_NATS__PASSWORD: passwords.NATS_PRIVACY_PASSWORD, VIGIL_REDIS__USERNAME: 'vigil', VIGIL_REDIS__PASSWORD: redisPassword };
+    const { stdout } = await promisify(execFile)('npx', ['tsx', 'src/cli/vigil.ts', 'forget', customerId, '--by', 'dpo@example.org', '--timeout', '60', '--config', file], { env, timeout: 90_000 });
+    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toMatchObject({ status: 'erased', stream: 'EVENTS' });
+  }, 120_000);
 
   it('lets a sender ask the contact budget, and nothing more', async () => {
     const sender = await as('sender', passwords.NATS_SENDER_PASSWORD);
