@@ -186,6 +186,8 @@ describe('docker-compose.yml', () => {
     expect(listed.map((m) => m[1]).sort()).toEqual([...required].sort());
     for (const m of listed) expect(m[2], m[1]).toBe('');
     expect(read('.gitignore').split('\n')).toContain('.env');
+    // Nor does the image's build context take it.
+    expect(read('docker/Dockerfile.dockerignore').split('\n')).toContain('.env');
 
     // The processors: NATS user processor, Redis ACL user vigil, ClickHouse, wall tokens, all from .env.
     for (const name of PROCESSORS) {
