@@ -10,6 +10,7 @@ import { defaultProcessorId } from './shared/processorId.js';
 import { ensureStream } from './sources/jetstream.js';
 import { Pipeline, type PipelineDeps } from './pipeline.js';
 import { Worker } from './worker.js';
+import { natsConnectOptions, redactUrl, redisConnectArgs } from './shared/serviceAuth.js';
 import { PartitionLeases } from './cluster/leases.js';
 import { EntityCombiner, PartialsPublisher, ensurePartialsStream } from './cluster/entityPartials.js';
 import { ClusterWall, mergeSnapshots } from './cluster/clusterWall.js';
@@ -685,7 +686,7 @@ export function stopThenExit(processor: RunningProcessor, log: Logger): void {
 }
 
 async function connectNats(config: VigilConfig, log: Logger): Promise<{ conn: NatsConnection; connected(): boolean }> {
-  const conn = await connect({ servers: config.nats.servers.split(','), name: 'vigil-processor', maxReconnectAttempts: -1, reconnectTimeWait: 1_000 });
+  const conn = await connect({ ...natsConnectOptions(config), name: 'vigil-processor', maxReconnectAttempts: -1, reconnectTimeWait: 1_000 });
   let up = true;
   void (async () => {
     for await (const s of conn.status()) {
@@ -703,13 +704,14 @@ async function connectNats(config: VigilConfig, log: Logger): Promise<{ conn: Na
 
 async function connectRedis(config: VigilConfig): Promise<Redis> {
   // No offline queue: a command while Redis is away fails at once and the alert store retries it at the next commit.
-  const redis = new Redis(config.redis.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const [redisUrl, redisAuth] = redisConnectArgs(config);
+  const redis = new Redis(redisUrl, { ...redisAuth, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined); // reported through the alert store's state and /readyz
   try {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw new VigilError('REDIS_UNAVAILABLE', `cannot reach Redis at ${config.redis.url}: alert state, silences and acknowledgements live there`, { cause: err });
+    throw new VigilError('REDIS_UNAVAILABLE', `cannot reach Redis at ${redactUrl(config.redis.url)}: alert state, silences and acknowledgements live there`, { cause: err });
   }
   return redis;
 }

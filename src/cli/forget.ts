@@ -5,6 +5,7 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { connect } from 'nats';
+import { natsConnectOptions, redisConnectArgs } from '../shared/serviceAuth.js';
 import { loadConfig } from '../config/load.js';
 import { heartbeatKey } from '../processor.js';
 import { errorMessage, VigilError } from '../shared/errors.js';
@@ -38,8 +39,9 @@ export async function runForget(args: string[], io: ForgetIo): Promise<number> {
   const requestedBy = (values.by ?? safeUser()).slice(0, 128);
   const requestId = `erase-${randomUUID()}`;
 
-  const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  const nc = await connect({ servers: config.nats.servers.split(','), name: 'vigil-forget' });
+  const [redisUrl, redisAuth] = redisConnectArgs(config);
+  const redis = new Redis(redisUrl, { ...redisAuth, lazyConnect: true, maxRetriesPerRequest: 1 });
+  const nc = await connect({ ...natsConnectOptions(config), name: 'vigil-forget' });
   const ch = createClickHouseClient(config.clickhouse);
   try {
     await redis.connect();

@@ -2,6 +2,7 @@
 // and Redis keys. For demos and trials, so a new run does not start behind the event time of an old one.
 import { parseArgs } from 'node:util';
 import { connect } from 'nats';
+import { natsConnectOptions, redisConnectArgs } from '../shared/serviceAuth.js';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../config/load.js';
 import type { VigilConfig } from '../config/schema.js';
@@ -33,7 +34,7 @@ export function checkpointNames(config: VigilConfig): string[] {
 }
 
 export async function reset(config: VigilConfig): Promise<void> {
-  const nc = await connect({ servers: config.nats.servers.split(','), name: 'vigil-reset' });
+  const nc = await connect({ ...natsConnectOptions(config), name: 'vigil-reset' });
   try {
     const jsm = await nc.jetstreamManager();
     await jsm.streams.delete(config.nats.stream).catch(() => false);
@@ -53,7 +54,7 @@ export async function reset(config: VigilConfig): Promise<void> {
   } finally {
     await ch.close();
   }
-  const redis = new Redis(config.redis.url);
+  const redis = new Redis(...redisConnectArgs(config));
   try {
     let cursor = '0';
     do {

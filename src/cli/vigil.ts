@@ -2,6 +2,7 @@
 // The command line: run the processor, apply migrations, publish demo traffic, fit the purchase models.
 import { parseArgs } from 'node:util';
 import { connect } from 'nats';
+import { natsConnectOptions } from '../shared/serviceAuth.js';
 import { loadConfig } from '../config/load.js';
 import { exitOnStartupError, runProcessor } from '../main.js';
 import { createLogger } from '../shared/logger.js';
@@ -70,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
       });
       const config = loadConfig({ file: values.config });
       const log = createLogger(config.log.level);
-      const nc = await connect({ servers: config.nats.servers.split(','), name: 'vigil-simulator' });
+      const nc = await connect({ ...natsConnectOptions(config), name: 'vigil-simulator' });
       const abort = new AbortController();
       process.on('SIGTERM', () => abort.abort());
       process.on('SIGINT', () => abort.abort());

@@ -101,19 +101,70 @@ export function readConfigFile(path: string): Record<string, unknown> {
   }
 }
 
-/** Keys that may only come from the environment: a key in a file ends up in backups, repositories and diffs. */
+/**
+ * Keys that may only come from the environment: a secret in a file ends up in backups, repositories and diffs. A
+ * file that holds one is refused at start, naming the key and the variable to use instead.
+ */
 export const ENV_ONLY_KEYS = [
   ['privacy', 'pseudonymKey'],
+  ['clickhouse', 'password'],
   ['clickhouse', 'analyst', 'password'],
+  ['wall', 'tokens', 'viewer'],
+  ['wall', 'tokens', 'responder'],
+  ['alerts', 'webhook', 'url'],
+  ['nats', 'user'],
+  ['nats', 'password'],
+  ['nats', 'token'],
+  ['redis', 'username'],
+  ['redis', 'password'],
 ] as const;
+
+/** URL keys whose value may sit in a file only without a user or password in it (comma lists for nats.servers). */
+export const URL_KEYS_WITHOUT_CREDENTIALS = [
+  ['redis', 'url'],
+  ['nats', 'servers'],
+  ['clickhouse', 'url'],
+] as const;
+
+/** `VIGIL_CLICKHOUSE__ANALYST__PASSWORD` for clickhouse.analyst.password: the variable that sets a key. */
+export function envNameOf(path: readonly string[]): string {
+  return `${ENV_PREFIX}${path.map((k) => k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()).join('__')}`;
+}
+
+function valueAt(root: Record<string, unknown>, path: readonly string[]): unknown {
+  let node: unknown = root;
+  for (const k of path) node = isPlainObject(node) ? node[k] : undefined;
+  return node;
+}
+
+/** Whether a URL (or a comma list of them) names a user or password: `redis://user:pass@host`, `nats://:token@host`. */
+export function urlHasCredentials(value: string): boolean {
+  return value.split(',').some((one) => {
+    const u = one.trim();
+    try {
+      const parsed = new URL(u);
+      if (parsed.username !== '' || parsed.password !== '') return true;
+    } catch {
+      // Not a URL the WHATWG parser takes: fall back to the shape `scheme://userinfo@`.
+    }
+    return /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*@/.test(u);
+  });
+}
 
 function refuseSecretsInFile(fromFile: Record<string, unknown>, file: string): void {
   for (const path of ENV_ONLY_KEYS) {
-    let node: unknown = fromFile;
-    for (const k of path) node = isPlainObject(node) ? node[k] : undefined;
-    if (node !== undefined && node !== '') {
-      const env = `VIGIL_${path.map((k) => k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()).join('__')}`;
-      throw new VigilError('CONFIG_INVALID', `${path.join('.')} is a secret and may not be in ${file}: set it with ${env}`);
+    const v = valueAt(fromFile, path);
+    // An empty value (`tokens: { viewer: [] }`, `password: ''`) holds no secret.
+    const empty = v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0);
+    if (!empty) {
+      throw new VigilError('CONFIG_INVALID', `${path.join('.')} is a secret and may not be in ${file}: set it with ${envNameOf(path)}`);
+    }
+  }
+  for (const path of URL_KEYS_WITHOUT_CREDENTIALS) {
+    const v = valueAt(fromFile, path);
+    if (typeof v === 'string' && urlHasCredentials(v)) {
+      const secret = path[0] === 'redis' ? ', or the password alone with VIGIL_REDIS__PASSWORD' : path[0] === 'nats' ? ', or the credentials alone with VIGIL_NATS__USER and VIGIL_NATS__PASSWORD' : ', or the password alone with VIGIL_CLICKHOUSE__PASSWORD';
+      throw new VigilError('CONFIG_INVALID', `${path.join('.')} in ${file} holds a user or password: set the URL with ${envNameOf(path)}${secret}`);
     }
   }
 }

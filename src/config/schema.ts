@@ -50,11 +50,27 @@ export const configSchema = z
         maxAckPending: z.number().int().min(1).default(100_000),
         /** Copies JetStream keeps of everything Vigil creates (stream, partials, checkpoints, KV buckets): 3 on a NATS cluster. */
         replicas: z.number().int().min(1).max(5).default(1),
+        /** Secret, environment only (VIGIL_NATS__USER): the NATS user Vigil connects as, with `password`. Empty = no user. */
+        user: z.string().default(''),
+        /** Secret, environment only: VIGIL_NATS__PASSWORD. */
+        password: z.string().default(''),
+        /** Secret, environment only: VIGIL_NATS__TOKEN, for a server that authenticates by token instead of a user. */
+        token: z.string().default(''),
+        /** Path of a NATS credentials file (JWT and NKey seed, `nsc generate creds`); the path may sit in the file, the file itself is the secret. */
+        credsFile: z.string().default(''),
       })
       .strict()
       .default({}),
     redis: z
-      .object({ url: z.string().default('redis://127.0.0.1:6379'), keyPrefix: z.string().default('vigil:') })
+      .object({
+        /** In a file without credentials: `redis://user:pass@host` only from VIGIL_REDIS__URL. */
+        url: z.string().default('redis://127.0.0.1:6379'),
+        keyPrefix: z.string().default('vigil:'),
+        /** Secret, environment only (VIGIL_REDIS__USERNAME): the Redis ACL user; empty = `default`. */
+        username: z.string().default(''),
+        /** Secret, environment only: VIGIL_REDIS__PASSWORD. */
+        password: z.string().default(''),
+      })
       .strict()
       .default({}),
     clickhouse: z

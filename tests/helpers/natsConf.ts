@@ -1,11 +1,19 @@
 // A reader for the NATS server configuration format as far as Vigil's files use it (maps, arrays, quoted and bare
 // values, `:` `=` or a space between key and value, `#` and `//` comments), so tests can check what a file says.
-// No includes and no $variables: a file that uses them is refused rather than misread.
+// `include` only with a reader for the included file; `$NAME` values (read from the server's environment) are kept
+// as the string "$NAME" when asked for, and refused otherwise, rather than misread.
 
 export type NatsConfValue = string | number | boolean | NatsConfValue[] | { [key: string]: NatsConfValue };
 export type NatsConfMap = { [key: string]: NatsConfValue };
 
-export function parseNatsConf(text: string): NatsConfMap {
+export interface NatsConfOptions {
+  /** The text of an included file, by the path the `include` names. */
+  include?: (path: string) => string;
+  /** Keep `$NAME` values as the string "$NAME". */
+  variables?: boolean;
+}
+
+export function parseNatsConf(text: string, opts: NatsConfOptions = {}): NatsConfMap {
   let i = 0;
   const fail = (why: string): never => {
     const line = text.slice(0, i).split('\n').length;
@@ -41,7 +49,7 @@ export function parseNatsConf(text: string): NatsConfMap {
     if (text[i] === '"' || text[i] === "'") return quoted();
     const m = /^[A-Za-z0-9_.$-]+/.exec(text.slice(i));
     if (!m) return fail(`expected a key at "${text.slice(i, i + 20)}"`);
-    if (m[0] === 'include' || m[0].startsWith('$')) fail(`"${m[0]}" is not supported by this reader`);
+    if ((m[0] === 'include' && !opts.include) || m[0].startsWith('$')) fail(`"${m[0]}" is not supported by this reader`);
     i += m[0].length;
     return m[0];
   };
@@ -51,7 +59,7 @@ export function parseNatsConf(text: string): NatsConfMap {
     if (!m) return fail(`expected a value at "${text.slice(i, i + 20)}"`);
     i += m[0].length;
     const v = m[0];
-    if (v.startsWith('$')) fail(`variable ${v} is not supported by this reader`);
+    if (v.startsWith('$')) return opts.variables ? v : fail(`variable ${v} is not supported by this reader`);
     if (/^(true|yes|on)$/i.test(v)) return true;
     if (/^(false|no|off)$/i.test(v)) return false;
     return /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
@@ -93,6 +101,14 @@ export function parseNatsConf(text: string): NatsConfMap {
       if (text[i] === close) return out;
       const k = key();
       skip(false);
+      if (k === 'include') {
+        const path = text[i] === '"' || text[i] === "'" ? quoted() : String(bare());
+        for (const [ik, iv] of Object.entries(parseNatsConf(opts.include!(path), opts))) {
+          if (ik in out) fail(`key "${ik}" given twice (in ${path})`);
+          out[ik] = iv;
+        }
+        continue;
+      }
       if (text[i] === ':' || text[i] === '=') i++;
       if (k in out) fail(`key "${k}" given twice`);
       out[k] = value();

@@ -58,6 +58,7 @@ export class OwnServer {
   private constructor(
     readonly port: number,
     private readonly command: (port: number, dir: string) => [string, string[]],
+    private readonly env?: Record<string, string>,
   ) {}
 
   static async nats(): Promise<OwnServer> {
@@ -68,14 +69,22 @@ export class OwnServer {
 
   /**
    * NATS with JetStream and a configuration file holding `configText` (a subject mapping, say); the port, address
-   * and store directory come from the command line, which takes precedence over the file.
+   * and store directory come from the command line, which takes precedence over the file. `env` adds variables the
+   * file refers to (`password: $NATS_PRODUCER_PASSWORD`).
    */
-  static async natsWithConfig(configText: string): Promise<OwnServer> {
+  static async natsWithConfig(configText: string, env?: Record<string, string>): Promise<OwnServer> {
     const s = new OwnServer(await freePort(), (port, dir) => {
       const file = join(dir, 'nats-server.conf');
       writeFileSync(file, configText);
       return ['nats-server', ['-c', file, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir]];
-    });
+    }, env);
+    await s.start();
+    return s;
+  }
+
+  /** Redis with the given arguments (an ACL, say) and its own port, address and directory. */
+  static async redisWith(args: string[]): Promise<OwnServer> {
+    const s = new OwnServer(await freePort(), (port, dir) => ['redis-server', [...args, '--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '']]);
     await s.start();
     return s;
   }
@@ -89,7 +98,7 @@ export class OwnServer {
 
   async start(): Promise<void> {
     const [cmd, args] = this.command(this.port, this.dir);
-    this.proc = spawn(cmd, args, { stdio: 'ignore' });
+    this.proc = spawn(cmd, args, { stdio: 'ignore', env: this.env ? { ...process.env, ...this.env } : process.env });
     await waitForPort(this.port, 15_000);
   }
 

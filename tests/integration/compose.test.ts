@@ -2,7 +2,7 @@
 // environment that envOverrides() maps onto a valid config, and the scale-out: three NATS servers in one cluster
 // whose mapping has the processors' partition count, two processors sharing the partitions. No Docker needed: the
 // compose file and the NATS config files are parsed (and the installed nats-server checks the config files).
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -25,9 +25,15 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
 }
 
-/** Compose's `${NAME:-default}` with nothing set in the environment: the default. */
+/**
+ * Compose's `${NAME:-default}` with nothing set in the environment: the default; a required `${NAME:?message}`: the
+ * string "$NAME", so a test can follow a secret from .env to where it is used.
+ */
 function interpolate(value: string): string {
-  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_m, _name: string, fallback?: string) => fallback ?? '');
+  return value
+    .replace(/\$\{([A-Za-z_][A-Za-z0-9_]*):?\?[^}]*\}/g, (_m, name: string) => `$${name}`)
+    .replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_m, _name: string, fallback?: string) => fallback ?? '')
+    .replaceAll('$$', '$');
 }
 
 // `merge`: the processors and NATS servers share their definition through YAML merge keys (`<<: *processor`), as
@@ -43,11 +49,11 @@ function env(service: Service): Record<string, string> {
   return Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]));
 }
 
-/** Host and container port of each "host:container" entry. */
-function portPairs(service: Service): { host: number; container: number }[] {
+/** Address, host and container port of each "[address:]host:container" entry (no address: every interface). */
+function portPairs(service: Service): { address: string; host: number; container: number }[] {
   return (service.ports ?? []).map((p) => {
     const parts = String(p).split(':');
-    return { host: Number(parts.at(-2) ?? parts[0]), container: Number(parts.at(-1)) };
+    return { address: parts.length === 3 ? parts[0] : '0.0.0.0', host: Number(parts.at(-2) ?? parts[0]), container: Number(parts.at(-1)) };
   });
 }
 const publishedPorts = (service: Service): number[] => portPairs(service).map((p) => p.host);
@@ -69,7 +75,15 @@ function natsConfigFile(name: string): string {
   expect(at, `${name} starts with --config`).toBeGreaterThanOrEqual(0);
   return mountedFile(services[name], command[at + 1]);
 }
-const natsConfig = (name: string): NatsConfMap => parseNatsConf(read(natsConfigFile(name)));
+/** The NATS config of a service, its includes read from beside it and its `$NAME` variables kept as "$NAME". */
+function natsConfig(name: string): NatsConfMap {
+  const file = natsConfigFile(name);
+  const dir = file.slice(0, file.lastIndexOf('/') + 1);
+  return parseNatsConf(read(file), { include: (path) => read(`${dir}${path}`), variables: true });
+}
+
+/** The passwords docker/nats/auth.conf reads from the environment, with throwaway values, for `nats-server -t`. */
+const NATS_PASSWORD_VARIABLES = ['NATS_PRODUCER_PASSWORD', 'NATS_PRIVACY_PASSWORD', 'NATS_SENDER_PASSWORD', 'NATS_PROCESSOR_PASSWORD'];
 
 describe('docker-compose.yml', () => {
   it('runs three NATS servers, Redis 7, a current ClickHouse, two processors and Grafana', () => {
@@ -80,6 +94,18 @@ describe('docker-compose.yml', () => {
     expect(chVersion, 'ClickHouse image pinned to a version').not.toBeNull();
     expect(Number(chVersion![1])).toBeGreaterThanOrEqual(24);
     for (const name of PROCESSORS) expect(services[name].build, name).toEqual({ context: '.', dockerfile: 'docker/Dockerfile' });
+  });
+
+  it('publishes only the wall on every interface; what a developer on the machine uses on loopback only', () => {
+    for (const [name, service] of Object.entries(services)) {
+      for (const p of portPairs(service)) {
+        if (p.address === '127.0.0.1') continue;
+        expect({ name, ...p }, `${name} published on ${p.address}`).toEqual({ name: 'processor-1', address: '0.0.0.0', host: defaults.wall.port, container: defaults.wall.port });
+      }
+    }
+    // NATS 2 and 3 are reached through nats-1 or the compose network only.
+    expect(services['nats-2'].ports ?? []).toEqual([]);
+    expect(services['nats-3'].ports ?? []).toEqual([]);
   });
 
   it('publishes each service on the port the config defaults expect', () => {
@@ -149,6 +175,53 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('gives every service credentials from .env, with no default committed', () => {
+    // A secret with a fallback (`${X:-...}`) would start with a password everyone can read here.
+    const text = read('docker-compose.yml');
+    expect(text.match(/\$\{[A-Z_]*(PASSWORD|TOKEN|SECRET)[A-Z_]*:?-[^}]*\}/g) ?? []).toEqual([]);
+    const required = new Set([...text.matchAll(/\$\{([A-Z_]+):\?[^}]*\}/g)].map((m) => m[1]));
+    // .env.example lists each, empty; git ignores .env.
+    const example = read('.env.example');
+    const listed = [...example.matchAll(/^([A-Z_]+)=(.*)$/gm)];
+    expect(listed.map((m) => m[1]).sort()).toEqual([...required].sort());
+    for (const m of listed) expect(m[2], m[1]).toBe('');
+    expect(read('.gitignore').split('\n')).toContain('.env');
+    // Nor does the image's build context take it.
+    expect(read('docker/Dockerfile.dockerignore').split('\n')).toContain('.env');
+
+    // The processors: NATS user processor, Redis ACL user vigil, ClickHouse, wall tokens, all from .env.
+    for (const name of PROCESSORS) {
+      const c = configOf(name);
+      expect(c.nats.user).toBe('processor');
+      expect(c.nats.password).toBe('$NATS_PROCESSOR_PASSWORD');
+      expect(c.redis).toMatchObject({ username: 'vigil', password: '$REDIS_PASSWORD' });
+      expect(c.clickhouse.password).toBe('$CLICKHOUSE_PASSWORD');
+      expect(c.clickhouse.analyst.password).toBe('$ANALYST_PASSWORD');
+      expect(c.wall.tokens).toEqual({ viewer: ['$WALL_VIEWER_TOKEN'], responder: ['$WALL_RESPONDER_TOKEN'] });
+    }
+
+    // NATS: every server has the users, each password from the environment the service is given.
+    const processor = configOf('processor-1');
+    for (const name of NATS_SERVICES) {
+      const users = ((natsConfig(name).authorization as NatsConfMap).users as NatsConfMap[]).map((u) => [u.user, u.password]);
+      expect(users.map(([u]) => u).sort()).toEqual(['privacy', 'processor', 'producer', 'sender']);
+      for (const [, password] of users) expect(env(services[name])[String(password).slice(1)], `${name} ${password}`).toBe(password);
+      expect(users).toContainEqual([processor.nats.user, processor.nats.password]);
+      expect(natsConfig(name).no_auth_user, 'no anonymous user').toBeUndefined();
+    }
+
+    // Redis: no default user, the ACL user with the password from .env, confined to the processors' key prefix.
+    const redisCommand = interpolate((services.redis.command ?? []).join(' '));
+    expect(redisCommand).toContain('--user default off');
+    expect(redisCommand).toContain(`--user ${processor.redis.username} on ">${processor.redis.password}" "~${processor.redis.keyPrefix}*"`);
+    expect(env(services.redis).REDIS_PASSWORD).toBe(processor.redis.password);
+    expect(interpolate(JSON.stringify(services.redis as unknown as { healthcheck: unknown }))).toContain('REDISCLI_AUTH');
+
+    // ClickHouse and Grafana.
+    expect(env(services.clickhouse).CLICKHOUSE_PASSWORD).toBe('$CLICKHOUSE_PASSWORD');
+    expect(env(services.grafana).GF_SECURITY_ADMIN_PASSWORD).toBe('$GRAFANA_ADMIN_PASSWORD');
+  });
+
   it('joins the three NATS servers in one JetStream cluster whose routes name each other', () => {
     const configs = NATS_SERVICES.map(natsConfig);
     const clusterNames = new Set(configs.map((c) => (c.cluster as NatsConfMap | undefined)?.name));
@@ -165,7 +238,7 @@ describe('docker-compose.yml', () => {
       expect((services[name].volumes ?? []).some((v) => v.split(':')[1] === storeDir && !v.startsWith('.')), `${name} store_dir on a volume`).toBe(true);
       // Clients on the port the processors use; the health check's monitoring port.
       expect(Number(String(c.listen ?? c.port).split(':').at(-1))).toBe(portOf(defaults.nats.servers));
-      expect(portPairs(services[name]).map((p) => p.container)).toEqual([portOf(defaults.nats.servers)]);
+      expect(portPairs(services[name]).map((p) => p.container)).toEqual(name === 'nats-1' ? [portOf(defaults.nats.servers)] : []);
       expect(c.http_port).toBe(8222);
       // Routes: host names of the other services, on the port each listens on for routes.
       const routes = (cluster.routes as string[]).map((r) => new URL(r));
@@ -191,7 +264,11 @@ describe('docker-compose.yml', () => {
     for (const name of NATS_SERVICES) {
       const file = fileURLToPath(new URL(natsConfigFile(name), root));
       // -t: parse and check the configuration, then exit (the routes' host names are not resolved).
-      expect(() => execFileSync('nats-server', ['-c', file, '-t'], { stdio: ['ignore', 'ignore', 'pipe'] }), name).not.toThrow();
+      const env = { ...process.env, ...Object.fromEntries(NATS_PASSWORD_VARIABLES.map((v) => [v, 'x'])) };
+      const run = spawnSync('nats-server', ['-c', file, '-t'], { env, encoding: 'utf8' });
+      expect(run.status, `${name}: ${run.stderr}`).toBe(0);
+      // nats-server 2.9 reports an unresolved variable in an included file and still calls the file valid.
+      expect(`${run.stdout}${run.stderr}`, name).not.toMatch(/error/i);
     }
   });
 
