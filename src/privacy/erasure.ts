@@ -14,6 +14,9 @@ import type { Logger } from '../shared/logger.js';
 import { toChDateTime, type ClickHouseClient } from '../sinks/clickhouse/client.js';
 import type { ErasureAuditRow } from '../sinks/clickhouse/tables.js';
 import { keyedHash } from './pseudonym.js';
+import { consentKey, consentTimesKey } from './consent.js';
+
+export { consentKey } from './consent.js';
 
 export interface ErasureTargets {
   ch: ClickHouseClient;
@@ -153,8 +156,10 @@ async function waitForMutations(t: ErasureTargets, db: string, tables: string[],
 
 /**
  * The customer's Redis state through its owners' own stores, so the formats stay theirs: active alerts about the
- * customer, their alerts in notification groups, silences naming them, the consent record, and any key named
- * after them. Returns how many entries went.
+ * customer, their alerts in notification groups, silences naming them, and the consent record. Nothing is found by
+ * a key's name: no key Vigil writes is a customer's own (alerts, alerts:p<k>, alerts:cluster, silences, groups,
+ * consent:withdrawn, consent:changed_at, processor:<consumer>:heartbeat), and a name that merely contains a short id
+ * (`c`) is someone else's state. Returns how many entries went.
  */
 export async function forgetInRedis(redis: Redis, config: VigilConfig, customerId: string): Promise<number> {
   const prefix = config.redis.keyPrefix;
@@ -184,20 +189,10 @@ export async function forgetInRedis(redis: Redis, config: VigilConfig, customerI
   n += notifier.forgetSubject('customer', customerId);
   await notifier.persist();
   if (notifier.error) throw new VigilError('REDIS_UNAVAILABLE', notifier.error);
-  n += await redis.srem(consentKey(prefix), customerId);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    const named = keys.filter((k) => k.includes(customerId));
-    if (named.length > 0) n += await redis.del(...named);
-  } while (cursor !== '0');
+  const [[, removed], [, times]] = (await redis.multi().srem(consentKey(prefix), customerId).hdel(consentTimesKey(prefix), customerId).exec()) ?? [[null, 0], [null, 0]];
+  void times; // the withdrawal's time is part of the same record: counted once
+  n += Number(removed);
   return n;
-}
-
-/** The Redis set of customers who withdrew consent. */
-export function consentKey(prefix: string): string {
-  return `${prefix}consent:withdrawn`;
 }
 
 /** Stream deletes in flight at once: one request each, so a customer with thousands of events is not thousands of round trips in a row. */
