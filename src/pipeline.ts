@@ -18,7 +18,7 @@ import type { AlertStore } from './alerts/alertStore.js';
 import { AlertEngine, alertLabels, type Subject } from './alerts/engine.js';
 import type { AlertNotifier } from './alerts/notifier.js';
 import { MemoryConsentStore, type ConsentStore } from './privacy/consent.js';
-import { pseudonymizePayload, type Pseudonymizer } from './privacy/pseudonym.js';
+import { deadLetterPayload, type Pseudonymizer } from './privacy/pseudonym.js';
 import { ContactBudget } from './budget/contactBudget.js';
 import { customerToken, parseEventSubject, partitionOf } from './cluster/partitioning.js';
 
@@ -207,11 +207,14 @@ export class Pipeline {
     }
     if (!this.dedup.firstSeen(ev.id, ev.ts)) {
       this.counts.duplicate++;
+      // Its stream message is the customer's too: indexed, so erasure deletes it along with the first delivery's.
+      this.deps.outputs.unstored?.({ customerId: ev.customerId, streamSeq: msg.streamSeq, receivedAt: now, reason: 'duplicate' });
       return 'duplicate';
     }
 
     // After a withdrawal nothing is stored or scored until a grant.
     if (this.consent.isWithdrawn(ev.customerId)) {
+      this.deps.outputs.unstored?.({ customerId: ev.customerId, streamSeq: msg.streamSeq, receivedAt: now, reason: 'consent_withdrawn' });
       this.counts.dropped_consent++;
       this.rejectReasons.set('CONSENT_WITHDRAWN', (this.rejectReasons.get('CONSENT_WITHDRAWN') ?? 0) + 1);
       return 'dropped_consent';
@@ -229,6 +232,8 @@ export class Pipeline {
   private privacyEvent(ev: VigilEvent, msg: InboundMessage, late: boolean): Outcome {
     if (ev.type === 'erase_request') return this.erase(ev, msg.streamSeq);
     const first = !late && this.dedup.firstSeen(ev.id, ev.ts);
+    // A repeat's `events` row replaces the first one's (same id), stream sequence included: the new one is indexed.
+    if (!first) this.deps.outputs.unstored?.({ customerId: ev.customerId, streamSeq: msg.streamSeq, receivedAt: msg.receivedAt, reason: 'privacy_repeat' });
     if (ev.type === 'consent_withdrawn') {
       this.consent.withdraw(ev.customerId, ev.ts);
       if (!first) {
@@ -550,9 +555,12 @@ export class Pipeline {
     this.counts[outcome]++;
     this.rejectReasons.set(reason, (this.rejectReasons.get(reason) ?? 0) + 1);
     const p = this.deps.pseudonymizer;
-    // A dead letter may hold the original id too: under pseudonymization it carries the pseudonym instead.
-    const payload = p ? pseudonymizePayload(msg.data, (id) => p.hash(id)) : msg.data;
-    this.deps.outputs.rejected({ receivedAt: msg.receivedAt, reason, detail, subject: msg.subject, streamSeq: msg.streamSeq, payload });
+    // A dead letter names its customer (for erasure); under pseudonymization by the pseudonym, in the payload too.
+    const letter = deadLetterPayload(msg.data, p ? (id) => p.hash(id) : null);
+    this.deps.outputs.rejected({
+      receivedAt: msg.receivedAt, reason, detail, subject: msg.subject, streamSeq: msg.streamSeq,
+      payload: letter.payload, customerId: letter.customerId, payloadBytes: msg.data.byteLength,
+    });
     return outcome;
   }
 
