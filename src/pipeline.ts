@@ -245,6 +245,8 @@ export class Pipeline {
       const granted = this.consent.grant(ev.customerId, ev.ts);
       if (!first || !granted) {
         this.deps.outputs.event(ev, { streamSeq: msg.streamSeq, receivedAt: msg.receivedAt });
+        // The contact budget reads consent from the store: told, it lifts (or keeps) the customer's suppression.
+        this.budget.onEvent(ev, -1, this.replaying);
         this.counts.processed++;
         return 'processed';
       }
