@@ -206,8 +206,8 @@ export async function forgetInRedis(redis: Redis, config: VigilConfig, customerI
   n += notifier.forgetSubject('customer', customerId);
   await notifier.persist();
   if (notifier.error) throw new VigilError('REDIS_UNAVAILABLE', notifier.error);
-  const [[, removed], [, times]] = (await redis.multi().srem(consentKey(prefix), customerId).hdel(consentTimesKey(prefix), customerId).exec()) ?? [[null, 0], [null, 0]];
-  void times; // the withdrawal's time is part of the same record: counted once
+  // The withdrawal's time is part of the same consent record: the entry is counted once.
+  const [[, removed] = [null, 0]] = (await redis.multi().srem(consentKey(prefix), customerId).hdel(consentTimesKey(prefix), customerId).exec()) ?? [];
   n += Number(removed);
   return n;
 }
