@@ -81,6 +81,15 @@ describe('Pipeline', () => {
     ]);
   });
 
+  it('in a cluster, rejects an event whose subject partition is not its customer token\'s (published past the mapping)', () => {
+    // With 4 partitions the server maps token c1 to partition 1 and c2 to partition 0 (FNV-1a, partitioning.ts).
+    const { outputs, send } = setup({ cluster: { partitions: 4 } }, 1);
+    expect(send(e('a', 'page_view'), 'events.part.1.page_view.c1')).toBe('processed');
+    expect(send(e('b', 'page_view', { customerId: 'c2' }), 'events.part.1.page_view.c2')).toBe('rejected');
+    expect(outputs.rejectedOut.map((r) => [r.reason, r.streamSeq])).toEqual([['WRONG_PARTITION', 2]]);
+    expect(outputs.rejectedOut[0].detail).toMatch(/^subject partition 1 is not the customer token's partition/);
+  });
+
   it('counts a redelivered event once in the activity rows', () => {
     const { p, outputs, send } = setup();
     expect(send(e('a', 'page_view'))).toBe('processed');

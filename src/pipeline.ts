@@ -18,9 +18,9 @@ import type { AlertStore } from './alerts/alertStore.js';
 import { AlertEngine, alertLabels, type Subject } from './alerts/engine.js';
 import type { AlertNotifier } from './alerts/notifier.js';
 import { MemoryConsentStore, type ConsentStore } from './privacy/consent.js';
-import { pseudonymizePayload, type Pseudonymizer } from './privacy/pseudonym.js';
+import { deadLetterPayload, type Pseudonymizer } from './privacy/pseudonym.js';
 import { ContactBudget } from './budget/contactBudget.js';
-import { customerToken, parseEventSubject } from './cluster/partitioning.js';
+import { customerToken, parseEventSubject, partitionOf } from './cluster/partitioning.js';
 
 export interface InboundMessage {
   subject: string;
@@ -35,6 +35,15 @@ export interface CustomerSignals {
   churn: ChurnSignal;
   fatigue: FatigueSignal;
 }
+
+/**
+ * Reasons the pipeline itself gives, beside the parser's: WRONG_PARTITION is an event whose subject puts it in a
+ * partition that is not its customer token's (published straight to `<prefix>.part.<k>…`, past the server's mapping).
+ */
+export type PipelineRejectReason = RejectReason | 'WRONG_PARTITION';
+
+/** Privacy events: honoured whatever their event time and however often they come (each is idempotent). */
+const PRIVACY_TYPES: ReadonlySet<string> = new Set(['erase_request', 'consent_withdrawn', 'consent_granted']);
 
 /** Why an event was processed or not; the counters behind /metrics. */
 export type Outcome = 'processed' | 'duplicate' | 'late' | 'rejected' | 'dropped_consent';
@@ -90,7 +99,7 @@ export class Pipeline {
   /** The contact budget senders ask before they touch a customer; it reads these windows. */
   readonly budget: ContactBudget;
   readonly counts: Record<Outcome, number> = { processed: 0, duplicate: 0, late: 0, rejected: 0, dropped_consent: 0 };
-  readonly rejectReasons = new Map<RejectReason | 'CONSENT_WITHDRAWN', number>();
+  readonly rejectReasons = new Map<PipelineRejectReason | 'CONSENT_WITHDRAWN', number>();
 
   private readonly limits: ParseLimits;
   private readonly subjectPrefix: string;
@@ -162,10 +171,22 @@ export class Pipeline {
       if (at.kind !== 'partitioned' || at.partition !== this.deps.partition) {
         return this.reject(msg, 'UNPARTITIONED', `subject ${msg.subject.slice(0, 200)} is not in partition ${this.deps.partition}`, 'rejected');
       }
+      // The server's mapping puts a token in one partition only; a producer publishing on `.part.<k>.` itself could
+      // put one customer in two partitions (two processors, two windows, two budgets).
+      const partitions = this.deps.config.cluster.partitions;
+      if (partitions > 0 && partitionOf(at.token, partitions) !== at.partition) {
+        return this.reject(msg, 'WRONG_PARTITION', `subject partition ${at.partition} is not the customer token's partition (${partitions} partitions): published past the server's mapping`, 'rejected');
+      }
       expectedType = at.type;
       token = at.token;
     }
-    const parsed = parseEvent(msg.data, expectedType, now, this.limits);
+    let parsed = parseEvent(msg.data, expectedType, now, this.limits);
+    // A privacy request is honoured however old (ingest.maxPastMs bounds analytics, not a person's rights); the
+    // future bound stays, so a grant stamped ahead cannot shield itself from later withdrawals.
+    if (!parsed.ok && parsed.reason === 'TIMESTAMP_OUT_OF_RANGE') {
+      const old = parseEvent(msg.data, expectedType, now, { ...this.limits, maxPastMs: Number.POSITIVE_INFINITY });
+      if (old.ok && PRIVACY_TYPES.has(old.event.type)) parsed = old;
+    }
     if (!parsed.ok) return this.reject(msg, parsed.reason, parsed.detail, 'rejected');
     const ev = parsed.event;
     // A customer lives in one partition only: an event whose subject names another customer would split it in two.
@@ -177,34 +198,77 @@ export class Pipeline {
 
     if (ev.ts > this.maxEventTs) this.maxEventTs = ev.ts;
     const watermark = this.watermark(now);
-    if (ev.ts < watermark - this.deps.config.ingest.allowedLatenessMs) {
+    const late = ev.ts < watermark - this.deps.config.ingest.allowedLatenessMs;
+    // Privacy events skip both checks: a late or repeated request is carried out all the same (each is idempotent).
+    if (PRIVACY_TYPES.has(ev.type)) return this.privacyEvent(ev, msg, late);
+    if (late) {
       const behind = Math.round((watermark - ev.ts) / 1000);
       return this.reject(msg, 'LATE_EVENT', `event time is ${behind} s behind the watermark, allowed lateness ${this.deps.config.ingest.allowedLatenessMs / 1000} s`, 'late');
     }
     if (!this.dedup.firstSeen(ev.id, ev.ts)) {
       this.counts.duplicate++;
+      // Its stream message is the customer's too: indexed, so erasure deletes it along with the first delivery's.
+      this.deps.outputs.unstored?.({ customerId: ev.customerId, streamSeq: msg.streamSeq, receivedAt: now, reason: 'duplicate' });
       return 'duplicate';
     }
 
-    // Privacy: an erasure request is never stored; after a withdrawal nothing is stored or scored until a grant.
-    if (ev.type === 'erase_request') return this.erase(ev, msg.streamSeq);
-    if (ev.type === 'consent_withdrawn') this.consent.withdraw(ev.customerId);
-    else if (ev.type === 'consent_granted') this.consent.grant(ev.customerId);
-    else if (this.consent.isWithdrawn(ev.customerId)) {
+    // After a withdrawal nothing is stored or scored until a grant.
+    if (this.consent.isWithdrawn(ev.customerId)) {
+      this.deps.outputs.unstored?.({ customerId: ev.customerId, streamSeq: msg.streamSeq, receivedAt: now, reason: 'consent_withdrawn' });
       this.counts.dropped_consent++;
       this.rejectReasons.set('CONSENT_WITHDRAWN', (this.rejectReasons.get('CONSENT_WITHDRAWN') ?? 0) + 1);
       return 'dropped_consent';
     }
 
+    return this.record(ev, msg, now, watermark);
+  }
+
+  /**
+   * erase_request, consent_withdrawn, consent_granted, whatever their event time and however often they come. An
+   * erasure is never stored; a withdrawal or grant is recorded like any event (events, customer_activity) when it is
+   * on time and seen first, and only in `events` (one row per id) when late or repeated. A grant older than the
+   * withdrawal in force is ignored (kept on record, without effect).
+   */
+  private privacyEvent(ev: VigilEvent, msg: InboundMessage, late: boolean): Outcome {
+    if (ev.type === 'erase_request') return this.erase(ev, msg.streamSeq);
+    const first = !late && this.dedup.firstSeen(ev.id, ev.ts);
+    // A repeat's `events` row replaces the first one's (same id), stream sequence included: the new one is indexed.
+    if (!first) this.deps.outputs.unstored?.({ customerId: ev.customerId, streamSeq: msg.streamSeq, receivedAt: msg.receivedAt, reason: 'privacy_repeat' });
+    if (ev.type === 'consent_withdrawn') {
+      this.consent.withdraw(ev.customerId, ev.ts);
+      if (!first) {
+        this.deps.outputs.event(ev, { streamSeq: msg.streamSeq, receivedAt: msg.receivedAt });
+        this.withdrawnLive(ev);
+        return 'processed';
+      }
+    } else {
+      const granted = this.consent.grant(ev.customerId, ev.ts);
+      if (!first || !granted) {
+        this.deps.outputs.event(ev, { streamSeq: msg.streamSeq, receivedAt: msg.receivedAt });
+        // The contact budget reads consent from the store: told, it lifts (or keeps) the customer's suppression.
+        this.budget.onEvent(ev, -1, this.replaying);
+        this.counts.processed++;
+        return 'processed';
+      }
+    }
+    return this.record(ev, msg, msg.receivedAt, this.watermark(msg.receivedAt));
+  }
+
+  /** The customer leaves live scoring after a withdrawal; senders are told at once (every channel suppressed). */
+  private withdrawnLive(ev: VigilEvent): void {
+    if (this.forgetLive(ev.customerId).held) this.emit(this.snapshot());
+    this.budget.onEvent(ev, -1, this.replaying);
+    this.counts.processed++;
+  }
+
+  /** An accepted event into the outputs, windows, signals and alerts. */
+  private record(ev: VigilEvent, msg: InboundMessage, now: number, watermark: number): Outcome {
     this.deps.outputs.event(ev, { streamSeq: msg.streamSeq, receivedAt: now });
     const revenue = ev.type === 'purchase' ? (ev.value ?? 0) : 0;
     this.customerActivity.add(`${ev.customerId}\u0000${ev.type}`, ev.ts, revenue, msg.streamSeq);
     if (ev.type === 'consent_withdrawn') {
       // The withdrawal itself is on record (events, customer_activity); the customer leaves live scoring.
-      if (this.forgetLive(ev.customerId).held) this.emit(this.snapshot());
-      // Senders are told at once: every channel suppressed until consent is granted again.
-      this.budget.onEvent(ev, -1, this.replaying);
-      this.counts.processed++;
+      this.withdrawnLive(ev);
       return 'processed';
     }
     const slot = this.windows.slotFor(ev.customerId);
@@ -489,13 +553,16 @@ export class Pipeline {
     return ids.length > 0 ? { ...view, silencedBy: ids } : view;
   }
 
-  private reject(msg: InboundMessage, reason: RejectReason, detail: string, outcome: Outcome): Outcome {
+  private reject(msg: InboundMessage, reason: PipelineRejectReason, detail: string, outcome: Outcome): Outcome {
     this.counts[outcome]++;
     this.rejectReasons.set(reason, (this.rejectReasons.get(reason) ?? 0) + 1);
     const p = this.deps.pseudonymizer;
-    // A dead letter may hold the original id too: under pseudonymization it carries the pseudonym instead.
-    const payload = p ? pseudonymizePayload(msg.data, (id) => p.hash(id)) : msg.data;
-    this.deps.outputs.rejected({ receivedAt: msg.receivedAt, reason, detail, subject: msg.subject, streamSeq: msg.streamSeq, payload });
+    // A dead letter names its customer (for erasure); under pseudonymization by the pseudonym, in the payload too.
+    const letter = deadLetterPayload(msg.data, p ? (id) => p.hash(id) : null);
+    this.deps.outputs.rejected({
+      receivedAt: msg.receivedAt, reason, detail, subject: msg.subject, streamSeq: msg.streamSeq,
+      payload: letter.payload, customerId: letter.customerId, payloadBytes: msg.data.byteLength,
+    });
     return outcome;
   }
 

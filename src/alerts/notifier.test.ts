@@ -148,4 +148,24 @@ describe('Notifier', () => {
     notifier.tick(200_000);
     expect(sent).toHaveLength(1);
   });
+
+  it('forgets a subject by exact key and exact label values only, never by substring', () => {
+    const { notifier } = setup();
+    const silence = (name: string, value: string, op: '=' | '!=' | '=~' | '!~') =>
+      notifier.addSilence({ matchers: [{ name: 'alertname', value: 'customer_contact_fatigue', op: '=' }, { name, value, op }], startsAt: 0, endsAt: 1_000_000, createdBy: 'ana', comment: 'x' }, 0);
+    for (const [customer, campaign] of [['c', 'spring'], ['abc', 'c1'], ['cc', 'cat'], ['d', 'c']]) notifier.onAlert(alert({ customer, campaign }), 10);
+    const kept = [silence('subject_key', 'cc', '='), silence('campaign', 'c', '!='), silence('campaign', 'c.*', '=~'), silence('subject_key', 'abc', '=')];
+    const gone = silence('subject_key', 'c', '=');
+    const groupsBefore = notifier.tick(100_000).map((x) => x.groupKey);
+    expect(groupsBefore).toHaveLength(4);
+    // The alert of `c` (group spring, which then empties) and the group whose campaign is `c` go whole; one silence.
+    expect(notifier.forgetSubject('customer', 'c')).toBe(3);
+    const ids = notifier.listSilences(0).map((s) => s.id);
+    expect(ids.sort()).toEqual(kept.map((r) => (r.ok ? r.silence.id : '')).sort());
+    expect(ids).not.toContain(gone.ok ? gone.silence.id : '');
+    notifier.onAlert(alert({ customer: 'abc', campaign: 'c1', state: 'resolved' }), 200_000);
+    notifier.onAlert(alert({ customer: 'cc', campaign: 'cat', state: 'resolved' }), 200_000);
+    // The groups of `abc` and `cc` are still there: their resolve is a change that is sent.
+    expect(notifier.tick(10_000_000).map((x) => x.groupKey).sort()).toEqual(['alertname=customer_contact_fatigue,campaign=c1', 'alertname=customer_contact_fatigue,campaign=cat']);
+  });
 });

@@ -92,8 +92,10 @@ export class Notifier {
   }
 
   /**
-   * Erasure: the subject's alerts leave every group (a group named after the subject goes whole), and silences
-   * that match the subject's key go too; the next persist writes that behind. Returns how many entries changed.
+   * Erasure: the subject's alerts leave every group, a group goes whole when one of its label values is the
+   * subject's key exactly, and silences with an `=` matcher whose value is the key exactly go too; the next persist
+   * writes that behind. Exact, never a substring: erasing customer `c` leaves every other group and silence alone.
+   * Returns how many entries changed.
    */
   forgetSubject(kind: string, key: string): number {
     let n = 0;
@@ -106,7 +108,7 @@ export class Notifier {
           changed = true;
         }
       }
-      if (Object.values(g.labels).includes(key) || g.key.includes(key) || (changed && Object.keys(g.alerts).length === 0)) {
+      if (Object.values(g.labels).some((v) => v === key) || (changed && Object.keys(g.alerts).length === 0)) {
         this.pacer.groups.delete(g.key);
         changed = true;
       }
@@ -116,7 +118,7 @@ export class Notifier {
       }
     }
     for (const s of [...this.silenceStore.values()]) {
-      if (s.matchers.some((m) => m.value === key)) {
+      if (s.matchers.some((m) => m.op === '=' && m.value === key)) {
         this.silenceStore.delete(s.id);
         n++;
       }

@@ -52,7 +52,24 @@ export interface RejectedRecord {
   detail: string;
   subject: string;
   streamSeq: number;
+  /** As stored: pseudonymized, or a marker in its place when the id could not be located to pseudonymize. */
   payload: Uint8Array;
+  /** The customer the payload names (the pseudonym under pseudonymization), '' when none could be read; read from the payload when absent. */
+  customerId?: string;
+  /** The original payload's size, when `payload` is a marker standing in for it. */
+  payloadBytes?: number;
+}
+
+/**
+ * A customer's stream message that is in no table: a duplicate delivered under a new stream sequence, a repeated or
+ * late privacy event, or an event dropped because consent is withdrawn. Kept so erasure can delete that message too.
+ */
+export interface UnstoredRecord {
+  /** As stored: the pseudonym when ids are pseudonymized. */
+  customerId: string;
+  streamSeq: number;
+  receivedAt: number;
+  reason: 'duplicate' | 'consent_withdrawn' | 'privacy_repeat';
 }
 
 /** A customer to erase everywhere; the pipeline has already dropped them from live state when it hands this over. */
@@ -85,4 +102,6 @@ export interface PipelineOutputs {
   signals(s: SignalSnapshot): void;
   alert(a: AlertView, at: number): void;
   rejected(r: RejectedRecord): void;
+  /** Where this is absent (tests, benchmarks) such stream messages are simply not indexed. */
+  unstored?(r: UnstoredRecord): void;
 }

@@ -14,6 +14,9 @@ import type { Logger } from '../shared/logger.js';
 import { toChDateTime, type ClickHouseClient } from '../sinks/clickhouse/client.js';
 import type { ErasureAuditRow } from '../sinks/clickhouse/tables.js';
 import { keyedHash } from './pseudonym.js';
+import { consentKey, consentTimesKey } from './consent.js';
+
+export { consentKey } from './consent.js';
 
 export interface ErasureTargets {
   ch: ClickHouseClient;
@@ -34,29 +37,46 @@ export interface ErasureTargets {
 interface ErasableTable {
   table: string;
   where: (idsTable: string) => string;
+  /** Whether its rows carry the stream sequence of the customer's message (an index into the stream for erasure). */
+  streamSeq: boolean;
 }
 
 const POLL_MS = 100;
 
 /**
  * The MergeTree tables of the database that can hold a customer: any with a `customer_id` column, the alerts
- * (customer subjects) and the dead letters (a payload's customerId). Found from system.columns, so a table a
- * later migration adds is erased without anyone remembering to list it.
+ * (customer subjects) and the dead letters (their customer_id, read leniently from the payload when it was
+ * rejected; the raw payload's customerId only for rows written before that column, whose customer_id is ''). Found
+ * from system.columns, so a table a later migration adds is erased without anyone remembering to list it.
  */
 export async function erasableTables(ch: ClickHouseClient, database: string): Promise<ErasableTable[]> {
   const merge = new Set(
     (await ch.query<{ name: string }>("SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree'", { db: database })).map((r) => r.name),
   );
   const columns = await ch.query<{ table: string; name: string }>(
-    "SELECT table, name FROM system.columns WHERE database = {db:String} AND name IN ('customer_id', 'subject_key', 'payload') ORDER BY table",
+    "SELECT table, name FROM system.columns WHERE database = {db:String} AND name IN ('customer_id', 'subject_key', 'payload', 'stream_seq') ORDER BY table",
     { db: database },
   );
-  const out: ErasableTable[] = [];
+  const byTable = new Map<string, Set<string>>();
   for (const { table, name } of columns) {
     if (!merge.has(table)) continue; // views and the erasure's own Memory table
-    if (name === 'customer_id') out.push({ table, where: (ids) => `customer_id IN (SELECT id FROM ${ids})` });
-    else if (name === 'subject_key') out.push({ table, where: (ids) => `subject_kind = 'customer' AND subject_key IN (SELECT id FROM ${ids})` });
-    else out.push({ table, where: (ids) => `visitParamExtractString(payload, 'customerId') IN (SELECT id FROM ${ids})` });
+    let names = byTable.get(table);
+    if (!names) byTable.set(table, (names = new Set()));
+    names.add(name);
+  }
+  const out: ErasableTable[] = [];
+  const legacyPayload = (ids: string) => `visitParamExtractString(payload, 'customerId') IN (SELECT id FROM ${ids})`;
+  for (const [table, names] of byTable) {
+    const streamSeq = names.has('stream_seq');
+    if (names.has('customer_id') && names.has('payload')) {
+      out.push({ table, streamSeq, where: (ids) => `(customer_id IN (SELECT id FROM ${ids}) OR (customer_id = '' AND ${legacyPayload(ids)}))` });
+    } else if (names.has('customer_id')) {
+      out.push({ table, streamSeq, where: (ids) => `customer_id IN (SELECT id FROM ${ids})` });
+    } else if (names.has('subject_key')) {
+      out.push({ table, streamSeq, where: (ids) => `subject_kind = 'customer' AND subject_key IN (SELECT id FROM ${ids})` });
+    } else if (names.has('payload')) {
+      out.push({ table, streamSeq, where: legacyPayload });
+    }
   }
   return out;
 }
@@ -83,8 +103,8 @@ export async function eraseCustomer(t: ErasureTargets, req: ErasureRequest): Pro
     const tables = await erasableTables(ch, db);
     // The stream sequences of what is about to go, read first: the rows are the only index into the stream.
     const seqs = new Set<number>();
-    for (const { table, where } of tables) {
-      if (table !== 'events' && table !== 'rejected_events') continue;
+    for (const { table, where, streamSeq } of tables) {
+      if (!streamSeq) continue; // events, rejected_events, unstored_events
       for (const r of await ch.query<{ s: string }>(`SELECT DISTINCT toString(stream_seq) AS s FROM ${db}.${table} WHERE ${where(ids)}`)) seqs.add(Number(r.s));
     }
     const deleting: string[] = [];
@@ -153,8 +173,10 @@ async function waitForMutations(t: ErasureTargets, db: string, tables: string[],
 
 /**
  * The customer's Redis state through its owners' own stores, so the formats stay theirs: active alerts about the
- * customer, their alerts in notification groups, silences naming them, the consent record, and any key named
- * after them. Returns how many entries went.
+ * customer, their alerts in notification groups, silences naming them, and the consent record. Nothing is found by
+ * a key's name: no key Vigil writes is a customer's own (alerts, alerts:p<k>, alerts:cluster, silences, groups,
+ * consent:withdrawn, consent:changed_at, processor:<consumer>:heartbeat), and a name that merely contains a short id
+ * (`c`) is someone else's state. Returns how many entries went.
  */
 export async function forgetInRedis(redis: Redis, config: VigilConfig, customerId: string): Promise<number> {
   const prefix = config.redis.keyPrefix;
@@ -184,20 +206,10 @@ export async function forgetInRedis(redis: Redis, config: VigilConfig, customerI
   n += notifier.forgetSubject('customer', customerId);
   await notifier.persist();
   if (notifier.error) throw new VigilError('REDIS_UNAVAILABLE', notifier.error);
-  n += await redis.srem(consentKey(prefix), customerId);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    const named = keys.filter((k) => k.includes(customerId));
-    if (named.length > 0) n += await redis.del(...named);
-  } while (cursor !== '0');
+  // The withdrawal's time is part of the same consent record: the entry is counted once.
+  const [[, removed] = [null, 0]] = (await redis.multi().srem(consentKey(prefix), customerId).hdel(consentTimesKey(prefix), customerId).exec()) ?? [];
+  n += Number(removed);
   return n;
-}
-
-/** The Redis set of customers who withdrew consent. */
-export function consentKey(prefix: string): string {
-  return `${prefix}consent:withdrawn`;
 }
 
 /** Stream deletes in flight at once: one request each, so a customer with thousands of events is not thousands of round trips in a row. */

@@ -78,6 +78,48 @@ describe('consent', () => {
   });
 });
 
+describe('privacy events bypass lateness and dedup', () => {
+  const HOUR = 3_600_000;
+  it('carries out an erase_request and a consent_withdrawn stamped far behind the watermark, and beyond ingest.maxPastMs', () => {
+    const { p, outputs, send } = setup();
+    send('c1', 'page_view');
+    send('c2', 'page_view');
+    expect(send('c1', 'consent_withdrawn', { ts: NOW - 5 * HOUR })).toBe('processed');
+    expect(send('c1', 'click')).toBe('dropped_consent');
+    expect(send('c2', 'erase_request', { ts: NOW - 500 * 24 * HOUR })).toBe('processed');
+    expect(p.takeErasures().map((r) => r.customerId)).toEqual(['c2']);
+    expect(p.windows.find('c2')).toBe(-1);
+    expect(outputs.rejectedOut).toEqual([]);
+    // A late ordinary event is still late; an ancient one still out of range.
+    expect(send('c3', 'click', { ts: NOW - 5 * HOUR })).toBe('late');
+    expect(send('c3', 'click', { ts: NOW - 500 * 24 * HOUR })).toBe('rejected');
+  });
+
+  it('carries out a repeated request again, harmlessly', () => {
+    const { p, outputs, send } = setup();
+    const erase = { id: 'req-1', ts: NOW - 1000 };
+    expect(send('c1', 'erase_request', erase)).toBe('processed');
+    expect(send('c1', 'erase_request', erase)).toBe('processed');
+    expect(p.takeErasures().map((r) => [r.customerId, r.requestId])).toEqual([['c1', 'req-1'], ['c1', 'req-1']]);
+    const withdraw = { id: 'w-1', ts: NOW - 1000 };
+    expect(send('c2', 'consent_withdrawn', withdraw)).toBe('processed');
+    expect(send('c2', 'consent_withdrawn', withdraw)).toBe('processed');
+    expect(send('c2', 'click')).toBe('dropped_consent');
+    // The repeat is on record once more in `events` (one row per id there), not counted again in the activity.
+    p.drainActivity(NOW + HOUR);
+    expect(outputs.activity.filter((a) => a.customerId === 'c2').map((a) => [a.eventType, a.events])).toEqual([['consent_withdrawn', 1]]);
+  });
+
+  it('ignores a late consent_granted older than the withdrawal in force, and takes a newer one', () => {
+    const { send } = setup();
+    expect(send('c1', 'consent_withdrawn', { ts: NOW - HOUR })).toBe('processed');
+    expect(send('c1', 'consent_granted', { ts: NOW - 2 * HOUR })).toBe('processed');
+    expect(send('c1', 'click')).toBe('dropped_consent');
+    expect(send('c1', 'consent_granted', { ts: NOW - 1000 })).toBe('processed');
+    expect(send('c1', 'click')).toBe('processed');
+  });
+});
+
 describe('erase_request', () => {
   it('removes the customer from windows, at-risk list, alerts and unwritten minute buckets, and hands the request on', () => {
     const { p, outputs, frames, send } = setup();

@@ -49,13 +49,27 @@ describe('pseudonyms', () => {
 describe('consent', () => {
   it('is withdrawn until granted again, and forgotten on erasure', () => {
     const c = new MemoryConsentStore();
-    c.withdraw('a');
+    c.withdraw('a', 1_000);
     expect(c.isWithdrawn('a')).toBe(true);
-    c.grant('a');
+    expect(c.grant('a', 2_000)).toBe(true);
     expect(c.isWithdrawn('a')).toBe(false);
-    c.withdraw('b');
+    c.withdraw('b', 1_000);
     c.forget('b');
     expect([c.isWithdrawn('b'), c.size]).toEqual([false, 0]);
+  });
+
+  it('ignores a grant stamped before the withdrawal in force, and honours a withdrawal whatever its time', () => {
+    const c = new MemoryConsentStore();
+    c.withdraw('a', 5_000);
+    expect(c.grant('a', 4_999)).toBe(false);
+    expect(c.isWithdrawn('a')).toBe(true);
+    // An older withdrawal arriving late keeps the later time: the grant at 4_999 still loses.
+    c.withdraw('a', 1_000);
+    expect(c.grant('a', 4_999)).toBe(false);
+    expect(c.grant('a', 5_000)).toBe(true);
+    expect(c.isWithdrawn('a')).toBe(false);
+    c.withdraw('a', 1);
+    expect(c.isWithdrawn('a')).toBe(true);
   });
 });
 

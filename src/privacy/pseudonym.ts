@@ -1,6 +1,7 @@
 // Keyed pseudonyms for customer ids: HMAC-SHA-256 under a secret key, applied at parse time so nothing
 // downstream (windows, Redis, ClickHouse, NATS) ever holds the original id.
 import { createHmac } from 'node:crypto';
+import { readCustomerId, scanCustomerIds } from './payloadId.js';
 
 /** Hex characters kept of the HMAC: 128 bits, far beyond any customer base colliding, and half the storage of 64. */
 export const PSEUDONYM_HEX_CHARS = 32;
@@ -60,29 +61,59 @@ export class Pseudonymizer {
   }
 }
 
-const CUSTOMER_ID_FIELD = /"customerId"(\s*:\s*)("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g;
 const decoder = new TextDecoder('utf-8', { fatal: false });
 const encoder = new TextEncoder();
 
+/** A dead letter as stored: its payload (pseudonymized, or withheld) and the customer it names ('' when none). */
+export interface DeadLetterPayload {
+  payload: Uint8Array;
+  customerId: string;
+}
+
+/** What stands in for a payload whose customer id could not be located: why, and how large it was. */
+export function withheldMarker(bytes: number): Uint8Array {
+  return encoder.encode(`[payload withheld: privacy.pseudonymize is on and the customer id could not be located in it to replace; ${bytes} bytes]`);
+}
+
 /**
- * A rejected payload with every `"customerId": <value>` replaced by its pseudonym, so dead letters hold no
- * original id either. Payloads without the field come back unchanged (the same bytes).
+ * A rejected payload and the customer it names, for the dead letters (ClickHouse and NATS). Without a pseudonym
+ * function the payload is kept and the id read as it is. With one, the id becomes its pseudonym: a JSON object has
+ * its top-level customerId replaced and is serialized again; an unparseable payload has each top-level customerId
+ * value the lenient scanner found replaced in place. When neither locates the id (not an object, no customerId
+ * found in broken text, or the original still present after the replacement), the payload is withheld.
  */
-export function pseudonymizePayload(payload: Uint8Array, pseudonym: (id: string) => string): Uint8Array {
+export function deadLetterPayload(payload: Uint8Array, pseudonym: ((id: string) => string) | null): DeadLetterPayload {
   const text = decoder.decode(payload);
-  if (!text.includes('"customerId"')) return payload;
-  let changed = false;
-  const out = text.replace(CUSTOMER_ID_FIELD, (_m, colon: string, value: string) => {
-    let id = value;
-    if (value.startsWith('"')) {
-      try {
-        id = JSON.parse(value) as string;
-      } catch {
-        id = value.slice(1, -1);
-      }
-    }
-    changed = true;
-    return `"customerId"${colon}${JSON.stringify(pseudonym(id))}`;
-  });
-  return changed ? encoder.encode(out) : payload;
+  if (pseudonym === null) return { payload, customerId: readCustomerId(text) };
+  let parsed: unknown;
+  let parses = true;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parses = false;
+  }
+  if (parses) {
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { payload: withheldMarker(payload.byteLength), customerId: '' };
+    const o = parsed as Record<string, unknown>;
+    if (!Object.prototype.hasOwnProperty.call(o, 'customerId')) return { payload, customerId: '' };
+    const v = o.customerId;
+    const original = typeof v === 'string' ? v : JSON.stringify(v);
+    const p = pseudonym(original);
+    o.customerId = p;
+    return { payload: encoder.encode(JSON.stringify(o)), customerId: typeof v === 'string' || typeof v === 'number' ? p : '' };
+  }
+  const found = scanCustomerIds(text);
+  if (found.length === 0) return { payload: withheldMarker(payload.byteLength), customerId: '' };
+  let out = text;
+  for (let k = found.length - 1; k >= 0; k--) out = out.slice(0, found[k].start) + JSON.stringify(pseudonym(found[k].value)) + out.slice(found[k].end);
+  const customerId = pseudonym(found[found.length - 1].value);
+  // Broken text may name the customer again past where the scanner stopped, in any spelling it could not read.
+  const stillThere = found.some((f) => f.value !== '' && (out.includes(f.value) || out.includes(JSON.stringify(f.value).slice(1, -1))));
+  if (stillThere) return { payload: withheldMarker(payload.byteLength), customerId };
+  return { payload: encoder.encode(out), customerId };
+}
+
+/** The payload part of deadLetterPayload under pseudonymization (the cluster leader's sweep of unpartitioned subjects). */
+export function pseudonymizePayload(payload: Uint8Array, pseudonym: (id: string) => string): Uint8Array {
+  return deadLetterPayload(payload, pseudonym).payload;
 }

@@ -1,7 +1,8 @@
 // Maps the processor's records onto ClickHouse rows, one table each; the sink batches and writes them.
 import type { VigilEvent } from '../contract/event.js';
 import type { AlertView } from '../contract/frames.js';
-import type { CustomerActivityRecord, EntityActivityRecord, EventMeta, PipelineOutputs, RejectedRecord, SignalSnapshot } from '../contract/outputs.js';
+import type { CustomerActivityRecord, EntityActivityRecord, EventMeta, PipelineOutputs, RejectedRecord, SignalSnapshot, UnstoredRecord } from '../contract/outputs.js';
+import { readCustomerId } from '../privacy/payloadId.js';
 import { toChDateTime } from './clickhouse/client.js';
 import type { RowOf, TableName } from './clickhouse/tables.js';
 
@@ -116,7 +117,18 @@ export class ClickHouseOutputs implements PipelineOutputs {
       stream_seq: r.streamSeq,
       // Invalid UTF-8 is shown with replacement characters here; the NATS dead letter keeps the exact bytes.
       payload: decoder.decode(r.payload.subarray(0, MAX_DEAD_LETTER_PAYLOAD)),
-      payload_bytes: r.payload.byteLength,
+      payload_bytes: r.payloadBytes ?? r.payload.byteLength,
+      // Erasure finds dead letters by this column (payloads are truncated, escaped and spaced as producers please).
+      customer_id: r.customerId ?? readCustomerId(decoder.decode(r.payload)),
+    });
+  }
+
+  unstored(r: UnstoredRecord): void {
+    this.sink.push('unstored_events', {
+      received_at: toChDateTime(r.receivedAt),
+      customer_id: r.customerId,
+      stream_seq: r.streamSeq,
+      reason: r.reason,
     });
   }
 }

@@ -33,7 +33,7 @@ export class NatsOutputs {
       subject: r.subject,
       streamSeq: r.streamSeq,
       receivedAt: r.receivedAt,
-      payloadBytes: r.payload.byteLength,
+      payloadBytes: r.payloadBytes ?? r.payload.byteLength,
       // base64 keeps the exact bytes, invalid UTF-8 included; bounded like the ClickHouse copy.
       payloadBase64: Buffer.from(r.payload.subarray(0, MAX_DEAD_LETTER_PAYLOAD)).toString('base64'),
       truncated: r.payload.byteLength > MAX_DEAD_LETTER_PAYLOAD,

@@ -59,7 +59,7 @@ export function alertRow(alertId: string, rule: string, severity: string, state:
 }
 
 export function rejected(seq: number, tsMs: number, reason: string, detail: string, bytes: number): RejectedEventRow {
-  return { received_at: toChDateTime(tsMs), received_ms: tsMs, reason, detail, subject: 'events.x', stream_seq: seq, payload: 'x'.repeat(Math.min(bytes, 16)), payload_bytes: bytes };
+  return { received_at: toChDateTime(tsMs), received_ms: tsMs, reason, detail, subject: 'events.x', stream_seq: seq, payload: 'x'.repeat(Math.min(bytes, 16)), payload_bytes: bytes, customer_id: '' };
 }
 
 export function audit(tsMs: number, via: string, tables: string[], rows: number[], durationMs: number): ErasureAuditRow {

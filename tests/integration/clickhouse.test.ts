@@ -128,7 +128,21 @@ describe('migrations', () => {
       model_params: 'MergeTree',
       rejected_events: 'ReplacingMergeTree',
       schema_migrations: 'MergeTree',
+      unstored_events: 'ReplacingMergeTree',
     });
+  });
+
+  it('repeat a migration that adds a column, as after a run interrupted before its record (no ADD COLUMN IF NOT EXISTS on 18.16)', async () => {
+    const all = loadMigrations();
+    const adding = all.find((m) => m.name === 'erasure_index')!;
+    const rdb = testDatabaseName();
+    try {
+      const result = await migrate(client, { database: rdb, migrations: [...all, { ...adding, version: 9_999 }] });
+      expect(result.applied).toContain(9_999);
+      expect((await columnsOf(client, rdb, 'rejected_events')).customer_id).toBe('String');
+    } finally {
+      await client.command(`DROP DATABASE IF EXISTS ${rdb}`);
+    }
   });
 
   it('refuse a migration whose file changed after it was applied', async () => {
@@ -293,7 +307,7 @@ describe('ClickHouseSink', () => {
       ts: s, ts_ms: t, alert_id: 'a1', fingerprint: 'f1', rule: 'customer_churn_risk', severity: 'warning', state: 'firing', subject_kind: 'customer', subject_key: 'w',
       value: 0.85, threshold: 0.8, reasons: ['r'], labels: '{}', summary: 'at risk', starts_at: s, acknowledged_by: '', trigger_event_id: 'w1', trigger_event_ts_ms: t,
     });
-    sink.push('rejected_events', { received_at: s, received_ms: t, reason: 'INVALID_JSON', detail: 'Unexpected token', subject: 'events.x', stream_seq: 9, payload: '{oops', payload_bytes: 5 });
+    sink.push('rejected_events', { received_at: s, received_ms: t, reason: 'INVALID_JSON', detail: 'Unexpected token', subject: 'events.x', stream_seq: 9, payload: '{oops', payload_bytes: 5, customer_id: '' });
     sink.push('model_params', { fitted_at: s, model: 'bgnbd', params: '{"r":0.24}', log_likelihood: -9582.4, customers: 2357, converged: 1, source: 'test' });
     await sink.close();
     expect(sink.counters.batchesWritten).toBe(7);

@@ -239,7 +239,7 @@ export async function migrate(client: ClickHouseClient, opts: MigrateOptions): P
         result.deferred.push({ version: migration.version, statement: k, waitsFor: 'clickhouse.analyst.password' });
         continue;
       }
-      await run(client, renderStatement(statement.sql, database, analyst), `migration ${label} statement ${k + 1}`, serverVersion, analyst?.password);
+      await run(client, renderStatement(statement.sql, database, analyst), `migration ${label} statement ${k + 1}`, serverVersion, analyst?.password, addsColumn(statement.sql));
       ran++;
     }
     for (const k of skipped) {
@@ -261,10 +261,20 @@ export async function migrate(client: ClickHouseClient, opts: MigrateOptions): P
   return result;
 }
 
-async function run(client: ClickHouseClient, sql: string, what: string, serverVersion?: string, secret?: string): Promise<void> {
+/**
+ * The column a plain `ADD COLUMN` (without IF NOT EXISTS, which 18.16 lacks) adds: repeating such a statement after a
+ * run interrupted before its record must find the column there and go on.
+ */
+export function addsColumn(sql: string): string | null {
+  const m = /^ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\s+(?!IF\s+NOT\s+EXISTS\b)([A-Za-z_][A-Za-z0-9_]*)\s/i.exec(sql);
+  return m ? m[1] : null;
+}
+
+async function run(client: ClickHouseClient, sql: string, what: string, serverVersion?: string, secret?: string, column?: string | null): Promise<void> {
   try {
     await client.command(sql);
   } catch (err) {
+    if (column && new RegExp(`Cannot add column ${column}: column with this name already exists`).test(errorMessage(err))) return;
     const on = serverVersion ? ` on ClickHouse ${serverVersion}` : '';
     // A server may quote the statement back in its error; the password must not travel on into logs.
     const detail = secret ? errorMessage(err).split(secret).join('[redacted]') : errorMessage(err);

@@ -85,6 +85,15 @@ export const TABLES = {
     stream_seq: 'UInt64',
     payload: 'String',
     payload_bytes: 'UInt32',
+    /** Migration 0013: the payload's top-level customerId as read leniently (the pseudonym under pseudonymization), '' when none. */
+    customer_id: 'String',
+  },
+  /** Migration 0013: stream messages of a customer that are in no other table (duplicates, dropped for consent), for erasure. */
+  unstored_events: {
+    received_at: "DateTime('UTC')",
+    customer_id: 'String',
+    stream_seq: 'UInt64',
+    reason: 'String',
   },
   model_params: {
     fitted_at: "DateTime('UTC')",
@@ -154,6 +163,7 @@ export type EntityActivityRow = RowOf<'entity_activity'>;
 export type CustomerSignalsRow = RowOf<'customer_signals'>;
 export type AlertRow = RowOf<'alerts'>;
 export type RejectedEventRow = RowOf<'rejected_events'>;
+export type UnstoredEventRow = RowOf<'unstored_events'>;
 export type ModelParamsRow = RowOf<'model_params'>;
 export type ErasureAuditRow = RowOf<'erasure_audit'>;
 
