@@ -139,9 +139,9 @@ describe('the "selects everything" guard', () => {
         const labelSets = [...tried, ...generated.filter((v) => !v.includes('\n'))].map((v) => Object.fromEntries(matchers.map((m) => [m.name, v])));
         expect(labelSets.some((labels) => !silences(at, c, labels, 1))).toBe(true);
       }),
-      { numRuns: 1_000 },
+      { numRuns: 300 },
     );
-  });
+  }, 120_000);
 });
 
 describe('the cap on silences', () => {
