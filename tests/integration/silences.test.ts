@@ -1,7 +1,10 @@
 // Silences on the real services, through the wall: a regex that backtracks catastrophically on a producer-chosen
 // 40-character customer id cannot stall the processor (silences match on RE2), and alerts.maxSilences holds.
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningProcessor } from '../../src/processor.js';
+import { startProcessor, type RunningProcessor } from '../../src/processor.js';
+import { createLogger } from '../../src/shared/logger.js';
 import { eventually } from '../helpers/clickhouse.js';
 import { isolatedSuite, startTestProcessor } from '../helpers/processor.js';
 
@@ -57,6 +60,40 @@ describe('silences on real services', () => {
       const res = await addSilence([{ name: 'alertname', op: '=~', value }], 'everything');
       expect(res.status, value).toBe(400);
       expect(await res.text()).toMatch(/must select something/);
+    }
+  });
+});
+
+describe('a stored silence that no longer compiles', () => {
+  const suite = isolatedSuite();
+
+  it('is skipped with one warning, and alerts go on', async () => {
+    const { config, nc } = suite;
+    // As an older version (JavaScript regexes) could have written it: lookahead is not RE2.
+    const old = { id: 'old-1', matchers: [{ name: 'subject_key', op: '=~', value: 'c(?=-)-1' }], startsAt: 0, endsAt: Date.now() + 3_600_000, createdBy: 'ana', comment: 'old', createdAt: 0 };
+    const redis = new Redis(config.redis.url);
+    await redis.hset(`${config.redis.keyPrefix}silences`, old.id, JSON.stringify(old));
+    redis.disconnect();
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _e, done) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const processor = await startProcessor({ config, logger: createLogger('warn', false, sink) });
+    try {
+      const now = Date.now();
+      for (let i = 0; i < 3; i++) nc.publish(`${config.nats.subjectPrefix}.email_sent`, enc.encode(JSON.stringify({ id: `m${i}`, customerId: 'c-1', type: 'email_sent', ts: now + i })));
+      await nc.flush();
+      await eventually('the alert firing', () => processor.pipeline.snapshot().stats.alerts?.firing === 1, 15_000);
+      expect(processor.pipeline.snapshot().stats.alerts?.silenced).toBe(0);
+      expect(processor.pipeline.snapshot().silences.map((s) => s.id)).toEqual([old.id]);
+      const warnings = lines.filter((l) => l.includes('does not compile'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(old.id);
+    } finally {
+      await processor.stop();
     }
   });
 });
