@@ -39,6 +39,14 @@ describe('silence regexes run on RE2', () => {
     expect(silences(s, c, { campaign: 'xspr' }, 1)).toBe(false);
   });
 
+  it('puts exact matchers before regexes, so a silence that does not apply runs no regex', () => {
+    const c = compileMatchers([
+      { name: 'subject_key', op: '=~', value: 'c.*' },
+      { name: 'alertname', op: '=', value: 'x' },
+    ]);
+    expect(typeof c !== 'string' && c.map((m) => m.op)).toEqual(['=', '=~']);
+  });
+
   it(
     'matches a catastrophic pattern against thousands of 40-character ids, compiled once on RE2',
     () => {

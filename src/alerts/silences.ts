@@ -57,7 +57,8 @@ export function compileMatchers(matchers: unknown): CompiledMatcher[] | string {
       out.push({ name: m.name, op: m.op, re });
     } else return `matcher ${i + 1}: op must be =, !=, =~ or !~`;
   }
-  return out;
+  // Exact matchers first: a silence that does not apply is then usually ruled out before any regex runs.
+  return [...out.filter((m) => !('re' in m)), ...out.filter((m) => 're' in m)];
 }
 
 /**
