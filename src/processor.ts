@@ -34,7 +34,7 @@ import { createWallServer, type WallServer } from './wall/server.js';
 import { RedisConsentStore } from './privacy/consent.js';
 import { consentKey, deleteStreamMessages, eraseCustomer, forgetInRedis, type ErasureTargets } from './privacy/erasure.js';
 import { Pseudonymizer, pseudonymizePayload } from './privacy/pseudonym.js';
-import { revealFrame } from './privacy/reveal.js';
+import { pseudonymizeSilence, revealFrame } from './privacy/reveal.js';
 import { createMetrics, sumOf } from './metrics.js';
 import { localAnswers, startPressureService } from './budget/natsService.js';
 import { BudgetRouter } from './cluster/budgetRouter.js';
@@ -118,6 +118,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     new WriteBehindHash(redis, `${config.redis.keyPrefix}silences`),
     new WriteBehindHash(redis, `${config.redis.keyPrefix}groups`, groupJson),
     webhook ? [webhook] : [],
+    { maxSilences: config.alerts.maxSilences, warn: (fields, message) => log.warn(fields, message) },
   );
   await notifier.load();
   const consent = new RedisConsentStore(redis, consentKey(config.redis.keyPrefix));
@@ -378,7 +379,10 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     acknowledge: async (id, by) => (clusterWall ? clusterWall.acknowledge(id, by) : single().acknowledge(id, by)),
     listSilences: () => notifier.listSilences(clock.now()),
     addSilence: async (input) => {
-      const r = (clustered ? leader?.pipeline ?? pipelines()[0] : single())?.addSilence(input) ?? notifier.addSilence(input, clock.now());
+      // Under pseudonymization a responder may have typed a revealed original id: it becomes the pseudonym first.
+      const stored = pseudonymizer ? pseudonymizeSilence(input, pseudonymizer) : ({ ok: true, input } as const);
+      if (!stored.ok) return stored;
+      const r = (clustered ? leader?.pipeline ?? pipelines()[0] : single())?.addSilence(stored.input) ?? notifier.addSilence(stored.input, clock.now());
       if (r.ok) await silencesChanged();
       return r;
     },

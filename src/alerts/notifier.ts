@@ -1,8 +1,24 @@
 // The notification stages after evaluation, in order: silence, group, pace (dedup and repeat), deliver.
 import type { AlertView } from '../contract/frames.js';
 import { GroupPacer, groupKeyOf, type GroupState, type Notification, type RoutingPolicy } from './grouping.js';
-import { newSilence, silences, validateSilence, type Silence, type SilenceInput } from './silences.js';
+import { checkSilence, compileMatchers, newSilence, silences, type CompiledMatcher, type Silence, type SilenceInput } from './silences.js';
 import type { KeyedStore } from './writeBehindHash.js';
+
+/** Silences in force (not yet ended) at most, unless configured (alerts.maxSilences). */
+export const DEFAULT_MAX_SILENCES = 1_000;
+
+export interface NotifierOptions {
+  /** Silences not yet ended at most: addSilence refuses more. Ended ones kept for the list are held to as many. */
+  maxSilences?: number;
+  /** Told once per silence that is skipped because its matchers do not compile (written by an older version). */
+  warn?: (fields: Record<string, unknown>, message: string) => void;
+}
+
+/** A silence's matchers compiled, with the array they came from: a new array (a reload) is compiled again. */
+interface CompiledEntry {
+  source: unknown;
+  matchers: CompiledMatcher[] | null;
+}
 
 export interface Receiver {
   send(n: Notification): void;
@@ -14,6 +30,11 @@ export type AlertNotifier = Pick<Notifier, 'onAlert' | 'tick' | 'silencedBy' | '
 export class Notifier {
   private readonly pacer: GroupPacer;
   private readonly touched = new Set<string>();
+  /** Compiled once per silence (added, loaded or reloaded), never per match; pruned with the store. */
+  private readonly compiled = new Map<string, CompiledEntry>();
+  /** Silences already warned about as not compiling, so a reload does not warn again. */
+  private readonly warned = new Set<string>();
+  private readonly maxSilences: number;
   silenced = 0;
   sent = 0;
 
@@ -22,26 +43,64 @@ export class Notifier {
     private readonly silenceStore: KeyedStore<Silence>,
     private readonly groupStore: KeyedStore<GroupState>,
     private readonly receivers: Receiver[],
+    private readonly options: NotifierOptions = {},
   ) {
     this.pacer = new GroupPacer(policy);
+    this.maxSilences = options.maxSilences ?? DEFAULT_MAX_SILENCES;
   }
 
   /** Loads silences and the groups' notification log, so a restart neither re-sends nor forgets. */
   async load(): Promise<void> {
     await Promise.all([this.silenceStore.load(), this.groupStore.load()]);
     this.pacer.restore([...this.groupStore.values()]);
+    this.compileSilences();
   }
 
   /** Silences another processor added or expired (a cluster shares them in Redis): taken without a restart. */
   async reloadSilences(): Promise<void> {
     await this.silenceStore.refresh?.();
+    this.compileSilences();
   }
 
   /** The ids of the silences that hide an alert with these labels now (empty: not silenced). */
   silencedBy(labels: Record<string, string>, now: number): string[] {
     const ids: string[] = [];
-    for (const s of this.silenceStore.values()) if (silences(s, labels, now)) ids.push(s.id);
+    for (const s of this.silenceStore.values()) {
+      const compiled = this.compiledFor(s);
+      if (compiled && silences(s, compiled, labels, now)) ids.push(s.id);
+    }
     return ids;
+  }
+
+  /** A silence's compiled matchers (null when they do not compile, and the silence is skipped). */
+  compiledMatchers(id: string): CompiledMatcher[] | null {
+    const s = this.silenceStore.get(id);
+    return s ? this.compiledFor(s) : null;
+  }
+
+  /** Compiles what the store holds that is not compiled yet, and drops what left it. */
+  private compileSilences(): void {
+    const ids = new Set<string>();
+    for (const s of this.silenceStore.values()) {
+      ids.add(s.id);
+      this.compiledFor(s);
+    }
+    for (const id of this.compiled.keys()) if (!ids.has(id)) this.compiled.delete(id);
+    for (const id of this.warned) if (!ids.has(id)) this.warned.delete(id);
+  }
+
+  /** Compiled at most once per silence object; one that cannot compile is skipped, with one warning, never thrown. */
+  private compiledFor(s: Silence): CompiledMatcher[] | null {
+    const entry = this.compiled.get(s.id);
+    if (entry && entry.source === s.matchers) return entry.matchers;
+    const r = compileMatchers(s.matchers);
+    const matchers = typeof r === 'string' ? null : r;
+    if (matchers === null && !this.warned.has(s.id)) {
+      this.warned.add(s.id);
+      this.options.warn?.({ silenceId: s.id, reason: r }, 'a stored silence does not compile and is skipped: expire it and make it again');
+    }
+    this.compiled.set(s.id, { source: s.matchers, matchers });
+    return matchers;
   }
 
   /** An alert state change from the engine. A silenced alert is shown on the wall but never notified. */
@@ -66,10 +125,24 @@ export class Notifier {
   }
 
   addSilence(input: SilenceInput, now: number): { ok: true; silence: Silence } | { ok: false; error: string } {
-    const error = validateSilence(input);
-    if (error) return { ok: false, error };
+    const checked = checkSilence(input);
+    if (typeof checked === 'string') return { ok: false, error: checked };
+    const ended: Silence[] = [];
+    let inForce = 0;
+    for (const s of this.silenceStore.values()) {
+      if (s.endsAt > now) inForce++;
+      else ended.push(s);
+    }
+    if (inForce >= this.maxSilences) return { ok: false, error: `${inForce} silences are in force, the most alerts.maxSilences allows: expire some first` };
+    // Ended silences stay listed for a day; beyond as many as may be in force, the longest ended go now.
+    if (ended.length >= this.maxSilences) {
+      ended.sort((a, b) => a.endsAt - b.endsAt);
+      for (const s of ended.slice(0, ended.length - this.maxSilences + 1)) this.silenceStore.delete(s.id);
+    }
     const silence = newSilence(input, now);
     this.silenceStore.set(silence.id, silence);
+    this.compiled.set(silence.id, { source: silence.matchers, matchers: checked });
+    this.compileSilences();
     return { ok: true, silence };
   }
 

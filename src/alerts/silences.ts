@@ -1,32 +1,97 @@
-// Silences, as Alertmanager has them: label matchers over a time range, with who made it and why.
+// Silences, as Alertmanager has them: label matchers over a time range, with who made it and why. Regex matchers
+// run on RE2 (linear time, as Alertmanager's Go regexp), so no label value, however chosen, can stall the loop.
 import { randomUUID } from 'node:crypto';
+import { RE2JS } from 're2js';
 import type { Matcher, Silence, SilenceInput } from '../contract/frames.js';
 
 export type { Matcher, Silence, SilenceInput };
 
+/** A matcher ready to test: a regex one carries its pattern compiled once, anchored as Alertmanager's `^(?:v)$`. */
+export type CompiledMatcher = { name: string; op: '=' | '!='; value: string } | { name: string; op: '=~' | '!~'; re: RE2JS };
+
+/**
+ * Label values a regex must fail on at least one of to count as selecting something: varied in alphabet, case,
+ * length and script, none with a newline (label values hold none, and `[^\n]*.` must count as "everything").
+ */
+const PROBES = [
+  'a',
+  'Z',
+  '0',
+  '-',
+  '_',
+  ' ',
+  'x',
+  'firing',
+  'customer_contact_fatigue',
+  'critical',
+  'spring-sale-2026',
+  'c-1',
+  '3f2a9c0e4b1d8a7f6e5d4c3b2a190807',
+  'alice@example.com',
+  'Ünïcødé 顧客 😀',
+  ' !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~',
+  'q'.repeat(300),
+  '\t\u00a0\u2028x',
+];
+
+/** The compiled anchored regex, or why RE2 refuses it (the reason names no part of the pattern). */
+export function compileRegex(value: string): RE2JS | string {
+  try {
+    return RE2JS.compile(`^(?:${value})$`);
+  } catch {
+    return 'is not a valid RE2 regex (the syntax Alertmanager uses): backreferences and lookaround are not supported, repeats go up to {1000}';
+  }
+}
+
+/** Every matcher compiled, or why one cannot be (matchers counted from 1). Total: a malformed stored silence is a reason. */
+export function compileMatchers(matchers: unknown): CompiledMatcher[] | string {
+  if (!Array.isArray(matchers) || matchers.length === 0) return 'a silence needs at least one matcher';
+  const out: CompiledMatcher[] = [];
+  for (let i = 0; i < matchers.length; i++) {
+    const m = matchers[i] as Partial<Matcher> | null;
+    if (!m || typeof m !== 'object' || typeof m.name !== 'string' || !m.name || typeof m.value !== 'string') return `matcher ${i + 1} needs a name and a value`;
+    if (m.op === '=' || m.op === '!=') out.push({ name: m.name, op: m.op, value: m.value });
+    else if (m.op === '=~' || m.op === '!~') {
+      const re = compileRegex(m.value);
+      if (typeof re === 'string') return `matcher ${i + 1}: the regex ${re}`;
+      out.push({ name: m.name, op: m.op, re });
+    } else return `matcher ${i + 1}: op must be =, !=, =~ or !~`;
+  }
+  // Exact matchers first: a silence that does not apply is then usually ruled out before any regex runs.
+  return [...out.filter((m) => !('re' in m)), ...out.filter((m) => 're' in m)];
+}
+
+/**
+ * Whether a matcher selects something narrower than "any non-empty value": an `=` with a value, or an `=~` that
+ * matches neither the empty string (an absent label) nor every probe. `!=` and `!~` never do.
+ */
+function narrows(m: CompiledMatcher): boolean {
+  if (m.op === '=') return m.value !== '';
+  if (m.op !== '=~') return false;
+  if (m.re.matches('')) return false;
+  return !PROBES.every((p) => m.re.matches(p));
+}
+
 /** Why a silence cannot be made, or null when it is fine. */
 export function validateSilence(s: SilenceInput): string | null {
-  if (!Array.isArray(s.matchers) || s.matchers.length === 0) return 'a silence needs at least one matcher';
-  for (const m of s.matchers) {
-    if (!m || typeof m.name !== 'string' || !m.name || typeof m.value !== 'string') return 'each matcher needs a name and a value';
-    if (!['=', '!=', '=~', '!~'].includes(m.op)) return `matcher op must be =, !=, =~ or !~ (got ${String(m.op)})`;
-    if (m.op === '=~' || m.op === '!~') {
-      try {
-        new RegExp(`^(?:${m.value})$`);
-      } catch {
-        return `matcher ${m.name} has an invalid regex`;
-      }
-    }
-  }
-  // A silence that matches everything would hide every alert: require one positive matcher with a value.
-  if (!s.matchers.some((m) => (m.op === '=' || m.op === '=~') && m.value !== '' && m.value !== '.*')) return 'at least one matcher must select something (= or =~ with a value)';
+  const checked = checkSilence(s);
+  return typeof checked === 'string' ? checked : null;
+}
+
+/** The silence's matchers compiled when it may be made, else why not: validation and matching share one compile. */
+export function checkSilence(s: SilenceInput): CompiledMatcher[] | string {
+  const compiled = compileMatchers(s.matchers);
+  if (typeof compiled === 'string') return compiled;
+  // A silence that matches everything would hide every alert: Alertmanager's rule (one matcher that does not match
+  // the empty string) and more, since `.+` or `x|.*` would pass that and still hide every alert.
+  if (!compiled.some(narrows)) return 'at least one matcher must select something: = with a value, or =~ with a regex that matches neither an empty nor any value (.*, .+ and the like select everything)';
   if (!Number.isFinite(s.startsAt) || !Number.isFinite(s.endsAt) || s.endsAt <= s.startsAt) return 'endsAt must be after startsAt';
   if (typeof s.createdBy !== 'string' || !s.createdBy.trim()) return 'createdBy is required';
   if (typeof s.comment !== 'string' || !s.comment.trim()) return 'a comment is required: say why';
-  return null;
+  return compiled;
 }
 
-export function matches(m: Matcher, labels: Record<string, string>): boolean {
+export function matches(m: CompiledMatcher, labels: Record<string, string>): boolean {
   const v = labels[m.name] ?? '';
   switch (m.op) {
     case '=':
@@ -34,14 +99,15 @@ export function matches(m: Matcher, labels: Record<string, string>): boolean {
     case '!=':
       return v !== m.value;
     case '=~':
-      return new RegExp(`^(?:${m.value})$`).test(v);
+      return m.re.matches(v);
     case '!~':
-      return !new RegExp(`^(?:${m.value})$`).test(v);
+      return !m.re.matches(v);
   }
 }
 
-export function silences(s: Silence, labels: Record<string, string>, now: number): boolean {
-  return now >= s.startsAt && now < s.endsAt && s.matchers.every((m) => matches(m, labels));
+/** Whether a silence, its matchers compiled once beforehand, hides an alert with these labels at `now`. */
+export function silences(s: Pick<Silence, 'startsAt' | 'endsAt'>, compiled: CompiledMatcher[], labels: Record<string, string>, now: number): boolean {
+  return now >= s.startsAt && now < s.endsAt && compiled.every((m) => matches(m, labels));
 }
 
 export function newSilence(input: SilenceInput, now: number): Silence {

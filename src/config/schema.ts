@@ -264,6 +264,8 @@ export const configSchema = z
           .default({}),
         /** Subject for notifications the webhook gave up on. */
         deadLetterSubject: z.string().default('vigil.deadletter.notifications'),
+        /** Silences in force (not yet ended) at most: adding one more is refused until one ends or is expired. */
+        maxSilences: z.number().int().min(1).max(100_000).default(1_000),
         rules: z.array(alertRuleSchema).default([
           { name: 'customer_churn_risk', signal: 'churn_risk', subject: 'customer', op: '>=', threshold: 0.8, resolveThreshold: 0.7, forMs: 0, severity: 'warning', labels: {}, minVolume: 0 },
           { name: 'customer_contact_fatigue', signal: 'fatigue', subject: 'customer', op: '>=', threshold: 1.5, resolveThreshold: 1, forMs: 0, severity: 'warning', labels: {}, minVolume: 0 },

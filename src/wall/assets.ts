@@ -15,7 +15,7 @@ export interface WallAssets {
   pageDir: string;
   /** index.html */
   page: StaticAsset;
-  /** Served under /assets/<name>: the page's own files and uPlot's. */
+  /** Served under /assets/<name>: the page's own files, uPlot's and re2js. */
   files: Map<string, StaticAsset>;
 }
 
@@ -53,5 +53,9 @@ export async function loadWallAssets(pageDir = locatePageDir()): Promise<WallAss
   for (const name of ['uPlot.esm.js', 'uPlot.min.css']) {
     files.set(name, { contentType: CONTENT_TYPES[extname(name)], body: await readFile(join(uplotDist, name)) });
   }
+  // The page matches silences as the processor does, on RE2: a JavaScript RegExp could stall every screen on one pattern.
+  // Its package exports only its entry points: the ES module build sits beside the CommonJS one.
+  const re2jsDist = dirname(createRequire(import.meta.url).resolve('re2js'));
+  files.set('re2js.js', { contentType: CONTENT_TYPES['.js'], body: await readFile(join(re2jsDist, 'index.js')) });
   return { pageDir, page, files };
 }

@@ -14,7 +14,8 @@ export async function addSilence(source: WallSource, logger: Logger, role: Role,
   try {
     const result = await source.addSilence(input);
     if (!result.ok) return { ok: false, status: 400, code: 'BAD_REQUEST', message: result.error };
-    logger.info({ silenceId: result.silence.id, matchers: input.matchers, endsAt: input.endsAt, by: input.createdBy }, 'silence added from the wall');
+    // The silence as stored, not as sent: under pseudonymization only the stored one is free of original ids.
+    logger.info({ silenceId: result.silence.id, matchers: result.silence.matchers, endsAt: input.endsAt, by: input.createdBy }, 'silence added from the wall');
     return { ok: true, silence: result.silence };
   } catch (err) {
     logger.error({ err: errorMessage(err) }, 'adding a silence failed');

@@ -379,4 +379,48 @@ describe('pseudonymization on real services', () => {
     expect(logged.includes(KEY), 'the pseudonym key in the logs').toBe(false);
     expect(logged.includes(alice), 'an original id in the logs').toBe(false);
   });
+
+  it('a silence a responder makes with a revealed original id is stored with the pseudonym and silences the alert', async () => {
+    const bob = 'bob@example.com';
+    const h = keyedHash(KEY, bob);
+    const wall = `http://127.0.0.1:${processor.wallPort}`;
+    const asResponder = { authorization: 'Bearer responder-token-1', 'content-type': 'application/json' };
+    const now = Date.now();
+    for (let i = 0; i < 3; i++) publish({ id: `s-m${i}`, customerId: bob, type: 'email_sent', ts: now - 10_000 + i, campaignId: 'blast' });
+    await nc.flush();
+    const firing = () => processor.pipeline.snapshot().alerts.find((a) => a.subject.key === h && a.state === 'firing');
+    await eventually("bob's alert firing", () => firing() !== undefined, 15_000);
+
+    // Regexes cannot match keyed hashes: refused, with a reason that does not echo the pattern.
+    const regex = await fetch(`${wall}/api/v1/silences`, {
+      method: 'POST',
+      headers: asResponder,
+      body: JSON.stringify({ matchers: [{ name: 'subject_key', op: '=~', value: 'bob@.*' }], endsAt: now + 3_600_000, comment: 'by regex' }),
+    });
+    expect(regex.status).toBe(400);
+    const refused = await regex.text();
+    expect(refused).toMatch(/match customers by exact id/);
+    expect(refused).not.toContain('bob@');
+
+    // The responder sees bob's original id on the wall and silences by it.
+    const res = await fetch(`${wall}/api/v1/silences`, {
+      method: 'POST',
+      headers: asResponder,
+      body: JSON.stringify({ matchers: [{ name: 'alertname', op: '=', value: firing()!.rule }, { name: 'subject_key', op: '=', value: bob }], endsAt: now + 3_600_000, comment: 'talked to bob' }),
+    });
+    expect(res.status).toBe(201);
+    const { silence } = (await res.json()) as { silence: { id: string } };
+    await eventually('the alert counted as silenced', () => processor.pipeline.snapshot().stats.alerts?.silenced === 1, 15_000);
+
+    await eventually('the silence written to Redis', async () => (await redisText(config)).includes(h), 10_000);
+    const stored = await redisText(config);
+    expect(stored.includes(bob), 'Redis').toBe(false);
+    const list = (token: string) => fetch(`${wall}/api/v1/silences`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.text());
+    const forViewers = await list('viewer-token-1');
+    expect(forViewers).toContain(h);
+    expect(forViewers).not.toContain(bob);
+    const snapshot = (await (await fetch(`${wall}/api/v1/snapshot`, { headers: { authorization: 'Bearer responder-token-1' } })).json()) as { silences: { id: string; matchers: { value: string }[] }[] };
+    expect(snapshot.silences.find((s) => s.id === silence.id)?.matchers.map((m) => m.value)).toContain(bob);
+    expect(logs.join('').includes(bob), 'an original id in the logs').toBe(false);
+  });
 });
