@@ -116,6 +116,10 @@ describe('ids and labels at the edge', () => {
     expect(reasonOf(event({ customerId: b }))).toBe('INVALID_ID');
   });
 
+  it('a type with a control character is a WRONG_TYPE, as any type off its pattern', () => {
+    expect(reasonOf(event({ type: 'click\u0000' }))).toBe('WRONG_TYPE');
+  });
+
   it('accepts a surrogate pair, accents and non-Latin scripts', () => {
     for (const id of ['c-\u{1F600}', 'zoë', '顧客-42', 'a b', 'x\u00a0y']) expect(reasonOf(event({ customerId: id, id: id }))).toBe('ok');
   });

@@ -82,7 +82,7 @@ export function validateEvent(raw: unknown, expectedType: string | null, now: nu
   if (typeof id !== 'string') return id;
   const customerId = requiredString(o, 'customerId', limits.maxCustomerIdLength);
   if (typeof customerId !== 'string') return customerId;
-  const type = requiredString(o, 'type', 64);
+  const type = requiredString(o, 'type', 64, false);
   if (typeof type !== 'string') return type;
   if (!TYPE_PATTERN.test(type)) return reject('WRONG_TYPE', 'type must be lower snake case (a-z, 0-9, _)');
   if (expectedType !== null && expectedType !== type) {
@@ -123,13 +123,14 @@ export function validateEvent(raw: unknown, expectedType: string | null, now: nu
   };
 }
 
-function requiredString(o: Record<string, unknown>, key: string, maxLength: number): string | ParseResult {
+function requiredString(o: Record<string, unknown>, key: string, maxLength: number, isId = true): string | ParseResult {
   const v = o[key];
   if (v === undefined || v === null) return reject('MISSING_FIELD', `${key} is required`);
   if (typeof v !== 'string') return reject('WRONG_TYPE', `${key} must be a string`);
   if (v.length === 0) return reject('MISSING_FIELD', `${key} is empty`);
   if (v.length > maxLength) return reject('FIELD_TOO_LONG', `${key} is ${v.length} characters, limit ${maxLength}`);
-  const problem = idProblem(v);
+  // `type` is held to its own pattern below.
+  const problem = isId ? idProblem(v) : null;
   if (problem) return reject('INVALID_ID', `${key} ${problem}`);
   return v;
 }
