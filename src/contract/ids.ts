@@ -10,7 +10,12 @@ const hasIsWellFormed = typeof (String.prototype as { isWellFormed?: unknown }).
 
 /** Well-formed UTF-16: no lone surrogate, which UTF-8 encoding would replace with U+FFFD. */
 export function isWellFormedText(s: string): boolean {
-  return hasIsWellFormed ? (s as unknown as { isWellFormed(): boolean }).isWellFormed() : !LONE_SURROGATE.test(s);
+  return hasIsWellFormed ? (s as unknown as { isWellFormed(): boolean }).isWellFormed() : !hasLoneSurrogate(s);
+}
+
+/** The check for runtimes without String.prototype.isWellFormed (exported for its test). */
+export function hasLoneSurrogate(s: string): boolean {
+  return LONE_SURROGATE.test(s);
 }
 
 /** Why a string cannot be an id or a label, or null when it can: lone surrogates and control characters are refused. */
