@@ -30,6 +30,19 @@ export interface ContactBudgetDeps {
 
 const SCOPES: readonly BudgetScope[] = ['email', 'push', 'sms', 'all'];
 
+/**
+ * The most any allowance can be under these settings: a bound's max, or a cap without bounds at twice its value
+ * (the engagement factor is at most 1.5). At least 1.
+ */
+export function largestAllowance(s: Pick<BudgetSettings, 'caps' | 'bounds'>): number {
+  let most = 1;
+  for (const [scope, cap] of Object.entries(s.caps)) {
+    const b = s.bounds[scope];
+    most = Math.max(most, b ? Math.max(b.maxPerWeek, b.maxPerDay) : Math.ceil(2 * Math.max(cap.perWeek, cap.perDay)));
+  }
+  return most;
+}
+
 export class ContactBudget {
   readonly reservations: Reservations;
   readonly tally: SuppressionTally;
@@ -57,7 +70,7 @@ export class ContactBudget {
       negativeCooldownMs: b.negativeCooldownMs,
       reservationTtlMs: b.reservationTtlMs,
     };
-    this.reservations = new Reservations(b.reservationTtlMs, { maxTotal: b.maxReservations, maxUnknown: b.maxUnknownReservations });
+    this.reservations = new Reservations(b.reservationTtlMs, { maxTotal: b.maxReservations, maxUnknown: b.maxUnknownReservations, maxPerKey: largestAllowance(this.settings) });
     this.tally = new SuppressionTally(b.campaignWindowMs);
   }
 
@@ -75,7 +88,9 @@ export class ContactBudget {
     const slot = this.deps.windows.find(request.customerId);
     let d = this.evaluate(request, now, slot === -1 ? null : this.touches(slot, now));
     let full = false;
-    if (d.allow && !this.reservations.reserve(request.customerId, request.channel, now, slot !== -1)) {
+    const outcome = d.allow ? this.reservations.reserve(request.customerId, request.channel, now, slot !== -1) : null;
+    if (outcome === 'saturated') this.counts.unreserved++;
+    else if (outcome === 'full') {
       // The caps hold the memory of reservations to a stated bound (ids never seen, from one sender, would pin one
       // each for the whole TTL). Transactional messages go whatever the budget says, so they pass unreserved; a
       // marketing check is refused until reservations expire, never allowed unreserved past the last slot.

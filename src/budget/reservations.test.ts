@@ -12,40 +12,48 @@ const TTL = 5 * 60_000;
 
 describe('Reservations caps', () => {
   it('holds at most maxUnknown for customers with no live state, and leaves room for known ones up to maxTotal', () => {
-    const r = new Reservations(TTL, { maxTotal: 5, maxUnknown: 2 });
-    expect(r.reserve('u1', 'email', NOW, false)).toBe(true);
-    expect(r.reserve('u2', 'email', NOW, false)).toBe(true);
+    const r = new Reservations(TTL, { maxTotal: 5, maxUnknown: 2, maxPerKey: 10 });
+    expect(r.reserve('u1', 'email', NOW, false)).toBe('reserved');
+    expect(r.reserve('u2', 'email', NOW, false)).toBe('reserved');
     expect(r.hasRoom('u3', 'email', false)).toBe(false);
-    expect(r.reserve('u3', 'email', NOW, false)).toBe(false);
+    expect(r.reserve('u3', 'email', NOW, false)).toBe('full');
     // A second slot for a customer first reserved while unknown counts as unknown too, even once it is known.
-    expect(r.reserve('u1', 'email', NOW, true)).toBe(false);
-    expect(r.reserve('k1', 'email', NOW, true)).toBe(true);
-    expect(r.reserve('k1', 'email', NOW, true)).toBe(true);
-    expect(r.reserve('k2', 'push', NOW, true)).toBe(true);
-    expect(r.reserve('k3', 'push', NOW, true)).toBe(false);
+    expect(r.reserve('u1', 'email', NOW, true)).toBe('full');
+    expect(r.reserve('k1', 'email', NOW, true)).toBe('reserved');
+    expect(r.reserve('k1', 'email', NOW, true)).toBe('reserved');
+    expect(r.reserve('k2', 'push', NOW, true)).toBe('reserved');
+    expect(r.reserve('k3', 'push', NOW, true)).toBe('full');
     expect([r.size, r.unknownSize]).toEqual([5, 2]);
     expect(r.count('u3', 'email', NOW)).toBe(0);
   });
 
   it('frees room as reservations are consumed, forgotten or expire', () => {
-    const r = new Reservations(TTL, { maxTotal: 3, maxUnknown: 2 });
+    const r = new Reservations(TTL, { maxTotal: 3, maxUnknown: 2, maxPerKey: 10 });
     r.reserve('u1', 'email', NOW, false);
     r.reserve('u2', 'sms', NOW, false);
     expect(r.consume('u1', 'email', NOW + 1)).toBe(true);
-    expect(r.reserve('u3', 'email', NOW + 1, false)).toBe(true);
+    expect(r.reserve('u3', 'email', NOW + 1, false)).toBe('reserved');
     r.forget('u2');
     expect([r.size, r.unknownSize]).toEqual([1, 1]);
     expect(r.sweep(NOW + 1 + TTL)).toBe(1);
     expect([r.size, r.unknownSize]).toEqual([0, 0]);
-    expect(r.reserve('u4', 'email', NOW + TTL + 2, false)).toBe(true);
+    expect(r.reserve('u4', 'email', NOW + TTL + 2, false)).toBe('reserved');
     expect(r.count('u4', 'email', NOW + TTL + 2)).toBe(1);
   });
 
+  it('holds at most maxPerKey for one customer and channel: more would change no decision', () => {
+    const r = new Reservations(TTL, { maxTotal: 100, maxUnknown: 100, maxPerKey: 3 });
+    for (let i = 0; i < 3; i++) expect(r.reserve('k', 'email', NOW)).toBe('reserved');
+    expect(r.reserve('k', 'email', NOW)).toBe('saturated');
+    expect(r.reserve('k', 'push', NOW)).toBe('reserved');
+    expect(r.size).toBe(4);
+  });
+
   it('an expired reservation read by count() releases its room before the sweep', () => {
-    const r = new Reservations(TTL, { maxTotal: 10, maxUnknown: 1 });
+    const r = new Reservations(TTL, { maxTotal: 10, maxUnknown: 1, maxPerKey: 10 });
     r.reserve('u1', 'email', NOW, false);
     expect(r.count('u1', 'email', NOW + TTL)).toBe(0);
-    expect(r.reserve('u1', 'email', NOW + TTL, false)).toBe(true);
+    expect(r.reserve('u1', 'email', NOW + TTL, false)).toBe('reserved');
     expect(r.unknownSize).toBe(1);
   });
 });
@@ -105,6 +113,15 @@ describe('ContactBudget under fresh ids', () => {
     clock.advance(TTL);
     contact.sweep();
     expect(contact.check(check('c')).allow).toBe(true);
+  });
+
+  it('10,000 transactional checks for one customer hold no more reservations than the largest allowance (22 by default)', () => {
+    const { contact, touch } = setup();
+    touch('k1');
+    for (let i = 0; i < 10_000; i++) expect(contact.check(check('k1', 'transactional')).allow).toBe(true);
+    expect(contact.reservations.size).toBe(22);
+    expect(contact.counts.unreserved).toBe(10_000 - 22);
+    expect(contact.check(check('k1')).reasons.map((r) => r.code)).toEqual(['allowance_24h', 'allowance_7d', 'allowance_24h', 'allowance_7d']);
   });
 
   it('the total cap holds for known customers too, with its own reason', () => {

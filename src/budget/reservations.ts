@@ -8,7 +8,15 @@ export interface ReservationLimits {
   maxTotal: number;
   /** Of those, reservations taken for customers with no live state (budget.maxUnknownReservations). */
   maxUnknown: number;
+  /**
+   * Per customer and channel: the most any allowance can be. With that many held every capped decision suppresses
+   * already, so one more changes no answer (transactional checks, which always allow, would pile up without it).
+   */
+  maxPerKey: number;
 }
+
+/** What reserve() did: took a slot, had no need to (maxPerKey held), or found no room (the caps). */
+export type ReserveOutcome = 'reserved' | 'saturated' | 'full';
 
 type Held = Map<string, number[]>;
 
@@ -22,7 +30,7 @@ export class Reservations {
 
   constructor(
     private readonly ttlMs: number,
-    private readonly limits: ReservationLimits = { maxTotal: Number.MAX_SAFE_INTEGER, maxUnknown: Number.MAX_SAFE_INTEGER },
+    private readonly limits: ReservationLimits = { maxTotal: Number.MAX_SAFE_INTEGER, maxUnknown: Number.MAX_SAFE_INTEGER, maxPerKey: Number.MAX_SAFE_INTEGER },
   ) {}
 
   get size(): number {
@@ -45,15 +53,13 @@ export class Reservations {
     return !unknown || this.unknownTotal < this.limits.maxUnknown;
   }
 
-  /** Takes a slot; false, taking none, when hasRoom() says it does not fit. */
-  reserve(customerId: string, channel: BudgetChannel, now: number, known = true): boolean {
-    if (!this.hasRoom(customerId, channel, known)) return false;
+  /** Takes a slot, unless maxPerKey are held for the customer's channel or the caps leave no room. */
+  reserve(customerId: string, channel: BudgetChannel, now: number, known = true): ReserveOutcome {
+    if (this.count(customerId, channel, now) >= this.limits.maxPerKey) return 'saturated';
+    if (!this.hasRoom(customerId, channel, known)) return 'full';
     const key = `${channel}\u0000${customerId}`;
     const found = this.find(key);
     if (found) {
-      this.expire(key, found.list, found.unknown, now);
-      // expire() may have removed an emptied list from its map: put it back.
-      if (found.list.length === 0) (found.unknown ? this.heldUnknown : this.held).set(key, found.list);
       found.list.push(now + this.ttlMs);
       if (found.unknown) this.unknownTotal++;
     } else if (known) this.held.set(key, [now + this.ttlMs]);
@@ -62,7 +68,7 @@ export class Reservations {
       this.unknownTotal++;
     }
     this.total++;
-    return true;
+    return 'reserved';
   }
 
   /** A touch was published: its oldest reservation on that channel is used. False when it had none. */

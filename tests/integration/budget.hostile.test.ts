@@ -42,7 +42,7 @@ describe('contact budget service under hostile requests', () => {
   }
 
   beforeAll(async () => {
-    config = isolatedConfig({ budget: { subject, bucket: `supp_${tag}` } });
+    config = isolatedConfig({ budget: { subject, bucket: `supp_${tag}`, quietHours: { start: 0, end: 0 } } });
     nc = await natsConnection();
     child = await ProcessorChild.start(
       envFor(config, {
@@ -51,6 +51,9 @@ describe('contact budget service under hostile requests', () => {
         VIGIL_BUDGET__MAX_UNKNOWN_RESERVATIONS: String(MAX_UNKNOWN),
         VIGIL_BUDGET__RESERVATION_TTL_MS: String(TTL_MS),
         VIGIL_BUDGET__SWEEP_INTERVAL_MS: '100',
+        // No quiet hours: the answers must not depend on the time of day the test runs at.
+        VIGIL_BUDGET__QUIET_HOURS__START: '0',
+        VIGIL_BUDGET__QUIET_HOURS__END: '0',
       }),
     );
   }, 90_000);
