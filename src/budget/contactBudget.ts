@@ -5,7 +5,7 @@ import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js'
 import type { Clock } from '../shared/clock.js';
 import { TOUCH_CHANNELS, type CustomerWindows } from '../windows/customerWindows.js';
 import { allowanceFor, BUDGET_CHANNELS, type BudgetChannel, type BudgetScope } from './allowance.js';
-import { BLOCKING_NEGATIVES, decide, type BudgetRequest, type BudgetSettings, type CustomerTouches, type Decision } from './decision.js';
+import { BLOCKING_NEGATIVES, decide, refuseUnreserved, type BudgetRequest, type BudgetSettings, type CustomerTouches, type Decision } from './decision.js';
 import { isValidTimeZone } from './quietHours.js';
 import { Reservations } from './reservations.js';
 import { SuppressionTally, topReasonsText, type SuppressionCount } from './suppressionTally.js';
@@ -30,12 +30,28 @@ export interface ContactBudgetDeps {
 
 const SCOPES: readonly BudgetScope[] = ['email', 'push', 'sms', 'all'];
 
+/**
+ * The most any allowance can be under these settings: a bound's max, or a cap without bounds at twice its value
+ * (the engagement factor is at most 1.5). At least 1.
+ */
+export function largestAllowance(s: Pick<BudgetSettings, 'caps' | 'bounds'>): number {
+  let most = 1;
+  for (const [scope, cap] of Object.entries(s.caps)) {
+    const b = s.bounds[scope];
+    most = Math.max(most, b ? Math.max(b.maxPerWeek, b.maxPerDay) : Math.ceil(2 * Math.max(cap.perWeek, cap.perDay)));
+  }
+  return most;
+}
+
 export class ContactBudget {
   readonly reservations: Reservations;
   readonly tally: SuppressionTally;
   readonly settings: BudgetSettings;
-  /** Checks answered since start, by outcome; for metrics and the benchmark. */
-  readonly counts = { allowed: 0, suppressed: 0, transactional: 0 };
+  /**
+   * Checks answered since start, by outcome; for metrics and the benchmark. `unreserved`: allowing checks whose slot
+   * did not fit under the reservation caps (marketing ones among them were refused, also counted as suppressed).
+   */
+  readonly counts = { allowed: 0, suppressed: 0, transactional: 0, unreserved: 0 };
   private readonly suppressed = new Map<string, Suppression>();
   /** How many scopes each customer in `suppressed` is suppressed on. */
   private readonly scopesHeld = new Map<string, number>();
@@ -54,7 +70,7 @@ export class ContactBudget {
       negativeCooldownMs: b.negativeCooldownMs,
       reservationTtlMs: b.reservationTtlMs,
     };
-    this.reservations = new Reservations(b.reservationTtlMs);
+    this.reservations = new Reservations(b.reservationTtlMs, { maxTotal: b.maxReservations, maxUnknown: b.maxUnknownReservations, maxPerKey: largestAllowance(this.settings) });
     this.tally = new SuppressionTally(b.campaignWindowMs);
   }
 
@@ -69,18 +85,39 @@ export class ContactBudget {
    * step, so a second check for the same customer sees it (JS runs one check at a time: exact in one process).
    */
   check(request: BudgetRequest, now = this.deps.clock.now()): Decision {
-    const d = this.evaluate(request, now);
+    const slot = this.deps.windows.find(request.customerId);
+    let d = this.evaluate(request, now, slot === -1 ? null : this.touches(slot, now));
+    let full = false;
+    const outcome = d.allow ? this.reservations.reserve(request.customerId, request.channel, now, slot !== -1) : null;
+    if (outcome === 'saturated') this.counts.unreserved++;
+    else if (outcome === 'full') {
+      // The caps hold the memory of reservations to a stated bound (ids never seen, from one sender, would pin one
+      // each for the whole TTL). Transactional messages go whatever the budget says, so they pass unreserved; a
+      // marketing check is refused until reservations expire, never allowed unreserved past the last slot.
+      this.counts.unreserved++;
+      if (request.priority !== 'transactional') {
+        full = true;
+        d = refuseUnreserved(d, this.fullText(), now + this.settings.reservationTtlMs);
+      }
+    }
     if (d.allow) {
-      this.reservations.reserve(request.customerId, request.channel, now);
       if (request.priority === 'transactional') this.counts.transactional++;
       else this.counts.allowed++;
       this.tally.record(request.campaignId, request.channel, null, now);
     } else {
       this.counts.suppressed++;
       this.tally.record(request.campaignId, request.channel, d.reasons.map((r) => r.code), now);
-      this.refresh(request.customerId, now);
+      // A refusal for room says nothing new about the customer: nothing to bring up to date.
+      if (!full) this.refresh(request.customerId, now);
     }
     return d;
+  }
+
+  private fullText(): string {
+    const b = this.deps.config.budget;
+    return this.reservations.size >= b.maxReservations
+      ? `no room to reserve: ${b.maxReservations} reservations held (budget.maxReservations)`
+      : `no room to reserve for a customer with no history: ${b.maxUnknownReservations} such reservations held (budget.maxUnknownReservations)`;
   }
 
   /** The decision without reserving or counting: what `GET /customers/{id}/pressure` shows. */

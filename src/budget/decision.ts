@@ -33,7 +33,15 @@ export interface BudgetSettings {
   reservationTtlMs: number;
 }
 
-export type ReasonCode = 'consent_withdrawn' | 'complaint' | 'unsubscribe' | 'allowance_24h' | 'allowance_7d' | 'quiet_hours';
+export type ReasonCode =
+  | 'consent_withdrawn'
+  | 'complaint'
+  | 'unsubscribe'
+  | 'allowance_24h'
+  | 'allowance_7d'
+  | 'quiet_hours'
+  /** Not the customer's: the slot could not be reserved under budget.maxReservations or maxUnknownReservations. */
+  | 'reservations_full';
 
 export interface Reason {
   code: ReasonCode;
@@ -156,6 +164,14 @@ export function decide(input: DecisionInput, s: BudgetSettings): Decision {
   if (request.priority === 'transactional' || reasons.length === 0) return { request, allow: true, reasons: [], until: null, allowance, used };
   const until = reasons.some((r) => r.until === null) ? null : Math.max(...reasons.map((r) => r.until!));
   return { request, allow: false, reasons, until, allowance, used };
+}
+
+/**
+ * An allowing marketing decision whose slot could not be reserved (the reservation caps): refused until `until`, so a
+ * sender retries then, rather than allowed unreserved past another check for the same last slot.
+ */
+export function refuseUnreserved(d: Decision, text: string, until: number): Decision {
+  return { ...d, allow: false, reasons: [{ code: 'reservations_full', scope: d.request.channel, text, until }], until };
 }
 
 /** The JSON a sender receives for one decision. */

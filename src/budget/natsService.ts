@@ -6,7 +6,7 @@ import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { ContactBudget } from './contactBudget.js';
 import type { BudgetRequest } from './decision.js';
-import { answerBatch, answerCheck, parseBatch, parseCheck, type BatchRequest, type IdMapper, type Parsed } from './requests.js';
+import { answerBatch, answerCheck, parseBatch, parseBody, parseCheck, type BatchRequest, type IdMapper, type Parsed } from './requests.js';
 
 export const PRESSURE_SERVICE = 'vigil-pressure';
 
@@ -28,28 +28,31 @@ export async function startPressureService(nc: NatsConnection, cfg: BudgetConfig
     description: 'Vigil contact budget: may a sender touch this customer now?',
     queue: PRESSURE_SERVICE,
   });
+  // Total: every request gets an answer or an error answer, and nothing it holds is echoed back.
   const serve = <T>(parse: (body: unknown) => Parsed<T>, answer: (req: T) => unknown) => async (err: Error | null, msg: ServiceMsg) => {
     if (err) {
       log.warn({ err: errorMessage(err) }, 'pressure service endpoint failed');
       return;
     }
-    let body: unknown;
     try {
-      body = msg.json();
-    } catch {
-      msg.respondError(400, 'the request must be JSON', enc(JSON.stringify({ error: { code: 'BAD_REQUEST', message: 'the request must be JSON' } })));
-      return;
-    }
-    const parsed = parse(body);
-    if (!parsed.ok) {
-      msg.respondError(400, parsed.reason, enc(JSON.stringify({ error: { code: 'BAD_REQUEST', message: parsed.reason } })));
-      return;
-    }
-    try {
-      msg.respond(enc(JSON.stringify(await answer(parsed.value))));
+      const body = parseBody(msg.data);
+      const parsed = body.ok ? parse(body.value) : body;
+      if (!parsed.ok) return void fail(msg, 400, 'BAD_REQUEST', parsed.reason);
+      let result: Uint8Array;
+      try {
+        result = enc(JSON.stringify(await answer(parsed.value)));
+      } catch (e) {
+        // A cluster's partition without a holder for a moment (a hand-over): the sender retries.
+        return void fail(msg, 503, 'UNAVAILABLE', errorMessage(e));
+      }
+      const max = nc.info?.max_payload ?? Infinity;
+      if (result.byteLength > max) {
+        return void fail(msg, 413, 'ANSWER_TOO_LARGE', `the answer would be ${result.byteLength} bytes, over the NATS max_payload of ${max}: send fewer or shorter ids per batch`);
+      }
+      msg.respond(result);
     } catch (e) {
-      // A cluster's partition without a holder for a moment (a hand-over): the sender retries.
-      msg.respondError(503, errorMessage(e), enc(JSON.stringify({ error: { code: 'UNAVAILABLE', message: errorMessage(e) } })));
+      log.warn({ err: errorMessage(e) }, 'pressure service could not answer a request');
+      fail(msg, 500, 'INTERNAL', 'the request could not be answered');
     }
   };
   srv.addEndpoint('check', { subject: `${cfg.subject}.check`, handler: serve(parseCheck, (r) => answers.check(r)), metadata: { request: '{customerId, channel, campaignId?, priority?}' } });
@@ -63,3 +66,12 @@ export async function startPressureService(nc: NatsConnection, cfg: BudgetConfig
 
 const encoder = new TextEncoder();
 const enc = (s: string) => encoder.encode(s);
+
+/** An error answer (the micro framework's headers, and a JSON body with a stable code); never throws. */
+function fail(msg: ServiceMsg, status: number, code: string, message: string): void {
+  try {
+    msg.respondError(status, message, enc(JSON.stringify({ error: { code, message } })));
+  } catch {
+    // The connection is closing: the sender's request times out and it retries.
+  }
+}

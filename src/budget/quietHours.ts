@@ -52,6 +52,8 @@ function inQuiet(minuteOfDay: number, q: QuietHours): boolean {
  * outside them. A daylight-saving change inside the quiet period is corrected by one re-read of the local clock.
  */
 export function quietUntil(ms: number, zone: string, q: QuietHours): number | null {
+  // No quiet hours configured: no local clock to read (formatToParts is the costliest step of a check).
+  if (q.start === q.end) return null;
   const local = localMinuteOfDay(ms, zone);
   if (!inQuiet(local, q)) return null;
   const minuteStart = ms - (((ms % 60_000) + 60_000) % 60_000);

@@ -3,7 +3,7 @@
 import type { BudgetChannel } from './allowance.js';
 import type { ReasonCode } from './decision.js';
 
-export const REASON_CODES: readonly ReasonCode[] = ['consent_withdrawn', 'complaint', 'unsubscribe', 'allowance_24h', 'allowance_7d', 'quiet_hours'];
+export const REASON_CODES: readonly ReasonCode[] = ['consent_withdrawn', 'complaint', 'unsubscribe', 'allowance_24h', 'allowance_7d', 'quiet_hours', 'reservations_full'];
 export const REASON_TEXT: Record<ReasonCode, string> = {
   consent_withdrawn: 'consent withdrawn',
   complaint: 'recent complaint',
@@ -11,6 +11,7 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   allowance_24h: '24 h allowance reached',
   allowance_7d: '7-day allowance reached',
   quiet_hours: 'quiet hours',
+  reservations_full: 'no room to reserve',
 };
 
 interface Ring {

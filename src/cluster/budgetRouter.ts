@@ -7,7 +7,7 @@ import type { NatsConnection, Subscription } from 'nats';
 import type { BudgetChannel } from '../budget/allowance.js';
 import type { ContactBudget } from '../budget/contactBudget.js';
 import type { BudgetRequest } from '../budget/decision.js';
-import { answerBatch, answerCheck, customerPressure, type BatchRequest, type IdMapper } from '../budget/requests.js';
+import { answerBatch, answerCheck, customerPressure, parseBatch, parseBody, parseCheck, type BatchRequest, type IdMapper, type Parsed } from '../budget/requests.js';
 import { errorMessage, VigilError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { customerToken, partitionOf } from './partitioning.js';
@@ -26,7 +26,7 @@ export interface BudgetRouterOptions {
   timeoutMs?: number;
 }
 
-type Op = { op: 'check'; req: BudgetRequest } | { op: 'batch'; req: BatchRequest } | { op: 'peek'; customerId: string };
+export type Op = { op: 'check'; req: BudgetRequest } | { op: 'batch'; req: BatchRequest } | { op: 'peek'; customerId: string };
 
 /** What a batch answer holds (answerBatch), merged across partitions. */
 interface BatchAnswer {
@@ -41,6 +41,27 @@ interface BatchAnswer {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+
+/** A forwarded operation, validated by the same rules as a sender's request (ids, channel, priority). */
+export function parseOp(data: Uint8Array): Parsed<Op> {
+  const body = parseBody(data);
+  if (!body.ok) return body;
+  const o = body.value as { op?: unknown; req?: unknown; customerId?: unknown } | null;
+  if (o?.op === 'check') {
+    const r = parseCheck(o.req);
+    return r.ok ? { ok: true, value: { op: 'check', req: r.value } } : r;
+  }
+  if (o?.op === 'batch') {
+    // A forwarded batch is one partition's share of a request already held to budget.maxBatch.
+    const r = parseBatch(o.req, Number.MAX_SAFE_INTEGER);
+    return r.ok ? { ok: true, value: { op: 'batch', req: r.value } } : r;
+  }
+  if (o?.op === 'peek') {
+    // Reserves nothing: any id the wall's route took is looked up as it is, as on the holder itself.
+    return typeof o.customerId === 'string' ? { ok: true, value: { op: 'peek', customerId: o.customerId } } : { ok: false, reason: 'customerId must be a string' };
+  }
+  return { ok: false, reason: "op must be 'check', 'batch' or 'peek'" };
+}
 
 export class BudgetRouter {
   /** Checks answered for another processor, and forwarded to one. */
@@ -99,9 +120,10 @@ export class BudgetRouter {
         // Not held any more (handed over a moment ago): no answer, the asker times out and retries.
         if (!budget) return;
         try {
-          const op = JSON.parse(dec.decode(msg.data)) as Op;
-          msg.respond(enc.encode(JSON.stringify(this.answer(budget, op))));
-          this.counters.served++;
+          // Checked as the service checks a sender's request: anyone who can publish here is answered the same way.
+          const op = parseOp(msg.data);
+          msg.respond(enc.encode(JSON.stringify(op.ok ? this.answer(budget, op.value) : { error: { code: 'BAD_REQUEST', message: op.reason } })));
+          if (op.ok) this.counters.served++;
         } catch (e) {
           this.o.log.warn({ partition: p, err: errorMessage(e) }, 'a forwarded budget check failed');
         }
@@ -135,7 +157,9 @@ export class BudgetRouter {
     this.counters.forwarded++;
     try {
       const reply = await this.o.nc.request(this.subject(p), enc.encode(JSON.stringify(op)), { timeout: this.o.timeoutMs ?? 2_000 });
-      return JSON.parse(dec.decode(reply.data)) as Record<string, unknown>;
+      const answer = JSON.parse(dec.decode(reply.data)) as Record<string, unknown>;
+      if (answer.error) throw new Error('the holder refused the forwarded request');
+      return answer;
     } catch (err) {
       this.counters.unavailable++;
       throw new VigilError('PARTITION_UNAVAILABLE', `the processor holding partition ${p} did not answer (${errorMessage(err)}); it may be moving: retry`, { cause: err });

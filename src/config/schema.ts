@@ -207,6 +207,10 @@ export const configSchema = z
         negativeCooldownMs: duration.default(72 * 3_600_000),
         /** A slot reserved by an allowing check and not consumed by a touch event is released after this. */
         reservationTtlMs: z.number().int().min(1_000).default(5 * 60_000),
+        /** Most reservations held at once (about 0.4 KB each); beyond it marketing checks are refused `reservations_full`. */
+        maxReservations: z.number().int().min(1).default(500_000),
+        /** Of those, most held for customers with no live state (ids never seen), so one sender cannot pin memory with fresh ids. */
+        maxUnknownReservations: z.number().int().min(1).default(100_000),
         /** NATS service subjects: `<subject>.check` and `<subject>.batch`. */
         subject: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).default('vigil.pressure'),
         /** Most customer ids in one batch request. */

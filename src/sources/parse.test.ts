@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseEvent, type ParseLimits } from './parse.js';
+import { isoMillis, parseEvent, type ParseLimits } from './parse.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
 const limits: ParseLimits = {
@@ -88,5 +89,96 @@ describe('parseEvent rejects bad input with a reason', () => {
   it('says what was wrong in the detail', () => {
     const r = parse(event({ customerId: 'x'.repeat(200) }));
     expect(!r.ok && r.detail).toBe('customerId is 200 characters, limit 128');
+  });
+});
+
+describe('ids and labels at the edge', () => {
+  it.each([
+    ['a lone high surrogate in customerId', '"c\\ud800"', 'customerId'],
+    ['a lone low surrogate in customerId', '"\\udc00x"', 'customerId'],
+    ['a NUL in customerId', '"a\\u0000b"', 'customerId'],
+    ['a DEL in id', '"e\\u007f"', 'id'],
+    ['a C1 control in id', '"e\\u0085"', 'id'],
+    ['a newline in channel', '"web\\n"', 'channel'],
+    ['a lone surrogate in segment', '"vip\\udfff"', 'segment'],
+    ['an escape character in campaignId', '"spring\\u001b[31m"', 'campaignId'],
+  ])('rejects %s as INVALID_ID', (_name, literal, key) => {
+    const r = parse(`{"id":"e1","customerId":"c1","type":"page_view","ts":${NOW},"${key}":${literal}}`);
+    expect(!r.ok && r.reason).toBe('INVALID_ID');
+    expect(!r.ok && r.detail).toMatch(new RegExp(`^${key} `));
+  });
+
+  it('two different lone surrogates, which UTF-8 would both make U+FFFD, are both refused', () => {
+    const a = '\ud800';
+    const b = '\ud801';
+    expect(Buffer.from(a, 'utf8').equals(Buffer.from(b, 'utf8'))).toBe(true);
+    expect(reasonOf(`{"id":"e1","customerId":"${a.replace('\ud800', '\\ud800')}","type":"click","ts":${NOW}}`)).toBe('INVALID_ID');
+    expect(reasonOf(event({ customerId: b }))).toBe('INVALID_ID');
+  });
+
+  it('a type with a control character is a WRONG_TYPE, as any type off its pattern', () => {
+    expect(reasonOf(event({ type: 'click\u0000' }))).toBe('WRONG_TYPE');
+  });
+
+  it('accepts a surrogate pair, accents and non-Latin scripts', () => {
+    for (const id of ['c-\u{1F600}', 'zoë', '顧客-42', 'a b', 'x\u00a0y']) expect(reasonOf(event({ customerId: id, id: id }))).toBe('ok');
+  });
+});
+
+describe('calendar dates and times', () => {
+  it.each([
+    ['2024-02-29T10:00:00Z', Date.UTC(2024, 1, 29, 10)],
+    ['2000-02-29T10:00:00Z', Date.UTC(2000, 1, 29, 10)],
+    ['2026-12-31T23:59:59.999Z', Date.UTC(2026, 11, 31, 23, 59, 59, 999)],
+    ['2026-04-30T00:00Z', Date.UTC(2026, 3, 30)],
+    ['2026-11-23T12:59:00+01:00', Date.UTC(2026, 10, 23, 11, 59)],
+    ['2026-11-23T12:00:00+1400', Date.UTC(2026, 10, 22, 22)],
+    ['2026-11-23T12:00:00-14:00', Date.UTC(2026, 10, 24, 2)],
+    ['2026-11-23T12:00:00.123456789Z', Date.UTC(2026, 10, 23, 12, 0, 0, 123)],
+    ['0099-01-01T00:00:00Z', Date.parse('0099-01-01T00:00:00Z')],
+  ])('%s is a real date and time', (text, ms) => {
+    expect(isoMillis(text)).toBe(ms);
+  });
+
+  it.each([
+    '2026-02-29T10:00:00Z',
+    '2026-02-30T10:00:00Z',
+    '1900-02-29T10:00:00Z',
+    '2026-04-31T10:00:00Z',
+    '2026-00-10T10:00:00Z',
+    '2026-13-01T10:00:00Z',
+    '2026-01-00T10:00:00Z',
+    '2026-01-32T10:00:00Z',
+    '2026-01-10T24:00:00Z',
+    '2026-01-10T10:60:00Z',
+    '2026-01-10T10:00:60Z',
+    '2026-01-10T10:00:00+14:01',
+    '2026-01-10T10:00:00-15:00',
+    '2026-01-10T10:00:00+01:60',
+  ])('%s is impossible', (text) => {
+    expect(typeof isoMillis(text)).toBe('string');
+  });
+
+  it('dead-letters 2026-02-30 as INVALID_TIMESTAMP instead of reading it as 2 March', () => {
+    const now = Date.parse('2026-03-02T11:00:00Z');
+    const r = parseEvent(enc.encode(JSON.stringify(event({ ts: '2026-02-30T10:00:00Z' }))), null, now, limits);
+    expect(!r.ok && r.reason).toBe('INVALID_TIMESTAMP');
+    expect(!r.ok && r.detail).toBe('ts is not a real date and time: day 30 of a month with 28 days');
+    const leap = parseEvent(enc.encode(JSON.stringify(event({ ts: '2024-02-29T10:00:00Z' }))), null, Date.parse('2024-02-29T11:00:00Z'), limits);
+    expect(leap.ok && leap.event.ts).toBe(Date.UTC(2024, 1, 29, 10));
+  });
+
+  it('agrees with Date.parse on every real date-time', () => {
+    fc.assert(
+      fc.property(fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2999-12-31T23:59:59Z'), noInvalidDate: true }), fc.integer({ min: -14 * 60, max: 14 * 60 }), (d, off) => {
+        const local = new Date(d.getTime() + off * 60_000).toISOString().slice(0, 23);
+        const sign = off < 0 ? '-' : '+';
+        const abs = Math.abs(off);
+        const text = `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+        expect(isoMillis(text)).toBe(d.getTime());
+        expect(isoMillis(text)).toBe(Date.parse(text));
+      }),
+      { numRuns: 2_000, seed: 13 },
+    );
   });
 });

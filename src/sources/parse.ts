@@ -1,5 +1,6 @@
 // Parses and validates one message into a VigilEvent, or a rejection with a stable reason: never throws on bad input.
 import type { VigilEvent } from '../contract/event.js';
+import { idProblem } from '../contract/ids.js';
 
 export type RejectReason =
   | 'PAYLOAD_TOO_LARGE'
@@ -9,6 +10,8 @@ export type RejectReason =
   | 'MISSING_FIELD'
   | 'WRONG_TYPE'
   | 'FIELD_TOO_LONG'
+  /** An id or label (id, customerId, channel, segment, campaignId) with a lone surrogate or a control character. */
+  | 'INVALID_ID'
   | 'INVALID_NUMBER'
   | 'INVALID_TIMESTAMP'
   | 'TIMESTAMP_OUT_OF_RANGE'
@@ -37,7 +40,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const TYPE_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
 // ISO-8601 with a date, a time and a zone, e.g. 2026-11-23T10:00:00Z or 2026-11-23T10:00:00.123+01:00.
-const ISO_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+const ISO_PATTERN = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const MAX_OFFSET_MIN = 14 * 60;
 
 function reject(reason: RejectReason, detail: string): ParseResult {
   return { ok: false, reason, detail };
@@ -77,7 +82,7 @@ export function validateEvent(raw: unknown, expectedType: string | null, now: nu
   if (typeof id !== 'string') return id;
   const customerId = requiredString(o, 'customerId', limits.maxCustomerIdLength);
   if (typeof customerId !== 'string') return customerId;
-  const type = requiredString(o, 'type', 64);
+  const type = requiredString(o, 'type', 64, false);
   if (typeof type !== 'string') return type;
   if (!TYPE_PATTERN.test(type)) return reject('WRONG_TYPE', 'type must be lower snake case (a-z, 0-9, _)');
   if (expectedType !== null && expectedType !== type) {
@@ -118,12 +123,15 @@ export function validateEvent(raw: unknown, expectedType: string | null, now: nu
   };
 }
 
-function requiredString(o: Record<string, unknown>, key: string, maxLength: number): string | ParseResult {
+function requiredString(o: Record<string, unknown>, key: string, maxLength: number, isId = true): string | ParseResult {
   const v = o[key];
   if (v === undefined || v === null) return reject('MISSING_FIELD', `${key} is required`);
   if (typeof v !== 'string') return reject('WRONG_TYPE', `${key} must be a string`);
   if (v.length === 0) return reject('MISSING_FIELD', `${key} is empty`);
   if (v.length > maxLength) return reject('FIELD_TOO_LONG', `${key} is ${v.length} characters, limit ${maxLength}`);
+  // `type` is held to its own pattern below.
+  const problem = isId ? idProblem(v) : null;
+  if (problem) return reject('INVALID_ID', `${key} ${problem}`);
   return v;
 }
 
@@ -132,6 +140,9 @@ function optionalString(o: Record<string, unknown>, key: string, maxLength: numb
   if (v === undefined || v === null || v === '') return null;
   if (typeof v !== 'string') return reject('WRONG_TYPE', `${key} must be a string`);
   if (v.length > maxLength) return reject('FIELD_TOO_LONG', `${key} is ${v.length} characters, limit ${maxLength}`);
+  // Channel, segment and campaign become labels and ClickHouse keys: the same rule as ids.
+  const problem = idProblem(v);
+  if (problem) return reject('INVALID_ID', `${key} ${problem}`);
   return v;
 }
 
@@ -142,12 +153,44 @@ function parseTimestamp(v: unknown): number | ParseResult {
     return v;
   }
   if (typeof v === 'string') {
-    if (!ISO_PATTERN.test(v)) return reject('INVALID_TIMESTAMP', 'ts must be ISO-8601 with a time zone, or epoch milliseconds');
-    const t = Date.parse(v);
-    if (Number.isNaN(t)) return reject('INVALID_TIMESTAMP', `ts "${v.slice(0, 40)}" is not a real date`);
+    const t = isoMillis(v);
+    if (t === null) return reject('INVALID_TIMESTAMP', 'ts must be ISO-8601 with a time zone, or epoch milliseconds');
+    if (typeof t === 'string') return reject('INVALID_TIMESTAMP', `ts is not a real date and time: ${t}`);
     return t;
   }
   return reject('WRONG_TYPE', 'ts must be a string or a number');
+}
+
+/**
+ * Epoch ms of an ISO-8601 date-time with a zone; null when it is not of that form, or what is impossible in it.
+ * Every part is checked, not left to Date.parse, which rolls 2026-02-30 over to 2 March.
+ */
+export function isoMillis(v: string): number | null | string {
+  const m = ISO_PATTERN.exec(v);
+  if (!m) return null;
+  const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  if (month < 1 || month > 12) return `month ${month}`;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1];
+  if (day < 1 || day > days) return `day ${day} of a month with ${days} days`;
+  if (hour > 23) return `hour ${hour}`;
+  if (minute > 59) return `minute ${minute}`;
+  if (second > 59) return `second ${second}`;
+  let offsetMin = 0;
+  if (m[8] === undefined) {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (om > 59) return `zone offset minute ${om}`;
+    offsetMin = (oh * 60 + om) * (m[9] === '-' ? -1 : 1);
+    if (Math.abs(offsetMin) > MAX_OFFSET_MIN) return 'zone offset beyond ±14:00';
+  }
+  const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0–99 as 1900–1999.
+  const d = new Date(0);
+  d.setUTCFullYear(year, month - 1, day);
+  d.setUTCHours(hour, minute, second, ms);
+  return d.getTime() - offsetMin * 60_000;
 }
 
 function checkProps(value: object, depth: number, maxDepth: number): ParseResult | null {

@@ -52,6 +52,10 @@ describe('hostile input', () => {
       ['a 10 KB id', enc.encode(JSON.stringify({ ...base, id: 'x'.repeat(10_000) })), 'FIELD_TOO_LONG'],
       ['a 900 KB payload', enc.encode(JSON.stringify({ ...base, props: { blob: 'y'.repeat(900_000) } })), 'PAYLOAD_TOO_LARGE'],
       ['props 50 levels deep', enc.encode(`{"id":"d","customerId":"c","type":"click","ts":${now},"props":${'{"a":'.repeat(50)}1${'}'.repeat(50)}}`), 'PROPS_TOO_DEEP'],
+      ['a lone surrogate in customerId', enc.encode(`{"id":"s","customerId":"c\\ud800","type":"click","ts":${now}}`), 'INVALID_ID'],
+      ['a NUL in id', enc.encode(`{"id":"n\\u0000","customerId":"c","type":"click","ts":${now}}`), 'INVALID_ID'],
+      ['a C1 control in campaignId', enc.encode(JSON.stringify({ ...base, campaignId: 'spring\u0085' })), 'INVALID_ID'],
+      ['30 February', enc.encode(JSON.stringify({ ...base, ts: `${new Date(now).getUTCFullYear()}-02-30T10:00:00Z` })), 'INVALID_TIMESTAMP'],
     ];
     for (const [, bytes] of cases) {
       nc.publish(subject('click'), good());

@@ -1,0 +1,134 @@
+// The reservation caps: the memory of reservations is held to a stated bound whatever ids a sender asks for.
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../config/load.js';
+import { ManualClock } from '../shared/clock.js';
+import { CustomerWindows } from '../windows/customerWindows.js';
+import { ev } from '../windows/testEvents.js';
+import { ContactBudget } from './contactBudget.js';
+import { Reservations } from './reservations.js';
+
+const NOW = Date.parse('2024-03-10T12:30:00Z');
+const TTL = 5 * 60_000;
+
+describe('Reservations caps', () => {
+  it('holds at most maxUnknown for customers with no live state, and leaves room for known ones up to maxTotal', () => {
+    const r = new Reservations(TTL, { maxTotal: 5, maxUnknown: 2, maxPerKey: 10 });
+    expect(r.reserve('u1', 'email', NOW, false)).toBe('reserved');
+    expect(r.reserve('u2', 'email', NOW, false)).toBe('reserved');
+    expect(r.hasRoom('u3', 'email', false)).toBe(false);
+    expect(r.reserve('u3', 'email', NOW, false)).toBe('full');
+    // A second slot for a customer first reserved while unknown counts as unknown too, even once it is known.
+    expect(r.reserve('u1', 'email', NOW, true)).toBe('full');
+    expect(r.reserve('k1', 'email', NOW, true)).toBe('reserved');
+    expect(r.reserve('k1', 'email', NOW, true)).toBe('reserved');
+    expect(r.reserve('k2', 'push', NOW, true)).toBe('reserved');
+    expect(r.reserve('k3', 'push', NOW, true)).toBe('full');
+    expect([r.size, r.unknownSize]).toEqual([5, 2]);
+    expect(r.count('u3', 'email', NOW)).toBe(0);
+  });
+
+  it('frees room as reservations are consumed, forgotten or expire', () => {
+    const r = new Reservations(TTL, { maxTotal: 3, maxUnknown: 2, maxPerKey: 10 });
+    r.reserve('u1', 'email', NOW, false);
+    r.reserve('u2', 'sms', NOW, false);
+    expect(r.consume('u1', 'email', NOW + 1)).toBe(true);
+    expect(r.reserve('u3', 'email', NOW + 1, false)).toBe('reserved');
+    r.forget('u2');
+    expect([r.size, r.unknownSize]).toEqual([1, 1]);
+    expect(r.sweep(NOW + 1 + TTL)).toBe(1);
+    expect([r.size, r.unknownSize]).toEqual([0, 0]);
+    expect(r.reserve('u4', 'email', NOW + TTL + 2, false)).toBe('reserved');
+    expect(r.count('u4', 'email', NOW + TTL + 2)).toBe(1);
+  });
+
+  it('holds at most maxPerKey for one customer and channel: more would change no decision', () => {
+    const r = new Reservations(TTL, { maxTotal: 100, maxUnknown: 100, maxPerKey: 3 });
+    for (let i = 0; i < 3; i++) expect(r.reserve('k', 'email', NOW)).toBe('reserved');
+    expect(r.reserve('k', 'email', NOW)).toBe('saturated');
+    expect(r.reserve('k', 'push', NOW)).toBe('reserved');
+    expect(r.size).toBe(4);
+  });
+
+  it('an expired reservation read by count() releases its room before the sweep', () => {
+    const r = new Reservations(TTL, { maxTotal: 10, maxUnknown: 1, maxPerKey: 10 });
+    r.reserve('u1', 'email', NOW, false);
+    expect(r.count('u1', 'email', NOW + TTL)).toBe(0);
+    expect(r.reserve('u1', 'email', NOW + TTL, false)).toBe('reserved');
+    expect(r.unknownSize).toBe(1);
+  });
+});
+
+describe('ContactBudget under fresh ids', () => {
+  function setup(budget: Record<string, unknown> = {}) {
+    const config = parseConfig({ budget: { quietHours: { start: 0, end: 0 }, ...budget } });
+    const clock = new ManualClock(NOW);
+    const windows = new CustomerWindows({ maxCustomers: 100, idleEvictMin: 8 * 1440 });
+    const contact = new ContactBudget({ windows, config, clock, consentWithdrawn: () => false });
+    const touch = (id: string) => {
+      const e = ev('email_sent', clock.now(), { customerId: id, channel: 'email' });
+      const slot = windows.slotFor(id);
+      windows.record(slot, e, 0);
+      contact.onEvent(e, slot, false);
+    };
+    return { config, clock, contact, touch };
+  }
+  const check = (customerId: string, priority: 'marketing' | 'transactional' = 'marketing') => ({ customerId, channel: 'email' as const, campaignId: 'flood', priority });
+
+  it('a million checks for ids never seen leave the reservations at budget.maxUnknownReservations (100,000 by default)', () => {
+    const { config, contact } = setup();
+    expect(config.budget.maxUnknownReservations).toBe(100_000);
+    let allowed = 0;
+    let full = 0;
+    for (let i = 0; i < 1_000_000; i++) {
+      const d = contact.check(check(`fresh-${i}`));
+      if (d.allow) allowed++;
+      else if (d.reasons[0].code === 'reservations_full') full++;
+    }
+    expect(allowed).toBe(100_000);
+    expect(full).toBe(900_000);
+    expect(contact.reservations.size).toBe(100_000);
+    expect(contact.reservations.unknownSize).toBe(100_000);
+    // Refusals for room touch no customer: nothing goes into the suppressed set (or the NATS bucket).
+    expect(contact.suppressedCount).toBe(0);
+  }, 120_000);
+
+  it('beyond the cap: marketing is refused with a reason and a retry time, transactional passes unreserved, known customers still reserve', () => {
+    const { clock, contact, touch } = setup({ maxUnknownReservations: 2, maxReservations: 4 });
+    touch('known');
+    contact.check(check('a'));
+    contact.check(check('b'));
+    const refused = contact.check(check('c'));
+    expect(refused).toMatchObject({ allow: false, until: NOW + TTL });
+    expect(refused.reasons).toEqual([
+      { code: 'reservations_full', scope: 'email', until: NOW + TTL, text: 'no room to reserve for a customer with no history: 2 such reservations held (budget.maxUnknownReservations)' },
+    ]);
+    expect(contact.check(check('c', 'transactional')).allow).toBe(true);
+    expect(contact.counts.unreserved).toBe(2);
+    expect(contact.check(check('known')).allow).toBe(true);
+    expect(contact.reservations.size).toBe(3);
+    // The known customer's last slot is still exact: the second check for it is suppressed on its allowance.
+    expect(contact.check(check('known')).reasons[0].code).toBe('allowance_24h');
+    expect(contact.check(check('known2')).allow).toBe(false);
+    expect(contact.campaignCounts().find((c) => c.campaignId === 'flood')!.reasons.map((r) => r.code)).toContain('reservations_full');
+    clock.advance(TTL);
+    contact.sweep();
+    expect(contact.check(check('c')).allow).toBe(true);
+  });
+
+  it('10,000 transactional checks for one customer hold no more reservations than the largest allowance (22 by default)', () => {
+    const { contact, touch } = setup();
+    touch('k1');
+    for (let i = 0; i < 10_000; i++) expect(contact.check(check('k1', 'transactional')).allow).toBe(true);
+    expect(contact.reservations.size).toBe(22);
+    expect(contact.counts.unreserved).toBe(10_000 - 22);
+    expect(contact.check(check('k1')).reasons.map((r) => r.code)).toEqual(['allowance_24h', 'allowance_7d', 'allowance_24h', 'allowance_7d']);
+  });
+
+  it('the total cap holds for known customers too, with its own reason', () => {
+    const { contact, touch } = setup({ maxUnknownReservations: 10, maxReservations: 1 });
+    touch('k1');
+    touch('k2');
+    expect(contact.check(check('k1')).allow).toBe(true);
+    expect(contact.check(check('k2')).reasons).toMatchObject([{ code: 'reservations_full', text: 'no room to reserve: 1 reservations held (budget.maxReservations)' }]);
+  });
+});
