@@ -13,7 +13,7 @@ export type CompiledMatcher = { name: string; op: '=' | '!='; value: string } | 
  * Label values a regex must fail on at least one of to count as selecting something: varied in alphabet, case,
  * length and script, none with a newline (label values hold none, and `[^\n]*.` must count as "everything").
  */
-const PROBES = [
+export const PROBES: readonly string[] = [
   'a',
   'Z',
   '0',

@@ -61,7 +61,7 @@ describe('readCustomerId: the top-level customerId of a payload, read leniently'
         const expected = typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '';
         expect(readCustomerId(text)).toBe(expected);
       }),
-      { numRuns: 300 },
+      { numRuns: 300, seed: 42 },
     );
   }, 60_000);
 });

@@ -45,15 +45,15 @@ const nearlyValid = fc.record(
 
 describe('parseEvent under generated garbage', () => {
   it('never throws on arbitrary bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), fc.option(fc.constantFrom('page_view', 'purchase')), (bytes, t) => checkContract(bytes, t ?? null)), { numRuns: 3_000 });
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), fc.option(fc.constantFrom('page_view', 'purchase')), (bytes, t) => checkContract(bytes, t ?? null)), { numRuns: 3_000, seed: 42 });
   });
 
   it('never throws on arbitrary JSON values', () => {
-    fc.assert(fc.property(fc.jsonValue(), (v) => checkContract(enc.encode(JSON.stringify(v) ?? 'null'), null)), { numRuns: 3_000 });
+    fc.assert(fc.property(fc.jsonValue(), (v) => checkContract(enc.encode(JSON.stringify(v) ?? 'null'), null)), { numRuns: 3_000, seed: 42 });
   });
 
   it('accepts or rejects nearly valid events by the contract', () => {
-    fc.assert(fc.property(nearlyValid, (o) => checkContract(enc.encode(JSON.stringify(o)), null)), { numRuns: 5_000 });
+    fc.assert(fc.property(nearlyValid, (o) => checkContract(enc.encode(JSON.stringify(o)), null)), { numRuns: 5_000, seed: 42 });
   });
 
   it('rejects __proto__ at any depth of props', () => {
@@ -65,6 +65,7 @@ describe('parseEvent under generated garbage', () => {
         expect(!r.ok && r.reason).toBe('FORBIDDEN_KEY');
         expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       }),
+      { seed: 42 },
     );
   });
 });
