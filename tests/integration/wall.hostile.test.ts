@@ -185,14 +185,14 @@ describe.each(['uws', 'ws'] as const)('a client that floods without reading, ove
   });
 
   it(`with no rate limit, gets no replies past maxBufferedBytes, is closed (1008), and the server stays within ${FLOOD_RSS_BOUND / MiB} MiB`, async () => {
-    // 400,000 pings (18 MB of pongs: more than the kernel's socket buffers on loopback hold, so the server's own queue
+    // 1,000,000 pings (45 MB of pongs: far more than the kernel's socket buffers on loopback hold, so the server's own queue
     // passes maxBufferedBytes), then 6,000 unknown commands of 15 KB whose error replies once echoed them: over 100 MB
     // of replies before the fix, all of them queued for a client that reads nothing.
     const child = await WallChild.start({ transport, maxMessagesPerSecond: 10_000_000, maxBufferedBytes: MiB });
     try {
       const before = await child.stats();
       const socket = await flood(child.port, [
-        ['{"type":"ping"}', 400_000],
+        ['{"type":"ping"}', 1_000_000],
         [`{"type":"${'x'.repeat(15_000)}"}`, 6_000],
       ]);
       const peak = { rss: 0 };
