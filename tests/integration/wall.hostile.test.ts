@@ -10,7 +10,7 @@ import { WallChild } from '../helpers/wallChild.js';
 
 const MiB = 1024 * 1024;
 /** The stated bound (docs/wall.md): a flooding client that reads nothing grows the server by less than this. */
-const FLOOD_RSS_BOUND = 64 * MiB;
+const FLOOD_RSS_BOUND = 128 * MiB;
 const MARKER = 'ECHO-MARKER-7f3a';
 
 const ROUTES = ['/', '/index.html', '/healthz', '/readyz', '/metrics', '/ws', '/assets/wall.js', '/api/v1/snapshot', '/api/v1/silences', '/api/v1/silences/s1', '/api/v1/alerts/a1/ack', '/api/v1/pressure/check', '/api/v1/customers/c1/pressure'];
