@@ -43,9 +43,14 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
     return errorResponse(result.status, result.code, result.message, { 'www-authenticate': 'Bearer realm="vigil-wall"' });
   }
 
-  /** The edge checks every request passes before any route: Host, then for state changes Origin and content type. */
+  /**
+   * The edge checks every request passes before any route: Host, then for state changes Origin and content type.
+   * Health checks skip the Host check (probes name the pod's address), and say no more than live or ready to a Host
+   * not served.
+   */
   function refuse(req: WallHttpRequest): WallHttpResponse | null {
-    if (!hostAllowed(req.headers['host'], options.hosts)) return errorResponse(421, 'MISDIRECTED_REQUEST', 'this wall does not serve that host name; see wall.allowedHosts');
+    const probe = req.path === '/healthz' || req.path === '/readyz';
+    if (!probe && !hostAllowed(req.headers['host'], options.hosts)) return errorResponse(421, 'MISDIRECTED_REQUEST', 'this wall does not serve that host name; see wall.allowedHosts');
     if (!isStateChanging(req.method)) return null;
     if (!originAllowed(req.headers['origin'], req.headers['host'], options.allowedOrigins)) return errorResponse(403, 'FORBIDDEN', 'cross-origin requests may not change state; see wall.allowedOrigins');
     if (req.body.length > 0 && !isJsonContentType(req.headers['content-type'])) return errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'a request body must be Content-Type: application/json');
@@ -73,7 +78,7 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
       if (!isRead) return notAllowed('GET');
       const readiness = source.readiness();
       // The checks' details name hosts and carry error text: only for a valid token (or an open wall).
-      const detailed = authenticate(presentedToken(req.headers)).ok;
+      const detailed = hostAllowed(req.headers['host'], options.hosts) && authenticate(presentedToken(req.headers)).ok;
       return json(readiness.ready ? 200 : 503, detailed ? readiness : { ready: readiness.ready });
     }
     if (path === options.wsPath) return errorResponse(426, 'UPGRADE_REQUIRED', `${path} speaks WebSocket only`, { upgrade: 'websocket' });

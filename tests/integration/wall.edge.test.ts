@@ -83,8 +83,13 @@ describe.each(['uws', 'ws'] as const)('the wall edge over %s', (transport) => {
   it('serves only loopback Host names while bound to loopback, plus allowedHosts (DNS rebinding)', async () => {
     const { port } = await start(new FakeWallSource(), { allowedHosts: ['wall.internal'] });
     for (const host of ['evil.example', `evil.example:${port}`, `127.0.0.1.nip.io:${port}`]) {
-      for (const path of ['/', '/api/v1/snapshot', '/healthz']) expect((await raw(port, 'GET', path, { host })).status, `${host} ${path}`).toBe(421);
+      for (const path of ['/', '/assets/wall.js', '/api/v1/snapshot', '/metrics']) expect((await raw(port, 'GET', path, { host })).status, `${host} ${path}`).toBe(421);
       await expect(WallTestClient.connect(`ws://127.0.0.1:${port}/ws`, { host })).rejects.toMatchObject({ status: 421 });
+      // Probes name the pod's address: health checks answer any Host, but readiness without its details.
+      expect((await raw(port, 'GET', '/healthz', { host })).status).toBe(200);
+      const ready = await raw(port, 'GET', '/readyz', { host });
+      expect(ready.status).toBe(200);
+      expect(JSON.parse(ready.body)).toEqual({ ready: true });
     }
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, 'wall.localhost', `wall.internal:${port}`]) {
       expect((await raw(port, 'GET', '/api/v1/snapshot', { host })).status, host).toBe(200);
