@@ -1,5 +1,6 @@
 // The one config schema: every key Vigil reads, its default and its bounds. The TypeScript types derive from it.
 import { z } from 'zod';
+import { isLoopbackAddress } from '../shared/loopback.js';
 
 const duration = z.number().int().nonnegative();
 const positive = z.number().positive();
@@ -284,8 +285,19 @@ export const configSchema = z
       .default({}),
     wall: z
       .object({
-        host: z.string().default('0.0.0.0'),
+        /** Bind address: loopback unless configured otherwise; a non-loopback address needs tokens or allowOpen. */
+        host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65_535).default(8080),
+        /** Lets the wall listen on a non-loopback address with no tokens (everyone who reaches it is a responder); logged as a warning. */
+        allowOpen: z.boolean().default(false),
+        /** Origins (`https://wall.example.com`) besides the wall's own that may open /ws and send state-changing requests. */
+        allowedOrigins: z.array(z.string().min(1)).default([]),
+        /** Host names (without port) served besides loopback names; enforced when bound to loopback or when non-empty. */
+        allowedHosts: z.array(z.string().min(1)).default([]),
+        /** Open WebSockets at most; an upgrade over it gets 503. */
+        maxConnections: z.number().int().min(1).default(1_000),
+        /** Commands per second per WebSocket client (token bucket, bursts of 4 seconds' worth); over it they are dropped. */
+        maxMessagesPerSecond: z.number().int().min(1).default(50),
         /** `auto` uses uWebSockets.js where its binary loads (Node 16–20) and `ws` elsewhere. */
         transport: z.enum(['auto', 'uws', 'ws']).default('auto'),
         /** Secrets: set them with VIGIL_WALL__TOKENS__VIEWER / __RESPONDER (comma separated). Empty = open wall. */
@@ -300,6 +312,13 @@ export const configSchema = z
         atRiskListSize: z.number().int().min(1).max(1_000).default(50),
       })
       .strict()
+      .superRefine((w, ctx) => {
+        // With no tokens everyone who reaches the wall is a responder: only this machine may, unless said explicitly.
+        const open = w.tokens.viewer.length + w.tokens.responder.length === 0;
+        if (open && !w.allowOpen && !isLoopbackAddress(w.host)) {
+          ctx.addIssue({ code: 'custom', path: ['host'], message: `${w.host} is not a loopback address and no tokens are set: set wall.tokens (VIGIL_WALL__TOKENS__VIEWER / __RESPONDER) or wall.allowOpen: true` });
+        }
+      })
       .default({}),
     cluster: z
       .object({

@@ -11,7 +11,7 @@ export async function acknowledgeAlert(source: WallSource, logger: Logger, role:
   if (role !== 'responder') return { ok: false, status: 403, code: 'FORBIDDEN', message: 'acknowledging needs a responder token' };
   try {
     const found = await source.acknowledge(alertId, by);
-    if (!found) return { ok: false, status: 404, code: 'NOT_FOUND', message: `no alert ${alertId}` };
+    if (!found) return { ok: false, status: 404, code: 'NOT_FOUND', message: 'no such alert' };
     logger.info({ alertId, by }, 'alert acknowledged from the wall');
     return { ok: true, alertId, by };
   } catch (err) {

@@ -28,4 +28,9 @@ describe('presentedToken', () => {
     expect(presentedToken({ authorization: 'Basic abc' }, new URLSearchParams())).toBeNull();
     expect(presentedToken({}, new URLSearchParams('token='))).toBeNull();
   });
+
+  it('ignores ?token= unless the caller passes the query (only the /ws upgrade does)', () => {
+    expect(presentedToken({})).toBeNull();
+    expect(presentedToken({ authorization: 'Bearer from-header' })).toBe('from-header');
+  });
 });

@@ -20,7 +20,7 @@ export function createAuthenticator(tokens: WallTokens): Authenticate {
   ];
   if (known.length === 0) return () => ({ ok: true, role: 'responder' });
   return (presented) => {
-    if (!presented) return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'a token is required: Authorization: Bearer <token> or ?token=<token>' };
+    if (!presented) return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'a token is required: Authorization: Bearer <token> (on /ws also ?token=<token>)' };
     const candidate = digest(presented);
     let role: Role | null = null;
     for (const entry of known) {
@@ -31,14 +31,18 @@ export function createAuthenticator(tokens: WallTokens): Authenticate {
   };
 }
 
-/** The bearer header wins over `?token=`; the query form exists because a browser WebSocket cannot set headers. */
-export function presentedToken(headers: Record<string, string>, query: URLSearchParams): string | null {
+/**
+ * The token a request presents: `Authorization: Bearer <token>`, or `?token=` when a query is passed, which only the
+ * `/ws` upgrade does (a browser WebSocket cannot set headers; anywhere else a token in a URL ends up in logs and
+ * histories). The header wins over the query.
+ */
+export function presentedToken(headers: Record<string, string>, wsQuery?: URLSearchParams): string | null {
   const header = headers['authorization'];
   if (header) {
     const match = /^Bearer\s+(.+)$/i.exec(header.trim());
     if (match) return match[1].trim();
   }
-  const fromQuery = query.get('token');
+  const fromQuery = wsQuery?.get('token');
   return fromQuery ? fromQuery : null;
 }
 

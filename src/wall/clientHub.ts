@@ -8,6 +8,7 @@ import type { Logger } from '../shared/logger.js';
 import { acknowledgeAlert } from './ack.js';
 import type { Role } from './auth.js';
 import { FrameCoalescer } from './coalescer.js';
+import { TokenBucket } from './rateLimit.js';
 import { DEFAULT_ACK_BY, parseClientMessage, type ServerMessage } from './protocol.js';
 import { addSilence, expireSilence } from './silence.js';
 import { shapeFrame } from './shape.js';
@@ -23,13 +24,30 @@ export interface ClientHubOptions {
   frameIntervalMs: number;
   maxBufferedBytes: number;
   atRiskListSize: number;
+  /** Commands per second per client; bursts of BURST_SECONDS' worth. */
+  maxMessagesPerSecond: number;
+  /** Milliseconds for the rate limit; performance.now() by default. */
+  now?: () => number;
 }
+
+/** The token bucket holds this many seconds' worth of commands, so a screen's "acknowledge all" passes at once. */
+const BURST_SECONDS = 4;
+/** Commands received while the client's socket is over maxBufferedBytes, before it is closed (1008): it sends but does not read. */
+const MAX_COMMANDS_WHILE_OVER = 8;
+/** At most one RATE_LIMITED error per client per this many milliseconds. */
+const RATE_ERROR_INTERVAL_MS = 1_000;
 
 type Client = WallConnection<ClientContext>;
 
 interface ClientState {
   /** Skipped at least one flush: its next message must be a fresh snapshot, not the frames it missed. */
   behind: boolean;
+  bucket: TokenBucket;
+  /** Commands dropped in a row by the rate limit: a client that keeps over the rate for a whole burst is closed. */
+  droppedInARow: number;
+  lastRateErrorAt: number;
+  /** Commands received in a row while the socket was over maxBufferedBytes. */
+  commandsWhileOver: number;
 }
 
 export class ClientHub {
@@ -50,7 +68,11 @@ export class ClientHub {
    */
   private readonly snapshotCache = new Map<Role, Buffer>();
 
-  constructor(private readonly options: ClientHubOptions) {}
+  private readonly now: () => number;
+
+  constructor(private readonly options: ClientHubOptions) {
+    this.now = options.now ?? (() => performance.now());
+  }
 
   get size(): number {
     return this.clients.size;
@@ -71,7 +93,8 @@ export class ClientHub {
   }
 
   open(conn: Client): void {
-    this.clients.set(conn, { behind: false });
+    const rate = this.options.maxMessagesPerSecond;
+    this.clients.set(conn, { behind: false, bucket: new TokenBucket(rate, rate * BURST_SECONDS, this.now()), droppedInARow: 0, lastRateErrorAt: Number.NEGATIVE_INFINITY, commandsWhileOver: 0 });
     this.reply(conn, { type: 'hello', role: conn.context.role, serverTime: Date.now(), frameIntervalMs: this.options.frameIntervalMs });
     const snapshot = this.snapshotBytes(conn.context.role);
     if (snapshot === null) {
@@ -87,6 +110,8 @@ export class ClientHub {
   }
 
   message(conn: Client, text: string): void {
+    const state = this.clients.get(conn);
+    if (!state || !this.admit(conn, state)) return;
     const parsed = parseClientMessage(text);
     if (!parsed.ok) {
       this.reply(conn, { type: 'error', code: 'BAD_REQUEST', message: parsed.reason });
@@ -124,7 +149,41 @@ export class ClientHub {
     }
   }
 
+  /**
+   * Whether a command is worth any work: over the rate it is dropped (with at most one RATE_LIMITED error a second),
+   * and a client that keeps sending while it reads nothing, or over the rate for a whole burst, is closed with 1008.
+   */
+  private admit(conn: Client, state: ClientState): boolean {
+    if (conn.bufferedAmount() > this.options.maxBufferedBytes) {
+      if (++state.commandsWhileOver > MAX_COMMANDS_WHILE_OVER) this.evict(conn, 'not reading its messages');
+      return false;
+    }
+    state.commandsWhileOver = 0;
+    const now = this.now();
+    if (state.bucket.take(now)) {
+      state.droppedInARow = 0;
+      return true;
+    }
+    if (++state.droppedInARow > this.options.maxMessagesPerSecond * BURST_SECONDS) {
+      this.evict(conn, 'too many messages');
+      return false;
+    }
+    if (now - state.lastRateErrorAt >= RATE_ERROR_INTERVAL_MS) {
+      state.lastRateErrorAt = now;
+      this.reply(conn, { type: 'error', code: 'RATE_LIMITED', message: `over ${this.options.maxMessagesPerSecond} messages a second; dropped` });
+    }
+    return false;
+  }
+
+  private evict(conn: Client, why: string): void {
+    this.options.logger.warn({ why }, 'closing a wall client (1008)');
+    this.clients.delete(conn);
+    conn.close(1008, why);
+  }
+
+  /** Replies go through the same bound as frames: a client that is not reading gets none. */
   private reply(conn: Client, message: ServerMessage): void {
+    if (conn.bufferedAmount() > this.options.maxBufferedBytes) return;
     conn.send(JSON.stringify(message));
   }
 

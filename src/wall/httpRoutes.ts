@@ -5,6 +5,7 @@ import type { Logger } from '../shared/logger.js';
 import { acknowledgeAlert } from './ack.js';
 import { presentedToken, type Authenticate, type Role } from './auth.js';
 import type { StaticAsset, WallAssets } from './assets.js';
+import { hostAllowed, isJsonContentType, isStateChanging, originAllowed, type HostPolicy } from './edgePolicy.js';
 import { DEFAULT_ACK_BY, parseBy, parseSilenceInput } from './protocol.js';
 import { addSilence, expireSilence } from './silence.js';
 import { shapeFrame } from './shape.js';
@@ -17,6 +18,10 @@ export interface HttpRoutesOptions {
   assets: () => WallAssets;
   atRiskListSize: number;
   wsPath: string;
+  /** DNS rebinding: which Host headers are served. */
+  hosts: HostPolicy;
+  /** Origins besides the wall's own that may send state-changing requests. */
+  allowedOrigins: readonly string[];
 }
 
 const ACK_PATH = /^\/api\/v1\/alerts\/([^/]+)\/ack$/;
@@ -25,27 +30,43 @@ const SILENCE_PATH = /^\/api\/v1\/silences\/([^/]+)$/;
 const PRESSURE_PATH = /^\/api\/v1\/customers\/([^/]+)\/pressure$/;
 const PRESSURE_CHECK_PATH = '/api/v1/pressure/check';
 
-/** The page carries its token in the URL: never leak it to another site through Referer. */
+/** The page's URL may carry its token (for the WebSocket): never leak it to another site through Referer. */
 const BASE_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
 
 export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequest) => Promise<WallHttpResponse> {
   const { source, logger, authenticate } = options;
 
-  /** The caller's role, or the 401 response to send. */
+  /** The caller's role, or the 401 response to send. Only the bearer header counts here: `?token=` is for /ws alone. */
   function authorize(req: WallHttpRequest): Role | WallHttpResponse {
-    const result = authenticate(presentedToken(req.headers, req.query));
+    const result = authenticate(presentedToken(req.headers));
     if (result.ok) return result.role;
     return errorResponse(result.status, result.code, result.message, { 'www-authenticate': 'Bearer realm="vigil-wall"' });
+  }
+
+  /**
+   * The edge checks every request passes before any route: Host, then for state changes Origin and content type.
+   * Health checks skip the Host check (probes name the pod's address), and say no more than live or ready to a Host
+   * not served.
+   */
+  function refuse(req: WallHttpRequest): WallHttpResponse | null {
+    const probe = req.path === '/healthz' || req.path === '/readyz';
+    if (!probe && !hostAllowed(req.headers['host'], options.hosts)) return errorResponse(421, 'MISDIRECTED_REQUEST', 'this wall does not serve that host name; see wall.allowedHosts');
+    if (!isStateChanging(req.method)) return null;
+    if (!originAllowed(req.headers['origin'], req.headers['host'], options.allowedOrigins)) return errorResponse(403, 'FORBIDDEN', 'cross-origin requests may not change state; see wall.allowedOrigins');
+    if (req.body.length > 0 && !isJsonContentType(req.headers['content-type'])) return errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'a request body must be Content-Type: application/json');
+    return null;
   }
 
   return async (req) => {
     const { method, path } = req;
     const isRead = method === 'GET' || method === 'HEAD';
+    const refused = refuse(req);
+    if (refused) return refused;
 
     if (path === '/' || path === '/index.html') return isRead ? staticResponse(options.assets().page) : notAllowed('GET');
     if (path.startsWith('/assets/')) {
       const asset = options.assets().files.get(path.slice('/assets/'.length));
-      if (!asset) return errorResponse(404, 'NOT_FOUND', `no asset ${path}`);
+      if (!asset) return errorResponse(404, 'NOT_FOUND', 'no such asset');
       return isRead ? staticResponse(asset) : notAllowed('GET');
     }
     if (path === '/healthz') {
@@ -56,7 +77,9 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
     if (path === '/readyz') {
       if (!isRead) return notAllowed('GET');
       const readiness = source.readiness();
-      return json(readiness.ready ? 200 : 503, readiness);
+      // The checks' details name hosts and carry error text: only for a valid token (or an open wall).
+      const detailed = hostAllowed(req.headers['host'], options.hosts) && authenticate(presentedToken(req.headers)).ok;
+      return json(readiness.ready ? 200 : 503, detailed ? readiness : { ready: readiness.ready });
     }
     if (path === options.wsPath) return errorResponse(426, 'UPGRADE_REQUIRED', `${path} speaks WebSocket only`, { upgrade: 'websocket' });
 
@@ -65,7 +88,7 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
     const pressureMatch = source.pressure ? PRESSURE_PATH.exec(path) : null;
     const pressureCheck = source.pressure !== undefined && path === PRESSURE_CHECK_PATH;
     const known = ackMatch !== null || silenceMatch !== null || pressureMatch !== null || pressureCheck || path === SILENCES_PATH || path === '/metrics' || path === '/api/v1/snapshot';
-    if (!known) return errorResponse(404, 'NOT_FOUND', `no route ${path}`);
+    if (!known) return errorResponse(404, 'NOT_FOUND', 'no such route');
 
     const role = authorize(req);
     if (typeof role !== 'string') return role;
@@ -97,7 +120,8 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
         try {
           return json(200, await source.pressure!.customer(id));
         } catch (err) {
-          return errorResponse(503, 'UNAVAILABLE', errorMessage(err));
+          logger.warn({ err: errorMessage(err) }, 'a pressure lookup failed');
+          return errorResponse(503, 'UNAVAILABLE', 'the contact budget is unavailable; try again');
         }
       }
       let outcome: PressureOutcome;
@@ -105,7 +129,8 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
         outcome = await source.pressure!.check(parseJson(req.body));
       } catch (err) {
         // A cluster's partition without a holder for a moment (a hand-over): the sender retries.
-        return errorResponse(503, 'UNAVAILABLE', errorMessage(err));
+        logger.warn({ err: errorMessage(err) }, 'a pressure check failed');
+        return errorResponse(503, 'UNAVAILABLE', 'the contact budget is unavailable; try again');
       }
       return outcome.ok ? json(200, outcome.result) : errorResponse(400, 'BAD_REQUEST', outcome.reason);
     }

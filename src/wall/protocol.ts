@@ -15,7 +15,7 @@ export interface PongMessage {
   serverTime: number;
 }
 
-export type WallErrorCode = 'BAD_REQUEST' | 'FORBIDDEN' | 'NOT_FOUND' | 'INTERNAL';
+export type WallErrorCode = 'BAD_REQUEST' | 'FORBIDDEN' | 'NOT_FOUND' | 'INTERNAL' | 'RATE_LIMITED';
 
 export interface ErrorMessage {
   type: 'error';
@@ -89,13 +89,14 @@ export function parseSilenceInput(value: unknown, now: number): { ok: true; inpu
   const r = value as Record<string, unknown>;
   if (!Array.isArray(r.matchers) || r.matchers.length === 0 || r.matchers.length > MAX_MATCHERS) return { ok: false, reason: `matchers must be a list of 1..${MAX_MATCHERS} {name, op, value}` };
   const matchers: Matcher[] = [];
-  for (const m of r.matchers as unknown[]) {
+  // Reasons name a matcher by its position, never by what the client sent: no input is echoed back.
+  for (const [i, m] of (r.matchers as unknown[]).entries()) {
     if (typeof m !== 'object' || m === null) return { ok: false, reason: 'each matcher is an object {name, op, value}' };
     const { name, op, value: v } = m as Record<string, unknown>;
-    if (typeof name !== 'string' || name.length > MAX_LABEL_NAME || !LABEL_NAME.test(name)) return { ok: false, reason: `matcher name must be a label name of 1..${MAX_LABEL_NAME} characters` };
+    if (typeof name !== 'string' || name.length > MAX_LABEL_NAME || !LABEL_NAME.test(name)) return { ok: false, reason: `matcher ${i + 1}: name must be a label name of 1..${MAX_LABEL_NAME} characters` };
     const matcherOp = op ?? '=';
-    if (typeof matcherOp !== 'string' || !MATCHER_OPS.includes(matcherOp as Matcher['op'])) return { ok: false, reason: `matcher ${name}: op must be one of ${MATCHER_OPS.join(' ')}` };
-    if (typeof v !== 'string' || v.length > MAX_MATCHER_VALUE) return { ok: false, reason: `matcher ${name}: value must be a string of at most ${MAX_MATCHER_VALUE} characters` };
+    if (typeof matcherOp !== 'string' || !MATCHER_OPS.includes(matcherOp as Matcher['op'])) return { ok: false, reason: `matcher ${i + 1}: op must be one of ${MATCHER_OPS.join(' ')}` };
+    if (typeof v !== 'string' || v.length > MAX_MATCHER_VALUE) return { ok: false, reason: `matcher ${i + 1}: value must be a string of at most ${MAX_MATCHER_VALUE} characters` };
     matchers.push({ name, op: matcherOp as Matcher['op'], value: v });
   }
   const startsAt = r.startsAt === undefined || r.startsAt === null ? now : r.startsAt;
@@ -133,7 +134,7 @@ export function parseClientMessage(text: string, now = Date.now()): ParsedClient
     if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID) return { ok: false, reason: `expire_silence needs id, a string of 1..${MAX_ID} characters` };
     return { ok: true, message: { type: 'expire_silence', id } };
   }
-  return { ok: false, reason: `unknown message type ${JSON.stringify(record.type)}` };
+  return { ok: false, reason: 'unknown message type: expected ping, ack, silence or expire_silence' };
 }
 
 /** null when absent, undefined when invalid. */

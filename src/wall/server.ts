@@ -6,9 +6,10 @@ import type { Logger } from '../shared/logger.js';
 import { loadWallAssets, type WallAssets } from './assets.js';
 import { createAuthenticator, presentedToken } from './auth.js';
 import { ClientHub, type ClientContext } from './clientHub.js';
+import { hostAllowed, isLoopbackAddress, originAllowed, type HostPolicy } from './edgePolicy.js';
 import { createHttpRoutes } from './httpRoutes.js';
 import { selectTransport, type SelectedTransport } from './transport/select.js';
-import type { TransportName, WallTransport } from './transport/types.js';
+import type { TransportName, UpgradeDecision, WallTransport, WallUpgradeRequest } from './transport/types.js';
 
 export interface WallServerOptions {
   config: VigilConfig['wall'];
@@ -38,12 +39,15 @@ export function createWallServer(options: WallServerOptions): WallServer {
   const logger = options.logger.child({ stage: 'wall' });
   const selected = options.transport ?? selectTransport(config.transport, logger);
   const authenticate = createAuthenticator(config.tokens);
+  const hosts: HostPolicy = { boundToLoopback: isLoopbackAddress(config.host), allowedHosts: config.allowedHosts.map((h) => h.trim().toLowerCase()) };
+  const open = config.tokens.viewer.length + config.tokens.responder.length === 0;
   const hub = new ClientHub({
     source,
     logger,
     frameIntervalMs: config.frameIntervalMs,
     maxBufferedBytes: config.maxBufferedBytes,
     atRiskListSize: config.atRiskListSize,
+    maxMessagesPerSecond: config.maxMessagesPerSecond,
   });
   let assets: WallAssets | null = null;
   const routes = createHttpRoutes({
@@ -56,7 +60,25 @@ export function createWallServer(options: WallServerOptions): WallServer {
     },
     atRiskListSize: config.atRiskListSize,
     wsPath: WS_PATH,
+    hosts,
+    allowedOrigins: config.allowedOrigins,
   });
+
+  /** Host, Origin (cross-site WebSocket hijacking), the connection cap, then the token (here `?token=` counts). */
+  function decideUpgrade(req: WallUpgradeRequest): UpgradeDecision<ClientContext> {
+    const refuse = (status: number, code: string, message: string, headers: Record<string, string> = {}): UpgradeDecision<ClientContext> => ({
+      accept: false,
+      status,
+      body: JSON.stringify({ error: { code, message } }),
+      headers: { 'content-type': 'application/json', ...headers },
+    });
+    if (!hostAllowed(req.headers['host'], hosts)) return refuse(421, 'MISDIRECTED_REQUEST', 'this wall does not serve that host name; see wall.allowedHosts');
+    if (!originAllowed(req.headers['origin'], req.headers['host'], config.allowedOrigins)) return refuse(403, 'FORBIDDEN', 'this origin may not open the wall; see wall.allowedOrigins');
+    if (hub.size >= config.maxConnections) return refuse(503, 'UNAVAILABLE', 'the wall has as many clients as it takes; try again later', { 'retry-after': '5' });
+    const result = authenticate(presentedToken(req.headers, req.query));
+    if (!result.ok) return refuse(result.status, result.code, result.message);
+    return { accept: true, context: { role: result.role } };
+  }
 
   let transport: WallTransport | null = null;
 
@@ -71,13 +93,7 @@ export function createWallServer(options: WallServerOptions): WallServer {
           wsPath: WS_PATH,
           maxBodyBytes: MAX_BODY_BYTES,
           http: routes,
-          upgrade(req) {
-            const result = authenticate(presentedToken(req.headers, req.query));
-            if (!result.ok) {
-              return { accept: false, status: result.status, body: JSON.stringify({ error: { code: result.code, message: result.message } }), headers: { 'content-type': 'application/json' } };
-            }
-            return { accept: true, context: { role: result.role } };
-          },
+          upgrade: decideUpgrade,
           open: (conn) => hub.open(conn),
           message: (conn, text) => hub.message(conn, text),
           close: (conn) => hub.close(conn),
@@ -87,7 +103,10 @@ export function createWallServer(options: WallServerOptions): WallServer {
       hub.start();
       try {
         const port = await transport.listen(config.host, config.port);
-        logger.info({ host: config.host, port, transport: selected.name, pageDir: assets.pageDir, tokensRequired: config.tokens.viewer.length + config.tokens.responder.length > 0 }, 'wall listening');
+        logger.info({ host: config.host, port, transport: selected.name, pageDir: assets.pageDir, tokensRequired: !open }, 'wall listening');
+        if (open && !hosts.boundToLoopback) {
+          logger.warn({ host: config.host, port }, 'the wall is OPEN on a non-loopback address (wall.allowOpen): anyone who reaches it can acknowledge and silence; set wall.tokens');
+        }
         return port;
       } catch (err) {
         hub.stop();

@@ -26,7 +26,7 @@ export async function addSilence(source: WallSource, logger: Logger, role: Role,
 export async function expireSilence(source: WallSource, logger: Logger, role: Role, id: string): Promise<ExpireOutcome> {
   if (role !== 'responder') return { ok: false, status: 403, code: 'FORBIDDEN', message: 'expiring a silence needs a responder token' };
   try {
-    if (!(await source.expireSilence(id))) return { ok: false, status: 404, code: 'NOT_FOUND', message: `no silence ${id}` };
+    if (!(await source.expireSilence(id))) return { ok: false, status: 404, code: 'NOT_FOUND', message: 'no such silence' };
     logger.info({ silenceId: id }, 'silence expired from the wall');
     return { ok: true, id };
   } catch (err) {

@@ -6,6 +6,11 @@ export function buildWallConfig(overrides: Partial<VigilConfig['wall']> = {}): V
   return {
     host: '127.0.0.1',
     port: 0,
+    allowOpen: false,
+    allowedOrigins: [],
+    allowedHosts: [],
+    maxConnections: 1_000,
+    maxMessagesPerSecond: 50,
     transport: 'auto',
     tokens: { viewer: [], responder: [] },
     frameIntervalMs: 50,

@@ -218,7 +218,7 @@ describe.sequential('three processors sharing six partitions', () => {
     expect(withHistory).toBeGreaterThan(CUSTOMERS / 5);
     // A campaign's batch on one wall is split by partition, asked of each holder and merged into one answer.
     const ids = Array.from({ length: CUSTOMERS }, (_, c) => customerIdOf(c));
-    const batch = (await (await fetch(`http://127.0.0.1:${survivors[0].port}/api/v1/pressure/check`, { method: 'POST', body: JSON.stringify({ customerIds: ids, channel: 'email', campaignId: 'camp-9' }) })).json()) as {
+    const batch = (await (await fetch(`http://127.0.0.1:${survivors[0].port}/api/v1/pressure/check`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ customerIds: ids, channel: 'email', campaignId: 'camp-9' }) })).json()) as {
       checked: number;
       allowed: string[];
       suppressed: { customerId: string; reasons: number[] }[];

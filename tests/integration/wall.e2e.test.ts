@@ -74,7 +74,7 @@ describe('the wall with the real processor, in Chromium', () => {
 
     // Without a token neither frames nor actions: the upgrade and the API answer 401.
     expect((await fetch(`http://127.0.0.1:${port}/api/v1/silences`)).status).toBe(401);
-    expect((await fetch(`http://127.0.0.1:${port}/api/v1/silences`, { method: 'POST', body: '{}' })).status).toBe(401);
+    expect((await fetch(`http://127.0.0.1:${port}/api/v1/silences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
 
     // Three emails in a day to one customer is over the cap: contact fatigue fires for that customer.
     const customer = 'e2e-ana';

@@ -46,6 +46,7 @@ describe.each(['uws', 'ws'] as const)('wall over %s', (transport) => {
     expect((await fetch(`${http}/healthz`)).status).toBe(200);
     const ready = await fetch(`${http}/readyz`);
     expect(ready.status).toBe(200);
+    // An open wall: every caller holds the (absent) token, so readiness comes with its details.
     expect(await ready.json()).toEqual({ ready: true, checks: source.checks });
 
     const metrics = await fetch(`${http}/metrics`);
@@ -232,7 +233,7 @@ describe.each(['uws', 'ws'] as const)('wall over %s', (transport) => {
     expect(((await (await fetch(`${http}/api/v1/silences`)).json()) as { silences: { id: string }[] }).silences.map((s) => s.id)).toEqual([silence.id]);
 
     // Malformed bodies are refused by the wall; silences that would hide everything, by the source.
-    const post = (value: unknown) => fetch(`${http}/api/v1/silences`, { method: 'POST', body: typeof value === 'string' ? value : JSON.stringify(value) });
+    const post = (value: unknown) => fetch(`${http}/api/v1/silences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof value === 'string' ? value : JSON.stringify(value) });
     for (const bad of ['not json', { ...body, comment: '' }, { ...body, matchers: [] }, { ...body, endsAt: now - 1 }, { ...body, matchers: [{ name: 'alertname', op: '=~', value: '.*' }] }]) {
       const response = await post(bad);
       expect(response.status, JSON.stringify(bad)).toBe(400);
@@ -247,7 +248,7 @@ describe.each(['uws', 'ws'] as const)('wall over %s', (transport) => {
     const ended = await client.waitFor((item) => item.type === 'silences' && (item.silences as { endsAt: number }[])[0].endsAt <= Date.now(), 1_500, 'the expired silence');
     expect((ended.silences as unknown[]).length).toBe(1);
     expect((await fetch(`${http}/api/v1/silences/nope`, { method: 'DELETE' })).status).toBe(404);
-    expect((await fetch(`${http}/api/v1/silences`, { method: 'PUT', body: '{}' })).status).toBe(405);
+    expect((await fetch(`${http}/api/v1/silences`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(405);
     expect((await fetch(`${http}/api/v1/silences/${silence.id}`)).status).toBe(405);
   });
 
@@ -310,7 +311,10 @@ describe.each(['uws', 'ws'] as const)('wall over %s', (transport) => {
       }
       expect((await fetch(`${http}/api/v1/snapshot`, { headers: { authorization: 'Bearer wrong-token-123' } })).status).toBe(401);
       expect((await fetch(`${http}/api/v1/snapshot`, { headers: { authorization: `Bearer ${VIEWER}` } })).status).toBe(200);
-      expect((await fetch(`${http}/metrics?token=${VIEWER}`)).status).toBe(200);
+      expect((await fetch(`${http}/metrics`, { headers: { authorization: `Bearer ${VIEWER}` } })).status).toBe(200);
+      // ?token= is for the /ws upgrade only (a browser WebSocket cannot set headers): anywhere else it is no token.
+      expect((await fetch(`${http}/metrics?token=${VIEWER}`)).status).toBe(401);
+      expect((await fetch(`${http}/api/v1/snapshot?token=${RESPONDER}`)).status).toBe(401);
       for (const path of ['/healthz', '/readyz', '/', '/assets/wall.js']) expect((await fetch(`${http}${path}`)).status, path).toBe(200);
     });
 
@@ -333,11 +337,11 @@ describe.each(['uws', 'ws'] as const)('wall over %s', (transport) => {
       const { ws, http } = await start(source, { tokens });
       const body = JSON.stringify({ matchers: [{ name: 'alertname', op: '=', value: 'x' }], endsAt: Date.now() + 60_000, comment: 'why' });
       expect((await fetch(`${http}/api/v1/silences`)).status).toBe(401);
-      expect((await fetch(`${http}/api/v1/silences`, { method: 'POST', body })).status).toBe(401);
+      expect((await fetch(`${http}/api/v1/silences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status).toBe(401);
       expect((await fetch(`${http}/api/v1/silences/s1`, { method: 'DELETE' })).status).toBe(401);
       const auth = { authorization: `Bearer ${VIEWER}` };
       expect(await (await fetch(`${http}/api/v1/silences`, { headers: auth })).json()).toEqual({ silences: [] });
-      const post = await fetch(`${http}/api/v1/silences`, { method: 'POST', headers: auth, body });
+      const post = await fetch(`${http}/api/v1/silences`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body });
       expect(post.status).toBe(403);
       expect(await post.json()).toMatchObject({ error: { code: 'FORBIDDEN' } });
       expect((await fetch(`${http}/api/v1/silences/s1`, { method: 'DELETE', headers: auth })).status).toBe(403);
@@ -393,10 +397,13 @@ describe.each(['uws', 'ws'] as const)('wall over %s', (transport) => {
         { alertId: 'a2', by: 'kim' },
       ]);
 
-      const missing = await fetch(`${http}/api/v1/alerts/nope/ack?token=${RESPONDER}`, { method: 'POST' });
+      const bearer = { authorization: `Bearer ${RESPONDER}` };
+      const missing = await fetch(`${http}/api/v1/alerts/nope/ack`, { method: 'POST', headers: bearer });
       expect(missing.status).toBe(404);
-      const badBody = await fetch(`${http}/api/v1/alerts/a1/ack?token=${RESPONDER}`, { method: 'POST', body: '{"by": 42}' });
+      expect(await missing.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no such alert' } });
+      const badBody = await fetch(`${http}/api/v1/alerts/a1/ack`, { method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body: '{"by": 42}' });
       expect(badBody.status).toBe(400);
+      expect((await fetch(`${http}/api/v1/alerts/a1/ack?token=${RESPONDER}`, { method: 'POST' })).status).toBe(401);
     });
   });
 

@@ -1139,7 +1139,13 @@ function onServerMessage(data) {
   } else if (message.type === 'error') {
     if (message.alertId) state.ackPending.delete(message.alertId);
     if (message.silenceId) state.expirePending.delete(message.silenceId);
-    if (message.command === 'silence' && silenceForm.submitting) silenceFormError(`${message.message}`);
+    // Over the wall's message rate some commands were dropped without an answer of their own: give every button back.
+    const dropped = message.code === 'RATE_LIMITED';
+    if (dropped) {
+      state.ackPending.clear();
+      state.expirePending.clear();
+    }
+    if ((message.command === 'silence' || dropped) && silenceForm.submitting) silenceFormError(`${message.message}`);
     else toast(`${message.code}: ${message.message}`);
   }
   scheduleRender();

@@ -10,6 +10,8 @@ const STATUS_TEXT: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  421: 'Misdirected Request',
   426: 'Upgrade Required',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
@@ -25,4 +27,5 @@ export function statusLine(status: number): string {
 }
 
 export const TOO_LARGE_BODY = '{"error":{"code":"PAYLOAD_TOO_LARGE","message":"request body too large"}}';
+export const BAD_TARGET_BODY = '{"error":{"code":"BAD_REQUEST","message":"malformed request target"}}';
 export const INTERNAL_ERROR_BODY = '{"error":{"code":"INTERNAL","message":"internal error"}}';

@@ -14,7 +14,8 @@ import type {
   WallHttpResponse,
   WallTransport,
 } from './types.js';
-import { INTERNAL_ERROR_BODY, TOO_LARGE_BODY, statusLine } from './httpStatus.js';
+import { parseRequestTarget } from '../edgePolicy.js';
+import { BAD_TARGET_BODY, INTERNAL_ERROR_BODY, TOO_LARGE_BODY, statusLine } from './httpStatus.js';
 
 type UwsModule = typeof Uws;
 
@@ -71,65 +72,100 @@ export function createUwsTransport(uws: UwsModule): TransportFactory {
       idleTimeout: 120,
       sendPingsAutomatically: true,
       upgrade(res, req, context) {
-        // The request object is only valid synchronously, so read everything before deciding.
-        const key = req.getHeader('sec-websocket-key');
-        const protocol = req.getHeader('sec-websocket-protocol');
-        const extensions = req.getHeader('sec-websocket-extensions');
-        const request = readRequest(req);
-        let decision;
+        // The request object is only valid synchronously, so read everything before deciding. Nothing may throw out.
         try {
-          decision = handlers.upgrade(request);
+          const key = req.getHeader('sec-websocket-key');
+          const protocol = req.getHeader('sec-websocket-protocol');
+          const extensions = req.getHeader('sec-websocket-extensions');
+          const request = readRequest(req);
+          let decision: ReturnType<typeof handlers.upgrade>;
+          if (!request) {
+            decision = { accept: false, status: 400, body: BAD_TARGET_BODY, headers: { 'content-type': 'application/json' } };
+          } else {
+            try {
+              decision = handlers.upgrade(request);
+            } catch {
+              decision = { accept: false, status: 500, body: INTERNAL_ERROR_BODY, headers: { 'content-type': 'application/json' } };
+            }
+          }
+          if (decision.accept) {
+            res.upgrade<SocketData<C>>({ context: decision.context, conn: null, closed: false }, key, protocol, extensions, context);
+            return;
+          }
+          const refused = decision;
+          res.cork(() => {
+            res.writeStatus(statusLine(refused.status));
+            for (const [name, value] of Object.entries(refused.headers ?? {})) res.writeHeader(name, value);
+            res.end(refused.body ?? '', true);
+          });
         } catch {
-          decision = { accept: false as const, status: 500, body: '' };
+          res.close();
         }
-        if (decision.accept) {
-          res.upgrade<SocketData<C>>({ context: decision.context, conn: null, closed: false }, key, protocol, extensions, context);
-          return;
-        }
-        res.writeStatus(statusLine(decision.status));
-        for (const [name, value] of Object.entries(decision.headers ?? {})) res.writeHeader(name, value);
-        res.end(decision.body ?? '', true);
       },
       open(ws) {
         const data = ws.getUserData();
         const conn = wrap(ws, data);
         data.conn = conn;
         sockets.add(ws);
-        handlers.open(conn);
+        guarded(ws, data, () => handlers.open(conn));
       },
       message(ws, message, isBinary) {
-        const conn = ws.getUserData().conn;
+        const data = ws.getUserData();
+        const conn = data.conn;
         // Buffer#toString copies the bytes out before uWS neuters the ArrayBuffer.
-        if (conn && !isBinary) handlers.message(conn, Buffer.from(message).toString('utf8'));
+        if (conn && !isBinary) guarded(ws, data, () => handlers.message(conn, Buffer.from(message).toString('utf8')));
       },
       close(ws, code) {
         const data = ws.getUserData();
         data.closed = true;
         sockets.delete(ws);
-        if (data.conn) handlers.close(data.conn, code);
+        const conn = data.conn;
+        if (conn) guarded(ws, data, () => handlers.close(conn, code));
       },
     });
 
     app.any('/*', (res, req) => {
+      try {
+        serveHttp(res, req);
+      } catch {
+        res.close();
+      }
+    });
+
+    function serveHttp(res: Uws.HttpResponse, req: Uws.HttpRequest): void {
       const request = readRequest(req);
       let aborted = false;
       res.onAborted(() => {
         aborted = true;
       });
+      if (!request) {
+        aborted = true;
+        res.cork(() => {
+          res.writeStatus(statusLine(400)).writeHeader('content-type', 'application/json');
+          res.end(BAD_TARGET_BODY, true);
+        });
+        return;
+      }
       const respond = (out: WallHttpResponse): void => {
         if (aborted) return;
         aborted = true;
-        res.cork(() => {
-          res.writeStatus(statusLine(out.status));
-          for (const [name, value] of Object.entries(out.headers ?? {})) res.writeHeader(name, value);
-          res.end(out.body ?? '');
-        });
+        try {
+          res.cork(() => {
+            res.writeStatus(statusLine(out.status));
+            for (const [name, value] of Object.entries(out.headers ?? {})) res.writeHeader(name, value);
+            res.end(out.body ?? '');
+          });
+        } catch {
+          res.close();
+        }
       };
       const dispatch = (body: Buffer): void => {
-        handlers
-          .http({ ...request, body })
-          .then(respond)
-          .catch(() => respond({ status: 500, headers: { 'content-type': 'application/json' }, body: INTERNAL_ERROR_BODY }));
+        const internal = (): void => respond({ status: 500, headers: { 'content-type': 'application/json' }, body: INTERNAL_ERROR_BODY });
+        try {
+          handlers.http({ ...request, body }).then(respond, internal);
+        } catch {
+          internal();
+        }
       };
       if (!BODY_METHODS.has(request.method)) {
         dispatch(Buffer.alloc(0));
@@ -152,7 +188,7 @@ export function createUwsTransport(uws: UwsModule): TransportFactory {
         chunks.push(Buffer.from(chunk.slice(0)));
         if (isLast) dispatch(Buffer.concat(chunks));
       });
-    });
+    }
 
     return {
       name: 'uws',
@@ -202,15 +238,23 @@ function wrap<C>(ws: Uws.WebSocket<SocketData<C>>, data: SocketData<C>): WallCon
   };
 }
 
-function readRequest(req: Uws.HttpRequest): Omit<WallHttpRequest, 'body'> {
+/** A connection handler that throws closes its socket (1011) instead of the process. */
+function guarded<C>(ws: Uws.WebSocket<SocketData<C>>, data: SocketData<C>, run: () => void): void {
+  try {
+    run();
+  } catch {
+    if (!data.closed) ws.end(1011, 'internal error');
+  }
+}
+
+/** The request as plain data; null when its target is malformed (a 400). */
+function readRequest(req: Uws.HttpRequest): Omit<WallHttpRequest, 'body'> | null {
   const headers: Record<string, string> = {};
   req.forEach((key, value) => {
     headers[key] = value;
   });
-  return {
-    method: req.getMethod().toUpperCase(),
-    path: req.getUrl(),
-    query: new URLSearchParams(req.getQuery() ?? ''),
-    headers,
-  };
+  const query = req.getQuery();
+  const target = parseRequestTarget(query ? `${req.getUrl()}?${query}` : req.getUrl());
+  if (!target) return null;
+  return { method: req.getMethod().toUpperCase(), path: target.path, query: target.query, headers };
 }

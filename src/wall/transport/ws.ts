@@ -10,7 +10,8 @@ import type {
   WallTransport,
   WallUpgradeRequest,
 } from './types.js';
-import { INTERNAL_ERROR_BODY, TOO_LARGE_BODY, statusLine } from './httpStatus.js';
+import { parseRequestTarget } from '../edgePolicy.js';
+import { BAD_TARGET_BODY, INTERNAL_ERROR_BODY, TOO_LARGE_BODY, statusLine } from './httpStatus.js';
 
 /** uWS pings idle sockets by itself; here a silent peer (no pong within one interval) is dropped so it cannot pile up buffers. */
 const HEARTBEAT_MS = 30_000;
@@ -21,7 +22,16 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Tr
   let server: Server | null = null;
   let heartbeat: NodeJS.Timeout | null = null;
 
+  /** Nothing a request does may escape a handler: whatever throws becomes a 500 (or a cut socket), never an exit. */
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      handleRequest(req, res);
+    } catch {
+      internalError(res);
+    }
+  }
+
+  function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
@@ -36,16 +46,39 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Tr
         write(res, { status: 413, headers: { 'content-type': 'application/json' }, body: TOO_LARGE_BODY });
         return;
       }
-      const { path, query } = splitUrl(req.url);
-      handlers
-        .http({ method: (req.method ?? 'GET').toUpperCase(), path, query, headers: flattenHeaders(req), body: Buffer.concat(chunks) })
-        .then((out) => write(res, out))
-        .catch(() => write(res, { status: 500, headers: { 'content-type': 'application/json' }, body: INTERNAL_ERROR_BODY }));
+      try {
+        const target = parseRequestTarget(req.url);
+        if (!target) {
+          write(res, { status: 400, headers: { 'content-type': 'application/json' }, body: BAD_TARGET_BODY });
+          return;
+        }
+        handlers
+          .http({ method: (req.method ?? 'GET').toUpperCase(), path: target.path, query: target.query, headers: flattenHeaders(req), body: Buffer.concat(chunks) })
+          .then((out) => write(res, out))
+          .catch(() => internalError(res));
+      } catch {
+        internalError(res);
+      }
     });
   }
 
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const { path, query } = splitUrl(req.url);
+    // node:http hands the socket over without its own error listener: a reset peer must not become an uncaught 'error'.
+    socket.on('error', () => socket.destroy());
+    try {
+      handleUpgrade(req, socket, head);
+    } catch {
+      if (!socket.destroyed) rejectUpgrade(socket, 500, INTERNAL_ERROR_BODY, { 'content-type': 'application/json' });
+    }
+  }
+
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const target = parseRequestTarget(req.url);
+    if (!target) {
+      rejectUpgrade(socket, 400, BAD_TARGET_BODY, { 'content-type': 'application/json' });
+      return;
+    }
+    const { path, query } = target;
     if (path !== handlers.wsPath) {
       rejectUpgrade(socket, 404, 'not found', {});
       return;
@@ -64,14 +97,16 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Tr
         if (entry) entry.alive = true;
       });
       ws.on('message', (data, isBinary) => {
-        if (!isBinary) handlers.message(conn, rawToString(data));
+        if (isBinary) return;
+        guarded(ws, () => handlers.message(conn, rawToString(data)));
       });
       ws.on('close', (code) => {
         connections.delete(ws);
-        handlers.close(conn, code);
+        guarded(ws, () => handlers.close(conn, code));
       });
+      // Invalid frames (bad UTF-8, reserved bits, oversized payloads) end here: ws has already sent the close code.
       ws.on('error', () => ws.terminate());
-      handlers.open(conn);
+      guarded(ws, () => handlers.open(conn));
     });
   }
 
@@ -137,22 +172,35 @@ function wrap<C>(ws: WebSocket, context: C): WallConnection<C> {
   };
 }
 
+/** A connection handler that throws closes its socket (1011) instead of the process. */
+function guarded(ws: WebSocket, run: () => void): void {
+  try {
+    run();
+  } catch {
+    if (ws.readyState === WebSocket.OPEN) ws.close(1011, 'internal error');
+  }
+}
+
 function write(res: ServerResponse, out: WallHttpResponse): void {
   if (res.writableEnded || res.destroyed) return;
-  const body = out.body ?? '';
-  res.writeHead(out.status, { ...out.headers, 'content-length': String(Buffer.byteLength(body)) });
-  res.end(body);
+  try {
+    const body = out.body ?? '';
+    res.writeHead(out.status, { ...out.headers, 'content-length': String(Buffer.byteLength(body)) });
+    res.end(body);
+  } catch {
+    res.destroy();
+  }
+}
+
+function internalError(res: ServerResponse): void {
+  if (res.headersSent) res.destroy();
+  else write(res, { status: 500, headers: { 'content-type': 'application/json' }, body: INTERNAL_ERROR_BODY });
 }
 
 function rejectUpgrade(socket: Duplex, status: number, body: string, headers: Record<string, string>): void {
   const lines = [`HTTP/1.1 ${statusLine(status)}`, 'connection: close', `content-length: ${Buffer.byteLength(body)}`];
   for (const [key, value] of Object.entries(headers)) lines.push(`${key}: ${value}`);
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
-}
-
-function splitUrl(url: string | undefined): { path: string; query: URLSearchParams } {
-  const parsed = new URL(url ?? '/', 'http://wall.invalid');
-  return { path: parsed.pathname, query: parsed.searchParams };
+  if (!socket.destroyed) socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
 }
 
 function flattenHeaders(req: IncomingMessage): Record<string, string> {
