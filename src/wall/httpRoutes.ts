@@ -1,5 +1,6 @@
 // The wall's HTTP surface: the page and its assets, health, metrics, the snapshot API, acknowledgements and silences.
 import type { PressureOutcome, WallSource } from '../contract/frames.js';
+import { idProblem } from '../contract/ids.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { acknowledgeAlert } from './ack.js';
@@ -116,7 +117,9 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
       if (role !== 'responder') return errorResponse(403, 'FORBIDDEN', 'the contact budget needs a responder token');
       if (pressureMatch) {
         const id = decodePathId(pressureMatch[1]);
-        if (id === null || id.length === 0 || id.length > 128) return errorResponse(400, 'BAD_REQUEST', 'the customer id must be 1..128 characters of valid URL encoding');
+        if (id === null || id.length === 0 || id.length > 128 || idProblem(id) !== null) {
+          return errorResponse(400, 'BAD_REQUEST', 'the customer id must be 1..128 characters of valid URL encoding, well-formed Unicode without control characters');
+        }
         try {
           return json(200, await source.pressure!.customer(id));
         } catch (err) {

@@ -144,6 +144,11 @@ describe('contact budget on NATS', () => {
     expect(body.channels.push.decision).toBe('allow');
     expect((await fetch(`${base}/api/v1/customers/full/pressure`, { headers: { authorization: `Bearer ${VIEWER}` } })).status).toBe(403);
     expect((await fetch(`${base}/api/v1/customers/full/pressure`)).status).toBe(401);
+    // An id no event could carry (a lone surrogate, a control character) is refused as the event edge refuses it.
+    for (const bad of ['%ED%A0%80x', 'a%00b', 'a%1Fb']) {
+      const refused = await fetch(`${base}/api/v1/customers/${bad}/pressure`, { headers: { authorization: `Bearer ${RESPONDER}` } });
+      expect(refused.status, bad).toBe(400);
+    }
     const post = await fetch(`${base}/api/v1/pressure/check`, {
       method: 'POST',
       headers: { authorization: `Bearer ${RESPONDER}`, 'content-type': 'application/json' },
