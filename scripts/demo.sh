@@ -15,6 +15,8 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
 fi
 bash scripts/services.sh
 npx tsc -p tsconfig.build.json
+# The wall page (TypeScript in src/wall/page/src) bundled into dist/wall/page, which the processor serves.
+node dist/wall/pageBundle.js
 # Each demo starts fresh (DEMO_FRESH=0 keeps the last one's data): history published into a stream that already
 # holds a later run's events would only be late, since windows follow event time.
 if [[ "${DEMO_FRESH:-1}" != 0 ]]; then node dist/cli/vigil.js reset --yes; fi

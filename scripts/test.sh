@@ -11,9 +11,11 @@ fi
 echo "== services"
 bash scripts/services.sh
 bash scripts/install-chromium.sh
-echo "== typecheck"
+echo "== typecheck (the processor, then the wall page for the browser)"
 npx tsc -p tsconfig.json --noEmit
-echo "== build"
+npx tsc -p src/wall/page/tsconfig.json
+echo "== build (dist/, then the wall page into dist/wall/page)"
 npx tsc -p tsconfig.build.json
+node dist/wall/pageBundle.js
 echo "== tests"
 npx vitest run "$@"

@@ -1,13 +1,12 @@
 // Silences, as Alertmanager has them: label matchers over a time range, with who made it and why. Regex matchers
 // run on RE2 (linear time, as Alertmanager's Go regexp), so no label value, however chosen, can stall the loop.
 import { randomUUID } from 'node:crypto';
-import { RE2JS } from 're2js';
 import type { Matcher, Silence, SilenceInput } from '../contract/frames.js';
+import { compileMatchers, matches, type CompiledMatcher } from './matchers.js';
 
 export type { Matcher, Silence, SilenceInput };
-
-/** A matcher ready to test: a regex one carries its pattern compiled once, anchored as Alertmanager's `^(?:v)$`. */
-export type CompiledMatcher = { name: string; op: '=' | '!='; value: string } | { name: string; op: '=~' | '!~'; re: RE2JS };
+// The matcher itself lives in matchers.ts (no Node imports) so the wall page bundles the same code.
+export { compileMatchers, compileRegex, matches, type CompiledMatcher } from './matchers.js';
 
 /**
  * Label values a regex must fail on at least one of to count as selecting something: varied in alphabet, case,
@@ -33,33 +32,6 @@ export const PROBES: readonly string[] = [
   'q'.repeat(300),
   '\t\u00a0\u2028x',
 ];
-
-/** The compiled anchored regex, or why RE2 refuses it (the reason names no part of the pattern). */
-export function compileRegex(value: string): RE2JS | string {
-  try {
-    return RE2JS.compile(`^(?:${value})$`);
-  } catch {
-    return 'is not a valid RE2 regex (the syntax Alertmanager uses): backreferences and lookaround are not supported, repeats go up to {1000}';
-  }
-}
-
-/** Every matcher compiled, or why one cannot be (matchers counted from 1). Total: a malformed stored silence is a reason. */
-export function compileMatchers(matchers: unknown): CompiledMatcher[] | string {
-  if (!Array.isArray(matchers) || matchers.length === 0) return 'a silence needs at least one matcher';
-  const out: CompiledMatcher[] = [];
-  for (let i = 0; i < matchers.length; i++) {
-    const m = matchers[i] as Partial<Matcher> | null;
-    if (!m || typeof m !== 'object' || typeof m.name !== 'string' || !m.name || typeof m.value !== 'string') return `matcher ${i + 1} needs a name and a value`;
-    if (m.op === '=' || m.op === '!=') out.push({ name: m.name, op: m.op, value: m.value });
-    else if (m.op === '=~' || m.op === '!~') {
-      const re = compileRegex(m.value);
-      if (typeof re === 'string') return `matcher ${i + 1}: the regex ${re}`;
-      out.push({ name: m.name, op: m.op, re });
-    } else return `matcher ${i + 1}: op must be =, !=, =~ or !~`;
-  }
-  // Exact matchers first: a silence that does not apply is then usually ruled out before any regex runs.
-  return [...out.filter((m) => !('re' in m)), ...out.filter((m) => 're' in m)];
-}
 
 /**
  * Whether a matcher selects something narrower than "any non-empty value": an `=` with a value, or an `=~` that
@@ -89,20 +61,6 @@ export function checkSilence(s: SilenceInput): CompiledMatcher[] | string {
   if (typeof s.createdBy !== 'string' || !s.createdBy.trim()) return 'createdBy is required';
   if (typeof s.comment !== 'string' || !s.comment.trim()) return 'a comment is required: say why';
   return compiled;
-}
-
-export function matches(m: CompiledMatcher, labels: Record<string, string>): boolean {
-  const v = labels[m.name] ?? '';
-  switch (m.op) {
-    case '=':
-      return v === m.value;
-    case '!=':
-      return v !== m.value;
-    case '=~':
-      return m.re.matches(v);
-    case '!~':
-      return !m.re.matches(v);
-  }
 }
 
 /** Whether a silence, its matchers compiled once beforehand, hides an alert with these labels at `now`. */
