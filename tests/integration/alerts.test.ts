@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { NatsConnection } from 'nats';
 import type { VigilConfig } from '../../src/config/schema.js';
 import type { AlertView } from '../../src/contract/frames.js';
-import { eventually } from '../helpers/clickhouse.js';
+import { eventually } from '../helpers/wait.js';
 import { chQuery, cleanUp, isolatedConfig, isolatedSuite, natsConnection, startTestProcessor } from '../helpers/processor.js';
 import { WallTestClient } from '../helpers/wallClient.js';
 
