@@ -179,8 +179,10 @@ describe.each(['uws', 'ws'] as const)('wall over %s', (transport) => {
     expect(flush.map((frame) => frame.type)).toEqual(['stats', 'alert']);
     expect((flush[0].stats as { eventsPerSec: number }).eventsPerSec).toBe(2);
 
-    // A silence change is just as urgent.
-    await sleep(1_100);
+    // A silence change is just as urgent, once the alert's flush is an interval behind: the next stats frame, held
+    // for the rest of that same interval, leaving says it is.
+    source.push({ type: 'stats', stats: buildStats({ eventsPerSec: 3 }) });
+    await client.waitFor((item) => item.type === 'stats' && (item.stats as { eventsPerSec: number }).eventsPerSec === 3, 5_000, 'the next stats flush');
     const silencedAt = performance.now();
     await source.addSilence({ matchers: [{ name: 'alertname', op: '=', value: 'customer_churn_risk' }], startsAt: Date.now(), endsAt: Date.now() + 60_000, createdBy: 'sam', comment: 'test' });
     await client.waitFor((item) => item.type === 'silences', 1_000, 'the silences frame');
