@@ -69,13 +69,13 @@ describe('grouped notifications', () => {
     })();
     blast('spring', ['a', 'b', 'c', 'd', 'e']);
     await nc.flush();
-    await eventually('the webhook to accept a message', () => delivered.length === 1, 15_000);
+    await eventually('the webhook to accept a message', () => delivered.length >= 1, 15_000);
     expect(attempts).toBe(3);
     // Nothing more for spring: a marker campaign fired after it is the next message and the next try, and the next
     // change on NATS (one publisher, so in order), so a second spring message, try or change would show up before it.
     blast('autumn', ['m']);
     await nc.flush();
-    await eventually('the marker campaign on the webhook', () => delivered.length === 2, 15_000);
+    await eventually('the marker campaign on the webhook', () => delivered.some((d) => d.vigil.groupLabels.campaign === 'autumn'), 15_000);
     await eventually('the marker alert on NATS', () => onNats.includes('m'), 10_000);
     expect(delivered.map((d) => d.vigil.groupLabels.campaign)).toEqual(['spring', 'autumn']);
     expect(attempts).toBe(4);
