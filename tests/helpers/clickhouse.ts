@@ -41,11 +41,5 @@ export function savedQueries(database: string): { name: string; sql: string }[] 
     .map((f) => ({ name: f, sql: renderStatement(readFileSync(join(dir, f), 'utf8'), database) }));
 }
 
-/** Waits until `check` holds, polling; fails with `what` after `timeoutMs`. */
-export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** The shared condition wait, kept here too for the tests that import it from this file. */
+export { eventually } from './wait.js';

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { NatsConnection } from 'nats';
 import type { VigilConfig } from '../../src/config/schema.js';
 import type { AlertView } from '../../src/contract/frames.js';
+import { eventually } from '../helpers/wait.js';
 import { chQuery, cleanUp, isolatedConfig, isolatedSuite, natsConnection, startTestProcessor } from '../helpers/processor.js';
 import { WallTestClient } from '../helpers/wallClient.js';
 
@@ -33,8 +34,13 @@ describe('alert state across a restart', () => {
       const alerts = p.pipeline.snapshot().alerts;
       expect(alerts).toHaveLength(1);
       expect(alerts[0]).toMatchObject({ id: fired.alert.id, state: 'firing', acknowledged: { by: expect.any(String) } });
-      // a few evaluation ticks with no state for the customer yet: the alert is left as it was, not resolved or re-fired
-      await new Promise((r) => setTimeout(r, 1_000));
+      // a few evaluation ticks with no state for the customer yet: the alert is left as it was, not resolved or re-fired.
+      // Each tick sends the wall a stats frame, and an alert it changed would go out as an alert frame by the next flush.
+      const wall = await WallTestClient.connect(`ws://127.0.0.1:${p.wallPort}/ws`);
+      await wall.waitFor((m) => m.type === 'snapshot');
+      await wall.until(() => (wall.items.filter((m) => m.type === 'stats').length >= 5 ? true : undefined), 10_000, 'five evaluation ticks');
+      expect(wall.items.filter((m) => m.type === 'alert')).toEqual([]);
+      wall.socket.close();
       expect(p.pipeline.snapshot().alerts[0].state).toBe('firing');
       await p.stop();
       const rows = await chQuery<{ state: string; acknowledged_by: string }>(`SELECT state, acknowledged_by FROM ${config.clickhouse.database}.alerts FINAL ORDER BY ts_ms`);
@@ -56,8 +62,7 @@ describe('alert rules reload', () => {
       p.reloadRules(rules);
       nc.publish(`${config.nats.subjectPrefix}.email_sent`, enc.encode(JSON.stringify({ id: 'one', customerId: 'bo', type: 'email_sent', ts: Date.now() })));
       await nc.flush();
-      const deadline = Date.now() + 10_000;
-      while (!p.pipeline.snapshot().alerts.some((a) => a.rule === 'strict_fatigue') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await eventually('the reloaded rule to fire', () => p.pipeline.snapshot().alerts.some((a) => a.rule === 'strict_fatigue'), 10_000);
       expect(p.pipeline.snapshot().alerts.map((a) => a.rule)).toEqual(['strict_fatigue']);
     } finally {
       await p.stop();

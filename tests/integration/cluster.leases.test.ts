@@ -7,6 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PartitionLeases } from '../../src/cluster/leases.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { NATS_URL } from '../helpers/processor.js';
+import { eventually } from '../helpers/wait.js';
 
 const PARTITIONS = 12;
 const LEASE_MS = 2_000;
@@ -29,13 +30,7 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `cond` holds; fails with `what` after a generous deadline. Never a timing assertion. */
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(50);
-  }
-}
+const until = (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> => eventually(what, cond, timeoutMs);
 
 /** One holding of a partition (or of the lead) by a processor: from onAssign called to onRevoke settled. */
 interface Holding {

@@ -8,6 +8,7 @@ import { categoryOf, touchChannel } from '../../src/contract/event.js';
 import type { EntityActivityRecord } from '../../src/contract/outputs.js';
 import { EntityCombiner, PartialsPublisher, ensurePartialsStream } from '../../src/cluster/entityPartials.js';
 import { silentLogger } from '../../src/shared/logger.js';
+import { eventually } from '../helpers/wait.js';
 import { EntityStats, type EntityKind, type EntitySignal } from '../../src/signals/entityStats.js';
 import { MinuteActivity } from '../../src/windows/minuteActivity.js';
 
@@ -16,14 +17,6 @@ const MIN = 60_000;
 const surge = { minVolume: 5, baselineHalfLifeMs: 30 * MIN, bucketMs: MIN };
 const T0 = Date.UTC(2024, 2, 1, 9, 0);
 const MINUTES = 40;
-
-async function eventually(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 interface TestEvent {
   type: string;
@@ -163,7 +156,7 @@ describe('entity partials across partitions', () => {
     expect(p1.publisher.messages).toBeGreaterThan(2 * MINUTES + 1); // more messages than flushes: chunked
 
     const published = p0.publisher.messages + p1.publisher.messages;
-    await eventually('the early combiner reads every message', () => early.counters.messages === published);
+    await eventually('the early combiner reads every message', () => early.counters.messages === published, 20_000);
     const nows = [Math.floor(T0 / MIN) + MINUTES - 1, Math.floor(T0 / MIN) + MINUTES + 10, Math.floor(T0 / MIN) + 23 * 60];
     for (const now of nows) expect(byEntity(early.all(now))).toEqual(byEntity(reference.all(now)));
     // The end's burst of complaints is a surge on the combined counts too: the baseline matched, not just the sums.

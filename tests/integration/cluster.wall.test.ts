@@ -6,17 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertView, AtRiskEntry, ProcessorStats, SnapshotFrame, WallFrame } from '../../src/contract/frames.js';
 import { ClusterWall, type ClusterLocal } from '../../src/cluster/clusterWall.js';
 import { silentLogger } from '../../src/shared/logger.js';
+import { eventually } from '../helpers/wait.js';
 
 const NATS_URL = process.env.VIGIL_NATS__SERVERS ?? 'nats://127.0.0.1:4222';
 const INTERVAL = 200;
-
-async function eventually(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function alertView(id: string, over: Partial<AlertView> = {}): AlertView {
   const now = Date.now();

@@ -9,6 +9,7 @@ import { createWallServer, type WallServer } from '../../src/wall/server.js';
 import { WallTestClient } from '../helpers/wallClient.js';
 import { FakeWallSource } from '../helpers/wallFakeSource.js';
 import { buildAlert, buildWallConfig } from '../helpers/wallFixtures.js';
+import { eventually } from '../helpers/wait.js';
 
 const VIEWER = 'viewer-token-0001';
 const RESPONDER = 'responder-token-0001';
@@ -128,8 +129,7 @@ describe.each(['uws', 'ws'] as const)('the wall edge over %s', (transport) => {
     await expect(WallTestClient.connect(ws)).rejects.toMatchObject({ status: 503 });
     first.socket.terminate();
     await first.waitForClose();
-    const deadline = Date.now() + 10_000;
-    while (wall!.clientCount() > 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await eventually('the wall to count the closed client out', () => wall!.clientCount() === 1);
     await connect(ws);
     expect(wall!.clientCount()).toBe(2);
   });
