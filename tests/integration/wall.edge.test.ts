@@ -3,11 +3,9 @@
 // strangers, the connection cap, the per-client rate limit and no echo of a client's input.
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { VigilConfig } from '../../src/config/schema.js';
-import { silentLogger } from '../../src/shared/logger.js';
-import { createWallServer, type WallServer } from '../../src/wall/server.js';
 import { WallTestClient } from '../helpers/wallClient.js';
 import { FakeWallSource } from '../helpers/wallFakeSource.js';
+import { wallHarness } from '../helpers/wallHarness.js';
 import { buildAlert, buildWallConfig } from '../helpers/wallFixtures.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -29,26 +27,8 @@ function raw(port: number, method: string, path: string, headers: Record<string,
 }
 
 describe.each(['uws', 'ws'] as const)('the wall edge over %s', (transport) => {
-  let wall: WallServer | null = null;
-  const clients: WallTestClient[] = [];
-
-  async function start(source: FakeWallSource, overrides: Partial<VigilConfig['wall']> = {}) {
-    wall = createWallServer({ config: buildWallConfig({ transport, ...overrides }), source, logger: silentLogger });
-    const port = await wall.listen();
-    return { port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}/ws` };
-  }
-
-  async function connect(url: string, headers: Record<string, string> = {}) {
-    const client = await WallTestClient.connect(url, headers);
-    clients.push(client);
-    return client;
-  }
-
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.socket.terminate();
-    await wall?.close();
-    wall = null;
-  });
+  const harness = wallHarness(transport);
+  const { start, connect } = harness;
 
   const silenceBody = JSON.stringify({ matchers: [{ name: 'alertname', op: '=', value: 'x' }], endsAt: Date.now() + 3_600_000, comment: 'why' });
 
@@ -67,7 +47,7 @@ describe.each(['uws', 'ws'] as const)('the wall edge over %s', (transport) => {
     expect(source.silenceRequests).toEqual([]);
     expect(source.acknowledgements).toEqual([]);
     await expect(WallTestClient.connect(ws, { origin: 'https://evil.example' })).rejects.toMatchObject({ status: 403 });
-    expect(wall!.clientCount()).toBe(0);
+    expect(harness.wall.clientCount()).toBe(0);
 
     // The wall's own origin, a listed one, and a client that sends no Origin (curl, a script) are served.
     expect((await raw(port, 'POST', '/api/v1/silences', { ...json, origin: own }, silenceBody)).status).toBe(201);
@@ -78,7 +58,7 @@ describe.each(['uws', 'ws'] as const)('the wall edge over %s', (transport) => {
     await connect(ws, { origin: own });
     await connect(ws, { origin: 'https://ops.example' });
     await connect(ws);
-    expect(wall!.clientCount()).toBe(3);
+    expect(harness.wall.clientCount()).toBe(3);
   });
 
   it('serves only loopback Host names while bound to loopback, plus allowedHosts (DNS rebinding)', async () => {
@@ -129,9 +109,9 @@ describe.each(['uws', 'ws'] as const)('the wall edge over %s', (transport) => {
     await expect(WallTestClient.connect(ws)).rejects.toMatchObject({ status: 503 });
     first.socket.terminate();
     await first.waitForClose();
-    await eventually('the wall to count the closed client out', () => wall!.clientCount() === 1);
+    await eventually('the wall to count the closed client out', () => harness.wall.clientCount() === 1);
     await connect(ws);
-    expect(wall!.clientCount()).toBe(2);
+    expect(harness.wall.clientCount()).toBe(2);
   });
 
   it('drops commands over maxMessagesPerSecond with one RATE_LIMITED error, and closes a client that keeps on (1008)', async () => {

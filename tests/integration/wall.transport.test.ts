@@ -1,9 +1,7 @@
 // The wall's behaviour over a real socket, run once per transport: both must behave the same to the page and to scrapers.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWallServer, type WallServer } from '../../src/wall/server.js';
-import { silentLogger } from '../../src/shared/logger.js';
-import type { VigilConfig } from '../../src/config/schema.js';
 import { FakeWallSource } from '../helpers/wallFakeSource.js';
+import { wallHarness } from '../helpers/wallHarness.js';
 import { buildAlert, buildAtRisk, buildStats, buildWallConfig } from '../helpers/wallFixtures.js';
 import { WallTestClient, type AnyMessage } from '../helpers/wallClient.js';
 
@@ -13,30 +11,12 @@ const RESPONDER = 'responder-token-0001';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.each(['uws', 'ws'] as const)('wall over %s', (transport) => {
-  let wall: WallServer | null = null;
-  const clients: WallTestClient[] = [];
-
-  async function start(source: FakeWallSource, overrides: Partial<VigilConfig['wall']> = {}) {
-    wall = createWallServer({ config: buildWallConfig({ transport, ...overrides }), source, logger: silentLogger });
-    const port = await wall.listen();
-    return { port, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}/ws` };
-  }
-
-  async function connect(url: string, headers: Record<string, string> = {}) {
-    const client = await WallTestClient.connect(url, headers);
-    clients.push(client);
-    return client;
-  }
-
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.socket.terminate();
-    await wall?.close();
-    wall = null;
-  });
+  const harness = wallHarness(transport);
+  const { start, connect } = harness;
 
   it('reports the transport it was asked for', async () => {
     await start(new FakeWallSource());
-    expect(wall!.transportName).toBe(transport);
+    expect(harness.wall.transportName).toBe(transport);
   });
 
   it('serves healthz, readyz, metrics and the snapshot', async () => {
@@ -91,7 +71,7 @@ describe.each(['uws', 'ws'] as const)('wall over %s', (transport) => {
     const [hello, snapshot] = await client.until(() => (client.messages.length >= 2 ? client.messages : undefined), 5_000, 'hello and snapshot');
     expect(hello).toMatchObject({ type: 'hello', role: 'responder', frameIntervalMs: 50 });
     expect(snapshot).toMatchObject({ type: 'snapshot', atRisk: [{ customerId: 'c-9' }] });
-    expect(wall!.clientCount()).toBe(1);
+    expect(harness.wall.clientCount()).toBe(1);
 
     source.push({ type: 'alert', alert: buildAlert({ id: 'a-pushed', summary: 'pushed by the source' }) });
     const frame = await client.waitFor((item) => item.type === 'alert');
@@ -312,7 +292,7 @@ describe.each(['uws', 'ws'] as const)('wall over %s', (transport) => {
       const { ws } = await start(new FakeWallSource(), { tokens });
       await expect(WallTestClient.connect(ws)).rejects.toMatchObject({ status: 401 });
       await expect(WallTestClient.connect(`${ws}?token=not-a-valid-token`)).rejects.toMatchObject({ status: 401 });
-      expect(wall!.clientCount()).toBe(0);
+      expect(harness.wall.clientCount()).toBe(0);
     });
 
     it('guards the API and metrics but leaves health checks and the page open', async () => {
@@ -461,8 +441,8 @@ describe.each(['uws', 'ws'] as const)('wall over %s', (transport) => {
     const client = await connect(ws);
     await client.waitFor((item) => item.type === 'snapshot');
     const code = new Promise<number>((resolve) => client.socket.once('close', (closeCode: number) => resolve(closeCode)));
-    await wall!.close();
-    wall = null;
+    // The harness closes it again after the test: a second close does nothing.
+    await harness.wall.close();
     expect(await code).toBe(1001);
   });
 });
