@@ -5,6 +5,7 @@ import { categoryOf } from '../contract/event.js';
 import type { EntityActivityRecord } from '../contract/outputs.js';
 import type { Logger } from '../shared/logger.js';
 import { VigilError, errorMessage } from '../shared/errors.js';
+import { isStreamNotFound } from '../shared/natsErrors.js';
 import { EntityStats, type EntityKind, type EntitySignal, type SurgeOptions } from '../signals/entityStats.js';
 import type { OverloadCell } from '../contract/frames.js';
 
@@ -33,7 +34,7 @@ export async function ensurePartialsStream(jsm: JetStreamManager, s: PartialsStr
     const c = info.config;
     if (c.subjects.join() !== wanted.subjects.join() || c.max_age !== wanted.max_age || c.num_replicas !== wanted.num_replicas) await jsm.streams.update(s.stream, { ...c, ...wanted });
   } catch (err) {
-    if (!/stream not found/i.test(errorMessage(err))) throw err;
+    if (!isStreamNotFound(err)) throw err;
     await jsm.streams.add({ name: s.stream, retention: RetentionPolicy.Limits, storage: StorageType.File, ...wanted });
   }
 }
