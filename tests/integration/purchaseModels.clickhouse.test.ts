@@ -10,9 +10,8 @@ import type { EventRow } from '../../src/sinks/clickhouse/tables.js';
 import { simulateCustomers } from '../../src/signals/models/simulate.js';
 import { ChdbClient } from '../helpers/clickhouse-chdb.js';
 import { testClickHouseClient, testDatabaseName } from '../helpers/clickhouse.js';
+import { DAY_MS as DAY, MINUTE_MS as MIN } from '../../src/shared/clock.js';
 
-const MIN = 60_000;
-const DAY = 1440 * MIN;
 const AS_OF = Date.parse('2026-11-20T12:00:00Z');
 
 function event(id: string, customer: string, type: string, tsMs: number, value = 0): EventRow {
