@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
 import { HOUR_MS as H, ManualClock } from '../shared/clock.js';
 import { CustomerWindows } from '../windows/customerWindows.js';
-import { ev } from '../windows/testEvents.js';
+import { ev } from '../windows/events.testing.js';
 import { allowanceFor, underAllowanceAt } from './allowance.js';
 import { ContactBudget } from './contactBudget.js';
 import { decide, type BudgetSettings, type CustomerTouches } from './decision.js';

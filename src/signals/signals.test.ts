@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CustomerWindows, type CustomerView } from '../windows/customerWindows.js';
-import { ev, T0 } from '../windows/testEvents.js';
+import { ev, T0 } from '../windows/events.testing.js';
 import { churnSignal, type PurchaseModel } from './churn.js';
 import { engagementSignal } from './engagement.js';
 import { EntityStats } from './entityStats.js';
