@@ -26,7 +26,7 @@ import { groupJson } from './alerts/grouping.js';
 import { Redis } from 'ioredis';
 import { createClickHouseClient, type ClickHouseClient } from './sinks/clickhouse/client.js';
 import { migrate } from './sinks/clickhouse/migrate.js';
-import { watchStoredModel } from './sinks/clickhouse/purchaseModels.js';
+import { watchStoredModel } from './sources/purchaseModels.js';
 import { createClickHouseSink, type ClickHouseSink, type SinkCounters } from './sinks/clickhouse/writer.js';
 import { ClickHouseOutputs } from './sinks/clickhouseOutputs.js';
 import { NatsOutputs } from './sinks/natsOutputs.js';

@@ -8,7 +8,7 @@ import { runModelFit, type ClickHouseModelFit } from '../../src/cli/modelFit.js'
 import type { VigilConfig } from '../../src/config/schema.js';
 import type { RunningProcessor } from '../../src/processor.js';
 import type { ClickHouseClient } from '../../src/sinks/clickhouse/client.js';
-import { readLatestModel, readPurchaseHistories } from '../../src/sinks/clickhouse/purchaseModels.js';
+import { readLatestModel, readPurchaseHistories } from '../../src/sources/purchaseModels.js';
 import { expectedPurchases, pAlive } from '../../src/signals/models/bgnbd.js';
 import { customerLifetimeValue } from '../../src/signals/models/gammaGamma.js';
 import { simulateCustomers } from '../../src/signals/models/simulate.js';

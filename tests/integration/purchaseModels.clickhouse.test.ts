@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fitFromClickHouse } from '../../src/cli/modelFit.js';
 import { toChDateTime, type ClickHouseClient } from '../../src/sinks/clickhouse/client.js';
 import { migrate } from '../../src/sinks/clickhouse/migrate.js';
-import { readLatestModel, readPurchaseHistories, storedModelName, storeModelFits } from '../../src/sinks/clickhouse/purchaseModels.js';
+import { readLatestModel, readPurchaseHistories, storedModelName, storeModelFits } from '../../src/sources/purchaseModels.js';
 import type { EventRow } from '../../src/sinks/clickhouse/tables.js';
 import { simulateCustomers } from '../../src/signals/models/simulate.js';
 import { ChdbClient } from '../helpers/clickhouse-chdb.js';
