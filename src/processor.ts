@@ -15,7 +15,7 @@ import { PartitionLeases } from './cluster/leases.js';
 import { EntityCombiner, PartialsPublisher, ensurePartialsStream } from './cluster/entityPartials.js';
 import { ClusterWall, mergeSnapshots } from './cluster/clusterWall.js';
 import { UnpartitionedSweeper } from './cluster/unpartitioned.js';
-import { natsCheckpointStore } from './sinks/natsCheckpoints.js';
+import { natsCheckpointStore } from './state/checkpointStore.js';
 import { configuredPurchaseModel } from './signals/purchaseModel.js';
 import { liveEngagementTrend } from './signals/models/trend.js';
 import { RedisAlertStore } from './alerts/redisAlertStore.js';
