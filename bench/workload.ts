@@ -2,6 +2,7 @@
 // campaigns with outbound touches (some hammering the same people), churners who fade and complain, event times
 // slightly out of order, a few late events and producer retries. Customers are partitioned by index over the
 // publishing workers, so each worker generates its own customers' events in event-time order, minute by minute.
+import { MINUTE_MS } from '../src/shared/clock.js';
 
 export interface WorkloadOptions {
   /** Customers in the base; every one of them has at least one event (the first day, "acquisition"). */
@@ -29,7 +30,6 @@ export interface GenEvent {
   campaignId?: string;
 }
 
-const MINUTE = 60_000;
 const DAY_MIN = 1440;
 const SEGMENTS = ['regular', 'new', 'bargain', 'vip'];
 /** Zipf exponent of session activity over customers: the busiest 1% make ~25% of sessions at a million customers. */
@@ -145,7 +145,7 @@ export class WorkloadGenerator {
 
   constructor(private readonly o: WorkloadOptions) {
     this.local = Math.floor((o.customers - o.worker - 1) / o.workers) + 1;
-    this.lastMin = Math.floor(o.endTs / MINUTE);
+    this.lastMin = Math.floor(o.endTs / MINUTE_MS);
     this.firstMin = this.lastMin - (o.days + 1) * DAY_MIN + 1;
     this.rnd = prng(o.seed * 7919 + o.worker + 1);
     this.sessionsPerMin = (o.bodyEvents * SESSION_SHARE) / EVENTS_PER_SESSION / (o.days * DAY_MIN) / o.workers;
@@ -199,7 +199,7 @@ export class WorkloadGenerator {
     const exact = baseTs + offsetMs;
     const ts = Math.round(exact - (this.rnd() < 0.3 ? this.rnd() * JITTER_MS : 0));
     const full = { id: `b${this.o.worker}-${(++this.seq).toString(36)}`, ...ev, ts } as GenEvent;
-    const at = Math.floor(exact / MINUTE);
+    const at = Math.floor(exact / MINUTE_MS);
     if (at <= m) now.push(full);
     else if (at <= this.lastMin) this.later(at, full);
   }
@@ -215,13 +215,13 @@ export class WorkloadGenerator {
     const to = Math.floor(((offset + 1) * this.local) / DAY_MIN);
     for (let j = from; j < to; j++) {
       const i = this.globalIndex(j);
-      const base = m * MINUTE;
+      const base = m * MINUTE_MS;
       const channel = unit(i, 2) < 0.6 ? 'web' : 'app';
       const c = { customerId: customerId(i), segment: segmentOf(i), channel };
-      this.emit(base, this.rnd() * MINUTE, { ...c, type: channel === 'app' ? 'app_open' : 'session_start' }, out, m);
-      this.emit(base, MINUTE + this.rnd() * MINUTE, { ...c, type: 'page_view' }, out, m);
+      this.emit(base, this.rnd() * MINUTE_MS, { ...c, type: channel === 'app' ? 'app_open' : 'session_start' }, out, m);
+      this.emit(base, MINUTE_MS + this.rnd() * MINUTE_MS, { ...c, type: 'page_view' }, out, m);
       // A first order for a quarter of them: purchase histories for the BG/NBD model to read.
-      if (unit(i, 3) < 0.25) this.emit(base, 3 * MINUTE, { ...c, type: 'purchase', value: orderValue(i, this.rnd) }, out, m);
+      if (unit(i, 3) < 0.25) this.emit(base, 3 * MINUTE_MS, { ...c, type: 'purchase', value: orderValue(i, this.rnd) }, out, m);
     }
   }
 
@@ -239,7 +239,7 @@ export class WorkloadGenerator {
       // Churners fade from their churn day on: most of their sessions stop happening.
       if (kind === 'churner' && day >= 1 + Math.floor(unit(i, 4) * 5) && this.rnd() < 0.8) continue;
       if (kind === 'dormant' && this.rnd() < 0.7) continue;
-      const base = m * MINUTE + this.rnd() * MINUTE;
+      const base = m * MINUTE_MS + this.rnd() * MINUTE_MS;
       const channel = unit(i, 2) < 0.6 ? 'web' : 'app';
       const c = { customerId: customerId(i), segment: segmentOf(i), channel };
       this.emit(base, 0, { ...c, type: channel === 'app' ? 'app_open' : 'session_start' }, out, m);
@@ -279,7 +279,7 @@ export class WorkloadGenerator {
   }
 
   private touch(c: Campaign, i: number, m: number, out: GenEvent[]): void {
-    const base = m * MINUTE + this.rnd() * MINUTE;
+    const base = m * MINUTE_MS + this.rnd() * MINUTE_MS;
     const common = { customerId: customerId(i), segment: segmentOf(i), channel: c.channel, campaignId: c.id };
     this.emit(base, 0, { ...common, type: `${c.channel}_sent` }, out, m);
     const n = (this.touchesToday.get(i) ?? 0) + 1;
@@ -306,7 +306,7 @@ export class WorkloadGenerator {
       if (kindOf(i) !== 'churner') continue;
       const u = this.rnd();
       const type = u < 0.5 ? 'support_ticket' : u < 0.75 ? 'payment_failed' : u < 0.9 ? 'complaint' : 'cancel_subscription';
-      this.emit(m * MINUTE, this.rnd() * MINUTE, { customerId: customerId(i), segment: segmentOf(i), channel: type === 'support_ticket' ? 'support' : 'web', type }, out, m);
+      this.emit(m * MINUTE_MS, this.rnd() * MINUTE_MS, { customerId: customerId(i), segment: segmentOf(i), channel: type === 'support_ticket' ? 'support' : 'web', type }, out, m);
     }
   }
 }

@@ -2,9 +2,29 @@
 // they tie two files' meanings together just the same), and every folder under src/ described in ARCHITECTURE.md.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const SRC = resolve(dirname(new URL(import.meta.url).pathname));
+
+const ROOT = join(SRC, '..');
+
+function allTsFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (name === 'node_modules' || name === 'results') return [];
+    if (statSync(path).isDirectory()) return allTsFiles(path);
+    return path.endsWith('.ts') && !path.endsWith('.d.ts') ? [path] : [];
+  });
+}
+
+/** The files tsconfig.build.json compiles into dist/, as TypeScript itself reads the config. */
+function buildFiles(): string[] {
+  const host = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d: ts.Diagnostic) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); } };
+  const parsed = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.build.json'), {}, host);
+  if (!parsed) throw new Error('tsconfig.build.json could not be read');
+  return parsed.fileNames.map((f) => resolve(f));
+}
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -73,6 +93,27 @@ describe('the source tree', () => {
     const files = { '/s/a.ts': "import { b } from './b.js';", '/s/b.ts': "import type { C } from './c.js';", '/s/c.ts': "export type { A } from './a.js';", '/s/d.ts': "import { a } from './a.js';" };
     const found = circles(importGraph(Object.keys(files), (p) => files[p as keyof typeof files]));
     expect(found).toEqual([['/s/a.ts', '/s/b.ts', '/s/c.ts']]);
+  });
+
+  it('compiles no test helper into the build: a module only tests import is a *.testing.ts that the build excludes', () => {
+    const built = buildFiles();
+    expect(built).toContain(join(SRC, 'main.ts'));
+    expect(built.filter((f) => f.endsWith('.test.ts') || f.endsWith('.testing.ts'))).toEqual([]);
+    // Who imports each file: every source of the repository (src, tests, scripts, bench), dynamic imports included.
+    const importers = new Map<string, string[]>();
+    for (const dir of ['src', 'tests', 'scripts', 'bench']) {
+      for (const file of allTsFiles(join(ROOT, dir))) {
+        const text = readFileSync(file, 'utf8');
+        const specs = [...text.matchAll(/^(?:import|export)\s[^;]*?\sfrom\s+'(\.[^']+)'/gms), ...text.matchAll(/\bimport\(\s*'(\.[^']+)'\s*\)/g)].map((m) => m[1]);
+        for (const spec of specs) {
+          const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
+          importers.set(target, [...(importers.get(target) ?? []), file]);
+        }
+      }
+    }
+    const isTest = (f: string) => f.endsWith('.test.ts') || f.endsWith('.testing.ts');
+    const onlyForTests = built.filter((f) => (importers.get(f) ?? []).length > 0 && importers.get(f)!.every(isTest));
+    expect(onlyForTests.map((f) => relative(SRC, f))).toEqual([]);
   });
 
   it('describes every src/ folder in ARCHITECTURE.md', () => {

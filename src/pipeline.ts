@@ -3,7 +3,7 @@ import type { AlertRule, VigilConfig } from './config/schema.js';
 import { categoryOf, touchChannel, type VigilEvent } from './contract/event.js';
 import type { AlertGroupCount, AlertTotals, AlertView, AtRiskEntry, OverloadCell, ProcessorStats, Silence, SilenceInput, SnapshotFrame, WallFrame } from './contract/frames.js';
 import type { ErasureRequest, PipelineOutputs } from './contract/outputs.js';
-import type { Clock } from './shared/clock.js';
+import { MINUTE_MS, type Clock } from './shared/clock.js';
 import { SnapshotReader, SnapshotWriter } from './shared/snapshotCodec.js';
 import { parseEvent, type ParseLimits, type RejectReason } from './sources/parse.js';
 import { CustomerWindows, emptyView, type CustomerView, type TouchChannel } from './windows/customerWindows.js';
@@ -89,7 +89,6 @@ export interface PipelineDeps {
   campaignSuppressions?: (now: number) => { campaignId: string; value: number; reasons: string[] }[];
 }
 
-const MINUTE = 60_000;
 const STATS_HISTORY = 300;
 
 export class Pipeline {
@@ -133,7 +132,7 @@ export class Pipeline {
     this.consent = deps.consent ?? new MemoryConsentStore();
     this.limits = config.ingest;
     this.subjectPrefix = `${config.nats.subjectPrefix}.`;
-    this.windows = new CustomerWindows({ maxCustomers: config.windows.maxCustomers, idleEvictMin: Math.ceil(config.windows.idleEvictMs / MINUTE) });
+    this.windows = new CustomerWindows({ maxCustomers: config.windows.maxCustomers, idleEvictMin: Math.ceil(config.windows.idleEvictMs / MINUTE_MS) });
     this.entities = deps.entities ?? new EntityStats(config.signals.surge, config.windows.maxEntities);
     this.entityRules = deps.entityRules ?? true;
     this.processorKey = deps.processorKey === undefined ? 'vigil' : deps.processorKey;
@@ -276,7 +275,7 @@ export class Pipeline {
     this.budget.onEvent(ev, slot, this.replaying);
 
     const category = categoryOf(ev.type);
-    const nowMin = Math.floor(watermark / MINUTE);
+    const nowMin = Math.floor(watermark / MINUTE_MS);
     const signals = this.customerSignals(slot, nowMin);
     this.recordEntities(ev, category, signals.view, msg.streamSeq);
 
@@ -387,7 +386,7 @@ export class Pipeline {
 
   /** Periodic work: alert for-durations and resolutions, entity and processor rules, eviction, wall frames. */
   tick(now = this.deps.clock.now()): void {
-    const nowMin = Math.floor(this.watermark(now) / MINUTE);
+    const nowMin = Math.floor(this.watermark(now) / MINUTE_MS);
     if (this.entityRules) for (const e of this.entities.all(nowMin)) this.observeEntity(e, null, now);
     const stats = this.computeStats(now);
     const processorKey = this.processorKey;
@@ -486,7 +485,7 @@ export class Pipeline {
       stats: this.lastStats,
       statsHistory: [...this.statsHistory],
       atRisk: this.atRiskList(),
-      overload: this.overloadCells(Math.floor(this.watermark(now) / MINUTE), now),
+      overload: this.overloadCells(Math.floor(this.watermark(now) / MINUTE_MS), now),
       alerts: this.alerts.views().map((a) => this.withSilences(a, now)),
       silences: this.deps.notifier?.listSilences(now) ?? [],
     };
@@ -620,7 +619,7 @@ export class Pipeline {
   }
 
   private recordEntities(ev: VigilEvent, category: string, view: CustomerView, streamSeq: number): void {
-    const tMin = Math.floor(ev.ts / MINUTE);
+    const tMin = Math.floor(ev.ts / MINUTE_MS);
     const touch = category === 'touch';
     const negative = category === 'negative';
     let overloaded = false;
@@ -721,9 +720,9 @@ export class Pipeline {
   }
 
   private maybeSnapshot(slot: number, s: CustomerSignals, eventTs: number): void {
-    const interval = Math.max(1, Math.round(this.deps.config.signals.snapshotIntervalMs / MINUTE));
+    const interval = Math.max(1, Math.round(this.deps.config.signals.snapshotIntervalMs / MINUTE_MS));
     const last = this.windows.lastSnapshotMin(slot);
-    const min = Math.floor(eventTs / MINUTE);
+    const min = Math.floor(eventTs / MINUTE_MS);
     if (last !== null && min - last < interval && min >= last) return;
     this.windows.markSnapshot(slot, min);
     this.deps.outputs.signals({

@@ -9,7 +9,7 @@ import type { Logger } from './shared/logger.js';
 import { packSnapshot } from './shared/snapshotCodec.js';
 import { JetStreamSource, replay, streamBounds, type ConsumerTarget, type SourceDeps } from './sources/jetstream.js';
 import type { InboundMessage, Pipeline } from './pipeline.js';
-import type { CheckpointStore } from './sinks/natsCheckpoints.js';
+import type { CheckpointStore } from './state/checkpointStore.js';
 import type { RedisAlertStore } from './alerts/redisAlertStore.js';
 import type { PartialsPublisher } from './cluster/entityPartials.js';
 

@@ -1,15 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
-import { ManualClock } from '../shared/clock.js';
+import { HOUR_MS as H, ManualClock } from '../shared/clock.js';
 import { CustomerWindows } from '../windows/customerWindows.js';
-import { ev } from '../windows/testEvents.js';
+import { ev } from '../windows/events.testing.js';
 import { allowanceFor, underAllowanceAt } from './allowance.js';
 import { ContactBudget } from './contactBudget.js';
 import { decide, type BudgetSettings, type CustomerTouches } from './decision.js';
 import { quietUntil } from './quietHours.js';
 
-const H = 3_600_000;
 const NOW = Date.parse('2024-03-10T12:30:00Z');
 const NOW_MIN = NOW / 60_000;
 const bounds = { email: { minPerDay: 1, maxPerDay: 3, minPerWeek: 3, maxPerWeek: 10 } };

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
 import { ManualClock } from '../shared/clock.js';
 import { CustomerWindows } from '../windows/customerWindows.js';
-import { ev } from '../windows/testEvents.js';
+import { ev } from '../windows/events.testing.js';
 import { ContactBudget } from './contactBudget.js';
 import { Reservations } from './reservations.js';
 

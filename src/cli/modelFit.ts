@@ -7,7 +7,7 @@ import { loadConfig } from '../config/load.js';
 import { DAY_MS, MINUTE_MS } from '../shared/clock.js';
 import { VigilError, errorMessage } from '../shared/errors.js';
 import { createClickHouseClient, type ClickHouseClient } from '../sinks/clickhouse/client.js';
-import { BGNBD_MODEL, GAMMA_GAMMA_MODEL, readPurchaseHistories, storeModelFits, storedModelName } from '../sinks/clickhouse/purchaseModels.js';
+import { BGNBD_MODEL, GAMMA_GAMMA_MODEL, readPurchaseHistories, storeModelFits, storedModelName } from '../sources/purchaseModels.js';
 import { fitBgNbd, type BgNbdParams, type CustomerSummary } from '../signals/models/bgnbd.js';
 import { fitGammaGamma, type GammaGammaParams } from '../signals/models/gammaGamma.js';
 import { evaluateHoldout, formatHoldoutTable } from '../signals/models/holdout.js';

@@ -3,12 +3,13 @@
 import { RetentionPolicy, StorageType, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { categoryOf } from '../contract/event.js';
 import type { EntityActivityRecord } from '../contract/outputs.js';
+import { MINUTE_MS } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { VigilError, errorMessage } from '../shared/errors.js';
+import { isStreamNotFound } from '../shared/natsErrors.js';
 import { EntityStats, type EntityKind, type EntitySignal, type SurgeOptions } from '../signals/entityStats.js';
 import type { OverloadCell } from '../contract/frames.js';
 
-const MINUTE = 60_000;
 const MiB = 1024 * 1024;
 /** The longest entity window (24 h) and an hour to spare: buckets older than this count toward nothing. */
 export const PARTIALS_RETAIN_MS = 25 * 3_600_000;
@@ -33,7 +34,7 @@ export async function ensurePartialsStream(jsm: JetStreamManager, s: PartialsStr
     const c = info.config;
     if (c.subjects.join() !== wanted.subjects.join() || c.max_age !== wanted.max_age || c.num_replicas !== wanted.num_replicas) await jsm.streams.update(s.stream, { ...c, ...wanted });
   } catch (err) {
-    if (!/stream not found/i.test(errorMessage(err))) throw err;
+    if (!isStreamNotFound(err)) throw err;
     await jsm.streams.add({ name: s.stream, retention: RetentionPolicy.Limits, storage: StorageType.File, ...wanted });
   }
 }
@@ -366,7 +367,7 @@ export class EntityCombiner {
     seen.overloaded += addOverloaded;
     // As the pipeline's recordEntities: the event type's category decides what the events count toward.
     const category = categoryOf(eventType);
-    this.stats.addCounts(kind, key, Math.floor(minuteMs / MINUTE), {
+    this.stats.addCounts(kind, key, Math.floor(minuteMs / MINUTE_MS), {
       events: addEvents,
       touches: category === 'touch' ? addEvents : 0,
       negatives: category === 'negative' ? addEvents : 0,

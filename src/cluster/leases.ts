@@ -9,6 +9,7 @@
 import { StorageType, nanos, type KV, type NatsConnection } from 'nats';
 import { VigilError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { isNoMessageFound, isWrongLastSequence } from '../shared/natsErrors.js';
 import { assign } from './assignment.js';
 
 export { assign };
@@ -98,21 +99,9 @@ interface Lease {
 }
 
 const PROCESSOR_ID = /^[A-Za-z0-9_-]+$/;
-/** JSErrCodeStreamWrongLastSequence: the expected revision is not the key's last (someone else wrote, or it expired). */
-const WRONG_LAST_SEQUENCE = 10071;
 const MEMBER_PREFIX = 'member.';
 const PARTITION_PREFIX = 'partition.';
 const LEADER_KEY = 'leader';
-
-function isWrongLastSequence(err: unknown): boolean {
-  const e = err as { api_error?: { err_code?: number } } | null;
-  return e?.api_error?.err_code === WRONG_LAST_SEQUENCE || /wrong last sequence/i.test(errorMessage(err));
-}
-
-function isNoMessage(err: unknown): boolean {
-  const e = err as { code?: string; api_error?: { err_code?: number; code?: number } } | null;
-  return e?.code === '404' || e?.api_error?.code === 404 || /no message found/i.test(errorMessage(err));
-}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -227,7 +216,7 @@ export class PartitionLeases {
       // A renewal in flight may already have moved the revision on: ours as long as this run wrote it.
       return v !== null && v.owner === this.opts.processorId && v.instance === this.instance && entry.revision >= lease.revision && this.partitions.get(p) === lease;
     } catch (err) {
-      if (isNoMessage(err)) return false;
+      if (isNoMessageFound(err)) return false;
       this.recordError(err, 'lease check failed');
       return false;
     }

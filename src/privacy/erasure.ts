@@ -11,6 +11,7 @@ import { Notifier } from '../alerts/notifier.js';
 import { WriteBehindHash } from '../alerts/writeBehindHash.js';
 import { errorMessage, VigilError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { isMessageGone } from '../shared/natsErrors.js';
 import { toChDateTime, type ClickHouseClient } from '../sinks/clickhouse/client.js';
 import type { ErasureAuditRow } from '../sinks/clickhouse/tables.js';
 import { keyedHash } from './pseudonym.js';
@@ -225,7 +226,7 @@ export async function deleteStreamMessages(jsm: JetStreamManager, stream: string
       try {
         if (await jsm.streams.deleteMessage(stream, seq, true)) n++;
       } catch (err) {
-        if (!/no message found|not found/i.test(errorMessage(err))) throw err;
+        if (!isMessageGone(err)) throw err;
       }
     }
   };

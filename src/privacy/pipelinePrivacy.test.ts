@@ -6,7 +6,7 @@ import type { AlertView, SnapshotFrame, WallFrame } from '../contract/frames.js'
 import type { CustomerActivityRecord, PipelineOutputs, RejectedRecord, SignalSnapshot } from '../contract/outputs.js';
 import type { VigilEvent } from '../contract/event.js';
 import { Pipeline } from '../pipeline.js';
-import { ManualClock } from '../shared/clock.js';
+import { HOUR_MS as HOUR, ManualClock } from '../shared/clock.js';
 import type { PurchaseModel } from '../signals/churn.js';
 import { keyedHash, Pseudonymizer } from './pseudonym.js';
 
@@ -79,7 +79,6 @@ describe('consent', () => {
 });
 
 describe('privacy events bypass lateness and dedup', () => {
-  const HOUR = 3_600_000;
   it('carries out an erase_request and a consent_withdrawn stamped far behind the watermark, and beyond ingest.maxPastMs', () => {
     const { p, outputs, send } = setup();
     send('c1', 'page_view');

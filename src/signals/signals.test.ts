@@ -1,14 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { CustomerWindows, type CustomerView } from '../windows/customerWindows.js';
-import { ev, T0 } from '../windows/testEvents.js';
+import { ev, T0 } from '../windows/events.testing.js';
 import { churnSignal, type PurchaseModel } from './churn.js';
 import { engagementSignal } from './engagement.js';
 import { EntityStats } from './entityStats.js';
 import { fatigueSignal } from './fatigue.js';
+import { DAY_MS as DAY, HOUR_MS as HOUR, MINUTE_MS as MIN } from '../shared/clock.js';
 
-const MIN = 60_000;
-const HOUR = 60 * MIN;
-const DAY = 24 * HOUR;
 const caps = { email: { perDay: 2, perWeek: 7 }, push: { perDay: 3, perWeek: 12 }, sms: { perDay: 1, perWeek: 3 }, all: { perDay: 4, perWeek: 15 } };
 
 function viewAfter(events: [string, number, Record<string, unknown>?][], nowMs: number): CustomerView {

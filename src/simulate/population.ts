@@ -1,5 +1,6 @@
 // A synthetic customer base for demos and tests: loyal buyers, faders who churn, and campaigns that overload people.
 // Seeded, so a run can be repeated exactly.
+import { DAY_MS } from '../shared/clock.js';
 import { createRng } from '../signals/models/random.js';
 
 export interface SimEvent {
@@ -45,7 +46,6 @@ export interface PopulationOptions {
   faderShare: number;
 }
 
-const DAY = 86_400_000;
 const SEGMENTS = ['vip', 'regular', 'new', 'bargain'];
 
 /**
@@ -161,7 +161,7 @@ export class Population {
     const fade = cust.kind === 'fader' && d >= cust.fadeFrom ? Math.pow(0.75, d - cust.fadeFrom) : 1;
     const sessions = poisson(this.rnd, cust.activity * fade);
     for (let s = 0; s < sessions; s++) {
-      const at = t0 + this.rnd() * DAY;
+      const at = t0 + this.rnd() * DAY_MS;
       const channel = this.rnd() < 0.6 ? 'web' : 'app';
       out.push(this.ev(cust, channel === 'app' ? 'app_open' : 'session_start', at, { channel }));
       const views = 1 + poisson(this.rnd, 3);
@@ -173,7 +173,7 @@ export class Population {
         if (this.rnd() < 0.02) out.push(this.ev(cust, 'payment_failed', at + 310_000, { channel }));
       }
     }
-    if (cust.kind === 'fader' && fade < 0.3 && this.rnd() < 0.03) out.push(this.ev(cust, 'support_ticket', t0 + this.rnd() * DAY, { channel: 'support' }));
+    if (cust.kind === 'fader' && fade < 0.3 && this.rnd() < 0.03) out.push(this.ev(cust, 'support_ticket', t0 + this.rnd() * DAY_MS, { channel: 'support' }));
   }
 
   private ev(cust: SimCustomer, type: string, ts: number, extra: Partial<SimEvent>): SimEvent {

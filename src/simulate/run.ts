@@ -1,5 +1,6 @@
 // Publishes simulated traffic to NATS: optional days of history first, then a live stream at a chosen rate.
 import type { NatsConnection } from 'nats';
+import { DAY_MS } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { Population, type SimEvent } from './population.js';
 import { customerToken } from '../cluster/partitioning.js';
@@ -18,7 +19,6 @@ export interface SimulateOptions {
   outOfOrder: number;
 }
 
-const DAY = 86_400_000;
 const enc = new TextEncoder();
 
 export async function simulate(nc: NatsConnection, opts: SimulateOptions, log: Logger, signal?: AbortSignal): Promise<{ published: number }> {
@@ -31,10 +31,10 @@ export async function simulate(nc: NatsConnection, opts: SimulateOptions, log: L
   };
 
   if (opts.historyDays > 0) {
-    const start = Date.now() - opts.historyDays * DAY;
-    const today = Math.floor(start / DAY) * DAY;
+    const start = Date.now() - opts.historyDays * DAY_MS;
+    const today = Math.floor(start / DAY_MS) * DAY_MS;
     for (let d = 0; d < opts.historyDays && !signal?.aborted; d++) {
-      const events = pop.day(today + d * DAY).filter((e) => e.ts < Date.now() - 10 * 60_000);
+      const events = pop.day(today + d * DAY_MS).filter((e) => e.ts < Date.now() - 10 * 60_000);
       for (let i = 0; i < events.length; i++) {
         publish(events[i]);
         if (i % 5_000 === 0) await nc.flush();

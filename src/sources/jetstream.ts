@@ -4,6 +4,7 @@ import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, nanos, type Con
 import type { VigilConfig } from '../config/schema.js';
 import type { Logger } from '../shared/logger.js';
 import { errorMessage } from '../shared/errors.js';
+import { isStreamNotFound } from '../shared/natsErrors.js';
 import type { InboundMessage } from '../pipeline.js';
 
 export interface StreamSettings {
@@ -33,7 +34,7 @@ export async function ensureStream(jsm: JetStreamManager, s: StreamSettings, log
       log.info({ stream: s.stream, ...wanted }, 'stream updated to the configured retention');
     }
   } catch (err) {
-    if (!/stream not found/i.test(errorMessage(err))) throw err;
+    if (!isStreamNotFound(err)) throw err;
     await jsm.streams.add({ name: s.stream, retention: RetentionPolicy.Limits, storage: StorageType.File, ...wanted });
     log.info({ stream: s.stream, subjects: wanted.subjects }, 'stream created');
   }

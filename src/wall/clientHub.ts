@@ -10,7 +10,7 @@ import type { Role } from './auth.js';
 import { FrameCoalescer } from './coalescer.js';
 import { TokenBucket } from './rateLimit.js';
 import { DEFAULT_ACK_BY, parseClientMessage, type ServerMessage } from './protocol.js';
-import { addSilence, expireSilence } from './silence.js';
+import { addSilence, expireSilence } from './silenceCommands.js';
 import { shapeFrame } from './shape.js';
 import type { WallConnection } from './transport/types.js';
 

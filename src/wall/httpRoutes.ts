@@ -8,7 +8,7 @@ import { presentedToken, type Authenticate, type Role } from './auth.js';
 import type { StaticAsset, WallAssets } from './assets.js';
 import { hostAllowed, isJsonContentType, isStateChanging, originAllowed, type HostPolicy } from './edgePolicy.js';
 import { DEFAULT_ACK_BY, parseBy, parseSilenceInput } from './protocol.js';
-import { addSilence, expireSilence } from './silence.js';
+import { addSilence, expireSilence } from './silenceCommands.js';
 import { shapeFrame } from './shape.js';
 import type { WallHttpRequest, WallHttpResponse } from './transport/types.js';
 

@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import { CustomerWindows } from './customerWindows.js';
-import { ev, T0 } from './testEvents.js';
+import { ev, T0 } from './events.testing.js';
+import { DAY_MS as DAY, HOUR_MS as HOUR, MINUTE_MS as MIN } from '../shared/clock.js';
 
-const MIN = 60_000;
-const HOUR = 60 * MIN;
-const DAY = 24 * HOUR;
 const minOf = (ms: number) => Math.floor(ms / MIN);
 
 function store(max = 100) {

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { EventDedup } from './eventDedup.js';
 import { MinuteActivity } from './minuteActivity.js';
 import { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
+import { MINUTE_MS as M } from '../shared/clock.js';
 
-const M = 60_000;
 const T = Date.parse('2026-11-23T10:00:00Z');
 
 describe('MinuteActivity', () => {

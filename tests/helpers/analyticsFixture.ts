@@ -3,8 +3,7 @@
 // whose query results are worked out by hand in tests/integration/analytics.test.ts.
 import { toChDateTime, type ClickHouseClient } from '../../src/sinks/clickhouse/client.js';
 import type { AlertRow, CustomerActivityRow, CustomerSignalsRow, EntityActivityRow, ErasureAuditRow, EventRow, RejectedEventRow } from '../../src/sinks/clickhouse/tables.js';
-
-export const DAY_MS = 86_400_000;
+import { DAY_MS } from '../../src/shared/clock.js';
 
 /** Days and times relative to the engine's today (UTC midnight). */
 export class FixtureClock {

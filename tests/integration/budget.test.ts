@@ -9,10 +9,10 @@ import { startProcessor, type RunningProcessor } from '../../src/processor.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { eventually } from '../helpers/clickhouse.js';
 import { cleanUp, isolatedConfig, natsConnection } from '../helpers/processor.js';
+import { HOUR_MS as H } from '../../src/shared/clock.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const H = 3_600_000;
 const RESPONDER = 'responder-token-budget';
 const VIEWER = 'viewer-token-budget';
 

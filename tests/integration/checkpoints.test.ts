@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { StorageType } from 'nats';
 import { afterAll, describe, expect, it } from 'vitest';
-import { natsCheckpointStore } from '../../src/sinks/natsCheckpoints.js';
+import { natsCheckpointStore } from '../../src/state/checkpointStore.js';
 import { natsConnection } from '../helpers/processor.js';
 
 const nc = await natsConnection();

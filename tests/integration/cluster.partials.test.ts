@@ -11,9 +11,9 @@ import { silentLogger } from '../../src/shared/logger.js';
 import { eventually } from '../helpers/wait.js';
 import { EntityStats, type EntityKind, type EntitySignal } from '../../src/signals/entityStats.js';
 import { MinuteActivity } from '../../src/windows/minuteActivity.js';
+import { MINUTE_MS as MIN } from '../../src/shared/clock.js';
 
 const NATS_URL = process.env.VIGIL_NATS__SERVERS ?? 'nats://127.0.0.1:4222';
-const MIN = 60_000;
 const surge = { minVolume: 5, baselineHalfLifeMs: 30 * MIN, bucketMs: MIN };
 const T0 = Date.UTC(2024, 2, 1, 9, 0);
 const MINUTES = 40;

@@ -13,7 +13,7 @@ import { Pipeline } from '../../src/pipeline.js';
 import { customerPressure } from '../../src/budget/requests.js';
 import { configuredPurchaseModel } from '../../src/signals/purchaseModel.js';
 import { liveEngagementTrend } from '../../src/signals/models/trend.js';
-import { natsCheckpointStore } from '../../src/sinks/natsCheckpoints.js';
+import { natsCheckpointStore } from '../../src/state/checkpointStore.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { EntityCombiner } from '../../src/cluster/entityPartials.js';
 import { silentLogger } from '../../src/shared/logger.js';

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { customerToken, natsMapping, partitionOf } from '../../src/cluster/partitioning.js';
 import type { VigilConfig } from '../../src/config/schema.js';
-import { natsCheckpointStore } from '../../src/sinks/natsCheckpoints.js';
+import { natsCheckpointStore } from '../../src/state/checkpointStore.js';
 import { envFor, ProcessorChild } from '../helpers/child.js';
 import { CLICKHOUSE_URL } from '../helpers/clickhouse.js';
 import { activityInClickHouse, countBy, customerIdOf, makeEvents, members, owners, publish, sameActivity, until, wallSnapshot, type Truth } from '../helpers/cluster.js';

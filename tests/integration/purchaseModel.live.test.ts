@@ -8,17 +8,16 @@ import { runModelFit, type ClickHouseModelFit } from '../../src/cli/modelFit.js'
 import type { VigilConfig } from '../../src/config/schema.js';
 import type { RunningProcessor } from '../../src/processor.js';
 import type { ClickHouseClient } from '../../src/sinks/clickhouse/client.js';
-import { readLatestModel, readPurchaseHistories } from '../../src/sinks/clickhouse/purchaseModels.js';
+import { readLatestModel, readPurchaseHistories } from '../../src/sources/purchaseModels.js';
 import { expectedPurchases, pAlive } from '../../src/signals/models/bgnbd.js';
 import { customerLifetimeValue } from '../../src/signals/models/gammaGamma.js';
 import { simulateCustomers } from '../../src/signals/models/simulate.js';
 import { lifetimeValueOptions, modelInputs } from '../../src/signals/purchaseModel.js';
 import { eventually, testClickHouseClient } from '../helpers/clickhouse.js';
 import { chQuery, cleanUp, isolatedConfig, natsConnection, startTestProcessor } from '../helpers/processor.js';
+import { DAY_MS as DAY, MINUTE_MS as MIN } from '../../src/shared/clock.js';
 
 const enc = new TextEncoder();
-const MIN = 60_000;
-const DAY = 1440 * MIN;
 /** Float32 columns (p_alive, expected_purchases_*) keep 24 bits: 6e-8 relative; 1e-6 leaves room for printing. */
 const FLOAT32_TOLERANCE = 1e-6;
 /**

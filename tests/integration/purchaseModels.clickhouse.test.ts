@@ -5,14 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fitFromClickHouse } from '../../src/cli/modelFit.js';
 import { toChDateTime, type ClickHouseClient } from '../../src/sinks/clickhouse/client.js';
 import { migrate } from '../../src/sinks/clickhouse/migrate.js';
-import { readLatestModel, readPurchaseHistories, storedModelName, storeModelFits } from '../../src/sinks/clickhouse/purchaseModels.js';
+import { readLatestModel, readPurchaseHistories, storedModelName, storeModelFits } from '../../src/sources/purchaseModels.js';
 import type { EventRow } from '../../src/sinks/clickhouse/tables.js';
 import { simulateCustomers } from '../../src/signals/models/simulate.js';
 import { ChdbClient } from '../helpers/clickhouse-chdb.js';
 import { testClickHouseClient, testDatabaseName } from '../helpers/clickhouse.js';
+import { DAY_MS as DAY, MINUTE_MS as MIN } from '../../src/shared/clock.js';
 
-const MIN = 60_000;
-const DAY = 1440 * MIN;
 const AS_OF = Date.parse('2026-11-20T12:00:00Z');
 
 function event(id: string, customer: string, type: string, tsMs: number, value = 0): EventRow {

@@ -11,7 +11,7 @@ import {
 } from './bgnbd.js';
 import { simulateCustomers } from './simulate.js';
 import { hyp2f1, logAddExp } from './specialFunctions.js';
-import { logIntegrateHalfLineByUnit, tanhSinhNodes } from './testQuadrature.js';
+import { logIntegrateHalfLineByUnit, tanhSinhNodes } from './quadrature.testing.js';
 
 // Fader, Hardie & Lee (2005), table 1, fitted to the CDNOW sample (2,357 customers, weeks).
 const CDNOW_PAPER: BgNbdParams = { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };

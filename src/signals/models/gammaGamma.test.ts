@@ -9,7 +9,7 @@ import {
   type SpendSummary,
 } from './gammaGamma.js';
 import { simulateCustomers } from './simulate.js';
-import { integrateUnit } from './testQuadrature.js';
+import { integrateUnit } from './quadrature.testing.js';
 
 // Fader, Hardie & Lee (2005), "RFM and CLV", fitted to the CDNOW sample.
 const CDNOW_SPEND: GammaGammaParams = { p: 6.25, q: 3.74, gamma: 15.44 };

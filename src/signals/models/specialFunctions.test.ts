@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hyp2f1, hypergeometricPFQ, lnBeta, lnGamma, logAddExp } from './specialFunctions.js';
-import { integrateUnit } from './testQuadrature.js';
+import { integrateUnit } from './quadrature.testing.js';
 
 /** Euler's integral, normalised by the same quadrature of the Beta integral, so no gamma function is involved. */
 function hyp2f1ByEulerIntegral(a: number, b: number, c: number, z: number): number {

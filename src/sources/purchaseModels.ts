@@ -1,15 +1,16 @@
-// The purchase models in ClickHouse: every customer's purchase history read from `events` for `vigil model fit`,
-// the fitted parameters written to `model_params`, and the latest fit read back by the processor. The SQL runs on
-// 18.16 (Debian's server) and on current versions (the tests run it on both).
-import type { VigilConfig } from '../../config/schema.js';
-import type { PurchaseModel } from '../../signals/churn.js';
-import type { BgNbdParams } from '../../signals/models/bgnbd.js';
-import type { GammaGammaParams } from '../../signals/models/gammaGamma.js';
-import { createPurchaseModel, type PurchaseHistory } from '../../signals/purchaseModel.js';
-import { errorMessage, VigilError } from '../../shared/errors.js';
-import type { Logger } from '../../shared/logger.js';
-import { quoteIdentifier, toChDateTime, type ClickHouseClient } from './client.js';
-import type { ModelParamsRow } from './tables.js';
+// The purchase models' source: the latest fit read from ClickHouse's `model_params` into the live path (the churn
+// signal), re-read on a timer; and, for `vigil model fit`, every customer's purchase history read from `events` and
+// the fitted parameters written back. The SQL runs on 18.16 (Debian's server) and on current versions (the tests run
+// it on both).
+import type { VigilConfig } from '../config/schema.js';
+import type { PurchaseModel } from '../signals/churn.js';
+import type { BgNbdParams } from '../signals/models/bgnbd.js';
+import type { GammaGammaParams } from '../signals/models/gammaGamma.js';
+import { createPurchaseModel, type PurchaseHistory } from '../signals/purchaseModel.js';
+import { errorMessage, VigilError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { quoteIdentifier, toChDateTime, type ClickHouseClient } from '../sinks/clickhouse/client.js';
+import type { ModelParamsRow } from '../sinks/clickhouse/tables.js';
 
 type ModelConfig = VigilConfig['signals']['model'];
 
