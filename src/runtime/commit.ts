@@ -27,8 +27,9 @@
 //   6. lastCheckpointAt = clock.now(); the mark is acked if the checkpoint covers it; lastCheckpoint recorded;
 //   7. the noted erase_request messages are deleted from the stream (only now: before this checkpoint a restart had
 //      to replay them); a failure keeps them for the next checkpoint and is logged, not thrown.
-//   Any failure in 1–3 or 5 throws: the previous checkpoint stays, lastCheckpointAt is not moved (the slice stays
-//   due), an erasure that failed stays first in the queue and the slice is not acknowledged past its last commit.
+//   Any failure in 1–5 throws (the real fence answers false rather than throw): the previous checkpoint stays,
+//   lastCheckpointAt is not moved (the slice stays due), an erasure that failed stays first in the queue (the same
+//   request object: a retry resumes it) and the slice is not acknowledged past what its last commit made durable.
 //
 // round() — the processor's loop: checkpoint every slice due (clock.now() - lastCheckpointAt >= the interval),
 // or commit() when none is; then the leader's sweep of unpartitioned subjects acks what the flush stored.
