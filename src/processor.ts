@@ -1,5 +1,5 @@
 // Wires the stages into one running processor: NATS in, pipeline, ClickHouse and NATS out, the wall beside it.
-import { connect, type NatsConnection } from 'nats';
+import { connect, type JsMsg, type NatsConnection } from 'nats';
 import type { VigilConfig } from './config/schema.js';
 import type { AlertView, OverloadCell, PressureOutcome, SnapshotFrame, WallSource } from './contract/frames.js';
 import type { EntityActivityRecord, PipelineOutputs, RejectedRecord } from './contract/outputs.js';
@@ -10,6 +10,7 @@ import { defaultProcessorId } from './shared/processorId.js';
 import { ensureStream } from './sources/jetstream.js';
 import { Pipeline, type PipelineDeps } from './pipeline.js';
 import { Worker } from './worker.js';
+import { Committer } from './runtime/commit.js';
 import { natsConnectOptions, redactUrl, redisConnectArgs } from './shared/serviceAuth.js';
 import { PartitionLeases } from './cluster/leases.js';
 import { EntityCombiner, PartialsPublisher, ensurePartialsStream } from './cluster/entityPartials.js';
@@ -230,29 +231,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     return run;
   };
 
-  /**
-   * Makes every effect handled so far durable: minute activity drained, rows in ClickHouse (and the partitions'
-   * partials on their stream), alert state in Redis; then acknowledges, per worker, the last message handled before
-   * the drain, unless an erasure is still to be carried out (the checkpoint that does it acknowledges). A restart
-   * replays from its checkpoint (the consumer is recreated there), not from the acknowledgement: acknowledging here
-   * keeps JetStream's window of unacknowledged messages (maxAckPending) from filling up between checkpoints.
-   */
-  const commit = async () => {
-    const list = [...workers.values()];
-    const marks = list.map((w) => {
-      const msg = w.source.lastHandled;
-      w.pipeline.drainActivity();
-      w.pendingErasures.push(...w.pipeline.takeErasures());
-      return msg;
-    });
-    await Promise.all([sink.flush(), notifier.persist(), leader?.alertStore.persist(), ...list.map((w) => w.alertStore.persist())]);
-    // After ClickHouse has the rows: a partial never runs ahead of what analysts can count.
-    await Promise.all(list.map((w) => w.partials?.flush()));
-    // A consent change must be in Redis before the events around it are acknowledged: else a restart forgets it.
-    if (!(await consent.persist())) throw new VigilError('REDIS_UNAVAILABLE', consent.error ?? 'consent changes not persisted');
-    await Promise.all(list.map((w, i) => (w.pendingErasures.length === 0 ? w.source.ack(marks[i]) : undefined)));
-  };
-
+  // The durability protocol (runtime/commit.ts): commits, erasures, the lease fence, checkpoints and acks.
   const erasureTargets: ErasureTargets = {
     ch,
     database: config.clickhouse.database,
@@ -262,48 +241,18 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     timeoutMs: privacy.erasureTimeoutMs,
     log: log.child({ stage: 'erasure' }),
   };
-  /**
-   * After the rows handled so far are in ClickHouse: erase each requested customer everywhere, oldest first. A
-   * failure leaves the rest pending and fails the checkpoint, so nothing is acknowledged before it is done.
-   */
-  const runErasures = async (w: Worker) => {
-    // flush() may have left rows in spill files during an outage: they must land before the delete, not after it.
-    if (w.pendingErasures.length > 0) await sink.inserted();
-    while (w.pendingErasures.length > 0) {
-      const req = w.pendingErasures[0];
-      await eraseCustomer(erasureTargets, req);
-      if (req.streamSeq > 0) w.requestMessages.push(req.streamSeq);
-      w.pendingErasures.shift();
-    }
-  };
-
-  /**
-   * The state is captured synchronously (so it covers exactly the worker's `coveredSeq`), then everything drained
-   * before it is made durable, then the checkpoint is stored, and only then is the stream acknowledged up to it. In a
-   * cluster the lease is checked first: a processor that lost its partition must not overwrite its successor's state.
-   */
-  const checkpoint = async (w: Worker) => {
-    const { seq, blob, msg } = w.capture();
-    await commit();
-    await runErasures(w);
-    if (w.partition !== null && leases && !(await leases.stillOwns(w.partition))) {
-      log.warn({ partition: w.partition }, 'lease lost before the checkpoint: not saved (the new owner replays from the previous one)');
-      return;
-    }
-    // The checkpoint replaces the previous one, which may still hold an erased customer's live state.
-    await w.checkpoints.save(blob);
-    w.lastCheckpointAt = clock.now();
-    if (msg && msg.seq <= seq) await w.source.ack(msg);
-    w.lastCheckpoint = { seq, bytes: blob.byteLength, at: w.lastCheckpointAt };
-    // Only now may an erase_request leave the stream: before this checkpoint a restart had to replay it.
-    if (w.requestMessages.length > 0) {
-      const seqs = w.requestMessages.splice(0);
-      await deleteStreamMessages(jsm, config.nats.stream, seqs).catch((err: unknown) => {
-        w.requestMessages.push(...seqs);
-        log.warn({ err: errorMessage(err) }, 'deleting erase_request messages from the stream failed; retrying at the next checkpoint');
-      });
-    }
-  };
+  const committer = new Committer<JsMsg>({
+    clock,
+    slices: () => [...workers.values()],
+    sink,
+    sharedState: () => [notifier, leader?.alertStore],
+    consent,
+    erasures: { erase: (req) => eraseCustomer(erasureTargets, req), deleteRequestMessages: (seqs) => deleteStreamMessages(jsm, config.nats.stream, seqs) },
+    fence: () => leases,
+    sweeper: () => leader?.sweeper ?? null,
+    checkpointIntervalMs: config.processor.checkpointIntervalMs,
+    log,
+  });
 
   // Cluster only: the combined channel, segment and campaign counts (every processor), the leader's duties, leases.
   const combiner = clustered
@@ -426,7 +375,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
           : {
               ok: consuming,
               detail: consuming
-                ? `consuming ${config.nats.stream}/${config.nats.consumer}; last checkpoint at seq ${list[0].lastCheckpoint.seq} (${list[0].lastCheckpoint.bytes} bytes)`
+                ? `consuming ${config.nats.stream}/${config.nats.consumer}; last checkpoint at seq ${list[0].ledger.lastCheckpoint.seq} (${list[0].ledger.lastCheckpoint.bytes} bytes)`
                 : list[0]?.pipeline.replaying
                   ? 'replaying the stream after the checkpoint'
                   : 'not consuming',
@@ -509,7 +458,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
           suppressionBuckets.delete(p);
           await w.stopConsuming();
           // A hand-over checkpoints, so the next owner replays nothing; a lost lease stops at once and saves nothing.
-          if (graceful) await checkpoint(w);
+          if (graceful) await committer.checkpoint(w);
           workers.delete(p);
           log.info({ partition: p, graceful }, 'partition released');
         }),
@@ -561,12 +510,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
       // Tells `vigil forget` that a processor consumes the stream and will carry its request out soon.
       redis.set(heartbeat, String(clock.now()), 'PX', heartbeatTtlMs).catch(() => undefined);
       try {
-        await serial(async () => {
-          const due = [...workers.values()].filter((w) => clock.now() - w.lastCheckpointAt >= config.processor.checkpointIntervalMs);
-          for (const w of due) await checkpoint(w);
-          if (due.length === 0) await commit();
-          await leader?.sweeper.commit(() => sink.flush());
-        });
+        await serial(() => committer.round());
       } catch (err) {
         log.error({ err: errorMessage(err) }, 'commit failed; retrying at the next interval');
       }
@@ -599,10 +543,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
       const list = [...workers.values()];
       return { replayed: sumOf(list, (w) => w.restartStats.replayed), ms: Math.max(0, ...list.map((w) => w.restartStats.ms)) };
     },
-    checkpointNow: () =>
-      serial(async () => {
-        for (const w of workers.values()) await checkpoint(w);
-      }),
+    checkpointNow: () => serial(() => committer.checkpointAll()),
     suppressionBucket: () => suppressionBucket,
     sinkCounters: () => sink.counters,
     reloadRules: (rules) => {
@@ -625,7 +566,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
           : serial(async () => {
               const w = workers.get(SINGLE)!;
               await w.stopConsuming();
-              await checkpoint(w);
+              await committer.checkpoint(w);
             });
         const done = await Promise.race([final.then(() => 'ok' as const), deadline]);
         if (done === 'timeout') log.warn('shutdown deadline passed before the final checkpoint; the next start replays from the previous one');

@@ -1,7 +1,8 @@
 // One pipeline and the slice of the stream it reads: the whole stream for a single processor, or one partition's
 // subject in a cluster (docs/scale-out.md). Its live state is restored from its own checkpoint and replayed from the
-// stream after it; the processor (processor.ts) owns the I/O shared by every worker and runs their commits.
-import type { NatsConnection } from 'nats';
+// stream after it; the processor (processor.ts) owns the I/O shared by every worker and runs their commits through
+// runtime/commit.ts, for which a worker is one slice.
+import type { JsMsg, NatsConnection } from 'nats';
 import type { VigilConfig } from './config/schema.js';
 import type { ErasureRequest } from './contract/outputs.js';
 import type { Clock } from './shared/clock.js';
@@ -12,6 +13,7 @@ import type { InboundMessage, Pipeline } from './pipeline.js';
 import type { CheckpointStore } from './state/checkpointStore.js';
 import type { RedisAlertStore } from './alerts/redisAlertStore.js';
 import type { PartialsPublisher } from './cluster/entityPartials.js';
+import { SliceLedger, type Slice } from './runtime/commit.js';
 
 export interface WorkerDeps {
   /** null: the single processor's worker, reading the whole stream. */
@@ -30,7 +32,7 @@ export interface WorkerDeps {
   backpressure(): boolean;
 }
 
-export class Worker {
+export class Worker implements Slice<JsMsg> {
   readonly partition: number | null;
   readonly pipeline: Pipeline;
   readonly alertStore: RedisAlertStore;
@@ -39,11 +41,8 @@ export class Worker {
   readonly source: JetStreamSource;
   /** The highest stream sequence the live state has taken in, from the checkpoint, the replay or the consumer. */
   coveredSeq = 0;
-  /** Erasures handed over by the pipeline and not carried out yet, and erase_request messages to delete afterwards. */
-  readonly pendingErasures: ErasureRequest[] = [];
-  readonly requestMessages: number[] = [];
-  lastCheckpointAt: number;
-  lastCheckpoint = { seq: 0, bytes: 0, at: 0 };
+  /** The commit protocol's record of this slice: pending erasures, the last checkpoint (runtime/commit.ts). */
+  readonly ledger: SliceLedger;
   restartStats = { replayed: 0, ms: 0 };
   consuming = false;
   private readonly sourceDeps: SourceDeps;
@@ -54,7 +53,7 @@ export class Worker {
     this.alertStore = d.alertStore;
     this.checkpoints = packing(d.checkpoints);
     this.partials = d.partials;
-    this.lastCheckpointAt = d.clock.now();
+    this.ledger = new SliceLedger(d.clock.now());
     this.sourceDeps = {
       nc: d.nc,
       config: d.config.nats,
@@ -109,17 +108,16 @@ export class Worker {
     await this.source.stop();
   }
 
-  /**
-   * The checkpoint blob covering exactly `coveredSeq`, captured synchronously, with the message to acknowledge after it;
-   * `checkpoints.save` deflates it before storing.
-   */
-  capture(): { seq: number; blob: Uint8Array; msg: JetStreamSource['lastHandled'] } {
-    const msg = this.source.lastHandled;
+  /** The minute activity to the outputs, and the erasures the pipeline queued since the last call (synchronous). */
+  drain(): ErasureRequest[] {
     this.pipeline.drainActivity();
+    return this.pipeline.takeErasures();
+  }
+
+  /** The checkpoint blob covering exactly `coveredSeq`, captured synchronously; `checkpoints.save` deflates it. */
+  snapshot(): { seq: number; blob: Uint8Array } {
     const seq = this.coveredSeq;
-    const blob = this.pipeline.checkpoint(seq);
-    this.pendingErasures.push(...this.pipeline.takeErasures());
-    return { seq, blob, msg };
+    return { seq, blob: this.pipeline.checkpoint(seq) };
   }
 }
 
