@@ -6,6 +6,9 @@ import { errorMessage, VigilError } from './shared/errors.js';
 import { createLogger } from './shared/logger.js';
 import { superviseThreads } from './threads.js';
 
+/** A different signal within this of the first is one stop request with two senders (a terminal and a script). */
+const SAME_REQUEST_MS = 2_000;
+
 export async function runProcessor(configFile?: string): Promise<void> {
   const config = loadConfig({ file: configFile });
   const log = createLogger(config.log.level);
@@ -14,12 +17,20 @@ export async function runProcessor(configFile?: string): Promise<void> {
   // Imported here, not above: a supervisor never runs a processor itself, and the pipeline's modules cost it ~30 MB.
   const { startProcessor, stopThenExit } = await import('./processor.js');
   const processor = await startProcessor({ config, logger: log });
-  let signals = 0;
+  let first: { signal: string; at: number } | null = null;
   const shutdown = (signal: string) => {
-    if (++signals > 1) {
+    const now = Date.now();
+    if (first) {
+      // One Ctrl-C in `npm run demo` arrives twice: SIGINT from the terminal, SIGTERM from the script's trap. A
+      // different signal right after the first is that same request; the same signal again (a second Ctrl-C) is "now".
+      if (signal !== first.signal && now - first.at < SAME_REQUEST_MS) {
+        log.info({ signal, first: first.signal }, 'already stopping: a second sender of the same stop request');
+        return;
+      }
       log.warn({ signal }, 'second signal: exiting now; unacknowledged messages will be redelivered');
       process.exit(1);
     }
+    first = { signal, at: now };
     log.info({ signal }, 'stopping: no more consumption, committing what was handled');
     stopThenExit(processor, log);
   };
