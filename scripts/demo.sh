@@ -6,11 +6,13 @@
 # Environment: DEMO_CUSTOMERS (5000), DEMO_RATE events/s (200), DEMO_HISTORY_DAYS (30), DEMO_DURATION_S (0 = until stopped),
 #              DEMO_FRESH (1: `vigil reset` the demo's stream, checkpoint, database and Redis keys first),
 #              VIGIL_WALL__PORT (8080) and any other VIGIL_* override.
+#              DEMO_LOG_DIR (.vigil): where processor.log and simulator.log go; DEMO_SKIP_INSTALL=1 never runs `npm install`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p .vigil
+logs="${DEMO_LOG_DIR:-.vigil}"
+mkdir -p .vigil "$logs"
 
-if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+if [[ "${DEMO_SKIP_INSTALL:-0}" != 1 ]] && [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm install --no-audit --no-fund
 fi
 bash scripts/services.sh
@@ -23,31 +25,38 @@ if [[ "${DEMO_FRESH:-1}" != 0 ]]; then node dist/cli/vigil.js reset --yes; fi
 node dist/cli/vigil.js migrate >/dev/null
 
 port="${VIGIL_WALL__PORT:-8080}"
-node dist/cli/vigil.js run >.vigil/processor.log 2>&1 &
+node dist/cli/vigil.js run >"$logs/processor.log" 2>&1 &
 processor=$!
 sim=""
+# Ctrl-C reaches the processor twice: SIGINT from the terminal (the whole foreground process group) and SIGTERM from
+# here. The processor takes a different signal right after the first as the same request (src/main.ts).
 cleanup() {
   [[ -n "$sim" ]] && kill "$sim" 2>/dev/null || true
+  [[ -z "$processor" ]] && return 0
   kill -TERM "$processor" 2>/dev/null || true
-  wait "$processor" 2>/dev/null || true
+  local code=0
+  wait "$processor" 2>/dev/null || code=$?
+  processor=""
+  echo "processor stopped (exit $code); see $logs/processor.log"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:${port}/readyz" >/dev/null 2>&1 && break
-  kill -0 "$processor" 2>/dev/null || { echo "processor exited; see .vigil/processor.log" >&2; tail -20 .vigil/processor.log >&2; exit 1; }
+  kill -0 "$processor" 2>/dev/null || { echo "processor exited; see $logs/processor.log" >&2; tail -20 "$logs/processor.log" >&2; exit 1; }
   sleep 0.3
 done
 
 node dist/cli/vigil.js simulate --customers "${DEMO_CUSTOMERS:-5000}" --rate "${DEMO_RATE:-200}" \
-  --history-days "${DEMO_HISTORY_DAYS:-30}" --duration "${DEMO_DURATION_S:-0}" >.vigil/simulator.log 2>&1 &
+  --history-days "${DEMO_HISTORY_DAYS:-30}" --duration "${DEMO_DURATION_S:-0}" >"$logs/simulator.log" 2>&1 &
 sim=$!
 
 echo
 echo "Vigil is running."
 echo "  wall:     http://127.0.0.1:${port}/"
 echo "  metrics:  http://127.0.0.1:${port}/metrics"
-echo "  logs:     .vigil/processor.log, .vigil/simulator.log"
-echo "  data:     ClickHouse database 'vigil' on http://127.0.0.1:8123"
+echo "  logs:     $logs/processor.log, $logs/simulator.log"
+echo "  data:     ClickHouse database '${VIGIL_CLICKHOUSE__DATABASE:-vigil}' on http://127.0.0.1:8123"
 echo "Ctrl-C stops it."
 if [[ "${DEMO_DURATION_S:-0}" != 0 ]]; then wait "$sim"; sleep 3; else wait "$processor"; fi

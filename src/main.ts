@@ -6,6 +6,21 @@ import { errorMessage, VigilError } from './shared/errors.js';
 import { createLogger } from './shared/logger.js';
 import { superviseThreads } from './threads.js';
 
+/** A different signal within this of the first is one stop request with two senders (a terminal and a script). */
+export const SAME_REQUEST_MS = 2_000;
+
+export type FirstSignal = { signal: string; at: number };
+
+/**
+ * What a stop signal asks, given the first one (null if none yet). One Ctrl-C in `npm run demo` arrives twice:
+ * SIGINT from the terminal, SIGTERM from the script's trap. A different signal right after the first is that same
+ * request; the same signal again (a second Ctrl-C), or any signal later, means "exit now".
+ */
+export function readSignal(first: FirstSignal | null, signal: string, now: number): 'stop' | 'same request' | 'exit now' {
+  if (!first) return 'stop';
+  return signal !== first.signal && now - first.at < SAME_REQUEST_MS ? 'same request' : 'exit now';
+}
+
 export async function runProcessor(configFile?: string): Promise<void> {
   const config = loadConfig({ file: configFile });
   const log = createLogger(config.log.level);
@@ -14,12 +29,19 @@ export async function runProcessor(configFile?: string): Promise<void> {
   // Imported here, not above: a supervisor never runs a processor itself, and the pipeline's modules cost it ~30 MB.
   const { startProcessor, stopThenExit } = await import('./processor.js');
   const processor = await startProcessor({ config, logger: log });
-  let signals = 0;
+  let first: FirstSignal | null = null;
   const shutdown = (signal: string) => {
-    if (++signals > 1) {
+    const now = Date.now();
+    const meaning = readSignal(first, signal, now);
+    if (meaning === 'same request') {
+      log.info({ signal, first: first?.signal }, 'already stopping: a second sender of the same stop request');
+      return;
+    }
+    if (meaning === 'exit now') {
       log.warn({ signal }, 'second signal: exiting now; unacknowledged messages will be redelivered');
       process.exit(1);
     }
+    first = { signal, at: now };
     log.info({ signal }, 'stopping: no more consumption, committing what was handled');
     stopThenExit(processor, log);
   };

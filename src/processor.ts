@@ -382,7 +382,10 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
             },
       };
       if (combiner) checks.combiner = { ok: combiner.caughtUp, detail: combiner.caughtUp ? `${combiner.counters.bucketsFolded} buckets combined` : 'reading the partials stream' };
-      return { ready: Object.values(checks).every((c) => c.ok), checks };
+      // For `vigil status`: the oldest slice's last checkpoint (null before the first), and the purchase model in use.
+      const checkpoints = list.map((w) => w.ledger.lastCheckpoint.at);
+      const checkpointAgeMs = checkpoints.length && checkpoints.every((at) => at > 0) ? clock.now() - Math.min(...checkpoints) : null;
+      return { ready: Object.values(checks).every((c) => c.ok), checks, checkpointAgeMs, modelVersion: model.name };
     },
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The command line: run the processor, apply migrations, publish demo traffic, fit the purchase models.
+// The command line: run the processor, apply migrations, publish demo traffic, fit the purchase models, ask its status.
 import { parseArgs } from 'node:util';
 import { connect } from 'nats';
 import { natsConnectOptions } from '../shared/serviceAuth.js';
@@ -26,6 +26,9 @@ commands:
                                 delete this config's stream, checkpoint, ClickHouse database and Redis keys (demos)
   forget     <customerId> [--config FILE] [--by WHO] [--timeout S] [--no-wait]
                                 erase a customer everywhere (published as an erase_request; prints the audit record)
+  status     [--config FILE] [--json]
+                                ask the running processor's wall (wall.host, wall.port) for readiness, lag, pending,
+                                checkpoint age, alert counts and the model version; exit 0 ready, 1 not, 2 unreachable
   cluster nats-config --partitions N [--prefix events] [--cluster-name NAME --routes HOST:PORT,...]
                                 print the NATS server config that partitions the customers (docs/scale-out.md)
 
@@ -97,6 +100,10 @@ async function main(argv: string[]): Promise<number> {
       await nc.drain();
       process.stdout.write(`${JSON.stringify(r)}\n`);
       return 0;
+    }
+    case 'status': {
+      const { runStatus } = await import('./status.js');
+      return runStatus(rest, { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) });
     }
     case 'forget': {
       const { runForget } = await import('./forget.js');

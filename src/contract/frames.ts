@@ -175,7 +175,14 @@ export interface WallSource {
   /** Liveness: the process runs its loop. */
   live(): boolean;
   /** Readiness: every dependency with its state. */
-  readiness(): { ready: boolean; checks: Record<string, { ok: boolean; detail: string }> };
+  readiness(): {
+    ready: boolean;
+    checks: Record<string, { ok: boolean; detail: string }>;
+    /** Since this processor's oldest last checkpoint, ms; null before its first (or holding no partition). */
+    checkpointAgeMs?: number | null;
+    /** The purchase model scoring now (`bgnbd-gg:config`, or the fit's time). */
+    modelVersion?: string;
+  };
   /** Prometheus text exposition. */
   metrics(): Promise<{ contentType: string; body: string }>;
 }
