@@ -248,6 +248,17 @@ describe('ClientHub: two lanes on one clock (frameIntervalMs 50)', () => {
     ]);
   });
 
+  it('dates a silence sent without startsAt by the clock it was given', async () => {
+    const clock = new ManualClock(123_456);
+    const source = new FakeWallSource();
+    const h = hub(clock, 5, source);
+    const conn = new FakeConnection(clock);
+    h.open(conn);
+    h.message(conn, JSON.stringify({ type: 'silence', matchers: [{ name: 'alertname', op: '=', value: 'x' }], endsAt: Date.now() + 60_000, comment: 'why' }));
+    await Promise.resolve();
+    expect(source.silenceRequests.map((input) => input.startsAt)).toEqual([123_456]);
+  });
+
   it('stamps hello and pong with the clock it was given', () => {
     const clock = new ManualClock(123_456);
     const h = hub(clock);

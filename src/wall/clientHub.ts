@@ -114,7 +114,7 @@ export class ClientHub {
   message(conn: Client, text: string): void {
     const state = this.clients.get(conn);
     if (!state || !this.admit(conn, state)) return;
-    const parsed = parseClientMessage(text);
+    const parsed = parseClientMessage(text, this.clock.now());
     if (!parsed.ok) {
       this.reply(conn, { type: 'error', code: 'BAD_REQUEST', message: parsed.reason });
       return;

@@ -66,6 +66,7 @@ export function createWallServer(options: WallServerOptions): WallServer {
     wsPath: WS_PATH,
     hosts,
     allowedOrigins: config.allowedOrigins,
+    clock: options.clock,
   });
 
   /** Host, Origin (cross-site WebSocket hijacking), the connection cap, then the token (here `?token=` counts). */
