@@ -3,7 +3,7 @@ import { connect, type JsMsg, type NatsConnection } from 'nats';
 import type { VigilConfig } from './config/schema.js';
 import type { AlertView, OverloadCell, PressureOutcome, SnapshotFrame, WallSource } from './contract/frames.js';
 import type { EntityActivityRecord, PipelineOutputs, RejectedRecord } from './contract/outputs.js';
-import { systemClock, type Clock } from './shared/clock.js';
+import { isSchedulingClock, systemClock, type Clock } from './shared/clock.js';
 import { errorMessage, VigilError } from './shared/errors.js';
 import type { Logger } from './shared/logger.js';
 import { defaultProcessorId } from './shared/processorId.js';
@@ -104,6 +104,8 @@ const PARTIALS_MAX_AGE_MS = 25 * 3_600_000;
 export async function startProcessor(opts: ProcessorOptions): Promise<RunningProcessor> {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
+  // The wall paces its frames by the processor's clock when that clock sets timers too; a bare `{ now }` gets the real one.
+  const wallClock = isSchedulingClock(clock) ? clock : undefined;
   const log = opts.logger;
   const clustered = config.cluster.partitions > 0;
   const processorId = config.cluster.processorId ?? defaultProcessorId();
@@ -396,7 +398,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
   if (!clustered) {
     const w = await createWorker(null);
     workers.set(SINGLE, w);
-    wall = createWallServer({ config: config.wall, source: wallSource, logger: log });
+    wall = createWallServer({ config: config.wall, source: wallSource, logger: log, clock: wallClock });
     wallPort = await wall.listen();
     await w.start();
     // Senders are answered from caught-up state only: the bucket and the service start after the replay.
@@ -424,7 +426,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     clusterWall.subscribe((frame) => {
       if (frame.type === 'alert' && leader) notifier.onAlert(frame.alert, clock.now());
     });
-    wall = createWallServer({ config: config.wall, source: wallSource, logger: log });
+    wall = createWallServer({ config: config.wall, source: wallSource, logger: log, clock: wallClock });
     wallPort = await wall.listen();
     leases = new PartitionLeases({
       nc: nc.conn,

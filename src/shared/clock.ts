@@ -1,23 +1,76 @@
-// An injectable clock: windows, for-durations and intervals read time through it so tests never sleep.
+// An injectable clock: windows, for-durations and intervals read time through it, and timers are set through it, so
+// tests never sleep.
 
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
 }
 
-export const systemClock: Clock = { now: () => Date.now() };
+/** Cancels a scheduled callback; calling it after the callback ran, or twice, does nothing. */
+export type Cancel = () => void;
 
-/** A clock that only moves when told to; for unit tests. */
-export class ManualClock implements Clock {
+export interface Scheduler {
+  /** Calls `fn` once, `delayMs` from now; 0 (or less) means the next turn of the event loop. */
+  schedule(fn: () => void, delayMs: number): Cancel;
+}
+
+/** One clock for code that both reads the time and waits: `now` and `schedule` always agree. */
+export interface SchedulingClock extends Clock, Scheduler {}
+
+/** Whether a clock also sets timers (a bare `{ now }` does not). */
+export function isSchedulingClock(clock: Clock): clock is SchedulingClock {
+  return typeof (clock as Partial<SchedulingClock>).schedule === 'function';
+}
+
+export const systemClock: SchedulingClock = {
+  now: () => Date.now(),
+  schedule(fn, delayMs) {
+    // 0 is setImmediate, not setTimeout(0): the next turn of the loop (its check phase, right after pending I/O),
+    // without setTimeout's 1 ms floor.
+    if (delayMs <= 0) {
+      const immediate = setImmediate(fn);
+      return () => clearImmediate(immediate);
+    }
+    const timer = setTimeout(fn, delayMs);
+    return () => clearTimeout(timer);
+  },
+};
+
+/** A clock that only moves when told to; for unit tests. Callbacks scheduled on it run when `advance` passes their time. */
+export class ManualClock implements SchedulingClock {
+  private timers: { at: number; seq: number; fn: () => void }[] = [];
+  private seq = 0;
+
   constructor(private t = 0) {}
   now(): number {
     return this.t;
   }
+  /** Sets the time without running any callback (a jump, as a wall clock may make). */
   set(t: number): void {
     this.t = t;
   }
+  /** Moves time forward by `ms`, running each due callback at its own time, in order (0-delay ones included). */
   advance(ms: number): void {
-    this.t += ms;
+    const until = this.t + Math.max(0, ms);
+    for (;;) {
+      const due = this.timers.filter((timer) => timer.at <= until).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+      if (!due) break;
+      this.timers = this.timers.filter((timer) => timer !== due);
+      if (due.at > this.t) this.t = due.at;
+      due.fn();
+    }
+    this.t = until;
+  }
+  schedule(fn: () => void, delayMs: number): Cancel {
+    const timer = { at: this.t + Math.max(0, delayMs), seq: this.seq++, fn };
+    this.timers.push(timer);
+    return () => {
+      this.timers = this.timers.filter((t) => t !== timer);
+    };
+  }
+  /** Callbacks scheduled and not yet run. */
+  pending(): number {
+    return this.timers.length;
   }
 }
 

@@ -3,6 +3,7 @@
 // at-risk and overload go out at most once per frameIntervalMs; alert and silence changes go out on the next turn of the
 // event loop, and are held back (and coalesced per alert id) only while they come faster than one per frameIntervalMs.
 import type { WallFrame, WallSource } from '../contract/frames.js';
+import { systemClock, type Cancel, type SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { acknowledgeAlert } from './ack.js';
@@ -26,8 +27,8 @@ export interface ClientHubOptions {
   atRiskListSize: number;
   /** Commands per second per client; bursts of BURST_SECONDS' worth. */
   maxMessagesPerSecond: number;
-  /** Milliseconds for the rate limit; performance.now() by default. */
-  now?: () => number;
+  /** Time for pacing, the rate limit and serverTime, and the timers of both lanes; the real clock by default. */
+  clock?: SchedulingClock;
 }
 
 /** The token bucket holds this many seconds' worth of commands, so a screen's "acknowledge all" passes at once. */
@@ -55,10 +56,10 @@ export class ClientHub {
   private readonly pending = new FrameCoalescer();
   private unsubscribe: (() => void) | null = null;
   /** The coalesced lane: stats, at_risk, overload (and resync checks for clients that are behind). */
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Cancel | null = null;
   private lastFlushAt = Number.NEGATIVE_INFINITY;
   /** The urgent lane: alert and silence changes. */
-  private urgentTimer: { kind: 'immediate'; handle: NodeJS.Immediate } | { kind: 'timeout'; handle: NodeJS.Timeout } | null = null;
+  private urgentTimer: Cancel | null = null;
   private lastUrgentFlushAt = Number.NEGATIVE_INFINITY;
   private urgentPending = false;
   /**
@@ -68,10 +69,10 @@ export class ClientHub {
    */
   private readonly snapshotCache = new Map<Role, Buffer>();
 
-  private readonly now: () => number;
+  private readonly clock: SchedulingClock;
 
   constructor(private readonly options: ClientHubOptions) {
-    this.now = options.now ?? (() => performance.now());
+    this.clock = options.clock ?? systemClock;
   }
 
   get size(): number {
@@ -85,17 +86,18 @@ export class ClientHub {
   stop(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.();
     this.timer = null;
-    this.clearUrgentTimer();
+    this.urgentTimer?.();
+    this.urgentTimer = null;
     this.clients.clear();
     this.snapshotCache.clear();
   }
 
   open(conn: Client): void {
     const rate = this.options.maxMessagesPerSecond;
-    this.clients.set(conn, { behind: false, bucket: new TokenBucket(rate, rate * BURST_SECONDS, this.now()), droppedInARow: 0, lastRateErrorAt: Number.NEGATIVE_INFINITY, commandsWhileOver: 0 });
-    this.reply(conn, { type: 'hello', role: conn.context.role, serverTime: Date.now(), frameIntervalMs: this.options.frameIntervalMs });
+    this.clients.set(conn, { behind: false, bucket: new TokenBucket(rate, rate * BURST_SECONDS, this.clock.now()), droppedInARow: 0, lastRateErrorAt: Number.NEGATIVE_INFINITY, commandsWhileOver: 0 });
+    this.reply(conn, { type: 'hello', role: conn.context.role, serverTime: this.clock.now(), frameIntervalMs: this.options.frameIntervalMs });
     const snapshot = this.snapshotBytes(conn.context.role);
     if (snapshot === null) {
       this.reply(conn, { type: 'error', code: 'INTERNAL', message: 'the snapshot is unavailable; reconnect shortly' });
@@ -112,14 +114,14 @@ export class ClientHub {
   message(conn: Client, text: string): void {
     const state = this.clients.get(conn);
     if (!state || !this.admit(conn, state)) return;
-    const parsed = parseClientMessage(text);
+    const parsed = parseClientMessage(text, this.clock.now());
     if (!parsed.ok) {
       this.reply(conn, { type: 'error', code: 'BAD_REQUEST', message: parsed.reason });
       return;
     }
     const message = parsed.message;
     if (message.type === 'ping') {
-      this.reply(conn, { type: 'pong', serverTime: Date.now() });
+      this.reply(conn, { type: 'pong', serverTime: this.clock.now() });
       return;
     }
     const { source, logger } = this.options;
@@ -159,7 +161,7 @@ export class ClientHub {
       return false;
     }
     state.commandsWhileOver = 0;
-    const now = this.now();
+    const now = this.clock.now();
     if (state.bucket.take(now)) {
       state.droppedInARow = 0;
       return true;
@@ -168,7 +170,8 @@ export class ClientHub {
       this.evict(conn, 'too many messages');
       return false;
     }
-    if (now - state.lastRateErrorAt >= RATE_ERROR_INTERVAL_MS) {
+    // A clock set back does not silence the error for as long as it jumped.
+    if (now - state.lastRateErrorAt >= RATE_ERROR_INTERVAL_MS || now < state.lastRateErrorAt) {
       state.lastRateErrorAt = now;
       this.reply(conn, { type: 'error', code: 'RATE_LIMITED', message: `over ${this.options.maxMessagesPerSecond} messages a second; dropped` });
     }
@@ -200,11 +203,16 @@ export class ClientHub {
   /** Leading edge: the first frame after a quiet interval goes out on the next turn of the loop, later ones wait for the interval. */
   private schedule(minDelayMs: number): void {
     if (this.timer) return;
-    const dueIn = Math.max(minDelayMs, this.lastFlushAt + this.options.frameIntervalMs - performance.now());
-    this.timer = setTimeout(() => {
+    const dueIn = Math.max(minDelayMs, this.untilIntervalEnds(this.lastFlushAt));
+    this.timer = this.clock.schedule(() => {
       this.timer = null;
       this.flush();
-    }, Math.max(0, dueIn));
+    }, dueIn);
+  }
+
+  /** What is left of the interval that began at `since`: never more than one interval, even if the clock was set back. */
+  private untilIntervalEnds(since: number): number {
+    return Math.min(this.options.frameIntervalMs, Math.max(0, since + this.options.frameIntervalMs - this.clock.now()));
   }
 
   /**
@@ -214,23 +222,16 @@ export class ClientHub {
    */
   private scheduleUrgent(): void {
     if (this.urgentTimer) return;
-    const dueIn = this.lastUrgentFlushAt + this.options.frameIntervalMs - performance.now();
-    const run = (): void => {
+    // 0 is the next turn of the loop (setImmediate on the real clock).
+    this.urgentTimer = this.clock.schedule(() => {
       this.urgentTimer = null;
       if (this.urgentPending) this.flush();
-    };
-    this.urgentTimer = dueIn <= 0 ? { kind: 'immediate', handle: setImmediate(run) } : { kind: 'timeout', handle: setTimeout(run, dueIn) };
-  }
-
-  private clearUrgentTimer(): void {
-    if (this.urgentTimer?.kind === 'immediate') clearImmediate(this.urgentTimer.handle);
-    else if (this.urgentTimer) clearTimeout(this.urgentTimer.handle);
-    this.urgentTimer = null;
+    }, this.untilIntervalEnds(this.lastUrgentFlushAt));
   }
 
   /** Sends everything pending, whichever lane asked: an urgent flush carries the pending stats along, and vice versa. */
   private flush(): void {
-    const now = performance.now();
+    const now = this.clock.now();
     const frames = this.pending.drain();
     if (frames.length > 0) this.snapshotCache.clear();
     if (this.urgentPending) this.lastUrgentFlushAt = now;

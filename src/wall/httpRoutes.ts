@@ -1,6 +1,7 @@
 // The wall's HTTP surface: the page and its assets, health, metrics, the snapshot API, acknowledgements and silences.
 import type { PressureOutcome, WallSource } from '../contract/frames.js';
 import { idProblem } from '../contract/ids.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { acknowledgeAlert } from './ack.js';
@@ -23,6 +24,8 @@ export interface HttpRoutesOptions {
   hosts: HostPolicy;
   /** Origins besides the wall's own that may send state-changing requests. */
   allowedOrigins: readonly string[];
+  /** A silence's default startsAt; the real clock by default. */
+  clock?: Clock;
 }
 
 const ACK_PATH = /^\/api\/v1\/alerts\/([^/]+)\/ack$/;
@@ -143,7 +146,7 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
       if (method !== 'POST') return notAllowed('GET, POST');
       // The role first: a viewer learns nothing about what a valid body would be.
       if (role !== 'responder') return errorResponse(403, 'FORBIDDEN', 'silencing needs a responder token');
-      const parsed = parseSilenceInput(parseJson(req.body), Date.now());
+      const parsed = parseSilenceInput(parseJson(req.body), (options.clock ?? systemClock).now());
       if (!parsed.ok) return errorResponse(400, 'BAD_REQUEST', parsed.reason);
       const outcome = await addSilence(source, logger, role, parsed.input);
       if (!outcome.ok) return errorResponse(outcome.status, outcome.code, outcome.message);

@@ -2,6 +2,7 @@
 // Composes auth, the client hub and the HTTP routes over whichever transport was selected.
 import type { VigilConfig } from '../config/schema.js';
 import type { WallSource } from '../contract/frames.js';
+import type { SchedulingClock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { loadWallAssets, type WallAssets } from './assets.js';
 import { createAuthenticator, presentedToken } from './auth.js';
@@ -17,6 +18,8 @@ export interface WallServerOptions {
   logger: Logger;
   /** A transport chosen by the caller; by default `selectTransport(config.transport)`. */
   transport?: SelectedTransport;
+  /** The time and timers the hub paces frames and rate-limits commands by; the real clock by default. */
+  clock?: SchedulingClock;
 }
 
 export interface WallServer {
@@ -48,6 +51,7 @@ export function createWallServer(options: WallServerOptions): WallServer {
     maxBufferedBytes: config.maxBufferedBytes,
     atRiskListSize: config.atRiskListSize,
     maxMessagesPerSecond: config.maxMessagesPerSecond,
+    clock: options.clock,
   });
   let assets: WallAssets | null = null;
   const routes = createHttpRoutes({
@@ -62,6 +66,7 @@ export function createWallServer(options: WallServerOptions): WallServer {
     wsPath: WS_PATH,
     hosts,
     allowedOrigins: config.allowedOrigins,
+    clock: options.clock,
   });
 
   /** Host, Origin (cross-site WebSocket hijacking), the connection cap, then the token (here `?token=` counts). */

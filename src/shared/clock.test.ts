@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { isSchedulingClock, ManualClock, systemClock } from './clock.js';
+
+describe('ManualClock', () => {
+  it('runs scheduled callbacks only when advanced past their time, each at its own time, in order', () => {
+    const clock = new ManualClock(100);
+    const ran: [string, number][] = [];
+    clock.schedule(() => ran.push(['b', clock.now()]), 20);
+    clock.schedule(() => ran.push(['a', clock.now()]), 10);
+    clock.schedule(() => ran.push(['now', clock.now()]), 0);
+    const cancel = clock.schedule(() => ran.push(['cancelled', clock.now()]), 15);
+    expect(ran).toEqual([]);
+    cancel();
+    clock.advance(0);
+    expect(ran).toEqual([['now', 100]]);
+    clock.advance(15);
+    expect(ran).toEqual([
+      ['now', 100],
+      ['a', 110],
+    ]);
+    expect(clock.now()).toBe(115);
+    clock.advance(100);
+    expect(ran.at(-1)).toEqual(['b', 120]);
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('runs a callback that a callback schedules within the same advance, if it falls due', () => {
+    const clock = new ManualClock(0);
+    const ran: number[] = [];
+    clock.schedule(() => {
+      ran.push(clock.now());
+      clock.schedule(() => ran.push(clock.now()), 10);
+    }, 10);
+    clock.advance(25);
+    expect(ran).toEqual([10, 20]);
+  });
+
+  it('runs nothing on set, which is a jump', () => {
+    const clock = new ManualClock(0);
+    let ran = false;
+    clock.schedule(() => (ran = true), 10);
+    clock.set(50);
+    expect(ran).toBe(false);
+    clock.advance(0);
+    expect(ran).toBe(true);
+  });
+});
+
+describe('systemClock', () => {
+  it('schedules a 0 delay on the next turn of the loop, as setImmediate does: before an immediate queued after it', async () => {
+    const order: string[] = [];
+    await new Promise<void>((resolve) => {
+      systemClock.schedule(() => order.push('scheduled'), 0);
+      setImmediate(() => {
+        order.push('immediate');
+        resolve();
+      });
+      order.push('sync');
+    });
+    expect(order).toEqual(['sync', 'scheduled', 'immediate']);
+  });
+
+  it('cancels a callback before it runs', async () => {
+    let cancelledRan = false;
+    systemClock.schedule(() => (cancelledRan = true), 0)();
+    systemClock.schedule(() => (cancelledRan = true), 1)();
+    await new Promise<void>((resolve) => systemClock.schedule(resolve, 5));
+    expect(cancelledRan).toBe(false);
+  });
+
+  it('is a scheduling clock; a bare { now } is not', () => {
+    expect(isSchedulingClock(systemClock)).toBe(true);
+    expect(isSchedulingClock(new ManualClock())).toBe(true);
+    expect(isSchedulingClock({ now: () => 0 })).toBe(false);
+  });
+});
