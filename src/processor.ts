@@ -489,6 +489,10 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
             });
             await sweeper.start();
             leader = { pipeline, alertStore, sweeper };
+            // Alert changes heard before this processor led (at start, or while the last leader was failing) reached
+            // no notifier: the wall holds each alert's newest version, so they are grouped now. One the restored
+            // groups already hold in the same state is no change, and is not sent again.
+            for (const alert of clusterWall!.heldAlerts()) notifier.onAlert(alert, clock.now());
             log.info('leader: evaluating channel, segment and campaign rules; sweeping unpartitioned subjects');
           } else if (!isLeader && leader) {
             const was = leader;

@@ -345,6 +345,11 @@ export class ClusterWall {
     return [...this.members.entries()].filter(([, m]) => m.seenAt >= live).map(([processorId, m]) => ({ processorId, partitions: m.summary.partitions, seenAt: m.seenAt }));
   }
 
+  /** The newest version of every alert this wall holds, from every processor (uncut, unlike the snapshot's list). */
+  heldAlerts(): AlertView[] {
+    return [...this.alerts.values()].map((h) => h.view);
+  }
+
   snapshot(): SnapshotFrame {
     const now = this.now();
     const local = this.safeLocal() ?? emptyFrame(now);
