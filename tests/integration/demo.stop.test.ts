@@ -2,20 +2,12 @@
 // simulator) and the script's trap sends the processor SIGTERM. That is one request, and the processor stops cleanly.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/ownServices.js';
 import { eventually } from '../helpers/wait.js';
 import { cleanUp, isolatedConfig, natsConnection } from '../helpers/processor.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe('the demo stopped with Ctrl-C', () => {
   it('stops the processor cleanly (final checkpoint, exit 0) when the process group gets SIGINT', async () => {

@@ -1,7 +1,7 @@
 // `vigil status` against a running processor's wall: readiness, lag, checkpoint age, alert counts, model version.
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/ownServices.js';
 import type { ProcessorStatus } from '../../src/cli/status.js';
 import { eventually } from '../helpers/wait.js';
 import { isolatedSuite, startTestProcessor } from '../helpers/processor.js';
@@ -13,14 +13,6 @@ function vigil(args: string[], env: Record<string, string>): Promise<{ code: num
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 describe('vigil status', () => {
