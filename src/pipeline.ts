@@ -20,7 +20,7 @@ import { AlertDesk } from './alerts/alertDesk.js';
 import type { AlertStore } from './alerts/alertStore.js';
 import { evaluateCustomer } from './alerts/customerRules.js';
 import type { AlertEngine } from './alerts/engine.js';
-import { evaluateEntities, evaluateEntitiesOf, evaluateProcessor, evaluateSuppressions, type SuppressionSource } from './alerts/entityRules.js';
+import { budgetSuppressions, evaluateEntities, evaluateEntitiesOf, evaluateProcessor, evaluateSuppressions, type SuppressionSource } from './alerts/entityRules.js';
 import type { AlertNotifier } from './alerts/notifier.js';
 import { ruleSampler } from './alerts/sampler.js';
 import type { ContactBudget } from './budget/contactBudget.js';
@@ -309,22 +309,4 @@ export class Pipeline {
   acknowledge(alertId: string, by: string): boolean { return this.desk.acknowledge(alertId, by); }
   snapshot(): SnapshotFrame { return this.live.snapshot(); }
   subscribe(listener: (f: WallFrame) => void): () => void { return this.live.subscribe(listener); }
-}
-
-/** One processor's `suppressed_customers` samples: its own contact budget's tally per campaign. */
-function budgetSuppressions(budget: ContactBudget): SuppressionSource {
-  return {
-    all: (now) => {
-      const out = [];
-      for (const campaignId of new Set(budget.campaignCounts(now).map((c) => c.campaignId))) {
-        const sample = campaignId === null ? null : budget.campaignSample(campaignId, now);
-        if (sample) out.push({ campaignId: campaignId!, ...sample });
-      }
-      return out;
-    },
-    one: (campaignId) => {
-      const sample = budget.campaignSample(campaignId);
-      return sample ? { campaignId, ...sample } : null;
-    },
-  };
 }

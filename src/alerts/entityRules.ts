@@ -3,6 +3,7 @@
 import type { AlertRule } from '../config/schema.js';
 import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js';
 import type { ProcessorStats } from '../contract/frames.js';
+import type { ContactBudget } from '../budget/contactBudget.js';
 import type { EntityKind, EntitySignal, EntityStats } from '../signals/entityStats.js';
 import type { Sample } from './alertStateMachine.js';
 import type { AlertEngine } from './engine.js';
@@ -99,4 +100,22 @@ export function entitySample(rule: AlertRule, s: EntitySignal, trigger: Sample['
     default:
       return null;
   }
+}
+
+/** One processor's `suppressed_customers` samples: its own contact budget's tally per campaign. */
+export function budgetSuppressions(budget: Pick<ContactBudget, 'campaignCounts' | 'campaignSample'>): SuppressionSource {
+  return {
+    all: (now) => {
+      const out = [];
+      for (const campaignId of new Set(budget.campaignCounts(now).map((c) => c.campaignId))) {
+        const sample = campaignId === null ? null : budget.campaignSample(campaignId, now);
+        if (sample) out.push({ campaignId: campaignId!, ...sample });
+      }
+      return out;
+    },
+    one: (campaignId) => {
+      const sample = budget.campaignSample(campaignId);
+      return sample ? { campaignId, ...sample } : null;
+    },
+  };
 }
