@@ -9,6 +9,7 @@ import type { Logger } from './shared/logger.js';
 import { defaultProcessorId } from './shared/processorId.js';
 import { ensureStream } from './sources/jetstream.js';
 import { Pipeline, type PipelineDeps } from './pipeline.js';
+import { EntityRuleEvaluator } from './alerts/entityRuleEvaluator.js';
 import { Worker } from './worker.js';
 import { Committer } from './runtime/commit.js';
 import { natsConnectOptions, redactUrl, redisConnectArgs } from './shared/serviceAuth.js';
@@ -204,7 +205,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
       alertStore,
       new FanOutOutputs(sink, natsOut, partials),
       // The lag rule's subject is the partition, not the processor: its alert moves with it, in its alert hash.
-      partition === null ? {} : { partition, entityRules: false, processorKey: `partition-${partition}` },
+      partition === null ? {} : { partition },
       () => worker?.source.pending() ?? 0,
     );
     const checkpoints = await natsCheckpointStore(nc.conn, config.processor.checkpointBucket, name, config.nats.replicas);
@@ -260,7 +261,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
   const combiner = clustered
     ? new EntityCombiner({ nc: nc.conn, stream: config.cluster.partialsStream, subjectPrefix: config.cluster.partialsSubjectPrefix, surge: config.signals.surge, maxEntities: config.windows.maxEntities, log: log.child({ stage: 'combiner' }) })
     : null;
-  let leader: { pipeline: Pipeline; alertStore: RedisAlertStore; sweeper: UnpartitionedSweeper } | null = null;
+  let leader: { pipeline: EntityRuleEvaluator; alertStore: RedisAlertStore; sweeper: UnpartitionedSweeper } | null = null;
   let leases: PartitionLeases | null = null;
   let clusterWall: ClusterWall | null = null;
 
@@ -474,12 +475,18 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
             await notifier.load();
             const alertStore = new RedisAlertStore(redis, `${config.redis.keyPrefix}alerts:cluster`);
             await alertStore.load();
-            const pipeline = pipelineFor(
+            // The leader's rules: channel, segment and campaign rules on every partition's combined counts.
+            const pipeline = new EntityRuleEvaluator({
+              config,
+              clock,
               alertStore,
-              new FanOutOutputs(sink, natsOut, null),
-              { entities: combiner!.stats, processorKey: null, campaignSuppressions: () => campaignSuppressions(clusterWall!.snapshot().overload, config.budget.campaignWindowMs) },
-              () => 0,
-            );
+              outputs: new FanOutOutputs(sink, natsOut, null),
+              entities: combiner!.stats,
+              campaignSuppressions: () => campaignSuppressions(clusterWall!.snapshot().overload, config.budget.campaignWindowMs),
+              onAlert: (a: AlertView) => natsOut.alert(a),
+              notifier: pipelineNotifier,
+              bufferedRows: () => sink.bufferedRows(),
+            });
             const sweeper = new UnpartitionedSweeper({
               nc: nc.conn,
               config,
