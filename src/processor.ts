@@ -14,7 +14,8 @@ import { Committer } from './runtime/commit.js';
 import { natsConnectOptions, redactUrl, redisConnectArgs } from './shared/serviceAuth.js';
 import { PartitionLeases } from './cluster/leases.js';
 import { EntityCombiner, PartialsPublisher, ensurePartialsStream } from './cluster/entityPartials.js';
-import { ClusterWall, mergeSnapshots } from './cluster/clusterWall.js';
+import { ClusterWall } from './cluster/clusterWall.js';
+import { mergeSnapshots } from './wall/snapshotMerge.js';
 import { UnpartitionedSweeper } from './cluster/unpartitioned.js';
 import { natsCheckpointStore } from './state/checkpointStore.js';
 import { configuredPurchaseModel } from './signals/purchaseModel.js';
@@ -417,6 +418,8 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
       atRiskLimit: config.wall.atRiskListSize,
       local: { snapshot: localSnapshot, acknowledge: acknowledgeLocal },
       overload: () => combiner!.overloadCells(Math.floor(clock.now() / 60_000)),
+      partitions: () => leases?.owned() ?? [],
+      clock: wallClock,
       log: log.child({ stage: 'cluster' }),
     });
     // A silence added on another processor's wall: this processor's notifications must honour it too.

@@ -1,7 +1,7 @@
 // Merging snapshots, by hand: two processors' (or two partitions') frames and the one frame a wall shows for both.
 import { describe, expect, it } from 'vitest';
 import type { AlertTotals, AlertView, AtRiskEntry, OverloadCell, ProcessorStats, Silence, SnapshotFrame } from '../contract/frames.js';
-import { mergeSnapshots, withBudgetCounts } from './clusterWall.js';
+import { mergeSnapshots, withBudgetCounts } from './snapshotMerge.js';
 
 function stats(ts: number, over: Partial<ProcessorStats> = {}): ProcessorStats {
   return { ts, eventsPerSec: 0, eventsTotal: 0, rejectedTotal: 0, lateTotal: 0, lagMs: 0, pending: 0, activeCustomers: 0, clickhouseBufferedRows: 0, uptimeS: 0, ...over };
