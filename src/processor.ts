@@ -105,7 +105,8 @@ const PARTIALS_MAX_AGE_MS = 25 * 3_600_000;
 export async function startProcessor(opts: ProcessorOptions): Promise<RunningProcessor> {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
-  // The wall paces its frames by the processor's clock when that clock sets timers too; a bare `{ now }` gets the real one.
+  // Timers (the wall's pacing, ClickHouse batches and retries, cluster ticks) follow the processor's clock when that
+  // clock sets timers too; a bare `{ now }` gets the real one.
   const wallClock = isSchedulingClock(clock) ? clock : undefined;
   const log = opts.logger;
   const clustered = config.cluster.partitions > 0;
@@ -137,7 +138,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
   // The first attempt is awaited so a healthy start has its tables; if ClickHouse is away, retries go on behind.
   await migrateWithRetries(ch, config, log, schema, 1);
   if (!schema.ready) void migrateWithRetries(ch, config, log, schema, Number.POSITIVE_INFINITY);
-  const sink = createClickHouseSink(ch, config.clickhouse, { logger: log });
+  const sink = createClickHouseSink(ch, config.clickhouse, { logger: log, clock: wallClock });
   const jsm = await nc.conn.jetstreamManager();
   await ensureStream(jsm, { ...config.nats }, log);
   if (clustered) await ensurePartialsStream(jsm, { stream: config.cluster.partialsStream, subjectPrefix: config.cluster.partialsSubjectPrefix, maxAgeMs: PARTIALS_MAX_AGE_MS, replicas: config.nats.replicas });
