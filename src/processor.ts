@@ -439,6 +439,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
       partitions: config.cluster.partitions,
       leaseMs: config.cluster.leaseMs,
       replicas: config.nats.replicas,
+      clock: wallClock,
       log: log.child({ stage: 'leases' }),
       onAssign: (p) =>
         serial(async () => {

@@ -7,24 +7,13 @@
 // ("wrong last sequence: 0"), as it is after a successor's create. create() also succeeds over a delete or purge
 // marker (nats.js 2.29 reads the marker and updates at its revision, so two creators cannot both win).
 import { StorageType, nanos, type KV, type NatsConnection } from 'nats';
+import { systemClock, type Cancel, type SchedulingClock } from '../shared/clock.js';
 import { VigilError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { isNoMessageFound, isWrongLastSequence } from '../shared/natsErrors.js';
 import { assign } from './assignment.js';
 
 export { assign };
-
-export interface LeaseTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  now(): number;
-}
-
-const realTimers: LeaseTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-  now: () => Date.now(),
-};
 
 export interface PartitionLeaseOptions {
   nc: NatsConnection;
@@ -48,8 +37,8 @@ export interface PartitionLeaseOptions {
   onRevoke(p: number, graceful: boolean): Promise<void>;
   /** Leadership gained (true) or lost (false); the same lease mechanism on key 'leader'. */
   onLeader?(leader: boolean): Promise<void> | void;
-  /** Injected for tests; default: setTimeout and Date.now. */
-  timers?: LeaseTimers;
+  /** Reads the time and sets the renewals; default the system clock. */
+  clock?: SchedulingClock;
 }
 
 export interface PartitionLeaseStatus {
@@ -118,7 +107,7 @@ function parseValue(data: Uint8Array): LeaseValue | null {
 export class PartitionLeases {
   private readonly opts: PartitionLeaseOptions;
   private readonly log: Logger;
-  private readonly timers: LeaseTimers;
+  private readonly clock: SchedulingClock;
   private readonly intervalMs: number;
   private readonly instance = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
   private kv: KV | null = null;
@@ -131,7 +120,7 @@ export class PartitionLeases {
   /** Callbacks per partition ('p<k>') and for 'leader', one at a time each, in the order they were decided. */
   private readonly chains = new Map<string, Promise<void>>();
 
-  private timer: unknown = null;
+  private cancelTimer: Cancel | null = null;
   private halted = true;
   private stopping = false;
   private stopped: Promise<void> | null = null;
@@ -155,7 +144,7 @@ export class PartitionLeases {
     if (!Number.isFinite(opts.leaseMs) || opts.leaseMs < 100) throw new VigilError('CONFIG_INVALID', `cluster leaseMs must be ≥ 100, got ${opts.leaseMs}`);
     this.opts = opts;
     this.log = opts.log;
-    this.timers = opts.timers ?? realTimers;
+    this.clock = opts.clock ?? systemClock;
     this.intervalMs = Math.max(1, Math.floor(opts.leaseMs / 4));
   }
 
@@ -246,8 +235,8 @@ export class PartitionLeases {
    */
   abandon(): void {
     this.halted = true;
-    if (this.timer !== null) this.timers.clearTimeout(this.timer);
-    this.timer = null;
+    this.cancelTimer?.();
+    this.cancelTimer = null;
   }
 
   /** For tests: wakes an abandoned instance; its next renewal finds out what it lost. */
@@ -261,12 +250,12 @@ export class PartitionLeases {
 
   private schedule(): void {
     if (this.halted) return;
-    this.timer = this.timers.setTimeout(() => void this.tick(), this.intervalMs);
+    this.cancelTimer = this.clock.schedule(() => void this.tick(), this.intervalMs);
   }
 
   /** Renews every held key, then starts a round unless one is still running; renewals never wait for a round. */
   private async tick(): Promise<void> {
-    this.timer = null;
+    this.cancelTimer = null;
     await this.renewAll();
     if (!this.stopping && !this.halted && !this.roundInFlight) void this.runRound();
     this.schedule();
@@ -301,7 +290,7 @@ export class PartitionLeases {
   }
 
   private async renew(lease: Lease, lost: (why: string) => void): Promise<void> {
-    const sentAt = this.timers.now();
+    const sentAt = this.clock.now();
     try {
       lease.revision = await this.kv!.update(lease.key, this.value(), lease.revision);
       lease.writtenAt = sentAt;
@@ -309,7 +298,7 @@ export class PartitionLeases {
       if (lease.state === 'lost') return;
       if (isWrongLastSequence(err)) lost(`renewal refused (${errorMessage(err)}): the key expired or another processor holds it`);
       // NATS is the clock of record, but a processor that cannot reach it stops before the key can have expired.
-      else if (this.timers.now() - lease.writtenAt >= this.opts.leaseMs) lost(`not renewed for ${this.opts.leaseMs} ms (${errorMessage(err)})`);
+      else if (this.clock.now() - lease.writtenAt >= this.opts.leaseMs) lost(`not renewed for ${this.opts.leaseMs} ms (${errorMessage(err)})`);
       else this.recordError(err, `renewing ${lease.key} failed; retrying`);
     }
   }
@@ -350,7 +339,7 @@ export class PartitionLeases {
         }
       }
       this.rounds++;
-      this.lastRoundAt = this.timers.now();
+      this.lastRoundAt = this.clock.now();
     } catch (err) {
       this.roundErrors++;
       this.recordError(err, 'lease round failed; retrying next round');
@@ -377,9 +366,9 @@ export class PartitionLeases {
   private async liveKeys(): Promise<Set<string>> {
     const iter = await this.kv!.keys();
     const out = new Set<string>();
-    let timer: unknown = null;
+    let cancel: Cancel = () => undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = this.timers.setTimeout(() => {
+      cancel = this.clock.schedule(() => {
         iter.stop();
         reject(new Error(`listing the lease keys took over ${this.opts.leaseMs} ms`));
       }, this.opts.leaseMs);
@@ -392,7 +381,7 @@ export class PartitionLeases {
         timeout,
       ]);
     } finally {
-      this.timers.clearTimeout(timer);
+      cancel();
     }
     return out;
   }
@@ -404,7 +393,7 @@ export class PartitionLeases {
 
   /** Creates the key; null when another holds it (create() refused). */
   private async claim(key: string): Promise<Lease | null> {
-    const sentAt = this.timers.now();
+    const sentAt = this.clock.now();
     try {
       const revision = await this.kv!.create(key, this.value());
       return { key, revision, writtenAt: sentAt, state: 'starting', started: false, revoked: false };
@@ -564,13 +553,13 @@ export class PartitionLeases {
   }
 
   private value(): Uint8Array {
-    const v: LeaseValue = { owner: this.opts.processorId, instance: this.instance, at: new Date(this.timers.now()).toISOString() };
+    const v: LeaseValue = { owner: this.opts.processorId, instance: this.instance, at: new Date(this.clock.now()).toISOString() };
     return encoder.encode(JSON.stringify(v));
   }
 
   private recordError(err: unknown, what: string): void {
     const message = errorMessage(err);
-    this.lastError = { at: this.timers.now(), message: `${what}: ${message}` };
+    this.lastError = { at: this.clock.now(), message: `${what}: ${message}` };
     this.log.warn({ err: message }, what);
   }
 
@@ -591,8 +580,8 @@ export class PartitionLeases {
     const member = this.member;
     if (member) await this.release(member, () => this.member === member && ((this.member = null), true));
     this.halted = true;
-    if (this.timer !== null) this.timers.clearTimeout(this.timer);
-    this.timer = null;
+    this.cancelTimer?.();
+    this.cancelTimer = null;
     await this.renewing;
     this.memberIds = [];
     this.log.info('left the cluster');
