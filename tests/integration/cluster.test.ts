@@ -15,7 +15,7 @@ import { configuredPurchaseModel } from '../../src/signals/purchaseModel.js';
 import { liveEngagementTrend } from '../../src/signals/models/trend.js';
 import { natsCheckpointStore } from '../../src/state/checkpointStore.js';
 import { ManualClock } from '../../src/shared/clock.js';
-import { EntityCombiner } from '../../src/cluster/entityPartials.js';
+import { EntityCombiner } from '../../src/cluster/entityCombiner.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { isolatedConfig } from '../helpers/processor.js';
 import { envFor, ProcessorChild } from '../helpers/child.js';

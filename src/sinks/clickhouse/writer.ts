@@ -2,6 +2,9 @@
 // with exponential backoff for as long as ClickHouse is away; the table engines make a retry harmless.
 // Two tiers hold what waits: memory up to spill.maxMemoryRows, then local disk (spill.ts) up to spill.maxBytes;
 // beyond both, full() asks the processor to stop consuming. Nothing is ever dropped for lack of room.
+// Over 400 lines on purpose: the two tiers are one state machine per batch (in memory, being written to disk, on
+// disk, in flight) over the per-table queues, and every move between them updates the same counts (memory rows,
+// reserved and spilled bytes) that full() and flush() read; the disk I/O itself is spill.ts, the cut batcher.ts.
 import { resolve as resolvePath } from 'node:path';
 import { systemClock, type Cancel, type SchedulingClock } from '../../shared/clock.js';
 import { errorMessage } from '../../shared/errors.js';
