@@ -14,8 +14,10 @@ import { Worker } from './worker.js';
 import { Committer } from './runtime/commit.js';
 import { natsConnectOptions, redactUrl, redisConnectArgs } from './shared/serviceAuth.js';
 import { PartitionLeases } from './cluster/leases.js';
-import { EntityCombiner, PartialsPublisher, ensurePartialsStream } from './cluster/entityPartials.js';
-import { ClusterWall, mergeSnapshots } from './cluster/clusterWall.js';
+import { EntityCombiner } from './cluster/entityCombiner.js';
+import { PartialsPublisher, ensurePartialsStream } from './cluster/entityPartials.js';
+import { ClusterWall } from './cluster/clusterWall.js';
+import { mergeSnapshots } from './wall/snapshotMerge.js';
 import { UnpartitionedSweeper } from './cluster/unpartitioned.js';
 import { natsCheckpointStore } from './state/checkpointStore.js';
 import { configuredPurchaseModel } from './signals/purchaseModel.js';
@@ -105,7 +107,8 @@ const PARTIALS_MAX_AGE_MS = 25 * 3_600_000;
 export async function startProcessor(opts: ProcessorOptions): Promise<RunningProcessor> {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
-  // The wall paces its frames by the processor's clock when that clock sets timers too; a bare `{ now }` gets the real one.
+  // Timers (the wall's pacing, ClickHouse batches and retries, cluster ticks) follow the processor's clock when that
+  // clock sets timers too; a bare `{ now }` gets the real one.
   const wallClock = isSchedulingClock(clock) ? clock : undefined;
   const log = opts.logger;
   const clustered = config.cluster.partitions > 0;
@@ -137,7 +140,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
   // The first attempt is awaited so a healthy start has its tables; if ClickHouse is away, retries go on behind.
   await migrateWithRetries(ch, config, log, schema, 1);
   if (!schema.ready) void migrateWithRetries(ch, config, log, schema, Number.POSITIVE_INFINITY);
-  const sink = createClickHouseSink(ch, config.clickhouse, { logger: log });
+  const sink = createClickHouseSink(ch, config.clickhouse, { logger: log, clock: wallClock });
   const jsm = await nc.conn.jetstreamManager();
   await ensureStream(jsm, { ...config.nats }, log);
   if (clustered) await ensurePartialsStream(jsm, { stream: config.cluster.partialsStream, subjectPrefix: config.cluster.partialsSubjectPrefix, maxAgeMs: PARTIALS_MAX_AGE_MS, replicas: config.nats.replicas });
@@ -418,6 +421,8 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
       atRiskLimit: config.wall.atRiskListSize,
       local: { snapshot: localSnapshot, acknowledge: acknowledgeLocal },
       overload: () => combiner!.overloadCells(Math.floor(clock.now() / 60_000)),
+      partitions: () => leases?.owned() ?? [],
+      clock: wallClock,
       log: log.child({ stage: 'cluster' }),
     });
     // A silence added on another processor's wall: this processor's notifications must honour it too.
@@ -436,6 +441,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
       partitions: config.cluster.partitions,
       leaseMs: config.cluster.leaseMs,
       replicas: config.nats.replicas,
+      clock: wallClock,
       log: log.child({ stage: 'leases' }),
       onAssign: (p) =>
         serial(async () => {
