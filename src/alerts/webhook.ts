@@ -1,5 +1,6 @@
 // Delivers grouped notifications to a webhook (Slack-compatible body) with retries and backoff, off the hot path;
 // after the last try, or when its queue is full, a notification goes to the dead letters instead of being lost.
+import { sleep, systemClock, type SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { Notification } from './grouping.js';
@@ -49,7 +50,8 @@ export class WebhookReceiver {
     private readonly opts: WebhookOptions,
     private readonly deadLetter: (n: Notification, reason: string) => void,
     private readonly log: Logger,
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    /** Times the backoff between attempts; the system clock when absent. */
+    private readonly clock: SchedulingClock = systemClock,
   ) {}
 
   /** Queues a notification and returns at once: a slow or stuck receiver never slows the caller. */
@@ -69,8 +71,8 @@ export class WebhookReceiver {
     try {
       while (this.queue.length > 0 && !this.stopped) {
         const item = this.queue[0];
-        const wait = item.notBefore - Date.now();
-        if (wait > 0) await this.sleep(wait);
+        const wait = item.notBefore - this.clock.now();
+        if (wait > 0) await sleep(this.clock, wait);
         item.attempt++;
         this.stats.attempts++;
         const error = await this.post(item.n);
@@ -85,7 +87,7 @@ export class WebhookReceiver {
             this.deadLetter(item.n, `gave up after ${item.attempt} attempts: ${error}`);
           } else {
             const backoff = Math.min(this.opts.maxBackoffMs, this.opts.initialBackoffMs * 2 ** (item.attempt - 1));
-            item.notBefore = Date.now() + backoff;
+            item.notBefore = this.clock.now() + backoff;
             this.log.warn({ attempt: item.attempt, backoffMs: backoff, err: error }, 'webhook delivery failed; retrying');
           }
         }
