@@ -3,6 +3,7 @@
 // What a real NATS does with the writes is tests/integration/suppressionBucket.test.ts.
 import type { KV, NatsConnection } from 'nats';
 import { describe, expect, it } from 'vitest';
+import { settle } from '../../tests/helpers/wait.js';
 import { parseConfig } from '../config/load.js';
 import { ManualClock } from '../shared/clock.js';
 import { silentLogger } from '../shared/logger.js';
@@ -32,11 +33,6 @@ function fakeBudget(held: Suppression[]) {
   } as unknown as ContactBudget;
   return { budget, calls, emit: (c: SuppressionChange) => listener(c) };
 }
-
-/** Lets writes that a timer started settle (the fake KV answers at once). */
-const settle = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-};
 
 describe('suppression bucket timing', () => {
   it('writes changes after a short pause, sweeps every interval, rewrites open-ended entries at half max_age, and stops', async () => {

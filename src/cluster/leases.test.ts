@@ -3,6 +3,7 @@
 // partitions and of the lead, stop. The bucket itself on a real NATS is tests/integration/cluster.leases.test.ts.
 import type { NatsConnection } from 'nats';
 import { describe, expect, it } from 'vitest';
+import { settle } from '../../tests/helpers/wait.js';
 import { ManualClock } from '../shared/clock.js';
 import { JS_ERR } from '../shared/natsErrors.js';
 import { silentLogger } from '../shared/logger.js';
@@ -82,16 +83,11 @@ class FakeServer {
   }
 }
 
-/** Lets the loop's awaits on the fake (each answers at once) run to the end. */
-const settle = async () => {
-  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-};
-
 /** Moves the clock on one renewal interval at a time, letting each tick's work finish. */
 async function advance(clock: ManualClock, ms: number) {
   for (let t = 0; t < ms; t += TICK_MS) {
     clock.advance(Math.min(TICK_MS, ms - t));
-    await settle();
+    await settle(20);
   }
 }
 
@@ -227,7 +223,7 @@ describe('PartitionLeases on the manual clock', () => {
     // a wakes: every renewal is refused (the keys are b's now), and it stops what it ran, without a checkpoint.
     const aOwned = a.leases.owned();
     a.leases.resume();
-    await settle();
+    await settle(20);
     expect(a.leases.owned()).toEqual([]);
     expect(a.leases.isLeader()).toBe(false);
     expect(a.events.slice(-3).sort()).toEqual([...aOwned.map((p) => `revoke ${p} lost`), 'unlead'].sort());

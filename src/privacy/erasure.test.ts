@@ -1,6 +1,7 @@
 // The wait for ClickHouse's deletes on the manual clock: a poll every 100 ms until no mutation is left, and an
 // ERASURE_INCOMPLETE error once the timeout has passed. The erasure itself runs on real ClickHouse in tests/integration.
 import { describe, expect, it } from 'vitest';
+import { settle } from '../../tests/helpers/wait.js';
 import { ManualClock } from '../shared/clock.js';
 import type { ClickHouseClient } from '../sinks/clickhouse/client.js';
 import { waitForMutations } from './erasure.js';
@@ -11,10 +12,6 @@ function mutations(left: number, floor = 0) {
   const ch = { query: async () => [{ n: String(Math.max(floor, left - seen.polls++)) }] } as unknown as ClickHouseClient;
   return { ch, seen };
 }
-
-const settle = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-};
 
 describe('waitForMutations', () => {
   it('polls every 100 ms of the clock until the deletes are done', async () => {

@@ -2,6 +2,7 @@
 // consumer paused by backpressure that asks again every 50 ms. What a real NATS delivers is tests/integration/.
 import type { NatsConnection } from 'nats';
 import { describe, expect, it } from 'vitest';
+import { settle } from '../../tests/helpers/wait.js';
 import { parseConfig } from '../config/load.js';
 import type { InboundMessage } from '../contract/pipeline.js';
 import { ManualClock } from '../shared/clock.js';
@@ -41,11 +42,6 @@ function fakeJetStream() {
   };
   return { nc, server, push };
 }
-
-/** Lets the consumer loop and the info reads settle (the fake answers at once). */
-const settle = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-};
 
 function setup() {
   const clock = new ManualClock(0);

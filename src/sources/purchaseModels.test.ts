@@ -1,5 +1,6 @@
 // The stored-model watch on the manual clock: read at start, again every refreshMs, nothing after stop.
 import { describe, expect, it } from 'vitest';
+import { settle } from '../../tests/helpers/wait.js';
 import { parseConfig } from '../config/load.js';
 import { ManualClock } from '../shared/clock.js';
 import { silentLogger } from '../shared/logger.js';
@@ -20,9 +21,6 @@ function fakeClickHouse() {
   };
   return { db, ch: ch as unknown as ClickHouseClient };
 }
-
-/** Lets the read that a timer started settle (the fake answers at once, in a few microtasks). */
-const settle = () => new Promise((r) => setImmediate(r));
 
 describe('watchStoredModel', () => {
   it('reads at start and every refreshMs, swaps the model when a newer fit is stored, and stops reading on stop', async () => {
