@@ -1,6 +1,7 @@
 // Prometheus metrics: read from the pipeline's and sinks' plain counters at scrape time, so the hot path only adds numbers.
 import client from 'prom-client';
 import type { Pipeline } from './pipeline.js';
+import type { DeliveryStats } from './alerts/deliveryQueue.js';
 
 export interface MetricSources {
   /** Every pipeline of the processor now: one, or one per partition held (and the leader's) in a cluster. */
@@ -17,7 +18,7 @@ export interface MetricSources {
   wallClients(): number;
   deadLettersPublished(): number;
   alertsPublished(): number;
-  notifications(): { sent: number; silenced: number; webhookDelivered: number; webhookFailures: number; webhookDeadLettered: number; webhookQueued: number };
+  notifications(): { sent: number; silenced: number; webhook: DeliveryStats | null; alertmanager: (DeliveryStats & { firing: number }) | null };
   /** Scale-out state; absent when not clustered. */
   cluster?: () => { owned: number; members: number; leader: boolean; unpartitioned: number };
 }
@@ -112,10 +113,17 @@ export function createMetrics(src: MetricSources): client.Registry {
   counter('vigil_alert_notifications_published_total', 'Alert state changes published on alerts.<severity>', () => src.alertsPublished());
   counter('vigil_notifications_sent_total', 'Grouped notifications handed to the receivers', () => src.notifications().sent);
   counter('vigil_alerts_silenced_total', 'Alert state changes not notified because a silence matched', () => src.notifications().silenced);
-  counter('vigil_webhook_delivered_total', 'Notifications the webhook accepted', () => src.notifications().webhookDelivered);
-  counter('vigil_webhook_failures_total', 'Failed webhook attempts (each retry counts)', () => src.notifications().webhookFailures);
-  counter('vigil_webhook_dead_lettered_total', 'Notifications given up on after the last try or a full queue', () => src.notifications().webhookDeadLettered);
-  gauge('vigil_webhook_queued', 'Notifications waiting for the webhook', () => src.notifications().webhookQueued);
+  const webhook = () => src.notifications().webhook;
+  counter('vigil_webhook_delivered_total', 'Notifications the webhook accepted', () => webhook()?.delivered ?? 0);
+  counter('vigil_webhook_failures_total', 'Failed webhook attempts (each retry counts)', () => webhook()?.failures ?? 0);
+  counter('vigil_webhook_dead_lettered_total', 'Notifications given up on after the last try or a full queue', () => webhook()?.deadLettered ?? 0);
+  gauge('vigil_webhook_queued', 'Notifications waiting for the webhook', () => webhook()?.queued ?? 0);
+  const am = () => src.notifications().alertmanager;
+  counter('vigil_alertmanager_posts_total', 'Alert batches an Alertmanager accepted (each of an HA pair counts)', () => am()?.delivered ?? 0);
+  counter('vigil_alertmanager_failures_total', 'Failed posts to an Alertmanager (each retry counts)', () => am()?.failures ?? 0);
+  counter('vigil_alertmanager_dropped_total', 'Alert batches given up on (last try or full queue); firing ones go again at the next resend', () => am()?.deadLettered ?? 0);
+  gauge('vigil_alertmanager_queued', 'Alert batches waiting for an Alertmanager', () => am()?.queued ?? 0);
+  gauge('vigil_alertmanager_firing_alerts', 'Firing alerts re-sent to Alertmanager every resend interval', () => am()?.firing ?? 0);
   const cluster = src.cluster;
   if (cluster) {
     gauge('vigil_cluster_partitions_owned', 'Partitions this processor holds', () => cluster().owned);

@@ -21,7 +21,7 @@ import { configuredPurchaseModel } from './signals/purchaseModel.js';
 import { liveEngagementTrend } from './signals/models/trend.js';
 import { RedisAlertStore } from './alerts/redisAlertStore.js';
 import { Notifier, type AlertNotifier } from './alerts/notifier.js';
-import { WebhookReceiver } from './alerts/webhook.js';
+import { createReceivers } from './alerts/receivers.js';
 import { WriteBehindHash } from './alerts/writeBehindHash.js';
 import { groupJson } from './alerts/grouping.js';
 import { Redis } from 'ioredis';
@@ -113,14 +113,12 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
   const nc = await connectNats(config, log);
   const redis = await connectRedis(config);
   const natsOut = new NatsOutputs(nc.conn, config.nats.deadLetterSubject, config.nats.alertSubjectPrefix);
-  const webhook = config.alerts.webhook.url
-    ? new WebhookReceiver(config.alerts.webhook, (n, reason) => natsOut.notificationDeadLetter(config.alerts.deadLetterSubject, n, reason), log.child({ stage: 'webhook' }))
-    : null;
+  const receivers = createReceivers(config, (n, reason) => natsOut.notificationDeadLetter(config.alerts.deadLetterSubject, n, reason), isSchedulingClock(clock) ? clock : systemClock, log, () => !clustered || leader !== null);
   const notifier = new Notifier(
     config.alerts.routing,
     new WriteBehindHash(redis, `${config.redis.keyPrefix}silences`),
     new WriteBehindHash(redis, `${config.redis.keyPrefix}groups`, groupJson),
-    webhook ? [webhook] : [],
+    receivers.list,
     { maxSilences: config.alerts.maxSilences, warn: (fields, message) => log.warn(fields, message) },
   );
   await notifier.load();
@@ -276,10 +274,8 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     notifications: () => ({
       sent: notifier.sent,
       silenced: notifier.silenced,
-      webhookDelivered: webhook?.stats.delivered ?? 0,
-      webhookFailures: webhook?.stats.failures ?? 0,
-      webhookDeadLettered: webhook?.stats.deadLettered ?? 0,
-      webhookQueued: webhook?.stats.queued ?? 0,
+      webhook: receivers.webhook?.stats ?? null,
+      alertmanager: receivers.alertmanager ? { ...receivers.alertmanager.stats, firing: receivers.alertmanager.firingCount } : null,
     }),
     cluster: clustered
       ? () => ({ owned: leases?.owned().length ?? 0, members: leases?.members().length ?? 0, leader: leases?.isLeader() ?? false, unpartitioned: leader?.sweeper.deadLettered ?? 0 })
@@ -587,7 +583,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
         // What the checkpoint covered is in ClickHouse or a spill file (inserted at the next start); what is still in
         // memory was never acknowledged. Stops the retries and frees the spill directory.
         sink.abort();
-        webhook?.stop();
+        receivers.stop();
         await Promise.all([...[...workers.values()].map((w) => w.alertStore.persist()), leader?.alertStore.persist(), notifier.persist(), consent.persist()]);
         await suppressionBucket?.stop();
         router?.stop();

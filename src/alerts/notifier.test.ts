@@ -3,7 +3,7 @@ import type { AlertView } from '../contract/frames.js';
 import { GroupPacer, groupJson, groupKeyOf, type Notification } from './grouping.js';
 import { Notifier } from './notifier.js';
 import { compileMatchers, matches, silences, validateSilence, type CompiledMatcher, type Matcher } from './silences.js';
-import { webhookBody } from './webhook.js';
+import { slackBody } from './webhook.js';
 import { MemoryHash } from './writeBehindHash.js';
 
 const policy = { groupBy: ['alertname', 'campaign'], groupWaitMs: 30_000, groupIntervalMs: 300_000, repeatIntervalMs: 3_600_000 };
@@ -45,7 +45,7 @@ describe('grouping and pacing', () => {
     const [note] = p.due(31_000);
     expect(note.firing).toBe(312);
     expect(note.groupLabels).toEqual({ alertname: 'customer_contact_fatigue', campaign: 'spring' });
-    expect(webhookBody(note).text).toMatch(/^\[FIRING:312\] customer_contact_fatigue campaign=spring: 312 customers\n/);
+    expect(slackBody(note).text).toMatch(/^\[FIRING:312\] customer_contact_fatigue campaign=spring: 312 customers\n/);
   });
 
   it('sends changes no sooner than the group interval, and repeats an unchanged firing group after the repeat interval', () => {
