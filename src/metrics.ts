@@ -1,6 +1,10 @@
-// Prometheus metrics: read from the pipeline's and sinks' plain counters at scrape time, so the hot path only adds numbers.
+// Prometheus metrics: read from the pipeline's and sinks' plain counters and histograms at scrape time, so the hot
+// path only adds numbers. Base units (seconds, bytes), Node's process metrics under their standard names, and
+// `promtool check metrics` clean (tests/integration/prometheus.test.ts checks a live /metrics).
 import client from 'prom-client';
 import type { Pipeline } from './pipeline.js';
+import { pressureDurations } from './budget/natsService.js';
+import { EVENT_LAG_BUCKETS, mergeHistograms, type Histogram } from './shared/histogram.js';
 import type { DeliveryStats } from './alerts/deliveryQueue.js';
 
 export interface MetricSources {
@@ -12,7 +16,12 @@ export interface MetricSources {
     state(): { ok: boolean };
     spilled(): { batches: number; rows: number; bytes: number };
     full(): boolean;
+    insertDurations: Histogram;
   };
+  /** How long each commit took. */
+  commitDurations(): Histogram;
+  /** How long each wall frame flush to every client took; null before the wall listens. */
+  wallFanout(): Histogram | null;
   pending(): number;
   natsConnected(): boolean;
   wallClients(): number;
@@ -32,7 +41,9 @@ export function sumOf<T>(items: readonly T[], read: (item: T) => number): number
 
 export function createMetrics(src: MetricSources): client.Registry {
   const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry, prefix: 'vigil_process_' });
+  client.collectDefaultMetrics({ register: registry });
+  // Gauges named like counters, which promtool flags: each is the sum of its per-type gauge (nodejs_active_handles{type}).
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
   const counter = (name: string, help: string, read: () => number) =>
     new client.Counter({
       name,
@@ -53,7 +64,44 @@ export function createMetrics(src: MetricSources): client.Registry {
       },
     });
 
+  /** A histogram read from plain bucket counts at scrape time, one series set per label value. */
+  const histogram = (name: string, help: string, labelName: string | null, read: () => [string, Histogram][]) => {
+    const metric = {
+      name,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      reset() {},
+      get: async () => ({
+        name,
+        help,
+        type: 'histogram',
+        aggregator: 'sum',
+        values: read().flatMap(([label, h]) => {
+          const base: Record<string, string> = labelName ? { [labelName]: label } : {};
+          return [
+            ...h.cumulative().map((b) => ({ metricName: `${name}_bucket`, labels: { ...base, le: b.le }, value: b.count })),
+            { metricName: `${name}_sum`, labels: base, value: h.sum },
+            { metricName: `${name}_count`, labels: base, value: h.count },
+          ];
+        }),
+      }),
+    };
+    registry.registerMetric(metric as unknown as client.Metric);
+  };
+
   const all = src.pipelines;
+  histogram('vigil_event_to_signal_seconds', 'Event time to its signals worked out, seconds (producer clock to processor clock)', null, () => [['', mergeHistograms(all().map((p) => p.eventToSignal), EVENT_LAG_BUCKETS)]]);
+  histogram('vigil_commit_duration_seconds', 'Commit duration (rows flushed, alert state and consent persisted, acknowledged), seconds', null, () => [['', src.commitDurations()]]);
+  histogram('vigil_clickhouse_insert_duration_seconds', 'Successful ClickHouse insert duration, seconds', null, () => [['', src.sink.insertDurations]]);
+  histogram('vigil_budget_check_duration_seconds', 'Contact budget answer time from request to reply, seconds, by endpoint (check, batch)', 'endpoint', () => [
+    ['check', pressureDurations.check],
+    ['batch', pressureDurations.batch],
+  ]);
+  histogram('vigil_wall_fanout_duration_seconds', 'Wall frame flush to every connected client, seconds', null, () => {
+    const h = src.wallFanout();
+    return h ? [['', h]] : [];
+  });
   new client.Counter({
     name: 'vigil_events_total',
     help: 'Messages handled, by outcome (processed, duplicate, late, rejected, dropped_consent)',
@@ -91,7 +139,7 @@ export function createMetrics(src: MetricSources): client.Registry {
       this.inc({ what: 'entity', why: 'bound' }, sumOf(ps, (p) => p.entities.evicted));
     },
   });
-  gauge('vigil_event_lag_ms', 'Median event time to processing over the last tick, ms (the largest over the partitions held)', () => Math.max(0, ...all().map((p) => p.stats.lagMs)));
+  gauge('vigil_event_lag_seconds', 'Median event time to processing over the last tick, seconds (the largest over the partitions held)', () => Math.max(0, ...all().map((p) => p.stats.lagMs)) / 1_000);
   gauge('vigil_consumer_pending_messages', 'Messages in the stream not yet delivered to this processor', () => src.pending());
   gauge('vigil_alerts_active', 'Pending and firing alerts', () => sumOf(all(), (p) => p.alerts.activeCount));
   gauge('vigil_clickhouse_buffered_rows', 'Rows waiting to be written to ClickHouse', () => src.sink.bufferedRows());

@@ -1,4 +1,5 @@
 // The event's path through the processor, in order: parse, deduplicate, privacy, windows, signals, alerts, outputs.
+import { EVENT_LAG_BUCKETS, Histogram } from './shared/histogram.js';
 import type { AlertRule, VigilConfig } from './config/schema.js';
 import { categoryOf, touchChannel, type VigilEvent } from './contract/event.js';
 import type { AlertGroupCount, AlertTotals, AlertView, AtRiskEntry, OverloadCell, ProcessorStats, Silence, SilenceInput, SnapshotFrame, WallFrame } from './contract/frames.js';
@@ -124,6 +125,7 @@ export class Pipeline {
    */
   replaying = false;
   private lagSamples: number[] = [];
+  readonly eventToSignal = new Histogram(EVENT_LAG_BUCKETS);
   private lastTick: { at: number; processed: number };
   private lastStats: ProcessorStats;
 
@@ -300,6 +302,7 @@ export class Pipeline {
 
     this.counts.processed++;
     this.lagSamples.push(now - ev.ts);
+    this.eventToSignal.observeMs(now - ev.ts);
     return 'processed';
   }
 

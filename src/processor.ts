@@ -269,6 +269,8 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     pending: () => sumOf([...workers.values()], (w) => w.source.pending()),
     natsConnected: () => nc.connected(),
     wallClients: () => wall?.clientCount() ?? 0,
+    commitDurations: () => committer.durations,
+    wallFanout: () => wall?.fanoutDurations ?? null,
     deadLettersPublished: () => natsOut.deadLetters,
     alertsPublished: () => natsOut.alerts,
     notifications: () => ({

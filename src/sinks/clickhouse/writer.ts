@@ -2,6 +2,7 @@
 // with exponential backoff for as long as ClickHouse is away; the table engines make a retry harmless.
 // Two tiers hold what waits: memory up to spill.maxMemoryRows, then local disk (spill.ts) up to spill.maxBytes;
 // beyond both, full() asks the processor to stop consuming. Nothing is ever dropped for lack of room.
+import { Histogram } from '../../shared/histogram.js';
 import { resolve as resolvePath } from 'node:path';
 import type { Clock } from '../../shared/clock.js';
 import { systemClock } from '../../shared/clock.js';
@@ -125,6 +126,8 @@ export function retryDelayMs(policy: RetryPolicy, attempt: number, random: numbe
 }
 
 export class ClickHouseSink {
+  /** How long each successful insert took (vigil_clickhouse_insert_duration_seconds). */
+  readonly insertDurations = new Histogram();
   readonly counters: SinkCounters = {
     rowsPushed: 0,
     rowsWritten: 0,
@@ -465,8 +468,10 @@ export class ClickHouseSink {
           continue;
         }
         pending.inFlight = true;
+        const started = performance.now();
         try {
           await this.client.insert(table, rows);
+          this.insertDurations.observeMs(performance.now() - started);
         } catch (err) {
           pending.inFlight = false;
           if (this.aborted) return;
