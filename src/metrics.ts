@@ -18,6 +18,8 @@ export interface MetricSources {
     full(): boolean;
     insertDurations: Histogram;
   };
+  /** When the slice checkpointed longest ago last checkpointed, epoch ms (0 before every slice has one). */
+  oldestCheckpointAt(): number;
   /** How long each commit took. */
   commitDurations(): Histogram;
   /** How long each wall frame flush to every client took; null before the wall listens. */
@@ -140,6 +142,7 @@ export function createMetrics(src: MetricSources): client.Registry {
     },
   });
   gauge('vigil_event_lag_seconds', 'Median event time to processing over the last tick, seconds (the largest over the partitions held)', () => Math.max(0, ...all().map((p) => p.stats.lagMs)) / 1_000);
+  gauge('vigil_checkpoint_last_success_timestamp_seconds', 'When the stalest slice last checkpointed, Unix seconds (0 before every slice has one)', () => src.oldestCheckpointAt() / 1_000);
   gauge('vigil_consumer_pending_messages', 'Messages in the stream not yet delivered to this processor', () => src.pending());
   gauge('vigil_alerts_active', 'Pending and firing alerts', () => sumOf(all(), (p) => p.alerts.activeCount));
   gauge('vigil_clickhouse_buffered_rows', 'Rows waiting to be written to ClickHouse', () => src.sink.bufferedRows());

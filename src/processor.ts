@@ -270,6 +270,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     natsConnected: () => nc.connected(),
     wallClients: () => wall?.clientCount() ?? 0,
     commitDurations: () => committer.durations,
+    oldestCheckpointAt: () => (workers.size > 0 ? Math.min(...[...workers.values()].map((w) => w.ledger.lastCheckpoint.at)) : 0),
     wallFanout: () => wall?.fanoutDurations ?? null,
     deadLettersPublished: () => natsOut.deadLetters,
     alertsPublished: () => natsOut.alerts,
