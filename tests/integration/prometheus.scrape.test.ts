@@ -11,6 +11,9 @@ import { eventually } from '../helpers/wait.js';
 
 const enc = new TextEncoder();
 const rules = readFileSync(new URL('../../dashboards/prometheus/vigil-rules.yml', import.meta.url), 'utf8');
+const operations = JSON.parse(readFileSync(new URL('../../dashboards/operations/vigil-operations.json', import.meta.url), 'utf8')) as {
+  panels: { title: string; datasource: { uid: string }; targets: { expr: string }[] }[];
+};
 
 describe('Prometheus over a running processor', () => {
   let config: VigilConfig;
@@ -73,5 +76,18 @@ scrape_configs:
     expect((await query('up{job="vigil"}'))[0].value[1]).toBe('1');
     const loaded = (await (await fetch(`${prom.url}/api/v1/rules`)).json()) as { data: { groups: { name: string }[] } };
     expect(loaded.data.groups.map((g) => g.name).sort()).toEqual(['vigil-alerts', 'vigil-recording']);
+  });
+
+  it("the operations dashboard's queries are valid PromQL over metrics the processor exports or the rules record", async () => {
+    const live = await (await fetch(`http://127.0.0.1:${p.wallPort}/metrics`)).text();
+    for (const panel of operations.panels) {
+      expect(panel.datasource.uid, panel.title).toBe('vigil-prometheus');
+      for (const { expr } of panel.targets) {
+        const res = (await (await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as { status: string; error?: string };
+        expect(res.status, `${panel.title}: ${expr} ${res.error ?? ''}`).toBe('success');
+        for (const [name] of expr.matchAll(/\b(?:vigil|nodejs|process)_[a-z0-9_]+/g)) expect(live, `${panel.title}: ${name}`).toContain(name);
+        for (const [name] of expr.matchAll(/\bvigil:[a-z0-9_:]+/g)) expect(rules, `${panel.title}: ${name}`).toContain(`record: ${name}`);
+      }
+    }
   });
 });
