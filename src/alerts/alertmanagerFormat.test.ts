@@ -7,30 +7,24 @@ import { createLogger } from '../shared/logger.js';
 import { AlertmanagerReceiver, ENDS_AFTER_RESENDS } from './alertmanager.js';
 import { alertmanagerWebhookBody, labelName, toAmAlert, ZERO_TIME, type AmAlert } from './alertmanagerFormat.js';
 import type { Notification } from './grouping.js';
+import { fatigueAlert } from './alertView.testing.js';
 import { webhookBody } from './webhook.js';
 
 const T0 = Date.UTC(2025, 2, 1, 12, 0, 0);
 
 function alert(key: string, over: Partial<AlertView> = {}): AlertView {
-  return {
-    id: `id-${key}`,
-    fingerprint: `fp${key}`,
-    rule: 'customer_contact_fatigue',
-    severity: 'warning',
-    state: 'firing',
-    subject: { kind: 'customer', key },
-    value: 3,
-    threshold: 1.5,
-    reasons: ['3 emails in 24 h against an allowance of 1', 'customer value 412, at risk 120'],
-    labels: { alertname: 'customer_contact_fatigue', severity: 'warning', subject_kind: 'customer', subject_key: key, campaign: 'spring', channel: 'email', 'team-name': 'crm' },
-    summary: `customer ${key}: fatigue 3 >= 1.5`,
-    startsAt: T0,
-    updatedAt: T0 + 5_000,
-    endsAt: null,
-    acknowledged: null,
-    trigger: null,
-    ...over,
-  };
+  return fatigueAlert(
+    key,
+    {
+      fingerprint: `fp${key}`,
+      reasons: ['3 emails in 24 h against an allowance of 1', 'customer value 412, at risk 120'],
+      summary: `customer ${key}: fatigue 3 >= 1.5`,
+      startsAt: T0,
+      updatedAt: T0 + 5_000,
+      ...over,
+    },
+    { campaign: 'spring', channel: 'email', 'team-name': 'crm' },
+  );
 }
 
 const note = (alerts: AlertView[]): Notification => ({

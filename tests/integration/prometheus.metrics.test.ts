@@ -1,33 +1,17 @@
 // A live processor's /metrics passes `promtool check metrics` (base units, counters with _total, Node's process
 // metrics under their standard names) and carries the histograms operators need.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from 'nats';
-import type { VigilConfig } from '../../src/config/schema.js';
-import type { RunningProcessor } from '../../src/processor.js';
-import { cleanUp, isolatedConfig, natsConnection, startTestProcessor } from '../helpers/processor.js';
+import { describe, expect, it } from 'vitest';
+import { processorSuite } from '../helpers/processor.js';
 import { promtool } from '../helpers/promStack.js';
 import { eventually } from '../helpers/wait.js';
 
 const enc = new TextEncoder();
 
 describe('/metrics', () => {
-  let config: VigilConfig;
-  let nc: NatsConnection;
-  let p: RunningProcessor;
-
-  beforeAll(async () => {
-    config = isolatedConfig();
-    nc = await natsConnection();
-    p = await startTestProcessor(config);
-  });
-
-  afterAll(async () => {
-    await p?.stop();
-    await cleanUp(config, nc);
-    await nc.close();
-  });
+  const suite = processorSuite();
 
   it('passes promtool check metrics on a live processor that has handled events and committed', async () => {
+    const { config, nc, processor: p } = suite;
     for (let i = 0; i < 20; i++) nc.publish(`${config.nats.subjectPrefix}.session_start`, enc.encode(JSON.stringify({ id: `m${i}`, customerId: `c${i % 4}`, type: 'session_start', ts: Date.now() })));
     await nc.flush();
     const scrape = async () => (await fetch(`http://127.0.0.1:${p.wallPort}/metrics`)).text();

@@ -2,10 +2,7 @@
 // recording rule over Vigil's own metrics gets a value.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from 'nats';
-import type { VigilConfig } from '../../src/config/schema.js';
-import type { RunningProcessor } from '../../src/processor.js';
-import { cleanUp, isolatedConfig, natsConnection, startTestProcessor } from '../helpers/processor.js';
+import { processorSuite } from '../helpers/processor.js';
 import { startPrometheus, type OwnInstance } from '../helpers/promStack.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -16,15 +13,10 @@ const operations = JSON.parse(readFileSync(new URL('../../dashboards/operations/
 };
 
 describe('Prometheus over a running processor', () => {
-  let config: VigilConfig;
-  let nc: NatsConnection;
-  let p: RunningProcessor;
+  const suite = processorSuite();
   let prom: OwnInstance;
 
   beforeAll(async () => {
-    config = isolatedConfig();
-    nc = await natsConnection();
-    p = await startTestProcessor(config);
     prom = await startPrometheus(
       `
 global:
@@ -34,7 +26,7 @@ rule_files: [vigil-rules.yml]
 scrape_configs:
   - job_name: vigil
     static_configs:
-      - targets: ['127.0.0.1:${p.wallPort}']
+      - targets: ['127.0.0.1:${suite.processor.wallPort}']
 `,
       { 'vigil-rules.yml': rules },
     );
@@ -42,11 +34,6 @@ scrape_configs:
 
   afterAll(async () => {
     await prom?.stop();
-    await p?.stop();
-    if (nc) {
-      await cleanUp(config, nc);
-      await nc.close();
-    }
   });
 
   const query = async (q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> => {
@@ -56,6 +43,7 @@ scrape_configs:
   };
 
   it('evaluates vigil:events_processed:rate1m from the scraped counters while events flow', async () => {
+    const { config, nc, processor: p } = suite;
     let n = 0;
     const publish = async () => {
       for (let i = 0; i < 50; i++) nc.publish(`${config.nats.subjectPrefix}.page_view`, enc.encode(JSON.stringify({ id: `e${n++}`, customerId: `c${n % 7}`, type: 'page_view', ts: Date.now() })));
@@ -79,7 +67,7 @@ scrape_configs:
   });
 
   it("the operations dashboard's queries are valid PromQL over metrics the processor exports or the rules record", async () => {
-    const live = await (await fetch(`http://127.0.0.1:${p.wallPort}/metrics`)).text();
+    const live = await (await fetch(`http://127.0.0.1:${suite.processor.wallPort}/metrics`)).text();
     for (const panel of operations.panels) {
       expect(panel.datasource.uid, panel.title).toBe('vigil-prometheus');
       for (const { expr } of panel.targets) {
