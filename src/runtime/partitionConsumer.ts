@@ -12,8 +12,7 @@ import { JetStreamSource, replay, streamBounds, type ConsumerTarget, type Source
 import type { InboundMessage, Pipeline } from '../pipeline.js';
 import type { CheckpointStore } from '../state/checkpointStore.js';
 import type { RedisAlertStore } from '../alerts/redisAlertStore.js';
-import type { PartialsPublisher } from '../cluster/entityPartials.js';
-import { SliceLedger, type Slice } from './commit.js';
+import { SliceLedger, type Sink, type Slice } from './commit.js';
 
 export interface PartitionConsumerDeps {
   /** null: the single processor's consumer, reading the whole stream. */
@@ -26,7 +25,7 @@ export interface PartitionConsumerDeps {
   alertStore: RedisAlertStore;
   checkpoints: CheckpointStore;
   /** In a cluster: where the partition's channel, segment and campaign buckets go at each commit. */
-  partials: PartialsPublisher | null;
+  partials: Sink | null;
   target: ConsumerTarget;
   /** True while the outputs are full (backpressure). */
   backpressure(): boolean;
@@ -37,7 +36,7 @@ export class PartitionConsumer implements Slice<JsMsg> {
   readonly pipeline: Pipeline;
   readonly alertStore: RedisAlertStore;
   readonly checkpoints: CheckpointStore;
-  readonly partials: PartialsPublisher | null;
+  readonly partials: Sink | null;
   readonly source: JetStreamSource;
   /** The highest stream sequence the live state has taken in, from the checkpoint, the replay or the consumer. */
   coveredSeq = 0;
