@@ -1,10 +1,23 @@
 // Prometheus metrics: read from the pipeline's and sinks' plain counters at scrape time, so the hot path only adds numbers.
 import client from 'prom-client';
-import type { Pipeline } from './pipeline.js';
+import type { AlertEngine } from './alerts/engine.js';
+import type { ProcessorStats } from './contract/frames.js';
+import type { EntityStats } from './signals/entityStats.js';
+import type { CustomerWindows } from './windows/customerWindows.js';
+
+/** What the metrics read of a pipeline, or of the cluster leader's EntityRuleEvaluator (which holds no windows). */
+export interface MeteredPipeline {
+  counts: Readonly<Record<string, number>>;
+  rejectReasons: ReadonlyMap<string, number>;
+  windows: Pick<CustomerWindows, 'size' | 'bytesPerSlot' | 'evictions'> | null;
+  entities: Pick<EntityStats, 'size' | 'evicted'>;
+  stats: Pick<ProcessorStats, 'lagMs'>;
+  alerts: Pick<AlertEngine, 'activeCount'>;
+}
 
 export interface MetricSources {
   /** Every pipeline of the processor now: one, or one per partition held (and the leader's) in a cluster. */
-  pipelines(): Pipeline[];
+  pipelines(): MeteredPipeline[];
   sink: {
     counters: { rowsWritten: number; batchesWritten: number; bytesWritten: number; insertFailures: number; rowsSpilled: number; spillFailures: number; spillFilesSetAside: number };
     bufferedRows(): number;
@@ -73,8 +86,8 @@ export function createMetrics(src: MetricSources): client.Registry {
       for (const p of all()) for (const [reason, n] of p.rejectReasons) this.inc({ reason }, n);
     },
   });
-  gauge('vigil_active_customers', 'Customers held in live window state', () => sumOf(all(), (p) => p.windows.size));
-  gauge('vigil_live_state_bytes_per_customer', 'Typed-array window state per customer slot, bytes (id map not included)', () => all()[0]?.windows.bytesPerSlot ?? 0);
+  gauge('vigil_active_customers', 'Customers held in live window state', () => sumOf(all(), (p) => p.windows?.size ?? 0));
+  gauge('vigil_live_state_bytes_per_customer', 'Typed-array window state per customer slot, bytes (id map not included)', () => all().find((p) => p.windows)?.windows?.bytesPerSlot ?? 0);
   // In a cluster every partition tracks the entities its customers touch: the largest is the most held at once.
   gauge('vigil_entities', 'Channels, segments and campaigns tracked', () => Math.max(0, ...all().map((p) => p.entities.size)));
   new client.Counter({
@@ -85,8 +98,8 @@ export function createMetrics(src: MetricSources): client.Registry {
     collect() {
       this.reset();
       const ps = all();
-      this.inc({ what: 'customer', why: 'bound' }, sumOf(ps, (p) => p.windows.evictions.bound));
-      this.inc({ what: 'customer', why: 'idle' }, sumOf(ps, (p) => p.windows.evictions.idle));
+      this.inc({ what: 'customer', why: 'bound' }, sumOf(ps, (p) => p.windows?.evictions.bound ?? 0));
+      this.inc({ what: 'customer', why: 'idle' }, sumOf(ps, (p) => p.windows?.evictions.idle ?? 0));
       this.inc({ what: 'entity', why: 'bound' }, sumOf(ps, (p) => p.entities.evicted));
     },
   });

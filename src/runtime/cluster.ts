@@ -3,10 +3,11 @@
 // customer, and while this member leads, the leader's duties (becomeLeader): the cross-customer rules and the sweep
 // of unpartitioned subjects, and the notifications of the whole cluster's alerts.
 import type { Service } from 'nats';
-import type { OverloadCell, SnapshotFrame } from '../contract/frames.js';
+import type { AlertView, OverloadCell, SnapshotFrame } from '../contract/frames.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Pipeline } from '../pipeline.js';
 import { RedisAlertStore } from '../alerts/redisAlertStore.js';
+import { EntityRuleEvaluator } from '../alerts/entityRuleEvaluator.js';
 import type { AlertNotifier, Notifier } from '../alerts/notifier.js';
 import { FanOutOutputs } from '../sinks/outputs.js';
 import { pseudonymizePayload } from '../privacy/pseudonym.js';
@@ -24,7 +25,7 @@ import type { Runtime, Wiring } from './wiring.js';
 const PARTIALS_MAX_AGE_MS = 25 * 3_600_000;
 
 interface Leader {
-  pipeline: Pipeline;
+  pipeline: EntityRuleEvaluator;
   alertStore: RedisAlertStore;
   sweeper: UnpartitionedSweeper;
 }
@@ -54,7 +55,7 @@ export function clusterRuntime(w: Wiring): Runtime {
   let leases: PartitionLeases | null = null;
   let clusterWall: ClusterWall | null = null;
   let pressureService: Service | null = null;
-  const withLeader = (): Pipeline[] => (leader ? [...w.pipelines(), leader.pipeline] : w.pipelines());
+  const withLeader = (): (Pipeline | EntityRuleEvaluator)[] => (leader ? [...w.pipelines(), leader.pipeline] : w.pipelines());
   // A customer's budget is its partition's: checks go to the processor holding it (docs/scale-out.md).
   const router = config.budget.enabled
     ? new BudgetRouter({
@@ -228,12 +229,18 @@ async function becomeLeader(w: Wiring, combiner: EntityCombiner, clusterWall: Cl
   await notifier.load();
   const alertStore = new RedisAlertStore(redis, `${config.redis.keyPrefix}alerts:cluster`);
   await alertStore.load();
-  const pipeline = w.pipelineFor(
+  // The leader's rules: channel, segment and campaign rules on every partition's combined counts.
+  const pipeline = new EntityRuleEvaluator({
+    config,
+    clock: w.clock,
     alertStore,
-    new FanOutOutputs(sink, natsOut, null),
-    { entities: combiner.stats, processorKey: null, campaignSuppressions: () => campaignSuppressions(clusterWall.snapshot().overload, config.budget.campaignWindowMs) },
-    () => 0,
-  );
+    outputs: new FanOutOutputs(sink, natsOut, null),
+    entities: combiner.stats,
+    campaignSuppressions: () => campaignSuppressions(clusterWall.snapshot().overload, config.budget.campaignWindowMs),
+    onAlert: (a: AlertView) => natsOut.alert(a),
+    notifier: w.pipelineNotifier,
+    bufferedRows: () => sink.bufferedRows(),
+  });
   const sweeper = new UnpartitionedSweeper({
     nc: nc.conn,
     config,

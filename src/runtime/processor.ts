@@ -9,6 +9,7 @@ import { errorMessage, VigilError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { defaultProcessorId } from '../shared/processorId.js';
 import type { Pipeline } from '../pipeline.js';
+import type { EntityRuleEvaluator } from '../alerts/entityRuleEvaluator.js';
 import { configuredPurchaseModel } from '../signals/purchaseModel.js';
 import { watchStoredModel } from '../sources/purchaseModels.js';
 import type { SinkCounters } from '../sinks/clickhouse/writer.js';
@@ -74,7 +75,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
   const consumers = new Map<number, PartitionConsumer>();
   const pipelines = (): Pipeline[] => [...consumers.values()].map((c) => c.pipeline);
   let runtime: Runtime | null = null;
-  const everyPipeline = (): Pipeline[] => [...pipelines(), ...(runtime?.leaderPipelines() ?? [])];
+  const everyPipeline = (): (Pipeline | EntityRuleEvaluator)[] => [...pipelines(), ...(runtime?.leaderPipelines() ?? [])];
   // The purchase model every pipeline scores with: fitted parameters (`vigil model fit`) replace it for all of them.
   let model = configuredPurchaseModel(config.signals.model);
   const modelTarget = {
@@ -88,7 +89,8 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
   };
   const models = watchStoredModel({ ch, config: config.signals.model, log: log.child({ stage: 'model' }), target: modelTarget });
   await models.ready;
-  const { pipelineFor, createConsumer } = consumerFactory({ config, log, clock, services, notifier: clustered ? clusterNotifier(notifier) : singleNotifier(notifier), model: () => model });
+  const pipelineNotifier = clustered ? clusterNotifier(notifier) : singleNotifier(notifier);
+  const { createConsumer } = consumerFactory({ config, log, clock, services, notifier: pipelineNotifier, model: () => model });
 
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -128,7 +130,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     processorId: config.cluster.processorId ?? defaultProcessorId(),
     consumers,
     pipelines,
-    pipelineFor,
+    pipelineNotifier,
     createConsumer,
     serial,
     committer,

@@ -28,6 +28,7 @@ import { Pseudonymizer } from '../privacy/pseudonym.js';
 import type { IdMapper } from '../budget/requests.js';
 import type { SuppressionBucket } from '../budget/suppressionBucket.js';
 import { PartialsPublisher } from '../cluster/entityPartials.js';
+import type { EntityRuleEvaluator } from '../alerts/entityRuleEvaluator.js';
 import type { Committer, LeaseFence, Sweeper } from './commit.js';
 import { connectNats, connectRedis, migrateWithRetries, type NatsLink, type SchemaState } from './connections.js';
 import { PartitionConsumer } from './partitionConsumer.js';
@@ -125,7 +126,7 @@ export function consumerFactory(d: ConsumerFactoryDeps) {
       alertStore,
       new FanOutOutputs(sink, natsOut, partials),
       // The lag rule's subject is the partition, not the processor: its alert moves with it, in its alert hash.
-      partition === null ? {} : { partition, entityRules: false, processorKey: `partition-${partition}` },
+      partition === null ? {} : { partition },
       () => consumer?.source.pending() ?? 0,
     );
     const checkpoints = await natsCheckpointStore(nc.conn, config.processor.checkpointBucket, name, config.nats.replicas);
@@ -145,7 +146,7 @@ export function consumerFactory(d: ConsumerFactoryDeps) {
     });
     return consumer;
   };
-  return { pipelineFor, createConsumer };
+  return { createConsumer };
 }
 
 /** What a mode (single.ts, cluster.ts) is given. */
@@ -157,7 +158,8 @@ export interface Wiring extends Services {
   /** The consumers now: the single one, or one per partition held, by partition. */
   consumers: Map<number, PartitionConsumer>;
   pipelines(): Pipeline[];
-  pipelineFor: ReturnType<typeof consumerFactory>['pipelineFor'];
+  /** What the pipelines, and the leader's rules, tell about alerts (single.ts: everything; cluster.ts: silences). */
+  pipelineNotifier: AlertNotifier;
   createConsumer(partition: number | null): Promise<PartitionConsumer>;
   /** Commits, checkpoints and partition hand-overs run one at a time: each sees the consumers as they are. */
   serial<T>(fn: () => Promise<T>): Promise<T>;
@@ -170,8 +172,8 @@ export interface Wiring extends Services {
 export interface Runtime {
   /** The single processor's pipeline; null in a cluster. */
   single(): Pipeline | null;
-  /** Pipelines besides the consumers': the leader's while this processor leads. */
-  leaderPipelines(): Pipeline[];
+  /** Rule evaluators besides the consumers' pipelines: the leader's while this processor leads. */
+  leaderPipelines(): EntityRuleEvaluator[];
   /** Alert stores besides the consumers': the leader's while this processor leads. */
   leaderAlertStores(): RedisAlertStore[];
   fence(): LeaseFence | null;
@@ -179,7 +181,7 @@ export interface Runtime {
   /** What the wall shows and asks of this mode. */
   wall: Pick<WallSource, 'snapshot' | 'subscribe' | 'acknowledge' | 'pressure'>;
   /** The pipeline a silence from the wall goes to (none: the notifier's own), and who hears of it afterwards. */
-  silenceTarget(): Pipeline | undefined;
+  silenceTarget(): Pipeline | EntityRuleEvaluator | undefined;
   silencesChanged(): Promise<void>;
   consumerCheck(started: boolean): Check;
   extraChecks(): Record<string, Check>;

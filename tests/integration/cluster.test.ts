@@ -33,7 +33,7 @@ const owners = (kv: KV) => leaseOwners(kv, PARTITIONS);
 const noOutputs: PipelineOutputs = { event() {}, customerActivity() {}, entityActivity() {}, signals() {}, alert() {}, rejected() {} };
 
 function pipelineFor(config: VigilConfig, clock: ManualClock, partition?: number): Pipeline {
-  return new Pipeline({ config, clock, outputs: noOutputs, model: configuredPurchaseModel(config.signals.model), trend: liveEngagementTrend, alertStore: new MemoryAlertStore(), partition, entityRules: partition === undefined });
+  return new Pipeline({ config, clock, outputs: noOutputs, model: configuredPurchaseModel(config.signals.model), trend: liveEngagementTrend, alertStore: new MemoryAlertStore(), partition });
 }
 
 /** Every customer's signals from the partitions' final checkpoints, against the single-processor run's. */
