@@ -35,7 +35,7 @@ export interface MetricSources {
   cluster?: () => { owned: number; members: number; leader: boolean; unpartitioned: number };
 }
 
-/** Sums a reading over items (pipelines, workers). */
+/** Sums a reading over items (pipelines, consumers). */
 export function sumOf<T>(items: readonly T[], read: (item: T) => number): number {
   let n = 0;
   for (const item of items) n += read(item);

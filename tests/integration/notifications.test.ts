@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from 'nats';
 import type { VigilConfig } from '../../src/config/schema.js';
-import type { RunningProcessor } from '../../src/processor.js';
+import type { RunningProcessor } from '../../src/runtime/processor.js';
 import { eventually } from '../helpers/clickhouse.js';
 import { cleanUp, isolatedConfig, natsConnection, startTestProcessor } from '../helpers/processor.js';
 
