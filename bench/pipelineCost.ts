@@ -4,7 +4,7 @@
 //
 //   node --import tsx bench/pipelineCost.ts [customers=100000] [runs=5]
 //   VIGIL_BENCH_DIST=<a tsc build of src> node --import tsx bench/pipelineCost.ts      (a compiled version)
-import type { InboundMessage } from '../src/pipeline.js';
+import type { InboundMessage } from '../src/contract/pipeline.js';
 import type { PipelineOutputs } from '../src/contract/outputs.js';
 import { WorkloadGenerator } from './workload.js';
 import { loadSource } from './source.js';

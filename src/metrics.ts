@@ -2,14 +2,29 @@
 // path only adds numbers. Base units (seconds, bytes), Node's process metrics under their standard names, and
 // `promtool check metrics` clean (tests/integration/prometheus.test.ts checks a live /metrics).
 import client from 'prom-client';
-import type { Pipeline } from './pipeline.js';
+import type { AlertEngine } from './alerts/engine.js';
+import type { ProcessorStats } from './contract/frames.js';
+import type { EntityStats } from './signals/entityStats.js';
+import type { CustomerWindows } from './windows/customerWindows.js';
+
+/** What the metrics read of a pipeline, or of the cluster leader's EntityRuleEvaluator (which holds no windows). */
+export interface MeteredPipeline {
+  counts: Readonly<Record<string, number>>;
+  rejectReasons: ReadonlyMap<string, number>;
+  windows: Pick<CustomerWindows, 'size' | 'bytesPerSlot' | 'evictions'> | null;
+  entities: Pick<EntityStats, 'size' | 'evicted'>;
+  stats: Pick<ProcessorStats, 'lagMs'>;
+  alerts: Pick<AlertEngine, 'activeCount'>;
+  /** Event time to signals, per accepted event; absent where no event is handled (the leader's evaluator). */
+  eventToSignal?: Histogram;
+}
 import { pressureDurations } from './budget/natsService.js';
 import { EVENT_LAG_BUCKETS, mergeHistograms, type Histogram } from './shared/histogram.js';
 import type { DeliveryStats } from './alerts/deliveryQueue.js';
 
 export interface MetricSources {
   /** Every pipeline of the processor now: one, or one per partition held (and the leader's) in a cluster. */
-  pipelines(): Pipeline[];
+  pipelines(): MeteredPipeline[];
   sink: {
     counters: { rowsWritten: number; batchesWritten: number; bytesWritten: number; insertFailures: number; rowsSpilled: number; spillFailures: number; spillFilesSetAside: number };
     bufferedRows(): number;
@@ -34,7 +49,7 @@ export interface MetricSources {
   cluster?: () => { owned: number; members: number; leader: boolean; unpartitioned: number };
 }
 
-/** Sums a reading over items (pipelines, workers). */
+/** Sums a reading over items (pipelines, consumers). */
 export function sumOf<T>(items: readonly T[], read: (item: T) => number): number {
   let n = 0;
   for (const item of items) n += read(item);
@@ -93,7 +108,7 @@ export function createMetrics(src: MetricSources): client.Registry {
   };
 
   const all = src.pipelines;
-  histogram('vigil_event_to_signal_seconds', 'Event time to its signals worked out, seconds (producer clock to processor clock)', null, () => [['', mergeHistograms(all().map((p) => p.eventToSignal), EVENT_LAG_BUCKETS)]]);
+  histogram('vigil_event_to_signal_seconds', 'Event time to its signals worked out, seconds (producer clock to processor clock)', null, () => [['', mergeHistograms(all().flatMap((p) => (p.eventToSignal ? [p.eventToSignal] : [])), EVENT_LAG_BUCKETS)]]);
   histogram('vigil_commit_duration_seconds', 'Commit duration (rows flushed, alert state and consent persisted, acknowledged), seconds', null, () => [['', src.commitDurations()]]);
   histogram('vigil_clickhouse_insert_duration_seconds', 'Successful ClickHouse insert duration, seconds', null, () => [['', src.sink.insertDurations]]);
   histogram('vigil_budget_check_duration_seconds', 'Contact budget answer time from request to reply, seconds, by endpoint (check, batch)', 'endpoint', () => [
@@ -124,8 +139,8 @@ export function createMetrics(src: MetricSources): client.Registry {
       for (const p of all()) for (const [reason, n] of p.rejectReasons) this.inc({ reason }, n);
     },
   });
-  gauge('vigil_active_customers', 'Customers held in live window state', () => sumOf(all(), (p) => p.windows.size));
-  gauge('vigil_live_state_bytes_per_customer', 'Typed-array window state per customer slot, bytes (id map not included)', () => all()[0]?.windows.bytesPerSlot ?? 0);
+  gauge('vigil_active_customers', 'Customers held in live window state', () => sumOf(all(), (p) => p.windows?.size ?? 0));
+  gauge('vigil_live_state_bytes_per_customer', 'Typed-array window state per customer slot, bytes (id map not included)', () => all().find((p) => p.windows)?.windows?.bytesPerSlot ?? 0);
   // In a cluster every partition tracks the entities its customers touch: the largest is the most held at once.
   gauge('vigil_entities', 'Channels, segments and campaigns tracked', () => Math.max(0, ...all().map((p) => p.entities.size)));
   new client.Counter({
@@ -136,8 +151,8 @@ export function createMetrics(src: MetricSources): client.Registry {
     collect() {
       this.reset();
       const ps = all();
-      this.inc({ what: 'customer', why: 'bound' }, sumOf(ps, (p) => p.windows.evictions.bound));
-      this.inc({ what: 'customer', why: 'idle' }, sumOf(ps, (p) => p.windows.evictions.idle));
+      this.inc({ what: 'customer', why: 'bound' }, sumOf(ps, (p) => p.windows?.evictions.bound ?? 0));
+      this.inc({ what: 'customer', why: 'idle' }, sumOf(ps, (p) => p.windows?.evictions.idle ?? 0));
       this.inc({ what: 'entity', why: 'bound' }, sumOf(ps, (p) => p.entities.evicted));
     },
   });

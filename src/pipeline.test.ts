@@ -193,14 +193,6 @@ describe('Pipeline checkpoint', () => {
     expect(b.p.counts).toEqual(a.p.counts);
   });
 
-  it('as a cluster\'s leader, fires the campaign suppression rule on the counts given to it', () => {
-    const clock = new ManualClock(NOW);
-    const samples = [{ campaignId: 'spring', value: 600, reasons: ['600 of 900 customers checked were suppressed'] }, { campaignId: 'autumn', value: 20, reasons: ['20 of 40'] }];
-    const p = new Pipeline({ config: parseConfig({}), clock, outputs: new MemoryOutputs(), model, trend: () => null, alertStore: new MemoryAlertStore(), processorKey: null, campaignSuppressions: () => samples });
-    p.tick();
-    expect(p.alerts.views().map((a) => [a.rule, a.subject.key, a.state, a.value, a.reasons])).toEqual([['campaign_suppressed', 'spring', 'firing', 600, ['600 of 900 customers checked were suppressed']]]);
-  });
-
   it('counts every active alert on the current stats, customer alerts by rule and campaign', () => {
     const { p, clock, send } = setup();
     for (const [customer, campaign] of [['a', 'spring'], ['b', 'spring'], ['c', 'autumn']]) {

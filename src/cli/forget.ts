@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { connect } from 'nats';
 import { natsConnectOptions, redisConnectArgs } from '../shared/serviceAuth.js';
 import { loadConfig } from '../config/load.js';
-import { heartbeatKey } from '../processor.js';
+import { heartbeatKey } from '../runtime/processor.js';
 import { errorMessage, VigilError } from '../shared/errors.js';
 import { createClickHouseClient } from '../sinks/clickhouse/client.js';
 import { customerToken } from '../cluster/partitioning.js';

@@ -1,30 +1,18 @@
 // Which processor holds which partition, and which one leads: leases in a JetStream KV bucket whose max_age is the
 // lease, so a processor that stops renewing loses its keys by the server's clock (docs/scale-out.md, section 2).
-//
-// Measured on NATS 2.9.10 (file storage, history 1): a value not rewritten for max_age is gone from kv.get() and
-// kv.keys() 1-15 ms after max_age (ttl 1 s, 2 s, 5 s and 10 s; keys written alone, staggered, or renewed every
-// max_age/4 and then left); create() succeeds on the expired key, and an update() at the old revision is refused
-// ("wrong last sequence: 0"), as it is after a successor's create. create() also succeeds over a delete or purge
-// marker (nats.js 2.29 reads the marker and updates at its revision, so two creators cannot both win).
-import { StorageType, nanos, type KV, type NatsConnection } from 'nats';
+// The keys themselves are written by leaseBucket.ts; this file decides: the renewal loop, the rounds, the callbacks.
+// Over 300 lines on purpose: the loop, the rounds and the member, partition and leader leases are one state machine
+// sharing the halted/stopping flags, the renewal in flight and the per-slot callback chains; apart, each piece would
+// need all of them, and their order (renew before deleting, revoke before release) would span files.
+import type { NatsConnection } from 'nats';
+import { systemClock, type Cancel, type SchedulingClock } from '../shared/clock.js';
 import { VigilError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { isNoMessageFound, isWrongLastSequence } from '../shared/natsErrors.js';
+import { isWrongLastSequence } from '../shared/natsErrors.js';
 import { assign } from './assignment.js';
+import { LeaseBucket, type Lease } from './leaseBucket.js';
 
 export { assign };
-
-export interface LeaseTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  now(): number;
-}
-
-const realTimers: LeaseTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-  now: () => Date.now(),
-};
 
 export interface PartitionLeaseOptions {
   nc: NatsConnection;
@@ -48,8 +36,8 @@ export interface PartitionLeaseOptions {
   onRevoke(p: number, graceful: boolean): Promise<void>;
   /** Leadership gained (true) or lost (false); the same lease mechanism on key 'leader'. */
   onLeader?(leader: boolean): Promise<void> | void;
-  /** Injected for tests; default: setTimeout and Date.now. */
-  timers?: LeaseTimers;
+  /** Reads the time and sets the renewals; default the system clock. */
+  clock?: SchedulingClock;
 }
 
 export interface PartitionLeaseStatus {
@@ -72,58 +60,18 @@ export interface PartitionLeaseStatus {
   lastError: { at: number; message: string } | null;
 }
 
-/** What a lease key holds: who wrote it, which run of that processor, and when. */
-interface LeaseValue {
-  owner: string;
-  /** Distinguishes two runs with the same processor id (a restarted container keeps its host name and pid 1). */
-  instance: string;
-  at: string;
-}
-
-/**
- * starting: claimed, onAssign running · owned: running · releasing: graceful revoke running, still renewed ·
- * deleting: being deleted, not renewed · lost: renewal refused or overdue.
- */
-type LeaseState = 'starting' | 'owned' | 'releasing' | 'deleting' | 'lost';
-
-interface Lease {
-  readonly key: string;
-  revision: number;
-  /** When the last accepted write was sent: the server expires the key no sooner than leaseMs after this. */
-  writtenAt: number;
-  state: LeaseState;
-  /** onAssign / onLeader(true) resolved. */
-  started: boolean;
-  /** onRevoke / onLeader(false) has been called. */
-  revoked: boolean;
-}
-
 const PROCESSOR_ID = /^[A-Za-z0-9_-]+$/;
 const MEMBER_PREFIX = 'member.';
 const PARTITION_PREFIX = 'partition.';
 const LEADER_KEY = 'leader';
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function parseValue(data: Uint8Array): LeaseValue | null {
-  try {
-    const v = JSON.parse(decoder.decode(data)) as Partial<LeaseValue>;
-    return typeof v.owner === 'string' && typeof v.instance === 'string' ? (v as LeaseValue) : null;
-  } catch {
-    return null;
-  }
-}
-
 export class PartitionLeases {
   private readonly opts: PartitionLeaseOptions;
   private readonly log: Logger;
-  private readonly timers: LeaseTimers;
+  private readonly clock: SchedulingClock;
   private readonly intervalMs: number;
   private readonly instance = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
-  private kv: KV | null = null;
-  /** Reads from the stream leader (no direct get): the fencing check must not see a stale replica. */
-  private kvLeaderRead: KV | null = null;
+  private keys: LeaseBucket | null = null;
 
   private member: Lease | null = null;
   private readonly partitions = new Map<number, Lease>();
@@ -131,7 +79,7 @@ export class PartitionLeases {
   /** Callbacks per partition ('p<k>') and for 'leader', one at a time each, in the order they were decided. */
   private readonly chains = new Map<string, Promise<void>>();
 
-  private timer: unknown = null;
+  private cancelTimer: Cancel | null = null;
   private halted = true;
   private stopping = false;
   private stopped: Promise<void> | null = null;
@@ -155,27 +103,14 @@ export class PartitionLeases {
     if (!Number.isFinite(opts.leaseMs) || opts.leaseMs < 100) throw new VigilError('CONFIG_INVALID', `cluster leaseMs must be ≥ 100, got ${opts.leaseMs}`);
     this.opts = opts;
     this.log = opts.log;
-    this.timers = opts.timers ?? realTimers;
+    this.clock = opts.clock ?? systemClock;
     this.intervalMs = Math.max(1, Math.floor(opts.leaseMs / 4));
   }
 
   /** Opens (or creates) the bucket, registers this processor, runs the first round and waits for what it started. */
   async start(): Promise<void> {
-    const { nc, bucket, leaseMs } = this.opts;
-    const js = nc.jetstream();
-    this.kv = await js.views.kv(bucket, { history: 1, ttl: leaseMs, storage: StorageType.File, replicas: this.opts.replicas ?? 1 });
-    const status = await this.kv.status();
-    if (status.ttl !== leaseMs || status.history !== 1) {
-      // A bucket made with another lease (the config changed): this processor's lease wins, or its keys would
-      // outlive or undercut the renewals.
-      const jsm = await nc.jetstreamManager();
-      const info = await jsm.streams.info(`KV_${bucket}`);
-      // The server refuses a duplicate window longer than max_age; it defaults to min(2 min, max_age) on creation.
-      const duplicateWindow = nanos(Math.min(leaseMs, 120_000));
-      await jsm.streams.update(info.config.name, { ...info.config, max_age: nanos(leaseMs), max_msgs_per_subject: 1, duplicate_window: duplicateWindow });
-      this.log.warn({ bucket, was: { maxAgeMs: status.ttl, history: status.history }, leaseMs }, 'lease bucket reconfigured to this lease');
-    }
-    this.kvLeaderRead = await js.views.kv(bucket, { allow_direct: false, bindOnly: true });
+    const { nc, bucket, processorId, leaseMs, log } = this.opts;
+    this.keys = await LeaseBucket.open({ nc, bucket, processorId, instance: this.instance, leaseMs, replicas: this.opts.replicas ?? 1, clock: this.clock, log });
     this.halted = false;
     this.stopping = false;
     // Renewals start with the first round: the starts it queues may take longer than the lease.
@@ -208,15 +143,10 @@ export class PartitionLeases {
    */
   async stillOwns(p: number): Promise<boolean> {
     const lease = this.partitions.get(p);
-    if (!lease || lease.state === 'lost' || !this.kvLeaderRead) return false;
+    if (!lease || lease.state === 'lost' || !this.keys) return false;
     try {
-      const entry = await this.kvLeaderRead.get(lease.key);
-      if (!entry || entry.operation !== 'PUT') return false;
-      const v = parseValue(entry.value);
-      // A renewal in flight may already have moved the revision on: ours as long as this run wrote it.
-      return v !== null && v.owner === this.opts.processorId && v.instance === this.instance && entry.revision >= lease.revision && this.partitions.get(p) === lease;
+      return (await this.keys.holds(lease)) && this.partitions.get(p) === lease;
     } catch (err) {
-      if (isNoMessageFound(err)) return false;
       this.recordError(err, 'lease check failed');
       return false;
     }
@@ -246,8 +176,8 @@ export class PartitionLeases {
    */
   abandon(): void {
     this.halted = true;
-    if (this.timer !== null) this.timers.clearTimeout(this.timer);
-    this.timer = null;
+    this.cancelTimer?.();
+    this.cancelTimer = null;
   }
 
   /** For tests: wakes an abandoned instance; its next renewal finds out what it lost. */
@@ -261,12 +191,12 @@ export class PartitionLeases {
 
   private schedule(): void {
     if (this.halted) return;
-    this.timer = this.timers.setTimeout(() => void this.tick(), this.intervalMs);
+    this.cancelTimer = this.clock.schedule(() => void this.tick(), this.intervalMs);
   }
 
   /** Renews every held key, then starts a round unless one is still running; renewals never wait for a round. */
   private async tick(): Promise<void> {
-    this.timer = null;
+    this.cancelTimer = null;
     await this.renewAll();
     if (!this.stopping && !this.halted && !this.roundInFlight) void this.runRound();
     this.schedule();
@@ -301,15 +231,13 @@ export class PartitionLeases {
   }
 
   private async renew(lease: Lease, lost: (why: string) => void): Promise<void> {
-    const sentAt = this.timers.now();
     try {
-      lease.revision = await this.kv!.update(lease.key, this.value(), lease.revision);
-      lease.writtenAt = sentAt;
+      await this.keys!.renew(lease);
     } catch (err) {
       if (lease.state === 'lost') return;
       if (isWrongLastSequence(err)) lost(`renewal refused (${errorMessage(err)}): the key expired or another processor holds it`);
       // NATS is the clock of record, but a processor that cannot reach it stops before the key can have expired.
-      else if (this.timers.now() - lease.writtenAt >= this.opts.leaseMs) lost(`not renewed for ${this.opts.leaseMs} ms (${errorMessage(err)})`);
+      else if (this.clock.now() - lease.writtenAt >= this.opts.leaseMs) lost(`not renewed for ${this.opts.leaseMs} ms (${errorMessage(err)})`);
       else this.recordError(err, `renewing ${lease.key} failed; retrying`);
     }
   }
@@ -319,12 +247,12 @@ export class PartitionLeases {
     const started: Promise<void>[] = [];
     try {
       if (!this.member) await this.register();
-      const live = await this.liveKeys();
+      const live = await this.keys!.liveKeys();
       const ids = [...live].filter((k) => k.startsWith(MEMBER_PREFIX)).map((k) => k.slice(MEMBER_PREFIX.length));
       if (this.member && !ids.includes(this.opts.processorId)) ids.push(this.opts.processorId);
       this.memberIds = [...new Set(ids)].sort();
       if (!live.has(LEADER_KEY)) this.leaderId = null;
-      else if (!this.leader) this.leaderId = await this.readOwner(LEADER_KEY);
+      else if (!this.leader) this.leaderId = await this.keys!.readOwner(LEADER_KEY);
 
       if (this.member && !this.stopping && !this.halted) {
         const wanted = assign(this.memberIds, this.opts.partitions);
@@ -350,7 +278,7 @@ export class PartitionLeases {
         }
       }
       this.rounds++;
-      this.lastRoundAt = this.timers.now();
+      this.lastRoundAt = this.clock.now();
     } catch (err) {
       this.roundErrors++;
       this.recordError(err, 'lease round failed; retrying next round');
@@ -359,7 +287,7 @@ export class PartitionLeases {
   }
 
   private async register(): Promise<void> {
-    const lease = await this.claim(MEMBER_PREFIX + this.opts.processorId);
+    const lease = await this.keys!.claim(MEMBER_PREFIX + this.opts.processorId);
     if (lease) {
       lease.state = 'owned';
       lease.started = true;
@@ -373,52 +301,11 @@ export class PartitionLeases {
     }
   }
 
-  /** The keys holding a value now (expired ones and delete markers excluded). */
-  private async liveKeys(): Promise<Set<string>> {
-    const iter = await this.kv!.keys();
-    const out = new Set<string>();
-    let timer: unknown = null;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = this.timers.setTimeout(() => {
-        iter.stop();
-        reject(new Error(`listing the lease keys took over ${this.opts.leaseMs} ms`));
-      }, this.opts.leaseMs);
-    });
-    try {
-      await Promise.race([
-        (async () => {
-          for await (const k of iter) out.add(k);
-        })(),
-        timeout,
-      ]);
-    } finally {
-      this.timers.clearTimeout(timer);
-    }
-    return out;
-  }
-
-  private async readOwner(key: string): Promise<string | null> {
-    const e = await this.kv!.get(key);
-    return e && e.operation === 'PUT' ? (parseValue(e.value)?.owner ?? null) : null;
-  }
-
-  /** Creates the key; null when another holds it (create() refused). */
-  private async claim(key: string): Promise<Lease | null> {
-    const sentAt = this.timers.now();
-    try {
-      const revision = await this.kv!.create(key, this.value());
-      return { key, revision, writtenAt: sentAt, state: 'starting', started: false, revoked: false };
-    } catch (err) {
-      if (isWrongLastSequence(err)) return null;
-      throw err;
-    }
-  }
-
   // ---- partitions -------------------------------------------------------------------------------------------------
 
   /** Claims p; when won, returns the start (onAssign) queued for it, boxed so that awaiting the claim does not await it. */
   private async claimPartition(p: number): Promise<{ started: Promise<void> } | null> {
-    const lease = await this.claim(PARTITION_PREFIX + p);
+    const lease = await this.keys!.claim(PARTITION_PREFIX + p);
     if (!lease) return null;
     this.partitions.set(p, lease);
     this.claims++;
@@ -478,7 +365,7 @@ export class PartitionLeases {
   // ---- leader and member ------------------------------------------------------------------------------------------
 
   private async claimLeader(): Promise<{ started: Promise<void> } | null> {
-    const lease = await this.claim(LEADER_KEY);
+    const lease = await this.keys!.claim(LEADER_KEY);
     if (!lease) return null;
     this.leader = lease;
     this.leaderId = this.opts.processorId;
@@ -544,12 +431,8 @@ export class PartitionLeases {
     lease.state = 'deleting';
     await this.renewing;
     if (lease.state !== 'deleting') return false;
-    try {
-      await this.kv!.delete(lease.key, { previousSeq: lease.revision });
-    } catch (err) {
-      // Wrong last sequence: it expired or moved already. Anything else: it expires by itself within the lease.
-      if (!isWrongLastSequence(err)) this.recordError(err, `deleting ${lease.key} failed; it expires within the lease`);
-    }
+    // Refused: it expired or moved already. Failed: it expires by itself within the lease.
+    await this.keys!.delete(lease).catch((err: unknown) => this.recordError(err, `deleting ${lease.key} failed; it expires within the lease`));
     lease.state = 'lost';
     return drop() !== false;
   }
@@ -563,19 +446,14 @@ export class PartitionLeases {
     return next;
   }
 
-  private value(): Uint8Array {
-    const v: LeaseValue = { owner: this.opts.processorId, instance: this.instance, at: new Date(this.timers.now()).toISOString() };
-    return encoder.encode(JSON.stringify(v));
-  }
-
   private recordError(err: unknown, what: string): void {
     const message = errorMessage(err);
-    this.lastError = { at: this.timers.now(), message: `${what}: ${message}` };
+    this.lastError = { at: this.clock.now(), message: `${what}: ${message}` };
     this.log.warn({ err: message }, what);
   }
 
   private async shutdown(): Promise<void> {
-    if (this.kv === null) return;
+    if (this.keys === null) return;
     this.stopping = true;
     // Renewals go on (halted stays false) while the partitions are checkpointed and released.
     if (this.halted) {
@@ -591,8 +469,8 @@ export class PartitionLeases {
     const member = this.member;
     if (member) await this.release(member, () => this.member === member && ((this.member = null), true));
     this.halted = true;
-    if (this.timer !== null) this.timers.clearTimeout(this.timer);
-    this.timer = null;
+    this.cancelTimer?.();
+    this.cancelTimer = null;
     await this.renewing;
     this.memberIds = [];
     this.log.info('left the cluster');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSchedulingClock, ManualClock, systemClock } from './clock.js';
+import { every, isSchedulingClock, ManualClock, systemClock } from './clock.js';
 
 describe('ManualClock', () => {
   it('runs scheduled callbacks only when advanced past their time, each at its own time, in order', () => {
@@ -72,5 +72,25 @@ describe('systemClock', () => {
     expect(isSchedulingClock(systemClock)).toBe(true);
     expect(isSchedulingClock(new ManualClock())).toBe(true);
     expect(isSchedulingClock({ now: () => 0 })).toBe(false);
+  });
+});
+
+describe('every', () => {
+  it('runs each interval until cancelled, and goes on after a run that throws', () => {
+    const clock = new ManualClock(0);
+    const ran: number[] = [];
+    const cancel = every(clock, 100, () => {
+      ran.push(clock.now());
+      if (ran.length === 2) throw new Error('a bad tick');
+    });
+    clock.advance(99);
+    expect(ran).toEqual([]);
+    expect(() => clock.advance(101)).toThrow('a bad tick');
+    clock.advance(100);
+    expect(ran).toEqual([100, 200, 300]);
+    cancel();
+    clock.advance(1_000);
+    expect(ran).toEqual([100, 200, 300]);
+    expect(clock.pending()).toBe(0);
   });
 });

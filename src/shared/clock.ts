@@ -14,6 +14,25 @@ export interface Scheduler {
   schedule(fn: () => void, delayMs: number): Cancel;
 }
 
+/**
+ * Calls `fn` every `intervalMs` until cancelled. The next call is set before each run, so a run that throws does not
+ * end the series, and runs never pile up behind a slow one.
+ */
+export function every(scheduler: Scheduler, intervalMs: number, fn: () => void): Cancel {
+  let stopped = false;
+  let cancel: Cancel;
+  const run = () => {
+    if (stopped) return;
+    cancel = scheduler.schedule(run, intervalMs);
+    fn();
+  };
+  cancel = scheduler.schedule(run, intervalMs);
+  return () => {
+    stopped = true;
+    cancel();
+  };
+}
+
 /** One clock for code that both reads the time and waits: `now` and `schedule` always agree. */
 export interface SchedulingClock extends Clock, Scheduler {}
 

@@ -5,7 +5,7 @@ import type { VigilConfig } from '../config/schema.js';
 import type { Logger } from '../shared/logger.js';
 import { errorMessage } from '../shared/errors.js';
 import { isStreamNotFound } from '../shared/natsErrors.js';
-import type { InboundMessage } from '../pipeline.js';
+import type { InboundMessage } from '../contract/pipeline.js';
 
 export interface StreamSettings {
   stream: string;

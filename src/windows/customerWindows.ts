@@ -1,4 +1,7 @@
 // Per-customer live state: sliding event-time windows over 5 min, 1 h, 24 h and 7 days, packed in typed arrays.
+// Over 400 lines on purpose: it is the hot path, one slot index into fields of one class (record, view, eviction,
+// growth and the snapshot all walk the same arrays); split into classes per field group, each event would pay an
+// indirection per group, and growth and the snapshot would have to reach into every one of them.
 import { categoryOf, RESPONSE_TYPES, touchChannel, type VigilEvent } from '../contract/event.js';
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import { BucketRing, NibbleRing, type Ring, type RingArrayCtor } from './bucketRing.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { parseConfig } from '../../src/config/load.js';
 import type { VigilConfig } from '../../src/config/schema.js';
-import { startProcessor, type RunningProcessor } from '../../src/processor.js';
+import { startProcessor, type RunningProcessor } from '../../src/runtime/processor.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { CLICKHOUSE_URL } from './clickhouse.js';
 

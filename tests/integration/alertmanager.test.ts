@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from 'nats';
 import type { AmWebhookBody } from '../../src/alerts/alertmanagerFormat.js';
 import type { VigilConfig } from '../../src/config/schema.js';
-import type { RunningProcessor } from '../../src/processor.js';
+import type { RunningProcessor } from '../../src/runtime/processor.js';
 import { freePort } from '../helpers/ownServices.js';
 import { cleanUp, isolatedConfig, natsConnection, startTestProcessor } from '../helpers/processor.js';
 import { startAlertmanager, type OwnInstance } from '../helpers/promStack.js';

@@ -16,7 +16,7 @@ import { configuredPurchaseModel } from '../../src/signals/purchaseModel.js';
 import { liveEngagementTrend } from '../../src/signals/models/trend.js';
 import { natsCheckpointStore } from '../../src/state/checkpointStore.js';
 import { ManualClock } from '../../src/shared/clock.js';
-import { EntityCombiner } from '../../src/cluster/entityPartials.js';
+import { EntityCombiner } from '../../src/cluster/entityCombiner.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { isolatedConfig } from '../helpers/processor.js';
 import { envFor, ProcessorChild } from '../helpers/child.js';
@@ -34,7 +34,7 @@ const owners = (kv: KV) => leaseOwners(kv, PARTITIONS);
 const noOutputs: PipelineOutputs = { event() {}, customerActivity() {}, entityActivity() {}, signals() {}, alert() {}, rejected() {} };
 
 function pipelineFor(config: VigilConfig, clock: ManualClock, partition?: number): Pipeline {
-  return new Pipeline({ config, clock, outputs: noOutputs, model: configuredPurchaseModel(config.signals.model), trend: liveEngagementTrend, alertStore: new MemoryAlertStore(), partition, entityRules: partition === undefined });
+  return new Pipeline({ config, clock, outputs: noOutputs, model: configuredPurchaseModel(config.signals.model), trend: liveEngagementTrend, alertStore: new MemoryAlertStore(), partition });
 }
 
 /** Every customer's signals from the partitions' final checkpoints, against the single-processor run's. */
@@ -146,7 +146,26 @@ describe.sequential('three processors sharing six partitions', () => {
     const kv = await nc.jetstream().views.kv(config.cluster.leaseBucket);
     // Spread evenly: two partitions each, every partition held.
     await until('an even spread', () => owners(kv), (m) => m.size === PARTITIONS && Object.values(countBy(m)).every((n) => n === 2) && Object.keys(countBy(m)).length === 3);
+    await summariesNameHeldPartitions(kv);
     return kv;
+  }
+
+  /** Every processor's wall summary names the partitions it holds (they once always said `partitions: []`). */
+  async function summariesNameHeldPartitions(kv: KV): Promise<void> {
+    const said = new Map<string, number[]>();
+    const sub = nc.subscribe(`${config.cluster.subjectPrefix}.summary.*`, {
+      callback: (err, m) => {
+        const s = err ? null : (m.json() as { processorId?: string; partitions?: number[] });
+        if (s?.processorId && s.partitions) said.set(s.processorId, s.partitions);
+      },
+    });
+    try {
+      const held = async () => ({ held: Object.fromEntries(await owners(kv)), said: Object.fromEntries(said) });
+      const own = (held: Record<number, string>, id: string) => Object.entries(held).flatMap(([p, owner]) => (owner === id ? [Number(p)] : []));
+      await until('every summary to name the partitions its processor holds', held, (v) => ['a', 'b', 'c'].every((id) => JSON.stringify(v.said[id]) === JSON.stringify(own(v.held, id))));
+    } finally {
+      sub.unsubscribe();
+    }
   }
 
   it('survives a SIGKILL mid-run: the partitions move, ClickHouse holds exactly what was published, signals equal one processor\'s', async () => {

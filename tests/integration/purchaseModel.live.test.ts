@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from 'nats';
 import { runModelFit, type ClickHouseModelFit } from '../../src/cli/modelFit.js';
 import type { VigilConfig } from '../../src/config/schema.js';
-import type { RunningProcessor } from '../../src/processor.js';
+import type { RunningProcessor } from '../../src/runtime/processor.js';
 import type { ClickHouseClient } from '../../src/sinks/clickhouse/client.js';
 import { readLatestModel, readPurchaseHistories } from '../../src/sources/purchaseModels.js';
 import { expectedPurchases, pAlive } from '../../src/signals/models/bgnbd.js';

@@ -6,7 +6,7 @@ import type { NatsConnection } from 'nats';
 import { parseConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { replay } from '../../src/sources/jetstream.js';
-import type { InboundMessage } from '../../src/pipeline.js';
+import type { InboundMessage } from '../../src/contract/pipeline.js';
 import { natsConnection } from '../helpers/processor.js';
 
 describe('replay of a partition', () => {

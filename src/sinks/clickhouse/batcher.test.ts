@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
 import { Batcher, estimateJsonBytes, type Batch, type BatchPolicy } from './batcher.js';
-import { ManualScheduler } from './scheduler.js';
 
 interface Row {
   id: number;
@@ -10,15 +9,14 @@ interface Row {
 
 function setup(policy: Partial<BatchPolicy> = {}, sizeOf?: (row: Row) => number) {
   const clock = new ManualClock(1_000_000);
-  const scheduler = new ManualScheduler(clock);
   const batches: Batch<Row>[] = [];
   const batcher = new Batcher<Row>(
     { maxRows: 1_000, maxBytes: 1_000_000, maxDelayMs: 2_000, ...policy },
     (b) => batches.push(b),
-    { clock, scheduler, sizeOf },
+    { clock, sizeOf },
   );
   const ids = () => batches.map((b) => b.rows.map((r) => r.id));
-  return { clock, scheduler, batches, batcher, ids };
+  return { clock, batches, batcher, ids };
 }
 
 describe('Batcher', () => {
@@ -55,40 +53,40 @@ describe('Batcher', () => {
   });
 
   it('cuts maxDelayMs after the first row of a batch, not after the last', () => {
-    const { batcher, scheduler, batches, ids, clock } = setup({ maxDelayMs: 2_000 });
+    const { batcher, clock, batches, ids } = setup({ maxDelayMs: 2_000 });
     const opened = clock.now();
     batcher.add('t', { id: 1 });
-    scheduler.advance(1_500);
+    clock.advance(1_500);
     batcher.add('t', { id: 2 });
-    scheduler.advance(499);
+    clock.advance(499);
     expect(batches).toHaveLength(0);
-    scheduler.advance(1);
+    clock.advance(1);
     expect(ids()).toEqual([[1, 2]]);
     expect(batches[0]).toMatchObject({ reason: 'delay', openedAt: opened, cutAt: opened + 2_000 });
-    expect(scheduler.pending()).toBe(0);
+    expect(clock.pending()).toBe(0);
   });
 
   it('starts a fresh deadline for the batch after a cut', () => {
-    const { batcher, scheduler, batches } = setup({ maxRows: 2, maxDelayMs: 1_000 });
+    const { batcher, clock, batches } = setup({ maxRows: 2, maxDelayMs: 1_000 });
     batcher.add('t', { id: 1 });
     batcher.add('t', { id: 2 }); // cut by rows; its timer is cancelled
-    expect(scheduler.pending()).toBe(0);
-    scheduler.advance(600);
+    expect(clock.pending()).toBe(0);
+    clock.advance(600);
     batcher.add('t', { id: 3 });
-    scheduler.advance(999);
+    clock.advance(999);
     expect(batches).toHaveLength(1);
-    scheduler.advance(1);
+    clock.advance(1);
     expect(batches.map((b) => b.reason)).toEqual(['rows', 'delay']);
   });
 
   it('keeps one batch per key, each with its own limits and deadline', () => {
-    const { batcher, scheduler, batches } = setup({ maxRows: 2, maxDelayMs: 1_000 });
+    const { batcher, clock, batches } = setup({ maxRows: 2, maxDelayMs: 1_000 });
     batcher.add('a', { id: 1 });
-    scheduler.advance(500);
+    clock.advance(500);
     batcher.add('b', { id: 2 });
     batcher.add('a', { id: 3 });
     expect(batches.map((b) => [b.key, b.reason])).toEqual([['a', 'rows']]);
-    scheduler.advance(1_000);
+    clock.advance(1_000);
     expect(batches.map((b) => [b.key, b.reason, b.rows.length])).toEqual([
       ['a', 'rows', 2],
       ['b', 'delay', 1],
@@ -96,7 +94,7 @@ describe('Batcher', () => {
   });
 
   it('flush cuts every open batch now and leaves no timers behind', () => {
-    const { batcher, scheduler, batches } = setup();
+    const { batcher, clock, batches } = setup();
     batcher.add('a', { id: 1 });
     batcher.add('b', { id: 2 });
     batcher.flush();
@@ -105,15 +103,15 @@ describe('Batcher', () => {
       ['b', 'flush'],
     ]);
     expect(batcher.bufferedRows()).toBe(0);
-    expect(scheduler.pending()).toBe(0);
+    expect(clock.pending()).toBe(0);
   });
 
   it('close drops open batches and reports how many rows', () => {
-    const { batcher, scheduler, batches } = setup();
+    const { batcher, clock, batches } = setup();
     batcher.add('a', { id: 1 });
     batcher.add('a', { id: 2 });
     expect(batcher.close()).toBe(2);
-    scheduler.advance(10_000);
+    clock.advance(10_000);
     expect(batches).toHaveLength(0);
   });
 });

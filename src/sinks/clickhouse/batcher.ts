@@ -1,7 +1,6 @@
 // The batch policy, apart from the writer (as Redpanda Connect keeps it): rows gather per table and a
 // batch is cut at maxRows, at maxBytes of estimated JSON, or maxDelayMs after its first row.
-import { systemClock, type Clock } from '../../shared/clock.js';
-import { timerScheduler, type Cancel, type Scheduler } from './scheduler.js';
+import { systemClock, type Cancel, type SchedulingClock } from '../../shared/clock.js';
 
 export interface BatchPolicy {
   maxRows: number;
@@ -23,8 +22,8 @@ export interface Batch<R> {
 }
 
 export interface BatcherOptions<R> {
-  clock?: Clock;
-  scheduler?: Scheduler;
+  /** Reads the time and sets the batch deadlines; default the system clock. */
+  clock?: SchedulingClock;
   /** Estimated serialized size of a row; defaults to estimateJsonBytes. */
   sizeOf?: (row: R) => number;
 }
@@ -71,8 +70,7 @@ function jsonSize(value: unknown): number {
 
 export class Batcher<R> {
   private readonly open = new Map<string, OpenBatch<R>>();
-  private readonly clock: Clock;
-  private readonly scheduler: Scheduler;
+  private readonly clock: SchedulingClock;
   private readonly sizeOf: (row: R) => number;
   private buffered = 0;
 
@@ -83,7 +81,6 @@ export class Batcher<R> {
   ) {
     if (policy.maxRows < 1 || policy.maxBytes < 1 || policy.maxDelayMs < 0) throw new RangeError(`invalid batch policy ${JSON.stringify(policy)}`);
     this.clock = opts.clock ?? systemClock;
-    this.scheduler = opts.scheduler ?? timerScheduler;
     this.sizeOf = opts.sizeOf ?? estimateJsonBytes;
   }
 
@@ -98,7 +95,7 @@ export class Batcher<R> {
     if (!batch) {
       batch = { rows: [], bytes: 0, openedAt: this.clock.now(), cancelTimer: null };
       this.open.set(key, batch);
-      batch.cancelTimer = this.scheduler.schedule(() => this.cut(key, 'delay'), this.policy.maxDelayMs);
+      batch.cancelTimer = this.clock.schedule(() => this.cut(key, 'delay'), this.policy.maxDelayMs);
     }
     batch.rows.push(row);
     batch.bytes += size;

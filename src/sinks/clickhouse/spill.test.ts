@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
 import { createLogger } from '../../shared/logger.js';
-import { ManualScheduler } from './scheduler.js';
 import { serializeRows, spillFileName } from './spill.js';
 import type { CustomerActivityRow } from './tables.js';
 import { ClickHouseSink, type SpillPolicy } from './writer.js';
@@ -55,7 +54,6 @@ const spillFiles = (d = dir): string[] => readdirSync(d).filter((f) => f.endsWit
 
 function setup(spill: Partial<SpillPolicy> = {}, ch = new FakeClickHouse()) {
   const clock = new ManualClock(0);
-  const scheduler = new ManualScheduler(clock);
   const logs: { level: number; msg: string; [k: string]: unknown }[] = [];
   const logger = createLogger('info', false, { write: (line: string) => void logs.push(JSON.parse(line)) });
   const sink = new ClickHouseSink(ch, {
@@ -63,16 +61,15 @@ function setup(spill: Partial<SpillPolicy> = {}, ch = new FakeClickHouse()) {
     retry: { initialDelayMs: 100, maxDelayMs: 1_000 },
     spill: { dir, maxMemoryRows: 1_000, maxBytes: 10_000_000, ...spill },
     clock,
-    scheduler,
     logger,
     random: () => 1,
   });
-  return { clock, scheduler, ch, sink, logs };
+  return { clock, ch, sink, logs };
 }
 
 describe('ClickHouseSink disk tier', () => {
   it('spills queued batches beyond maxMemoryRows, newest first, and inserts everything in order once ClickHouse is back', async () => {
-    const { ch, sink, scheduler } = setup({ maxMemoryRows: 5 });
+    const { ch, sink, clock } = setup({ maxMemoryRows: 5 });
     ch.down = true;
     for (let i = 0; i < 12; i++) sink.push('customer_activity', activity(i));
     // Four batches of 3: the first is being inserted (never moved), the three behind it push memory past 5 rows.
@@ -85,7 +82,7 @@ describe('ClickHouseSink disk tier', () => {
     expect(sink.counters).toMatchObject({ batchesSpilled: 3, rowsSpilled: 9, rowsDropped: 0 });
 
     ch.down = false;
-    scheduler.advance(100);
+    clock.advance(100);
     await sink.inserted();
     expect(ch.ids()).toEqual(Array.from({ length: 12 }, (_, i) => `c${i}`));
     // Read back exactly as pushed, 64-bit strings and fractions included.
@@ -97,7 +94,7 @@ describe('ClickHouseSink disk tier', () => {
   });
 
   it('flush() resolves once the rows are durably on disk while ClickHouse is down; inserted() waits for ClickHouse', async () => {
-    const { ch, sink, scheduler } = setup();
+    const { ch, sink, clock } = setup();
     ch.down = true;
     for (let i = 0; i < 4; i++) sink.push('customer_activity', activity(i));
     let inserted = false;
@@ -110,7 +107,7 @@ describe('ClickHouseSink disk tier', () => {
     expect(inserted).toBe(false);
 
     ch.down = false;
-    scheduler.advance(100);
+    clock.advance(100);
     await insertedP;
     expect(ch.ids()).toEqual(['c0', 'c1', 'c2', 'c3']);
     expect(spillFiles()).toEqual([]);
@@ -137,7 +134,7 @@ describe('ClickHouseSink disk tier', () => {
     expect(spillFiles()).toContain(spillFileName('customer_activity', 5, 1)); // numbering goes on after the old files
 
     ch.down = false;
-    second.scheduler.advance(100);
+    second.clock.advance(100);
     await second.sink.inserted();
     expect(ch.inserted.filter((b) => b.table === 'customer_activity').flatMap((b) => b.rows.map((r) => (r as CustomerActivityRow).customer_id))).toEqual([
       'c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c100',
@@ -177,7 +174,7 @@ describe('ClickHouseSink disk tier', () => {
 
   it('turns a full disk into backpressure (full()), never dropping, and drains when ClickHouse is back', async () => {
     // Room for one batch of 3 (400 bytes on disk, 456 estimated before writing), not two.
-    const { ch, sink, scheduler, logs } = setup({ maxMemoryRows: 4, maxBytes: 600 });
+    const { ch, sink, clock, logs } = setup({ maxMemoryRows: 4, maxBytes: 600 });
     ch.down = true;
     for (let i = 0; i < 12; i++) sink.push('customer_activity', activity(i));
     await until('one batch on disk', () => sink.spilled().batches === 1);
@@ -189,7 +186,7 @@ describe('ClickHouseSink disk tier', () => {
     expect(logs.some((l) => l.msg.includes('spill directory at clickhouse.spill.maxBytes'))).toBe(true);
 
     ch.down = false;
-    scheduler.advance(100);
+    clock.advance(100);
     await sink.inserted();
     expect(ch.ids()).toEqual(Array.from({ length: 12 }, (_, i) => `c${i}`));
     expect(sink.full()).toBe(false);
@@ -197,7 +194,7 @@ describe('ClickHouseSink disk tier', () => {
   });
 
   it('keeps a batch in memory when the disk write fails; flush() then waits for ClickHouse', async () => {
-    const { ch, sink, scheduler } = setup();
+    const { ch, sink, clock } = setup();
     rmSync(dir, { recursive: true, force: true }); // the disk goes away under the sink
     ch.down = true;
     for (let i = 0; i < 3; i++) sink.push('customer_activity', activity(i));
@@ -210,7 +207,7 @@ describe('ClickHouseSink disk tier', () => {
 
     mkdirSync(dir);
     ch.down = false;
-    scheduler.advance(100);
+    clock.advance(100);
     await flushing;
     expect(ch.ids()).toEqual(['c0', 'c1', 'c2']);
   });

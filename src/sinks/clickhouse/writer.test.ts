@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
-import { ManualScheduler } from './scheduler.js';
 import type { CustomerActivityRow } from './tables.js';
 import { ClickHouseSink, retryDelayMs } from './writer.js';
 
@@ -28,25 +27,23 @@ const settle = async (): Promise<void> => {
 
 function setup() {
   const clock = new ManualClock(0);
-  const scheduler = new ManualScheduler(clock);
   const ch = new FakeClickHouse();
   const sink = new ClickHouseSink(ch, {
     batch: { maxRows: 3, maxBytes: 1_000_000, maxDelayMs: 1_000 },
     retry: { initialDelayMs: 100, maxDelayMs: 1_000 },
     clock,
-    scheduler,
     random: () => 1,
   });
-  return { clock, scheduler, ch, sink };
+  return { clock, ch, sink };
 }
 
 describe('ClickHouseSink', () => {
   it('inserts whole batches, never row by row', async () => {
-    const { ch, sink, scheduler } = setup();
+    const { ch, sink, clock } = setup();
     for (let i = 0; i < 7; i++) sink.push('customer_activity', activity(i));
     await settle();
     expect(ch.inserted.map((b) => b.rows.length)).toEqual([3, 3]);
-    scheduler.advance(1_000);
+    clock.advance(1_000);
     await settle();
     expect(ch.inserted.map((b) => b.rows.length)).toEqual([3, 3, 1]);
     expect(sink.counters).toMatchObject({ rowsPushed: 7, rowsWritten: 7, batchesWritten: 3, insertFailures: 0 });
@@ -67,7 +64,7 @@ describe('ClickHouseSink', () => {
   });
 
   it('retries a failed batch whole with doubling delays while ClickHouse is down, then recovers', async () => {
-    const { ch, sink, scheduler } = setup();
+    const { ch, sink, clock } = setup();
     ch.down = true;
     for (let i = 0; i < 2; i++) sink.push('customer_activity', activity(i));
     let flushed = false;
@@ -79,10 +76,10 @@ describe('ClickHouseSink', () => {
 
     // Delays double: 100, 200, 400, then stay at the 1,000 ms cap.
     for (const delay of [100, 200, 400, 800, 1_000, 1_000]) {
-      scheduler.advance(delay - 1);
+      clock.advance(delay - 1);
       await settle();
       const before = ch.attempts;
-      scheduler.advance(1);
+      clock.advance(1);
       await settle();
       expect(ch.attempts).toBe(before + 1);
     }
@@ -90,7 +87,7 @@ describe('ClickHouseSink', () => {
     expect(sink.bufferedRows()).toBe(2);
 
     ch.down = false;
-    scheduler.advance(1_000);
+    clock.advance(1_000);
     await flushing;
     expect(ch.inserted).toEqual([{ table: 'customer_activity', rows: [activity(0), activity(1)] }]);
     expect(sink.state()).toMatchObject({ ok: true, detail: 'idle' });
@@ -99,27 +96,27 @@ describe('ClickHouseSink', () => {
   });
 
   it('keeps batches of one table in order behind a failing one', async () => {
-    const { ch, sink, scheduler } = setup();
+    const { ch, sink, clock } = setup();
     ch.down = true;
     for (let i = 0; i < 6; i++) sink.push('customer_activity', activity(i));
     await settle();
     ch.down = false;
-    scheduler.advance(100);
+    clock.advance(100);
     await sink.flush();
     expect(ch.inserted.map((b) => (b.rows[0] as CustomerActivityRow).customer_id)).toEqual(['c0', 'c3']);
   });
 
   it('abort drops what is buffered and stops retrying', async () => {
-    const { ch, sink, scheduler } = setup();
+    const { ch, sink, clock } = setup();
     ch.down = true;
     for (let i = 0; i < 4; i++) sink.push('customer_activity', activity(i));
     await settle();
     sink.abort();
     expect(sink.counters.rowsDropped).toBe(4);
     expect(sink.bufferedRows()).toBe(0);
-    expect(scheduler.pending()).toBe(0);
+    expect(clock.pending()).toBe(0);
     const attempts = ch.attempts;
-    scheduler.advance(60_000);
+    clock.advance(60_000);
     await settle();
     expect(ch.attempts).toBe(attempts);
   });

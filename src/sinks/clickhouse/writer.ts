@@ -2,15 +2,16 @@
 // with exponential backoff for as long as ClickHouse is away; the table engines make a retry harmless.
 // Two tiers hold what waits: memory up to spill.maxMemoryRows, then local disk (spill.ts) up to spill.maxBytes;
 // beyond both, full() asks the processor to stop consuming. Nothing is ever dropped for lack of room.
+// Over 400 lines on purpose: the two tiers are one state machine per batch (in memory, being written to disk, on
+// disk, in flight) over the per-table queues, and every move between them updates the same counts (memory rows,
+// reserved and spilled bytes) that full() and flush() read; the disk I/O itself is spill.ts, the cut batcher.ts.
 import { Histogram } from '../../shared/histogram.js';
 import { resolve as resolvePath } from 'node:path';
-import type { Clock } from '../../shared/clock.js';
-import { systemClock } from '../../shared/clock.js';
+import { systemClock, type Cancel, type SchedulingClock } from '../../shared/clock.js';
 import { errorMessage } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { Batcher, type Batch, type BatchPolicy } from './batcher.js';
 import type { ClickHouseClient, ClickHouseConfig } from './client.js';
-import { timerScheduler, type Cancel, type Scheduler } from './scheduler.js';
 import { serializeRows, SpillCorruptError, SpillStore, type SpillFile } from './spill.js';
 import type { RowOf, TableName } from './tables.js';
 
@@ -33,8 +34,8 @@ export interface SinkOptions {
   retry: RetryPolicy;
   /** Without it the sink holds everything in memory, without a bound (unit tests of the first tier). */
   spill?: SpillPolicy;
-  clock?: Clock;
-  scheduler?: Scheduler;
+  /** Reads the time and sets batch deadlines and retry backoff; default the system clock. */
+  clock?: SchedulingClock;
   logger?: Logger;
   /** In [0, 1): spreads retry delays so scaled-out processors do not retry in step. Defaults to Math.random. */
   random?: () => number;
@@ -147,8 +148,7 @@ export class ClickHouseSink {
 
   private readonly batcher: Batcher<object>;
   private readonly queues = new Map<string, TableQueue>();
-  private readonly clock: Clock;
-  private readonly scheduler: Scheduler;
+  private readonly clock: SchedulingClock;
   private readonly log: Logger;
   private readonly random: () => number;
   private readonly store: SpillStore | null;
@@ -179,11 +179,10 @@ export class ClickHouseSink {
     private readonly options: SinkOptions,
   ) {
     this.clock = options.clock ?? systemClock;
-    this.scheduler = options.scheduler ?? timerScheduler;
     this.log = (options.logger ?? silentLogger).child({ stage: 'clickhouse-sink' });
     this.random = options.random ?? Math.random;
     this.maxMemoryRows = options.spill?.maxMemoryRows ?? Number.POSITIVE_INFINITY;
-    this.batcher = new Batcher<object>(options.batch, (batch) => this.enqueue(batch), { clock: this.clock, scheduler: this.scheduler });
+    this.batcher = new Batcher<object>(options.batch, (batch) => this.enqueue(batch), { clock: this.clock });
     this.store = options.spill && options.spill.maxBytes > 0 ? new SpillStore(options.spill.dir, this.log) : null;
     if (this.store) {
       const { files, setAside } = this.store.open();
@@ -521,7 +520,7 @@ export class ClickHouseSink {
     this.relieve();
     await new Promise<void>((wake) => {
       queue.wake = wake;
-      queue.cancelWait = this.scheduler.schedule(wake, delay);
+      queue.cancelWait = this.clock.schedule(wake, delay);
     });
     queue.wake = null;
     queue.cancelWait = null;

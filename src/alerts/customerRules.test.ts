@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../config/load.js';
+import type { VigilEvent } from '../contract/event.js';
+import type { AlertView, ProcessorStats } from '../contract/frames.js';
+import type { CustomerSignals } from '../contract/pipeline.js';
+import { EntityStats } from '../signals/entityStats.js';
+import { ManualClock } from '../shared/clock.js';
+import { emptyView } from '../windows/customerWindows.js';
+import { AlertDesk } from './alertDesk.js';
+import { MemoryAlertStore } from './alertStore.js';
+import { evaluateCustomer } from './customerRules.js';
+import { ruleSampler } from './sampler.js';
+
+const NOW = Date.parse('2026-11-23T12:00:00Z');
+const ev = { id: 'e1', customerId: 'c1', type: 'email_sent', channel: 'email', campaignId: 'spring', ts: NOW - 1000 } as VigilEvent;
+
+function signals(fatigue: number): CustomerSignals {
+  return {
+    view: { ...emptyView(), customerId: 'c1' },
+    engagement: { score: 0.5, trendRelative: 0 } as CustomerSignals['engagement'],
+    churn: { risk: 0.1, pAlive: 1, valueAtRisk: 0, customerValue: 0, expectedPurchases30d: 0, expectedPurchases90d: 0, reasons: [] } as unknown as CustomerSignals['churn'],
+    fatigue: { score: fatigue, touches24h: 4, reasons: ['4 emails in 24 h'] } as CustomerSignals['fatigue'],
+  };
+}
+
+function setup() {
+  const clock = new ManualClock(NOW);
+  const changes: AlertView[] = [];
+  const desk = new AlertDesk({ config: parseConfig({}), clock, alertStore: new MemoryAlertStore(), outputs: { alert: (a) => changes.push(a) } });
+  return { desk, changes, clock };
+}
+
+describe('evaluate (customer rules)', () => {
+  it('fires on a breaching event, the event its trigger and its campaign and channel the alert\'s labels', () => {
+    const { desk, changes } = setup();
+    evaluateCustomer(desk.engine, desk.customerRules, ev, signals(2), NOW);
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({ rule: 'customer_contact_fatigue', state: 'firing', subject: { kind: 'customer', key: 'c1' }, trigger: { eventId: 'e1' }, reasons: ['4 emails in 24 h'] });
+    expect(changes[0].labels).toMatchObject({ campaign: 'spring', channel: 'email' });
+  });
+
+  it('changes nothing for a sample below threshold with no alert open', () => {
+    const { desk, changes } = setup();
+    evaluateCustomer(desk.engine, desk.customerRules, ev, signals(0.2), NOW);
+    expect(changes).toEqual([]);
+    expect(desk.engine.activeCount).toBe(0);
+  });
+
+  it('at a tick, the sampler it is given resolves the alert of a customer whose signals fell back, and leaves an unknown one', () => {
+    const { desk, changes } = setup();
+    evaluateCustomer(desk.engine, desk.customerRules, ev, signals(2), NOW);
+    evaluateCustomer(desk.engine, desk.customerRules, { ...ev, customerId: 'c2' }, signals(2), NOW);
+    const sources = {
+      customer: (id: string) => (id === 'c1' ? signals(0.5) : null),
+      stats: () => ({ lagMs: 0, pending: 0 }) as ProcessorStats,
+      suppressions: { all: () => [], one: () => null },
+      entities: new EntityStats(parseConfig({}).signals.surge, 10),
+    };
+    desk.engine.tick(NOW + 1000, ruleSampler(sources, Math.floor(NOW / 60_000)));
+    expect(changes.slice(2).map((a) => [a.subject.key, a.state])).toEqual([['c1', 'resolved']]);
+    expect(desk.engine.activeCount).toBe(1);
+  });
+});

@@ -1,0 +1,59 @@
+// The evaluate step for customers: each accepted event's signals sampled against the customer rules.
+import type { AlertRule } from '../config/schema.js';
+import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js';
+import type { CustomerSignals } from '../contract/pipeline.js';
+import type { Sample } from './alertStateMachine.js';
+import type { AlertEngine } from './engine.js';
+
+/** Samples the customer rules with one event's signals; alert changes come out through the engine's change sink. */
+export function evaluateCustomer(engine: AlertEngine, rules: readonly AlertRule[], ev: VigilEvent, signals: CustomerSignals, now: number): void {
+  const subject = { kind: 'customer' as const, key: ev.customerId };
+  let trigger: Sample['trigger'] = null;
+  let context: Record<string, string> | null = null;
+  for (const rule of rules) {
+    const value = customerRuleValue(rule, signals);
+    // Below threshold with no alert open for the customer (nearly every event): no sample to build.
+    if (value === null || !engine.matters(rule, subject, value)) continue;
+    trigger ??= { eventId: ev.id, eventTs: ev.ts, receivedAt: now };
+    context ??= eventLabels(ev);
+    // Reasons are read only when the sample breaches or an alert is open: the customer value behind them is not
+    // worked out for every event.
+    engine.observe(rule, subject, { value, get reasons() { return customerReasons(rule, signals); }, trigger, labels: context }, now);
+  }
+}
+
+/** A customer rule's sample from signals (a tick's re-check, no triggering event); null when the rule reads none. */
+export function customerSample(rule: AlertRule, signals: CustomerSignals): Sample | null {
+  const value = customerRuleValue(rule, signals);
+  return value === null ? null : { value, reasons: customerReasons(rule, signals), trigger: null };
+}
+
+/** The campaign, channel and segment an event carries, as alert labels. */
+export function eventLabels(ev: VigilEvent): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (ev.campaignId) labels.campaign = ev.campaignId;
+  if (ev.channel || categoryOf(ev.type) === 'touch') labels.channel = categoryOf(ev.type) === 'touch' ? touchChannel(ev.type, ev.channel) : ev.channel!;
+  if (ev.segment) labels.segment = ev.segment;
+  return labels;
+}
+
+function customerRuleValue(rule: AlertRule, s: CustomerSignals): number | null {
+  switch (rule.signal) {
+    case 'churn_risk':
+      return s.churn.risk;
+    case 'engagement':
+      return s.engagement.score;
+    case 'engagement_trend':
+      return s.engagement.trendRelative;
+    case 'fatigue':
+      return s.fatigue.score;
+    default:
+      return null;
+  }
+}
+
+function customerReasons(rule: AlertRule, s: CustomerSignals): string[] {
+  if (rule.signal === 'fatigue') return s.fatigue.reasons;
+  const value = s.churn.customerValue > 0 ? [`customer value ${Math.round(s.churn.customerValue)}, at risk ${Math.round(s.churn.valueAtRisk)}`] : [];
+  return [...s.churn.reasons, ...value];
+}

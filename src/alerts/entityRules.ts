@@ -1,0 +1,121 @@
+// The channel, segment, campaign and processor rules: samples from entity statistics, the contact budget's
+// suppressions and the processor's own stats. Used by a single processor's pipeline and by the cluster leader.
+import type { AlertRule } from '../config/schema.js';
+import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js';
+import type { ProcessorStats } from '../contract/frames.js';
+import type { ContactBudget } from '../budget/contactBudget.js';
+import type { EntityKind, EntitySignal, EntityStats } from '../signals/entityStats.js';
+import type { Sample } from './alertStateMachine.js';
+import type { AlertEngine } from './engine.js';
+
+/** A campaign's `suppressed_customers` sample: how many customers the contact budget suppressed, and why. */
+export interface CampaignSuppression {
+  campaignId: string;
+  value: number;
+  reasons: string[];
+}
+
+/** Where `suppressed_customers` samples come from: one processor's budget, or the cluster's combined counts. */
+export interface SuppressionSource {
+  all(now: number): CampaignSuppression[];
+  one(campaignId: string): CampaignSuppression | null;
+}
+
+/** The entity rules of the channel, segment and campaign an accepted event touched, with it as their trigger. */
+export function evaluateEntitiesOf(engine: AlertEngine, entities: EntityStats, ev: VigilEvent, nowMin: number, now: number): void {
+  const channel = categoryOf(ev.type) === 'touch' ? touchChannel(ev.type, ev.channel) : ev.channel;
+  if (channel) evaluateEntityOf(engine, entities, 'channel', channel, ev, nowMin, now);
+  if (ev.segment) evaluateEntityOf(engine, entities, 'segment', ev.segment, ev, nowMin, now);
+  if (ev.campaignId) evaluateEntityOf(engine, entities, 'campaign', ev.campaignId, ev, nowMin, now);
+}
+
+function evaluateEntityOf(engine: AlertEngine, entities: EntityStats, kind: EntityKind, key: string, ev: VigilEvent, nowMin: number, now: number): void {
+  const rules = engine.rulesFor(kind);
+  if (rules.length === 0) return;
+  const s = entities.signal(kind, key, nowMin);
+  if (!s) return;
+  const subject = { kind, key };
+  for (const rule of rules) {
+    // Sampled from the contact budget's tally, not from the entity's event counts (evaluateSuppressions).
+    if (rule.signal === 'suppressed_customers') continue;
+    const value = entityValue(rule, s);
+    // As for customers: a sample that cannot change an alert is not built (its reasons are sentences).
+    if (value === null || !engine.matters(rule, subject, value)) continue;
+    const sample = entitySample(rule, s, { eventId: ev.id, eventTs: ev.ts, receivedAt: now });
+    if (sample) engine.observe(rule, subject, sample, now);
+  }
+}
+
+/** Every entity's rules, once a tick. */
+export function evaluateEntities(engine: AlertEngine, entities: EntityStats, nowMin: number, now: number): void {
+  for (const s of entities.all(nowMin)) {
+    for (const rule of engine.rulesFor(s.kind)) {
+      if (rule.signal === 'suppressed_customers') continue;
+      const sample = entitySample(rule, s, null);
+      if (sample) engine.observe(rule, { kind: s.kind, key: s.key }, sample, now);
+    }
+  }
+}
+
+/** The processor rules (lag, pending) of the subject `key` with the tick's stats. */
+export function evaluateProcessor(engine: AlertEngine, key: string, stats: ProcessorStats, now: number): void {
+  for (const rule of engine.rulesFor('processor')) {
+    const sample = processorSample(rule, stats);
+    if (sample) engine.observe(rule, { kind: 'processor', key }, sample, now);
+  }
+}
+
+/** Campaigns the contact budget suppressed checks for, through the `suppressed_customers` rules. */
+export function evaluateSuppressions(engine: AlertEngine, source: SuppressionSource, now: number): void {
+  const rules = engine.rulesFor('campaign').filter((r) => r.signal === 'suppressed_customers');
+  if (rules.length === 0) return;
+  for (const s of source.all(now)) {
+    for (const rule of rules) engine.observe(rule, { kind: 'campaign', key: s.campaignId }, { value: s.value, reasons: s.reasons, trigger: null }, now);
+  }
+}
+
+export function processorSample(rule: AlertRule, stats: ProcessorStats): Sample | null {
+  const value = rule.signal === 'lag_ms' ? stats.lagMs : rule.signal === 'pending_events' ? stats.pending : null;
+  return value === null ? null : { value, reasons: [`${rule.signal} ${Math.round(value)}`], trigger: null };
+}
+
+/** The value entitySample would carry, without its reasons. */
+function entityValue(rule: AlertRule, s: EntitySignal): number | null {
+  if (rule.signal === 'surge_z') return s.surgeVolume < rule.minVolume ? 0 : s.surgeZ;
+  if (rule.signal === 'overloaded_customers') return s.overloadedCustomers;
+  return null;
+}
+
+export function entitySample(rule: AlertRule, s: EntitySignal, trigger: Sample['trigger']): Sample | null {
+  switch (rule.signal) {
+    case 'surge_z':
+      if (s.surgeVolume < rule.minVolume) return { value: 0, reasons: [], trigger };
+      return {
+        value: s.surgeZ,
+        reasons: [`${s.surgeVolume} negative events in the last 5 min against a usual ${(s.baselinePerBucket * 5).toFixed(1)}`],
+        trigger,
+      };
+    case 'overloaded_customers':
+      return { value: s.overloadedCustomers, reasons: [`${s.overloadedCustomers} customers pushed over a contact cap in 24 h (${s.touches24h} touches)`], trigger };
+    default:
+      return null;
+  }
+}
+
+/** One processor's `suppressed_customers` samples: its own contact budget's tally per campaign. */
+export function budgetSuppressions(budget: Pick<ContactBudget, 'campaignCounts' | 'campaignSample'>): SuppressionSource {
+  return {
+    all: (now) => {
+      const out = [];
+      for (const campaignId of new Set(budget.campaignCounts(now).map((c) => c.campaignId))) {
+        const sample = campaignId === null ? null : budget.campaignSample(campaignId, now);
+        if (sample) out.push({ campaignId: campaignId!, ...sample });
+      }
+      return out;
+    },
+    one: (campaignId) => {
+      const sample = budget.campaignSample(campaignId);
+      return sample ? { campaignId, ...sample } : null;
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../config/load.js';
+import type { VigilEvent } from '../contract/event.js';
+import type { CustomerActivityRecord, EntityActivityRecord, PipelineOutputs } from '../contract/outputs.js';
+import { MemoryConsentStore } from '../privacy/consent.js';
+import { ManualClock } from '../shared/clock.js';
+import { ApplyStep } from './apply.js';
+
+const NOW = Date.parse('2026-11-23T12:00:00Z');
+const NOW_MIN = Math.floor(NOW / 60_000);
+const ev = (id: string, type: string, over: Partial<VigilEvent> = {}): VigilEvent => ({ id, customerId: 'c1', type, ts: NOW - 1000, ...over }) as VigilEvent;
+
+function setup() {
+  const config = parseConfig({ budget: { quietHours: { start: 0, end: 0 } } });
+  return new ApplyStep({ config, clock: new ManualClock(NOW), consent: new MemoryConsentStore() });
+}
+
+describe('ApplyStep', () => {
+  it('records the event in the customer\'s windows and returns its view as of the minute', () => {
+    const step = setup();
+    const { slot, view } = step.apply(ev('a', 'email_sent', { channel: 'email' }), 1, NOW_MIN, false);
+    expect(step.windows.find('c1')).toBe(slot);
+    expect(view.customerId).toBe('c1');
+    expect(view.touches24h.email).toBe(1);
+  });
+
+  it('counts a customer pushed over the email cap (2 a day) at the crossing, in the channel and campaign counts', () => {
+    const step = setup();
+    for (let i = 0; i < 3; i++) step.apply(ev(`t${i}`, 'email_sent', { channel: 'email', campaignId: 'spring', ts: NOW - 5000 + i }), i + 1, NOW_MIN, false);
+    const campaign = step.entities.signal('campaign', 'spring', NOW_MIN)!;
+    expect(campaign.touches24h).toBe(3);
+    expect(campaign.overloadedCustomers).toBe(1);
+    expect(step.entities.signal('channel', 'email', NOW_MIN)!.overloadedCustomers).toBe(1);
+  });
+
+  it('drains the customer and entity minute rows once they close, and nothing twice', () => {
+    const step = setup();
+    const e1 = ev('p', 'purchase', { value: 40, campaignId: 'spring' });
+    step.activity(e1, 7);
+    step.apply(e1, 7, NOW_MIN, false);
+    const customers: CustomerActivityRecord[] = [];
+    const entities: EntityActivityRecord[] = [];
+    const outputs = { customerActivity: (r: CustomerActivityRecord) => customers.push(r), entityActivity: (r: EntityActivityRecord) => entities.push(r) } as unknown as PipelineOutputs;
+    expect(step.drain(NOW + 60_000, outputs)).toBe(2);
+    expect(customers).toMatchObject([{ customerId: 'c1', eventType: 'purchase', events: 1, revenue: 40 }]);
+    expect(entities).toMatchObject([{ kind: 'campaign', key: 'spring', eventType: 'purchase', events: 1, revenue: 40 }]);
+    expect(step.drain(NOW + 60_000, outputs)).toBe(0);
+  });
+
+  it('forgets a customer\'s minute rows not yet written (erasure)', () => {
+    const step = setup();
+    step.activity(ev('a', 'click'), 1);
+    step.forgetActivity('c1');
+    const rows: unknown[] = [];
+    step.drain(NOW + 60_000, { customerActivity: (r: unknown) => rows.push(r), entityActivity: () => undefined } as unknown as PipelineOutputs);
+    expect(rows).toEqual([]);
+  });
+});
