@@ -71,13 +71,14 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
   const timerClock = isSchedulingClock(given) ? given : undefined;
   const log = opts.logger;
   const clustered = config.cluster.partitions > 0;
-  const services = await openServices(config, log, clock, timerClock);
+  let runtime: Runtime | null = null;
+  const leads = (): boolean => !clustered || (runtime?.leaderAlertStores().length ?? 0) > 0;
+  const services = await openServices(config, log, { clock, timerClock, leads });
   const { nc, redis, jsm, ch, sink, natsOut, notifier, consent, pseudonymizer } = services;
 
   // The consumers: one for a single processor, one per partition held in a cluster (docs/scale-out.md).
   const consumers = new Map<number, PartitionConsumer>();
   const pipelines = (): Pipeline[] => [...consumers.values()].map((c) => c.pipeline);
-  let runtime: Runtime | null = null;
   const everyPipeline = (): (Pipeline | EntityRuleEvaluator)[] => [...pipelines(), ...(runtime?.leaderPipelines() ?? [])];
   // The purchase model every pipeline scores with: fitted parameters (`vigil model fit`) replace it for all of them.
   let model = configuredPurchaseModel(config.signals.model);
@@ -148,15 +149,16 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     pending: () => sumOf([...consumers.values()], (c) => c.source.pending()),
     natsConnected: () => nc.connected(),
     wallClients: () => wall?.clientCount() ?? 0,
+    commitDurations: () => committer.durations,
+    oldestCheckpointAt: () => (consumers.size > 0 ? Math.min(...[...consumers.values()].map((c) => c.ledger.lastCheckpoint.at)) : 0),
+    wallFanout: () => wall?.fanoutDurations ?? null,
     deadLettersPublished: () => natsOut.deadLetters,
     alertsPublished: () => natsOut.alerts,
     notifications: () => ({
       sent: notifier.sent,
       silenced: notifier.silenced,
-      webhookDelivered: services.webhook?.stats.delivered ?? 0,
-      webhookFailures: services.webhook?.stats.failures ?? 0,
-      webhookDeadLettered: services.webhook?.stats.deadLettered ?? 0,
-      webhookQueued: services.webhook?.stats.queued ?? 0,
+      webhook: services.receivers.webhook?.stats ?? null,
+      alertmanager: services.receivers.alertmanager ? { ...services.receivers.alertmanager.stats, firing: services.receivers.alertmanager.firingCount } : null,
     }),
     cluster: mode.clusterMetrics,
   });
@@ -270,7 +272,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
         // What the checkpoint covered is in ClickHouse or a spill file (inserted at the next start); what is still in
         // memory was never acknowledged. Stops the retries and frees the spill directory.
         sink.abort();
-        services.webhook?.stop();
+        services.receivers.stop();
         await Promise.all([...[...consumers.values()].map((c) => c.alertStore.persist()), ...mode.leaderAlertStores().map((s) => s.persist()), notifier.persist(), consent.persist()]);
         await mode.stopBudget();
         await redis.del(heartbeat).catch(() => undefined);

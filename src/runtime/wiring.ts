@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { VigilConfig } from '../config/schema.js';
 import type { AlertView, WallSource } from '../contract/frames.js';
 import type { PipelineOutputs } from '../contract/outputs.js';
-import type { SchedulingClock } from '../shared/clock.js';
+import { systemClock, type SchedulingClock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { ensureStream } from '../sources/jetstream.js';
 import { Pipeline, type PipelineDeps } from '../pipeline.js';
@@ -14,9 +14,9 @@ import { liveEngagementTrend } from '../signals/models/trend.js';
 import type { PurchaseModel } from '../signals/purchaseModel.js';
 import { RedisAlertStore } from '../alerts/redisAlertStore.js';
 import { Notifier, type AlertNotifier } from '../alerts/notifier.js';
-import { WebhookReceiver } from '../alerts/webhook.js';
+import { createReceivers, type Receivers } from '../alerts/receivers.js';
 import { WriteBehindHash } from '../alerts/writeBehindHash.js';
-import { groupJson } from '../alerts/grouping.js';
+import { groupJson, type Notification } from '../alerts/grouping.js';
 import { createClickHouseClient, type ClickHouseClient } from '../sinks/clickhouse/client.js';
 import { createClickHouseSink, type ClickHouseSink } from '../sinks/clickhouse/writer.js';
 import { NatsOutputs } from '../sinks/natsOutputs.js';
@@ -42,7 +42,8 @@ export interface Services {
   schema: SchemaState;
   sink: ClickHouseSink;
   natsOut: NatsOutputs;
-  webhook: WebhookReceiver | null;
+  /** The notification receivers: the webhook and the Alertmanagers, as configured. */
+  receivers: Receivers;
   notifier: Notifier;
   consent: RedisConsentStore;
   pseudonymizer: Pseudonymizer | null;
@@ -50,22 +51,26 @@ export interface Services {
   timerClock: SchedulingClock | undefined;
 }
 
-/**
- * Connects, loads the notifier's and consent's state, applies the schema and makes sure of the stream, in that order.
- * `timerClock` times the ClickHouse sink's batches and retries (absent: the system clock).
- */
-export async function openServices(config: VigilConfig, log: Logger, clock: SchedulingClock, timerClock?: SchedulingClock): Promise<Services> {
+export interface ServiceOptions {
+  clock: SchedulingClock;
+  /** Times the ClickHouse sink's batches and retries and the Alertmanager re-sends (absent: the system clock). */
+  timerClock?: SchedulingClock;
+  /** Whether this processor sends the notifications now (a cluster's leader; a single processor always). */
+  leads: () => boolean;
+}
+
+/** Connects, loads the notifier's and consent's state, applies the schema and makes sure of the stream, in that order. */
+export async function openServices(config: VigilConfig, log: Logger, { clock, timerClock, leads }: ServiceOptions): Promise<Services> {
   const nc = await connectNats(config, log);
   const redis = await connectRedis(config);
   const natsOut = new NatsOutputs(nc.conn, config.nats.deadLetterSubject, config.nats.alertSubjectPrefix);
-  const webhook = config.alerts.webhook.url
-    ? new WebhookReceiver(config.alerts.webhook, (n, reason) => natsOut.notificationDeadLetter(config.alerts.deadLetterSubject, n, reason), log.child({ stage: 'webhook' }))
-    : null;
+  const deadLetter = (n: Notification, reason: string): void => natsOut.notificationDeadLetter(config.alerts.deadLetterSubject, n, reason);
+  const receivers = createReceivers(config, deadLetter, timerClock ?? systemClock, log, leads);
   const notifier = new Notifier(
     config.alerts.routing,
     new WriteBehindHash(redis, `${config.redis.keyPrefix}silences`),
     new WriteBehindHash(redis, `${config.redis.keyPrefix}groups`, groupJson),
-    webhook ? [webhook] : [],
+    receivers.list,
     { maxSilences: config.alerts.maxSilences, warn: (fields, message) => log.warn(fields, message) },
   );
   await notifier.load();
@@ -84,7 +89,7 @@ export async function openServices(config: VigilConfig, log: Logger, clock: Sche
   const sink = createClickHouseSink(ch, config.clickhouse, { logger: log, clock: timerClock });
   const jsm = await nc.conn.jetstreamManager();
   await ensureStream(jsm, { ...config.nats }, log);
-  return { nc, redis, jsm, ch, schema, sink, natsOut, webhook, notifier, consent, pseudonymizer, timerClock };
+  return { nc, redis, jsm, ch, schema, sink, natsOut, receivers, notifier, consent, pseudonymizer, timerClock };
 }
 
 export interface ConsumerFactoryDeps {

@@ -87,3 +87,15 @@ export function isolatedSuite(over: Record<string, unknown> = {}): { config: Vig
   });
   return suite;
 }
+
+/** isolatedSuite with a processor started on its config before the tests and stopped before the clean-up. */
+export function processorSuite(over: Record<string, unknown> = {}): { config: VigilConfig; nc: NatsConnection; processor: RunningProcessor } {
+  const suite = isolatedSuite(over) as { config: VigilConfig; nc: NatsConnection; processor: RunningProcessor };
+  beforeAll(async () => {
+    suite.processor = await startTestProcessor(suite.config);
+  });
+  afterAll(async () => {
+    await suite.processor?.stop();
+  });
+  return suite;
+}
