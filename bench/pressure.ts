@@ -7,7 +7,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from 'nats';
 import { parseConfig } from '../src/config/load.js';
-import { startProcessor } from '../src/processor.js';
+import { startProcessor } from '../src/runtime/processor.js';
 import { silentLogger } from '../src/shared/logger.js';
 import { Population, type SimEvent } from '../src/simulate/population.js';
 

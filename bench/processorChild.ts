@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
-import type { RunningProcessor } from '../src/processor.js';
+import type { RunningProcessor } from '../src/runtime/processor.js';
 import { loadSource } from './source.js';
 
 export type ChildRequest =

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type * as Alerts from '../src/alerts/alertStore.js';
 import type * as ConfigLoad from '../src/config/load.js';
 import type * as PipelineModule from '../src/pipeline.js';
-import type * as Processor from '../src/processor.js';
+import type * as Processor from '../src/runtime/processor.js';
 import type * as Clock from '../src/shared/clock.js';
 import type * as Logger from '../src/shared/logger.js';
 import type * as PurchaseModel from '../src/signals/purchaseModel.js';
@@ -20,7 +20,7 @@ export async function loadSource() {
     load<typeof Alerts>('alerts/alertStore.js'),
     load<typeof ConfigLoad>('config/load.js'),
     load<typeof PipelineModule>('pipeline.js'),
-    load<typeof Processor>('processor.js'),
+    load<typeof Processor>('runtime/processor.js'),
     load<typeof Clock>('shared/clock.js'),
     load<typeof Logger>('shared/logger.js'),
     load<typeof PurchaseModel>('signals/purchaseModel.js'),

@@ -23,7 +23,7 @@ import { Redis } from 'ioredis';
 import { connect } from 'nats';
 import { parseConfig } from '../src/config/load.js';
 import type { VigilConfig } from '../src/config/schema.js';
-import { startProcessor, type RunningProcessor } from '../src/processor.js';
+import { startProcessor, type RunningProcessor } from '../src/runtime/processor.js';
 import { silentLogger } from '../src/shared/logger.js';
 
 const { values } = parseArgs({

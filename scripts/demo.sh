@@ -49,7 +49,9 @@ for _ in $(seq 1 100); do
 done
 
 node dist/cli/vigil.js simulate --customers "${DEMO_CUSTOMERS:-5000}" --rate "${DEMO_RATE:-200}" \
-  --history-days "${DEMO_HISTORY_DAYS:-30}" --duration "${DEMO_DURATION_S:-0}" >"$logs/simulator.log" 2>&1 &
+  --history-days "${DEMO_HISTORY_DAYS:-30}" --duration "${DEMO_DURATION_S:-0}" >"$logs/simulator.log" \
+  2> >(tee -a "$logs/simulator.log" >&2) &
+# (the history's progress lines, on the simulator's stderr, show here as well as in its log)
 sim=$!
 
 echo

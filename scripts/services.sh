@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Brings up the local services Vigil's integration tests and demo need (NATS with JetStream, Redis,
-# ClickHouse) on 127.0.0.1, without Docker; idempotent, and quick when everything already answers.
+# ClickHouse, and Prometheus's promtool and Alertmanager from Debian's packages) on 127.0.0.1, without Docker;
+# idempotent, and quick when everything already answers. The Prometheus and Alertmanager tests start their own
+# instances on free ports; the Alertmanager started here (127.0.0.1:9093) is for the demo and for trying things.
 #
 #   scripts/services.sh            start whatever is down, print one line per service
 #   scripts/services.sh status     only print the state of each service
 #
 # Environment:
 #   VIGIL_SKIP_NATS=1, VIGIL_SKIP_REDIS=1, VIGIL_SKIP_CLICKHOUSE=1   leave that service alone
+#   VIGIL_SKIP_PROMETHEUS=1                                          neither install Prometheus/Alertmanager nor start it
 #   VIGIL_SERVICES_TIMEOUT_S=60                                      how long to wait for a service to answer
 set -euo pipefail
 
@@ -182,8 +185,45 @@ ensure_clickhouse_analyst() {
   fi
 }
 
+# --- Prometheus and Alertmanager (Debian's packages) --------------------------------------------
+am_port=9093
+am_dir=/var/lib/vigil-alertmanager
+am_ok() { [[ "$(curl -s --max-time 2 "http://127.0.0.1:$am_port/-/ready" 2>/dev/null)" == OK* ]]; }
+
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  local updated=0
+  if ! apt-cache show "$@" >/dev/null 2>&1; then apt-get update -qq && updated=1; fi
+  # No recommends: the node exporter and the rest are not needed; the packages' own services are not used.
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null && return 0
+  ((updated)) && return 1
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_prometheus() {
+  local missing=()
+  command -v promtool >/dev/null || missing+=(prometheus)
+  command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+  if ((${#missing[@]})); then
+    if [[ "$mode" == status ]]; then say prometheus "missing: ${missing[*]}"; failed=1; return; fi
+    if ! apt_install "${missing[@]}"; then say prometheus "missing: apt-get install ${missing[*]} failed"; failed=1; return; fi
+  fi
+  say prometheus "$(prometheus --version 2>&1 | head -1 | awk '{print $3}') (promtool, started by the tests on free ports)"
+  if ! am_ok && [[ "$mode" == up ]]; then
+    mkdir -p "$am_dir/data"
+    [[ -s "$am_dir/alertmanager.yml" ]] || cp "$(dirname "$0")/../dashboards/alertmanager/alertmanager.yml" "$am_dir/alertmanager.yml"
+    start-stop-daemon --start --oknodo --background --make-pidfile --pidfile "$am_dir/pid" --exec /usr/bin/prometheus-alertmanager -- \
+      --config.file="$am_dir/alertmanager.yml" --storage.path="$am_dir/data" \
+      --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= --log.level=warn
+    wait_for "$timeout_s" am_ok || true
+  fi
+  if am_ok; then say alertmanager "up 127.0.0.1:$am_port"; else say alertmanager "down 127.0.0.1:$am_port"; failed=1; fi
+}
+
 [[ "${VIGIL_SKIP_NATS:-}" == 1 ]] && say nats skipped || ensure_nats
 [[ "${VIGIL_SKIP_REDIS:-}" == 1 ]] && say redis skipped || ensure_redis
 [[ "${VIGIL_SKIP_CLICKHOUSE:-}" == 1 ]] && say clickhouse skipped || { ensure_clickhouse; ensure_clickhouse_analyst; }
+
+[[ "${VIGIL_SKIP_PROMETHEUS:-}" == 1 ]] && say prometheus skipped || ensure_prometheus
 
 exit "$failed"

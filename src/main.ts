@@ -27,7 +27,7 @@ export async function runProcessor(configFile?: string): Promise<void> {
   // cluster.threads > 1: this thread only supervises one processor per worker thread (docs/scale-out.md).
   if (config.cluster.threads > 1) return superviseThreads({ config, configFile, log });
   // Imported here, not above: a supervisor never runs a processor itself, and the pipeline's modules cost it ~30 MB.
-  const { startProcessor, stopThenExit } = await import('./processor.js');
+  const { startProcessor, stopThenExit } = await import('./runtime/processor.js');
   const processor = await startProcessor({ config, logger: log });
   let first: FirstSignal | null = null;
   const shutdown = (signal: string) => {

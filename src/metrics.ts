@@ -1,4 +1,6 @@
-// Prometheus metrics: read from the pipeline's and sinks' plain counters at scrape time, so the hot path only adds numbers.
+// Prometheus metrics: read from the pipeline's and sinks' plain counters and histograms at scrape time, so the hot
+// path only adds numbers. Base units (seconds, bytes), Node's process metrics under their standard names, and
+// `promtool check metrics` clean (tests/integration/prometheus.test.ts checks a live /metrics).
 import client from 'prom-client';
 import type { AlertEngine } from './alerts/engine.js';
 import type { ProcessorStats } from './contract/frames.js';
@@ -13,7 +15,12 @@ export interface MeteredPipeline {
   entities: Pick<EntityStats, 'size' | 'evicted'>;
   stats: Pick<ProcessorStats, 'lagMs'>;
   alerts: Pick<AlertEngine, 'activeCount'>;
+  /** Event time to signals, per accepted event; absent where no event is handled (the leader's evaluator). */
+  eventToSignal?: Histogram;
 }
+import { pressureDurations } from './budget/natsService.js';
+import { EVENT_LAG_BUCKETS, mergeHistograms, type Histogram } from './shared/histogram.js';
+import type { DeliveryStats } from './alerts/deliveryQueue.js';
 
 export interface MetricSources {
   /** Every pipeline of the processor now: one, or one per partition held (and the leader's) in a cluster. */
@@ -24,18 +31,25 @@ export interface MetricSources {
     state(): { ok: boolean };
     spilled(): { batches: number; rows: number; bytes: number };
     full(): boolean;
+    insertDurations: Histogram;
   };
+  /** When the slice checkpointed longest ago last checkpointed, epoch ms (0 before every slice has one). */
+  oldestCheckpointAt(): number;
+  /** How long each commit took. */
+  commitDurations(): Histogram;
+  /** How long each wall frame flush to every client took; null before the wall listens. */
+  wallFanout(): Histogram | null;
   pending(): number;
   natsConnected(): boolean;
   wallClients(): number;
   deadLettersPublished(): number;
   alertsPublished(): number;
-  notifications(): { sent: number; silenced: number; webhookDelivered: number; webhookFailures: number; webhookDeadLettered: number; webhookQueued: number };
+  notifications(): { sent: number; silenced: number; webhook: DeliveryStats | null; alertmanager: (DeliveryStats & { firing: number }) | null };
   /** Scale-out state; absent when not clustered. */
   cluster?: () => { owned: number; members: number; leader: boolean; unpartitioned: number };
 }
 
-/** Sums a reading over items (pipelines, workers). */
+/** Sums a reading over items (pipelines, consumers). */
 export function sumOf<T>(items: readonly T[], read: (item: T) => number): number {
   let n = 0;
   for (const item of items) n += read(item);
@@ -44,7 +58,9 @@ export function sumOf<T>(items: readonly T[], read: (item: T) => number): number
 
 export function createMetrics(src: MetricSources): client.Registry {
   const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry, prefix: 'vigil_process_' });
+  client.collectDefaultMetrics({ register: registry });
+  // Gauges named like counters, which promtool flags: each is the sum of its per-type gauge (nodejs_active_handles{type}).
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
   const counter = (name: string, help: string, read: () => number) =>
     new client.Counter({
       name,
@@ -65,7 +81,44 @@ export function createMetrics(src: MetricSources): client.Registry {
       },
     });
 
+  /** A histogram read from plain bucket counts at scrape time, one series set per label value. */
+  const histogram = (name: string, help: string, labelName: string | null, read: () => [string, Histogram][]) => {
+    const metric = {
+      name,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      reset() {},
+      get: async () => ({
+        name,
+        help,
+        type: 'histogram',
+        aggregator: 'sum',
+        values: read().flatMap(([label, h]) => {
+          const base: Record<string, string> = labelName ? { [labelName]: label } : {};
+          return [
+            ...h.cumulative().map((b) => ({ metricName: `${name}_bucket`, labels: { ...base, le: b.le }, value: b.count })),
+            { metricName: `${name}_sum`, labels: base, value: h.sum },
+            { metricName: `${name}_count`, labels: base, value: h.count },
+          ];
+        }),
+      }),
+    };
+    registry.registerMetric(metric as unknown as client.Metric);
+  };
+
   const all = src.pipelines;
+  histogram('vigil_event_to_signal_seconds', 'Event time to its signals worked out, seconds (producer clock to processor clock)', null, () => [['', mergeHistograms(all().flatMap((p) => (p.eventToSignal ? [p.eventToSignal] : [])), EVENT_LAG_BUCKETS)]]);
+  histogram('vigil_commit_duration_seconds', 'Commit duration (rows flushed, alert state and consent persisted, acknowledged), seconds', null, () => [['', src.commitDurations()]]);
+  histogram('vigil_clickhouse_insert_duration_seconds', 'Successful ClickHouse insert duration, seconds', null, () => [['', src.sink.insertDurations]]);
+  histogram('vigil_budget_check_duration_seconds', 'Contact budget answer time from request to reply, seconds, by endpoint (check, batch)', 'endpoint', () => [
+    ['check', pressureDurations.check],
+    ['batch', pressureDurations.batch],
+  ]);
+  histogram('vigil_wall_fanout_duration_seconds', 'Wall frame flush to every connected client, seconds', null, () => {
+    const h = src.wallFanout();
+    return h ? [['', h]] : [];
+  });
   new client.Counter({
     name: 'vigil_events_total',
     help: 'Messages handled, by outcome (processed, duplicate, late, rejected, dropped_consent)',
@@ -103,7 +156,8 @@ export function createMetrics(src: MetricSources): client.Registry {
       this.inc({ what: 'entity', why: 'bound' }, sumOf(ps, (p) => p.entities.evicted));
     },
   });
-  gauge('vigil_event_lag_ms', 'Median event time to processing over the last tick, ms (the largest over the partitions held)', () => Math.max(0, ...all().map((p) => p.stats.lagMs)));
+  gauge('vigil_event_lag_seconds', 'Median event time to processing over the last tick, seconds (the largest over the partitions held)', () => Math.max(0, ...all().map((p) => p.stats.lagMs)) / 1_000);
+  gauge('vigil_checkpoint_last_success_timestamp_seconds', 'When the stalest slice last checkpointed, Unix seconds (0 before every slice has one)', () => src.oldestCheckpointAt() / 1_000);
   gauge('vigil_consumer_pending_messages', 'Messages in the stream not yet delivered to this processor', () => src.pending());
   gauge('vigil_alerts_active', 'Pending and firing alerts', () => sumOf(all(), (p) => p.alerts.activeCount));
   gauge('vigil_clickhouse_buffered_rows', 'Rows waiting to be written to ClickHouse', () => src.sink.bufferedRows());
@@ -125,10 +179,17 @@ export function createMetrics(src: MetricSources): client.Registry {
   counter('vigil_alert_notifications_published_total', 'Alert state changes published on alerts.<severity>', () => src.alertsPublished());
   counter('vigil_notifications_sent_total', 'Grouped notifications handed to the receivers', () => src.notifications().sent);
   counter('vigil_alerts_silenced_total', 'Alert state changes not notified because a silence matched', () => src.notifications().silenced);
-  counter('vigil_webhook_delivered_total', 'Notifications the webhook accepted', () => src.notifications().webhookDelivered);
-  counter('vigil_webhook_failures_total', 'Failed webhook attempts (each retry counts)', () => src.notifications().webhookFailures);
-  counter('vigil_webhook_dead_lettered_total', 'Notifications given up on after the last try or a full queue', () => src.notifications().webhookDeadLettered);
-  gauge('vigil_webhook_queued', 'Notifications waiting for the webhook', () => src.notifications().webhookQueued);
+  const webhook = () => src.notifications().webhook;
+  counter('vigil_webhook_delivered_total', 'Notifications the webhook accepted', () => webhook()?.delivered ?? 0);
+  counter('vigil_webhook_failures_total', 'Failed webhook attempts (each retry counts)', () => webhook()?.failures ?? 0);
+  counter('vigil_webhook_dead_lettered_total', 'Notifications given up on after the last try or a full queue', () => webhook()?.deadLettered ?? 0);
+  gauge('vigil_webhook_queued', 'Notifications waiting for the webhook', () => webhook()?.queued ?? 0);
+  const am = () => src.notifications().alertmanager;
+  counter('vigil_alertmanager_posts_total', 'Alert batches an Alertmanager accepted (each of an HA pair counts)', () => am()?.delivered ?? 0);
+  counter('vigil_alertmanager_failures_total', 'Failed posts to an Alertmanager (each retry counts)', () => am()?.failures ?? 0);
+  counter('vigil_alertmanager_dropped_total', 'Alert batches given up on (last try or full queue); firing ones go again at the next resend', () => am()?.deadLettered ?? 0);
+  gauge('vigil_alertmanager_queued', 'Alert batches waiting for an Alertmanager', () => am()?.queued ?? 0);
+  gauge('vigil_alertmanager_firing_alerts', 'Firing alerts re-sent to Alertmanager every resend interval', () => am()?.firing ?? 0);
   const cluster = src.cluster;
   if (cluster) {
     gauge('vigil_cluster_partitions_owned', 'Partitions this processor holds', () => cluster().owned);

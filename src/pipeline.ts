@@ -1,6 +1,7 @@
 // One event's path through the processor, top to bottom: admit (sources/admit.ts) → apply (windows/apply.ts) →
 // score (signals/score.ts) → evaluate (alerts/customerRules.ts, alerts/entityRules.ts) → the outputs and the wall's
 // LiveView (wall/liveView.ts). Privacy events take their own turn (privacy/livePrivacy.ts).
+import { EVENT_LAG_BUCKETS, Histogram } from './shared/histogram.js';
 import type { VigilConfig } from './config/schema.js';
 import type { VigilEvent } from './contract/event.js';
 import type { AlertView } from './contract/frames.js';
@@ -75,6 +76,8 @@ export class Pipeline extends WallFacing {
   protected override readonly live: LiveView;
   private readonly privacyStep: LivePrivacy;
   private readonly suppressions: SuppressionSource;
+  /** Event time to signals computed, per accepted event (vigil_event_to_signal_seconds). */
+  readonly eventToSignal = new Histogram(EVENT_LAG_BUCKETS);
 
   constructor(private readonly deps: PipelineDeps) {
     super();
@@ -149,6 +152,7 @@ export class Pipeline extends WallFacing {
     if (row) this.deps.outputs.signals(row);
     this.counts.processed++;
     this.live.lag(now - ev.ts);
+    this.eventToSignal.observeMs(now - ev.ts);
     return 'processed';
   }
 

@@ -1,7 +1,7 @@
 // One worker thread of the worker-threads mode (src/threads.ts): a whole processor with this thread's config, stopped
 // or given new alert rules by the supervisor's messages.
 import { parentPort, workerData } from 'node:worker_threads';
-import { startProcessor, stopThenExit, type RunningProcessor } from './processor.js';
+import { startProcessor, stopThenExit, type RunningProcessor } from './runtime/processor.js';
 import { errorMessage, VigilError } from './shared/errors.js';
 import { createLogger } from './shared/logger.js';
 import { STARTUP_FAILED_EXIT, type FromThread, type ThreadData, type ToThread } from './threads.js';

@@ -3,34 +3,16 @@ import type { AlertView } from '../contract/frames.js';
 import { GroupPacer, groupJson, groupKeyOf, type Notification } from './grouping.js';
 import { Notifier } from './notifier.js';
 import { compileMatchers, matches, silences, validateSilence, type CompiledMatcher, type Matcher } from './silences.js';
-import { webhookBody } from './webhook.js';
+import { slackBody } from './webhook.js';
 import { MemoryHash } from './writeBehindHash.js';
+import { fatigueAlert } from './alertView.testing.js';
 
 const policy = { groupBy: ['alertname', 'campaign'], groupWaitMs: 30_000, groupIntervalMs: 300_000, repeatIntervalMs: 3_600_000 };
 
 let n = 0;
 function alert(over: Partial<AlertView> & { customer?: string; campaign?: string } = {}): AlertView {
-  const key = over.customer ?? `c${++n}`;
-  const labels = { alertname: 'customer_contact_fatigue', severity: 'warning', subject_kind: 'customer', subject_key: key, ...(over.campaign ? { campaign: over.campaign } : {}) };
-  return {
-    id: `id-${key}`,
-    fingerprint: `fp-${key}`,
-    rule: 'customer_contact_fatigue',
-    severity: 'warning',
-    state: 'firing',
-    subject: { kind: 'customer', key },
-    value: 3,
-    threshold: 1.5,
-    reasons: ['3 emails in 24 h against an allowance of 1'],
-    labels,
-    summary: 'fatigue 3 >= 1.5',
-    startsAt: 0,
-    updatedAt: 0,
-    endsAt: null,
-    acknowledged: null,
-    trigger: null,
-    ...over,
-  };
+  const { customer, campaign, ...rest } = over;
+  return fatigueAlert(customer ?? `c${++n}`, rest, campaign ? { campaign } : {});
 }
 
 describe('grouping and pacing', () => {
@@ -45,7 +27,7 @@ describe('grouping and pacing', () => {
     const [note] = p.due(31_000);
     expect(note.firing).toBe(312);
     expect(note.groupLabels).toEqual({ alertname: 'customer_contact_fatigue', campaign: 'spring' });
-    expect(webhookBody(note).text).toMatch(/^\[FIRING:312\] customer_contact_fatigue campaign=spring: 312 customers\n/);
+    expect(slackBody(note).text).toMatch(/^\[FIRING:312\] customer_contact_fatigue campaign=spring: 312 customers\n/);
   });
 
   it('sends changes no sooner than the group interval, and repeats an unchanged firing group after the repeat interval', () => {

@@ -22,6 +22,8 @@ interface CompiledEntry {
 
 export interface Receiver {
   send(n: Notification): void;
+  /** The alerts of the groups restored at load (a restart), for a receiver that keeps firing alerts alive. */
+  restore?(alerts: readonly AlertView[]): void;
 }
 
 /** What a pipeline asks of the notifier. */
@@ -53,6 +55,8 @@ export class Notifier {
   async load(): Promise<void> {
     await Promise.all([this.silenceStore.load(), this.groupStore.load()]);
     this.pacer.restore([...this.groupStore.values()]);
+    const restored = [...this.pacer.groups.values()].flatMap((g) => Object.values(g.alerts));
+    for (const r of this.receivers) r.restore?.(restored);
     this.compileSilences();
   }
 

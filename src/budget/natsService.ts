@@ -3,12 +3,19 @@
 import type { NatsConnection, Service, ServiceMsg } from 'nats';
 import type { BudgetConfig } from '../config/schema.js';
 import { errorMessage } from '../shared/errors.js';
+import { Histogram } from '../shared/histogram.js';
 import type { Logger } from '../shared/logger.js';
 import type { ContactBudget } from './contactBudget.js';
 import type { BudgetRequest } from './decision.js';
 import { answerBatch, answerCheck, parseBatch, parseBody, parseCheck, type BatchRequest, type IdMapper, type Parsed } from './requests.js';
 
 export const PRESSURE_SERVICE = 'vigil-pressure';
+
+/**
+ * How long each answer took, from the request's arrival to the reply, per endpoint (vigil_budget_check_duration_seconds).
+ * Process-wide: a process answers on one service per connection, and /metrics is per process.
+ */
+export const pressureDurations = { check: new Histogram(), batch: new Histogram() };
 
 /** Who answers: one processor's budget, or in a cluster the router that asks the partition holding the customer. */
 export interface PressureAnswers {
@@ -29,7 +36,15 @@ export async function startPressureService(nc: NatsConnection, cfg: BudgetConfig
     queue: PRESSURE_SERVICE,
   });
   // Total: every request gets an answer or an error answer, and nothing it holds is echoed back.
-  const serve = <T>(parse: (body: unknown) => Parsed<T>, answer: (req: T) => unknown) => async (err: Error | null, msg: ServiceMsg) => {
+  const serve = <T>(parse: (body: unknown) => Parsed<T>, answer: (req: T) => unknown, durations: Histogram) => async (err: Error | null, msg: ServiceMsg) => {
+    const started = performance.now();
+    try {
+      await answerOne(parse, answer, err, msg);
+    } finally {
+      durations.observeMs(performance.now() - started);
+    }
+  };
+  const answerOne = async <T>(parse: (body: unknown) => Parsed<T>, answer: (req: T) => unknown, err: Error | null, msg: ServiceMsg): Promise<void> => {
     if (err) {
       log.warn({ err: errorMessage(err) }, 'pressure service endpoint failed');
       return;
@@ -55,10 +70,10 @@ export async function startPressureService(nc: NatsConnection, cfg: BudgetConfig
       fail(msg, 500, 'INTERNAL', 'the request could not be answered');
     }
   };
-  srv.addEndpoint('check', { subject: `${cfg.subject}.check`, handler: serve(parseCheck, (r) => answers.check(r)), metadata: { request: '{customerId, channel, campaignId?, priority?}' } });
+  srv.addEndpoint('check', { subject: `${cfg.subject}.check`, handler: serve(parseCheck, (r) => answers.check(r), pressureDurations.check), metadata: { request: '{customerId, channel, campaignId?, priority?}' } });
   srv.addEndpoint('batch', {
     subject: `${cfg.subject}.batch`,
-    handler: serve((b) => parseBatch(b, cfg.maxBatch), (r) => answers.batch(r)),
+    handler: serve((b) => parseBatch(b, cfg.maxBatch), (r) => answers.batch(r), pressureDurations.batch),
     metadata: { request: '{customerIds, channel, campaignId?, priority?}', maxBatch: String(cfg.maxBatch) },
   });
   return srv;

@@ -7,15 +7,18 @@ import { Redis } from 'ioredis';
 import { connect } from 'nats';
 import { natsConnectOptions, redisConnectArgs } from '../shared/serviceAuth.js';
 import { loadConfig } from '../config/load.js';
-import { heartbeatKey } from '../processor.js';
+import { heartbeatKey } from '../runtime/processor.js';
 import { errorMessage, VigilError } from '../shared/errors.js';
 import { createClickHouseClient } from '../sinks/clickhouse/client.js';
 import { customerToken } from '../cluster/partitioning.js';
+import { systemClock } from '../shared/clock.js';
+import { Progress } from './progress.js';
 
-export const FORGET_USAGE = `vigil forget <customerId> [--config FILE] [--by WHO] [--timeout S] [--no-wait]
+export const FORGET_USAGE = `vigil forget <customerId> [--config FILE] [--by WHO] [--timeout S] [--no-wait] [--quiet]
     publishes an erase_request for the customer (the original id: the processor pseudonymizes it when configured)
     and waits up to --timeout seconds (120) for its audit record in erasure_audit. Without a running processor the
-    request waits in the stream and is carried out at the processor's next start.`;
+    request waits in the stream and is carried out at the processor's next start. While it waits it says so on
+    stderr every 2 s (not with --quiet).`;
 
 export interface ForgetIo {
   stdout(s: string): void;
@@ -27,7 +30,13 @@ export async function runForget(args: string[], io: ForgetIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { config: { type: 'string' }, by: { type: 'string' }, timeout: { type: 'string', default: '120' }, 'no-wait': { type: 'boolean', default: false } },
+    options: {
+      config: { type: 'string' },
+      by: { type: 'string' },
+      timeout: { type: 'string', default: '120' },
+      'no-wait': { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+    },
   });
   const customerId = positionals[0];
   const timeoutS = Number(values.timeout);
@@ -63,7 +72,10 @@ export async function runForget(args: string[], io: ForgetIo): Promise<number> {
       return 0;
     }
     const deadline = Date.now() + timeoutS * 1000;
+    // A large customer takes the processor a while (every table, the stream, Redis): say it is still waiting.
+    const progress = new Progress({ label: `vigil forget ${requestId}`, unit: 'checks', clock: systemClock, write: io.stderr, enabled: !values.quiet });
     while (Date.now() < deadline) {
+      progress.note(`waiting for the processor to erase the customer (request at ${ack.stream} seq ${ack.seq}; up to ${timeoutS} s)`);
       const rows = await ch
         .query<Record<string, unknown>>(`SELECT * FROM ${config.clickhouse.database}.erasure_audit WHERE request_id = {id:String}`, { id: requestId })
         .catch(() => []);

@@ -148,6 +148,6 @@ describe('vigil model fit', () => {
   it('prints usage for --help', async () => {
     const { code, out } = await run(['--help']);
     expect(code).toBe(0);
-    expect(out).toMatch(/^usage: vigil model fit \[--config FILE\] \[--min-customers N\]\n.*vigil model fit --summary FILE.csv/);
+    expect(out).toMatch(/^usage: vigil model fit \[--config FILE\] \[--min-customers N\] \[--quiet\]\n.*vigil model fit --summary FILE.csv/);
   });
 });

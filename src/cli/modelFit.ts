@@ -1,6 +1,8 @@
 // `vigil model fit`: fits BG/NBD and Gamma-Gamma on every customer's purchase history in ClickHouse and stores the
 // parameters where the processor reads them; or fits from a CSV of customer summaries, or checks a fit on a purchase
 // log's holdout period, so an analyst can vet the churn model before the processor uses it.
+import { systemClock } from '../shared/clock.js';
+import { Progress } from './progress.js';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
@@ -14,7 +16,7 @@ import { evaluateHoldout, formatHoldoutTable } from '../signals/models/holdout.j
 import type { PurchaseEvent } from '../signals/models/purchaseLog.js';
 import { modelInputs } from '../signals/purchaseModel.js';
 
-const USAGE = `usage: vigil model fit [--config FILE] [--min-customers N]
+const USAGE = `usage: vigil model fit [--config FILE] [--min-customers N] [--quiet]
        vigil model fit --summary FILE.csv [--unit days|weeks]
        vigil model fit --holdout FILE.csv --calibration-end DATE|NUMBER [--unit days|weeks]
 
@@ -23,6 +25,7 @@ const USAGE = `usage: vigil model fit [--config FILE] [--min-customers N]
 --config    the processor's config file, for the ClickHouse connection (VIGIL_* environment overrides apply)
 --min-customers
             refuse to fit BG/NBD on fewer customers, or Gamma-Gamma on fewer repeat buyers with spend (default 100)
+--quiet     no progress lines on stderr (each step of the fit from ClickHouse, with the time so far)
 --summary   CSV with header customer_id,frequency,recency,T[,monetary_value], times in --unit;
             prints the fitted parameters as JSON
 --holdout   CSV purchase log with header customer_id,date[,value]; dates are YYYY-MM-DD (or ISO times) or plain
@@ -92,10 +95,15 @@ export const DEFAULT_MIN_CUSTOMERS = 100;
  * Fits both models on every customer's purchases in `events` as of `asOfMs`, with x, t_x and T computed exactly as
  * the live windows compute them (modelInputs), and stores the fits in model_params with one fit date.
  */
-export async function fitFromClickHouse(ch: ClickHouseClient, options: { asOfMs: number; fittedAtMs: number; minCustomers?: number }): Promise<ClickHouseModelFit> {
+export async function fitFromClickHouse(
+  ch: ClickHouseClient,
+  options: { asOfMs: number; fittedAtMs: number; minCustomers?: number; progress?: (step: string) => void },
+): Promise<ClickHouseModelFit> {
   const minCustomers = options.minCustomers ?? DEFAULT_MIN_CUSTOMERS;
   const asOf = isoSeconds(options.asOfMs);
   const source = `${ch.database}.events as of ${asOf}`;
+  const step = options.progress ?? (() => undefined);
+  step(`reading every customer's purchases from ${source}`);
   const histories = await readPurchaseHistories(ch, options.asOfMs);
   if (histories.length < minCustomers) {
     throw new VigilError(
@@ -105,6 +113,7 @@ export async function fitFromClickHouse(ch: ClickHouseClient, options: { asOfMs:
   }
   const nowMin = Math.floor(options.asOfMs / MINUTE_MS);
   const inputs = histories.map((h) => modelInputs(h.history, nowMin));
+  step(`fitting BG/NBD on ${inputs.length.toLocaleString('en-US')} customers`);
   const bg = fitBgNbd(inputs.map(({ x, tx, T }) => ({ x, tx, T })), { minCustomers });
   const fit: ClickHouseModelFit = {
     bgnbd: { params: bg.params, logLikelihood: bg.logLikelihood, converged: bg.converged },
@@ -118,6 +127,7 @@ export async function fitFromClickHouse(ch: ClickHouseClient, options: { asOfMs:
   // Gamma-Gamma takes repeat buyers with a positive mean repeat spend; purchases without a value carry none.
   const spenders = inputs.filter((i) => i.x > 0 && i.meanRepeatSpend > 0);
   if (spenders.length >= minCustomers) {
+    step(`fitting Gamma-Gamma on ${spenders.length.toLocaleString('en-US')} repeat buyers`);
     const gg = fitGammaGamma(spenders.map((i) => ({ x: i.x, mValue: i.meanRepeatSpend })), { minCustomers });
     fit.gammaGamma = {
       params: gg.params,
@@ -132,6 +142,7 @@ export async function fitFromClickHouse(ch: ClickHouseClient, options: { asOfMs:
   const fittedAtMs = Math.floor(options.fittedAtMs / 1000) * 1000;
   const ggUsable = fit.gammaGamma?.converged === true;
   fit.model = storedModelName({ fittedAtMs, bgnbd: bg.params, gammaGamma: ggUsable ? fit.gammaGamma!.params : null });
+  step(`storing ${fit.model} in model_params`);
   await storeModelFits(ch, fittedAtMs, source, [
     { model: BGNBD_MODEL, params: bg.params, logLikelihood: bg.logLikelihood, customers: inputs.length, converged: bg.converged },
     ...(fit.gammaGamma
@@ -147,6 +158,8 @@ function isoSeconds(ms: number): string {
 
 export interface ModelFitIo {
   stdout: (s: string) => void;
+  /** Progress of the fit from ClickHouse, one line per step (not with --quiet). */
+  stderr?: (s: string) => void;
   /** The ClickHouse to read and store in; by default one from the config (--config, VIGIL_*). */
   clickhouse?: ClickHouseClient;
   now?: () => number;
@@ -154,7 +167,7 @@ export interface ModelFitIo {
 
 /** `vigil model fit` with the arguments after "fit". Bad arguments or data throw VigilError for the caller to print. */
 export async function runModelFit(argv: string[], io: ModelFitIo): Promise<number> {
-  let values: { summary?: string; holdout?: string; 'calibration-end'?: string; unit?: string; config?: string; 'min-customers'?: string; help?: boolean };
+  let values: { summary?: string; holdout?: string; 'calibration-end'?: string; unit?: string; config?: string; 'min-customers'?: string; quiet?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -165,6 +178,7 @@ export async function runModelFit(argv: string[], io: ModelFitIo): Promise<numbe
         unit: { type: 'string' },
         config: { type: 'string' },
         'min-customers': { type: 'string' },
+        quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -190,7 +204,10 @@ export async function runModelFit(argv: string[], io: ModelFitIo): Promise<numbe
     const ch = io.clickhouse ?? createClickHouseClient(loadConfig({ file: values.config }).clickhouse);
     try {
       const now = (io.now ?? Date.now)();
-      const fit = await fitFromClickHouse(ch, { asOfMs: now, fittedAtMs: now, minCustomers });
+      const stderr = io.stderr;
+      const progress = stderr && !values.quiet ? new Progress({ label: 'vigil model fit', unit: 'steps', clock: systemClock, write: stderr }) : null;
+      const fit = await fitFromClickHouse(ch, { asOfMs: now, fittedAtMs: now, minCustomers, progress: progress ? (m) => progress.step(m) : undefined });
+      progress?.step('done');
       io.stdout(`${JSON.stringify(fit, null, 2)}\n`);
     } finally {
       if (!io.clickhouse) await ch.close();

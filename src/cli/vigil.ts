@@ -9,23 +9,27 @@ import { createLogger } from '../shared/logger.js';
 import { createClickHouseClient } from '../sinks/clickhouse/client.js';
 import { migrate } from '../sinks/clickhouse/migrate.js';
 import { simulate } from '../simulate/run.js';
+import { systemClock } from '../shared/clock.js';
+import { Progress } from './progress.js';
 
 const USAGE = `usage: vigil <command> [options]
 
 commands:
   run        [--config FILE]    start the processor (the wall, /metrics, /healthz on wall.port)
   migrate    [--config FILE]    create or upgrade the ClickHouse schema (idempotent)
-  simulate   [--config FILE] [--customers N] [--rate EVENTS_PER_S] [--history-days D] [--duration S] [--seed N]
-                                publish realistic demo traffic to NATS
-  model fit  [--config FILE] [--min-customers N]
+  simulate   [--config FILE] [--customers N] [--rate EVENTS_PER_S] [--history-days D] [--duration S] [--seed N] [--quiet]
+                                publish realistic demo traffic to NATS (the history's progress on stderr)
+  model fit  [--config FILE] [--min-customers N] [--quiet]
                                 fit BG/NBD and Gamma-Gamma on every customer's purchases in ClickHouse, print the
                                 parameters and store them in model_params, where the processor picks them up
+                                (its steps on stderr)
   model fit  --summary FILE.csv [--unit days|weeks] | --holdout FILE.csv --calibration-end DATE [--unit days|weeks]
                                 fit from a CSV of customer summaries, or check a fit on a purchase log's holdout
   reset      [--config FILE] --yes
                                 delete this config's stream, checkpoint, ClickHouse database and Redis keys (demos)
-  forget     <customerId> [--config FILE] [--by WHO] [--timeout S] [--no-wait]
-                                erase a customer everywhere (published as an erase_request; prints the audit record)
+  forget     <customerId> [--config FILE] [--by WHO] [--timeout S] [--no-wait] [--quiet]
+                                erase a customer everywhere (published as an erase_request; prints the audit record;
+                                the wait on stderr)
   status     [--config FILE] [--json]
                                 ask the running processor's wall (wall.host, wall.port) for readiness, lag, pending,
                                 checkpoint age, alert counts and the model version; exit 0 ready, 1 not, 2 unreachable
@@ -70,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
           'history-days': { type: 'string', default: '0' },
           duration: { type: 'string', default: '0' },
           seed: { type: 'string', default: '1' },
+          quiet: { type: 'boolean', default: false },
         },
       });
       const config = loadConfig({ file: values.config });
@@ -83,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
         if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number ≥ 0, got "${v}"`);
         return n;
       };
+      const history = new Progress({ label: 'vigil simulate: history', unit: 'days', clock: systemClock, write: (l) => process.stderr.write(l), enabled: !values.quiet });
       const r = await simulate(
         nc,
         {
@@ -96,6 +102,10 @@ async function main(argv: string[]): Promise<number> {
         },
         log,
         abort.signal,
+        (days, total, published) => {
+          history.update(days, total);
+          if (days === total) history.step(`${published.toLocaleString('en-US')} events published`);
+        },
       );
       await nc.drain();
       process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -119,7 +129,7 @@ async function main(argv: string[]): Promise<number> {
       const [sub, ...args] = rest;
       if (sub !== 'fit') break;
       const { runModelFit } = await import('./modelFit.js');
-      return runModelFit(args, { stdout: (s) => process.stdout.write(s) });
+      return runModelFit(args, { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) });
     }
     case undefined:
     case 'help':

@@ -264,9 +264,31 @@ export const configSchema = z
             timeoutMs: duration.default(5_000),
             /** Notifications waiting for delivery beyond this are dead-lettered at once, so a stuck receiver holds no memory. */
             queueSize: z.number().int().min(1).default(1_000),
+            /** `alertmanager`: Alertmanager's webhook body (version 4); `slack`: `text` plus the alerts under `vigil`. */
+            format: z.enum(['alertmanager', 'slack']).default('alertmanager'),
+            /** The receiver's name in the Alertmanager body. */
+            receiver: z.string().min(1).default('vigil'),
           })
           .strict()
           .default({}),
+        /** Alertmanager API v2 endpoints every alert is posted to (each of an HA pair; no path): empty = none. */
+        alertmanager: z
+          .object({
+            urls: z.array(z.string().url()).default([]),
+            /** Firing alerts are posted again this often, as Prometheus does, so Alertmanager keeps them firing. */
+            resendIntervalMs: duration.default(60_000),
+            timeoutMs: duration.default(5_000),
+            initialBackoffMs: duration.default(1_000),
+            maxBackoffMs: duration.default(60_000),
+            /** Batches waiting per Alertmanager beyond this: the oldest is dropped (the next resend carries every firing alert again). */
+            queueSize: z.number().int().min(1).default(100),
+            /** Firing alerts kept for re-sending at most; beyond it the oldest are left to end in Alertmanager by their endsAt. */
+            maxAlerts: z.number().int().min(1).default(10_000),
+          })
+          .strict()
+          .default({}),
+        /** The wall's address as people reach it (`https://vigil.example.com`): alerts link to it. Empty = http://wall.host:wall.port. */
+        externalUrl: z.string().default(''),
         /** Subject for notifications the webhook gave up on. */
         deadLetterSubject: z.string().default('vigil.deadletter.notifications'),
         /** Silences in force (not yet ended) at most: adding one more is refused until one ends or is expired. */

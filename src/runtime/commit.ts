@@ -33,6 +33,7 @@
 //
 // round() — the processor's loop: checkpoint every slice due (clock.now() - lastCheckpointAt >= the interval),
 // or commit() when none is; then the leader's sweep of unpartitioned subjects acks what the flush stored.
+import { Histogram } from '../shared/histogram.js';
 import type { ErasureRequest } from '../contract/outputs.js';
 import type { Clock } from '../shared/clock.js';
 import { errorMessage, VigilError } from '../shared/errors.js';
@@ -138,10 +139,22 @@ export interface CommitDeps<M extends Mark = Mark> {
 }
 
 export class Committer<M extends Mark = Mark> {
+  /** How long each commit took, failed ones included (vigil_commit_duration_seconds). */
+  readonly durations = new Histogram();
+
   constructor(private readonly d: CommitDeps<M>) {}
 
   /** Makes every slice's handled effects durable, then acks each slice with no erasure pending (see the top). */
   async commit(): Promise<void> {
+    const started = performance.now();
+    try {
+      await this.commitOnce();
+    } finally {
+      this.durations.observeMs(performance.now() - started);
+    }
+  }
+
+  private async commitOnce(): Promise<void> {
     const { sink, consent } = this.d;
     const list = this.d.slices();
     const marks = list.map((s) => {

@@ -24,7 +24,7 @@ describe('simulate', () => {
     const { nc, stamps } = fakeNats();
     const opts = { customers: 50, rate: 20, historyDays: 0, durationS: 2, seed: 7, subjectPrefix: 'events', outOfOrder: 0 };
     let result: { published: number } | null = null;
-    void simulate(nc, opts, silentLogger, undefined, clock).then((r) => (result = r));
+    void simulate(nc, opts, silentLogger, undefined, undefined, clock).then((r) => (result = r));
     await settle();
     for (let t = 0; t < 1_000; t += 50) {
       clock.advance(50);

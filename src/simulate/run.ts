@@ -21,8 +21,18 @@ export interface SimulateOptions {
 
 const enc = new TextEncoder();
 
+/** Told after each day of history: days published of all, and events so far. */
+export type HistoryProgress = (days: number, totalDays: number, published: number) => void;
+
 /** `clock` stamps the events and paces the live stream (the system clock by default). */
-export async function simulate(nc: NatsConnection, opts: SimulateOptions, log: Logger, signal?: AbortSignal, clock: SchedulingClock = systemClock): Promise<{ published: number }> {
+export async function simulate(
+  nc: NatsConnection,
+  opts: SimulateOptions,
+  log: Logger,
+  signal?: AbortSignal,
+  onHistory?: HistoryProgress,
+  clock: SchedulingClock = systemClock,
+): Promise<{ published: number }> {
   const pop = new Population({ customers: opts.customers, seed: opts.seed, faderShare: 0.2 });
   let published = 0;
   const publish = (e: SimEvent) => {
@@ -41,6 +51,7 @@ export async function simulate(nc: NatsConnection, opts: SimulateOptions, log: L
         if (i % 5_000 === 0) await nc.flush();
       }
       await nc.flush();
+      onHistory?.(d + 1, opts.historyDays, published);
     }
     log.info({ published, days: opts.historyDays }, 'history published');
   }

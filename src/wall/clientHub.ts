@@ -2,6 +2,7 @@
 // screen (a client over maxBufferedBytes is skipped, then resynced by snapshot). Two lanes share one coalescer: stats,
 // at-risk and overload go out at most once per frameIntervalMs; alert and silence changes go out on the next turn of the
 // event loop, and are held back (and coalesced per alert id) only while they come faster than one per frameIntervalMs.
+import { Histogram } from '../shared/histogram.js';
 import type { WallFrame, WallSource } from '../contract/frames.js';
 import { systemClock, type Cancel, type SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
@@ -52,6 +53,8 @@ interface ClientState {
 }
 
 export class ClientHub {
+  /** How long each flush to the connected clients took (vigil_wall_fanout_duration_seconds). */
+  readonly fanoutDurations = new Histogram();
   private readonly clients = new Map<Client, ClientState>();
   private readonly pending = new FrameCoalescer();
   private unsubscribe: (() => void) | null = null;
@@ -238,6 +241,12 @@ export class ClientHub {
     if (frames.some((frame) => frame.type !== 'alert' && frame.type !== 'silences') || !this.urgentPending) this.lastFlushAt = now;
     this.urgentPending = false;
     if (this.clients.size === 0) return;
+    const started = performance.now();
+    this.fanOut(frames);
+    this.fanoutDurations.observeMs(performance.now() - started);
+  }
+
+  private fanOut(frames: WallFrame[]): void {
     // Serialized and UTF-8 encoded once for every client: 300 screens cost one JSON.stringify and one encoding per
     // flush, not 300 (a string handed to each socket would be encoded again for each, about 5× the CPU of a Buffer).
     // With source.forRole (pseudonyms revealed to responders) once per role instead: at most two.

@@ -1,5 +1,6 @@
 // The live operations wall: one port for the page, its WebSocket, health, metrics and the small HTTP API.
 // Composes auth, the client hub and the HTTP routes over whichever transport was selected.
+import type { Histogram } from '../shared/histogram.js';
 import type { VigilConfig } from '../config/schema.js';
 import type { WallSource } from '../contract/frames.js';
 import type { SchedulingClock } from '../shared/clock.js';
@@ -29,6 +30,8 @@ export interface WallServer {
   close(): Promise<void>;
   readonly transportName: TransportName;
   clientCount(): number;
+  /** The time each frame flush to every client took. */
+  readonly fanoutDurations: Histogram;
 }
 
 const WS_PATH = '/ws';
@@ -90,6 +93,7 @@ export function createWallServer(options: WallServerOptions): WallServer {
   return {
     transportName: selected.name,
     clientCount: () => hub.size,
+    fanoutDurations: hub.fanoutDurations,
     async listen() {
       if (transport) throw new Error('the wall is already listening');
       assets = await loadWallAssets();

@@ -8,7 +8,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { parseConfig } from '../../src/config/load.js';
 import type { VigilConfig } from '../../src/config/schema.js';
-import { startProcessor, type RunningProcessor } from '../../src/processor.js';
+import { startProcessor, type RunningProcessor } from '../../src/runtime/processor.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { CLICKHOUSE_URL } from './clickhouse.js';
 
@@ -84,6 +84,18 @@ export function isolatedSuite(over: Record<string, unknown> = {}): { config: Vig
   afterAll(async () => {
     await cleanUp(suite.config, suite.nc);
     await suite.nc.close();
+  });
+  return suite;
+}
+
+/** isolatedSuite with a processor started on its config before the tests and stopped before the clean-up. */
+export function processorSuite(over: Record<string, unknown> = {}): { config: VigilConfig; nc: NatsConnection; processor: RunningProcessor } {
+  const suite = isolatedSuite(over) as { config: VigilConfig; nc: NatsConnection; processor: RunningProcessor };
+  beforeAll(async () => {
+    suite.processor = await startTestProcessor(suite.config);
+  });
+  afterAll(async () => {
+    await suite.processor?.stop();
   });
   return suite;
 }

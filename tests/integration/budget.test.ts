@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VigilConfig } from '../../src/config/schema.js';
-import { startProcessor, type RunningProcessor } from '../../src/processor.js';
+import { startProcessor, type RunningProcessor } from '../../src/runtime/processor.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { eventually } from '../helpers/clickhouse.js';
 import { cleanUp, isolatedConfig, natsConnection } from '../helpers/processor.js';

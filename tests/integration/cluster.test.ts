@@ -1,6 +1,7 @@
 // Three processors share six partitions on a private NATS server that carries the partition mapping: one is killed
 // mid-run, or all are restarted in turn under load, and ClickHouse still holds exactly what was published, while
 // every customer's signals equal those of one pipeline that saw the whole stream.
+import type { AmWebhookBody } from '../../src/alerts/alertmanagerFormat.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type KV, type NatsConnection } from 'nats';
 import type { VigilConfig } from '../../src/config/schema.js';
@@ -279,7 +280,8 @@ describe.sequential('three processors sharing six partitions', () => {
   });
 
   it('sends one notification for a campaign\'s tired customers, whichever processors hold them', async () => {
-    const delivered: { vigil: { firing: number; groupLabels: Record<string, string> } }[] = [];
+    const delivered: AmWebhookBody[] = [];
+    const firing = (d: AmWebhookBody) => d.alerts.filter((a) => a.status === 'firing').length;
     const hook = createServer((req, res) => {
       let body = '';
       req.on('data', (c) => (body += c));
@@ -309,26 +311,26 @@ describe.sequential('three processors sharing six partitions', () => {
         }
       }
       // Deadlines, not waits: generous, since three processors on two loaded cores can take long to fire all twelve.
-      await until('a notification with all twelve', async () => delivered.map((d) => d.vigil.firing), (n) => n.includes(12), 90_000);
+      await until('a notification with all twelve', async () => delivered.map(firing), (n) => n.includes(12), 90_000);
       // Nothing more once all twelve are in: a marker campaign fired now waits the same group wait, so a second sender
       // (a follower) or a repeat (one group interval on) of spring would show up before the marker's message.
       for (let i = 0; i < 3; i++) {
         await js.publish(`events.email_sent.${customerToken('marker')}`, enc.encode(JSON.stringify({ id: `autumn-marker-${i}`, customerId: 'marker', type: 'email_sent', ts: Date.now() + i, campaignId: 'autumn' })));
       }
-      await until('the marker campaign\'s notification', async () => delivered.map((d) => d.vigil.groupLabels.campaign), (c) => c.includes('autumn'), 60_000);
-      const marker = delivered.findIndex((d) => d.vigil.groupLabels.campaign === 'autumn');
-      expect(delivered[marker].vigil.groupLabels).toEqual({ alertname: 'customer_contact_fatigue', campaign: 'autumn' });
+      await until('the marker campaign\'s notification', async () => delivered.map((d) => d.groupLabels.campaign), (c) => c.includes('autumn'), 60_000);
+      const marker = delivered.findIndex((d) => d.groupLabels.campaign === 'autumn');
+      expect(delivered[marker].groupLabels).toEqual({ alertname: 'customer_contact_fatigue', campaign: 'autumn' });
       const spring = delivered.slice(0, marker);
       const group = { alertname: 'customer_contact_fatigue', campaign: 'spring' };
-      for (const d of spring) expect(d.vigil.groupLabels).toEqual(group);
-      const counts = spring.map((d) => d.vigil.firing);
+      for (const d of spring) expect(d.groupLabels).toEqual(group);
+      const counts = spring.map(firing);
       // One message, or a first one and its update: each carries more than the one before, the last carries all.
       expect(counts.length, JSON.stringify(counts)).toBeLessThanOrEqual(2);
       expect(counts.at(-1)).toBe(12);
       expect([...counts].sort((a, b) => a - b)).toEqual(counts);
       expect(new Set(counts).size).toBe(counts.length);
-      const last = spring.at(-1) as unknown as { vigil: { alerts: { state: string; subject: { kind: string; key: string } }[] } };
-      expect(new Set(last.vigil.alerts.filter((a) => a.state === 'firing').map((a) => a.subject.key)).size).toBe(12);
+      const last = spring.at(-1)!;
+      expect(new Set(last.alerts.filter((a) => a.status === 'firing').map((a) => a.labels.subject_key)).size).toBe(12);
     } finally {
       hook.close();
     }

@@ -86,8 +86,8 @@ function natsConfig(name: string): NatsConfMap {
 const NATS_PASSWORD_VARIABLES = ['NATS_PRODUCER_PASSWORD', 'NATS_PRIVACY_PASSWORD', 'NATS_SENDER_PASSWORD', 'NATS_PROCESSOR_PASSWORD'];
 
 describe('docker-compose.yml', () => {
-  it('runs three NATS servers, Redis 7, a current ClickHouse, two processors and Grafana', () => {
-    expect(Object.keys(services).sort()).toEqual(['clickhouse', 'grafana', ...NATS_SERVICES, ...PROCESSORS, 'redis']);
+  it('runs three NATS servers, Redis 7, a current ClickHouse, two processors, Grafana, Prometheus and Alertmanager', () => {
+    expect(Object.keys(services).sort()).toEqual(['alertmanager', 'clickhouse', 'grafana', ...NATS_SERVICES, ...PROCESSORS, 'prometheus', 'redis']);
     for (const name of NATS_SERVICES) expect(services[name].image, name).toMatch(/^nats:2\.\d+(-alpine)?$/);
     expect(services.redis.image).toMatch(/^redis:7\b/);
     const chVersion = /^clickhouse\/clickhouse-server:(\d+)\.(\d+)/.exec(services.clickhouse.image ?? '');

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reset } from '../../src/cli/reset.js';
 import { customerToken } from '../../src/cluster/partitioning.js';
 import type { VigilConfig } from '../../src/config/schema.js';
-import type { RunningProcessor } from '../../src/processor.js';
+import type { RunningProcessor } from '../../src/runtime/processor.js';
 import { eventually } from '../helpers/clickhouse.js';
 import { OwnServer } from '../helpers/ownServices.js';
 import { CLICKHOUSE_URL } from '../helpers/clickhouse.js';

@@ -1,10 +1,12 @@
-// Notifications on real services: five tired customers of one campaign become one webhook message, delivered once
-// through a receiver that fails its first tries; a silence keeps the next campaign quiet; every change is on NATS.
+// Notifications on real services: five tired customers of one campaign become one webhook message (Alertmanager's
+// webhook body), delivered once through a receiver that fails its first tries; a silence keeps the next campaign
+// quiet; every change is on NATS.
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from 'nats';
+import type { AmWebhookBody } from '../../src/alerts/alertmanagerFormat.js';
 import type { VigilConfig } from '../../src/config/schema.js';
-import type { RunningProcessor } from '../../src/processor.js';
+import type { RunningProcessor } from '../../src/runtime/processor.js';
 import { eventually } from '../helpers/clickhouse.js';
 import { cleanUp, isolatedConfig, natsConnection, startTestProcessor } from '../helpers/processor.js';
 
@@ -13,7 +15,7 @@ const enc = new TextEncoder();
 describe('grouped notifications', () => {
   let server: Server;
   let attempts = 0;
-  const delivered: { text: string; vigil: { firing: number; groupLabels: Record<string, string> } }[] = [];
+  const delivered: AmWebhookBody[] = [];
   let config: VigilConfig;
   let nc: NatsConnection;
   let p: RunningProcessor;
@@ -75,13 +77,15 @@ describe('grouped notifications', () => {
     // change on NATS (one publisher, so in order), so a second spring message, try or change would show up before it.
     blast('autumn', ['m']);
     await nc.flush();
-    await eventually('the marker campaign on the webhook', () => delivered.some((d) => d.vigil.groupLabels.campaign === 'autumn'), 15_000);
+    await eventually('the marker campaign on the webhook', () => delivered.some((d) => d.groupLabels.campaign === 'autumn'), 15_000);
     await eventually('the marker alert on NATS', () => onNats.includes('m'), 10_000);
-    expect(delivered.map((d) => d.vigil.groupLabels.campaign)).toEqual(['spring', 'autumn']);
+    expect(delivered.map((d) => d.groupLabels.campaign)).toEqual(['spring', 'autumn']);
     expect(attempts).toBe(4);
-    expect(delivered[0].vigil.firing).toBe(5);
-    expect(delivered[0].vigil.groupLabels).toEqual({ alertname: 'customer_contact_fatigue', campaign: 'spring' });
-    expect(delivered[0].text).toMatch(/^\[FIRING:5\] customer_contact_fatigue campaign=spring: 5 customers/);
+    expect(delivered[0].alerts.filter((a) => a.status === 'firing')).toHaveLength(5);
+    expect(delivered[0].status).toBe('firing');
+    expect(delivered[0].groupLabels).toEqual({ alertname: 'customer_contact_fatigue', campaign: 'spring' });
+    expect(delivered[0].commonLabels).toMatchObject({ alertname: 'customer_contact_fatigue', campaign: 'spring', severity: 'warning', subject_kind: 'customer' });
+    expect(delivered[0].alerts.map((a) => a.labels.subject_key).sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
     expect(onNats.sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'm']);
     sub.unsubscribe();
   });
@@ -104,7 +108,7 @@ describe('grouped notifications', () => {
     blast('winter', ['h']);
     await nc.flush();
     await eventually('the marker campaign on the webhook', () => delivered.length > before, 15_000);
-    expect(delivered.slice(before).map((d) => d.vigil.groupLabels.campaign)).toEqual(['winter']);
+    expect(delivered.slice(before).map((d) => d.groupLabels.campaign)).toEqual(['winter']);
     const shown = p.pipeline.snapshot().alerts.filter((a) => a.labels.campaign === 'summer');
     expect(shown.every((a) => a.silencedBy?.length === 1)).toBe(true);
   });

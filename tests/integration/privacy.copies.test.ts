@@ -4,7 +4,7 @@
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VigilConfig } from '../../src/config/schema.js';
-import type { RunningProcessor } from '../../src/processor.js';
+import type { RunningProcessor } from '../../src/runtime/processor.js';
 import { keyedHash } from '../../src/privacy/pseudonym.js';
 import { eventually } from '../helpers/clickhouse.js';
 import { chQuery, cleanUp, isolatedConfig, natsConnection, startTestProcessor } from '../helpers/processor.js';

@@ -6,7 +6,7 @@ import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VigilConfig } from '../../src/config/schema.js';
 import type { AlertView } from '../../src/contract/frames.js';
-import type { RunningProcessor } from '../../src/processor.js';
+import type { RunningProcessor } from '../../src/runtime/processor.js';
 import { groupJson } from '../../src/alerts/grouping.js';
 import { Notifier } from '../../src/alerts/notifier.js';
 import { RedisAlertStore } from '../../src/alerts/redisAlertStore.js';

@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VigilConfig } from '../../src/config/schema.js';
-import { heartbeatKey, startProcessor, type RunningProcessor } from '../../src/processor.js';
+import { heartbeatKey, startProcessor, type RunningProcessor } from '../../src/runtime/processor.js';
 import { keyedHash } from '../../src/privacy/pseudonym.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { unpackSnapshot } from '../../src/shared/snapshotCodec.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from 'nats';
 import { runModelFit, type ClickHouseModelFit } from '../../src/cli/modelFit.js';
 import type { VigilConfig } from '../../src/config/schema.js';
-import type { RunningProcessor } from '../../src/processor.js';
+import type { RunningProcessor } from '../../src/runtime/processor.js';
 import type { ClickHouseClient } from '../../src/sinks/clickhouse/client.js';
 import { readLatestModel, readPurchaseHistories } from '../../src/sources/purchaseModels.js';
 import { expectedPurchases, pAlive } from '../../src/signals/models/bgnbd.js';
@@ -83,7 +83,16 @@ describe('live purchase model in ClickHouse equals the offline fit', () => {
 
     // `vigil model fit` from ClickHouse: prints the fit and stores it; the processor picks it up within refreshMs.
     let out = '';
-    expect(await runModelFit(['--min-customers', '100'], { stdout: (s) => (out += s), clickhouse: ch })).toBe(0);
+    let progress = '';
+    expect(await runModelFit(['--min-customers', '100'], { stdout: (s) => (out += s), stderr: (s) => (progress += s), clickhouse: ch })).toBe(0);
+    // Each step of the fit on stderr, stdout only the fit.
+    expect(progress.split('\n').filter(Boolean).map((l) => l.replace(/ \(.*elapsed\)$/, ''))).toEqual([
+      `vigil model fit: reading every customer's purchases from ${db}.events as of ${(JSON.parse(out) as ClickHouseModelFit).asOf}`,
+      'vigil model fit: fitting BG/NBD on 300 customers',
+      expect.stringMatching(/^vigil model fit: fitting Gamma-Gamma on \d+ repeat buyers$/),
+      `vigil model fit: storing ${(JSON.parse(out) as ClickHouseModelFit).model} in model_params`,
+      'vigil model fit: done',
+    ]);
     const fit = JSON.parse(out) as ClickHouseModelFit;
     expect(fit.customers).toBe(300);
     expect(fit.bgnbd.converged && fit.gammaGamma?.converged).toBe(true);

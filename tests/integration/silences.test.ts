@@ -3,7 +3,7 @@
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProcessor, type RunningProcessor } from '../../src/processor.js';
+import { startProcessor, type RunningProcessor } from '../../src/runtime/processor.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { eventually } from '../helpers/clickhouse.js';
 import { isolatedSuite, startTestProcessor } from '../helpers/processor.js';

@@ -259,3 +259,25 @@ describe('the alert feed under a storm of customer alerts', () => {
     }
   });
 });
+
+describe("an alert's link (Alertmanager's generatorURL)", () => {
+  it('opens the wall filtered to that alert, with a way back to all of them', async () => {
+    const scene = demoScene();
+    const source = new FakeWallSource({ ...scene, alerts: scene.alerts.map((a) => ({ ...a, fingerprint: `fp-${a.id}` })) });
+    const wall = createWallServer({ config: buildWallConfig({ tokens: { viewer: [VIEWER], responder: [RESPONDER] } }), source, logger: silentLogger });
+    const port = await wall.listen();
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    try {
+      const errors = await openWall(page, `http://127.0.0.1:${port}/?token=${VIEWER}&alert=fp-a-channel-sms-surge`);
+      await page.getByTestId('alert-card').first().waitFor();
+      expect(await page.getByTestId('alert-card').count()).toBe(1);
+      expect(await page.locator('[data-alert-id="a-channel-sms-surge"]').count()).toBe(1);
+      expect(await page.getByTestId('alert-filter').isVisible()).toBe(true);
+      expect(await page.getByTestId('alert-filter').locator('a').getAttribute('href')).toBe(`?token=${VIEWER}`);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      await wall.close();
+    }
+  });
+});

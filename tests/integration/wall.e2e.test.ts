@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import type { NatsConnection } from 'nats';
 import type { VigilConfig } from '../../src/config/schema.js';
-import type { RunningProcessor } from '../../src/processor.js';
+import type { RunningProcessor } from '../../src/runtime/processor.js';
 import { cleanUp, isolatedConfig, natsConnection, startTestProcessor } from '../helpers/processor.js';
 
 const RESPONDER = 'responder-token-e2e-0001';

@@ -5,6 +5,7 @@
 // Over 400 lines on purpose: the two tiers are one state machine per batch (in memory, being written to disk, on
 // disk, in flight) over the per-table queues, and every move between them updates the same counts (memory rows,
 // reserved and spilled bytes) that full() and flush() read; the disk I/O itself is spill.ts, the cut batcher.ts.
+import { Histogram } from '../../shared/histogram.js';
 import { resolve as resolvePath } from 'node:path';
 import { systemClock, type Cancel, type SchedulingClock } from '../../shared/clock.js';
 import { errorMessage } from '../../shared/errors.js';
@@ -126,6 +127,8 @@ export function retryDelayMs(policy: RetryPolicy, attempt: number, random: numbe
 }
 
 export class ClickHouseSink {
+  /** How long each successful insert took (vigil_clickhouse_insert_duration_seconds). */
+  readonly insertDurations = new Histogram();
   readonly counters: SinkCounters = {
     rowsPushed: 0,
     rowsWritten: 0,
@@ -464,8 +467,10 @@ export class ClickHouseSink {
           continue;
         }
         pending.inFlight = true;
+        const started = performance.now();
         try {
           await this.client.insert(table, rows);
+          this.insertDurations.observeMs(performance.now() - started);
         } catch (err) {
           pending.inFlight = false;
           if (this.aborted) return;

@@ -1,12 +1,12 @@
 // The alerts panel: the feed of cards and groups, the totals in its heading, and (sharing one match) the silence list.
 import { createAlertCard, updateAlertCard, type AlertCard } from './alertCard.js';
 import { $, setText, syncChildren } from './dom.js';
-import { feedItems, type FeedItem } from './feed.js';
+import { alertItem, feedItems, type FeedItem } from './feed.js';
 import { fmtCount } from './format.js';
 import { createGroupCard, updateGroupCard, type GroupCard } from './groupCard.js';
 import { silencedMap } from './matching.js';
 import { renderSilences } from './silences.js';
-import { serverNow, state } from './state.js';
+import { focusAlert, serverNow, state } from './state.js';
 
 const MAX_FEED_ITEMS = 60;
 /** Resolved alerts leave the page after this long, so a week-old screen does not hoard them. */
@@ -18,7 +18,16 @@ export function renderAlerts(): void {
     if (alert.state === 'resolved' && now - (alert.endsAt ?? alert.updatedAt) > RESOLVED_KEEP_MS) state.alerts.delete(id);
   }
   const silenced = silencedMap(serverNow());
-  const items = feedItems(silenced);
+  // Opened from an alert's link: that alert alone, on its own card, whatever group it would sit in.
+  const items = focusAlert === null ? feedItems(silenced) : [...state.alerts.values()].filter((a) => a.fingerprint === focusAlert).map((a) => alertItem(a, silenced));
+  const filter = $('alert-filter');
+  filter.hidden = focusAlert === null;
+  if (focusAlert !== null) {
+    const all = new URLSearchParams(location.search);
+    all.delete('alert');
+    filter.querySelector('a')?.setAttribute('href', `?${all.toString()}`);
+  }
+  $('alert-empty').textContent = focusAlert === null ? 'No alerts. All quiet.' : 'This alert is not on the wall now (resolved over an hour ago, or never seen by it).';
   const shown = items.slice(0, MAX_FEED_ITEMS);
   syncChildren<FeedItem, AlertCard | GroupCard>(
     $('alert-feed'),

@@ -45,7 +45,7 @@ function itemOrder(a: FeedItem, b: FeedItem): number {
   return a.rank - b.rank || SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || b.updatedAt - a.updatedAt;
 }
 
-function alertItem(alert: AlertView, silenced: Map<string, Silence[]>): AlertItem {
+export function alertItem(alert: AlertView, silenced: Map<string, Silence[]>): AlertItem {
   return { kind: 'alert', key: alert.id, alert, rank: alertRank(alert, silenced), severity: alert.severity, updatedAt: alert.updatedAt };
 }
 

@@ -46,6 +46,8 @@ const params = new URLSearchParams(location.search);
 export const token = params.get('token');
 /** Who acknowledges and silences from this screen (`?by=`), when the link says. */
 export const ackBy = params.get('by');
+/** The one alert this screen shows (`?alert=<fingerprint>`): where an alert's link (Alertmanager's generatorURL) leads. */
+export const focusAlert = params.get('alert');
 
 export function serverNow(): number {
   return Date.now() + state.serverOffset;

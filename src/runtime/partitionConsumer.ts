@@ -1,23 +1,22 @@
-// One pipeline and the slice of the stream it reads: the whole stream for a single processor, or one partition's
-// subject in a cluster (docs/scale-out.md). Its live state is restored from its own checkpoint and replayed from the
-// stream after it; the processor (processor.ts) owns the I/O shared by every worker and runs their commits through
-// runtime/commit.ts, for which a worker is one slice.
+// A partition's consumer: one pipeline and the slice of the stream it reads, the whole stream for a single processor
+// or one partition's subject in a cluster (docs/scale-out.md). Its live state is restored from its own checkpoint and
+// replayed from the stream after it; the runtime (processor.ts) owns the I/O shared by every consumer and runs their
+// commits through commit.ts, for which a consumer is one slice.
 import type { JsMsg, NatsConnection } from 'nats';
-import type { VigilConfig } from './config/schema.js';
-import type { ErasureRequest } from './contract/outputs.js';
-import type { Clock } from './shared/clock.js';
-import type { Logger } from './shared/logger.js';
-import { packSnapshot } from './shared/snapshotCodec.js';
-import { JetStreamSource, replay, streamBounds, type ConsumerTarget, type SourceDeps } from './sources/jetstream.js';
-import type { InboundMessage } from './contract/pipeline.js';
-import type { Pipeline } from './pipeline.js';
-import type { CheckpointStore } from './state/checkpointStore.js';
-import type { RedisAlertStore } from './alerts/redisAlertStore.js';
-import type { PartialsPublisher } from './cluster/entityPartials.js';
-import { SliceLedger, type Slice } from './runtime/commit.js';
+import type { VigilConfig } from '../config/schema.js';
+import type { ErasureRequest } from '../contract/outputs.js';
+import type { Clock } from '../shared/clock.js';
+import type { Logger } from '../shared/logger.js';
+import { packSnapshot } from '../shared/snapshotCodec.js';
+import { JetStreamSource, replay, streamBounds, type ConsumerTarget, type SourceDeps } from '../sources/jetstream.js';
+import type { InboundMessage } from '../contract/pipeline.js';
+import type { Pipeline } from '../pipeline.js';
+import type { CheckpointStore } from '../state/checkpointStore.js';
+import type { RedisAlertStore } from '../alerts/redisAlertStore.js';
+import { SliceLedger, type Sink, type Slice } from './commit.js';
 
-export interface WorkerDeps {
-  /** null: the single processor's worker, reading the whole stream. */
+export interface PartitionConsumerDeps {
+  /** null: the single processor's consumer, reading the whole stream. */
   partition: number | null;
   nc: NatsConnection;
   config: VigilConfig;
@@ -27,18 +26,18 @@ export interface WorkerDeps {
   alertStore: RedisAlertStore;
   checkpoints: CheckpointStore;
   /** In a cluster: where the partition's channel, segment and campaign buckets go at each commit. */
-  partials: PartialsPublisher | null;
+  partials: Sink | null;
   target: ConsumerTarget;
   /** True while the outputs are full (backpressure). */
   backpressure(): boolean;
 }
 
-export class Worker implements Slice<JsMsg> {
+export class PartitionConsumer implements Slice<JsMsg> {
   readonly partition: number | null;
   readonly pipeline: Pipeline;
   readonly alertStore: RedisAlertStore;
   readonly checkpoints: CheckpointStore;
-  readonly partials: PartialsPublisher | null;
+  readonly partials: Sink | null;
   readonly source: JetStreamSource;
   /** The highest stream sequence the live state has taken in, from the checkpoint, the replay or the consumer. */
   coveredSeq = 0;
@@ -48,7 +47,7 @@ export class Worker implements Slice<JsMsg> {
   consuming = false;
   private readonly sourceDeps: SourceDeps;
 
-  constructor(private readonly d: WorkerDeps) {
+  constructor(private readonly d: PartitionConsumerDeps) {
     this.partition = d.partition;
     this.pipeline = d.pipeline;
     this.alertStore = d.alertStore;
@@ -123,7 +122,7 @@ export class Worker implements Slice<JsMsg> {
 }
 
 /**
- * The worker's view of its store: a checkpoint is deflated on the thread pool before it is stored (Pipeline.restore
+ * The consumer's view of its store: a checkpoint is deflated on the thread pool before it is stored (Pipeline.restore
  * reads packed and plain blobs alike). Uploading the plain blob, ~190 bytes per customer, cost the event loop about a
  * tenth of its time at 250,000 customers.
  */
