@@ -54,10 +54,22 @@ export function pipelineLookup(pipelines: () => readonly LivePipeline[], budgetE
           ? { channels: customerPressure(p.budget, storedId, (id) => id).channels as Record<string, unknown>, suppressions: [...p.budget.suppressions()].filter((x) => x.customerId === storedId) }
           : null;
         const alerts = [...p.alerts.activeRecords()].map((a) => a.record).filter((r) => r.subject.kind === 'customer' && r.subject.key === storedId);
-        // The view is the scorer's scratch object, valid until the next call: copied with everything else.
-        return structuredClone({ storedId, asOf, windows: s.view, engagement: s.engagement, churn: s.churn, fatigue: s.fatigue, budget, alerts });
+        // The view is the scorer's scratch object, valid until the next call, and the signals compute their reasons
+        // lazily behind getters: each is read field by field into plain data.
+        const { churn: c, engagement: e, fatigue: f } = s;
+        return jsonCopy({
+          storedId, asOf, windows: s.view,
+          engagement: { score: e.score, weighted7d: e.weighted7d, weighted24h: e.weighted24h, trendPerDay: e.trendPerDay, trendRelative: e.trendRelative },
+          churn: { risk: c.risk, pAlive: c.pAlive, expectedPurchases30d: c.expectedPurchases30d, expectedPurchases90d: c.expectedPurchases90d, customerValue: c.customerValue, valueAtRisk: c.valueAtRisk, reasons: c.reasons },
+          fatigue: { score: f.score, touches24h: f.touches24h, touches7d: f.touches7d, capFactor: f.capFactor, reasons: f.reasons },
+          budget, alerts,
+        });
       }
       return null;
     },
   };
+}
+
+function jsonCopy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
 }
