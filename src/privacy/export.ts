@@ -66,6 +66,11 @@ export function redisConsent(redis: Redis, keyPrefix: string): (storedId: string
   };
 }
 
+/** What the runtime hands the wall (`exporter`): an export over HTTP for the original id and who asked. */
+export function customerExporter(deps: ExportDeps): (customerId: string, requestedBy: string) => Promise<ExportOutcome> {
+  return (customerId, requestedBy) => startExport(deps, { customerId, requestedBy, via: 'http' });
+}
+
 /** Starts an export: reads the head (summary, consent, erasures, live, counts), decides whether to refuse. */
 export async function startExport(deps: ExportDeps, req: ExportRequest): Promise<ExportOutcome> {
   const { ch, database: db } = deps;
