@@ -1,6 +1,11 @@
 // A customer's export on the real services: a processor consuming NATS, writing ClickHouse (18.16 here) and keeping
 // consent in Redis. The export holds exactly what the stores hold, is refused (and says why) after an erasure, finds
 // a pseudonymized customer by the original id, and reads a 100,000-event history a page at a time.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,6 +166,28 @@ describe('a customer export on real services', () => {
     expect(doc.summary[0]).toMatch(/^You were erased on .* \(request erase-exp-2\): Vigil holds nothing on you/);
     const [audit] = await chQuery<Record<string, unknown>>(`SELECT outcome, tables, bytes FROM ${db}.export_audit WHERE export_id = '${doc.exportId}'`);
     expect(audit).toEqual({ outcome: 'refused_erased', tables: [], bytes: '0' });
+  });
+
+  it('`vigil export` falls back to ClickHouse and Redis when the processor has no export configured (503), saying so; exit 3 for the erased', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-export-'));
+    const file = join(dir, 'vigil.json');
+    // The config as a file pointing at the running wall, minus the secret (only the environment may carry it).
+    writeFileSync(file, JSON.stringify({ ...s.config, wall: { ...s.config.wall, port: s.processor.wallPort }, privacy: { ...s.config.privacy, pseudonymKey: undefined } }));
+    const env = { ...process.env, VIGIL_PRIVACY__PSEUDONYM_KEY: KEY };
+    const cli = (args: string[]) => promisify(execFile)('npx', ['tsx', 'src/cli/vigil.ts', 'export', ...args, '--config', file], { env, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await cli(['exp-1', '--by', 'dpo@example.org']);
+    expect(stderr).toMatch(/answered 503 to the export \(export not configured there\); reading ClickHouse and Redis without the live part/);
+    const doc = JSON.parse(stdout);
+    expect(doc).toMatchObject({ customerId: 'exp-1', live: null, counts: { events: 5 } });
+    expect(doc.liveNote).toMatch(/answered 503/);
+    expect(doc.summary).toContain('You were contacted 3 times in the last 7 days (3 emails).');
+    // Without the live part, the churn estimate is the latest stored snapshot's, with its time.
+    expect(doc.summary.join(' ')).toMatch(/chance that you are still an active customer \(as of .* UTC, our latest stored estimate\)/);
+    const [audit] = await chQuery(`SELECT requested_by, via FROM ${s.config.clickhouse.database}.export_audit WHERE export_id = '${doc.exportId}'`);
+    expect(audit).toEqual({ requested_by: 'dpo@example.org', via: 'cli' });
+    const refused = await cli(['exp-2']).then(() => null, (err: { code: number; stdout: string }) => err);
+    expect(refused?.code).toBe(3);
+    expect(JSON.parse(refused!.stdout)).toMatchObject({ erased: true, customerId: 'exp-2' });
   });
 
   it('streams a 100,000-event history a page at a time: no query returns more than a page, and every row is in the document', async () => {
