@@ -225,6 +225,15 @@ describe('a customer export on real services', () => {
     const [audit] = await chQuery<{ bytes: string; tables: string[]; rows: string[] }>(`SELECT bytes, tables, rows FROM ${db}.export_audit WHERE export_id = '${outcome.exportId}'`);
     expect(Number(audit.bytes)).toBe(bytes);
     expect(audit.rows[audit.tables.indexOf('events')]).toBe('100000');
+
+    // A reader that goes away part-way (the HTTP client hung up): reading stops, and the audit says so.
+    const cut = await startExport(s.deps({ live: null, pageSize: 1_000 }), { customerId: 'exp-big', requestedBy: 't', via: 'http' });
+    if (cut.kind !== 'export') throw new Error('refused');
+    for (let k = 0; k < 3; k++) await cut.chunks.next();
+    await cut.chunks.return(undefined);
+    const [partial] = await chQuery<{ outcome: string; tables: string[]; rows: string[] }>(`SELECT outcome, tables, rows FROM ${db}.export_audit WHERE export_id = '${cut.exportId}'`);
+    expect(partial.outcome).toBe('aborted');
+    expect(partial.rows[partial.tables.indexOf('events')]).toBe('1000');
   });
 });
 
