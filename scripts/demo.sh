@@ -6,6 +6,8 @@
 # Environment: DEMO_CUSTOMERS (5000), DEMO_RATE events/s (200), DEMO_HISTORY_DAYS (30), DEMO_DURATION_S (0 = until stopped),
 #              DEMO_FRESH (1: `vigil reset` the demo's stream, checkpoint, database and Redis keys first),
 #              VIGIL_WALL__PORT (8080) and any other VIGIL_* override.
+#              VIGIL_ALERTS__ALERTMANAGER__URLS: where alerts go; by default the Alertmanager scripts/services.sh
+#              started on 127.0.0.1:9093 when it answers ("" sends to none).
 #              DEMO_LOG_DIR (.vigil): where processor.log and simulator.log go; DEMO_SKIP_INSTALL=1 never runs `npm install`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,10 @@ if [[ "${DEMO_SKIP_INSTALL:-0}" != 1 ]] && [[ ! -d node_modules || package-lock.
   npm install --no-audit --no-fund
 fi
 bash scripts/services.sh
+# The demo's alerts go to the local Alertmanager too, so they can be routed, grouped and silenced there.
+if [[ -z "${VIGIL_ALERTS__ALERTMANAGER__URLS+set}" ]] && curl -fsS -o /dev/null --max-time 2 http://127.0.0.1:9093/-/ready; then
+  export VIGIL_ALERTS__ALERTMANAGER__URLS=http://127.0.0.1:9093
+fi
 npx tsc -p tsconfig.build.json
 # The wall page (TypeScript in src/wall/page/src) bundled into dist/wall/page, which the processor serves.
 node dist/wall/pageBundle.js
@@ -58,6 +64,7 @@ echo
 echo "Vigil is running."
 echo "  wall:     http://127.0.0.1:${port}/"
 echo "  metrics:  http://127.0.0.1:${port}/metrics"
+if [[ -n "${VIGIL_ALERTS__ALERTMANAGER__URLS:-}" ]]; then echo "  alerts:   also in Alertmanager, ${VIGIL_ALERTS__ALERTMANAGER__URLS}"; fi
 echo "  logs:     $logs/processor.log, $logs/simulator.log"
 echo "  data:     ClickHouse database '${VIGIL_CLICKHOUSE__DATABASE:-vigil}' on http://127.0.0.1:8123"
 echo "Ctrl-C stops it."

@@ -1,7 +1,9 @@
 // Alertmanager as a receiver: Vigil's alerts posted to each configured Alertmanager's API v2 (`POST /api/v2/alerts`)
 // as Prometheus posts its own, so Alertmanager's routing, grouping, inhibition, silences and integrations apply.
-// Firing alerts are posted again every resend interval with an end a few intervals ahead (Alertmanager resolves
-// what stops coming); a resolved one is posted once with its end. Each URL (an HA pair) has its own queue, so one
+// It hears every alert change the notifier lets through (no Vigil silence holds it), not Vigil's grouped
+// notifications: Alertmanager groups by itself. Changes are collected and posted at the notifier's tick, in batches;
+// firing alerts are posted again every resend interval with an end a few intervals ahead (Alertmanager resolves what
+// stops coming); a resolved one is posted once, at once, with its end. Each URL (an HA pair) has its own queue, so one
 // that is down never holds the others back; nothing here throws into the notifier.
 import type { AlertView } from '../contract/frames.js';
 import type { Cancel, SchedulingClock } from '../shared/clock.js';
@@ -9,7 +11,6 @@ import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { toAmAlert, type AmAlert } from './alertmanagerFormat.js';
 import { DeliveryQueue, postJson, type DeliveryStats } from './deliveryQueue.js';
-import type { Notification } from './grouping.js';
 
 export interface AlertmanagerOptions {
   /** Base URLs (`http://am-1:9093`), each sent every batch. */
@@ -38,6 +39,8 @@ export function alertsEndpoint(base: string): string {
 export class AlertmanagerReceiver {
   /** Firing alerts by fingerprint, oldest first: re-sent each interval. */
   private readonly firing = new Map<string, AlertView>();
+  /** Changes heard since the last flush, by fingerprint: the latest of each (at most maxAlerts). */
+  private readonly changed = new Map<string, AlertView>();
   private readonly queues: { url: string; q: DeliveryQueue<AmAlert[]> }[];
   private cancel: Cancel | null = null;
   /** Firing alerts dropped from re-sending at maxAlerts (Alertmanager ends them by their endsAt). */
@@ -86,13 +89,23 @@ export class AlertmanagerReceiver {
     for (const a of alerts) if (a.state === 'firing') this.remember(a);
   }
 
-  /** A notification's alerts: firing ones are remembered for re-sending, resolved ones forgotten; all are posted now. */
-  send(n: Notification): void {
-    for (const a of n.alerts) {
-      if (a.state === 'firing') this.remember(a);
-      else this.firing.delete(a.fingerprint);
-    }
-    this.post(n.alerts);
+  /** An alert change: a firing one is remembered for re-sending, a resolved one forgotten; posted at the next flush. */
+  alert(a: AlertView): void {
+    if (a.state === 'firing') this.remember(a);
+    else this.firing.delete(a.fingerprint);
+    this.changed.delete(a.fingerprint);
+    // A storm larger than one POST can carry between two ticks keeps the newest changes; firing ones come back at the
+    // next resend, and Alertmanager ends a resolved one that stops coming by its endsAt.
+    if (this.changed.size >= this.opts.maxAlerts) this.changed.delete(this.changed.keys().next().value as string);
+    this.changed.set(a.fingerprint, a);
+  }
+
+  /** Posts the changes heard since the last flush. */
+  flush(): void {
+    if (this.changed.size === 0) return;
+    const alerts = [...this.changed.values()];
+    this.changed.clear();
+    this.post(alerts);
   }
 
   /** Posts every firing alert again with a fresh end. */

@@ -121,7 +121,8 @@ describe('Alertmanager as a receiver', () => {
   it('posts to every Alertmanager of an HA pair; one down does not hold back the other', async () => {
     const { posts, r, setDown } = setup();
     setDown(['http://am-2']);
-    r.send(note([alert('a')]));
+    r.alert(alert('a'));
+    r.flush();
     await settle();
     expect(posts.map((p) => p.url)).toEqual(['http://am-1:9093/api/v2/alerts']);
     expect(r.stats.failures).toBeGreaterThan(0);
@@ -130,14 +131,16 @@ describe('Alertmanager as a receiver', () => {
   it('re-sends firing alerts every interval with an end a few intervals ahead; a resolved one ends once', async () => {
     const { clock, posts, r } = setup(['http://am-1:9093']);
     r.start();
-    r.send(note([alert('a')]));
+    r.alert(alert('a'));
+    r.flush();
     await settle();
     expect(posts[0].alerts[0].endsAt).toBe(new Date(T0 + ENDS_AFTER_RESENDS * 60_000).toISOString());
     clock.advance(60_000);
     await settle();
     expect(posts).toHaveLength(2);
     expect(posts[1].alerts[0].endsAt).toBe(new Date(T0 + 60_000 + ENDS_AFTER_RESENDS * 60_000).toISOString());
-    r.send(note([alert('a', { state: 'resolved', endsAt: T0 + 90_000 })]));
+    r.alert(alert('a', { state: 'resolved', endsAt: T0 + 90_000 }));
+    r.flush();
     await settle();
     expect(posts[2].alerts[0].endsAt).toBe(new Date(T0 + 90_000).toISOString());
     clock.advance(60_000);
@@ -150,9 +153,30 @@ describe('Alertmanager as a receiver', () => {
     const { r } = setup(['http://am-1:9093']);
     r.restore([alert('a'), alert('b'), alert('c', { state: 'resolved' })]);
     expect(r.firingCount).toBe(2);
-    r.send(note([alert('d')]));
+    r.alert(alert('d'));
+    r.flush();
     expect(r.firingCount).toBe(2);
     expect(r.dropped).toBe(1);
+    r.stop();
+  });
+
+  it('posts the changes heard between two ticks in one batch, the latest state of each alert once', async () => {
+    const { posts, r } = setup(['http://am-1:9093']);
+    r.alert(alert('a'));
+    r.alert(alert('b'));
+    r.alert(alert('a', { state: 'resolved', endsAt: T0 + 5_000 }));
+    expect(posts).toHaveLength(0);
+    r.flush();
+    await settle();
+    expect(posts).toHaveLength(1);
+    expect(posts[0].alerts.map((a) => [a.labels.subject_key, a.endsAt])).toEqual([
+      ['b', new Date(T0 + ENDS_AFTER_RESENDS * 60_000).toISOString()],
+      ['a', new Date(T0 + 5_000).toISOString()],
+    ]);
+    expect(r.firingCount).toBe(1);
+    r.flush();
+    await settle();
+    expect(posts).toHaveLength(1);
     r.stop();
   });
 

@@ -118,6 +118,22 @@ describe('silences', () => {
 });
 
 describe('Notifier', () => {
+  it('hands a receiver that groups by itself every unsilenced change at once, and lets it send at the tick', () => {
+    const heard: string[] = [];
+    let flushes = 0;
+    const sent: Notification[] = [];
+    const notifier = new Notifier(policy, new MemoryHash(), new MemoryHash(), [{ send: (x) => sent.push(x) }, { alert: (v) => heard.push(`${v.labels.subject_key}:${v.state}`), flush: () => flushes++ }]);
+    notifier.addSilence({ matchers: [{ name: 'campaign', value: 'quiet', op: '=' }], startsAt: 0, endsAt: 1_000_000, createdBy: 'ana', comment: 'planned blast' }, 0);
+    notifier.onAlert(alert({ customer: 'a', campaign: 'x' }), 1_000);
+    notifier.onAlert(alert({ customer: 'b', campaign: 'quiet' }), 1_000);
+    notifier.onAlert(alert({ customer: 'a', campaign: 'x', state: 'resolved' }), 2_000);
+    expect(heard).toEqual(['a:firing', 'a:resolved']);
+    notifier.tick(2_000);
+    expect(flushes).toBe(1);
+    // Vigil's own grouping still waits for the group wait before the grouped receiver hears anything.
+    expect(sent).toEqual([]);
+  });
+
   function setup() {
     const sent: Notification[] = [];
     const notifier = new Notifier(policy, new MemoryHash(), new MemoryHash(), [{ send: (x) => sent.push(x) }]);

@@ -21,7 +21,15 @@ interface CompiledEntry {
 }
 
 export interface Receiver {
-  send(n: Notification): void;
+  /** A group's notification, when Vigil's grouping releases it (group wait, interval, repeat). */
+  send?(n: Notification): void;
+  /**
+   * Every alert change no silence holds, as it happens, for a receiver that groups by itself (Alertmanager): its
+   * routing and timing apply, and a resolution reaches it at once rather than at the group's next interval.
+   */
+  alert?(view: AlertView): void;
+  /** At every tick, after the due notifications: a receiver that collects alert changes sends them now. */
+  flush?(): void;
   /** The alerts of the groups restored at load (a restart), for a receiver that keeps firing alerts alive. */
   restore?(alerts: readonly AlertView[]): void;
 }
@@ -115,6 +123,7 @@ export class Notifier {
     }
     this.pacer.add(view, now);
     this.touched.add(groupKeyOf(view.labels, this.policy.groupBy).key);
+    for (const r of this.receivers) r.alert?.(view);
   }
 
   /** Sends what is due; call on every evaluation tick. */
@@ -122,9 +131,10 @@ export class Notifier {
     const due = this.pacer.due(now);
     for (const n of due) {
       this.touched.add(n.groupKey);
-      for (const r of this.receivers) r.send(n);
+      for (const r of this.receivers) r.send?.(n);
       this.sent++;
     }
+    for (const r of this.receivers) r.flush?.();
     return due;
   }
 

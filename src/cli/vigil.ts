@@ -30,6 +30,10 @@ commands:
   forget     <customerId> [--config FILE] [--by WHO] [--timeout S] [--no-wait] [--quiet]
                                 erase a customer everywhere (published as an erase_request; prints the audit record;
                                 the wait on stderr)
+  export     <customerId> [--config FILE] [--by WHO] [--out FILE] [--no-live]
+                                everything Vigil holds on a customer as one JSON document (docs/privacy.md); asks the
+                                running processor for the live part, else reads ClickHouse and Redis and says so;
+                                exit 0 exported, 3 refused (the customer was erased), 4 the stores could not be read
   status     [--config FILE] [--json]
                                 ask the running processor's wall (wall.host, wall.port) for readiness, lag, pending,
                                 checkpoint age, alert counts and the model version; exit 0 ready, 1 not, 2 unreachable
@@ -118,6 +122,10 @@ async function main(argv: string[]): Promise<number> {
     case 'forget': {
       const { runForget } = await import('./forget.js');
       return runForget(rest, { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) });
+    }
+    case 'export': {
+      const { runExport } = await import('./export.js');
+      return runExport(rest, { stdout: process.stdout, stderr: (s) => process.stderr.write(s) });
     }
     case 'cluster': {
       const [sub, ...args] = rest;

@@ -111,6 +111,7 @@ export const ENV_ONLY_KEYS = [
   ['clickhouse', 'analyst', 'password'],
   ['wall', 'tokens', 'viewer'],
   ['wall', 'tokens', 'responder'],
+  ['wall', 'privacyTokens'],
   ['alerts', 'webhook', 'url'],
   ['nats', 'user'],
   ['nats', 'password'],

@@ -327,6 +327,11 @@ export const configSchema = z
           .object({ viewer: z.array(z.string().min(8)).default([]), responder: z.array(z.string().min(8)).default([]) })
           .strict()
           .default({}),
+        /**
+         * Secret (VIGIL_WALL__PRIVACY_TOKENS, comma separated): tokens that may only ask for customer exports
+         * (`GET /api/v1/customers/{id}/export`), beside responders. Once set, an open wall's visitors may not export.
+         */
+        privacyTokens: z.array(z.string().min(8)).default([]),
         /** Incremental frames are coalesced and sent at most this often per client. */
         frameIntervalMs: z.number().int().min(16).default(250),
         /** A client whose socket buffers more than this is skipped until it drains (slow screens never slow the processor). */

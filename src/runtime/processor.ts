@@ -14,6 +14,8 @@ import { configuredPurchaseModel } from '../signals/purchaseModel.js';
 import { watchStoredModel } from '../sources/purchaseModels.js';
 import type { SinkCounters } from '../sinks/clickhouse/writer.js';
 import { createWallServer, type WallServer } from '../wall/server.js';
+import { customerExporter, redisConsent } from '../privacy/export.js';
+import { pipelineLookup } from '../privacy/liveLookup.js';
 import { deleteStreamMessages, eraseCustomer, forgetInRedis, type ErasureTargets } from '../privacy/erasure.js';
 import { pseudonymizeSilence, revealFrame } from '../privacy/reveal.js';
 import type { SuppressionBucket } from '../budget/suppressionBucket.js';
@@ -203,8 +205,19 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
   };
 
   let wallPort = 0;
+  // A customer's own view (docs/privacy.md): the stored rows, consent and erasures, and the live part from the
+  // pipelines this processor holds.
+  const exporter = customerExporter({
+    ch,
+    database: config.clickhouse.database,
+    consent: redisConsent(redis, config.redis.keyPrefix),
+    live: pipelineLookup(pipelines, config.budget.enabled),
+    pseudonymKey: config.privacy.pseudonymKey,
+    pseudonymize: config.privacy.pseudonymize,
+    log: log.child({ stage: 'export' }),
+  });
   await mode.start(async () => {
-    wall = createWallServer({ config: config.wall, source: wallSource, logger: log, clock: timerClock });
+    wall = createWallServer({ config: config.wall, source: wallSource, logger: log, clock: timerClock, exporter });
     wallPort = await wall.listen();
   });
   started = true;

@@ -4,8 +4,9 @@ import { idProblem } from '../contract/ids.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import type { ExportOutcome } from '../privacy/export.js';
 import { acknowledgeAlert } from './ack.js';
-import { presentedToken, type Authenticate, type Role } from './auth.js';
+import { createAuthenticator, presentedToken, type Authenticate, type Role } from './auth.js';
 import type { StaticAsset, WallAssets } from './assets.js';
 import { hostAllowed, isJsonContentType, isStateChanging, originAllowed, type HostPolicy } from './edgePolicy.js';
 import { DEFAULT_ACK_BY, parseBy, parseSilenceInput } from './protocol.js';
@@ -26,6 +27,13 @@ export interface HttpRoutesOptions {
   allowedOrigins: readonly string[];
   /** A silence's default startsAt; the real clock by default. */
   clock?: Clock;
+  /**
+   * A customer's export (`GET /api/v1/customers/{id}/export`, docs/privacy.md): starts one for the original id and
+   * who asked. Absent: the route answers 503, export not configured.
+   */
+  exporter?: (customerId: string, requestedBy: string) => Promise<ExportOutcome>;
+  /** wall.privacyTokens: tokens that may ask for exports and nothing else. */
+  privacyTokens?: readonly string[];
 }
 
 const ACK_PATH = /^\/api\/v1\/alerts\/([^/]+)\/ack$/;
@@ -33,12 +41,31 @@ const SILENCES_PATH = '/api/v1/silences';
 const SILENCE_PATH = /^\/api\/v1\/silences\/([^/]+)$/;
 const PRESSURE_PATH = /^\/api\/v1\/customers\/([^/]+)\/pressure$/;
 const PRESSURE_CHECK_PATH = '/api/v1/pressure/check';
+const EXPORT_PATH = /^\/api\/v1\/customers\/([^/]+)\/export$/;
+const ID_RULE = 'the customer id must be 1..128 characters of valid URL encoding, well-formed Unicode without control characters';
 
 /** The page's URL may carry its token (for the WebSocket): never leak it to another site through Referer. */
 const BASE_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
 
 export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequest) => Promise<WallHttpResponse> {
   const { source, logger, authenticate } = options;
+  const privacyTokens = options.privacyTokens ?? [];
+  const privacyToken = privacyTokens.length > 0 ? createAuthenticator({ viewer: [], responder: [...privacyTokens] }) : null;
+
+  /**
+   * Who may export: a privacy token, or a responder. Once privacy tokens are set, an open wall's visitors (all of
+   * them responders) may not: only a real token counts. Returns who asked, or the response to send.
+   */
+  function authorizeExport(req: WallHttpRequest): string | WallHttpResponse {
+    const presented = presentedToken(req.headers);
+    if (privacyToken && presented && privacyToken(presented).ok) return 'privacy';
+    const open = authenticate(null).ok;
+    if (open && privacyToken) return errorResponse(401, 'UNAUTHORIZED', 'an export needs a privacy token (wall.privacyTokens) or a responder token', { 'www-authenticate': 'Bearer realm="vigil-wall"' });
+    const role = authorize(req);
+    if (typeof role !== 'string') return role;
+    if (role !== 'responder') return errorResponse(403, 'FORBIDDEN', 'an export needs a responder or a privacy token');
+    return 'responder';
+  }
 
   /** The caller's role, or the 401 response to send. Only the bearer header counts here: `?token=` is for /ws alone. */
   function authorize(req: WallHttpRequest): Role | WallHttpResponse {
@@ -59,6 +86,31 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
     if (!originAllowed(req.headers['origin'], req.headers['host'], options.allowedOrigins)) return errorResponse(403, 'FORBIDDEN', 'cross-origin requests may not change state; see wall.allowedOrigins');
     if (req.body.length > 0 && !isJsonContentType(req.headers['content-type'])) return errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'a request body must be Content-Type: application/json');
     return null;
+  }
+
+  /** A customer's export: streamed as it is read; 410 with the record when the customer was erased. */
+  async function exportRoute(req: WallHttpRequest, rawId: string): Promise<WallHttpResponse> {
+    const who = authorizeExport(req);
+    if (typeof who !== 'string') return who;
+    if (req.method !== 'GET') return notAllowed('GET');
+    if (!options.exporter) return errorResponse(503, 'UNAVAILABLE', 'export not configured: this processor was started without a customer export');
+    const id = decodePathId(rawId);
+    if (!validCustomerId(id)) return errorResponse(400, 'BAD_REQUEST', ID_RULE);
+    const by = parseBy(req.query.get('by'));
+    if (by === undefined) return errorResponse(400, 'BAD_REQUEST', '?by= (who asks, for the audit) must be 1..64 characters');
+    let outcome: ExportOutcome;
+    try {
+      outcome = await options.exporter(id, by === null ? `http:${who}` : `http:${who}:${by}`);
+    } catch (err) {
+      logger.warn({ err: errorMessage(err) }, 'a customer export could not start');
+      return errorResponse(503, 'UNAVAILABLE', 'the stores the export reads are unavailable; try again');
+    }
+    if (outcome.kind === 'refused') return json(410, outcome.document);
+    return {
+      status: 200,
+      headers: { ...BASE_HEADERS, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-disposition': 'attachment; filename="vigil-export.json"' },
+      stream: outcome.chunks,
+    };
   }
 
   return async (req) => {
@@ -91,6 +143,8 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
     const silenceMatch = SILENCE_PATH.exec(path);
     const pressureMatch = source.pressure ? PRESSURE_PATH.exec(path) : null;
     const pressureCheck = source.pressure !== undefined && path === PRESSURE_CHECK_PATH;
+    const exportMatch = EXPORT_PATH.exec(path);
+    if (exportMatch) return exportRoute(req, exportMatch[1]);
     const known = ackMatch !== null || silenceMatch !== null || pressureMatch !== null || pressureCheck || path === SILENCES_PATH || path === '/metrics' || path === '/api/v1/snapshot';
     if (!known) return errorResponse(404, 'NOT_FOUND', 'no such route');
 
@@ -120,9 +174,7 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
       if (role !== 'responder') return errorResponse(403, 'FORBIDDEN', 'the contact budget needs a responder token');
       if (pressureMatch) {
         const id = decodePathId(pressureMatch[1]);
-        if (id === null || id.length === 0 || id.length > 128 || idProblem(id) !== null) {
-          return errorResponse(400, 'BAD_REQUEST', 'the customer id must be 1..128 characters of valid URL encoding, well-formed Unicode without control characters');
-        }
+        if (!validCustomerId(id)) return errorResponse(400, 'BAD_REQUEST', ID_RULE);
         try {
           return json(200, await source.pressure!.customer(id));
         } catch (err) {
@@ -171,6 +223,10 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
     if (!outcome.ok) return errorResponse(outcome.status, outcome.code, outcome.message);
     return json(200, { ok: true, alertId: outcome.alertId, by: outcome.by });
   };
+}
+
+function validCustomerId(id: string | null): id is string {
+  return id !== null && id.length > 0 && id.length <= 128 && idProblem(id) === null;
 }
 
 function decodePathId(raw: string): string | null {

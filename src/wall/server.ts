@@ -9,7 +9,7 @@ import { loadWallAssets, type WallAssets } from './assets.js';
 import { createAuthenticator, presentedToken } from './auth.js';
 import { ClientHub, type ClientContext } from './clientHub.js';
 import { hostAllowed, isLoopbackAddress, originAllowed, type HostPolicy } from './edgePolicy.js';
-import { createHttpRoutes } from './httpRoutes.js';
+import { createHttpRoutes, type HttpRoutesOptions } from './httpRoutes.js';
 import { selectTransport, type SelectedTransport } from './transport/select.js';
 import type { TransportName, UpgradeDecision, WallTransport, WallUpgradeRequest } from './transport/types.js';
 
@@ -21,6 +21,8 @@ export interface WallServerOptions {
   transport?: SelectedTransport;
   /** The time and timers the hub paces frames and rate-limits commands by; the real clock by default. */
   clock?: SchedulingClock;
+  /** Customer exports (`GET /api/v1/customers/{id}/export`); absent, the route answers 503 (privacy/export.ts: customerExporter). */
+  exporter?: HttpRoutesOptions['exporter'];
 }
 
 export interface WallServer {
@@ -70,6 +72,8 @@ export function createWallServer(options: WallServerOptions): WallServer {
     hosts,
     allowedOrigins: config.allowedOrigins,
     clock: options.clock,
+    exporter: options.exporter,
+    privacyTokens: config.privacyTokens,
   });
 
   /** Host, Origin (cross-site WebSocket hijacking), the connection cap, then the token (here `?token=` counts). */

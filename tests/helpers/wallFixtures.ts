@@ -13,6 +13,7 @@ export function buildWallConfig(overrides: Partial<VigilConfig['wall']> = {}): V
     maxMessagesPerSecond: 50,
     transport: 'auto',
     tokens: { viewer: [], responder: [] },
+    privacyTokens: [],
     frameIntervalMs: 50,
     maxBufferedBytes: 1024 * 1024,
     atRiskListSize: 50,

@@ -125,6 +125,7 @@ describe('migrations', () => {
       entity_activity: 'ReplacingMergeTree',
       erasure_audit: 'MergeTree',
       events: 'ReplacingMergeTree',
+      export_audit: 'MergeTree',
       model_params: 'MergeTree',
       rejected_events: 'ReplacingMergeTree',
       schema_migrations: 'MergeTree',

@@ -130,6 +130,20 @@ export const TABLES = {
     live_state: 'UInt8',
     duration_ms: 'UInt32',
   },
+  export_audit: {
+    exported_at: "DateTime('UTC')",
+    exported_ms: 'UInt64',
+    export_id: 'String',
+    requested_by: 'String',
+    via: 'String',
+    subject_hash: 'String',
+    outcome: 'String',
+    tables: 'Array(String)',
+    rows: 'Array(UInt64)',
+    bytes: 'UInt64',
+    live: 'UInt8',
+    duration_ms: 'UInt32',
+  },
 } as const;
 
 /** Materialized views the migrations create, and the table each writes to. */
@@ -166,6 +180,7 @@ export type RejectedEventRow = RowOf<'rejected_events'>;
 export type UnstoredEventRow = RowOf<'unstored_events'>;
 export type ModelParamsRow = RowOf<'model_params'>;
 export type ErasureAuditRow = RowOf<'erasure_audit'>;
+export type ExportAuditRow = RowOf<'export_audit'>;
 
 /** entity_activity.kind */
 export type EntityKind = 'channel' | 'segment' | 'campaign';

@@ -19,6 +19,11 @@ export interface WallHttpResponse {
   status: number;
   headers?: Record<string, string>;
   body?: string | Buffer;
+  /**
+   * A body too large to hold (a customer's export): sent chunk by chunk as it is read, each chunk only once the
+   * socket took the last one, and stopped (the iterator returned) when the client goes away. Replaces `body`.
+   */
+  stream?: AsyncIterable<string | Buffer>;
 }
 
 /** An upgrade request carries no body. */

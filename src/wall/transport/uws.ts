@@ -135,8 +135,13 @@ export function createUwsTransport(uws: UwsModule): TransportFactory {
     function serveHttp(res: Uws.HttpResponse, req: Uws.HttpRequest): void {
       const request = readRequest(req);
       let aborted = false;
+      /** The client went away (aborted is also set once a response is on its way). */
+      let gone = false;
+      let wake: (() => void) | null = null;
       res.onAborted(() => {
         aborted = true;
+        gone = true;
+        wake?.();
       });
       if (!request) {
         aborted = true;
@@ -146,9 +151,42 @@ export function createUwsTransport(uws: UwsModule): TransportFactory {
         });
         return;
       }
+      /** Chunk by chunk, each once uWS took the last (onWritable); a failure part-way closes the connection. */
+      const respondStream = async (out: WallHttpResponse, stream: AsyncIterable<string | Buffer>): Promise<void> => {
+        try {
+          res.cork(() => {
+            res.writeStatus(statusLine(out.status));
+            for (const [name, value] of Object.entries(out.headers ?? {})) res.writeHeader(name, value);
+          });
+          for await (const chunk of stream) {
+            if (gone) break; // leaving the loop returns the iterator: the export stops reading
+            let taken = true;
+            res.cork(() => {
+              taken = res.write(chunk);
+            });
+            if (!taken && !gone) {
+              await new Promise<void>((resolve) => {
+                wake = resolve;
+                res.onWritable(() => {
+                  resolve();
+                  return true;
+                });
+              });
+              wake = null;
+            }
+          }
+          if (!gone) res.cork(() => res.end());
+        } catch {
+          if (!gone) res.close();
+        }
+      };
       const respond = (out: WallHttpResponse): void => {
         if (aborted) return;
         aborted = true;
+        if (out.stream) {
+          void respondStream(out, out.stream);
+          return;
+        }
         try {
           res.cork(() => {
             res.writeStatus(statusLine(out.status));

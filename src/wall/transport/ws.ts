@@ -184,10 +184,36 @@ function guarded(ws: WebSocket, run: () => void): void {
 
 function write(res: ServerResponse, out: WallHttpResponse): void {
   if (res.writableEnded || res.destroyed) return;
+  if (out.stream) {
+    void writeStream(res, out, out.stream);
+    return;
+  }
   try {
     const body = out.body ?? '';
     res.writeHead(out.status, { ...out.headers, 'content-length': String(Buffer.byteLength(body)) });
     res.end(body);
+  } catch {
+    res.destroy();
+  }
+}
+
+/** Chunked: a chunk waits for the socket to drain; a failure part-way cuts the connection (the body is incomplete). */
+async function writeStream(res: ServerResponse, out: WallHttpResponse, stream: AsyncIterable<string | Buffer>): Promise<void> {
+  try {
+    res.writeHead(out.status, out.headers);
+    for await (const chunk of stream) {
+      if (res.destroyed) break; // leaving the loop returns the iterator: the export stops reading
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off('drain', done).off('close', done);
+            resolve();
+          };
+          res.on('drain', done).on('close', done);
+        });
+      }
+    }
+    if (!res.destroyed) res.end();
   } catch {
     res.destroy();
   }
