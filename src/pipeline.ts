@@ -1,10 +1,10 @@
 // One event's path through the processor, top to bottom: admit (sources/admit.ts) → apply (windows/apply.ts) →
 // score (signals/score.ts) → evaluate (alerts/customerRules.ts, alerts/entityRules.ts) → the outputs and the wall's
-// LiveView (wall/liveView.ts). Privacy events take their own turn (privacy/privacyEvents.ts).
+// LiveView (wall/liveView.ts). Privacy events take their own turn (privacy/livePrivacy.ts).
 import { EVENT_LAG_BUCKETS, Histogram } from './shared/histogram.js';
-import type { AlertRule, VigilConfig } from './config/schema.js';
+import type { VigilConfig } from './config/schema.js';
 import type { VigilEvent } from './contract/event.js';
-import type { AlertView, ProcessorStats, Silence, SilenceInput, SnapshotFrame, WallFrame } from './contract/frames.js';
+import type { AlertView } from './contract/frames.js';
 import type { ErasureRequest, PipelineOutputs } from './contract/outputs.js';
 import type { CustomerSignals, InboundMessage, Outcome, PipelineRejectReason } from './contract/pipeline.js';
 import { MINUTE_MS, type Clock } from './shared/clock.js';
@@ -20,15 +20,15 @@ import type { AtRiskEntry } from './contract/frames.js';
 import { AlertDesk } from './alerts/alertDesk.js';
 import type { AlertStore } from './alerts/alertStore.js';
 import { evaluateCustomer } from './alerts/customerRules.js';
-import type { AlertEngine } from './alerts/engine.js';
 import { budgetSuppressions, evaluateEntities, evaluateEntitiesOf, evaluateProcessor, evaluateSuppressions, type SuppressionSource } from './alerts/entityRules.js';
 import type { AlertNotifier } from './alerts/notifier.js';
 import { ruleSampler } from './alerts/sampler.js';
 import type { ContactBudget } from './budget/contactBudget.js';
 import { MemoryConsentStore, type ConsentStore } from './privacy/consent.js';
-import { erasureRequest, privacyDecision } from './privacy/privacyEvents.js';
+import { LivePrivacy } from './privacy/livePrivacy.js';
 import { deadLetterPayload, type Pseudonymizer } from './privacy/pseudonym.js';
 import { LiveView, overloadWithSuppressions } from './wall/liveView.js';
+import { WallFacing } from './wall/wallFacing.js';
 
 export interface PipelineDeps {
   config: VigilConfig;
@@ -59,7 +59,7 @@ export interface PipelineDeps {
   partition?: number;
 }
 
-export class Pipeline {
+export class Pipeline extends WallFacing {
   readonly counts: Record<Outcome, number> = { processed: 0, duplicate: 0, late: 0, rejected: 0, dropped_consent: 0 };
   readonly rejectReasons = new Map<PipelineRejectReason | 'CONSENT_WITHDRAWN', number>();
   /**
@@ -72,14 +72,15 @@ export class Pipeline {
   private readonly admission: Admission;
   private readonly state: ApplyStep;
   private readonly scorer: Scorer;
-  private readonly desk: AlertDesk;
-  private readonly live: LiveView;
+  protected override readonly desk: AlertDesk;
+  protected override readonly live: LiveView;
+  private readonly privacyStep: LivePrivacy;
   private readonly suppressions: SuppressionSource;
-  private erasures: ErasureRequest[] = [];
   /** Event time to signals computed, per accepted event (vigil_event_to_signal_seconds). */
   readonly eventToSignal = new Histogram(EVENT_LAG_BUCKETS);
 
   constructor(private readonly deps: PipelineDeps) {
+    super();
     const { config, clock } = deps;
     this.consent = deps.consent ?? new MemoryConsentStore();
     this.admission = new Admission({ config, consent: this.consent, pseudonymizer: deps.pseudonymizer, partition: deps.partition });
@@ -93,14 +94,13 @@ export class Pipeline {
       overload: (nowMin, now) => overloadWithSuppressions(this.entities.overloadCells(nowMin), this.budget.campaignCounts(now)),
       watermark: (now) => this.watermark(now),
     });
+    this.privacyStep = new LivePrivacy({ consent: this.consent, pseudonymizer: deps.pseudonymizer, outputs: deps.outputs, state: this.state, desk: this.desk, live: this.live });
   }
 
   get windows(): CustomerWindows { return this.state.windows; }
   get entities(): EntityStats { return this.state.entities; }
   /** The contact budget senders ask before they touch a customer; it reads these windows. */
   get budget(): ContactBudget { return this.state.budget; }
-  get alerts(): AlertEngine { return this.desk.engine; }
-  get stats(): ProcessorStats { return this.live.stats; }
   /** The purchase model signals are computed with now; its name goes with every snapshot. */
   get model(): PurchaseModel { return this.scorer.model; }
 
@@ -135,7 +135,11 @@ export class Pipeline {
     this.deps.outputs.event(ev, { streamSeq: msg.streamSeq, receivedAt: now });
     this.state.activity(ev, msg.streamSeq);
     // The withdrawal itself is on record (events, customer_activity); the customer leaves live scoring.
-    if (ev.type === 'consent_withdrawn') return this.withdrawnLive(ev);
+    if (ev.type === 'consent_withdrawn') {
+      this.privacyStep.withdrawn(ev, this.replaying);
+      this.counts.processed++;
+      return 'processed';
+    }
     const nowMin = Math.floor(watermark / MINUTE_MS);
     const { slot, view } = this.state.apply(ev, msg.streamSeq, nowMin, this.replaying);
     const signals = this.scorer.score(view);
@@ -175,73 +179,16 @@ export class Pipeline {
     return 'dropped_consent';
   }
 
-  /** erase_request, consent_withdrawn, consent_granted: see privacy/privacyEvents.ts for what each one does. */
+  /** erase_request, consent_withdrawn, consent_granted: the privacy step's, or recorded as any event. */
   private privacy(ev: VigilEvent, msg: InboundMessage, first: boolean): Outcome {
-    const decision = privacyDecision(ev, first, this.consent);
-    // A repeat's `events` row replaces the first one's (same id), stream sequence included: the new one is indexed.
-    if (decision !== 'erase' && !first) this.deps.outputs.unstored?.({ customerId: ev.customerId, streamSeq: msg.streamSeq, receivedAt: msg.receivedAt, reason: 'privacy_repeat' });
-    switch (decision) {
-      case 'erase':
-        return this.erase(ev, msg.streamSeq);
-      case 'record':
-        return this.record(ev, msg, this.watermark(msg.receivedAt));
-      case 'withdrawn':
-        this.deps.outputs.event(ev, { streamSeq: msg.streamSeq, receivedAt: msg.receivedAt });
-        return this.withdrawnLive(ev);
-      case 'granted':
-        this.deps.outputs.event(ev, { streamSeq: msg.streamSeq, receivedAt: msg.receivedAt });
-        // The contact budget reads consent from the store: told, it lifts (or keeps) the customer's suppression.
-        this.budget.onEvent(ev, -1, this.replaying);
-        this.counts.processed++;
-        return 'processed';
-    }
-  }
-
-  /** The customer leaves live scoring after a withdrawal; senders are told at once (every channel suppressed). */
-  private withdrawnLive(ev: VigilEvent): Outcome {
-    if (this.forgetLive(ev.customerId).held) this.live.resend();
-    this.budget.onEvent(ev, -1, this.replaying);
+    if (this.privacyStep.handle(ev, msg, first, this.replaying) === 'record') return this.record(ev, msg, this.watermark(msg.receivedAt));
     this.counts.processed++;
-    return 'processed';
-  }
-
-  /**
-   * Drops a customer from live scoring: windows, the at-risk list, alerts and their notification groups. Returns
-   * whether anything was held, and how many entries of Redis-backed state (alerts, groups, silences) went.
-   */
-  private forgetLive(customerId: string): { held: boolean; redisEntries: number } {
-    const inWindows = this.windows.remove(customerId);
-    const atRisk = this.live.forget(customerId);
-    const alerts = this.alerts.forgetSubject({ kind: 'customer', key: customerId });
-    const groups = this.deps.notifier?.forgetSubject('customer', customerId) ?? 0;
-    return { held: inWindows || atRisk || alerts + groups > 0, redisEntries: alerts + groups };
-  }
-
-  /**
-   * An erase_request: the customer leaves every piece of live state now, including minute buckets not yet
-   * written, the consent record and the pseudonym's original; the processor erases the rest (ClickHouse, Redis,
-   * the stream) at its next checkpoint, from the request handed over by takeErasures().
-   */
-  private erase(ev: VigilEvent, streamSeq: number): Outcome {
-    const id = ev.customerId;
-    const live = this.forgetLive(id);
-    this.budget.forget(id);
-    this.state.forgetActivity(id);
-    const consentRecord = this.consent.isWithdrawn(id) ? 1 : 0;
-    this.consent.forget(id);
-    this.deps.pseudonymizer?.forget(id);
-    this.erasures.push(erasureRequest(ev, streamSeq, live.held, live.redisEntries + consentRecord));
-    this.counts.processed++;
-    // Every screen drops the customer at once: a snapshot supersedes what the wall clients hold.
-    this.live.resend();
     return 'processed';
   }
 
   /** The erasure requests handled since the last call, for the processor to carry out. */
   takeErasures(): ErasureRequest[] {
-    const out = this.erasures;
-    this.erasures = [];
-    return out;
+    return this.privacyStep.takeErasures();
   }
 
   /** Signals of one customer as of an event-time minute. */
@@ -304,13 +251,4 @@ export class Pipeline {
     this.admission.expire(closeBefore);
     return rows;
   }
-
-  /** Replaces the alert rules without a restart; alerts of removed rules resolve at the next tick. */
-  setRules(rules: AlertRule[]): void { this.desk.setRules(rules); }
-  addSilence(input: SilenceInput): { ok: true; silence: Silence } | { ok: false; error: string } { return this.desk.addSilence(input); }
-  expireSilence(id: string): boolean { return this.desk.expireSilence(id); }
-  listSilences(): Silence[] { return this.desk.listSilences(); }
-  acknowledge(alertId: string, by: string): boolean { return this.desk.acknowledge(alertId, by); }
-  snapshot(): SnapshotFrame { return this.live.snapshot(); }
-  subscribe(listener: (f: WallFrame) => void): () => void { return this.live.subscribe(listener); }
 }

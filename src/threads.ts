@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { VigilConfig } from './config/schema.js';
 import { watchRuleReloads } from './config/watch.js';
+import { backgroundClock } from './shared/clock.js';
 import type { Logger } from './shared/logger.js';
 import { defaultProcessorId } from './shared/processorId.js';
 
@@ -77,10 +78,10 @@ export function superviseThreads(opts: { config: VigilConfig; configFile?: strin
     log.info({ why, threads: threads.filter((t) => t.alive).map((t) => t.processorId) }, 'stopping every thread: no more consumption, committing what was handled');
     for (const t of threads) if (t.alive) t.worker.postMessage({ type: 'stop' } satisfies ToThread);
     // Each processor's stop has its own deadline (processor.shutdownTimeoutMs); this one only catches a thread that hangs.
-    setTimeout(() => {
+    backgroundClock.schedule(() => {
       log.error({ threads: threads.filter((t) => t.alive).map((t) => t.processorId) }, 'threads still running after the shutdown deadline: exiting');
       process.exit(1);
-    }, config.processor.shutdownTimeoutMs + 15_000).unref();
+    }, config.processor.shutdownTimeoutMs + 15_000);
     void Promise.all(threads.map((t) => t.exited)).then(() => {
       log.info({ exitCode }, 'every thread stopped');
       process.exit(exitCode);

@@ -52,7 +52,6 @@ export class AlertmanagerReceiver {
     private readonly log: Logger,
     /** How a batch is posted (a test's fake); real HTTP by default. */
     post: (url: string, body: unknown, timeoutMs: number) => Promise<string | null> = postJson,
-    sleep?: (ms: number) => Promise<void>,
   ) {
     // A batch that fails is retried until the next resend carries the same alerts again: more tries would only queue up.
     const maxAttempts = Math.max(1, Math.ceil(Math.log2(Math.max(2, opts.resendIntervalMs / Math.max(1, opts.initialBackoffMs)))) + 1);
@@ -63,7 +62,7 @@ export class AlertmanagerReceiver {
         (batch) => post(endpoint, batch, opts.timeoutMs),
         (batch, reason) => log.warn({ alertmanager: url, alerts: batch.length, reason }, 'alerts not delivered to Alertmanager'),
         log,
-        sleep,
+        clock,
       );
       return { url, q };
     });

@@ -113,7 +113,6 @@ describe('Alertmanager as a receiver', () => {
         posts.push({ url, alerts: body as AmAlert[] });
         return null;
       },
-      async () => undefined,
     );
     return { clock, posts, r, setDown: (s: string[]) => (down = new Set(s)) };
   };

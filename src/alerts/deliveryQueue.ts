@@ -1,5 +1,6 @@
 // One receiver's delivery: a bounded queue drained in order, each item retried with doubling backoff, off the hot
 // path. What is given up on (last try, full queue, stop) goes to the owner's callback, never silently away.
+import { sleep, systemClock, type SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
@@ -47,7 +48,8 @@ export class DeliveryQueue<T> {
     private readonly post: (item: T) => Promise<string | null>,
     private readonly giveUp: (item: T, reason: string) => void,
     private readonly log: Logger,
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    /** Times the backoff between attempts; the system clock when absent. */
+    private readonly clock: SchedulingClock = systemClock,
   ) {}
 
   /** Queues an item and returns at once: a slow or stuck receiver never slows the caller. */
@@ -73,8 +75,8 @@ export class DeliveryQueue<T> {
     try {
       while (this.queue.length > 0 && !this.stopped) {
         const entry = this.queue[0];
-        const wait = entry.notBefore - Date.now();
-        if (wait > 0) await this.sleep(wait);
+        const wait = entry.notBefore - this.clock.now();
+        if (wait > 0) await sleep(this.clock, wait);
         if (this.stopped) break;
         entry.attempt++;
         this.stats.attempts++;
@@ -89,7 +91,7 @@ export class DeliveryQueue<T> {
             this.drop(entry.item, `gave up after ${entry.attempt} attempts: ${error}`);
           } else {
             const backoff = Math.min(this.opts.maxBackoffMs, this.opts.initialBackoffMs * 2 ** (entry.attempt - 1));
-            entry.notBefore = Date.now() + backoff;
+            entry.notBefore = this.clock.now() + backoff;
             this.log.warn({ attempt: entry.attempt, backoffMs: backoff, err: error }, 'delivery failed; retrying');
           }
         }

@@ -1,16 +1,16 @@
 // The cluster leader's rules: channel, segment and campaign rules on every partition's combined entity counts, and
 // `suppressed_customers` on every processor's budget counts. It handles no events; its LiveView shows its alerts.
-import type { AlertRule, VigilConfig } from '../config/schema.js';
-import type { AlertView, ProcessorStats, Silence, SilenceInput, SnapshotFrame, WallFrame } from '../contract/frames.js';
+import type { VigilConfig } from '../config/schema.js';
+import type { AlertView } from '../contract/frames.js';
 import type { PipelineOutputs } from '../contract/outputs.js';
 import type { Outcome } from '../contract/pipeline.js';
 import { MINUTE_MS, type Clock } from '../shared/clock.js';
 import type { PurchaseModel } from '../signals/churn.js';
 import type { EntityStats } from '../signals/entityStats.js';
 import { LiveView } from '../wall/liveView.js';
+import { WallFacing } from '../wall/wallFacing.js';
 import { AlertDesk } from './alertDesk.js';
 import type { AlertStore } from './alertStore.js';
-import type { AlertEngine } from './engine.js';
 import { evaluateEntities, evaluateSuppressions, type CampaignSuppression, type SuppressionSource } from './entityRules.js';
 import type { AlertNotifier } from './notifier.js';
 import { ruleSampler } from './sampler.js';
@@ -30,16 +30,17 @@ export interface EntityRuleEvaluatorDeps {
   bufferedRows?: () => number;
 }
 
-export class EntityRuleEvaluator {
+export class EntityRuleEvaluator extends WallFacing {
   /** Always zero (no events are handled here); for the metrics, which read every pipeline's counters. */
   readonly counts: Record<Outcome, number> = { processed: 0, duplicate: 0, late: 0, rejected: 0, dropped_consent: 0 };
   readonly rejectReasons: ReadonlyMap<string, number> = new Map();
   readonly windows = null;
-  private readonly desk: AlertDesk;
-  private readonly live: LiveView;
+  protected override readonly desk: AlertDesk;
+  protected override readonly live: LiveView;
   private readonly suppressions: SuppressionSource;
 
   constructor(private readonly deps: EntityRuleEvaluatorDeps) {
+    super();
     const { config, clock, entities } = deps;
     this.desk = new AlertDesk({ config, clock, alertStore: deps.alertStore, outputs: deps.outputs, onAlert: deps.onAlert, notifier: deps.notifier });
     this.suppressions = {
@@ -54,8 +55,6 @@ export class EntityRuleEvaluator {
   }
 
   get entities(): EntityStats { return this.deps.entities; }
-  get alerts(): AlertEngine { return this.desk.engine; }
-  get stats(): ProcessorStats { return this.live.stats; }
 
   /** Every entity's rules and the campaigns' suppressions, then the active alerts re-checked; the wall's frames. */
   tick(now = this.deps.clock.now()): void {
@@ -72,12 +71,4 @@ export class EntityRuleEvaluator {
 
   /** No customer is scored here: the purchase model is the partitions' business. */
   setModel(_model: PurchaseModel): void {}
-
-  setRules(rules: AlertRule[]): void { this.desk.setRules(rules); }
-  addSilence(input: SilenceInput): { ok: true; silence: Silence } | { ok: false; error: string } { return this.desk.addSilence(input); }
-  expireSilence(id: string): boolean { return this.desk.expireSilence(id); }
-  listSilences(): Silence[] { return this.desk.listSilences(); }
-  acknowledge(alertId: string, by: string): boolean { return this.desk.acknowledge(alertId, by); }
-  snapshot(): SnapshotFrame { return this.live.snapshot(); }
-  subscribe(listener: (f: WallFrame) => void): () => void { return this.live.subscribe(listener); }
 }

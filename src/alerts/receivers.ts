@@ -23,7 +23,7 @@ export function externalUrl(config: Pick<VigilConfig, 'alerts' | 'wall'>): strin
 
 export function createReceivers(config: VigilConfig, deadLetter: (n: Notification, reason: string) => void, clock: SchedulingClock, log: Logger, active?: () => boolean): Receivers {
   const url = externalUrl(config);
-  const webhook = config.alerts.webhook.url ? new WebhookReceiver({ ...config.alerts.webhook, externalUrl: url }, deadLetter, log.child({ stage: 'webhook' })) : null;
+  const webhook = config.alerts.webhook.url ? new WebhookReceiver({ ...config.alerts.webhook, externalUrl: url }, deadLetter, log.child({ stage: 'webhook' }), clock) : null;
   const am = config.alerts.alertmanager;
   const alertmanager = am.urls.length > 0 ? new AlertmanagerReceiver({ ...am, externalUrl: url, active }, clock, log.child({ stage: 'alertmanager' })) : null;
   alertmanager?.start();

@@ -1,6 +1,7 @@
 // Delivers grouped notifications to a webhook (Alertmanager's webhook body, or a Slack-compatible one) with retries
 // and backoff, off the hot path; after the last try, or when its queue is full, a notification goes to the dead
 // letters instead of being lost.
+import type { SchedulingClock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { alertmanagerWebhookBody } from './alertmanagerFormat.js';
 import { DeliveryQueue, postJson, type DeliveryOptions, type DeliveryStats } from './deliveryQueue.js';
@@ -48,9 +49,10 @@ export class WebhookReceiver {
     private readonly opts: WebhookOptions,
     deadLetter: (n: Notification, reason: string) => void,
     log: Logger,
-    sleep?: (ms: number) => Promise<void>,
+    /** Times the backoff between attempts; the system clock when absent. */
+    clock?: SchedulingClock,
   ) {
-    this.delivery = new DeliveryQueue(opts, (n) => postJson(opts.url, webhookBody(n, opts), opts.timeoutMs), (n, reason) => deadLetter(n, `webhook: ${reason}`), log, sleep);
+    this.delivery = new DeliveryQueue(opts, (n) => postJson(opts.url, webhookBody(n, opts), opts.timeoutMs), (n, reason) => deadLetter(n, `webhook: ${reason}`), log, clock);
   }
 
   get stats(): DeliveryStats {

@@ -3,6 +3,7 @@
 // max_age removes whatever it missed.
 import type { KV, NatsConnection } from 'nats';
 import type { BudgetConfig } from '../config/schema.js';
+import { every, sleep, systemClock, type SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { ContactBudget, Suppression, SuppressionChange } from './contactBudget.js';
@@ -40,7 +41,15 @@ export interface SuppressionBucket {
  * `holds`: in a cluster, whether a customer is this budget's (its partition's); keys of other customers are left to
  * their own partition's mirror.
  */
-export async function openSuppressionBucket(nc: NatsConnection, cfg: BudgetConfig, budget: ContactBudget, log: Logger, replicas = 1, holds?: (customerId: string) => boolean): Promise<SuppressionBucket> {
+export async function openSuppressionBucket(
+  nc: NatsConnection,
+  cfg: BudgetConfig,
+  budget: ContactBudget,
+  log: Logger,
+  replicas = 1,
+  holds?: (customerId: string) => boolean,
+  clock: SchedulingClock = systemClock,
+): Promise<SuppressionBucket> {
   const kv = await nc.jetstream().views.kv(cfg.bucket, { history: 1, ttl: cfg.bucketMaxAgeMs, replicas });
   const pending = new Map<string, Suppression | null>();
   let writing: Promise<void> = Promise.resolve();
@@ -69,7 +78,7 @@ export async function openSuppressionBucket(nc: NatsConnection, cfg: BudgetConfi
   const schedule = () => {
     if (scheduled) return;
     scheduled = true;
-    writing = writing.then(() => new Promise((r) => setTimeout(r, 20))).then(write);
+    writing = writing.then(() => sleep(clock, 20)).then(write);
   };
   const onChange = (c: SuppressionChange) => {
     if (c.op === 'put') pending.set(suppressionKey(c.suppression.scope, c.suppression.customerId), c.suppression);
@@ -90,14 +99,14 @@ export async function openSuppressionBucket(nc: NatsConnection, cfg: BudgetConfi
   schedule();
 
   // Entries without an end (consent withdrawn) are rewritten before the bucket's max_age would drop them.
-  let refreshedAt = Date.now();
-  const timer = setInterval(() => {
+  let refreshedAt = clock.now();
+  const stopSweeps = every(clock, cfg.sweepIntervalMs, () => {
     budget.sweep();
-    if (Date.now() - refreshedAt > cfg.bucketMaxAgeMs / 2) {
-      refreshedAt = Date.now();
+    if (clock.now() - refreshedAt > cfg.bucketMaxAgeMs / 2) {
+      refreshedAt = clock.now();
       for (const s of budget.suppressions()) if (s.until === null) onChange({ op: 'put', suppression: s });
     }
-  }, cfg.sweepIntervalMs);
+  });
 
   const flush = async () => {
     // A write in flight has already taken its keys out of `pending` and cleared `scheduled`: wait for it first, or a
@@ -112,7 +121,7 @@ export async function openSuppressionBucket(nc: NatsConnection, cfg: BudgetConfi
     kv,
     flush,
     stop: async () => {
-      clearInterval(timer);
+      stopSweeps();
       unsubscribe();
       await flush().catch(() => undefined);
     },

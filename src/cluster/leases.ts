@@ -4,13 +4,14 @@
 // Over 300 lines on purpose: the loop, the rounds and the member, partition and leader leases are one state machine
 // sharing the halted/stopping flags, the renewal in flight and the per-slot callback chains; apart, each piece would
 // need all of them, and their order (renew before deleting, revoke before release) would span files.
+import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { systemClock, type Cancel, type SchedulingClock } from '../shared/clock.js';
 import { VigilError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { isWrongLastSequence } from '../shared/natsErrors.js';
 import { assign } from './assignment.js';
-import { LeaseBucket, type Lease } from './leaseBucket.js';
+import { LeaseBucket, type Lease, type LeaseBucketOptions } from './leaseBucket.js';
 
 export { assign };
 
@@ -38,7 +39,12 @@ export interface PartitionLeaseOptions {
   onLeader?(leader: boolean): Promise<void> | void;
   /** Reads the time and sets the renewals; default the system clock. */
   clock?: SchedulingClock;
+  /** Opens the lease keys; default the JetStream KV bucket (LeaseBucket.open). Tests give an in-memory one. */
+  openBucket?: (o: LeaseBucketOptions) => Promise<LeaseKeys>;
 }
+
+/** What the loop asks of the lease keys (leaseBucket.ts). */
+export type LeaseKeys = Pick<LeaseBucket, 'claim' | 'renew' | 'delete' | 'holds' | 'liveKeys' | 'readOwner'>;
 
 export interface PartitionLeaseStatus {
   processorId: string;
@@ -70,8 +76,8 @@ export class PartitionLeases {
   private readonly log: Logger;
   private readonly clock: SchedulingClock;
   private readonly intervalMs: number;
-  private readonly instance = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
-  private keys: LeaseBucket | null = null;
+  private readonly instance = randomUUID();
+  private keys: LeaseKeys | null = null;
 
   private member: Lease | null = null;
   private readonly partitions = new Map<number, Lease>();
@@ -110,7 +116,8 @@ export class PartitionLeases {
   /** Opens (or creates) the bucket, registers this processor, runs the first round and waits for what it started. */
   async start(): Promise<void> {
     const { nc, bucket, processorId, leaseMs, log } = this.opts;
-    this.keys = await LeaseBucket.open({ nc, bucket, processorId, instance: this.instance, leaseMs, replicas: this.opts.replicas ?? 1, clock: this.clock, log });
+    const open = this.opts.openBucket ?? ((o: LeaseBucketOptions) => LeaseBucket.open(o));
+    this.keys = await open({ nc, bucket, processorId, instance: this.instance, leaseMs, replicas: this.opts.replicas ?? 1, clock: this.clock, log });
     this.halted = false;
     this.stopping = false;
     // Renewals start with the first round: the starts it queues may take longer than the lease.

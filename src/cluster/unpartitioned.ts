@@ -6,6 +6,7 @@ import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, typ
 import type { VigilConfig } from '../config/schema.js';
 import type { PipelineOutputs } from '../contract/outputs.js';
 import { errorMessage } from '../shared/errors.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 
 export interface SweeperOptions {
@@ -15,6 +16,8 @@ export interface SweeperOptions {
   log: Logger;
   /** Under pseudonymization a dead letter carries the pseudonym, not the customer id. */
   payload?: (data: Uint8Array) => Uint8Array;
+  /** Stamps the dead letters' receipt; the system clock when absent. */
+  clock?: Clock;
 }
 
 interface Sweep {
@@ -68,7 +71,7 @@ export class UnpartitionedSweeper {
     try {
       for await (const m of s.messages!) {
         const payload = this.o.payload ? this.o.payload(m.data) : m.data;
-        this.o.outputs.rejected({ receivedAt: Date.now(), reason: 'UNPARTITIONED', detail: s.detail, subject: m.subject, streamSeq: m.seq, payload });
+        this.o.outputs.rejected({ receivedAt: (this.o.clock ?? systemClock).now(), reason: 'UNPARTITIONED', detail: s.detail, subject: m.subject, streamSeq: m.seq, payload });
         this.deadLettered++;
         if (!s.last || m.seq > s.last.seq) s.last = m;
         if (!this.running) break;

@@ -9,6 +9,7 @@ import type { ErasureRequest } from '../contract/outputs.js';
 import { RedisAlertStore } from '../alerts/redisAlertStore.js';
 import { Notifier } from '../alerts/notifier.js';
 import { WriteBehindHash } from '../alerts/writeBehindHash.js';
+import { sleep, systemClock, type SchedulingClock } from '../shared/clock.js';
 import { errorMessage, VigilError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { isMessageGone } from '../shared/natsErrors.js';
@@ -31,7 +32,8 @@ export interface ErasureTargets {
   /** How long to wait for ClickHouse's deletes (mutations) to finish. */
   timeoutMs: number;
   log: Logger;
-  now?: () => number;
+  /** Times the erasure and paces the polls for ClickHouse's deletes; the system clock when absent. */
+  clock?: SchedulingClock;
 }
 
 /** How a table names a customer; the condition reads ids from the erasure's own temporary table. */
@@ -89,7 +91,8 @@ export async function erasableTables(ch: ClickHouseClient, database: string): Pr
  * end, so neither system.mutations nor a query log keeps it. Safe to repeat: a second run finds nothing.
  */
 export async function eraseCustomer(t: ErasureTargets, req: ErasureRequest): Promise<ErasureAuditRow> {
-  const now = t.now ?? Date.now;
+  const clock = t.clock ?? systemClock;
+  const now = () => clock.now();
   const started = now();
   const { ch, database: db } = t;
   const ids = `${db}._erase_${randomBytes(6).toString('hex')}`;
@@ -159,16 +162,17 @@ export async function eraseCustomer(t: ErasureTargets, req: ErasureRequest): Pro
 }
 
 /** ClickHouse runs ALTER ... DELETE in the background (18.16 has no mutations_sync): poll until they are done. */
-async function waitForMutations(t: ErasureTargets, db: string, tables: string[], started: number): Promise<void> {
+export async function waitForMutations(t: Pick<ErasureTargets, 'ch' | 'timeoutMs' | 'clock'>, db: string, tables: string[], started: number): Promise<void> {
   if (tables.length === 0) return;
-  const now = t.now ?? Date.now;
+  const clock = t.clock ?? systemClock;
+  const now = () => clock.now();
   for (;;) {
     const [row] = await t.ch.query<{ n: string }>('SELECT count() AS n FROM system.mutations WHERE database = {db:String} AND has({tables:Array(String)}, table) AND is_done = 0', { db, tables });
     if (Number(row.n) === 0) return;
     if (now() - started > t.timeoutMs) {
       throw new VigilError('ERASURE_INCOMPLETE', `ClickHouse has not finished deleting the customer from ${tables.join(', ')} after ${Math.round(t.timeoutMs / 1000)} s; the deletes go on, and the erasure will run again`);
     }
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await sleep(clock, POLL_MS);
   }
 }
 

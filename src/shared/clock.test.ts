@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { every, isSchedulingClock, ManualClock, systemClock } from './clock.js';
+import { backgroundClock, every, isSchedulingClock, ManualClock, sleep, systemClock } from './clock.js';
 
 describe('ManualClock', () => {
   it('runs scheduled callbacks only when advanced past their time, each at its own time, in order', () => {
@@ -92,5 +92,29 @@ describe('every', () => {
     clock.advance(1_000);
     expect(ran).toEqual([100, 200, 300]);
     expect(clock.pending()).toBe(0);
+  });
+});
+
+describe('sleep', () => {
+  it('resolves when the manual clock passes its time, not before', async () => {
+    const clock = new ManualClock(0);
+    let done = false;
+    const slept = sleep(clock, 50).then(() => (done = true));
+    clock.advance(49);
+    await Promise.resolve();
+    expect(done).toBe(false);
+    clock.advance(1);
+    await slept;
+    expect(done).toBe(true);
+  });
+});
+
+describe('backgroundClock', () => {
+  it('runs its callbacks as the system clock does, and can cancel them', async () => {
+    const ran: string[] = [];
+    const cancel = backgroundClock.schedule(() => ran.push('cancelled'), 1);
+    cancel();
+    await new Promise<void>((r) => backgroundClock.schedule(() => (ran.push('ran'), r()), 1));
+    expect(ran).toEqual(['ran']);
   });
 });

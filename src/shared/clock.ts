@@ -41,19 +41,34 @@ export function isSchedulingClock(clock: Clock): clock is SchedulingClock {
   return typeof (clock as Partial<SchedulingClock>).schedule === 'function';
 }
 
-export const systemClock: SchedulingClock = {
-  now: () => Date.now(),
-  schedule(fn, delayMs) {
-    // 0 is setImmediate, not setTimeout(0): the next turn of the loop (its check phase, right after pending I/O),
-    // without setTimeout's 1 ms floor.
-    if (delayMs <= 0) {
-      const immediate = setImmediate(fn);
-      return () => clearImmediate(immediate);
-    }
-    const timer = setTimeout(fn, delayMs);
-    return () => clearTimeout(timer);
-  },
-};
+/** The process's clock; `unref`: its timers do not keep the process alive (background refreshes). */
+function nodeClock(unref: boolean): SchedulingClock {
+  return {
+    now: () => Date.now(),
+    schedule(fn, delayMs) {
+      // 0 is setImmediate, not setTimeout(0): the next turn of the loop (its check phase, right after pending I/O),
+      // without setTimeout's 1 ms floor.
+      if (delayMs <= 0) {
+        const immediate = setImmediate(fn);
+        if (unref) immediate.unref();
+        return () => clearImmediate(immediate);
+      }
+      const timer = setTimeout(fn, delayMs);
+      if (unref) timer.unref();
+      return () => clearTimeout(timer);
+    },
+  };
+}
+
+export const systemClock: SchedulingClock = nodeClock(false);
+
+/** The system clock for work that must not hold the process open on its own (a refresh, a heartbeat). */
+export const backgroundClock: SchedulingClock = nodeClock(true);
+
+/** Resolves `ms` from now on the scheduler's time (on the manual clock, when `advance` passes it). */
+export function sleep(scheduler: Scheduler, ms: number): Promise<void> {
+  return new Promise((resolve) => scheduler.schedule(resolve, ms));
+}
 
 /** A clock that only moves when told to; for unit tests. Callbacks scheduled on it run when `advance` passes their time. */
 export class ManualClock implements SchedulingClock {

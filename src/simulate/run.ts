@@ -1,6 +1,6 @@
 // Publishes simulated traffic to NATS: optional days of history first, then a live stream at a chosen rate.
 import type { NatsConnection } from 'nats';
-import { DAY_MS } from '../shared/clock.js';
+import { DAY_MS, sleep, systemClock, type SchedulingClock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { Population, type SimEvent } from './population.js';
 import { customerToken } from '../cluster/partitioning.js';
@@ -24,7 +24,15 @@ const enc = new TextEncoder();
 /** Told after each day of history: days published of all, and events so far. */
 export type HistoryProgress = (days: number, totalDays: number, published: number) => void;
 
-export async function simulate(nc: NatsConnection, opts: SimulateOptions, log: Logger, signal?: AbortSignal, onHistory?: HistoryProgress): Promise<{ published: number }> {
+/** `clock` stamps the events and paces the live stream (the system clock by default). */
+export async function simulate(
+  nc: NatsConnection,
+  opts: SimulateOptions,
+  log: Logger,
+  signal?: AbortSignal,
+  onHistory?: HistoryProgress,
+  clock: SchedulingClock = systemClock,
+): Promise<{ published: number }> {
   const pop = new Population({ customers: opts.customers, seed: opts.seed, faderShare: 0.2 });
   let published = 0;
   const publish = (e: SimEvent) => {
@@ -34,10 +42,10 @@ export async function simulate(nc: NatsConnection, opts: SimulateOptions, log: L
   };
 
   if (opts.historyDays > 0) {
-    const start = Date.now() - opts.historyDays * DAY_MS;
+    const start = clock.now() - opts.historyDays * DAY_MS;
     const today = Math.floor(start / DAY_MS) * DAY_MS;
     for (let d = 0; d < opts.historyDays && !signal?.aborted; d++) {
-      const events = pop.day(today + d * DAY_MS).filter((e) => e.ts < Date.now() - 10 * 60_000);
+      const events = pop.day(today + d * DAY_MS).filter((e) => e.ts < clock.now() - 10 * 60_000);
       for (let i = 0; i < events.length; i++) {
         publish(events[i]);
         if (i % 5_000 === 0) await nc.flush();
@@ -49,21 +57,21 @@ export async function simulate(nc: NatsConnection, opts: SimulateOptions, log: L
   }
 
   if (opts.rate <= 0) return { published };
-  const started = Date.now();
+  const started = clock.now();
   let queue: SimEvent[] = [];
   let sent = 0;
-  while (!signal?.aborted && (opts.durationS === 0 || Date.now() - started < opts.durationS * 1000)) {
-    const due = Math.floor(((Date.now() - started) / 1000) * opts.rate) - sent;
+  while (!signal?.aborted && (opts.durationS === 0 || clock.now() - started < opts.durationS * 1000)) {
+    const due = Math.floor(((clock.now() - started) / 1000) * opts.rate) - sent;
     for (let i = 0; i < due; i++) {
-      if (queue.length === 0) queue = pop.day(Date.now()).reverse();
+      if (queue.length === 0) queue = pop.day(clock.now()).reverse();
       const e = queue.pop()!;
       // Live traffic is re-stamped to now: a simulated day plays out in minutes, with a little disorder.
       const jitter = Math.random() < opts.outOfOrder ? Math.floor(Math.random() * 3_000) : 0;
-      publish({ ...e, ts: Date.now() - jitter });
+      publish({ ...e, ts: clock.now() - jitter });
       sent++;
     }
     await nc.flush();
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(clock, 50);
   }
   log.info({ published }, 'simulation stopped');
   return { published };

@@ -44,6 +44,7 @@ describe('Admission', () => {
   it('in a partition, dead-letters subjects of other partitions and tokens published past the mapping', () => {
     const { admit } = setup({ partition: 1, config: { cluster: { partitions: 4 } } });
     expect(admit(e('a', 'click'), 'events.click')).toMatchObject({ kind: 'dead-letter', reason: 'UNPARTITIONED' });
+    expect(admit(e('a', 'click'), `events.part.2.click.${customerToken('c1')}`)).toMatchObject({ kind: 'dead-letter', reason: 'UNPARTITIONED' });
     let other = 'x0';
     for (let i = 0; partitionOf(customerToken(other), 4) === 1; i++) other = `x${i}`;
     expect(admit(e('b', 'click', { customerId: other }), `events.part.1.click.${customerToken(other)}`)).toMatchObject({ kind: 'dead-letter', reason: 'WRONG_PARTITION' });
@@ -54,6 +55,7 @@ describe('Admission', () => {
     admit(e('a', 'click'));
     const r = admit(e('b', 'click', { ts: NOW - 1000 - 10 * 60_000 }));
     expect(r).toMatchObject({ kind: 'dead-letter', reason: 'LATE_EVENT', outcome: 'late' });
+    if (r.kind === 'dead-letter') expect(r.detail).toMatch(/^event time is 600 s behind the watermark/);
     expect(admission.watermark(NOW)).toBe(NOW - 1000);
   });
 

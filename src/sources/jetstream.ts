@@ -3,6 +3,7 @@
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import type { VigilConfig } from '../config/schema.js';
 import type { Logger } from '../shared/logger.js';
+import { every, sleep, systemClock, type Cancel, type Scheduler } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import { isStreamNotFound } from '../shared/natsErrors.js';
 import type { InboundMessage } from '../contract/pipeline.js';
@@ -51,7 +52,14 @@ export interface SourceDeps {
   /** True while outputs are full: consumption pauses until it turns false (backpressure, not dropping). */
   backpressure(): boolean;
   now(): number;
+  /** Sets the pending refresh and the backpressure re-checks; the system clock when absent. */
+  clock?: Scheduler;
 }
+
+/** How often a paused consumer asks again whether the outputs have room. */
+const BACKPRESSURE_RECHECK_MS = 50;
+/** How often the consumer's pending count is read from the server. */
+const PENDING_REFRESH_MS = 2_000;
 
 /** The first and last sequence the stream holds now. */
 export async function streamBounds(nc: NatsConnection, stream: string): Promise<{ first: number; last: number }> {
@@ -109,7 +117,7 @@ async function feed(d: SourceDeps, messages: ConsumerMessages, toSeq: number, co
     d.handle({ subject: m.subject, data: m.data, streamSeq: m.seq, receivedAt: d.now() });
     n++;
     if (n >= count || m.seq >= toSeq) break;
-    while (d.backpressure()) await new Promise((r) => setTimeout(r, 50));
+    while (d.backpressure()) await sleep(d.clock ?? systemClock, BACKPRESSURE_RECHECK_MS);
   }
   messages.stop();
   return n;
@@ -131,19 +139,21 @@ export class JetStreamSource {
   private running = false;
   private loop: Promise<void> | null = null;
   private pendingCount = 0;
-  private pendingTimer: NodeJS.Timeout | null = null;
+  private stopRefresh: Cancel | null = null;
   private lastAckedSeq = 0;
   /** The last message handed to the pipeline. */
   lastHandled: JsMsg | null = null;
   handled = 0;
 
   private readonly target: ConsumerTarget;
+  private readonly clock: Scheduler;
 
   constructor(
     private readonly d: SourceDeps,
     target?: ConsumerTarget,
   ) {
     this.target = target ?? { durable: d.config.consumer, filterSubject: `${d.config.subjectPrefix}.>` };
+    this.clock = d.clock ?? systemClock;
   }
 
   /** Messages in the stream not yet delivered to this consumer, refreshed every 2 s. */
@@ -182,7 +192,7 @@ export class JetStreamSource {
       }
     };
     await refresh();
-    this.pendingTimer = setInterval(() => void refresh(), 2_000);
+    this.stopRefresh = every(this.clock, PENDING_REFRESH_MS, () => void refresh());
     this.d.log.info({ stream: config.stream, consumer: durable, filterSubject, startSeq }, 'consuming');
   }
 
@@ -200,7 +210,7 @@ export class JetStreamSource {
       if (!this.lastHandled || m.seq > this.lastHandled.seq) this.lastHandled = m;
       this.handled++;
       // Backpressure: stop pulling while the outputs are full; JetStream keeps the rest for us.
-      while (this.d.backpressure() && this.running) await new Promise((r) => setTimeout(r, 50));
+      while (this.d.backpressure() && this.running) await sleep(this.clock, BACKPRESSURE_RECHECK_MS);
       if (!this.running) break;
     }
   }
@@ -219,7 +229,7 @@ export class JetStreamSource {
   /** Stops pulling; the message in hand is finished first. */
   async stop(): Promise<void> {
     this.running = false;
-    if (this.pendingTimer) clearInterval(this.pendingTimer);
+    this.stopRefresh?.();
     this.messages?.stop();
     await this.loop?.catch(() => undefined);
   }

@@ -7,6 +7,7 @@ import type { PurchaseModel } from '../signals/churn.js';
 import type { BgNbdParams } from '../signals/models/bgnbd.js';
 import type { GammaGammaParams } from '../signals/models/gammaGamma.js';
 import { createPurchaseModel, type PurchaseHistory } from '../signals/purchaseModel.js';
+import { backgroundClock, every, type Scheduler } from '../shared/clock.js';
 import { errorMessage, VigilError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { quoteIdentifier, toChDateTime, type ClickHouseClient } from '../sinks/clickhouse/client.js';
@@ -140,8 +141,8 @@ export interface ModelWatch {
  * Reads the latest stored fit now and every `refreshMs`, and hands the pipeline a new model when it changed. Until a
  * fit is stored (or while ClickHouse cannot be read) the model stays what it was: the config defaults at start.
  */
-export function watchStoredModel(opts: { ch: ClickHouseClient; config: ModelConfig; log: Logger; target: ModelTarget }): ModelWatch {
-  const { ch, config, log, target } = opts;
+export function watchStoredModel(opts: { ch: ClickHouseClient; config: ModelConfig; log: Logger; target: ModelTarget; clock?: Scheduler }): ModelWatch {
+  const { ch, config, log, target, clock = backgroundClock } = opts;
   let said = '';
   const once = (what: string, say: () => void) => {
     if (said !== what) say();
@@ -172,7 +173,6 @@ export function watchStoredModel(opts: { ch: ClickHouseClient; config: ModelConf
       busy = false;
     }
   };
-  const timer = setInterval(() => void load(), config.refreshMs);
-  timer.unref();
-  return { ready: load(), stop: () => clearInterval(timer) };
+  const stop = every(clock, config.refreshMs, () => void load());
+  return { ready: load(), stop };
 }

@@ -8,3 +8,11 @@ export async function eventually(what: string, check: () => boolean | Promise<bo
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * Lets work that fakes answer at once (promise chains, setImmediate) run to its end: `turns` turns of the event
+ * loop, no clock time. For tests on the manual clock, between an `advance` and what it set off.
+ */
+export async function settle(turns = 5): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
+}

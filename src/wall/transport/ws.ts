@@ -10,6 +10,7 @@ import type {
   WallTransport,
   WallUpgradeRequest,
 } from './types.js';
+import { backgroundClock, every, type Cancel } from '../../shared/clock.js';
 import { parseRequestTarget } from '../edgePolicy.js';
 import { BAD_TARGET_BODY, INTERNAL_ERROR_BODY, TOO_LARGE_BODY, statusLine } from './httpStatus.js';
 
@@ -20,7 +21,7 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Tr
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes, perMessageDeflate: false });
   const connections = new Map<WebSocket, { conn: WallConnection<C>; alive: boolean }>();
   let server: Server | null = null;
-  let heartbeat: NodeJS.Timeout | null = null;
+  let stopHeartbeat: Cancel | null = null;
 
   /** Nothing a request does may escape a handler: whatever throws becomes a 500 (or a cut socket), never an exit. */
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -131,16 +132,16 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Tr
         srv.listen(port, host, () => {
           srv.off('error', reject);
           server = srv;
-          heartbeat = setInterval(beat, HEARTBEAT_MS);
-          heartbeat.unref();
+          // Paced by real time whatever clock the wall runs on: the pongs it waits for come over real sockets.
+          stopHeartbeat = every(backgroundClock, HEARTBEAT_MS, beat);
           const address = srv.address();
           resolve(typeof address === 'object' && address !== null ? address.port : port);
         });
       });
     },
     async close() {
-      if (heartbeat) clearInterval(heartbeat);
-      heartbeat = null;
+      stopHeartbeat?.();
+      stopHeartbeat = null;
       for (const ws of connections.keys()) ws.close(1001, 'server shutting down');
       const srv = server;
       server = null;

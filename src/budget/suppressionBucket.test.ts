@@ -1,0 +1,81 @@
+// The suppression mirror's timing on the manual clock, over an in-memory KV: changes written together after a short
+// pause, the budget swept every sweepIntervalMs, entries without an end rewritten before max_age, nothing after stop.
+// What a real NATS does with the writes is tests/integration/suppressionBucket.test.ts.
+import type { KV, NatsConnection } from 'nats';
+import { describe, expect, it } from 'vitest';
+import { settle } from '../../tests/helpers/wait.js';
+import { parseConfig } from '../config/load.js';
+import { ManualClock } from '../shared/clock.js';
+import { silentLogger } from '../shared/logger.js';
+import type { ContactBudget, Suppression, SuppressionChange } from './contactBudget.js';
+import { openSuppressionBucket } from './suppressionBucket.js';
+
+function fakeNats() {
+  const puts: string[] = [];
+  const kv = {
+    put: async (key: string) => (puts.push(key), 1),
+    delete: async () => undefined,
+    keys: async () => (async function* () {})(),
+  } as unknown as KV;
+  const nc = { jetstream: () => ({ views: { kv: async () => kv } }) } as unknown as NatsConnection;
+  return { nc, puts };
+}
+
+function fakeBudget(held: Suppression[]) {
+  let listener: (c: SuppressionChange) => void = () => undefined;
+  const calls = { sweeps: 0 };
+  const budget = {
+    onChange: (l: (c: SuppressionChange) => void) => ((listener = l), () => (listener = () => undefined)),
+    suppressions: () => held[Symbol.iterator](),
+    recheck: () => undefined,
+    isSuppressed: () => true,
+    sweep: () => (calls.sweeps++, { reservations: 0, suppressions: 0 }),
+  } as unknown as ContactBudget;
+  return { budget, calls, emit: (c: SuppressionChange) => listener(c) };
+}
+
+describe('suppression bucket timing', () => {
+  it('writes changes after a short pause, sweeps every interval, rewrites open-ended entries at half max_age, and stops', async () => {
+    const HOUR = 3_600_000;
+    const cfg = parseConfig({ budget: { sweepIntervalMs: 10_000, bucketMaxAgeMs: 2 * HOUR } }).budget;
+    const clock = new ManualClock(0);
+    const { nc, puts } = fakeNats();
+    const withdrawn: Suppression = { customerId: 'w1', scope: 'all', until: null, reasons: ['consent withdrawn'] };
+    const { budget, calls, emit } = fakeBudget([withdrawn]);
+    const bucket = await openSuppressionBucket(nc, cfg, budget, silentLogger, 1, undefined, clock);
+
+    // What the budget holds at open is written after the pause, not before.
+    await settle();
+    expect(puts).toEqual([]);
+    clock.advance(20);
+    await settle();
+    expect(puts).toEqual(['all.w1']);
+
+    emit({ op: 'put', suppression: { customerId: 'c1', scope: 'email', until: 5 * HOUR, reasons: ['3 emails'] } });
+    emit({ op: 'put', suppression: { customerId: 'c2', scope: 'email', until: 5 * HOUR, reasons: ['3 emails'] } });
+    await settle(); // the pause starts once the write before it has settled
+    clock.advance(19);
+    await settle();
+    expect(puts).toHaveLength(1);
+    clock.advance(1);
+    await settle();
+    expect(puts).toEqual(['all.w1', 'email.c1', 'email.c2']);
+
+    // Sweeps every 10 s; the open-ended entry is put again once half the bucket's max age (1 h) has gone by.
+    clock.advance(10_000 - 40);
+    expect(calls.sweeps).toBe(1);
+    clock.advance(HOUR - 10_000);
+    expect(calls.sweeps).toBe(360);
+    clock.advance(10_000);
+    await settle();
+    clock.advance(20);
+    await settle();
+    expect(calls.sweeps).toBe(361);
+    expect(puts).toEqual(['all.w1', 'email.c1', 'email.c2', 'all.w1']);
+
+    await bucket.stop();
+    expect(clock.pending()).toBe(0);
+    clock.advance(10 * HOUR);
+    expect(calls.sweeps).toBe(361);
+  });
+});

@@ -1,0 +1,99 @@
+// The durable consumer's timing on the manual clock, over a fake JetStream: the pending count read every 2 s, and a
+// consumer paused by backpressure that asks again every 50 ms. What a real NATS delivers is tests/integration/.
+import type { NatsConnection } from 'nats';
+import { describe, expect, it } from 'vitest';
+import { settle } from '../../tests/helpers/wait.js';
+import { parseConfig } from '../config/load.js';
+import type { InboundMessage } from '../contract/pipeline.js';
+import { ManualClock } from '../shared/clock.js';
+import { silentLogger } from '../shared/logger.js';
+import { JetStreamSource } from './jetstream.js';
+
+/** A consumer whose messages are pushed by the test, and whose pending count the test sets. */
+function fakeJetStream() {
+  const queue: { seq: number; subject: string; data: Uint8Array }[] = [];
+  let wake: (() => void) | null = null;
+  let stopped = false;
+  const server = { pending: 7, infoReads: 0 };
+  const messages = {
+    async *[Symbol.asyncIterator]() {
+      while (!stopped) {
+        const m = queue.shift();
+        if (m) yield m;
+        else await new Promise<void>((r) => (wake = r));
+      }
+    },
+    stop() {
+      stopped = true;
+      wake?.();
+    },
+  };
+  const consumer = {
+    consume: async () => messages,
+    info: async () => (server.infoReads++, { num_pending: server.pending }),
+  };
+  const nc = {
+    jetstreamManager: async () => ({ consumers: { delete: async () => true, add: async () => ({}) } }),
+    jetstream: () => ({ consumers: { get: async () => consumer } }),
+  } as unknown as NatsConnection;
+  const push = (seq: number) => {
+    queue.push({ seq, subject: 'events.click', data: new Uint8Array() });
+    wake?.();
+  };
+  return { nc, server, push };
+}
+
+function setup() {
+  const clock = new ManualClock(0);
+  const { nc, server, push } = fakeJetStream();
+  const handled: InboundMessage[] = [];
+  const flags = { full: false };
+  const source = new JetStreamSource({
+    nc, config: parseConfig({}).nats, log: silentLogger, clock, now: () => clock.now(),
+    handle: (m) => handled.push(m),
+    backpressure: () => flags.full,
+  });
+  return { clock, server, push, handled, flags, source };
+}
+
+describe('JetStreamSource timing', () => {
+  it('reads the pending count at start and every 2 s, and no more after stop', async () => {
+    const { clock, server, source } = setup();
+    await source.start(1);
+    expect(source.pending()).toBe(7);
+    server.pending = 3;
+    clock.advance(1_999);
+    await settle();
+    expect(source.pending()).toBe(7);
+    clock.advance(1);
+    await settle();
+    expect(source.pending()).toBe(3);
+    await source.stop();
+    const reads = server.infoReads;
+    clock.advance(60_000);
+    await settle();
+    expect(server.infoReads).toBe(reads);
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('pauses while the outputs are full and asks again every 50 ms', async () => {
+    const { clock, push, handled, flags, source } = setup();
+    await source.start(1);
+    flags.full = true;
+    push(1);
+    push(2);
+    await settle();
+    expect(handled.map((m) => m.streamSeq)).toEqual([1]);
+    clock.advance(50);
+    await settle();
+    expect(handled.map((m) => m.streamSeq)).toEqual([1]);
+    flags.full = false;
+    clock.advance(49);
+    await settle();
+    expect(handled.map((m) => m.streamSeq)).toEqual([1]);
+    clock.advance(1);
+    await settle();
+    expect(handled.map((m) => m.streamSeq)).toEqual([1, 2]);
+    await source.stop();
+  });
+});
