@@ -93,7 +93,7 @@ export function clusterRuntime(w: Wiring): Runtime {
     }
     // Senders are answered from caught-up state only: the partition's budget serves after the replay.
     if (router) {
-      suppressionBuckets.set(p, await openSuppressionBucket(nc.conn, config.budget, c.pipeline.budget, log.child({ stage: 'budget', partition: p }), config.nats.replicas, (id) => c.pipeline.windows.find(id) !== -1));
+      suppressionBuckets.set(p, await openSuppressionBucket(nc.conn, config.budget, c.pipeline.budget, log.child({ stage: 'budget', partition: p }), config.nats.replicas, (id) => c.pipeline.windows.find(id) !== -1, clock));
       router.serve(p);
     }
     log.info({ partition: p, replayed: c.restartStats.replayed, ms: c.restartStats.ms }, 'partition taken');
@@ -251,6 +251,7 @@ async function becomeLeader(w: Wiring, combiner: EntityCombiner, clusterWall: Cl
     config,
     outputs: new FanOutOutputs(sink, natsOut, null),
     log: log.child({ stage: 'unpartitioned' }),
+    clock: w.clock,
     payload: pseudonymizer ? (data) => pseudonymizePayload(data, (id) => pseudonymizer.hash(id)) : undefined,
   });
   await sweeper.start();

@@ -5,7 +5,7 @@
 import type { JsMsg, NatsConnection } from 'nats';
 import type { VigilConfig } from '../config/schema.js';
 import type { ErasureRequest } from '../contract/outputs.js';
-import type { Clock } from '../shared/clock.js';
+import type { SchedulingClock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { packSnapshot } from '../shared/snapshotCodec.js';
 import { JetStreamSource, replay, streamBounds, type ConsumerTarget, type SourceDeps } from '../sources/jetstream.js';
@@ -20,7 +20,7 @@ export interface PartitionConsumerDeps {
   partition: number | null;
   nc: NatsConnection;
   config: VigilConfig;
-  clock: Clock;
+  clock: SchedulingClock;
   log: Logger;
   pipeline: Pipeline;
   alertStore: RedisAlertStore;
@@ -70,6 +70,7 @@ export class PartitionConsumer implements Slice<JsMsg> {
       },
       backpressure: () => d.backpressure(),
       now: () => d.clock.now(),
+      clock: d.clock,
     };
     this.source = new JetStreamSource(this.sourceDeps, d.target);
   }

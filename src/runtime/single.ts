@@ -60,7 +60,7 @@ export function singleRuntime(w: Wiring): Runtime {
       await c.start();
       // Senders are answered from caught-up state only: the bucket and the service start after the replay.
       if (config.budget.enabled) {
-        suppressionBucket = await openSuppressionBucket(w.nc.conn, config.budget, c.pipeline.budget, w.log.child({ stage: 'budget' }), config.nats.replicas);
+        suppressionBucket = await openSuppressionBucket(w.nc.conn, config.budget, c.pipeline.budget, w.log.child({ stage: 'budget' }), config.nats.replicas, undefined, w.clock);
         pressureService = await startPressureService(w.nc.conn, config.budget, localAnswers(c.pipeline.budget, w.budgetId), w.log.child({ stage: 'budget' }));
       }
     },
