@@ -7,7 +7,7 @@ import type { ConsentStore } from '../privacy/consent.js';
 import type { Pseudonymizer } from '../privacy/pseudonym.js';
 import { customerToken, parseEventSubject, partitionOf } from '../cluster/partitioning.js';
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
-import { EventDedup } from '../windows/eventDedup.js';
+import { EventDedup } from './eventDedup.js';
 import { parseEvent, type ParseLimits } from './parse.js';
 
 /** Privacy events: honoured whatever their event time and however often they come (each is idempotent). */
