@@ -1,5 +1,6 @@
 // The source tree's shape as the team keeps it: no import circles between modules (type-only imports count too:
-// they tie two files' meanings together just the same), and every folder under src/ described in ARCHITECTURE.md.
+// they tie two files' meanings together just the same), every folder under src/ described in ARCHITECTURE.md, and
+// no module over 400 lines without the reason at its top.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
@@ -8,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 const SRC = resolve(dirname(new URL(import.meta.url).pathname));
 
 const ROOT = join(SRC, '..');
+/** Past this, a module says at its top why it is one file (the team's rule: about 300, at most ~400 without one). */
+const MAX_LINES_WITHOUT_A_REASON = 400;
 
 function allTsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -121,5 +124,13 @@ describe('the source tree', () => {
     const folders = readdirSync(SRC).filter((name) => statSync(join(SRC, name)).isDirectory());
     expect(folders.length).toBeGreaterThan(5);
     expect(folders.filter((name) => !doc.includes(`**${name}/**`))).toEqual([]);
+  });
+
+  it('keeps modules short: one over 400 lines says at its top why ("on purpose")', () => {
+    const long = sourceFiles(SRC)
+      .map((f) => ({ f: relative(SRC, f), lines: readFileSync(f, 'utf8').split('\n') }))
+      .filter(({ lines }) => lines.length > MAX_LINES_WITHOUT_A_REASON);
+    expect(long.length).toBeGreaterThan(0);
+    expect(long.filter(({ lines }) => !lines.slice(0, 12).some((l) => l.startsWith('//') && l.includes('on purpose'))).map(({ f }) => f)).toEqual([]);
   });
 });

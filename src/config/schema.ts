@@ -1,4 +1,6 @@
 // The one config schema: every key Vigil reads, its default and its bounds. The TypeScript types derive from it.
+// Over 400 lines on purpose: it is the single source of the config reference (docs.test.ts holds docs/config.md to
+// it key by key), and the cross-key rules (loopback without tokens, budget windows) read several sections at once.
 import { z } from 'zod';
 import { isLoopbackAddress } from '../shared/loopback.js';
 
