@@ -1,6 +1,7 @@
 // BG/NBD churn model (Fader, Hardie & Lee 2005, "Counting Your Customers the Easy Way"): who is still alive and
 // how many purchases to expect, from each customer's repeat purchases x, recency t_x and age T.
 import { VigilError } from '../../shared/errors.js';
+import { dropoutCountProbabilityIfAlive, logCountProbability } from './countDistribution.js';
 import { fitLogParameters, groupSummaries, logRepeatRate, validateSummaries, type CustomerSummary, type FitOptions, type ModelFit } from './mle.js';
 import { hypergeometricPFQ, lnGamma, logAddExp } from './specialFunctions.js';
 
@@ -165,4 +166,10 @@ export function fitBgNbd(data: readonly CustomerSummary[], options: FitBgNbdOpti
   // Start at r = a = b = 1 with alpha set so that r / alpha matches the observed repeat rate.
   const fit = fitLogParameters('BG/NBD', (v) => columnsLogLikelihood(fromVector(v), columns), [0, logRepeatRate(data), 0, 0], data.length, options);
   return { ...fit, params: fromVector(fit.params) };
+}
+
+/** ln P(k purchases in (T, T + t] | x, t_x, T): given alive, lambda ~ Gamma(r + x, α + T), p ~ Beta(a, b + x). */
+export function bgNbdLogCountProbability(params: BgNbdParams, k: number, t: number, x: number, tx: number, T: number): number {
+  const { r, alpha, a, b } = params;
+  return logCountProbability(pAlive(params, x, tx, T), dropoutCountProbabilityIfAlive(k, t, r + x, alpha + T, a, b + x), k);
 }
