@@ -3,7 +3,7 @@
 // is Beta(a, b + x + 1), one coin more than BG/NBD's, which is how the expectations below reuse BG/NBD's.
 import { expectedPurchasesIfAlive } from './bgnbd.js';
 import { dropoutCountProbabilityIfAlive, logCountProbability } from './countDistribution.js';
-import { fitLogParameters, groupSummaries, logRepeatRate, validateSummaries, type CustomerSummary, type FitOptions, type ModelFit } from './mle.js';
+import { fitByRows, logRepeatRate, type CustomerSummary, type FitOptions, type ModelFit } from './mle.js';
 import { lnGamma, logAddExp } from './specialFunctions.js';
 
 /** lambda ~ Gamma(r, alpha); p ~ Beta(a, b) dropout at the first purchase and after each repeat one. */
@@ -51,14 +51,5 @@ export type MbgNbdFit = ModelFit<MbgNbdParams>;
 const fromVector = (v: readonly number[]): MbgNbdParams => ({ r: v[0], alpha: v[1], a: v[2], b: v[3] });
 
 export function fitMbgNbd(data: readonly CustomerSummary[], options: FitOptions = {}): MbgNbdFit {
-  validateSummaries(data, 'MBG/NBD', options.minCustomers ?? 10);
-  const g = groupSummaries(data);
-  const total = (v: readonly number[]) => {
-    const params = fromVector(v);
-    let sum = 0;
-    for (let i = 0; i < g.x.length; i++) sum += g.weights[i] * mbgNbdLogLikelihood(params, g.x[i], g.tx[i], g.T[i]);
-    return sum;
-  };
-  const fit = fitLogParameters('MBG/NBD', total, [0, logRepeatRate(data), 0, 0], data.length, options);
-  return { ...fit, params: fromVector(fit.params) };
+  return fitByRows('MBG/NBD', data, mbgNbdLogLikelihood, fromVector, [0, logRepeatRate(data), 0, 0], options);
 }

@@ -118,3 +118,31 @@ export function fitLogParameters(
   const params = best.x.map(Math.exp);
   return { params, logLikelihood: totalLogLikelihood(params), converged: best.converged, iterations: best.iterations };
 }
+
+/**
+ * Validates, groups identical rows and fits: the path of every model whose likelihood is a sum over customers. A
+ * likelihood that throws at some parameters (a series that will not converge there) counts as unusable there.
+ */
+export function fitByRows<P>(
+  model: string,
+  data: readonly CustomerSummary[],
+  rowLogLikelihood: (params: P, x: number, tx: number, T: number) => number,
+  fromVector: (v: readonly number[]) => P,
+  baseLog: readonly number[],
+  options: FitOptions = {},
+): ModelFit<P> {
+  validateSummaries(data, model, options.minCustomers ?? 10);
+  const g = groupSummaries(data);
+  const total = (v: readonly number[]) => {
+    const params = fromVector(v);
+    let sum = 0;
+    try {
+      for (let i = 0; i < g.x.length; i++) sum += g.weights[i] * rowLogLikelihood(params, g.x[i], g.tx[i], g.T[i]);
+    } catch {
+      return Number.NaN;
+    }
+    return sum;
+  };
+  const fit = fitLogParameters(model, total, baseLog, data.length, options);
+  return { ...fit, params: fromVector(fit.params) };
+}

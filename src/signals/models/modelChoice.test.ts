@@ -3,6 +3,7 @@ import { cdnowPurchases } from './cdnow.testing.js';
 import { COUNT_MODELS, COUNT_MODEL_NAMES, type ModelParams } from './countModels.js';
 import { chooseModel, compareModels, type ModelComparison, type ModelScore } from './modelChoice.js';
 import { splitCalibrationHoldout } from './purchaseLog.js';
+import { countMoments } from './quadrature.testing.js';
 import { simulateCustomers, toPurchaseLog } from './simulate.js';
 
 const CDNOW_BG: ModelParams = { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
@@ -11,13 +12,7 @@ describe('BG/NBD holdout count distribution', () => {
   it('sums to 1 and has the closed-form conditional expectation as its mean', () => {
     const spec = COUNT_MODELS.bgnbd;
     for (const [x, tx, T, t] of [[0, 0, 38.86, 39], [2, 30.43, 38.86, 39], [26, 30.86, 31, 52], [1, 2, 500, 52]]) {
-      let total = 0;
-      let mean = 0;
-      for (let k = 0; k < 600; k++) {
-        const p = Math.exp(spec.logCountProbability(CDNOW_BG, k, t, x, tx, T));
-        total += p;
-        mean += k * p;
-      }
+      const { total, mean } = countMoments((k) => spec.logCountProbability(CDNOW_BG, k, t, x, tx, T), 600);
       expect(Math.abs(total - 1)).toBeLessThan(1e-9);
       expect(Math.abs(mean - spec.expectedPurchases(CDNOW_BG, t, x, tx, T)) / mean).toBeLessThan(1e-8);
     }

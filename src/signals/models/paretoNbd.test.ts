@@ -8,7 +8,7 @@ import {
   paretoNbdPAlive,
   type ParetoNbdParams,
 } from './paretoNbd.js';
-import { logIntegrateHalfLineByUnit, tanhSinhNodes } from './quadrature.testing.js';
+import { countMoments, logIntegrateHalfLineByUnit, tanhSinhNodes } from './quadrature.testing.js';
 import { simulateCustomers } from './simulate.js';
 
 // Fader, Hardie & Lee, "A Note on Deriving the Pareto/NBD Model and Related Expressions" (2005), CDNOW sample.
@@ -93,13 +93,7 @@ describe('Pareto/NBD closed forms against quadrature', () => {
 
   it('has a holdout count distribution that sums to 1 with the closed-form expectation as its mean', () => {
     for (const [x, tx, T, t] of [[0, 0, 38.86, 39], [2, 30.43, 38.86, 39], [7, 37, 38, 20], [1, 2, 0.5 + 2, 52]]) {
-      let total = 0;
-      let mean = 0;
-      for (let k = 0; k < 400; k++) {
-        const p = Math.exp(paretoNbdLogCountProbability(PUBLISHED, k, t, x, tx, T));
-        total += p;
-        mean += k * p;
-      }
+      const { total, mean } = countMoments((k) => paretoNbdLogCountProbability(PUBLISHED, k, t, x, tx, T), 400);
       expect(Math.abs(total - 1)).toBeLessThan(1e-9);
       expect(relative(mean, paretoNbdExpectedPurchases(PUBLISHED, t, x, tx, T))).toBeLessThan(1e-7);
     }

@@ -2,7 +2,7 @@
 // the Pareto/NBD Model and Related Expressions" (2005): purchases at rate lambda ~ Gamma(r, alpha) while alive,
 // an exponential lifetime of rate mu ~ Gamma(s, beta), dropout possible at any moment, not only after a purchase.
 import { logCountProbability, logNegativeBinomial } from './countDistribution.js';
-import { fitLogParameters, groupSummaries, logRepeatRate, validateSummaries, type CustomerSummary, type FitOptions, type ModelFit } from './mle.js';
+import { fitByRows, logRepeatRate, type CustomerSummary, type FitOptions, type ModelFit } from './mle.js';
 import { gaussLegendreUnit, hyp2f1, lnGamma, logAddExp } from './specialFunctions.js';
 
 export interface ParetoNbdParams {
@@ -104,20 +104,7 @@ export type ParetoNbdFit = ModelFit<ParetoNbdParams>;
 const fromVector = (v: readonly number[]): ParetoNbdParams => ({ r: v[0], alpha: v[1], s: v[2], beta: v[3] });
 
 export function fitParetoNbd(data: readonly CustomerSummary[], options: FitOptions = {}): ParetoNbdFit {
-  validateSummaries(data, 'Pareto/NBD', options.minCustomers ?? 10);
-  const g = groupSummaries(data);
-  const total = (v: readonly number[]) => {
-    const params = fromVector(v);
-    let sum = 0;
-    try {
-      for (let i = 0; i < g.x.length; i++) sum += g.weights[i] * paretoNbdLogLikelihood(params, g.x[i], g.tx[i], g.T[i]);
-    } catch {
-      return Number.NaN; // a 2F1 series that will not converge (argument near 1): the optimiser steps away
-    }
-    return sum;
-  };
   // Start with the lifetime scale beta at the purchase-rate scale alpha: alpha = beta takes the simplest branch.
   const rate = logRepeatRate(data);
-  const fit = fitLogParameters('Pareto/NBD', total, [0, rate, 0, rate], data.length, options);
-  return { ...fit, params: fromVector(fit.params) };
+  return fitByRows('Pareto/NBD', data, paretoNbdLogLikelihood, fromVector, [0, rate, 0, rate], options);
 }
