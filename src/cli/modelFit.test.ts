@@ -1,8 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOLDOUT_EXAMPLE, purchaseLogCsv, simulateCustomers, type SimulatedCustomer } from '../signals/models/simulate.js';
+import type { ComparisonReport } from './modelComparison.js';
 import { fitFromSummaries, runModelFit, type ModelFitSummary } from './modelFit.js';
 
 const CDNOW_WEEKS = { r: 0.24, alpha: 4.41, a: 0.79, b: 2.43 };
@@ -97,8 +99,34 @@ describe('vigil model fit', () => {
     expect(lines[1]).toMatch(/^BG\/NBD holdout check: calibration up to 38\.\d+, holdout \d+\.\d+ weeks/);
     expect(lines.filter((l) => /^(\d|7\+)\s/.test(l))).toHaveLength(8);
     expect(lines.find((l) => l.startsWith('total'))).toMatch(/^total\s+2000\s/);
-    expect(lines[lines.length - 1]).toMatch(/^expected total is [+-]\d+\.\d% off the actual$/);
+    expect(lines.filter((l) => /^expected total is [+-]\d+\.\d% off the actual$/.test(l))).toHaveLength(1);
+    // then the three models compared on the same split, with standard errors and example intervals
+    const at = lines.findIndex((l) => l.startsWith('Model comparison: fitted on 2000 customers'));
+    expect(at).toBeGreaterThan(0);
+    for (const label of ['BG/NBD', 'Pareto/NBD', 'MBG/NBD']) expect(lines.slice(at).filter((l) => l.startsWith(label))).toHaveLength(1);
+    expect(lines.find((l) => l.startsWith('chosen: '))).toMatch(/^chosen: (BG\/NBD|Pareto\/NBD|MBG\/NBD) \(best holdout log-likelihood/);
+    expect(out).toMatch(/ r=\d\.\d+ ±\d/);
+    expect(out).toMatch(/P\(alive\) \d\.\d\d, 90 % \d\.\d\d–\d\.\d\d; expected purchases in \d+\.?\d* weeks \d+\.\d\d, 90 % /);
   });
+
+  it('--holdout --json --plot on CDNOW: the comparison as JSON, the tracking plot as SVG', async () => {
+    const cdnow = fileURLToPath(new URL('../../tests/fixtures/cdnow/cdnow_sample_log.csv', import.meta.url));
+    const plot = join(dir, 'tracking.svg');
+    const { code, out } = await run(['--holdout', cdnow, '--calibration-end', '1997-09-30', '--unit', 'weeks', '--json', '--plot', plot]);
+    expect(code).toBe(0);
+    const { comparison } = JSON.parse(out) as { comparison: ComparisonReport };
+    expect(comparison.customers).toBe(2357);
+    expect(comparison.models.map((m) => m.model)).toEqual(['bgnbd', 'pareto_nbd', 'mbg_nbd']);
+    const pareto = comparison.models.find((m) => m.model === 'pareto_nbd')!;
+    expect(pareto.logLikelihood).toBeCloseTo(-9595.0, 0);
+    expect(pareto.standardErrors?.r).toBeGreaterThan(0);
+    expect(comparison.chosen).toBe('mbg_nbd');
+    expect(comparison.examples[0].phrases[0]).toMatch(/^P\(alive\) \d\.\d\d, 90 % /);
+    const svg = await readFile(plot, 'utf8');
+    expect(svg).toMatch(/^<\?xml[^>]*>\n<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect(svg).toContain('data-series="predicted-cumulative"');
+    expect(svg).toContain('MBG/NBD');
+  }, 60_000);
 
   it('--holdout on the README’s simulated log: the expected total within 10% of the actual, busy groups within 20%', async () => {
     // 8,000 customers; over seeds the total's error has a standard deviation of about 3.5% at this size (holdout.test.ts)
@@ -111,7 +139,7 @@ describe('vigil model fit', () => {
     const busy = groups.filter((g) => g[4] >= 200);
     expect(busy.length).toBeGreaterThanOrEqual(3);
     for (const g of busy) expect(Math.abs(g[5] - g[4]) / g[4]).toBeLessThan(0.2);
-  });
+  }, 60_000);
 
   it('refuses data the model cannot fit, naming the problem', async () => {
     const zeros = ['customer_id,frequency,recency,T', ...Array.from({ length: 20 }, (_, i) => `c${i},0,0,30`)].join('\n');
@@ -132,12 +160,16 @@ describe('vigil model fit', () => {
 
   it.each([
     [['--summary', 'a.csv', '--holdout', 'b.csv'], /give one of --summary or --holdout, or neither to fit from ClickHouse/],
-    [['--summary', 'a.csv', '--min-customers', '50'], /--config and --min-customers are for the fit from ClickHouse/],
+    [['--summary', 'a.csv', '--min-customers', '50'], /--config, --min-customers and --holdout-days are for the fit from ClickHouse/],
     [['--min-customers', '5'], /--min-customers must be a whole number ≥ 10/],
     [['--unit', 'weeks'], /--unit is for --summary and --holdout/],
     [['--summary', 'a.csv', '--unit', 'months'], /--unit must be days or weeks/],
     [['--holdout', 'a.csv'], /--holdout needs --calibration-end/],
     [['--sumary', 'a.csv'], /Unknown option '--sumary'/],
+    [['--summary', 'a.csv', '--plot', 'x.svg'], /--json and --plot are for --holdout/],
+    [['--json'], /--json and --plot are for --holdout/],
+    [['--holdout-days', 'many'], /--holdout-days must be a whole number ≥ 0, got "many"/],
+    [['--holdout', 'a.csv', '--holdout-days', '30'], /--holdout-days are for the fit from ClickHouse/],
     [['--summary', '/nonexistent/x.csv'], /cannot read \/nonexistent\/x.csv/],
   ])('rejects %j with a usage message', async (argv, message) => {
     const err = await rejection(argv);
@@ -148,6 +180,6 @@ describe('vigil model fit', () => {
   it('prints usage for --help', async () => {
     const { code, out } = await run(['--help']);
     expect(code).toBe(0);
-    expect(out).toMatch(/^usage: vigil model fit \[--config FILE\] \[--min-customers N\] \[--quiet\]\n.*vigil model fit --summary FILE.csv/);
+    expect(out).toMatch(/^usage: vigil model fit \[--config FILE\] \[--min-customers N\] \[--holdout-days N\] \[--quiet\]\n.*vigil model fit --summary FILE.csv/);
   });
 });

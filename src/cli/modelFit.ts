@@ -3,7 +3,7 @@
 // log's holdout period, so an analyst can vet the churn model before the processor uses it.
 import { systemClock } from '../shared/clock.js';
 import { Progress } from './progress.js';
-import { readFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { DAY_MS, MINUTE_MS } from '../shared/clock.js';
@@ -13,15 +13,27 @@ import { BGNBD_MODEL, GAMMA_GAMMA_MODEL, readPurchaseHistories, storeModelFits, 
 import { fitBgNbd, type BgNbdParams, type CustomerSummary } from '../signals/models/bgnbd.js';
 import { fitGammaGamma, type GammaGammaParams } from '../signals/models/gammaGamma.js';
 import { evaluateHoldout, formatHoldoutTable } from '../signals/models/holdout.js';
-import type { PurchaseEvent } from '../signals/models/purchaseLog.js';
+import { compareModels } from '../signals/models/modelChoice.js';
+import { splitCalibrationHoldout } from '../signals/models/purchaseLog.js';
+import { trackingData, trackingSvg } from '../signals/models/trackingPlot.js';
+import { parameterUncertainty } from '../signals/models/uncertainty.js';
 import { modelInputs } from '../signals/purchaseModel.js';
+import { modelSelectionRows, storeModelSelection } from '../sources/modelSelection.js';
+import { buildComparisonReport, formatComparison, type ComparisonReport } from './modelComparison.js';
+import { parsePurchaseLogCsv, parseSummaryCsv, readCsv, type SummaryRow, type TimeUnit } from './modelFitCsv.js';
 
-const USAGE = `usage: vigil model fit [--config FILE] [--min-customers N] [--quiet]
+export type { SummaryRow, TimeUnit };
+
+const USAGE = `usage: vigil model fit [--config FILE] [--min-customers N] [--holdout-days N] [--quiet]
        vigil model fit --summary FILE.csv [--unit days|weeks]
-       vigil model fit --holdout FILE.csv --calibration-end DATE|NUMBER [--unit days|weeks]
+       vigil model fit --holdout FILE.csv --calibration-end DATE|NUMBER [--unit days|weeks] [--json] [--plot FILE.svg]
 
 (none)      reads every customer's purchases from ClickHouse (events, as of now, in days), fits both models, prints
-            them as JSON and stores them in model_params, where the processor picks them up
+            them as JSON and stores them in model_params, where the processor picks them up; also compares BG/NBD,
+            Pareto/NBD and MBG/NBD fitted up to --holdout-days before now and scored on the days since, and stores
+            the comparison (and the chosen model) in model_selection
+--holdout-days
+            length of the holdout for that comparison (default 90; 0 skips it)
 --config    the processor's config file, for the ClickHouse connection (VIGIL_* environment overrides apply)
 --min-customers
             refuse to fit BG/NBD on fewer customers, or Gamma-Gamma on fewer repeat buyers with spend (default 100)
@@ -31,22 +43,15 @@ const USAGE = `usage: vigil model fit [--config FILE] [--min-customers N] [--qui
 --holdout   CSV purchase log with header customer_id,date[,value]; dates are YYYY-MM-DD (or ISO times) or plain
             numbers in --unit; fits on purchases up to --calibration-end and prints expected against actual
             holdout purchases by calibration frequency. A number for --calibration-end on a dated log counts
-            --unit after the log's first purchase.
+            --unit after the log's first purchase. Then compares BG/NBD, Pareto/NBD and MBG/NBD on the same split
+            (holdout log-likelihood, error of the total), with standard errors and 90 % intervals
+--json      with --holdout: the holdout table and the comparison as JSON instead of text
+--plot      with --holdout: writes the chosen model's tracking plot (cumulative and weekly repeat purchases,
+            predicted against actual, a line at the calibration end) to FILE.svg
 --unit      time unit of the summary, or of the fit on a dated log (default days)`;
 
-export type TimeUnit = 'days' | 'weeks';
-
-/** One customer's summary, as in the --summary CSV and as the ClickHouse path will read it. */
-export interface SummaryRow {
-  customerId: string;
-  frequency: number;
-  recency: number;
-  T: number;
-  monetaryValue?: number;
-}
-
 export interface ModelFitSummary {
-  bgnbd: { params: BgNbdParams; logLikelihood: number; converged: boolean };
+  bgnbd: { params: BgNbdParams; logLikelihood: number; converged: boolean; standardErrors: Record<string, number> };
   gammaGamma?: {
     params: GammaGammaParams;
     logLikelihood: number;
@@ -63,7 +68,7 @@ export interface ModelFitSummary {
 export function fitFromSummaries(rows: readonly SummaryRow[], unit: TimeUnit = 'days'): ModelFitSummary {
   const summaries: CustomerSummary[] = rows.map((row) => ({ x: row.frequency, tx: row.recency, T: row.T }));
   const bg = fitBgNbd(summaries);
-  const bgnbd = { params: bg.params, logLikelihood: bg.logLikelihood, converged: bg.converged };
+  const bgnbd = { params: bg.params, logLikelihood: bg.logLikelihood, converged: bg.converged, standardErrors: standardErrors(bg.params, summaries) };
   if (!rows.some((row) => row.monetaryValue !== undefined)) return { bgnbd, unit, customers: rows.length };
   const gg = fitGammaGamma(rows.map((row) => ({ x: row.frequency, mValue: row.monetaryValue })));
   const gammaGamma = {
@@ -74,6 +79,10 @@ export function fitFromSummaries(rows: readonly SummaryRow[], unit: TimeUnit = '
     frequencySpendCorrelation: gg.frequencySpendCorrelation,
   };
   return { bgnbd, gammaGamma, unit, customers: rows.length };
+}
+
+function standardErrors(params: BgNbdParams, data: readonly CustomerSummary[]): Record<string, number> {
+  return parameterUncertainty('bgnbd', { ...params }, data).standardErrors;
 }
 
 /** What `vigil model fit` prints and stores when it fits from ClickHouse. */
@@ -87,6 +96,9 @@ export interface ClickHouseModelFit extends ModelFitSummary {
   model: string;
   /** Why Gamma-Gamma was not fitted (the processor then keeps the config's spend parameters). */
   gammaGammaSkipped?: string;
+  /** BG/NBD, Pareto/NBD and MBG/NBD compared on the last holdoutDays (times in days since the earliest purchase). */
+  comparison?: ComparisonReport;
+  comparisonSkipped?: string;
 }
 
 export const DEFAULT_MIN_CUSTOMERS = 100;
@@ -97,7 +109,7 @@ export const DEFAULT_MIN_CUSTOMERS = 100;
  */
 export async function fitFromClickHouse(
   ch: ClickHouseClient,
-  options: { asOfMs: number; fittedAtMs: number; minCustomers?: number; progress?: (step: string) => void },
+  options: { asOfMs: number; fittedAtMs: number; minCustomers?: number; holdoutDays?: number; progress?: (step: string) => void },
 ): Promise<ClickHouseModelFit> {
   const minCustomers = options.minCustomers ?? DEFAULT_MIN_CUSTOMERS;
   const asOf = isoSeconds(options.asOfMs);
@@ -116,7 +128,7 @@ export async function fitFromClickHouse(
   step(`fitting BG/NBD on ${inputs.length.toLocaleString('en-US')} customers`);
   const bg = fitBgNbd(inputs.map(({ x, tx, T }) => ({ x, tx, T })), { minCustomers });
   const fit: ClickHouseModelFit = {
-    bgnbd: { params: bg.params, logLikelihood: bg.logLikelihood, converged: bg.converged },
+    bgnbd: { params: bg.params, logLikelihood: bg.logLikelihood, converged: bg.converged, standardErrors: standardErrors(bg.params, inputs) },
     unit: 'days',
     customers: inputs.length,
     source,
@@ -149,7 +161,44 @@ export async function fitFromClickHouse(
       ? [{ model: GAMMA_GAMMA_MODEL, params: fit.gammaGamma.params, logLikelihood: fit.gammaGamma.logLikelihood, customers: fit.gammaGamma.customers, converged: fit.gammaGamma.converged } as const]
       : []),
   ]);
+  const holdoutDays = options.holdoutDays ?? DEFAULT_HOLDOUT_DAYS;
+  if (holdoutDays > 0) {
+    step(`comparing BG/NBD, Pareto/NBD and MBG/NBD on the last ${holdoutDays} days`);
+    const compared = await compareOnHoldout(ch, histories, { asOfMs: options.asOfMs, holdoutDays, minCustomers });
+    if (typeof compared === 'string') {
+      fit.comparisonSkipped = compared;
+    } else {
+      fit.comparison = compared.report;
+      step(`storing the comparison (chosen: ${compared.report.chosen}) in model_selection`);
+      await storeModelSelection(ch, modelSelectionRows(compared.comparison, compared.uncertainty, { fittedAtMs, originMs: compared.originMs, source }));
+    }
+  }
   return fit;
+}
+
+export const DEFAULT_HOLDOUT_DAYS = 90;
+
+/**
+ * Calibration summaries as of asOf − holdoutDays (the same query, earlier), holdout counts as the purchases since;
+ * times in days since the earliest first purchase. A reason instead when the calibration period is too thin.
+ */
+async function compareOnHoldout(
+  ch: ClickHouseClient,
+  histories: Awaited<ReturnType<typeof readPurchaseHistories>>,
+  o: { asOfMs: number; holdoutDays: number; minCustomers: number },
+) {
+  const calibrationEndMs = o.asOfMs - o.holdoutDays * DAY_MS;
+  const earlier = await readPurchaseHistories(ch, calibrationEndMs);
+  const now = new Map(histories.map((h) => [h.customerId, h.history.purchases]));
+  const calibration = earlier.map((h) => ({ customerId: h.customerId, ...modelInputs(h.history, Math.floor(calibrationEndMs / MINUTE_MS)) }));
+  if (calibration.length < o.minCustomers || !calibration.some((c) => c.x > 0)) {
+    return `${calibration.length} customers bought before the holdout's start, ${calibration.filter((c) => c.x > 0).length} of them again: too few to compare (at least ${o.minCustomers}, some repeat buyers)`;
+  }
+  const originMs = earlier.reduce((min, h) => Math.min(min, h.history.firstMin), Number.POSITIVE_INFINITY) * MINUTE_MS;
+  const calibrationEnd = (calibrationEndMs - originMs) / DAY_MS;
+  const holdoutPurchases = earlier.map((h) => (now.get(h.customerId) ?? h.history.purchases) - h.history.purchases);
+  const comparison = compareModels({ calibration, holdoutPurchases, calibrationEnd, holdoutEnd: calibrationEnd + o.holdoutDays }, { minCustomers: o.minCustomers });
+  return { comparison, originMs, ...buildComparisonReport(comparison, calibration, 'days') };
 }
 
 function isoSeconds(ms: number): string {
@@ -167,7 +216,10 @@ export interface ModelFitIo {
 
 /** `vigil model fit` with the arguments after "fit". Bad arguments or data throw VigilError for the caller to print. */
 export async function runModelFit(argv: string[], io: ModelFitIo): Promise<number> {
-  let values: { summary?: string; holdout?: string; 'calibration-end'?: string; unit?: string; config?: string; 'min-customers'?: string; quiet?: boolean; help?: boolean };
+  let values: {
+    summary?: string; holdout?: string; 'calibration-end'?: string; unit?: string; config?: string; 'min-customers'?: string;
+    'holdout-days'?: string; json?: boolean; plot?: string; quiet?: boolean; help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -178,6 +230,9 @@ export async function runModelFit(argv: string[], io: ModelFitIo): Promise<numbe
         unit: { type: 'string' },
         config: { type: 'string' },
         'min-customers': { type: 'string' },
+        'holdout-days': { type: 'string' },
+        json: { type: 'boolean' },
+        plot: { type: 'string' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -201,12 +256,16 @@ export async function runModelFit(argv: string[], io: ModelFitIo): Promise<numbe
     const raw = values['min-customers'];
     const minCustomers = raw === undefined ? DEFAULT_MIN_CUSTOMERS : Number(raw);
     if (!Number.isInteger(minCustomers) || minCustomers < 10) throw usageError(`--min-customers must be a whole number ≥ 10, got "${raw}"`);
+    if (values.json || values.plot !== undefined) throw usageError('--json and --plot are for --holdout');
+    const rawDays = values['holdout-days'];
+    const holdoutDays = rawDays === undefined ? DEFAULT_HOLDOUT_DAYS : Number(rawDays);
+    if (!Number.isInteger(holdoutDays) || holdoutDays < 0) throw usageError(`--holdout-days must be a whole number ≥ 0, got "${rawDays}"`);
     const ch = io.clickhouse ?? createClickHouseClient(loadConfig({ file: values.config }).clickhouse);
     try {
       const now = (io.now ?? Date.now)();
       const stderr = io.stderr;
       const progress = stderr && !values.quiet ? new Progress({ label: 'vigil model fit', unit: 'steps', clock: systemClock, write: stderr }) : null;
-      const fit = await fitFromClickHouse(ch, { asOfMs: now, fittedAtMs: now, minCustomers, progress: progress ? (m) => progress.step(m) : undefined });
+      const fit = await fitFromClickHouse(ch, { asOfMs: now, fittedAtMs: now, minCustomers, holdoutDays, progress: progress ? (m) => progress.step(m) : undefined });
       progress?.step('done');
       io.stdout(`${JSON.stringify(fit, null, 2)}\n`);
     } finally {
@@ -214,9 +273,10 @@ export async function runModelFit(argv: string[], io: ModelFitIo): Promise<numbe
     }
     return 0;
   }
-  if (values.config !== undefined || values['min-customers'] !== undefined) {
-    throw usageError('--config and --min-customers are for the fit from ClickHouse, without --summary or --holdout');
+  if (values.config !== undefined || values['min-customers'] !== undefined || values['holdout-days'] !== undefined) {
+    throw usageError('--config, --min-customers and --holdout-days are for the fit from ClickHouse, without --summary or --holdout');
   }
+  if (values.summary !== undefined && (values.json || values.plot !== undefined)) throw usageError('--json and --plot are for --holdout');
   if (values.summary !== undefined) {
     const rows = parseSummaryCsv(await readCsv(values.summary), values.summary);
     io.stdout(`${JSON.stringify(fitFromSummaries(rows, unit), null, 2)}\n`);
@@ -228,7 +288,24 @@ export async function runModelFit(argv: string[], io: ModelFitIo): Promise<numbe
   const log = parsePurchaseLogCsv(await readCsv(file), file, unit);
   const end = log.toTime(calibrationEnd);
   const report = evaluateHoldout(log.events, { calibrationEnd: end });
-  io.stdout(`${log.describe(calibrationEnd)}\n${formatHoldoutTable(report, unit)}\n`);
+  const split = splitCalibrationHoldout(log.events, end);
+  const comparison = compareModels(split);
+  const { report: compared } = buildComparisonReport(comparison, split.calibration, unit);
+  if (values.plot !== undefined) {
+    const chosen = comparison.scores.find((s) => s.model === comparison.chosen)!;
+    // weekly periods, as analysts read the plot
+    const period = unit === 'weeks' ? 1 : 7;
+    const data = trackingData(log.events, chosen.model, chosen.fit.params, { calibrationEnd: end, holdoutEnd: split.holdoutEnd, period });
+    const label = compared.models.find((m) => m.model === chosen.model)!.label;
+    await writeFile(values.plot, trackingSvg(data, { model: label, unit: `${unit} (weekly periods)` }));
+  }
+  if (values.json) {
+    const { rows, total } = report;
+    io.stdout(`${JSON.stringify({ bgnbdHoldout: { params: report.fit.params, rows, total }, comparison: compared }, null, 2)}\n`);
+  } else {
+    io.stdout(`${log.describe(calibrationEnd)}\n${formatHoldoutTable(report, unit)}\n\n${formatComparison(compared)}\n`);
+  }
+  if (values.plot !== undefined && io.stderr) io.stderr(`tracking plot written to ${values.plot}\n`);
   return 0;
 }
 
@@ -236,167 +313,3 @@ function usageError(problem: string): VigilError {
   return new VigilError('MODEL_INPUT_INVALID', `${problem}\n${USAGE}`);
 }
 
-async function readCsv(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    throw new VigilError('MODEL_INPUT_INVALID', `cannot read ${file}: ${errorMessage(err)}`, { cause: err });
-  }
-}
-
-interface CsvTable {
-  /** Column name to index. */
-  columns: Map<string, number>;
-  /** Data rows with their 1-based line numbers, for messages. */
-  rows: { line: number; cells: string[] }[];
-}
-
-/** Comma-separated, optional double quotes ("" inside quotes is a quote), blank lines skipped. */
-function parseCsv(text: string, file: string, required: readonly string[]): CsvTable {
-  const lines = text.split(/\r?\n/);
-  const headerAt = lines.findIndex((line) => line.trim() !== '');
-  if (headerAt < 0) throw new VigilError('MODEL_INPUT_INVALID', `${file} is empty`);
-  const header = splitCsvLine(lines[headerAt]).map((name) => name.trim());
-  const columns = new Map(header.map((name, i) => [name, i]));
-  const missing = required.filter((name) => !columns.has(name));
-  if (missing.length > 0) {
-    throw new VigilError(
-      'MODEL_INPUT_INVALID',
-      `${file} lacks column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (header: ${header.join(',')})`,
-    );
-  }
-  const rows: CsvTable['rows'] = [];
-  for (let i = headerAt + 1; i < lines.length; i++) {
-    if (lines[i].trim() === '') continue;
-    const cells = splitCsvLine(lines[i]);
-    if (cells.length !== header.length) {
-      const problem = `${cells.length} fields, the header has ${header.length}`;
-      throw new VigilError('MODEL_INPUT_INVALID', `${file} line ${i + 1}: ${problem}`);
-    }
-    rows.push({ line: i + 1, cells });
-  }
-  return { columns, rows };
-}
-
-function splitCsvLine(line: string): string[] {
-  const cells: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (ch === '"') {
-        quoted = false;
-      } else {
-        cell += ch;
-      }
-    } else if (ch === '"') {
-      quoted = true;
-    } else if (ch === ',') {
-      cells.push(cell);
-      cell = '';
-    } else {
-      cell += ch;
-    }
-  }
-  cells.push(cell);
-  return cells;
-}
-
-function numberCell(table: CsvTable, row: CsvTable['rows'][number], column: string, file: string): number {
-  const raw = row.cells[table.columns.get(column) ?? -1]?.trim() ?? '';
-  const value = raw === '' ? Number.NaN : Number(raw);
-  if (!Number.isFinite(value)) {
-    throw new VigilError('MODEL_INPUT_INVALID', `${file} line ${row.line}: ${column} "${raw}" is not a number`);
-  }
-  return value;
-}
-
-function parseSummaryCsv(text: string, file: string): SummaryRow[] {
-  const table = parseCsv(text, file, ['customer_id', 'frequency', 'recency', 'T']);
-  const hasSpend = table.columns.has('monetary_value');
-  return table.rows.map((row) => {
-    const summary: SummaryRow = {
-      customerId: row.cells[table.columns.get('customer_id') ?? 0].trim(),
-      frequency: numberCell(table, row, 'frequency', file),
-      recency: numberCell(table, row, 'recency', file),
-      T: numberCell(table, row, 'T', file),
-    };
-    if (hasSpend) summary.monetaryValue = numberCell(table, row, 'monetary_value', file);
-    return summary;
-  });
-}
-
-interface PurchaseLog {
-  events: PurchaseEvent[];
-  /** A --calibration-end argument in the log's time scale. */
-  toTime: (calibrationEnd: string) => number;
-  describe: (calibrationEnd: string) => string;
-}
-
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-
-/** Whole UTC days since the epoch; a purchase's time of day does not matter to the models. */
-function dayOf(raw: string): number {
-  const ms = Date.parse(DATE_ONLY.test(raw) ? `${raw}T00:00:00Z` : raw);
-  return Number.isFinite(ms) ? Math.floor(ms / DAY_MS) : Number.NaN;
-}
-
-function parsePurchaseLogCsv(text: string, file: string, unit: TimeUnit): PurchaseLog {
-  const table = parseCsv(text, file, ['customer_id', 'date']);
-  if (table.rows.length === 0) throw new VigilError('MODEL_INPUT_INVALID', `${file} has no purchases`);
-  const dateColumn = table.columns.get('date') ?? 1;
-  const idColumn = table.columns.get('customer_id') ?? 0;
-  const hasValue = table.columns.has('value');
-  const dated = !Number.isFinite(Number(table.rows[0].cells[dateColumn].trim()));
-  const rawTimes = table.rows.map((row) => {
-    const raw = row.cells[dateColumn].trim();
-    const t = dated ? dayOf(raw) : raw === '' ? Number.NaN : Number(raw);
-    if (!Number.isFinite(t)) {
-      throw new VigilError(
-        'MODEL_INPUT_INVALID',
-        `${file} line ${row.line}: date "${raw}" is not ${dated ? 'a date (YYYY-MM-DD)' : 'a number'}, ` +
-          "as the first row's is",
-      );
-    }
-    return t;
-  });
-  let first = Number.POSITIVE_INFINITY;
-  let last = Number.NEGATIVE_INFINITY;
-  for (const t of rawTimes) {
-    first = Math.min(first, t);
-    last = Math.max(last, t);
-  }
-  // Dated logs are fitted on days (or weeks) since the first purchase: small numbers, and the table reads naturally.
-  const originDay = dated ? first : 0;
-  const scale = dated && unit === 'weeks' ? 1 / 7 : 1;
-  const events = table.rows.map((row, i): PurchaseEvent => {
-    const event: PurchaseEvent = { customerId: row.cells[idColumn].trim(), time: (rawTimes[i] - originDay) * scale };
-    if (hasValue) event.value = numberCell(table, row, 'value', file);
-    return event;
-  });
-  const toTime = (calibrationEnd: string): number => {
-    const asNumber = Number(calibrationEnd);
-    if (calibrationEnd.trim() !== '' && Number.isFinite(asNumber)) return asNumber;
-    const day = dated ? dayOf(calibrationEnd) : Number.NaN;
-    if (!Number.isFinite(day)) {
-      throw usageError(
-        `--calibration-end "${calibrationEnd}" is not ` +
-          (dated ? 'a date (YYYY-MM-DD) or a number' : "a number, as the log's times are"),
-      );
-    }
-    return (day - originDay) * scale;
-  };
-  const isoDay = (day: number) => new Date(day * DAY_MS).toISOString().slice(0, 10);
-  const describe = (calibrationEnd: string): string => {
-    const customers = new Set(events.map((e) => e.customerId)).size;
-    const span = dated
-      ? `${isoDay(first)} to ${isoDay(last)}, times in ${unit} since ${isoDay(first)}`
-      : `times ${first} to ${last} ${unit}`;
-    return `${file}: ${events.length} purchases by ${customers} customers, ${span}; calibration ends at ${calibrationEnd}`;
-  };
-  return { events, toTime, describe };
-}

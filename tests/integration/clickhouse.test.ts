@@ -127,6 +127,7 @@ describe('migrations', () => {
       events: 'ReplacingMergeTree',
       export_audit: 'MergeTree',
       model_params: 'MergeTree',
+      model_selection: 'MergeTree',
       rejected_events: 'ReplacingMergeTree',
       schema_migrations: 'MergeTree',
       unstored_events: 'ReplacingMergeTree',

@@ -91,8 +91,11 @@ describe('live purchase model in ClickHouse equals the offline fit', () => {
       'vigil model fit: fitting BG/NBD on 300 customers',
       expect.stringMatching(/^vigil model fit: fitting Gamma-Gamma on \d+ repeat buyers$/),
       `vigil model fit: storing ${(JSON.parse(out) as ClickHouseModelFit).model} in model_params`,
+      'vigil model fit: comparing BG/NBD, Pareto/NBD and MBG/NBD on the last 90 days',
+      // every purchase here is within the last 90 days: no calibration period to compare the models on
       'vigil model fit: done',
     ]);
+    expect((JSON.parse(out) as ClickHouseModelFit).comparisonSkipped).toMatch(/^0 customers bought before the holdout's start/);
     const fit = JSON.parse(out) as ClickHouseModelFit;
     expect(fit.customers).toBe(300);
     expect(fit.bgnbd.converged && fit.gammaGamma?.converged).toBe(true);

@@ -114,5 +114,18 @@ describe.each(engines)('purchase models in %s', (_name, make) => {
     expect(fit.model).toBe('bgnbd-gg:2026-11-20T12:00:01Z');
     const latest = await readLatestModel(ch);
     expect(latest).toEqual({ fittedAtMs: Date.parse('2026-11-20T12:00:01Z'), bgnbd: fit.bgnbd.params, gammaGamma: fit.gammaGamma!.params });
+    // the three count models compared on the last 90 days, stored with the same fit date; the live model stays BG/NBD
+    expect(fit.comparison?.models.map((m) => m.model)).toEqual(['bgnbd', 'pareto_nbd', 'mbg_nbd']);
+    expect(fit.bgnbd.standardErrors.r).toBeGreaterThan(0);
+    const selection = await ch.query<{ model: string; chosen: number; calibration_end: string; holdout_actual: number; std_errors: string }>(
+      `SELECT model, chosen, toString(calibration_end) AS calibration_end, holdout_actual, std_errors FROM ${ch.database}.model_selection WHERE fitted_at = toDateTime('2026-11-20 12:00:01', 'UTC') ORDER BY model`,
+    );
+    expect(selection.map((r) => r.model)).toEqual(['bgnbd', 'mbg_nbd', 'pareto_nbd']);
+    expect(selection.filter((r) => Number(r.chosen) === 1).map((r) => r.model)).toEqual([fit.comparison!.chosen]);
+    expect(selection[0].calibration_end).toBe('2026-08-22 12:00:00');
+    const actual = fit.comparison!.models[0].actualHoldoutPurchases;
+    expect(actual).toBe(customers.reduce((n, c) => n + (c.purchases ?? []).filter((p) => p.time > 110).length, 0));
+    expect(Number(selection[0].holdout_actual)).toBe(actual);
+    expect(Object.keys(JSON.parse(selection[0].std_errors))).toEqual(['r', 'alpha', 'a', 'b']);
   });
 });

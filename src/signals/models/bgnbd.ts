@@ -1,8 +1,11 @@
 // BG/NBD churn model (Fader, Hardie & Lee 2005, "Counting Your Customers the Easy Way"): who is still alive and
 // how many purchases to expect, from each customer's repeat purchases x, recency t_x and age T.
 import { VigilError } from '../../shared/errors.js';
-import { minimiseFromStarts } from './nelderMead.js';
+import { dropoutCountProbabilityIfAlive, logCountProbability } from './countDistribution.js';
+import { fitLogParameters, groupSummaries, logRepeatRate, validateSummaries, type CustomerSummary, type FitOptions, type ModelFit } from './mle.js';
 import { hypergeometricPFQ, lnGamma, logAddExp } from './specialFunctions.js';
+
+export type { CustomerSummary, ModelFit };
 
 /** lambda ~ Gamma(r, alpha) purchase rates; p ~ Beta(a, b) dropout after each repeat purchase. */
 export interface BgNbdParams {
@@ -10,13 +13,6 @@ export interface BgNbdParams {
   alpha: number;
   a: number;
   b: number;
-}
-
-/** One customer in model time units: x repeat purchases, the last at t_x, observed for T since the first. */
-export interface CustomerSummary {
-  x: number;
-  tx: number;
-  T: number;
 }
 
 /**
@@ -127,7 +123,7 @@ export function pAlive(params: BgNbdParams, x: number, tx: number, T: number): n
  * (a+b+x−1) · (1 − (1−z)^(a−1)) / (a−1) − (1−z)^(a−1) · A z · 3F2(A+1, a, 1; a+b+x, 2; z), A = a+b−1−r,
  * which has no 0/0 at a = 1, no pole when a + b < 1, and no huge 2F1 values at large x.
  */
-function expectedPurchasesIfAlive(params: BgNbdParams, t: number, x: number, T: number): number {
+export function expectedPurchasesIfAlive(params: BgNbdParams, t: number, x: number, T: number): number {
   if (t <= 0) return 0;
   const { r, alpha, a, b } = params;
   const u = t / (alpha + T);
@@ -150,117 +146,30 @@ export function expectedPurchasesNewCustomer(params: BgNbdParams, t: number): nu
   return expectedPurchasesIfAlive(params, t, 0, 0);
 }
 
-export interface FitBgNbdOptions {
-  /** Refuse to fit fewer customers than this (default 10). */
-  minCustomers?: number;
-  /** L2 penalty on the parameters, added to the mean negative log-likelihood (default 0). */
-  penalizer?: number;
-  /** Starting points for Nelder–Mead (default 3); the lowest optimum wins. */
-  restarts?: number;
-  /** Seeds the perturbed starting points (default 1). */
-  seed?: number;
-  maxIterations?: number;
-}
-
-export interface ModelFit<P> {
-  params: P;
-  /** Total log-likelihood at params, without the penalty. */
-  logLikelihood: number;
-  /** The winning run met its tolerances before its iteration limit. */
-  converged: boolean;
-  /** Nelder–Mead iterations of the winning run, polishing restarts included. */
-  iterations: number;
-}
+export type FitBgNbdOptions = FitOptions;
 
 export type BgNbdFit = ModelFit<BgNbdParams>;
 
-function refuse(message: string): VigilError {
-  return new VigilError('MODEL_INPUT_INVALID', `BG/NBD cannot be fitted: ${message}`);
-}
-
 /** Refuses, naming the first offending customer, data the BG/NBD likelihood cannot use. */
 export function validateBgNbdInput(data: readonly CustomerSummary[], minCustomers = 10): void {
-  if (data.length < minCustomers) {
-    throw refuse(`${data.length} customers, at least ${minCustomers} needed`);
-  }
-  let repeatBuyers = 0;
-  for (let i = 0; i < data.length; i++) {
-    const { x, tx, T } = data[i];
-    for (const [name, v] of [['frequency', x], ['recency', tx], ['T', T]] as const) {
-      if (!Number.isFinite(v)) throw refuse(`customer #${i} has a non-finite ${name} (${v})`);
-      if (v < 0) throw refuse(`customer #${i} has a negative ${name} (${v})`);
-    }
-    if (!Number.isInteger(x)) {
-      throw refuse(`customer #${i} has a fractional frequency (${x}); it counts repeat purchases`);
-    }
-    if (tx > T) throw refuse(`customer #${i} has recency ${tx} above age T ${T}`);
-    if (x === 0 && tx !== 0) throw refuse(`customer #${i} has recency ${tx} but no repeat purchases`);
-    if (x > 0) repeatBuyers++;
-  }
-  if (repeatBuyers === 0) {
-    throw refuse('every frequency is zero: with no repeat purchases the purchase and dropout rates cannot be estimated');
-  }
+  validateSummaries(data, 'BG/NBD', minCustomers);
 }
 
-// Identical (x, t_x, T) rows are common with whole-day or whole-week data; each is evaluated once with a weight.
-function compress(data: readonly CustomerSummary[]): Columns {
-  const index = new Map<string, number>();
-  const rows: CustomerSummary[] = [];
-  const counts: number[] = [];
-  for (const row of data) {
-    const key = `${row.x}|${row.tx}|${row.T}`;
-    const at = index.get(key);
-    if (at === undefined) {
-      index.set(key, rows.length);
-      rows.push(row);
-      counts.push(1);
-    } else {
-      counts[at]++;
-    }
-  }
-  return toColumns(
-    Float64Array.from(rows, (row) => row.x),
-    Float64Array.from(rows, (row) => row.tx),
-    Float64Array.from(rows, (row) => row.T),
-    Float64Array.from(counts),
-  );
-}
-
-const fromLog = (theta: readonly number[]): BgNbdParams => ({
-  r: Math.exp(theta[0]),
-  alpha: Math.exp(theta[1]),
-  a: Math.exp(theta[2]),
-  b: Math.exp(theta[3]),
-});
+const fromVector = (v: readonly number[]): BgNbdParams => ({ r: v[0], alpha: v[1], a: v[2], b: v[3] });
 
 /** Maximum likelihood over log-parameters, so they stay positive, with Nelder–Mead from several starting points. */
 export function fitBgNbd(data: readonly CustomerSummary[], options: FitBgNbdOptions = {}): BgNbdFit {
   validateBgNbdInput(data, options.minCustomers ?? 10);
-  const penalizer = options.penalizer ?? 0;
-  const columns = compress(data);
-  const objective = (theta: readonly number[]): number => {
-    const params = fromLog(theta);
-    const penalty = penalizer * (params.r ** 2 + params.alpha ** 2 + params.a ** 2 + params.b ** 2);
-    return -columnsLogLikelihood(params, columns) / data.length + penalty;
-  };
-
+  // Identical (x, t_x, T) rows are common with whole-day or whole-week data; each is evaluated once with a weight.
+  const grouped = groupSummaries(data);
+  const columns = toColumns(grouped.x, grouped.tx, grouped.T, grouped.weights);
   // Start at r = a = b = 1 with alpha set so that r / alpha matches the observed repeat rate.
-  let sumX = 0;
-  let sumT = 0;
-  for (const row of data) {
-    sumX += row.x;
-    sumT += row.T;
-  }
-  const base = [0, Math.log(Math.max(sumT, 1e-9) / Math.max(sumX, 1)), 0, 0];
-  const best = minimiseFromStarts(objective, base, options);
-  if (!Number.isFinite(best.fx)) {
-    throw new VigilError('MODEL_FIT_FAILED', 'BG/NBD likelihood was not finite at any point the optimiser tried');
-  }
-  const params = fromLog(best.x);
-  return {
-    params,
-    logLikelihood: columnsLogLikelihood(params, columns),
-    converged: best.converged,
-    iterations: best.iterations,
-  };
+  const fit = fitLogParameters('BG/NBD', (v) => columnsLogLikelihood(fromVector(v), columns), [0, logRepeatRate(data), 0, 0], data.length, options);
+  return { ...fit, params: fromVector(fit.params) };
+}
+
+/** ln P(k purchases in (T, T + t] | x, t_x, T): given alive, lambda ~ Gamma(r + x, α + T), p ~ Beta(a, b + x). */
+export function bgNbdLogCountProbability(params: BgNbdParams, k: number, t: number, x: number, tx: number, T: number): number {
+  const { r, alpha, a, b } = params;
+  return logCountProbability(pAlive(params, x, tx, T), dropoutCountProbabilityIfAlive(k, t, r + x, alpha + T, a, b + x), k);
 }

@@ -60,3 +60,15 @@ export function integrateUnit(f: (x: number, complement: number) => number, node
   for (const node of nodes) sum += node.weight * f(node.x, node.complement);
   return sum;
 }
+
+/** Total probability and mean of a count distribution given by its log-probabilities, summed over k = 0..kMax. */
+export function countMoments(logProbability: (k: number) => number, kMax: number): { total: number; mean: number } {
+  let total = 0;
+  let mean = 0;
+  for (let k = 0; k <= kMax; k++) {
+    const p = Math.exp(logProbability(k));
+    total += p;
+    mean += k * p;
+  }
+  return { total, mean };
+}

@@ -106,3 +106,25 @@ export function hyp2f1(a: number, b: number, c: number, z: number, options?: Ser
   }
   return hypergeometricPFQ([a, b], [c], z, options);
 }
+
+/** Gauss–Legendre nodes and weights on (0, 1), n points (Newton on P_n from the Chebyshev guesses). */
+export function gaussLegendreUnit(n: number): { x: Float64Array; w: Float64Array } {
+  const x = new Float64Array(n);
+  const w = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let t = Math.cos((Math.PI * (i + 0.75)) / (n + 0.5));
+    let derivative = 1;
+    for (let step = 0; step < 100; step++) {
+      let p0 = 1;
+      let p1 = t;
+      for (let k = 2; k <= n; k++) [p0, p1] = [p1, ((2 * k - 1) * t * p1 - (k - 1) * p0) / k];
+      derivative = (n * (t * p1 - p0)) / (t * t - 1);
+      const dt = p1 / derivative;
+      t -= dt;
+      if (Math.abs(dt) < 1e-16) break;
+    }
+    x[i] = (1 - t) / 2;
+    w[i] = 1 / ((1 - t * t) * derivative * derivative);
+  }
+  return { x, w };
+}

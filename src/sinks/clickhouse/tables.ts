@@ -104,6 +104,23 @@ export const TABLES = {
     converged: 'UInt8',
     source: 'String',
   },
+  /** One row per compared purchase-count model of a `vigil model fit` (migration 0015). */
+  model_selection: {
+    fitted_at: "DateTime('UTC')",
+    model: 'String',
+    chosen: 'UInt8',
+    params: 'String',
+    std_errors: 'String',
+    log_likelihood: 'Float64',
+    converged: 'UInt8',
+    customers: 'UInt64',
+    calibration_end: "DateTime('UTC')",
+    holdout_end: "DateTime('UTC')",
+    holdout_log_likelihood: 'Float64',
+    holdout_expected: 'Float64',
+    holdout_actual: 'Float64',
+    source: 'String',
+  },
   /** Written by customer_days_mv from customer_activity (migration 0009). */
   customer_days: {
     day: 'Date',
@@ -179,6 +196,7 @@ export type AlertRow = RowOf<'alerts'>;
 export type RejectedEventRow = RowOf<'rejected_events'>;
 export type UnstoredEventRow = RowOf<'unstored_events'>;
 export type ModelParamsRow = RowOf<'model_params'>;
+export type ModelSelectionRow = RowOf<'model_selection'>;
 export type ErasureAuditRow = RowOf<'erasure_audit'>;
 export type ExportAuditRow = RowOf<'export_audit'>;
 

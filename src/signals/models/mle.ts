@@ -1,0 +1,148 @@
+// Maximum likelihood for the purchase-count models (BG/NBD, MBG/NBD, Pareto/NBD): identical (x, t_x, T) rows
+// grouped into one weighted row (exact: they are sufficient statistics), log-parameters so every parameter stays
+// positive, and the same multi-start Nelder–Mead for every model.
+import { VigilError } from '../../shared/errors.js';
+import { minimiseFromStarts, type MultiStartOptions } from './nelderMead.js';
+
+/** One customer in model time units: x repeat purchases, the last at t_x, observed for T since the first. */
+export interface CustomerSummary {
+  x: number;
+  tx: number;
+  T: number;
+}
+
+/** Distinct (x, t_x, T) rows with how many customers each stands for. */
+export interface GroupedSummaries {
+  x: Float64Array;
+  tx: Float64Array;
+  T: Float64Array;
+  weights: Float64Array;
+  /** Customers in all (the sum of the weights). */
+  customers: number;
+}
+
+export function groupSummaries(data: readonly CustomerSummary[]): GroupedSummaries {
+  const index = new Map<string, number>();
+  const rows: CustomerSummary[] = [];
+  const counts: number[] = [];
+  for (const row of data) {
+    const key = `${row.x}|${row.tx}|${row.T}`;
+    const at = index.get(key);
+    if (at === undefined) {
+      index.set(key, rows.length);
+      rows.push(row);
+      counts.push(1);
+    } else {
+      counts[at]++;
+    }
+  }
+  return {
+    x: Float64Array.from(rows, (row) => row.x),
+    tx: Float64Array.from(rows, (row) => row.tx),
+    T: Float64Array.from(rows, (row) => row.T),
+    weights: Float64Array.from(counts),
+    customers: data.length,
+  };
+}
+
+/** Refuses, naming the first offending customer, data a purchase-count likelihood cannot use. */
+export function validateSummaries(data: readonly CustomerSummary[], model: string, minCustomers = 10): void {
+  const refuse = (message: string) => new VigilError('MODEL_INPUT_INVALID', `${model} cannot be fitted: ${message}`);
+  if (data.length < minCustomers) throw refuse(`${data.length} customers, at least ${minCustomers} needed`);
+  let repeatBuyers = 0;
+  for (let i = 0; i < data.length; i++) {
+    const { x, tx, T } = data[i];
+    for (const [name, v] of [['frequency', x], ['recency', tx], ['T', T]] as const) {
+      if (!Number.isFinite(v)) throw refuse(`customer #${i} has a non-finite ${name} (${v})`);
+      if (v < 0) throw refuse(`customer #${i} has a negative ${name} (${v})`);
+    }
+    if (!Number.isInteger(x)) throw refuse(`customer #${i} has a fractional frequency (${x}); it counts repeat purchases`);
+    if (tx > T) throw refuse(`customer #${i} has recency ${tx} above age T ${T}`);
+    if (x === 0 && tx !== 0) throw refuse(`customer #${i} has recency ${tx} but no repeat purchases`);
+    if (x > 0) repeatBuyers++;
+  }
+  if (repeatBuyers === 0) {
+    throw refuse('every frequency is zero: with no repeat purchases the purchase and dropout rates cannot be estimated');
+  }
+}
+
+export interface FitOptions extends MultiStartOptions {
+  /** Refuse to fit fewer customers than this (default 10). */
+  minCustomers?: number;
+  /** L2 penalty on the parameters, added to the mean negative log-likelihood (default 0). */
+  penalizer?: number;
+}
+
+export interface ModelFit<P> {
+  params: P;
+  /** Total log-likelihood at params, without the penalty. */
+  logLikelihood: number;
+  /** The winning run met its tolerances before its iteration limit. */
+  converged: boolean;
+  /** Nelder–Mead iterations of the winning run, polishing restarts included. */
+  iterations: number;
+}
+
+/** ln(Σ x / Σ T): the log of the observed repeat rate, where every model's purchase-rate scale starts. */
+export function logRepeatRate(data: readonly CustomerSummary[]): number {
+  let sumX = 0;
+  let sumT = 0;
+  for (const row of data) {
+    sumX += row.x;
+    sumT += row.T;
+  }
+  return Math.log(Math.max(sumT, 1e-9) / Math.max(sumX, 1));
+}
+
+/**
+ * Maximises totalLogLikelihood over log-parameters from `baseLog`, with the mean negative log-likelihood per
+ * customer (plus the penalty) as the objective so the tolerances mean the same at any size.
+ */
+export function fitLogParameters(
+  model: string,
+  totalLogLikelihood: (params: readonly number[]) => number,
+  baseLog: readonly number[],
+  customers: number,
+  options: FitOptions = {},
+): ModelFit<number[]> {
+  const penalizer = options.penalizer ?? 0;
+  const objective = (theta: readonly number[]): number => {
+    const params = theta.map(Math.exp);
+    const penalty = penalizer * params.reduce((s, v) => s + v * v, 0);
+    return -totalLogLikelihood(params) / customers + penalty;
+  };
+  const best = minimiseFromStarts(objective, baseLog, options);
+  if (!Number.isFinite(best.fx)) {
+    throw new VigilError('MODEL_FIT_FAILED', `${model} likelihood was not finite at any point the optimiser tried`);
+  }
+  const params = best.x.map(Math.exp);
+  return { params, logLikelihood: totalLogLikelihood(params), converged: best.converged, iterations: best.iterations };
+}
+
+/**
+ * Validates, groups identical rows and fits: the path of every model whose likelihood is a sum over customers. A
+ * likelihood that throws at some parameters (a series that will not converge there) counts as unusable there.
+ */
+export function fitByRows<P>(
+  model: string,
+  data: readonly CustomerSummary[],
+  rowLogLikelihood: (params: P, x: number, tx: number, T: number) => number,
+  fromVector: (v: readonly number[]) => P,
+  baseLog: readonly number[],
+  options: FitOptions = {},
+): ModelFit<P> {
+  validateSummaries(data, model, options.minCustomers ?? 10);
+  const g = groupSummaries(data);
+  const total = (v: readonly number[]) => {
+    const params = fromVector(v);
+    let sum = 0;
+    try {
+      for (let i = 0; i < g.x.length; i++) sum += g.weights[i] * rowLogLikelihood(params, g.x[i], g.tx[i], g.T[i]);
+    } catch {
+      return Number.NaN;
+    }
+    return sum;
+  };
+  const fit = fitLogParameters(model, total, baseLog, data.length, options);
+  return { ...fit, params: fromVector(fit.params) };
+}

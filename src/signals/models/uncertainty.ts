@@ -1,0 +1,151 @@
+// How sure a fit is: standard errors from the observed information (the numerical Hessian of the total
+// log-likelihood at the optimum, taken in the log-parameters the fit optimises, then carried to the parameters by
+// the delta method), and delta-method intervals for any quantity of the parameters, such as a customer's P(alive),
+// formed on the logit or log scale so they stay inside (0, 1) or above 0.
+import { VigilError } from '../../shared/errors.js';
+import { COUNT_MODELS, type CountModelName, type ModelParams } from './countModels.js';
+import { groupSummaries, type CustomerSummary } from './mle.js';
+
+export interface ParameterUncertainty {
+  paramNames: readonly string[];
+  /** Covariance of ln(parameter), the inverse of the observed information in log space; null when singular. */
+  logCovariance: number[][] | null;
+  /** Standard error of each parameter: parameter × sd(ln parameter); NaN when the information is singular. */
+  standardErrors: ModelParams;
+}
+
+// Central differences in log space: 1e-3 keeps the rounding of a total near 1e4 (about 1e-12) well below h².
+const HESSIAN_STEP = 1e-3;
+
+/** Inverse of a symmetric positive-definite matrix by Gauss–Jordan with pivoting; null when it is not invertible. */
+export function invert(matrix: readonly (readonly number[])[]): number[][] | null {
+  const n = matrix.length;
+  const a = matrix.map((row, i) => [...row, ...Array.from({ length: n }, (_, j) => (i === j ? 1 : 0))]);
+  for (let col = 0; col < n; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < n; r++) if (Math.abs(a[r][col]) > Math.abs(a[pivot][col])) pivot = r;
+    if (!(Math.abs(a[pivot][col]) > 1e-300)) return null;
+    [a[col], a[pivot]] = [a[pivot], a[col]];
+    const p = a[col][col];
+    for (let j = 0; j < 2 * n; j++) a[col][j] /= p;
+    for (let r = 0; r < n; r++) {
+      if (r === col) continue;
+      const f = a[r][col];
+      if (f !== 0) for (let j = 0; j < 2 * n; j++) a[r][j] -= f * a[col][j];
+    }
+  }
+  return a.map((row) => row.slice(n));
+}
+
+/** The observed information's inverse at `params` (a maximum of the likelihood of `data`). */
+export function parameterUncertainty(model: CountModelName, params: ModelParams, data: readonly CustomerSummary[]): ParameterUncertainty {
+  const spec = COUNT_MODELS[model];
+  const names = spec.paramNames;
+  const g = groupSummaries(data);
+  const total = (logs: readonly number[]): number => {
+    const p: ModelParams = {};
+    names.forEach((name, i) => (p[name] = Math.exp(logs[i])));
+    let sum = 0;
+    for (let i = 0; i < g.x.length; i++) sum += g.weights[i] * spec.logLikelihood(p, g.x[i], g.tx[i], g.T[i]);
+    return sum;
+  };
+  const at = names.map((name) => Math.log(params[name]));
+  const h = HESSIAN_STEP;
+  const shifted = (i: number, di: number, j: number, dj: number) => {
+    const v = [...at];
+    v[i] += di;
+    v[j] += dj;
+    return total(v);
+  };
+  const n = names.length;
+  const information = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  const center = total(at);
+  for (let i = 0; i < n; i++) {
+    information[i][i] = -(shifted(i, h, i, 0) - 2 * center + shifted(i, -h, i, 0)) / (h * h);
+    for (let j = 0; j < i; j++) {
+      const d = (shifted(i, h, j, h) - shifted(i, h, j, -h) - shifted(i, -h, j, h) + shifted(i, -h, j, -h)) / (4 * h * h);
+      information[i][j] = information[j][i] = -d;
+    }
+  }
+  const inverse = invert(information);
+  const positive = inverse !== null && inverse.every((row, i) => row[i] > 0 && row.every(Number.isFinite));
+  const logCovariance = positive ? inverse : null;
+  const standardErrors: ModelParams = {};
+  names.forEach((name, i) => (standardErrors[name] = logCovariance ? params[name] * Math.sqrt(logCovariance[i][i]) : Number.NaN));
+  return { paramNames: names, logCovariance, standardErrors };
+}
+
+export interface Interval {
+  estimate: number;
+  lower: number;
+  upper: number;
+  /** 0.9 for a 90 % interval. */
+  level: number;
+}
+
+// Two-sided standard normal quantiles for the levels offered.
+const Z: Record<string, number> = { '0.5': 0.6744897501960817, '0.8': 1.2815515655446004, '0.9': 1.6448536269514722, '0.95': 1.959963984540054, '0.99': 2.5758293035489004 };
+
+const SCALES = {
+  /** For probabilities: the interval stays inside (0, 1). */
+  logit: { to: (v: number) => Math.log(v) - Math.log1p(-v), from: (u: number) => 1 / (1 + Math.exp(-u)) },
+  /** For positive quantities (expected purchases, value). */
+  log: { to: Math.log, from: Math.exp },
+  identity: { to: (v: number) => v, from: (u: number) => u },
+} as const;
+
+/**
+ * Delta-method interval for quantity(params): on the chosen scale, estimate ± z · sqrt(∇ᵀ Σ ∇), with ∇ the gradient
+ * with respect to the log-parameters (central differences) and Σ their covariance; back on the natural scale.
+ */
+export function deltaInterval(
+  quantity: (params: ModelParams) => number,
+  params: ModelParams,
+  uncertainty: ParameterUncertainty,
+  options: { level?: number; scale?: keyof typeof SCALES } = {},
+): Interval {
+  const level = options.level ?? 0.9;
+  const z = Z[String(level)];
+  if (z === undefined) throw new VigilError('MODEL_INPUT_INVALID', `interval level ${level} is not one of ${Object.keys(Z).join(', ')}`);
+  const scale = SCALES[options.scale ?? 'log'];
+  const estimate = quantity(params);
+  const cov = uncertainty.logCovariance;
+  if (!cov) return { estimate, lower: Number.NaN, upper: Number.NaN, level };
+  const names = uncertainty.paramNames;
+  const h = 1e-5;
+  const gradient = names.map((name) => {
+    const moved = (d: number) => scale.to(quantity({ ...params, [name]: params[name] * Math.exp(d) }));
+    return (moved(h) - moved(-h)) / (2 * h);
+  });
+  let variance = 0;
+  for (let i = 0; i < names.length; i++) for (let j = 0; j < names.length; j++) variance += gradient[i] * cov[i][j] * gradient[j];
+  const center = scale.to(estimate);
+  const half = z * Math.sqrt(Math.max(0, variance));
+  if (!Number.isFinite(center)) return { estimate, lower: estimate, upper: estimate, level };
+  return { estimate, lower: scale.from(center - half), upper: scale.from(center + half), level };
+}
+
+/** A customer's P(alive) and expected purchases in the next t, each with its interval. */
+export function customerIntervals(
+  model: CountModelName,
+  params: ModelParams,
+  uncertainty: ParameterUncertainty,
+  customer: CustomerSummary,
+  t: number,
+  level = 0.9,
+): { pAlive: Interval; expectedPurchases: Interval } {
+  const spec = COUNT_MODELS[model];
+  const { x, tx, T } = customer;
+  return {
+    pAlive: deltaInterval((p) => spec.pAlive(p, x, tx, T), params, uncertainty, { level, scale: 'logit' }),
+    expectedPurchases: deltaInterval((p) => spec.expectedPurchases(p, t, x, tx, T), params, uncertainty, { level, scale: 'log' }),
+  };
+}
+
+/** "P(alive) 0.31, 90 % 0.24–0.39": the estimate and its interval, as alert reasons and the at-risk list say it. */
+export function formatInterval(label: string, interval: Interval, digits = 2): string {
+  const f = (v: number) => v.toFixed(digits);
+  const percent = `${Number((interval.level * 100).toFixed(1))} %`;
+  if (!Number.isFinite(interval.lower) || !Number.isFinite(interval.upper)) return `${label} ${f(interval.estimate)} (no interval)`;
+  return `${label} ${f(interval.estimate)}, ${percent} ${f(interval.lower)}–${f(interval.upper)}`;
+}
