@@ -54,7 +54,7 @@ function setup(config: Record<string, unknown> = {}) {
 
 const e = (id: string, type: string, over: Record<string, unknown> = {}) => ({ id, customerId: 'c1', type, ts: NOW - 1000, ...over });
 
-// The steps are specified one by one (sources/admit.test.ts, windows/apply.test.ts, signals/score.test.ts,
+// The steps are specified one by one (admission/admit.test.ts, windows/apply.test.ts, signals/score.test.ts,
 // wall/liveView.test.ts, privacy/pipelinePrivacy.test.ts); these are the composition's: one message through them all.
 describe('Pipeline', () => {
   it('counts a redelivered event once in the activity rows', () => {

@@ -1,4 +1,4 @@
-// One event's path through the processor, top to bottom: admit (sources/admit.ts) → apply (windows/apply.ts) →
+// One event's path through the processor, top to bottom: admit (admission/admit.ts) → apply (windows/apply.ts) →
 // score (signals/score.ts) → evaluate (alerts/customerRules.ts, alerts/entityRules.ts) → the outputs and the wall's
 // LiveView (wall/liveView.ts). Privacy events take their own turn (privacy/livePrivacy.ts).
 import { EVENT_LAG_BUCKETS, Histogram } from './shared/histogram.js';
@@ -9,7 +9,7 @@ import type { ErasureRequest, PipelineOutputs } from './contract/outputs.js';
 import type { CustomerSignals, InboundMessage, Outcome, PipelineRejectReason } from './contract/pipeline.js';
 import { MINUTE_MS, type Clock } from './shared/clock.js';
 import { SnapshotReader, SnapshotWriter } from './shared/snapshotCodec.js';
-import { Admission, type Admitted } from './sources/admit.js';
+import { Admission, type Admitted } from './admission/admit.js';
 import { ApplyStep } from './windows/apply.js';
 import type { CustomerWindows } from './windows/customerWindows.js';
 import { Scorer } from './signals/score.js';
@@ -132,14 +132,16 @@ export class Pipeline extends WallFacing {
   /** An accepted event: stored, applied to the live state, scored, evaluated, shown. */
   private record(ev: VigilEvent, msg: InboundMessage, watermark: number): Outcome {
     const now = msg.receivedAt;
-    this.deps.outputs.event(ev, { streamSeq: msg.streamSeq, receivedAt: now });
+    const meta = { streamSeq: msg.streamSeq, receivedAt: now };
     this.state.activity(ev, msg.streamSeq);
     // The withdrawal itself is on record (events, customer_activity); the customer leaves live scoring.
     if (ev.type === 'consent_withdrawn') {
       this.privacyStep.withdrawn(ev, this.replaying);
+      this.deps.outputs.event(ev, meta);
       this.counts.processed++;
       return 'processed';
     }
+    // apply → score → evaluate
     const nowMin = Math.floor(watermark / MINUTE_MS);
     const { slot, view } = this.state.apply(ev, msg.streamSeq, nowMin, this.replaying);
     const signals = this.scorer.score(view);
@@ -147,11 +149,14 @@ export class Pipeline extends WallFacing {
       evaluateCustomer(this.desk.engine, this.desk.customerRules, ev, signals, now);
       if (this.deps.partition === undefined) evaluateEntitiesOf(this.desk.engine, this.entities, ev, nowMin, now);
     }
-    this.live.trackAtRisk(ev.customerId, signals, now);
+    // → the sinks: the event's row and, when due, its signals' snapshot row
+    this.deps.outputs.event(ev, meta);
     const row = this.scorer.snapshotDue(this.windows, slot, signals, ev.ts);
     if (row) this.deps.outputs.signals(row);
-    this.counts.processed++;
+    // → the wall's view
+    this.live.trackAtRisk(ev.customerId, signals, now);
     this.live.lag(now - ev.ts);
+    this.counts.processed++;
     this.eventToSignal.observeMs(now - ev.ts);
     return 'processed';
   }

@@ -1,5 +1,5 @@
 // The types the pipeline's steps and its callers share: a message in, its outcome, a customer's signals.
-import type { RejectReason } from '../sources/parse.js';
+import type { RejectReason } from '../admission/parse.js';
 import type { ChurnSignal } from '../signals/churn.js';
 import type { EngagementSignal } from '../signals/engagement.js';
 import type { FatigueSignal } from '../signals/fatigue.js';
