@@ -53,14 +53,17 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
   const privacyToken = privacyTokens.length > 0 ? createAuthenticator({ viewer: [], responder: [...privacyTokens] }) : null;
 
   /**
-   * Who may export: a privacy token, or a responder. Once privacy tokens are set, an open wall's visitors (all of
-   * them responders) may not: only a real token counts. Returns who asked, or the response to send.
+   * Who may export: a privacy token, or a responder. An open wall's visitors (all of them responders) may only on a
+   * wall bound to loopback without privacy tokens: elsewhere only a real token counts. Returns who asked, or the response to send.
    */
   function authorizeExport(req: WallHttpRequest): string | WallHttpResponse {
     const presented = presentedToken(req.headers);
     if (privacyToken && presented && privacyToken(presented).ok) return 'privacy';
     const open = authenticate(null).ok;
     if (open && privacyToken) return errorResponse(401, 'UNAUTHORIZED', 'an export needs a privacy token (wall.privacyTokens) or a responder token', { 'www-authenticate': 'Bearer realm="vigil-wall"' });
+    // A wall opened to the network (wall.allowOpen on a non-loopback host) shows the feed to anyone who reaches it,
+    // but a customer's whole record is personal data: it needs a token there.
+    if (open && !options.hosts.boundToLoopback) return errorResponse(401, 'UNAUTHORIZED', 'this wall is open to the network: an export needs a privacy token (wall.privacyTokens)', { 'www-authenticate': 'Bearer realm="vigil-wall"' });
     const role = authorize(req);
     if (typeof role !== 'string') return role;
     if (role !== 'responder') return errorResponse(403, 'FORBIDDEN', 'an export needs a responder or a privacy token');

@@ -89,6 +89,16 @@ describe.each(['uws', 'ws'] as const)('the export route over %s', (transport) =>
     expect(((await r.json()) as { summary: string[] }).summary).toEqual(['We hold no events about you.', 'We did not contact you in the last 7 days.', 'Your live scores are not in this export: no live state in this test.']);
   });
 
+  it('on a wall opened to the network, nobody exports without a token; on loopback, the open wall\'s visitor may', async () => {
+    const open = await start({ host: '0.0.0.0', allowOpen: true }, exporter());
+    const refused = await get(`${open}/api/v1/customers/nobody/export`);
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ error: { message: 'this wall is open to the network: an export needs a privacy token (wall.privacyTokens)' } });
+    await wall?.close();
+    const loopback = await start({}, exporter());
+    expect((await get(`${loopback}/api/v1/customers/nobody/export`)).status).toBe(200);
+  });
+
   it('answers malformed ids, methods and ?by= with an error, never an exception', async () => {
     const base = await start(tokens, exporter());
     for (const id of ['%E0%A4%A', '%00abc', '%ED%A0%80', 'x'.repeat(129), '%20'.repeat(0)]) {
