@@ -180,6 +180,29 @@ export const configSchema = z
             annualDiscountRate: z.number().min(0).max(1).default(0.1),
             /** How often the processor re-reads model_params for a newer fit (`vigil model fit`). */
             refreshMs: z.number().int().min(100).default(5 * 60_000),
+            /** The processor's own scheduled refit from ClickHouse (src/sources/modelRefit.ts); the cluster leader runs it. */
+            refit: z
+              .object({
+                enabled: z.boolean().default(false),
+                /** Least time between two refits (the first comes one interval after the start). */
+                intervalMs: z.number().int().min(100).default(6 * 3_600_000),
+                /** Refit only once this many purchases were received after the last stored fit's date. */
+                minNewPurchases: z.number().int().min(0).default(100),
+                /** As `vigil model fit --min-customers`. */
+                minCustomers: z.number().int().min(10).default(100),
+                /** A new fit moved this far from the last accepted one raises `model_drift`. */
+                drift: z
+                  .object({
+                    /** Largest relative change of any BG/NBD parameter, |new − old| / old. */
+                    maxParamChange: z.number().positive().default(0.5),
+                    /** Largest change of the mean log-likelihood per customer (nats). */
+                    maxLogLikelihoodChange: z.number().positive().default(0.5),
+                  })
+                  .strict()
+                  .default({}),
+              })
+              .strict()
+              .default({}),
           })
           .strict()
           .default({}),
