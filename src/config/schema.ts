@@ -11,7 +11,7 @@ export const alertRuleSchema = z
   .object({
     name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower snake case'),
     /** Which computed value the rule watches. */
-    signal: z.enum(['churn_risk', 'engagement', 'engagement_trend', 'fatigue', 'surge_z', 'overloaded_customers', 'suppressed_customers', 'lag_ms', 'pending_events']),
+    signal: z.enum(['churn_risk', 'engagement', 'engagement_trend', 'fatigue', 'surge_z', 'overloaded_customers', 'suppressed_customers', 'lag_ms', 'pending_events', 'model_drift']),
     subject: z.enum(['customer', 'channel', 'segment', 'campaign', 'processor']),
     op: z.enum(['>', '>=', '<', '<=']).default('>'),
     threshold: z.number(),
@@ -326,6 +326,7 @@ export const configSchema = z
           { name: 'campaign_negative_surge', signal: 'surge_z', subject: 'campaign', op: '>=', threshold: 4, resolveThreshold: 2, forMs: 60_000, severity: 'critical', labels: {}, minVolume: 10 },
           { name: 'campaign_suppressed', signal: 'suppressed_customers', subject: 'campaign', op: '>=', threshold: 500, resolveThreshold: 250, forMs: 0, severity: 'warning', labels: {}, minVolume: 0 },
           { name: 'processor_lag', signal: 'lag_ms', subject: 'processor', op: '>=', threshold: 30_000, resolveThreshold: 5_000, forMs: 30_000, severity: 'critical', labels: {}, minVolume: 0 },
+          { name: 'model_drift', signal: 'model_drift', subject: 'processor', op: '>=', threshold: 1, resolveThreshold: 1, forMs: 0, severity: 'warning', labels: {}, minVolume: 0 },
         ]),
       })
       .strict()

@@ -103,7 +103,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     ? startModelRefit({ config: config.signals.model.refit, clickhouse: config.clickhouse, ch, clock, leads, log: log.child({ stage: 'refit' }) })
     : null;
   const pipelineNotifier = clustered ? clusterNotifier(notifier) : singleNotifier(notifier);
-  const { createConsumer } = consumerFactory({ config, log, clock, services, notifier: pipelineNotifier, model: () => model });
+  const { createConsumer } = consumerFactory({ config, log, clock, services, notifier: pipelineNotifier, model: () => model, refit: () => refit?.status() ?? null });
 
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {

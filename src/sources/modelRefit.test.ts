@@ -3,7 +3,8 @@ import { parseConfig } from '../config/load.js';
 import { ManualClock } from '../shared/clock.js';
 import { silentLogger } from '../shared/logger.js';
 import type { FitFigures } from './modelDrift.js';
-import { refitDecision, scheduleRefits, type RefitOutcome } from './modelRefit.js';
+import { processorSample } from '../alerts/entityRules.js';
+import { modelState, refitDecision, scheduleRefits, type RefitOutcome } from './modelRefit.js';
 
 const HOUR = 3_600_000;
 const fitOf = (r: number, converged = true): FitFigures => ({ params: { r, alpha: 30, a: 0.8, b: 2.4 }, logLikelihood: -300, customers: 100, converged });
@@ -113,5 +114,32 @@ describe('scheduleRefits on the manual clock', () => {
       ['2026-01-01T12:00:00Z', true, true],
       ['2026-01-02T00:00:00Z', false, true],
     ]);
+  });
+});
+
+describe('the model state on the wall and the model_drift sample', () => {
+  const rule = parseConfig({}).alerts.rules.find((r) => r.name === 'model_drift')!;
+  const stats = { ts: 0, eventsPerSec: 0, eventsTotal: 0, rejectedTotal: 0, lateTotal: 0, lagMs: 0, pending: 0, activeCustomers: 0, clickhouseBufferedRows: 0, uptimeS: 0 };
+  const drift = { drifted: true, reasons: ['r 0.250 → 0.600 (+140 %, limit ±50 %)'] };
+  const status = { refits: 2, accepted: null, chosen: 'pareto_nbd', drift, recent: [], lastError: null };
+
+  it('reads the fit date from the version and the verdict from the last refit', () => {
+    expect(modelState('bgnbd-gg:config', null)).toEqual({ version: 'bgnbd-gg:config', fittedAt: null, chosen: null, drift: 'unknown', driftReasons: [] });
+    expect(modelState('bgnbd:2026-01-01T06:00:00Z,gg:config', status)).toEqual({
+      version: 'bgnbd:2026-01-01T06:00:00Z,gg:config',
+      fittedAt: '2026-01-01T06:00:00Z',
+      chosen: 'pareto_nbd',
+      drift: 'drifted',
+      driftReasons: drift.reasons,
+    });
+  });
+
+  it('samples 1 with the reasons on drift, 0 after a refit without, nothing where no refit ran', () => {
+    expect(rule).toMatchObject({ signal: 'model_drift', subject: 'processor', op: '>=', threshold: 1 });
+    const v = 'bgnbd-gg:2026-01-01T06:00:00Z';
+    expect(processorSample(rule, { ...stats, model: modelState(v, status) })).toEqual({ value: 1, reasons: [`${v}: ${drift.reasons[0]}`], trigger: null });
+    expect(processorSample(rule, { ...stats, model: modelState(v, { ...status, drift: { drifted: false, reasons: [] } }) })).toEqual({ value: 0, reasons: [], trigger: null });
+    expect(processorSample(rule, { ...stats, model: modelState(v, null) })).toBeNull();
+    expect(processorSample(rule, stats)).toBeNull();
   });
 });

@@ -4,6 +4,7 @@
 // model_params; every processor then takes it through watchStoredModel, so the cluster runs one version. Each new fit
 // is checked for drift against the last accepted one (modelDrift.ts).
 import type { VigilConfig } from '../config/schema.js';
+import type { ModelState } from '../contract/frames.js';
 import { every, type SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -160,4 +161,11 @@ export function startModelRefit(opts: {
       for (const w of workers) void w.terminate();
     },
   };
+}
+
+/** The wall's view of the model: the version scoring now (its fit date from the name) and the last refit's verdict. */
+export function modelState(version: string, status: RefitStatus | null): ModelState {
+  const fittedAt = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/.exec(version)?.[0] ?? null;
+  const drift = status?.drift;
+  return { version, fittedAt, chosen: status?.chosen ?? null, drift: drift ? (drift.drifted ? 'drifted' : 'ok') : 'unknown', driftReasons: drift?.reasons ?? [] };
 }

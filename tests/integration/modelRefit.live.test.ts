@@ -85,5 +85,17 @@ describe('scheduled refit in the running processor', () => {
     expect(drifted.drift.reasons.join('; ')).toMatch(/(^|; )(r|alpha) \S+ → \S+ \([+-]\d+ %, limit ±50 %\)/);
     await eventually('a version fitted on the new history takes over', () => processor.pipeline.model.name >= drifted.model, 30_000);
     expect(processor.pipeline.model.name).not.toBe(first.accepted!.model);
+
+    // The model_drift alert (a processor rule of the alert engine) fired with the reasons of the refit that drifted;
+    // later refits on the same process may resolve it, so it is looked for among every alert the engine holds.
+    await eventually('the model_drift alert', () => processor.pipeline.alerts.views().some((a) => a.rule === 'model_drift'), 30_000);
+    const alert = processor.pipeline.alerts.views().find((a) => a.rule === 'model_drift')!;
+    expect(alert.subject).toEqual({ kind: 'processor', key: 'vigil' });
+    expect(alert.reasons.join(' ')).toMatch(/^bgnbd-gg:\S+: /);
+    // The stats (and so the wall) carry the version, its fit date and the last refit's drift state.
+    const state = processor.pipeline.stats.model!;
+    expect(state.version).toBe(processor.pipeline.model.name);
+    expect(state.fittedAt).toBe(state.version.slice('bgnbd-gg:'.length));
+    expect(['ok', 'drifted']).toContain(state.drift);
   });
 });
