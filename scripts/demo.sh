@@ -31,6 +31,10 @@ if [[ "${DEMO_FRESH:-1}" != 0 ]]; then node dist/cli/vigil.js reset --yes; fi
 node dist/cli/vigil.js migrate >/dev/null
 
 port="${VIGIL_WALL__PORT:-8080}"
+# The processor refits the purchase models on its own (signals.model.refit): every 10 minutes in the demo, on 100 new
+# purchases, so the wall shows a fitted version soon after the history is in.
+export VIGIL_SIGNALS__MODEL__REFIT__ENABLED="${VIGIL_SIGNALS__MODEL__REFIT__ENABLED:-true}"
+export VIGIL_SIGNALS__MODEL__REFIT__INTERVAL_MS="${VIGIL_SIGNALS__MODEL__REFIT__INTERVAL_MS:-600000}"
 node dist/cli/vigil.js run >"$logs/processor.log" 2>&1 &
 processor=$!
 sim=""

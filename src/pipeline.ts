@@ -27,6 +27,7 @@ import type { ContactBudget } from './budget/contactBudget.js';
 import { MemoryConsentStore, type ConsentStore } from './privacy/consent.js';
 import { LivePrivacy } from './privacy/livePrivacy.js';
 import { deadLetterPayload, type Pseudonymizer } from './privacy/pseudonym.js';
+import { modelState, type RefitStatus } from './sources/modelRefit.js';
 import { LiveView, overloadWithSuppressions } from './wall/liveView.js';
 import { WallFacing } from './wall/wallFacing.js';
 
@@ -57,6 +58,8 @@ export interface PipelineDeps {
    * partition's counts. Absent: one processor holds all, evaluates every rule, and its lag rule's subject is `vigil`.
    */
   partition?: number;
+  /** The scheduled refit's status on the processor that refits (signals.model.refit); absent elsewhere. */
+  refit?: () => RefitStatus | null;
 }
 
 export class Pipeline extends WallFacing {
@@ -93,6 +96,7 @@ export class Pipeline extends WallFacing {
       activeCustomers: () => this.windows.size,
       overload: (nowMin, now) => overloadWithSuppressions(this.entities.overloadCells(nowMin), this.budget.campaignCounts(now)),
       watermark: (now) => this.watermark(now),
+      model: () => modelState(this.scorer.model.name, deps.refit?.() ?? null),
     });
     this.privacyStep = new LivePrivacy({ consent: this.consent, pseudonymizer: deps.pseudonymizer, outputs: deps.outputs, state: this.state, desk: this.desk, live: this.live });
   }

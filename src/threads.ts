@@ -2,12 +2,13 @@
 // cluster member of its own that holds a share of the partitions through the leases (docs/scale-out.md, "Worker
 // threads"). This module is the main thread's small supervisor; src/thread.ts is what each thread runs.
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { VigilConfig } from './config/schema.js';
 import { watchRuleReloads } from './config/watch.js';
 import { backgroundClock } from './shared/clock.js';
 import type { Logger } from './shared/logger.js';
 import { defaultProcessorId } from './shared/processorId.js';
+import { spawnModuleWorker } from './shared/worker.js';
 
 /** What the supervisor hands a thread at its start. */
 export interface ThreadData {
@@ -36,17 +37,9 @@ export function threadConfig(config: VigilConfig, index: number, baseId = config
   };
 }
 
-/**
- * The thread's entry: thread.js next to this file in the build (dist/), thread.ts under tsx (tests, the bench). Node 20
- * does not carry tsx's loader hooks into a worker, so there the worker registers them itself before importing it.
- */
+/** The thread's entry: thread.js next to this file in the build (dist/), thread.ts under tsx (tests, the bench). */
 function spawnThread(data: ThreadData): Worker {
-  const typescript = import.meta.url.endsWith('.ts');
-  const entry = new URL(typescript ? './thread.ts' : './thread.js', import.meta.url);
-  if (!typescript) return new Worker(entry, { workerData: data });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: data });
+  return spawnModuleWorker(import.meta.url, 'thread', data);
 }
 
 interface Running {

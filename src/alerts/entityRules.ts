@@ -75,6 +75,12 @@ export function evaluateSuppressions(engine: AlertEngine, source: SuppressionSou
 }
 
 export function processorSample(rule: AlertRule, stats: ProcessorStats): Sample | null {
+  if (rule.signal === 'model_drift') {
+    // Only the processor that refits knows; elsewhere (and before its first refit) no sample, no alert.
+    if (!stats.model || stats.model.drift === 'unknown') return null;
+    const drifted = stats.model.drift === 'drifted';
+    return { value: drifted ? 1 : 0, reasons: drifted ? [`${stats.model.version}: ${stats.model.driftReasons.join('; ')}`] : [], trigger: null };
+  }
   const value = rule.signal === 'lag_ms' ? stats.lagMs : rule.signal === 'pending_events' ? stats.pending : null;
   return value === null ? null : { value, reasons: [`${rule.signal} ${Math.round(value)}`], trigger: null };
 }

@@ -11,7 +11,7 @@ export const alertRuleSchema = z
   .object({
     name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower snake case'),
     /** Which computed value the rule watches. */
-    signal: z.enum(['churn_risk', 'engagement', 'engagement_trend', 'fatigue', 'surge_z', 'overloaded_customers', 'suppressed_customers', 'lag_ms', 'pending_events']),
+    signal: z.enum(['churn_risk', 'engagement', 'engagement_trend', 'fatigue', 'surge_z', 'overloaded_customers', 'suppressed_customers', 'lag_ms', 'pending_events', 'model_drift']),
     subject: z.enum(['customer', 'channel', 'segment', 'campaign', 'processor']),
     op: z.enum(['>', '>=', '<', '<=']).default('>'),
     threshold: z.number(),
@@ -180,6 +180,29 @@ export const configSchema = z
             annualDiscountRate: z.number().min(0).max(1).default(0.1),
             /** How often the processor re-reads model_params for a newer fit (`vigil model fit`). */
             refreshMs: z.number().int().min(100).default(5 * 60_000),
+            /** The processor's own scheduled refit from ClickHouse (src/sources/modelRefit.ts); the cluster leader runs it. */
+            refit: z
+              .object({
+                enabled: z.boolean().default(false),
+                /** Least time between two refits (the first comes one interval after the start). */
+                intervalMs: z.number().int().min(100).default(6 * 3_600_000),
+                /** Refit only once this many purchases were received after the last stored fit's date. */
+                minNewPurchases: z.number().int().min(0).default(100),
+                /** As `vigil model fit --min-customers`. */
+                minCustomers: z.number().int().min(10).default(100),
+                /** A new fit moved this far from the last accepted one raises `model_drift`. */
+                drift: z
+                  .object({
+                    /** Largest relative change of any BG/NBD parameter, |new − old| / old. */
+                    maxParamChange: z.number().positive().default(0.5),
+                    /** Largest change of the mean log-likelihood per customer (nats). */
+                    maxLogLikelihoodChange: z.number().positive().default(0.5),
+                  })
+                  .strict()
+                  .default({}),
+              })
+              .strict()
+              .default({}),
           })
           .strict()
           .default({}),
@@ -303,6 +326,7 @@ export const configSchema = z
           { name: 'campaign_negative_surge', signal: 'surge_z', subject: 'campaign', op: '>=', threshold: 4, resolveThreshold: 2, forMs: 60_000, severity: 'critical', labels: {}, minVolume: 10 },
           { name: 'campaign_suppressed', signal: 'suppressed_customers', subject: 'campaign', op: '>=', threshold: 500, resolveThreshold: 250, forMs: 0, severity: 'warning', labels: {}, minVolume: 0 },
           { name: 'processor_lag', signal: 'lag_ms', subject: 'processor', op: '>=', threshold: 30_000, resolveThreshold: 5_000, forMs: 30_000, severity: 'critical', labels: {}, minVolume: 0 },
+          { name: 'model_drift', signal: 'model_drift', subject: 'processor', op: '>=', threshold: 1, resolveThreshold: 1, forMs: 0, severity: 'warning', labels: {}, minVolume: 0 },
         ]),
       })
       .strict()

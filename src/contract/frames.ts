@@ -78,6 +78,21 @@ export interface ProcessorStats {
   uptimeS: number;
   /** Counts over every active alert, on the current stats (not the history): a snapshot carries only some alerts. */
   alerts?: AlertTotals;
+  /** The purchase model this processor scores with, and the scheduled refit's last word on it. */
+  model?: ModelState;
+}
+
+/** The purchase model's version on the wall: what scores now, what the holdout chose, and the last refit's drift. */
+export interface ModelState {
+  /** customer_signals.model: `bgnbd-gg:<fitted at>`, or `bgnbd-gg:config` before any fit. */
+  version: string;
+  /** The version's fit date (ISO, whole seconds); null on the config's parameters. */
+  fittedAt: string | null;
+  /** The model the last scheduled refit's holdout comparison chose (bgnbd, pareto_nbd, mbgnbd); null when none did. */
+  chosen: string | null;
+  /** `unknown` until this processor refits (another processor of a cluster refits, or refit is off). */
+  drift: 'ok' | 'drifted' | 'unknown';
+  driftReasons: string[];
 }
 
 /** How many alerts are active, so a screen that holds only some of them can still say how many there are. */

@@ -12,6 +12,7 @@ import type { Pipeline } from '../pipeline.js';
 import type { EntityRuleEvaluator } from '../alerts/entityRuleEvaluator.js';
 import { configuredPurchaseModel } from '../signals/purchaseModel.js';
 import { watchStoredModel } from '../sources/purchaseModels.js';
+import { startModelRefit, type RefitStatus } from '../sources/modelRefit.js';
 import type { SinkCounters } from '../sinks/clickhouse/writer.js';
 import { createWallServer, type WallServer } from '../wall/server.js';
 import { customerExporter, redisConsent } from '../privacy/export.js';
@@ -50,6 +51,8 @@ export interface RunningProcessor {
   reloadRules(rules: VigilConfig['alerts']['rules']): void;
   /** The ClickHouse sink's running totals (rows and batches written, by table), for the benchmark and tests. */
   sinkCounters(): Readonly<SinkCounters>;
+  /** The scheduled refit's last outcome (null when signals.model.refit is off). */
+  refitStatus(): RefitStatus | null;
 }
 
 /** A Redis key a running processor refreshes every commit interval; it expires soon after the processor stops. */
@@ -95,8 +98,12 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
   };
   const models = watchStoredModel({ ch, config: config.signals.model, log: log.child({ stage: 'model' }), target: modelTarget });
   await models.ready;
+  // The scheduled refit (signals.model.refit): run by the processor that leads, picked up by every one through the watch.
+  const refit = config.signals.model.refit.enabled
+    ? startModelRefit({ config: config.signals.model.refit, clickhouse: config.clickhouse, ch, clock, leads, log: log.child({ stage: 'refit' }) })
+    : null;
   const pipelineNotifier = clustered ? clusterNotifier(notifier) : singleNotifier(notifier);
-  const { createConsumer } = consumerFactory({ config, log, clock, services, notifier: pipelineNotifier, model: () => model });
+  const { createConsumer } = consumerFactory({ config, log, clock, services, notifier: pipelineNotifier, model: () => model, refit: () => refit?.status() ?? null });
 
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -263,6 +270,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     checkpointNow: () => serial(() => committer.checkpointAll()),
     suppressionBucket: () => mode.suppressionBucket(),
     sinkCounters: () => sink.counters,
+    refitStatus: () => refit?.status() ?? null,
     reloadRules: (rules) => {
       for (const p of everyPipeline()) p.setRules(rules);
       log.info({ rules: rules.map((r) => r.name) }, 'alert rules reloaded');
@@ -271,6 +279,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
       (stopping ??= (async () => {
         stopTicking();
         models.stop();
+        refit?.stop();
         await mode.stopPressure();
         await loop.stop();
         let cancelDeadline = (): void => undefined;

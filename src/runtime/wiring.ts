@@ -101,6 +101,8 @@ export interface ConsumerFactoryDeps {
   notifier: AlertNotifier;
   /** The purchase model scoring now. */
   model(): PurchaseModel;
+  /** The scheduled refit's status, where this processor refits. */
+  refit?: PipelineDeps['refit'];
 }
 
 /** Builds pipelines and the consumers around them. */
@@ -113,6 +115,7 @@ export function consumerFactory(d: ConsumerFactoryDeps) {
       clock,
       outputs,
       model: d.model(),
+      refit: d.refit,
       trend: liveEngagementTrend,
       alertStore,
       pending,

@@ -1,7 +1,7 @@
 // What the wall shows of one pipeline (or of the cluster leader), built from their outputs: the stats and their
 // history, the at-risk list, the overload cells, alert totals, and the frames its listeners receive.
 import type { VigilConfig } from '../config/schema.js';
-import type { AlertGroupCount, AlertTotals, AtRiskEntry, OverloadCell, ProcessorStats, SnapshotFrame, WallFrame } from '../contract/frames.js';
+import type { AlertGroupCount, AlertTotals, AtRiskEntry, ModelState, OverloadCell, ProcessorStats, SnapshotFrame, WallFrame } from '../contract/frames.js';
 import type { CustomerSignals, Outcome } from '../contract/pipeline.js';
 import type { AlertDesk } from '../alerts/alertDesk.js';
 import { alertLabels } from '../alerts/engine.js';
@@ -23,6 +23,8 @@ export interface LiveViewDeps {
   /** The channel, segment and campaign cells with the contact budget's suppressions, at an event-time minute. */
   overload: (nowMin: number, now: number) => OverloadCell[];
   watermark: (now: number) => number;
+  /** The purchase model's version and the scheduled refit's drift state, for the stats. */
+  model?: () => ModelState;
 }
 
 export class LiveView {
@@ -100,6 +102,7 @@ export class LiveView {
       activeCustomers: this.deps.activeCustomers(),
       clickhouseBufferedRows: this.deps.bufferedRows?.() ?? 0,
       uptimeS: Math.round((now - this.startedAt) / 1000),
+      ...(this.deps.model ? { model: this.deps.model() } : {}),
     };
     this.lagSamples = [];
     this.lastTick = { at: now, processed };

@@ -92,6 +92,13 @@ export function demoScene(now = Date.now()) {
       activeCustomers: 1_024_331 + i * 3,
       clickhouseBufferedRows: 36_220 + (i % 40) * 310,
       uptimeS: 3 * 3_600 + 12 * 60 + i,
+      model: {
+        version: 'bgnbd-gg:2026-11-23T06:00:00Z',
+        fittedAt: '2026-11-23T06:00:00Z',
+        chosen: 'pareto_nbd',
+        drift: 'drifted',
+        driftReasons: ['r 0.243 → 0.610 (+151 %, limit ±50 %)'],
+      },
     });
   };
   const statsHistory = Array.from({ length: 300 }, (_, i) => statsAt(i));

@@ -80,6 +80,13 @@ describe.each(['uws', 'ws'] as const)('the wall page over %s', (transport) => {
       expect(await page.getByTestId('tile-rejected').locator('.tile-value').textContent()).toBe(scene.stats.rejectedTotal.toLocaleString('en-US'));
       expect(await page.getByTestId('tile-lag').getAttribute('data-value')).toBe(String(scene.stats.lagMs));
       expect(await page.getByTestId('tile-clickhouse-buffer').getAttribute('data-value')).toBe(String(scene.stats.clickhouseBufferedRows));
+      // The churn model: the version scoring, its fit date, the holdout's choice and the last refit's drift.
+      const model = page.getByTestId('tile-model');
+      expect(await model.getAttribute('data-value')).toBe(scene.stats.model!.version);
+      expect(await model.getAttribute('data-drift')).toBe('drifted');
+      expect(await model.locator('.tile-value').textContent()).toBe('11-23 06:00UTC');
+      expect(await model.locator('.tile-sub').textContent()).toBe('chose Pareto/NBD; drift: r 0.243 → 0.610 (+151 %, limit ±50 %)');
+      expect(await model.getAttribute('class')).toContain('level-warning');
       expect(await page.getByTestId('role').textContent()).toBe('responder');
 
       // Lists: at-risk customers with risk as a percentage, the overload table coloured by surge, the alert feed.

@@ -1,4 +1,5 @@
-// The processor tiles along the top: events per second, lag, active customers, rejected events, ClickHouse buffer.
+// The processor tiles along the top: events per second, lag, active customers, rejected events, ClickHouse buffer,
+// and the churn model's version with the scheduled refit's drift state.
 import { $, el, setText } from './dom.js';
 import { durationParts, fmtCount, fmtUptime } from './format.js';
 import { state } from './state.js';
@@ -34,4 +35,23 @@ export function renderTiles(): void {
   $('tile-rejected').dataset.value = String(s.rejectedTotal);
   renderTile('tile-ch', fmtCount(s.clickhouseBufferedRows), 'rows', 'waiting to be written');
   $('tile-ch').dataset.value = String(s.clickhouseBufferedRows);
+  renderModelTile(s.model);
+}
+
+const MODEL_LABELS: Record<string, string> = { bgnbd: 'BG/NBD', pareto_nbd: 'Pareto/NBD', mbgnbd: 'MBG/NBD' };
+
+/** The version scoring now (its fit date, or the config's parameters), the holdout's choice, the last refit's drift. */
+function renderModelTile(m: NonNullable<typeof state.stats>['model']): void {
+  const tile = $('tile-model');
+  if (!m) {
+    renderTile('tile-model', '–', '', 'not reported');
+    return;
+  }
+  const value = m.fittedAt ? m.fittedAt.slice(5, 16).replace('T', ' ') : 'config';
+  const chosen = m.chosen ? `chose ${MODEL_LABELS[m.chosen] ?? m.chosen}; ` : '';
+  const drift = m.drift === 'drifted' ? `drift: ${m.driftReasons.join('; ')}` : m.drift === 'ok' ? 'no drift' : 'drift not checked here';
+  renderTile('tile-model', value, m.fittedAt ? 'UTC' : '', `${chosen}${drift}`, m.drift === 'drifted' ? 'warning' : null);
+  tile.title = m.version;
+  tile.dataset.value = m.version;
+  tile.dataset.drift = m.drift;
 }
