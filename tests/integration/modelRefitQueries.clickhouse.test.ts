@@ -1,14 +1,12 @@
 // The scheduled refit's reads on both engines: Debian's ClickHouse 18.16 (the server) and current ClickHouse (chdb):
 // the last accepted BG/NBD version with its log-likelihood, the latest fit date converged or not, and the purchases
 // received after it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { toChDateTime, type ClickHouseClient } from '../../src/sinks/clickhouse/client.js';
-import { migrate } from '../../src/sinks/clickhouse/migrate.js';
 import type { EventRow } from '../../src/sinks/clickhouse/tables.js';
 import { countPurchasesSince, latestFitDate, readAcceptedFit } from '../../src/sources/modelRefitQueries.js';
 import { BGNBD_MODEL, GAMMA_GAMMA_MODEL, storeModelFits } from '../../src/sources/purchaseModels.js';
-import { ChdbClient } from '../helpers/clickhouse-chdb.js';
-import { testClickHouseClient, testDatabaseName } from '../helpers/clickhouse.js';
+import { CLICKHOUSE_ENGINES, onMigratedDatabase } from '../helpers/bothEngines.js';
 
 const T = Date.parse('2026-11-20T12:00:00Z');
 
@@ -16,23 +14,9 @@ function purchase(id: string, receivedMs: number, type = 'purchase'): EventRow {
   return { id, customer_id: 'c', type, ts: toChDateTime(T - 86_400_000), ts_ms: T - 86_400_000, channel: '', value: 1, segment: '', campaign_id: '', props: '{}', received_at: toChDateTime(receivedMs), stream_seq: 1 };
 }
 
-const engines: [string, () => ClickHouseClient][] = [
-  ['ClickHouse 18.16 (server)', () => testClickHouseClient(testDatabaseName())],
-  ['current ClickHouse (chdb)', () => new ChdbClient(testDatabaseName())],
-];
-
-describe.each(engines)('the refit queries in %s', (_name, make) => {
+describe.each(CLICKHOUSE_ENGINES)('the refit queries in %s', (_name, make) => {
   let ch: ClickHouseClient;
-
-  beforeAll(async () => {
-    ch = make();
-    await migrate(ch, { database: ch.database });
-  });
-
-  afterAll(async () => {
-    await ch.command(`DROP DATABASE IF EXISTS ${ch.database}`);
-    await ch.close();
-  });
+  onMigratedDatabase(make, (c) => (ch = c));
 
   it('finds no fit and counts every purchase before the first fit, then counts only what was received after the latest', async () => {
     await ch.insert('events', [purchase('p1', T - 10_000), purchase('p2', T), purchase('v1', T + 5_000, 'page_view'), purchase('p3', T + 1_000), purchase('p4', T + 60_000)]);

@@ -1,15 +1,13 @@
 // The purchase models' SQL on both engines Vigil meets: Debian's ClickHouse 18.16 (the server scripts/services.sh
 // runs) and current ClickHouse (chdb, in-process). Purchase histories from `events` against hand-worked values,
 // fits stored in and read back from `model_params`, and `vigil model fit` from ClickHouse end to end.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fitFromClickHouse } from '../../src/cli/modelFit.js';
 import { toChDateTime, type ClickHouseClient } from '../../src/sinks/clickhouse/client.js';
-import { migrate } from '../../src/sinks/clickhouse/migrate.js';
 import { readLatestModel, readPurchaseHistories, storedModelName, storeModelFits } from '../../src/sources/purchaseModels.js';
 import type { EventRow } from '../../src/sinks/clickhouse/tables.js';
 import { simulateCustomers } from '../../src/signals/models/simulate.js';
-import { ChdbClient } from '../helpers/clickhouse-chdb.js';
-import { testClickHouseClient, testDatabaseName } from '../helpers/clickhouse.js';
+import { CLICKHOUSE_ENGINES, onMigratedDatabase } from '../helpers/bothEngines.js';
 import { DAY_MS as DAY, MINUTE_MS as MIN } from '../../src/shared/clock.js';
 
 const AS_OF = Date.parse('2026-11-20T12:00:00Z');
@@ -21,23 +19,9 @@ function event(id: string, customer: string, type: string, tsMs: number, value =
   };
 }
 
-const engines: [string, () => ClickHouseClient][] = [
-  ['ClickHouse 18.16 (server)', () => testClickHouseClient(testDatabaseName())],
-  ['current ClickHouse (chdb)', () => new ChdbClient(testDatabaseName())],
-];
-
-describe.each(engines)('purchase models in %s', (_name, make) => {
+describe.each(CLICKHOUSE_ENGINES)('purchase models in %s', (_name, make) => {
   let ch: ClickHouseClient;
-
-  beforeAll(async () => {
-    ch = make();
-    await migrate(ch, { database: ch.database });
-  });
-
-  afterAll(async () => {
-    await ch.command(`DROP DATABASE IF EXISTS ${ch.database}`);
-    await ch.close();
-  });
+  onMigratedDatabase(make, (c) => (ch = c));
 
   it('reads each customer’s purchase history as the live windows keep it: epoch minutes, first purchase value, FINAL', async () => {
     const t0 = AS_OF - 30 * DAY;
