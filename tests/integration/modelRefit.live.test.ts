@@ -60,6 +60,10 @@ describe('scheduled refit in the running processor', () => {
     const stored = await chQuery<{ customers: string; source: string }>(`SELECT customers, source FROM ${db}.model_params WHERE model = 'bgnbd' ORDER BY fitted_at`);
     expect(stored.map((r) => Number(r.customers))).toEqual([300]);
 
+    // The refit counts purchases received after the last fit's second (received_at has whole seconds): what arrives
+    // in that second counts as before it, so the new history is sent once the clock has left it.
+    const fittedMs = Date.parse(first.accepted!.fittedAt);
+    await eventually('the clock past the first fit\'s second', () => Date.now() >= fittedMs + 1_000, 5_000);
     await send(after);
     await eventually('a refit that drifted', () => s.processor.refitStatus()!.recent.some((r) => r.drift.drifted), 60_000);
     const drifted = s.processor.refitStatus()!.recent.find((r) => r.drift.drifted)!;
