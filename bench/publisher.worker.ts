@@ -1,7 +1,7 @@
 // A publishing worker thread. `backlog`: this worker's customers' events for the whole span, as fast as NATS takes
 // them, in lockstep with the other workers (no worker more than a minute of event time ahead of the slowest), so the
 // stream stays in event-time order up to the generator's own jitter. `paced`: a fixed rate in real time, events
-// restamped to now, plus a burst of three emails to a fresh customer every `triggerEveryMs` (contact fatigue fires on
+// restamped to now, plus, every `triggerEveryMs`, three emails to each of `triggersPerBurst` fresh customers (contact fatigue fires on
 // the third); the publish time of every trigger candidate goes back to the main thread to match the wall's frames.
 import { parentPort, workerData } from 'node:worker_threads';
 import { connect } from 'nats';
@@ -9,7 +9,7 @@ import { WorkloadGenerator, type GenEvent, type WorkloadOptions } from './worklo
 
 export type PublisherJob =
   | { mode: 'backlog'; servers: string; subjectPrefix: string; workload: WorkloadOptions; progress: SharedArrayBuffer }
-  | { mode: 'paced'; servers: string; subjectPrefix: string; workload: WorkloadOptions; ratePerSec: number; durationMs: number; triggerEveryMs: number; tag: string }
+  | { mode: 'paced'; servers: string; subjectPrefix: string; workload: WorkloadOptions; ratePerSec: number; durationMs: number; triggerEveryMs: number; triggersPerBurst: number; tag: string }
   | { mode: 'count'; servers: string; subjectPrefix: string; workload: WorkloadOptions; events: number; tag: string };
 
 export type PublisherReport =
@@ -19,7 +19,8 @@ export type PublisherReport =
 
 const job = workerData as PublisherJob;
 const enc = new TextEncoder();
-const nowUs = () => performance.timeOrigin + performance.now();
+// Microseconds since the epoch (timeOrigin and now() are milliseconds); the main thread matches it with its own.
+const nowUs = () => (performance.timeOrigin + performance.now()) * 1000;
 const post = (r: PublisherReport) => parentPort!.postMessage(r);
 
 const nc = await connect({ servers: job.servers, name: `vigil-bench-publisher-${job.workload.worker}` });
@@ -104,11 +105,15 @@ if (job.mode === 'backlog') {
     }
     if (now >= nextTriggerAt) {
       nextTriggerAt += job.triggerEveryMs;
-      const customerId = `lat-${job.tag}-${job.workload.worker}-${++triggers}`;
-      for (let e = 0; e < 3; e++) {
-        const id = `${job.tag}-trigger-${triggers}-${e}`;
-        sent.push([id, nowUs()]);
-        publish({ id, customerId, type: 'email_sent', ts: Date.now(), channel: 'email', segment: 'regular' });
+      // Several customers per burst: enough alerts for a p99 (≥ 1,000 a phase) in one urgent wall flush each burst,
+      // rather than one alert every few milliseconds, which the wall coalesces as a storm (wall.frameIntervalMs).
+      for (let b = 0; b < job.triggersPerBurst; b++) {
+        const customerId = `lat-${job.tag}-${job.workload.worker}-${++triggers}`;
+        for (let e = 0; e < 3; e++) {
+          const id = `${job.tag}-trigger-${triggers}-${e}`;
+          sent.push([id, nowUs()]);
+          publish({ id, customerId, type: 'email_sent', ts: Date.now(), channel: 'email', segment: 'regular' });
+        }
       }
     }
     // Trigger bursts go out at once; the rest rides the next flush.
