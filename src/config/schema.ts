@@ -360,6 +360,12 @@ export const configSchema = z
         privacyTokens: z.array(z.string().min(8)).default([]),
         /** Incremental frames are coalesced and sent at most this often per client. */
         frameIntervalMs: z.number().int().min(16).default(250),
+        /**
+         * Alert and silence changes leave on the next turn of the event loop; only a second such flush within this long
+         * of the previous one (a storm) waits out the rest of it, its alerts coalesced per id. At most 25 alert
+         * messages a second per client by default, and an alert waits at most this long for the wall.
+         */
+        alertFrameIntervalMs: z.number().int().min(10).default(40),
         /** A client whose socket buffers more than this is skipped until it drains (slow screens never slow the processor). */
         maxBufferedBytes: z.number().int().min(1_024).default(1024 * 1024),
         atRiskListSize: z.number().int().min(1).max(1_000).default(50),

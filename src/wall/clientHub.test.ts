@@ -40,8 +40,8 @@ function summary(frame: Frame): string {
   return frame.type;
 }
 
-function hub(clock: ManualClock, maxMessagesPerSecond = 5, source = new FakeWallSource()) {
-  return new ClientHub({ source, logger: silentLogger, frameIntervalMs: 50, maxBufferedBytes: 1_000, atRiskListSize: 10, maxMessagesPerSecond, clock });
+function hub(clock: ManualClock, maxMessagesPerSecond = 5, source = new FakeWallSource(), alertIntervalMs?: number) {
+  return new ClientHub({ source, logger: silentLogger, frameIntervalMs: 50, alertIntervalMs, maxBufferedBytes: 1_000, atRiskListSize: 10, maxMessagesPerSecond, clock });
 }
 
 describe('ClientHub: bounded work per client', () => {
@@ -92,10 +92,10 @@ describe('ClientHub: bounded work per client', () => {
 
 describe('ClientHub: two lanes on one clock (frameIntervalMs 50)', () => {
   /** A started hub with one open client whose hello and snapshot are already read. */
-  function setup(clients = 1) {
+  function setup(clients = 1, alertIntervalMs?: number) {
     const clock = new ManualClock(1_000);
     const source = new FakeWallSource();
-    const h = hub(clock, 5, source);
+    const h = hub(clock, 5, source, alertIntervalMs);
     h.start();
     const conns = Array.from({ length: clients }, () => new FakeConnection(clock));
     for (const conn of conns) {
@@ -166,6 +166,29 @@ describe('ClientHub: two lanes on one clock (frameIntervalMs 50)', () => {
       [1_000, ['stats:1']],
       [1_005, ['silences:1']],
     ]);
+  });
+
+  it('paces a storm of alerts by alertIntervalMs, not by the stats interval, while stats keep theirs', () => {
+    const { clock, conn, alert, stats } = setup(1, 10);
+    alert('a1', 'firing');
+    clock.advance(0);
+    // Alert changes every 2 ms for 40 ms: one message per 10 ms, not one per 50 ms (the round of 1_040 comes just
+    // after that instant's flush, so it leaves at 1_050).
+    for (let round = 1; round <= 20; round++) {
+      clock.advance(2);
+      alert('a1', 'firing', round);
+    }
+    clock.advance(10);
+    expect(conn.log.map(([at]) => at)).toEqual([1_000, 1_010, 1_020, 1_030, 1_040, 1_050]);
+    expect(conn.log.at(-1)).toEqual([1_050, ['alert:a1:firing:20']]);
+    // Stats keep frameIntervalMs: the first leaves on the next turn, the next one a whole 50 ms later.
+    stats(1);
+    clock.advance(0);
+    stats(2);
+    clock.advance(49);
+    expect(conn.log.at(-1)).toEqual([1_050, ['stats:1']]);
+    clock.advance(1);
+    expect(conn.log.at(-1)).toEqual([1_100, ['stats:2']]);
   });
 
   it('holds alerts back only in a storm, for the rest of the interval, keeping one frame per alert id with its latest state', () => {

@@ -1,7 +1,7 @@
 // Fans the source's frames out to every open WebSocket: coalesced, serialized once per flush, and never blocked by a slow
 // screen (a client over maxBufferedBytes is skipped, then resynced by snapshot). Two lanes share one coalescer: stats,
 // at-risk and overload go out at most once per frameIntervalMs; alert and silence changes go out on the next turn of the
-// event loop, and are held back (and coalesced per alert id) only while they come faster than one per frameIntervalMs.
+// event loop, and are held back (and coalesced per alert id) only while they come faster than one per alertIntervalMs.
 import { Histogram } from '../shared/histogram.js';
 import type { WallFrame, WallSource } from '../contract/frames.js';
 import { systemClock, type Cancel, type SchedulingClock } from '../shared/clock.js';
@@ -24,6 +24,12 @@ export interface ClientHubOptions {
   source: WallSource;
   logger: Logger;
   frameIntervalMs: number;
+  /**
+   * The urgent lane's pace: a second alert or silence flush within this long of the previous one is a storm and waits
+   * out the rest of it. Shorter than frameIntervalMs, so alerts that straddle two turns of the loop are not held back
+   * a whole stats interval; frameIntervalMs when absent.
+   */
+  alertIntervalMs?: number;
   maxBufferedBytes: number;
   atRiskListSize: number;
   /** Commands per second per client; bursts of BURST_SECONDS' worth. */
@@ -214,13 +220,13 @@ export class ClientHub {
   }
 
   /** What is left of the interval that began at `since`: never more than one interval, even if the clock was set back. */
-  private untilIntervalEnds(since: number): number {
-    return Math.min(this.options.frameIntervalMs, Math.max(0, since + this.options.frameIntervalMs - this.clock.now()));
+  private untilIntervalEnds(since: number, intervalMs = this.options.frameIntervalMs): number {
+    return Math.min(intervalMs, Math.max(0, since + intervalMs - this.clock.now()));
   }
 
   /**
    * Alert and silence changes do not wait behind the stats interval: they leave on the next turn of the loop (so the
-   * changes of one batch of events still share a message). Only a storm, a second urgent flush within frameIntervalMs
+   * changes of one batch of events still share a message). Only a storm, a second urgent flush within alertIntervalMs
    * of the previous one, waits for the rest of that interval, and then its alerts are coalesced per id.
    */
   private scheduleUrgent(): void {
@@ -229,7 +235,7 @@ export class ClientHub {
     this.urgentTimer = this.clock.schedule(() => {
       this.urgentTimer = null;
       if (this.urgentPending) this.flush();
-    }, this.untilIntervalEnds(this.lastUrgentFlushAt));
+    }, this.untilIntervalEnds(this.lastUrgentFlushAt, this.options.alertIntervalMs ?? this.options.frameIntervalMs));
   }
 
   /** Sends everything pending, whichever lane asked: an urgent flush carries the pending stats along, and vice versa. */

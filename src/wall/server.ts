@@ -53,6 +53,7 @@ export function createWallServer(options: WallServerOptions): WallServer {
     source,
     logger,
     frameIntervalMs: config.frameIntervalMs,
+    alertIntervalMs: config.alertFrameIntervalMs,
     maxBufferedBytes: config.maxBufferedBytes,
     atRiskListSize: config.atRiskListSize,
     maxMessagesPerSecond: config.maxMessagesPerSecond,

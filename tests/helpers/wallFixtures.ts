@@ -15,6 +15,7 @@ export function buildWallConfig(overrides: Partial<VigilConfig['wall']> = {}): V
     tokens: { viewer: [], responder: [] },
     privacyTokens: [],
     frameIntervalMs: 50,
+    alertFrameIntervalMs: 10,
     maxBufferedBytes: 1024 * 1024,
     atRiskListSize: 50,
     ...overrides,

@@ -157,7 +157,7 @@ describe.each(['uws', 'ws'] as const)('wall over %s', (transport) => {
 
   it('holds alerts back and coalesces them per id only while they come faster than the interval', async () => {
     const source = new FakeWallSource();
-    const { ws } = await start(source, { frameIntervalMs: 200 });
+    const { ws } = await start(source, { frameIntervalMs: 200, alertFrameIntervalMs: 200 });
     const client = await connect(ws);
     await client.waitFor((item) => item.type === 'snapshot');
     const before = client.messages.length;
