@@ -2,6 +2,8 @@
 // (simdjson On Demand style) and builds only the strings and numbers it keeps, no object tree. Anything it does not
 // handle exactly (not an object, an escaped or forbidden key, nesting past its stack, bad JSON) it hands back (null)
 // to the generic path, so every answer equals that path's, reason and detail included.
+// Over 400 lines on purpose: the grammar, the UTF-8 rules and the field slots are one pass sharing one set of
+// positions and flags; split up, each part would hand state to the next per event.
 import { KNOWN_TYPES } from '../contract/event.js';
 import {
   CLEAN_CAMPAIGN_ID,
