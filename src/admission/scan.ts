@@ -75,19 +75,17 @@ const AN_OBJECT: object = Object.freeze({});
 const AN_ARRAY: readonly unknown[] = Object.freeze([]);
 
 const enc = new TextEncoder();
-const KEYS: [Uint8Array, number][] = [
-  [enc.encode('id'), F_ID],
-  [enc.encode('customerId'), F_CUSTOMER_ID],
-  [enc.encode('type'), F_TYPE],
-  [enc.encode('ts'), F_TS],
-  [enc.encode('channel'), F_CHANNEL],
-  [enc.encode('segment'), F_SEGMENT],
-  [enc.encode('campaignId'), F_CAMPAIGN_ID],
-  [enc.encode('value'), F_VALUE],
-  [enc.encode('props'), F_PROPS],
-];
-/** Keys validateEvent refuses: the generic path says which came first. */
-const FORBIDDEN: Uint8Array[] = ['__proto__', 'constructor', 'prototype'].map((k) => enc.encode(k));
+const K_TYPE = enc.encode('type');
+const K_VALUE = enc.encode('value');
+const K_PROPS = enc.encode('props');
+const K_CHANNEL = enc.encode('channel');
+const K_SEGMENT = enc.encode('segment');
+const K_CUSTOMER_ID = enc.encode('customerId');
+const K_CAMPAIGN_ID = enc.encode('campaignId');
+// Keys validateEvent refuses: the generic path says which came first.
+const K_PROTO = enc.encode('__proto__');
+const K_PROTOTYPE = enc.encode('prototype');
+const K_CONSTRUCTOR = enc.encode('constructor');
 const UNKNOWN_KEY = -1;
 const FORBIDDEN_KEY = -2;
 /** The known types' bytes, so the common type is the same interned string every time and needs no pattern test. */
@@ -289,16 +287,27 @@ function finish(d: Uint8Array, i: number, n: number): number {
   return skipWs(d, i, n) === n ? n : FALLBACK;
 }
 
+/** The slot of a key, by its length and first byte before its bytes: most keys are told apart in two compares. */
 function keyField(d: Uint8Array, s: number, e: number): number {
-  const len = e - s;
-  for (let k = 0; k < KEYS.length; k++) {
-    const bytes = KEYS[k][0];
-    if (bytes.length === len && bytesAt(d, s, bytes)) return KEYS[k][1];
+  const c = d[s];
+  switch (e - s) {
+    case 2:
+      return c === 0x69 && d[s + 1] === 0x64 ? F_ID : c === 0x74 && d[s + 1] === 0x73 ? F_TS : UNKNOWN_KEY;
+    case 4:
+      return c === 0x74 && bytesAt(d, s, K_TYPE) ? F_TYPE : UNKNOWN_KEY;
+    case 5:
+      return c === 0x76 && bytesAt(d, s, K_VALUE) ? F_VALUE : c === 0x70 && bytesAt(d, s, K_PROPS) ? F_PROPS : UNKNOWN_KEY;
+    case 7:
+      return c === 0x63 && bytesAt(d, s, K_CHANNEL) ? F_CHANNEL : c === 0x73 && bytesAt(d, s, K_SEGMENT) ? F_SEGMENT : UNKNOWN_KEY;
+    case 10:
+      return c !== 0x63 ? UNKNOWN_KEY : bytesAt(d, s, K_CUSTOMER_ID) ? F_CUSTOMER_ID : bytesAt(d, s, K_CAMPAIGN_ID) ? F_CAMPAIGN_ID : UNKNOWN_KEY;
+    case 9:
+      return bytesAt(d, s, K_PROTO) || bytesAt(d, s, K_PROTOTYPE) ? FORBIDDEN_KEY : UNKNOWN_KEY;
+    case 11:
+      return bytesAt(d, s, K_CONSTRUCTOR) ? FORBIDDEN_KEY : UNKNOWN_KEY;
+    default:
+      return UNKNOWN_KEY;
   }
-  if (len === 9 || len === 11) {
-    for (const bytes of FORBIDDEN) if (bytes.length === len && bytesAt(d, s, bytes)) return FORBIDDEN_KEY;
-  }
-  return UNKNOWN_KEY;
 }
 
 function literalAt(d: Uint8Array, i: number, n: number): number {
