@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isoMillis, parseEvent, type ParseLimits } from './parse.js';
+import { isoMillis, parseEvent, parseEventGeneric, type ParseLimits } from './parse.js';
+import { scanEvent } from './scan.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
 const limits: ParseLimits = {
@@ -180,5 +181,70 @@ describe('calendar dates and times', () => {
       }),
       { numRuns: 2_000, seed: 13 },
     );
+  });
+});
+
+describe('the byte scanner (parseEvent fast path) answers each reason itself, as the generic path does', () => {
+  const base = `"id":"e1","customerId":"c1","type":"page_view","ts":${NOW}`;
+  it.each([
+    // An encoded surrogate in a value nobody reads: still not UTF-8.
+    ['INVALID_UTF8', Uint8Array.from([...enc.encode(`{${base},"extra":"x`), 0xed, 0xa0, 0x80, ...enc.encode('"}')])],
+    ['MISSING_FIELD', '{}'],
+    ['MISSING_FIELD', `{"id":"","customerId":"c1","type":"click","ts":${NOW}}`],
+    ['MISSING_FIELD', `{"id":"e1","customerId":"c1","type":"click","ts":null}`],
+    ['WRONG_TYPE', `{"id":"e1","customerId":7,"type":"click","ts":${NOW}}`],
+    ['WRONG_TYPE', `{${base},"value":"12"}`],
+    ['WRONG_TYPE', `{${base},"props":[1]}`],
+    ['WRONG_TYPE', `{"id":"e1","customerId":"c1","type":"PageView","ts":${NOW}}`],
+    ['WRONG_TYPE', `{"id":"e1","customerId":"c1","type":"click","ts":true}`],
+    ['FIELD_TOO_LONG', `{"id":"e1","customerId":"${'x'.repeat(200)}","type":"click","ts":${NOW}}`],
+    ['FIELD_TOO_LONG', `{${base},"channel":"${'é'.repeat(257)}"}`],
+    ['INVALID_ID', `{"id":"e\u007f","customerId":"c1","type":"click","ts":${NOW}}`],
+    ['INVALID_ID', `{${base},"segment":"vip\\udfff"}`],
+    ['INVALID_ID', `{${base},"channel":"x\u0085"}`],
+    ['INVALID_NUMBER', `{${base},"value":1E400}`],
+    ['INVALID_NUMBER', `{${base},"value":1000000000000001}`],
+    ['INVALID_TIMESTAMP', `{"id":"e1","customerId":"c1","type":"click","ts":1.5}`],
+    ['INVALID_TIMESTAMP', `{"id":"e1","customerId":"c1","type":"click","ts":"2026-02-30T10:00:00Z"}`],
+    ['TIMESTAMP_OUT_OF_RANGE', `{"id":"e1","customerId":"c1","type":"click","ts":-0}`],
+    ['PROPS_TOO_DEEP', `{${base},"props":{"a":{"b":{"c":{"d":{"e":1}}}}}}`],
+    ['FORBIDDEN_KEY', `{${base},"props":{"n":{"constructor":1}}}`],
+    ['SUBJECT_MISMATCH', `{${base}}`],
+  ])('%s', (reason, body) => {
+    const bytes = typeof body === 'string' ? enc.encode(body) : body;
+    const subject = reason === 'SUBJECT_MISMATCH' ? 'purchase' : null;
+    const fast = scanEvent(bytes, subject, NOW, limits);
+    expect(fast).not.toBeNull();
+    expect(!fast!.ok && fast!.reason).toBe(reason);
+    expect(fast).toStrictEqual(parseEventGeneric(bytes, subject, NOW, limits));
+  });
+
+  it('PAYLOAD_TOO_LARGE comes before any scanning', () => {
+    const bytes = enc.encode(`{${base},"extra":"${'x'.repeat(5000)}"}`);
+    expect(parseEvent(bytes, null, NOW, limits)).toStrictEqual(parseEventGeneric(bytes, null, NOW, limits));
+    expect(!parseEvent(bytes, null, NOW, limits).ok && (parseEvent(bytes, null, NOW, limits) as { reason: string }).reason).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it.each([
+    ['bad JSON (INVALID_JSON, worded by JSON.parse)', `{${base},}`],
+    ['a leading zero', `{${base},"value":01}`],
+    ['not an object (NOT_AN_OBJECT)', '[1]'],
+    ['a top-level __proto__ (FORBIDDEN_KEY, the first in key order)', `{${base},"prototype":1,"__proto__":2}`],
+    ['an escaped key that spells a known one', `{"i\\u0064":"e1","customerId":"c1","type":"click","ts":${NOW}}`],
+    ['a leading byte order mark', `\uFEFF{${base}}`],
+  ])('hands %s to the generic path', (_name, body) => {
+    const bytes = enc.encode(body);
+    expect(scanEvent(bytes, null, NOW, limits)).toBeNull();
+    expect(parseEvent(bytes, null, NOW, limits)).toStrictEqual(parseEventGeneric(bytes, null, NOW, limits));
+  });
+
+  it('reads what it keeps exactly: escapes, non-ASCII, a BOM inside a value, the last of duplicated keys, numbers', () => {
+    const body = `{"id":"a\\"b\\u00e9","customerId":"顧客-\u{1F600}","type":"click","type":"purchase","ts":${NOW - 5},"channel":"\uFEFFweb","value":-0,"segment":"","props":{"a":[1,{"b":null}]},"extra":[{"x":"\\n"}]}`;
+    const fast = scanEvent(enc.encode(body), 'purchase', NOW, limits);
+    expect(fast).toStrictEqual({
+      ok: true,
+      event: { id: 'a"bé', customerId: '顧客-\u{1F600}', type: 'purchase', ts: NOW - 5, channel: '\uFEFFweb', value: -0, segment: null, campaignId: null, props: { a: [1, { b: null }] } },
+    });
+    expect(fast).toStrictEqual(parseEventGeneric(enc.encode(body), 'purchase', NOW, limits));
   });
 });
