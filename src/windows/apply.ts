@@ -53,7 +53,7 @@ export class ApplyStep {
     const slot = this.windows.slotFor(ev.customerId);
     this.windows.record(slot, ev, this.weights.get(ev.type) ?? this.deps.config.signals.defaultWeight);
     this.budget.onEvent(ev, slot, replaying);
-    const view = this.view(slot, nowMin);
+    const view = this.windows.view(slot, nowMin, this.scratchView, ev.customerId);
     this.recordEntities(ev, view, streamSeq);
     return { slot, view };
   }
