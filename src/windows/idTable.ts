@@ -4,8 +4,9 @@
 // Ids are stored as WTF-8 (UTF-8 that also encodes a lone surrogate as its 3-byte sequence): one byte per ASCII
 // character, every JS string round-trips exactly (even "\ud800", which JSON.parse can produce), and a well-formed id's
 // bytes are the UTF-8 of the message, so a scanner can look a slot up from the message bytes (findUtf8).
-// Linear probing with backward-shift deletion (no tombstones), load at most 3/4, the index grown ×1.5 by rehashing
-// the stored hashes; removed ids leave garbage in the arena until it is compacted, once it exceeds the live bytes.
+// Linear probing with backward-shift deletion (no tombstones), load at most 3/4, the index grown by rehashing the
+// stored hashes (any size: the home bucket scales the hash, no power of two); removed ids leave garbage in the arena
+// until it is compacted, once it exceeds the live bytes.
 
 import { NO_STRING, type SnapshotReader, type SnapshotWriter } from '../shared/snapshotCodec.js';
 
@@ -80,6 +81,8 @@ export interface IdTableOptions {
   initialSlots?: number;
   /** Garbage the arena may hold before it is compacted, at least (tests make it tiny to compact often). */
   compactMinBytes?: number;
+  /** Factor by which slots, index and arena grow when full (default 1.5): less is less slack per id, more copying. */
+  growth?: number;
 }
 
 export class IdTable {
@@ -97,10 +100,12 @@ export class IdTable {
   /** Slots ever handed out: every live slot is below it. */
   private highWater = 0;
   private readonly compactMinBytes: number;
+  private readonly growth: number;
 
   constructor(opts: IdTableOptions = {}) {
     const slots = Math.max(4, opts.initialSlots ?? 1024);
     this.compactMinBytes = opts.compactMinBytes ?? 64 * 1024;
+    this.growth = Math.max(1.1, opts.growth ?? 1.5);
     this.hashes = new Uint32Array(slots);
     this.offsets = new Uint32Array(slots);
     this.lens = new Uint16Array(slots);
@@ -158,11 +163,11 @@ export class IdTable {
     const h = hashBytes(bytes, start, end);
     const found = this.lookup(bytes, start, end, h);
     if (found !== NO_SLOT) return found;
-    if (this.count + 1 > this.index.length * MAX_LOAD) this.rehash(Math.ceil(this.index.length * 1.5));
+    if (this.count + 1 > this.index.length * MAX_LOAD) this.rehash(Math.ceil(this.index.length * this.growth));
     let slot = this.freeHead;
     if (slot !== NO_SLOT) this.freeHead = this.offsets[slot] - 1;
     else {
-      if (this.highWater === this.hashes.length) this.growSlots(Math.ceil(this.hashes.length * 1.5));
+      if (this.highWater === this.hashes.length) this.growSlots(Math.ceil(this.hashes.length * this.growth));
       slot = this.highWater++;
     }
     // The arena copy comes first: growing the arena may compact it, which walks the live slots.
@@ -271,7 +276,7 @@ export class IdTable {
     // Hand out slots up to it through the ordinary path, then free the ones before it.
     const skipped: number[] = [];
     while (this.highWater < slot) {
-      if (this.highWater === this.hashes.length) this.growSlots(Math.max(slot + 1, Math.ceil(this.hashes.length * 1.5)));
+      if (this.highWater === this.hashes.length) this.growSlots(Math.max(slot + 1, Math.ceil(this.hashes.length * this.growth)));
       skipped.push(this.highWater++);
     }
     const saved = this.freeHead;
@@ -377,7 +382,7 @@ export class IdTable {
   /** Rewrites the arena with only the live ids, in slot order, leaving `extra` bytes of room. */
   private compact(extra: number): void {
     const live = this.arenaUsed - this.garbage;
-    const next = new Uint8Array(Math.max(64, Math.ceil((live + extra) * 1.5)));
+    const next = new Uint8Array(Math.max(64, Math.ceil((live + extra) * this.growth)));
     let at = 0;
     for (let slot = 0; slot < this.highWater; slot++) {
       const len = this.lens[slot] - 1;
@@ -391,10 +396,10 @@ export class IdTable {
     this.garbage = 0;
   }
 
-  /** Room for `len` more bytes: compacting when half the arena is garbage, else growing it ×1.5. */
+  /** Room for `len` more bytes: compacting when half the arena is garbage, else growing it. */
   private makeRoom(len: number): void {
     if (this.garbage * 2 > this.arenaUsed) return this.compact(len);
-    const next = new Uint8Array(Math.max(this.arenaUsed + len, Math.ceil(this.arena.length * 1.5)));
+    const next = new Uint8Array(Math.max(this.arenaUsed + len, Math.ceil(this.arena.length * this.growth)));
     next.set(this.arena.subarray(0, this.arenaUsed));
     this.arena = next;
   }
