@@ -1,14 +1,12 @@
 // Customer ids to dense slots in typed arrays only: an open-addressing hash index over ids kept as bytes in one arena,
 // so a million customers cost a few typed arrays, not a million JS strings and Map entries for the collector to walk.
-//
-// Ids are stored as WTF-8 (UTF-8 that also encodes a lone surrogate as its 3-byte sequence): one byte per ASCII
-// character, every JS string round-trips exactly (even "\ud800", which JSON.parse can produce), and a well-formed id's
-// bytes are the UTF-8 of the message, so a scanner can look a slot up from the message bytes (findUtf8).
+// Ids are kept as WTF-8 (wtf8.ts): a well-formed id's bytes are the UTF-8 of the message (findUtf8 looks them up).
 // Linear probing with backward-shift deletion (no tombstones), load at most 3/4, the index grown by rehashing the
 // stored hashes (any size: the home bucket scales the hash, no power of two); removed ids leave garbage in the arena
 // until it is compacted, once it exceeds the live bytes.
 
 import { NO_STRING, type SnapshotReader, type SnapshotWriter } from '../shared/snapshotCodec.js';
+import { bytesOfLead, decode, encode, encoded, hashBytes, unitsOfLead } from './wtf8.js';
 
 const EMPTY = 0;
 const NO_SLOT = -1;
@@ -16,65 +14,6 @@ const MAX_LOAD = 0.75;
 /** Ids are at most 1,024 UTF-16 units (config.ingest.limits), 3,072 bytes; lengths are kept in 2 bytes. */
 export const MAX_ID_BYTES = 0xfffe;
 const INV_2_32 = 1 / 4294967296;
-
-/** Bytes of the last id encoded (reused: encoding allocates nothing once it has grown to the longest id seen). */
-let scratch = new Uint8Array(256);
-/** UTF-16 units of the last id decoded. */
-let units = new Uint16Array(256);
-
-/** Encodes `s` as WTF-8 into `scratch`; returns the byte length. */
-function encode(s: string): number {
-  if (scratch.length < s.length * 3) scratch = new Uint8Array(s.length * 3);
-  const b = scratch;
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    let c = s.charCodeAt(i);
-    if (c < 0x80) b[n++] = c;
-    else if (c < 0x800) {
-      b[n++] = 0xc0 | (c >> 6);
-      b[n++] = 0x80 | (c & 63);
-    } else {
-      if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
-        const d = s.charCodeAt(i + 1);
-        if (d >= 0xdc00 && d < 0xe000) {
-          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-          i++;
-          b[n++] = 0xf0 | (c >> 18);
-          b[n++] = 0x80 | ((c >> 12) & 63);
-          b[n++] = 0x80 | ((c >> 6) & 63);
-          b[n++] = 0x80 | (c & 63);
-          continue;
-        }
-      }
-      b[n++] = 0xe0 | (c >> 12);
-      b[n++] = 0x80 | ((c >> 6) & 63);
-      b[n++] = 0x80 | (c & 63);
-    }
-  }
-  return n;
-}
-
-/** FNV-1a over the bytes, then murmur3's finaliser so that every bit of the hash depends on every byte. */
-export function hashBytes(b: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i], 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-/** UTF-16 units of the WTF-8 sequence starting with byte `lead`: 2 for a 4-byte (astral) sequence, else 1. */
-export function unitsOfLead(lead: number): number {
-  return lead >= 0xf0 ? 2 : 1;
-}
-
-/** Bytes of the WTF-8 sequence starting with byte `lead`. */
-export function bytesOfLead(lead: number): number {
-  return lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
-}
 
 export interface IdTableOptions {
   /** Slots allocated at first (at least 4). */
@@ -142,7 +81,7 @@ export class IdTable {
 
   find(id: string): number {
     const n = encode(id);
-    return this.lookup(scratch, 0, n, hashBytes(scratch, 0, n));
+    return this.lookup(encoded, 0, n, hashBytes(encoded, 0, n));
   }
 
   /** The slot of the id whose UTF-8 bytes are `bytes[start, end)`, or -1: a lookup straight from a message's bytes. */
@@ -152,8 +91,9 @@ export class IdTable {
 
   /** The id's slot, a new one when it is not held. */
   insert(id: string): number {
+    // encode first: it may replace the buffer `encoded` names (insertBytes copies out of it before anything else encodes).
     const n = encode(id);
-    return this.insertBytes(scratch, 0, n);
+    return this.insertBytes(encoded, 0, n);
   }
 
   /** As insert, from the id's WTF-8 bytes. */
@@ -212,32 +152,7 @@ export class IdTable {
   /** The id held in a slot, decoded (a new string: for cold paths), or undefined for a free slot. */
   idOf(slot: number): string | undefined {
     if (!this.has(slot)) return undefined;
-    const a = this.arena;
-    const end = this.offsets[slot] + this.lens[slot] - 1;
-    if (units.length < end - this.offsets[slot]) units = new Uint16Array(end - this.offsets[slot]);
-    let n = 0;
-    for (let i = this.offsets[slot]; i < end; ) {
-      const lead = a[i];
-      if (lead < 0x80) {
-        units[n++] = lead;
-        i++;
-      } else if (lead < 0xe0) {
-        units[n++] = ((lead & 0x1f) << 6) | (a[i + 1] & 63);
-        i += 2;
-      } else if (lead < 0xf0) {
-        units[n++] = ((lead & 0x0f) << 12) | ((a[i + 1] & 63) << 6) | (a[i + 2] & 63);
-        i += 3;
-      } else {
-        const c = (((lead & 0x07) << 18) | ((a[i + 1] & 63) << 12) | ((a[i + 2] & 63) << 6) | (a[i + 3] & 63)) - 0x10000;
-        units[n++] = 0xd800 + (c >> 10);
-        units[n++] = 0xdc00 + (c & 0x3ff);
-        i += 4;
-      }
-    }
-    // In chunks: apply's argument count is bounded, and an id is at most a few thousand units.
-    let s = '';
-    for (let k = 0; k < n; k += 4096) s += String.fromCharCode.apply(null, units.subarray(k, Math.min(n, k + 4096)) as unknown as number[]);
-    return s;
+    return decode(this.arena, this.offsets[slot], this.offsets[slot] + this.lens[slot] - 1);
   }
 
   /** The slot's id bytes (a view into the arena, valid until the next insert or remove). */
@@ -362,7 +277,8 @@ export class IdTable {
     for (let slot = 0; slot < list.length; slot++) {
       const id = list[slot];
       if (id === null || id === undefined) continue;
-      this.place(slot, scratch, 0, encode(id));
+      const n = encode(id);
+      this.place(slot, encoded, 0, n);
     }
     this.freeUpTo(list.length);
   }
