@@ -140,7 +140,7 @@ export function createMetrics(src: MetricSources): client.Registry {
     },
   });
   gauge('vigil_active_customers', 'Customers held in live window state', () => sumOf(all(), (p) => p.windows?.size ?? 0));
-  gauge('vigil_live_state_bytes_per_customer', 'Typed-array window state per customer slot, bytes (id map not included)', () => all().find((p) => p.windows)?.windows?.bytesPerSlot ?? 0);
+  gauge('vigil_live_state_bytes_per_customer', 'Typed-array state per customer slot, bytes: windows, and the id table with its share of the id bytes', () => all().find((p) => p.windows)?.windows?.bytesPerSlot ?? 0);
   // In a cluster every partition tracks the entities its customers touch: the largest is the most held at once.
   gauge('vigil_entities', 'Channels, segments and campaigns tracked', () => Math.max(0, ...all().map((p) => p.entities.size)));
   new client.Counter({

@@ -11,6 +11,9 @@ import { EntityStats, type EntityKind } from '../signals/entityStats.js';
 import { CustomerWindows, emptyView, type CustomerView, type TouchChannel } from './customerWindows.js';
 import { MinuteActivity } from './minuteActivity.js';
 
+/** Entity kinds by their index in the entity activity's keys (their names are what checkpoints hold). */
+const ENTITY_KINDS: readonly EntityKind[] = ['channel', 'segment', 'campaign'];
+
 export interface ApplyDeps {
   config: VigilConfig;
   clock: Clock;
@@ -29,7 +32,7 @@ export class ApplyStep {
   /** The contact budget senders ask before they touch a customer; it reads these windows. */
   readonly budget: ContactBudget;
   private readonly customerActivity = new MinuteActivity();
-  private readonly entityActivity = new MinuteActivity();
+  private readonly entityActivity = new MinuteActivity(ENTITY_KINDS);
   /** The one view every event's signals read (valid until the next call): reading allocates nothing. */
   private readonly scratchView = emptyView();
   private readonly weights: Map<string, number>;
@@ -45,7 +48,7 @@ export class ApplyStep {
   /** The customer's minute activity row (every stored event has one, a withdrawal included). */
   activity(ev: VigilEvent, streamSeq: number): void {
     const revenue = ev.type === 'purchase' ? (ev.value ?? 0) : 0;
-    this.customerActivity.add(`${ev.customerId}\u0000${ev.type}`, ev.ts, revenue, streamSeq);
+    this.customerActivity.add(ev.customerId, ev.type, ev.ts, revenue, streamSeq);
   }
 
   /** The event into the windows, the budget and the entity counts; `replaying` keeps the budget's sends untold. */
@@ -53,7 +56,7 @@ export class ApplyStep {
     const slot = this.windows.slotFor(ev.customerId);
     this.windows.record(slot, ev, this.weights.get(ev.type) ?? this.deps.config.signals.defaultWeight);
     this.budget.onEvent(ev, slot, replaying);
-    const view = this.view(slot, nowMin);
+    const view = this.windows.view(slot, nowMin, this.scratchView, ev.customerId);
     this.recordEntities(ev, view, streamSeq);
     return { slot, view };
   }
@@ -64,7 +67,7 @@ export class ApplyStep {
 
   /** The customer's minute rows not yet written go with the rest of its live state (erasure). */
   forgetActivity(customerId: string): void {
-    this.customerActivity.forget(`${customerId}\u0000`);
+    this.customerActivity.forget(customerId);
   }
 
   private recordEntities(ev: VigilEvent, view: CustomerView, streamSeq: number): void {
@@ -91,23 +94,18 @@ export class ApplyStep {
 
   private entityEvent(kind: EntityKind, key: string, ev: VigilEvent, tMin: number, what: { touch: boolean; negative: boolean; overloaded: boolean }, revenue: number, streamSeq: number): void {
     this.entities.record(kind, key, tMin, what);
-    this.entityActivity.add(`${kind}\u0000${key}\u0000${ev.type}`, ev.ts, revenue, streamSeq, what.overloaded);
+    this.entityActivity.add(key, ev.type, ev.ts, revenue, streamSeq, what.overloaded, ENTITY_KINDS.indexOf(kind));
   }
 
   /** Hands every dirty minute before `closeBefore` to the outputs, then forgets those minutes; returns the rows. */
   drain(closeBefore: number, outputs: PipelineOutputs): number {
     let rows = 0;
-    // Keys are `customer\0type` and `kind\0key\0type`, cut at their separators (split would make an array per row);
-    // the type is cut at the last one, as it is the only part that never holds a \0 (parse.ts checks its pattern).
-    this.customerActivity.drainEach(closeBefore, (k, minuteMs, events, revenue, _overloaded, writer, version) => {
-      const at = k.lastIndexOf('\u0000');
-      outputs.customerActivity({ customerId: k.slice(0, at), eventType: k.slice(at + 1), minuteMs, events, revenue, writer, version });
+    this.customerActivity.drainEach(closeBefore, (customerId, eventType, _kind, minuteMs, events, revenue, _overloaded, writer, version) => {
+      outputs.customerActivity({ customerId, eventType, minuteMs, events, revenue, writer, version });
       rows++;
     });
-    this.entityActivity.drainEach(closeBefore, (k, minuteMs, events, revenue, overloaded, writer, version) => {
-      const a = k.indexOf('\u0000');
-      const b = k.lastIndexOf('\u0000');
-      outputs.entityActivity({ kind: k.slice(0, a) as EntityKind, key: k.slice(a + 1, b), eventType: k.slice(b + 1), minuteMs, events, revenue, overloaded, writer, version });
+    this.entityActivity.drainEach(closeBefore, (key, eventType, kind, minuteMs, events, revenue, overloaded, writer, version) => {
+      outputs.entityActivity({ kind: ENTITY_KINDS[kind], key, eventType, minuteMs, events, revenue, overloaded, writer, version });
       rows++;
     });
     return rows;

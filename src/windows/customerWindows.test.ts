@@ -94,8 +94,44 @@ describe('CustomerWindows', () => {
     expect(w.view(w.find('c42'), minOf(T0)).engagement.h24).toBe(42);
   });
 
-  it('packs a customer in under 200 bytes of typed arrays', () => {
-    expect(store().bytesPerSlot).toBeLessThan(200);
+  it('packs a customer in under 210 bytes of typed arrays, its 8-byte id and share of the id table included', () => {
+    const w = store(100_000);
+    expect(w.bytesPerSlot).toBeLessThan(200);
+    for (let i = 0; i < 50_000; i++) w.slotFor(`c${String(i).padStart(7, '0')}`);
+    expect(w.bytesPerSlot).toBeLessThan(210);
+  });
+
+  it('restores customers at their slots from a checkpoint, free slots reused first, and decodes their ids', () => {
+    const w = store();
+    const ids = ['a', 'b', 'ç-\u{1F600}', 'd'];
+    for (const id of ids) w.record(w.slotFor(id), ev('click', T0, { customerId: id }), 2);
+    w.remove('b');
+    const writer = new SnapshotWriter();
+    w.save(writer);
+    const restored = store();
+    restored.load(new SnapshotReader(writer.finish()));
+    expect(restored.size).toBe(3);
+    expect(new Map(restored.entries())).toEqual(new Map(w.entries()));
+    expect([...restored.customerIds()]).toEqual(['a', 'ç-\u{1F600}', 'd']);
+    const s = restored.find('ç-\u{1F600}');
+    expect(restored.idOf(s)).toBe('ç-\u{1F600}');
+    expect(restored.view(s, minOf(T0)).customerId).toBe('ç-\u{1F600}');
+    expect(restored.view(s, minOf(T0)).engagement.h1).toBe(2);
+    // b's slot is free: the next customer takes it, and starts empty
+    const e = restored.slotFor('e');
+    expect(e).toBe(w.find('a') + 1);
+    expect(restored.view(e, minOf(T0)).engagement.h1).toBe(0);
+    expect(restored.find('b')).toBe(-1);
+  });
+
+  it('hands the evicted id to the callback, decoded from the table', () => {
+    const w = store();
+    w.record(w.slotFor('old-é'), ev('click', T0, { customerId: 'old-é' }), 1);
+    w.record(w.slotFor('new'), ev('click', T0 + 9 * DAY, { customerId: 'new' }), 1);
+    const evicted: [string, number][] = [];
+    w.evictIdle(minOf(T0 + 9 * DAY), 10, (id, slot) => evicted.push([id, slot]));
+    expect(evicted).toEqual([['old-é', 0]]);
+    expect([...w.customerIds()]).toEqual(['new']);
   });
 
   it('restores a first purchase value saved as a Float64 (before it was kept as a Float32)', () => {

@@ -5,6 +5,7 @@
 import { categoryOf, RESPONSE_TYPES, touchChannel, type VigilEvent } from '../contract/event.js';
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import { BucketRing, NibbleRing, type Ring, type RingArrayCtor } from './bucketRing.js';
+import { IdTable } from './idTable.js';
 
 export const TOUCH_CHANNELS = ['email', 'push', 'sms', 'other'] as const;
 export type TouchChannel = (typeof TOUCH_CHANNELS)[number];
@@ -22,6 +23,11 @@ const FIRST_LAYOUT: [RingArrayCtor, number][] = [
   [Uint16Array, 1],
 ];
 const FLAG_CONSENT_WITHDRAWN = 1;
+/**
+ * A quarter more when full, not double nor half again: the arrays hold every customer, so slack is bytes per customer
+ * (at most 25 %, 11 % on average); the copies this costs add up to 4 × the final size, once, as customers arrive.
+ */
+const GROWTH = 1.25;
 
 /** A plain read of one customer's windows at a moment; what the signal functions take. */
 export interface CustomerView {
@@ -78,11 +84,9 @@ export interface CustomerWindowsOptions {
 }
 
 export class CustomerWindows {
-  private readonly slots = new Map<string, number>();
-  private ids: (string | undefined)[] = [];
-  private readonly free: number[] = [];
+  /** Customer id to slot, in typed arrays: no JS string or Map entry per customer for the collector to walk. */
+  private readonly ids: IdTable;
   private capacity: number;
-  private nextSlot = 0;
   /** Customers evicted at the maxCustomers bound and for being idle, since start. */
   readonly evictions = { bound: 0, idle: 0 };
 
@@ -120,6 +124,7 @@ export class CustomerWindows {
   constructor(private readonly opts: CustomerWindowsOptions) {
     this.capacity = Math.max(16, Math.min(opts.initialCapacity ?? 1024, opts.maxCustomers));
     const c = this.capacity;
+    this.ids = new IdTable({ initialSlots: c, growth: GROWTH });
     this.head = new Int32Array(c);
     this.firstPurchase = new Int32Array(c).fill(NONE);
     this.firstPurchaseMs = new Uint16Array(c);
@@ -149,46 +154,46 @@ export class CustomerWindows {
   }
 
   get size(): number {
-    return this.slots.size;
+    return this.ids.size;
   }
 
-  /** Bytes of typed-array state per customer slot (the Map from id to slot comes on top). */
+  /** Bytes of typed-array state per customer slot: the windows, and the id table with its share of the id bytes. */
   get bytesPerSlot(): number {
-    return this.rings.reduce((n, r) => n + r.bytesPerSlot, 0) + this.scalars().reduce((n, [, a]) => n + a.BYTES_PER_ELEMENT, 0);
+    return this.rings.reduce((n, r) => n + r.bytesPerSlot, 0) + this.scalars().reduce((n, [, a]) => n + a.BYTES_PER_ELEMENT, 0) + this.ids.bytesPerSlot;
   }
 
   find(customerId: string): number {
-    return this.slots.get(customerId) ?? NONE;
+    return this.ids.find(customerId);
   }
 
-  /** Every customer held now. */
+  /** The slot of the customer whose id is the UTF-8 `bytes[start, end)`, or -1; without making a string. */
+  findUtf8(bytes: Uint8Array, start: number, end: number): number {
+    return this.ids.findUtf8(bytes, start, end);
+  }
+
+  /** Every customer held now (each id decoded: for cold paths). */
   customerIds(): IterableIterator<string> {
-    return this.slots.keys();
+    return this.ids.ids();
   }
 
+  /** The customer id of a slot, decoded (a new string: for cold paths), or undefined for a free slot. */
   idOf(slot: number): string | undefined {
-    return this.ids[slot];
+    return this.ids.idOf(slot);
   }
 
   /** The slot of a customer, creating it; at the bound, the least recently active of a sample is evicted first. */
   slotFor(customerId: string, evicted?: (id: string) => void): number {
-    const existing = this.slots.get(customerId);
-    if (existing !== undefined) return existing;
-    if (this.slots.size >= this.opts.maxCustomers) {
+    const existing = this.ids.find(customerId);
+    if (existing !== NONE) return existing;
+    if (this.ids.size >= this.opts.maxCustomers) {
       const victim = this.sampleOldest();
-      const id = this.ids[victim]!;
-      this.remove(id);
+      const id = this.ids.idOf(victim)!;
+      this.removeSlot(victim);
       this.evictions.bound++;
       evicted?.(id);
     }
-    let slot = this.free.pop();
-    if (slot === undefined) {
-      // Half again, not double: the arrays hold every customer, so slack is bytes per customer too.
-      if (this.nextSlot === this.capacity) this.grow(Math.min(Math.ceil(this.capacity * 1.5), this.opts.maxCustomers));
-      slot = this.nextSlot++;
-    }
-    this.slots.set(customerId, slot);
-    this.ids[slot] = customerId;
+    const slot = this.ids.insert(customerId);
+    if (slot >= this.capacity) this.grow(Math.max(slot + 1, Math.min(Math.ceil(this.capacity * GROWTH), this.opts.maxCustomers)));
     this.head[slot] = 0;
     return slot;
   }
@@ -333,10 +338,11 @@ export class CustomerWindows {
    * A plain read of the customer's windows as of `nowMin`. With `into`, that view is filled in place and returned:
    * the pipeline reads one customer per event and reuses one view, so reading allocates nothing.
    */
-  view(slot: number, nowMin: number, into?: CustomerView): CustomerView {
+  view(slot: number, nowMin: number, into?: CustomerView, customerId?: string): CustomerView {
     const v = into ?? emptyView();
     const h = this.head[slot];
-    v.customerId = this.ids[slot]!;
+    // The caller that has the id (every event) passes it: decoding it from the table would make a string per event.
+    v.customerId = customerId ?? this.ids.idOf(slot)!;
     v.nowMin = nowMin;
     v.headMin = h;
     v.engagement.m5 = this.eng5m.sum(slot, h, nowMin);
@@ -374,12 +380,11 @@ export class CustomerWindows {
   evictIdle(nowMin: number, budget: number, onEvict?: (id: string, slot: number) => void): number {
     let evicted = 0;
     const limit = nowMin - this.opts.idleEvictMin;
-    for (let i = 0; i < budget && this.nextSlot > 0; i++) {
-      this.sweepCursor = (this.sweepCursor + 1) % this.nextSlot;
-      const id = this.ids[this.sweepCursor];
-      if (id !== undefined && this.head[this.sweepCursor] < limit) {
-        onEvict?.(id, this.sweepCursor);
-        this.remove(id);
+    for (let i = 0; i < budget && this.ids.high > 0; i++) {
+      this.sweepCursor = (this.sweepCursor + 1) % this.ids.high;
+      if (this.ids.has(this.sweepCursor) && this.head[this.sweepCursor] < limit) {
+        onEvict?.(this.ids.idOf(this.sweepCursor)!, this.sweepCursor);
+        this.removeSlot(this.sweepCursor);
         this.evictions.idle++;
         evicted++;
       }
@@ -389,26 +394,30 @@ export class CustomerWindows {
   private sweepCursor = 0;
 
   /** Every live customer id with its slot; for periodic scoring and the at-risk list. */
-  *entries(): IterableIterator<[string, number]> {
-    yield* this.slots.entries();
+  entries(): IterableIterator<[string, number]> {
+    return this.ids.entries();
   }
 
   remove(customerId: string): boolean {
-    const slot = this.slots.get(customerId);
-    if (slot === undefined) return false;
-    this.slots.delete(customerId);
-    this.ids[slot] = undefined;
+    const slot = this.ids.find(customerId);
+    if (slot === NONE) return false;
+    this.removeSlot(slot);
+    return true;
+  }
+
+  /** Empties a slot and frees it for the next new customer. */
+  private removeSlot(slot: number): void {
+    this.ids.remove(slot);
     for (const ring of this.rings) ring.clear(slot);
     for (const [, a, empty] of this.scalars()) a[slot] = empty;
-    this.free.push(slot);
-    return true;
   }
 
   /** Writes the whole live state into a checkpoint. */
   save(w: SnapshotWriter): void {
-    const n = this.nextSlot;
+    const n = this.ids.high;
     w.json.customers = { nextSlot: n, zones: this.zones };
-    w.strings('customers.ids', this.ids.length === n ? this.ids : Array.from({ length: n }, (_, slot) => this.ids[slot]));
+    // The layout of SnapshotWriter.strings, as checkpoints held the ids before the id table: either reads the other's.
+    this.ids.save(w, 'customers.ids');
     for (const [name, a] of this.scalars()) w.array(`customers.${name}`, a.subarray(0, n));
     this.rings.forEach((ring, i) => ring.save(w, `customers.v2.ring${i}`, n));
   }
@@ -417,8 +426,6 @@ export class CustomerWindows {
   load(r: SnapshotReader): void {
     const meta = r.json.customers as { nextSlot: number; ids?: (string | null)[]; zones?: string[] } | undefined;
     if (!meta) return;
-    // Checkpoints before `strings` held the ids as a JSON array.
-    const ids = r.strings('customers.ids') ?? meta.ids ?? [];
     this.zones = meta.zones ?? [''];
     this.zoneIndex.clear();
     this.zones.forEach((z, i) => i > 0 && this.zoneIndex.set(z, i));
@@ -433,18 +440,8 @@ export class CustomerWindows {
     if (r.has('customers.v2.ring0')) this.rings.forEach((ring, i) => ring.load(r, `customers.v2.ring${i}`, this.capacity));
     // A checkpoint of the first layout (Float32 engagement, a byte per touch and negative, Uint16 responses), converted.
     else this.rings.forEach((ring, i) => ring.loadConverted(r, `customers.ring${i}`, this.capacity, ...FIRST_LAYOUT[i]));
-    this.slots.clear();
-    this.free.length = 0;
-    this.ids = [];
-    for (let slot = 0; slot < meta.nextSlot; slot++) {
-      const id = ids[slot];
-      if (id === null || id === undefined) this.free.push(slot);
-      else {
-        this.slots.set(id, slot);
-        this.ids[slot] = id;
-      }
-    }
-    this.nextSlot = meta.nextSlot;
+    // Checkpoints before `strings` held the ids as a JSON array.
+    if (!this.ids.load(r, 'customers.ids')) this.ids.loadList((meta.ids ?? []).concat(Array<null>(Math.max(0, meta.nextSlot - (meta.ids?.length ?? 0))).fill(null)));
   }
 
   /** Every per-customer scalar array with the value of an empty slot. */
@@ -470,10 +467,11 @@ export class CustomerWindows {
     // Sampled LRU, as Redis does: 16 random live slots, evict the one idle longest. O(1), no list to maintain.
     let victim = -1;
     for (let tries = 0; tries < 64 && (victim === -1 || tries < 16); tries++) {
-      const s = Math.floor(Math.random() * this.nextSlot);
-      if (this.ids[s] !== undefined && (victim === -1 || this.head[s] < this.head[victim])) victim = s;
+      const s = Math.floor(Math.random() * this.ids.high);
+      if (this.ids.has(s) && (victim === -1 || this.head[s] < this.head[victim])) victim = s;
     }
-    if (victim === -1) victim = this.slots.values().next().value as number;
+    // 64 misses in a mostly free table: the first live slot.
+    for (let s = 0; victim === -1; s++) if (this.ids.has(s)) victim = s;
     return victim;
   }
 

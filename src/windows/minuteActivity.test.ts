@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MinuteActivity } from './minuteActivity.js';
 import { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
@@ -5,18 +6,20 @@ import { MINUTE_MS as M } from '../shared/clock.js';
 
 const T = Date.parse('2026-11-23T10:00:00Z');
 
+const KINDS = ['channel', 'segment', 'campaign'];
+
 describe('MinuteActivity', () => {
   it('accumulates per key and minute and hands out cumulative rows versioned by their count', () => {
     const a = new MinuteActivity();
-    a.add('c1\u0000purchase', T + 1000, 10, 1);
-    a.add('c1\u0000purchase', T + 2000, 5, 2);
-    a.add('c1\u0000purchase', T + M, 1, 3);
+    a.add('c1', 'purchase', T + 1000, 10, 1);
+    a.add('c1', 'purchase', T + 2000, 5, 2);
+    a.add('c1', 'purchase', T + M, 1, 3);
     const first = a.drain(0);
     expect(first.map((b) => [b.minuteMs, b.events, b.revenue, b.version])).toEqual([
       [T, 2, 15, 2],
       [T + M, 1, 1, 1],
     ]);
-    a.add('c1\u0000purchase', T + 3000, 1, 4);
+    a.add('c1', 'purchase', T + 3000, 1, 4);
     const second = a.drain(0);
     expect(second).toHaveLength(1);
     expect(second[0]).toMatchObject({ minuteMs: T, events: 3, revenue: 16, version: 3, writer: first[0].writer });
@@ -24,10 +27,10 @@ describe('MinuteActivity', () => {
 
   it('closes buckets behind the watermark and starts a new incarnation for a minute seen again', () => {
     const a = new MinuteActivity();
-    a.add('k', T, 0, 10);
+    a.add('k', 'click', T, 0, 10);
     const w1 = a.drain(T + M)[0].writer;
     expect(a.size).toBe(0);
-    a.add('k', T, 0, 11);
+    a.add('k', 'click', T, 0, 11);
     const again = a.drain(T + M)[0];
     expect(again.writer).not.toBe(w1);
     expect(again.events).toBe(1);
@@ -37,17 +40,16 @@ describe('MinuteActivity', () => {
     const live = new MinuteActivity();
     const replayed = new MinuteActivity();
     for (const a of [live, replayed]) {
-      a.add('c1\u0000click', T, 0, 41);
-      a.add('c1\u0000click', T + 5, 0, 42);
+      a.add('c1', 'click', T, 0, 41);
+      a.add('c1', 'click', T + 5, 0, 42);
     }
     expect(replayed.drain(0)).toEqual(live.drain(0));
   });
 
   it('restores its open buckets from a checkpoint, and from one written before they were kept as arrays', () => {
     const a = new MinuteActivity();
-    a.add('c1\u0000purchase', T + 1000, 10, 7);
-    a.add('c1\u0000purchase', T + 2000, 5, 8);
-    a.add('campaign\u0000spring\u0000email_sent', T + M, 0, 9, true);
+    a.add('c1', 'purchase', T + 1000, 10, 7);
+    a.add('c1', 'purchase', T + 2000, 5, 8);
     const w = new SnapshotWriter();
     a.save(w, 'activity');
     const restored = new MinuteActivity();
@@ -55,7 +57,7 @@ describe('MinuteActivity', () => {
     const expected = a.drain(0);
     expect(restored.drain(0)).toEqual(expected);
     const old = new SnapshotWriter();
-    old.json.activity = [['c1\u0000purchase', T, 2, 15, 0, '7'], ['campaign\u0000spring\u0000email_sent', T + M, 1, 0, 1, '9']];
+    old.json.activity = [['c1\u0000purchase', T, 2, 15, 0, '7']];
     const fromOld = new MinuteActivity();
     fromOld.load(new SnapshotReader(old.finish()), 'activity');
     expect(fromOld.drain(0)).toEqual(expected);
@@ -63,10 +65,73 @@ describe('MinuteActivity', () => {
 
   it('forgets a customer by key prefix', () => {
     const a = new MinuteActivity();
-    a.add('c1\u0000click', T, 0, 1);
-    a.add('c2\u0000click', T, 0, 2);
-    expect(a.forget('c1\u0000')).toBe(1);
+    a.add('c1', 'click', T, 0, 1);
+    a.add('c2', 'click', T, 0, 2);
+    expect(a.forget('c1')).toBe(1);
+    expect(a.forget('c')).toBe(0);
     expect(a.drain(0).map((b) => b.key)).toEqual(['c2\u0000click']);
   });
-});
 
+  it('keeps kinds apart and writes their keys as before: kind, id and type joined by \\0', () => {
+    const a = new MinuteActivity(KINDS);
+    a.add('spring', 'email_sent', T + M, 0, 9, true, 2);
+    a.add('spring', 'email_sent', T + M, 0, 10, false, 1);
+    const w = new SnapshotWriter();
+    a.save(w, 'entities');
+    const old = new SnapshotWriter();
+    old.json.entities = [['campaign\u0000spring\u0000email_sent', T + M, 1, 0, 1, '9'], ['segment\u0000spring\u0000email_sent', T + M, 1, 0, 0, '10']];
+    const fromOld = new MinuteActivity(KINDS);
+    fromOld.load(new SnapshotReader(old.finish()), 'entities');
+    const restored = new MinuteActivity(KINDS);
+    restored.load(new SnapshotReader(w.finish()), 'entities');
+    const rows = a.drain(0);
+    expect(rows.map((b) => [b.key, b.events, b.overloaded, b.writer])).toEqual([
+      ['campaign\u0000spring\u0000email_sent', 1, 1, 9n],
+      ['segment\u0000spring\u0000email_sent', 1, 0, 10n],
+    ]);
+    expect(fromOld.drain(0)).toEqual(rows);
+    expect(restored.drain(0)).toEqual(rows);
+  });
+
+  it('behaves as a map from (id, kind, type, minute) to counts under random adds, drains and forgets', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ op: fc.constant('add' as const), id: fc.constantFrom('a', 'b', 'ç', '\u{1F600}'), type: fc.constantFrom('click', 'purchase'), kind: fc.integer({ min: 0, max: 2 }), min: fc.integer({ min: 0, max: 5 }) }),
+            fc.record({ op: fc.constant('drain' as const), before: fc.integer({ min: 0, max: 6 }) }),
+            fc.record({ op: fc.constant('forget' as const), id: fc.constantFrom('a', 'b') }),
+          ),
+          { maxLength: 200 },
+        ),
+        (ops) => {
+          const a = new MinuteActivity(KINDS);
+          const model = new Map<string, number>();
+          let seq = 0;
+          for (const o of ops) {
+            if (o.op === 'add') {
+              a.add(o.id, o.type, T + o.min * M, 0, ++seq, false, o.kind);
+              const k = `${KINDS[o.kind]}\u0000${o.id}\u0000${o.type}@${o.min}`;
+              model.set(k, (model.get(k) ?? 0) + 1);
+            } else if (o.op === 'forget') {
+              a.forget(o.id);
+              for (const k of [...model.keys()]) if (k.split('\u0000')[1] === o.id) model.delete(k);
+            } else {
+              a.drain(T + o.before * M);
+              for (const k of [...model.keys()]) if (Number(k.split('@')[1]) + 1 <= o.before) model.delete(k);
+            }
+            expect(a.size).toBe(model.size);
+          }
+          // A restore marks every open bucket dirty: its drain lists them all, with their counts.
+          const w = new SnapshotWriter();
+          a.save(w, 'x');
+          const restored = new MinuteActivity(KINDS);
+          restored.load(new SnapshotReader(w.finish()), 'x');
+          const got = new Map(restored.drain(0).map((b) => [`${b.key}@${(b.minuteMs - T) / M}`, b.events]));
+          expect(got).toEqual(model);
+        },
+      ),
+      { numRuns: 300, seed: 15 },
+    );
+  });
+});

@@ -1,10 +1,17 @@
 // Per-minute activity counts for ClickHouse, written cumulatively so retries and rewrites never double a count.
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
+import { IdTable } from './idTable.js';
 
 const INITIAL = 1024;
+const FREE = -1;
+const MAX_LOAD = 0.75;
+const INV_2_32 = 1 / 4294967296;
+
+/** What drainEach hands over per bucket, in arguments rather than an object per row. */
+export type ActivityVisit = (id: string, type: string, kind: number, minuteMs: number, events: number, revenue: number, overloaded: number, writer: bigint, version: number) => void;
 
 export interface ActivityBucket {
-  /** Joined key fields, e.g. customer id and event type; split by the row builder. */
+  /** The key fields joined by \0, as checkpoints hold them: `id\0type`, or `kind\0id\0type` with kinds. */
   key: string;
   minuteMs: number;
   events: number;
@@ -29,19 +36,27 @@ export interface ActivityBucket {
  * Buckets stay open while their minute is within the allowed lateness of the watermark; `drain` hands out
  * the dirty ones for writing and forgets the closed ones once written.
  *
- * A bucket is an index into parallel typed arrays, not an object: there is one per key (customer and type) and
- * minute, so millions are open at once at a high rate, and objects would cost the collector on every event.
+ * A bucket is an index into parallel typed arrays, not an object, found by (id, kind, type, minute) in an
+ * open-addressing index: there is one per key and minute, so millions are open at once at a high rate, and neither an
+ * object nor a joined key string per bucket (nor a key string built per event) is left for the collector. Ids are
+ * interned in an IdTable and types in a small table, each counted by its open buckets and dropped with the last one.
  */
 export class MinuteActivity {
-  /**
-   * Open buckets by minute, then by key: a drain closes a minute by dropping its map whole (unlinking buckets one by
-   * one from per-key lists cost more than counting them), and an event finds its bucket in one lookup.
-   */
-  private readonly minutes = new Map<number, Map<string, number>>();
-  /** The map of the minute the last event fell in: nearly every event falls in the same one as the one before. */
-  private lastMinute = Number.NaN;
-  private lastMap: Map<string, number> | null = null;
-  private keyOf: (string | undefined)[] = [];
+  private readonly ids = new IdTable({ initialSlots: INITIAL });
+  /** Open buckets per interned id. */
+  private idRefs = new Uint32Array(INITIAL);
+  private readonly typeIndex = new Map<string, number>();
+  private readonly typeNames: string[] = [];
+  private readonly typeRefs: number[] = [];
+  private readonly freeTypes: number[] = [];
+  /** Bucket + 1 per hash bucket, 0 for empty; linear probing, backward-shift deletion. */
+  private index = new Int32Array(Math.ceil(INITIAL / MAX_LOAD) + 1);
+  /** Open buckets by minute: a drain closes a minute by walking its list (entries of since-reused buckets skipped). */
+  private readonly minutes = new Map<number, number[]>();
+  /** The interned id of each bucket, FREE for a free bucket. */
+  private idOf = new Int32Array(INITIAL).fill(FREE);
+  private kindOf = new Uint8Array(INITIAL);
+  private typeOf = new Int32Array(INITIAL);
   private minute = new Int32Array(INITIAL);
   private events = new Float64Array(INITIAL);
   private revenue = new Float64Array(INITIAL);
@@ -55,18 +70,20 @@ export class MinuteActivity {
   /** Buckets changed since the last drain, in the order they first changed. */
   private dirty: number[] = [];
 
+  /** With `kinds`, keys carry a kind (entity activity: channel, segment, campaign), saved by name before the id. */
+  constructor(private readonly kinds: readonly string[] | null = null) {}
+
   get size(): number {
     return this.count;
   }
 
-  add(key: string, tsMs: number, revenue: number, streamSeq: number, overloaded = false): void {
+  /** Counts one event of `type` for `id` (of `kind`, an index into kinds) in its minute. */
+  add(id: string, type: string, tsMs: number, revenue: number, streamSeq: number, overloaded = false, kind = 0): void {
     const minute = Math.floor(tsMs / 60_000);
-    const buckets = minute === this.lastMinute ? this.lastMap! : this.minuteMap(minute);
-    let i = buckets.get(key);
-    if (i === undefined) {
-      i = this.open(key, minute, streamSeq);
-      buckets.set(key, i);
-    }
+    const idSlot = this.ids.insert(id);
+    const t = this.typeIndex.get(type) ?? this.internType(type);
+    let i = this.find(idSlot, kind, t, minute);
+    if (i === FREE) i = this.open(idSlot, kind, t, minute, streamSeq);
     this.events[i]++;
     this.revenue[i] += revenue;
     if (overloaded) this.overloaded[i]++;
@@ -76,27 +93,25 @@ export class MinuteActivity {
   /** Dirty buckets to write now (their version bumped), and closed buckets dropped: minute end before `closeBeforeMs`. */
   drain(closeBeforeMs: number): ActivityBucket[] {
     const out: ActivityBucket[] = [];
-    this.drainEach(closeBeforeMs, (key, minuteMs, events, revenue, overloaded, writer, version) => out.push({ key, minuteMs, events, revenue, overloaded, writer, version, dirty: false }));
+    this.drainEach(closeBeforeMs, (id, type, kind, minuteMs, events, revenue, overloaded, writer, version) =>
+      out.push({ key: this.keyOf(id, type, kind), minuteMs, events, revenue, overloaded, writer, version, dirty: false }),
+    );
     return out;
   }
 
   /** As drain, handing each bucket's fields to `visit` instead of an object per bucket (the processor's path). */
-  drainEach(closeBeforeMs: number, visit: (key: string, minuteMs: number, events: number, revenue: number, overloaded: number, writer: bigint, version: number) => void): void {
+  drainEach(closeBeforeMs: number, visit: ActivityVisit): void {
     for (const i of this.dirty) {
-      if (this.keyOf[i] === undefined || this.isDirty[i] === 0) continue; // forgotten since
+      if (this.idOf[i] === FREE || this.isDirty[i] === 0) continue; // forgotten since
       this.version[i] = this.events[i];
       this.isDirty[i] = 0;
-      visit(this.keyOf[i]!, this.minute[i] * 60_000, this.events[i], this.revenue[i], this.overloaded[i], BigInt(this.writer[i]), this.version[i]);
+      visit(this.ids.idOf(this.idOf[i])!, this.typeNames[this.typeOf[i]], this.kindOf[i], this.minute[i] * 60_000, this.events[i], this.revenue[i], this.overloaded[i], BigInt(this.writer[i]), this.version[i]);
     }
     this.dirty = [];
-    for (const [minute, buckets] of this.minutes) {
+    for (const [minute, list] of this.minutes) {
       if ((minute + 1) * 60_000 > closeBeforeMs) continue;
-      for (const i of buckets.values()) this.release(i);
+      for (const i of list) if (this.idOf[i] !== FREE && this.minute[i] === minute) this.release(i);
       this.minutes.delete(minute);
-      if (minute === this.lastMinute) {
-        this.lastMinute = Number.NaN;
-        this.lastMap = null;
-      }
     }
   }
 
@@ -112,9 +127,8 @@ export class MinuteActivity {
     const overloaded = new Float64Array(this.count);
     const writer = new Float64Array(this.count);
     for (let i = 0, k = 0; i < this.high; i++) {
-      const key = this.keyOf[i];
-      if (key === undefined) continue;
-      keys.push(key);
+      if (this.idOf[i] === FREE) continue;
+      keys.push(this.keyOf(this.ids.idOf(this.idOf[i])!, this.typeNames[this.typeOf[i]], this.kindOf[i]));
       minute[k] = this.minute[i];
       events[k] = this.events[i];
       revenue[k] = this.revenue[i];
@@ -130,14 +144,11 @@ export class MinuteActivity {
   }
 
   load(r: SnapshotReader, name: string): void {
+    for (let i = 0; i < this.high; i++) if (this.idOf[i] !== FREE) this.release(i);
     this.minutes.clear();
-    this.lastMinute = Number.NaN;
-    this.lastMap = null;
-    this.keyOf = [];
     this.free.length = 0;
     this.dirty = [];
     this.high = 0;
-    this.count = 0;
     const keys = r.strings(`${name}.keys`);
     if (keys === null) {
       // A checkpoint written before `strings`: [key, minuteMs, events, revenue, overloaded, writer][] in the JSON.
@@ -154,9 +165,40 @@ export class MinuteActivity {
     for (let k = 0; k < keys.length; k++) this.restoreBucket(keys[k]!, minute[k], events[k], revenue[k], overloaded[k], writer[k]);
   }
 
+  /** Removes every bucket of the id (of any kind): erasure of a customer. */
+  forget(id: string): number {
+    const idSlot = this.ids.find(id);
+    if (idSlot === FREE) return 0;
+    let n = 0;
+    for (let i = 0; i < this.high && this.idRefs[idSlot] > 0; i++) {
+      if (this.idOf[i] !== idSlot) continue;
+      this.release(i);
+      n++;
+    }
+    return n;
+  }
+
+  /** The joined key of checkpoints and drain(): the type is after the last \0, as it is the only part never holding one. */
+  private keyOf(id: string, type: string, kind: number): string {
+    return this.kinds === null ? `${id}\u0000${type}` : `${this.kinds[kind]}\u0000${id}\u0000${type}`;
+  }
+
   private restoreBucket(key: string, minute: number, events: number, revenue: number, overloaded: number, writer: number): void {
-    const i = this.open(key, minute, writer);
-    this.minuteMap(minute).set(key, i);
+    const last = key.lastIndexOf('\u0000');
+    const type = key.slice(last + 1);
+    let kind = 0;
+    let id = key.slice(0, Math.max(0, last));
+    if (this.kinds !== null) {
+      const first = key.indexOf('\u0000');
+      kind = this.kinds.indexOf(key.slice(0, first));
+      // A kind this version does not know has no rows to write: the bucket is dropped, as its rows would be refused.
+      if (first === last || kind === -1) return;
+      id = key.slice(first + 1, last);
+    }
+    const idSlot = this.ids.insert(id);
+    const t = this.typeIndex.get(type) ?? this.internType(type);
+    const found = this.find(idSlot, kind, t, minute);
+    const i = found === FREE ? this.open(idSlot, kind, t, minute, writer) : found;
     this.events[i] = events;
     this.revenue[i] = revenue;
     this.overloaded[i] = overloaded;
@@ -164,26 +206,12 @@ export class MinuteActivity {
     this.markDirty(i);
   }
 
-  /** Removes every bucket whose key starts with the prefix (erasure of a customer). */
-  forget(prefix: string): number {
-    let n = 0;
-    for (const buckets of this.minutes.values()) {
-      for (const [key, i] of buckets) {
-        if (!key.startsWith(prefix)) continue;
-        buckets.delete(key);
-        this.release(i);
-        n++;
-      }
-    }
-    return n;
-  }
-
-  private minuteMap(minute: number): Map<string, number> {
-    let buckets = this.minutes.get(minute);
-    if (buckets === undefined) this.minutes.set(minute, (buckets = new Map()));
-    this.lastMinute = minute;
-    this.lastMap = buckets;
-    return buckets;
+  private internType(type: string): number {
+    const t = this.freeTypes.pop() ?? this.typeNames.length;
+    this.typeNames[t] = type;
+    this.typeRefs[t] = 0;
+    this.typeIndex.set(type, t);
+    return t;
   }
 
   private markDirty(i: number): void {
@@ -192,14 +220,55 @@ export class MinuteActivity {
     this.dirty.push(i);
   }
 
-  /** A new bucket's index (the caller files it under its minute and key). */
-  private open(key: string, minute: number, streamSeq: number): number {
+  private hash(idSlot: number, kind: number, t: number, minute: number): number {
+    let h = Math.imul(idSlot, 0x9e3779b1) ^ Math.imul(minute, 0x85ebca6b) ^ Math.imul((t << 3) | kind, 0xc2b2ae35);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return Math.floor((h >>> 0) * INV_2_32 * this.index.length);
+  }
+
+  private find(idSlot: number, kind: number, t: number, minute: number): number {
+    const index = this.index;
+    for (let b = this.hash(idSlot, kind, t, minute); ; ) {
+      const e = index[b];
+      if (e === 0) return FREE;
+      const i = e - 1;
+      if (this.idOf[i] === idSlot && this.minute[i] === minute && this.typeOf[i] === t && this.kindOf[i] === kind) return i;
+      if (++b === index.length) b = 0;
+    }
+  }
+
+  private homeOf(i: number): number {
+    return this.hash(this.idOf[i], this.kindOf[i], this.typeOf[i], this.minute[i]);
+  }
+
+  private place(i: number): void {
+    let b = this.homeOf(i);
+    while (this.index[b] !== 0) if (++b === this.index.length) b = 0;
+    this.index[b] = i + 1;
+  }
+
+  /** A new bucket's index, filed under its key and minute. */
+  private open(idSlot: number, kind: number, t: number, minute: number, streamSeq: number): number {
+    if (this.count + 1 > this.index.length * MAX_LOAD) this.rehash(this.index.length * 2);
     let i = this.free.pop();
     if (i === undefined) {
       if (this.high === this.minute.length) this.grow();
       i = this.high++;
     }
-    this.keyOf[i] = key;
+    if (idSlot >= this.idRefs.length) {
+      const refs = new Uint32Array(Math.max(idSlot + 1, this.idRefs.length * 2));
+      refs.set(this.idRefs);
+      this.idRefs = refs;
+    }
+    this.idRefs[idSlot]++;
+    this.typeRefs[t]++;
+    this.idOf[i] = idSlot;
+    this.kindOf[i] = kind;
+    this.typeOf[i] = t;
     this.minute[i] = minute;
     this.events[i] = 0;
     this.revenue[i] = 0;
@@ -208,24 +277,54 @@ export class MinuteActivity {
     this.version[i] = 0;
     this.isDirty[i] = 0;
     this.count++;
+    this.place(i);
+    let list = this.minutes.get(minute);
+    if (list === undefined) this.minutes.set(minute, (list = []));
+    list.push(i);
     return i;
   }
 
-  /** Frees a bucket's index (the caller has taken it out of its minute's map). */
+  /** Frees a bucket: out of the index, its id and type dropped with their last bucket (its minute list entry goes stale). */
   private release(i: number): void {
-    this.keyOf[i] = undefined;
+    const size = this.index.length;
+    let at = this.homeOf(i);
+    while (this.index[at] !== i + 1) if (++at === size) at = 0;
+    for (let j = at + 1 === size ? 0 : at + 1; this.index[j] !== 0; j = j + 1 === size ? 0 : j + 1) {
+      const k = this.homeOf(this.index[j] - 1);
+      if (at <= j ? at < k && k <= j : at < k || k <= j) continue;
+      this.index[at] = this.index[j];
+      at = j;
+    }
+    this.index[at] = 0;
+    const idSlot = this.idOf[i];
+    if (--this.idRefs[idSlot] === 0) this.ids.remove(idSlot);
+    const t = this.typeOf[i];
+    if (--this.typeRefs[t] === 0) {
+      this.typeIndex.delete(this.typeNames[t]);
+      this.freeTypes.push(t);
+    }
+    this.idOf[i] = FREE;
     this.isDirty[i] = 0;
     this.free.push(i);
     this.count--;
   }
 
+  private rehash(size: number): void {
+    this.index = new Int32Array(size);
+    for (let i = 0; i < this.high; i++) if (this.idOf[i] !== FREE) this.place(i);
+  }
+
   private grow(): void {
     const n = this.minute.length * 2;
-    const grown = <T extends Int32Array | Float64Array | Uint8Array>(a: T): T => {
+    const grown = <T extends Int32Array | Float64Array | Uint8Array>(a: T, fill?: number): T => {
       const b = new (a.constructor as new (n: number) => T)(n);
+      if (fill !== undefined) b.fill(fill);
       b.set(a);
       return b;
     };
+    this.idOf = grown(this.idOf, FREE);
+    this.kindOf = grown(this.kindOf);
+    this.typeOf = grown(this.typeOf);
     this.minute = grown(this.minute);
     this.events = grown(this.events);
     this.revenue = grown(this.revenue);

@@ -56,9 +56,11 @@ function entitiesOf(e: TestEvent): [EntityKind, string][] {
   return out;
 }
 
+const KINDS: EntityKind[] = ['channel', 'segment', 'campaign'];
+
 /** One partition as the pipeline runs it: minute buckets drained at each commit, handed to the publisher. */
 class FakePartition {
-  private readonly activity = new MinuteActivity();
+  private readonly activity = new MinuteActivity(KINDS);
   readonly drained: EntityActivityRecord[] = [];
 
   constructor(
@@ -71,7 +73,7 @@ class FakePartition {
     const category = categoryOf(e.type);
     for (const [kind, key] of entitiesOf(e)) {
       reference.record(kind, key, Math.floor(e.ts / MIN), { touch: category === 'touch', negative: category === 'negative', overloaded: e.overloaded });
-      this.activity.add(`${kind}\u0000${key}\u0000${e.type}`, e.ts, 0, seq, e.overloaded);
+      this.activity.add(key, e.type, e.ts, 0, seq, e.overloaded, KINDS.indexOf(kind));
     }
   }
 

@@ -1,0 +1,138 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
+import { IdTable, MAX_ID_BYTES } from './idTable.js';
+
+// Ids from a small pool, so inserts, finds and removes hit the same ids; with ASCII, 2- and 3-byte BMP, astral
+// characters, lone surrogates (JSON.parse can make them) and the empty string.
+const unit = fc.oneof(
+  fc.integer({ min: 0x61, max: 0x64 }).map((c) => String.fromCharCode(c)),
+  fc.constantFrom('é', 'ж', '中', '\u{1F600}', '\u{10FFFF}', '\ud800', '\udfff', '\uffff'),
+);
+const idArb = fc.array(unit, { maxLength: 6 }).map((u) => u.join(''));
+type Op = { op: 'insert' | 'remove' | 'find'; id: string };
+const opArb: fc.Arbitrary<Op> = fc.record({ op: fc.constantFrom('insert', 'insert', 'remove', 'find'), id: idArb });
+
+/** Every id the model holds is found at its slot and decodes back; nothing else is held. */
+function agrees(t: IdTable, model: Map<string, number>): void {
+  expect(t.size).toBe(model.size);
+  for (const [id, slot] of model) {
+    expect(t.find(id)).toBe(slot);
+    expect(t.idOf(slot)).toBe(id);
+  }
+  expect(new Map(t.entries())).toEqual(model);
+}
+
+function roundTrip(t: IdTable, fresh = new IdTable({ initialSlots: 4 })): IdTable {
+  const w = new SnapshotWriter();
+  t.save(w, 'ids');
+  expect(fresh.load(new SnapshotReader(w.finish()), 'ids')).toBe(true);
+  return fresh;
+}
+
+describe('IdTable', () => {
+  it('behaves as a Map from id to slot under random inserts, removes and finds, through growth and compaction', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 300 }), (ops) => {
+        // A tiny table: every probe run collides, the index and the slots grow, and the arena compacts often.
+        const t = new IdTable({ initialSlots: 4, compactMinBytes: 1 });
+        const model = new Map<string, number>();
+        for (const { op, id } of ops) {
+          if (op === 'insert') {
+            const slot = t.insert(id);
+            if (model.has(id)) expect(slot).toBe(model.get(id));
+            else {
+              expect([...model.values()]).not.toContain(slot);
+              model.set(id, slot);
+            }
+          } else if (op === 'remove') {
+            const slot = t.find(id);
+            expect(slot).toBe(model.get(id) ?? -1);
+            expect(t.remove(slot)).toBe(slot !== -1);
+            model.delete(id);
+          } else expect(t.find(id)).toBe(model.get(id) ?? -1);
+          expect(t.size).toBe(model.size);
+        }
+        agrees(t, model);
+        // Slots are reused: never more handed out than were ever held at once.
+        expect(t.high).toBeLessThanOrEqual(ops.filter((o) => o.op === 'insert').length);
+        agrees(roundTrip(t), model);
+      }),
+      { numRuns: 400, seed: 15 },
+    );
+  });
+
+  it('finds a well-formed id from its UTF-8 bytes as from its string', () => {
+    const t = new IdTable({ initialSlots: 4 });
+    const ids = ['c-1', 'ümlaut', '顧客', 'emoji-\u{1F600}', ''];
+    ids.forEach((id) => t.insert(id));
+    const msg = Buffer.from(`{"customerId":"${ids[3]}"}`);
+    const start = msg.indexOf('emoji');
+    expect(t.findUtf8(msg, start, msg.indexOf('"', start))).toBe(t.find(ids[3]));
+    for (const id of ids) expect(t.findUtf8(Buffer.from(id), 0, Buffer.byteLength(id))).toBe(t.find(id));
+    expect(t.findUtf8(Buffer.from('c-2'), 0, 3)).toBe(-1);
+  });
+
+  it('keeps a lone surrogate apart from the replacement character and from its neighbours', () => {
+    const t = new IdTable({ initialSlots: 4 });
+    const ids = ['x\ud800', 'x\ufffd', 'x\udc00', 'x\ud800\udc00', 'x\u{10000}'];
+    const slots = ids.map((id) => t.insert(id));
+    // '\ud800\udc00' is the pair that makes U+10000: the same string, so the same id.
+    expect(slots[3]).toBe(slots[4]);
+    expect(new Set(slots).size).toBe(4);
+    for (const id of ids) expect(t.idOf(t.find(id))).toBe(id);
+  });
+
+  it('holds ids up to the longest the contract admits, and refuses one past the table’s length field', () => {
+    const t = new IdTable({ initialSlots: 4 });
+    // 1,024 UTF-16 units (config.ingest.limits' maximum), each 3 bytes: 3,072 bytes; and 512 astral characters.
+    const longest = '\uffff'.repeat(1024);
+    const astral = '\u{1F600}'.repeat(512);
+    expect(t.idOf(t.insert(longest))).toBe(longest);
+    expect(t.idOf(t.insert(astral))).toBe(astral);
+    const atLimit = 'a'.repeat(MAX_ID_BYTES);
+    expect(t.idOf(t.insert(atLimit))).toBe(atLimit);
+    expect(() => t.insert('a'.repeat(MAX_ID_BYTES + 1))).toThrow(RangeError);
+    expect(t.size).toBe(3);
+    expect(roundTrip(t).idOf(t.find(astral))).toBe(astral);
+  });
+
+  it('keeps its arena bounded under churn: removed ids are compacted away and slots reused', () => {
+    const t = new IdTable({ initialSlots: 16 });
+    const live: number[] = [];
+    for (let i = 0; i < 200_000; i++) {
+      live.push(t.insert(`customer-${i}`));
+      if (live.length > 1_000) t.remove(live.shift()!);
+    }
+    expect(t.size).toBe(1_000);
+    expect(t.high).toBeLessThanOrEqual(1_001);
+    // 1,000 ids of ~13 bytes: the index, the per-slot arrays and the arena with its garbage, well under 250 bytes each.
+    expect(t.bytesPerId).toBeLessThan(250);
+    expect(t.idOf(t.find('customer-199999'))).toBe('customer-199999');
+    expect(t.find('customer-0')).toBe(-1);
+  });
+
+  it('writes the layout of SnapshotWriter.strings, so checkpoints from before the table load and old readers read new ones', () => {
+    const t = new IdTable({ initialSlots: 4 });
+    ['a', 'b', 'ç', '\u{1F600}x', 'e'].forEach((id) => t.insert(id));
+    t.remove(t.find('b'));
+    const w = new SnapshotWriter();
+    t.save(w, 'ids');
+    expect(new SnapshotReader(w.finish()).strings('ids')).toEqual(['a', null, 'ç', '\u{1F600}x', 'e']);
+    // and the other way, with a lone surrogate (which `strings` keeps in the JSON header)
+    const old = new SnapshotWriter();
+    old.strings('ids', ['p', null, 'q\ud800', null]);
+    const loaded = new IdTable({ initialSlots: 4 });
+    loaded.load(new SnapshotReader(old.finish()), 'ids');
+    expect([...loaded.entries()]).toEqual([['p', 0], ['q\ud800', 2]]);
+    // the free slots below the last one come out first, then new ones
+    expect([loaded.insert('r'), loaded.insert('s'), loaded.insert('t')].sort()).toEqual([1, 3, 4]);
+    expect(roundTrip(loaded).idOf(2)).toBe('q\ud800');
+    // two ids of lone surrogates that `strings` joins into one astral character still load as two
+    const joined = new SnapshotWriter();
+    joined.strings('ids', ['\ud800', '\udfff']);
+    const pair = new IdTable({ initialSlots: 4 });
+    pair.load(new SnapshotReader(joined.finish()), 'ids');
+    expect([...pair.entries()]).toEqual([['\ud800', 0], ['\udfff', 1]]);
+  });
+});

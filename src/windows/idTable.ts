@@ -1,0 +1,366 @@
+// Customer ids to dense slots in typed arrays only: an open-addressing hash index over ids kept as bytes in one arena,
+// so a million customers cost a few typed arrays, not a million JS strings and Map entries for the collector to walk.
+// Ids are kept as WTF-8 (wtf8.ts): a well-formed id's bytes are the UTF-8 of the message (findUtf8 looks them up).
+// Linear probing with backward-shift deletion (no tombstones), load at most 3/4, the index grown by rehashing the
+// stored hashes (any size: the home bucket scales the hash, no power of two); removed ids leave garbage in the arena
+// until it is compacted, once it exceeds the live bytes.
+
+import { NO_STRING, type SnapshotReader, type SnapshotWriter } from '../shared/snapshotCodec.js';
+import { bytesOfLead, decode, encode, encoded, hashBytes, unitsOfLead } from './wtf8.js';
+
+const EMPTY = 0;
+const NO_SLOT = -1;
+const MAX_LOAD = 0.75;
+/** Ids are at most 1,024 UTF-16 units (config.ingest.limits), 3,072 bytes; lengths are kept in 2 bytes. */
+export const MAX_ID_BYTES = 0xfffe;
+const INV_2_32 = 1 / 4294967296;
+
+export interface IdTableOptions {
+  /** Slots allocated at first (at least 4). */
+  initialSlots?: number;
+  /** Garbage the arena may hold before it is compacted, at least (tests make it tiny to compact often). */
+  compactMinBytes?: number;
+  /** Factor by which slots, index and arena grow when full (default 1.5): less is less slack per id, more copying. */
+  growth?: number;
+}
+
+export class IdTable {
+  /** Hash buckets: slot + 1, or 0 for an empty bucket. */
+  private index: Int32Array;
+  private hashes: Uint32Array;
+  private offsets: Uint32Array;
+  /** Byte length + 1 per slot; 0 marks a free slot (whose `offsets` entry links the next free slot). */
+  private lens: Uint16Array;
+  private arena: Uint8Array;
+  private arenaUsed = 0;
+  private garbage = 0;
+  private freeHead = NO_SLOT;
+  private count = 0;
+  /** Slots ever handed out: every live slot is below it. */
+  private highWater = 0;
+  private readonly compactMinBytes: number;
+  private readonly growth: number;
+
+  constructor(opts: IdTableOptions = {}) {
+    const slots = Math.max(4, opts.initialSlots ?? 1024);
+    this.compactMinBytes = opts.compactMinBytes ?? 64 * 1024;
+    this.growth = Math.max(1.1, opts.growth ?? 1.5);
+    this.hashes = new Uint32Array(slots);
+    this.offsets = new Uint32Array(slots);
+    this.lens = new Uint16Array(slots);
+    this.index = new Int32Array(Math.ceil(slots / MAX_LOAD) + 1);
+    this.arena = new Uint8Array(slots * 16);
+  }
+
+  /** Ids held. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** One past the highest slot handed out: iterate slots below it and skip those !has(slot). */
+  get high(): number {
+    return this.highWater;
+  }
+
+  /** Bytes of the whole table (index, per-slot arrays, arena) over the ids it holds; what it adds per customer. */
+  get bytesPerId(): number {
+    const fixed = this.index.byteLength + this.hashes.byteLength + this.offsets.byteLength + this.lens.byteLength;
+    return Math.round((fixed + this.arena.byteLength) / Math.max(1, this.count));
+  }
+
+  /** Bytes per slot of the arrays sized by slots, the index's share, and the mean id's bytes in the arena. */
+  get bytesPerSlot(): number {
+    const perSlot = this.hashes.BYTES_PER_ELEMENT + this.offsets.BYTES_PER_ELEMENT + this.lens.BYTES_PER_ELEMENT;
+    const meanId = this.count === 0 ? 0 : (this.arenaUsed - this.garbage) / this.count;
+    return Math.round(perSlot + this.index.byteLength / this.hashes.length + meanId);
+  }
+
+  has(slot: number): boolean {
+    return slot >= 0 && slot < this.highWater && this.lens[slot] !== 0;
+  }
+
+  find(id: string): number {
+    const n = encode(id);
+    return this.lookup(encoded, 0, n, hashBytes(encoded, 0, n));
+  }
+
+  /** The slot of the id whose UTF-8 bytes are `bytes[start, end)`, or -1: a lookup straight from a message's bytes. */
+  findUtf8(bytes: Uint8Array, start: number, end: number): number {
+    return this.lookup(bytes, start, end, hashBytes(bytes, start, end));
+  }
+
+  /** The id's slot, a new one when it is not held. */
+  insert(id: string): number {
+    // encode first: it may replace the buffer `encoded` names (insertBytes copies out of it before anything else encodes).
+    const n = encode(id);
+    return this.insertBytes(encoded, 0, n);
+  }
+
+  /** As insert, from the id's WTF-8 bytes. */
+  insertBytes(bytes: Uint8Array, start: number, end: number): number {
+    const len = end - start;
+    if (len > MAX_ID_BYTES) throw new RangeError(`an id of ${len} bytes is over the table's ${MAX_ID_BYTES}`);
+    const h = hashBytes(bytes, start, end);
+    const found = this.lookup(bytes, start, end, h);
+    if (found !== NO_SLOT) return found;
+    if (this.count + 1 > this.index.length * MAX_LOAD) this.rehash(Math.ceil(this.index.length * this.growth));
+    let slot = this.freeHead;
+    if (slot !== NO_SLOT) this.freeHead = this.offsets[slot] - 1;
+    else {
+      if (this.highWater === this.hashes.length) this.growSlots(Math.ceil(this.hashes.length * this.growth));
+      slot = this.highWater++;
+    }
+    // The arena copy comes first: growing the arena may compact it, which walks the live slots.
+    if (this.arenaUsed + len > this.arena.length) this.makeRoom(len);
+    // A copy within the same buffer (bytes may be the arena when re-inserting) is safe: the target is past arenaUsed.
+    this.arena.set(bytes.subarray(start, end), this.arenaUsed);
+    this.offsets[slot] = this.arenaUsed;
+    this.arenaUsed += len;
+    this.lens[slot] = len + 1;
+    this.hashes[slot] = h;
+    let b = this.home(h);
+    while (this.index[b] !== EMPTY) if (++b === this.index.length) b = 0;
+    this.index[b] = slot + 1;
+    this.count++;
+    return slot;
+  }
+
+  /** Frees a slot (it may be handed out again by insert); false when it holds no id. */
+  remove(slot: number): boolean {
+    if (!this.has(slot)) return false;
+    const size = this.index.length;
+    let i = this.home(this.hashes[slot]);
+    while (this.index[i] !== slot + 1) if (++i === size) i = 0;
+    // Backward shift: pull each later entry of the probe run back into the hole unless its home lies after the hole.
+    for (let j = i + 1 === size ? 0 : i + 1; this.index[j] !== EMPTY; j = j + 1 === size ? 0 : j + 1) {
+      const k = this.home(this.hashes[this.index[j] - 1]);
+      const stays = i <= j ? i < k && k <= j : i < k || k <= j;
+      if (stays) continue;
+      this.index[i] = this.index[j];
+      i = j;
+    }
+    this.index[i] = EMPTY;
+    this.garbage += this.lens[slot] - 1;
+    this.lens[slot] = 0;
+    this.offsets[slot] = this.freeHead + 1;
+    this.freeHead = slot;
+    this.count--;
+    if (this.garbage >= this.compactMinBytes && this.garbage * 2 > this.arenaUsed) this.compact(0);
+    return true;
+  }
+
+  /** The id held in a slot, decoded (a new string: for cold paths), or undefined for a free slot. */
+  idOf(slot: number): string | undefined {
+    if (!this.has(slot)) return undefined;
+    return decode(this.arena, this.offsets[slot], this.offsets[slot] + this.lens[slot] - 1);
+  }
+
+  /** The slot's id bytes (a view into the arena, valid until the next insert or remove). */
+  bytesOf(slot: number): Uint8Array {
+    if (!this.has(slot)) return new Uint8Array(0);
+    return this.arena.subarray(this.offsets[slot], this.offsets[slot] + this.lens[slot] - 1);
+  }
+
+  /** Every held id, decoded, in slot order. */
+  *ids(): IterableIterator<string> {
+    for (let slot = 0; slot < this.highWater; slot++) if (this.lens[slot] !== 0) yield this.idOf(slot)!;
+  }
+
+  /** Every held id with its slot, decoded, in slot order. */
+  *entries(): IterableIterator<[string, number]> {
+    for (let slot = 0; slot < this.highWater; slot++) if (this.lens[slot] !== 0) yield [this.idOf(slot)!, slot];
+  }
+
+  /** Forgets every id and slot. */
+  clear(): void {
+    this.index.fill(EMPTY);
+    this.lens.fill(0);
+    this.arenaUsed = 0;
+    this.garbage = 0;
+    this.freeHead = NO_SLOT;
+    this.count = 0;
+    this.highWater = 0;
+  }
+
+  /**
+   * Puts an id at a given slot (restoring a checkpoint, where slots are kept): slots skipped on the way become free.
+   * The id must not be held yet and the slot must be at or past `high`.
+   */
+  place(slot: number, bytes: Uint8Array, start: number, end: number): void {
+    if (slot < this.highWater) throw new RangeError(`slot ${slot} is below the slots handed out (${this.highWater})`);
+    // Hand out slots up to it through the ordinary path, then free the ones before it.
+    const skipped: number[] = [];
+    while (this.highWater < slot) {
+      if (this.highWater === this.hashes.length) this.growSlots(Math.max(slot + 1, Math.ceil(this.hashes.length * this.growth)));
+      skipped.push(this.highWater++);
+    }
+    const saved = this.freeHead;
+    this.freeHead = NO_SLOT;
+    const got = this.insertBytes(bytes, start, end);
+    if (got !== slot) throw new RangeError(`id placed at ${got}, not ${slot}: it is held already`);
+    this.freeHead = saved;
+    // Lowest free slot first out, as an ordinary free list after loading would hand them.
+    for (let k = skipped.length - 1; k >= 0; k--) {
+      this.offsets[skipped[k]] = this.freeHead + 1;
+      this.freeHead = skipped[k];
+    }
+  }
+
+  /**
+   * Writes the ids of slots below `high` (free ones as missing) in the layout of SnapshotWriter.strings, straight from
+   * the arena; so checkpoints read the same before and after ids moved into this table.
+   */
+  save(w: SnapshotWriter, name: string): void {
+    const lengths = new Uint32Array(this.highWater);
+    const text = new Uint8Array(this.arenaUsed - this.garbage);
+    let at = 0;
+    let wellFormed = true;
+    for (let slot = 0; slot < this.highWater; slot++) {
+      if (this.lens[slot] === 0) {
+        lengths[slot] = NO_STRING;
+        continue;
+      }
+      const start = this.offsets[slot];
+      const end = start + this.lens[slot] - 1;
+      let n = 0;
+      for (let i = start; i < end; ) {
+        const lead = this.arena[i];
+        // A lone surrogate (ED A0..BF ..) is not UTF-8: such ids go through `strings`, which keeps them in the header.
+        if (lead === 0xed && this.arena[i + 1] >= 0xa0) wellFormed = false;
+        n += unitsOfLead(lead);
+        i += bytesOfLead(lead);
+      }
+      lengths[slot] = n;
+      text.set(this.arena.subarray(start, end), at);
+      at += end - start;
+    }
+    if (wellFormed) w.utf8Strings(name, text, lengths);
+    else w.strings(name, Array.from({ length: this.highWater }, (_, slot) => this.idOf(slot)));
+  }
+
+  /** Replaces every id with what `save` (or SnapshotWriter.strings) wrote under `name`; false when there is none. */
+  load(r: SnapshotReader, name: string): boolean {
+    const raw = r.utf8Strings(name);
+    if (raw !== null && this.loadUtf8(raw.text, raw.lengths)) return true;
+    const list = r.strings(name);
+    if (list === null) return false;
+    this.loadList(list);
+    return true;
+  }
+
+  /**
+   * The ids straight from their bytes; false when an id ends inside a character: `strings` joined two ids of lone
+   * surrogates that make a pair ("\ud800", "\udfff") into one 4-byte character, which only decoding splits right.
+   */
+  private loadUtf8(text: Uint8Array, lengths: Uint32Array): boolean {
+    this.clear();
+    for (let slot = 0, at = 0; slot < lengths.length; slot++) {
+      const n = lengths[slot];
+      if (n === NO_STRING) continue;
+      let end = at;
+      let u = 0;
+      while (u < n && end < text.length) {
+        u += unitsOfLead(text[end]);
+        end += bytesOfLead(text[end]);
+      }
+      if (u !== n || end > text.length) return false;
+      this.place(slot, text, at, end);
+      at = end;
+    }
+    this.freeUpTo(lengths.length);
+    return true;
+  }
+
+  /** Replaces every id with those of a list by slot (null for a free slot). */
+  loadList(list: readonly (string | null | undefined)[]): void {
+    this.clear();
+    for (let slot = 0; slot < list.length; slot++) {
+      const id = list[slot];
+      if (id === null || id === undefined) continue;
+      const n = encode(id);
+      this.place(slot, encoded, 0, n);
+    }
+    this.freeUpTo(list.length);
+  }
+
+  /** Hands out every slot below `n` (free ones into the free list), so that the next new slot is `n` or a free one. */
+  private freeUpTo(n: number): void {
+    if (this.highWater >= n) return;
+    if (this.hashes.length < n) this.growSlots(n);
+    for (let slot = n - 1; slot >= this.highWater; slot--) {
+      this.offsets[slot] = this.freeHead + 1;
+      this.freeHead = slot;
+    }
+    // Free slots above the last live one come out after the ones below it: either order is a valid free list.
+    this.highWater = n;
+  }
+
+  /** Rewrites the arena with only the live ids, in slot order, leaving `extra` bytes of room. */
+  private compact(extra: number): void {
+    const live = this.arenaUsed - this.garbage;
+    const next = new Uint8Array(Math.max(64, Math.ceil((live + extra) * this.growth)));
+    let at = 0;
+    for (let slot = 0; slot < this.highWater; slot++) {
+      const len = this.lens[slot] - 1;
+      if (len < 0) continue;
+      next.set(this.arena.subarray(this.offsets[slot], this.offsets[slot] + len), at);
+      this.offsets[slot] = at;
+      at += len;
+    }
+    this.arena = next;
+    this.arenaUsed = at;
+    this.garbage = 0;
+  }
+
+  /** Room for `len` more bytes: compacting when half the arena is garbage, else growing it. */
+  private makeRoom(len: number): void {
+    if (this.garbage * 2 > this.arenaUsed) return this.compact(len);
+    const next = new Uint8Array(Math.max(this.arenaUsed + len, Math.ceil(this.arena.length * this.growth)));
+    next.set(this.arena.subarray(0, this.arenaUsed));
+    this.arena = next;
+  }
+
+  private lookup(bytes: Uint8Array, start: number, end: number, h: number): number {
+    const len1 = end - start + 1;
+    const index = this.index;
+    for (let b = this.home(h); ; ) {
+      const e = index[b];
+      if (e === EMPTY) return NO_SLOT;
+      const slot = e - 1;
+      if (this.hashes[slot] === h && this.lens[slot] === len1 && this.sameBytes(slot, bytes, start, end)) return slot;
+      if (++b === index.length) b = 0;
+    }
+  }
+
+  private sameBytes(slot: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const a = this.arena;
+    for (let i = start, j = this.offsets[slot]; i < end; i++, j++) if (a[j] !== bytes[i]) return false;
+    return true;
+  }
+
+  /** The bucket a hash starts probing at: its fraction of 2³² scaled to the index size (any size, not a power of 2). */
+  private home(h: number): number {
+    return Math.floor(h * INV_2_32 * this.index.length);
+  }
+
+  private rehash(size: number): void {
+    this.index = new Int32Array(size);
+    for (let slot = 0; slot < this.highWater; slot++) {
+      if (this.lens[slot] === 0) continue;
+      let b = this.home(this.hashes[slot]);
+      while (this.index[b] !== EMPTY) if (++b === size) b = 0;
+      this.index[b] = slot + 1;
+    }
+  }
+
+  private growSlots(capacity: number): void {
+    const grow = <T extends Uint32Array | Uint16Array>(a: T): T => {
+      const next = new (a.constructor as new (n: number) => T)(capacity);
+      next.set(a);
+      return next;
+    };
+    this.hashes = grow(this.hashes);
+    this.offsets = grow(this.offsets);
+    this.lens = grow(this.lens);
+  }
+}
