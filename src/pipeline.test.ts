@@ -43,7 +43,10 @@ function setup(config: Record<string, unknown> = {}) {
   let seq = 0;
   const send = (body: unknown, subject?: string) => {
     const o = body as { type?: string };
-    return p.handle({ subject: subject ?? `events.${o.type ?? 'x'}`, data: enc.encode(typeof body === 'string' ? body : JSON.stringify(body)), streamSeq: ++seq, receivedAt: clock.now() });
+    const outcome = p.handle({ subject: subject ?? `events.${o.type ?? 'x'}`, data: enc.encode(typeof body === 'string' ? body : JSON.stringify(body)), streamSeq: ++seq, receivedAt: clock.now() });
+    // Each event derived on its own, as if a derive tick came between any two events.
+    p.derive();
+    return outcome;
   };
   /** Continues numbering from a stream sequence, as a restored processor reads on from its checkpoint. */
   const continueAt = (next: number) => {

@@ -16,9 +16,13 @@ function setup() {
 }
 
 describe('ApplyStep', () => {
-  it('records the event in the customer\'s windows and returns its view as of the minute', () => {
+  it('records the event in the customer\'s windows and returns its slot, and its entities\' slots to `touched`', () => {
     const step = setup();
-    const { slot, view } = step.apply(ev('a', 'email_sent', { channel: 'email' }), 1, NOW_MIN, false);
+    const touched: number[] = [];
+    const slot = step.apply(ev('a', 'email_sent', { channel: 'email', campaignId: 'spring' }), 1, NOW_MIN, false, (s) => touched.push(s));
+    expect(touched).toHaveLength(2);
+    expect(touched.map((s) => step.entities.signalAt(s, NOW_MIN)?.key)).toEqual(['email', 'spring']);
+    const view = step.view(slot, NOW_MIN);
     expect(step.windows.find('c1')).toBe(slot);
     expect(view.customerId).toBe('c1');
     expect(view.touches24h.email).toBe(1);
