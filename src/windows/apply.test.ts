@@ -51,6 +51,23 @@ describe('ApplyStep', () => {
     expect(step.drain(NOW + 60_000, outputs)).toBe(0);
   });
 
+  it('writes one entity row per touched (entity, minute, type) per drain, however many events it counted', () => {
+    const step = setup();
+    for (let i = 0; i < 50; i++) step.apply(ev(`v${i}`, 'page_view', { customerId: `c${i}`, campaignId: 'spring', ts: NOW - 30_000 + i }), i + 1, NOW_MIN, false);
+    step.apply(ev('late', 'page_view', { customerId: 'c0', campaignId: 'spring', ts: NOW - 90_000 }), 51, NOW_MIN, false);
+    const entities: EntityActivityRecord[] = [];
+    const outputs = { customerActivity: () => undefined, entityActivity: (r: EntityActivityRecord) => entities.push(r) } as unknown as PipelineOutputs;
+    step.drain(NOW - 600_000, outputs);
+    expect(entities.map((r) => [r.key, r.minuteMs, r.events])).toEqual([
+      ['spring', Math.floor((NOW - 30_000) / 60_000) * 60_000, 50],
+      ['spring', Math.floor((NOW - 90_000) / 60_000) * 60_000, 1],
+    ]);
+    // Touched again: its cumulative row once more at the next drain.
+    step.apply(ev('again', 'page_view', { customerId: 'c1', campaignId: 'spring', ts: NOW - 30_000 }), 52, NOW_MIN, false);
+    step.drain(NOW - 600_000, outputs);
+    expect(entities.slice(2).map((r) => r.events)).toEqual([51]);
+  });
+
   it('forgets a customer\'s minute rows not yet written (erasure)', () => {
     const step = setup();
     step.activity(ev('a', 'click'), 1);
