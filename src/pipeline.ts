@@ -88,8 +88,6 @@ export class Pipeline extends WallFacing {
   private readonly dirtyCustomers = new DirtySet<VigilEvent>();
   /** Channels, segments and campaigns (by slot) touched since the last derive, with the latest event (single only). */
   private readonly dirtyEntities = new DirtySet<VigilEvent>();
-  /** Customers whose snapshot row is owed (a move past the step inside the interval): written at the checkpoint. */
-  private readonly owedSnapshots = new DirtySet<null>();
   /** The event being applied, for the entity marks (set around apply: the callback allocates nothing per event). */
   private applying: VigilEvent | null = null;
   private applyingAt = 0;
@@ -194,10 +192,8 @@ export class Pipeline extends WallFacing {
       if (evaluate) evaluateCustomer(engine, rules, ev, signals, now, receivedAt);
       const due = this.scorer.snapshotDecision(this.windows, slot, signals);
       if (due === 'write') this.deps.outputs.signals(this.scorer.snapshotRow(this.windows, slot, signals));
-      else if (due === 'owe') {
-        this.windows.setSnapshotOwed(slot, true);
-        this.owedSnapshots.add(slot, null, now);
-      } else this.windows.setSnapshotOwed(slot, false);
+      // Owed rows are found at the checkpoint by a scan of the flags: no per-customer list to keep.
+      else this.windows.setSnapshotOwed(slot, due === 'owe');
       this.live.trackAtRisk(ev.customerId, signals, now);
       this.eventToSignal.observeMs(now - ev.ts);
     });
@@ -216,8 +212,7 @@ export class Pipeline extends WallFacing {
 
   /** Writes every snapshot row owed (a move past the step inside the interval), as of each customer's latest event. */
   private payOwedSnapshots(): void {
-    this.owedSnapshots.drain((slot) => {
-      if (this.windows.idOf(slot) === undefined || !this.windows.snapshotOwed(slot)) return;
+    this.windows.forEachSnapshotOwed((slot) => {
       const signals = this.scorer.score(this.state.view(slot, this.windows.headMin(slot)));
       this.deps.outputs.signals(this.scorer.snapshotRow(this.windows, slot, signals));
     });
@@ -316,7 +311,6 @@ export class Pipeline extends WallFacing {
     // Marks of slots before the restore name customers of another state.
     this.dirtyCustomers.clear();
     this.dirtyEntities.clear();
-    this.owedSnapshots.clear();
     return meta.streamSeq;
   }
 
