@@ -50,7 +50,7 @@ async function signals(db: string): Promise<{ rows: Map<string, string>; latest:
 describe('chaos: SIGKILL at random moments', () => {
   const suite = isolatedSuite({ processor: { commitIntervalMs: 200, checkpointIntervalMs: 700 } });
 
-  it('ends with ClickHouse equal to the ground truth and signals equal to an uninterrupted run', async () => {
+  it('ends with ClickHouse equal to the ground truth and signal snapshots that agree with an uninterrupted run', async () => {
     const { config, nc } = suite;
     const N = 12_000;
     const truth = new Map<string, number>();
