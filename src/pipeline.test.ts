@@ -41,15 +41,22 @@ function setup(config: Record<string, unknown> = {}) {
   const outputs = new MemoryOutputs();
   const p = new Pipeline({ config: parseConfig(config), clock, outputs, model, trend: () => null, alertStore: new MemoryAlertStore() });
   let seq = 0;
-  const send = (body: unknown, subject?: string) => {
+  /** One message handled, not derived: what the per-event path alone does. */
+  const handle = (body: unknown, subject?: string) => {
     const o = body as { type?: string };
     return p.handle({ subject: subject ?? `events.${o.type ?? 'x'}`, data: enc.encode(typeof body === 'string' ? body : JSON.stringify(body)), streamSeq: ++seq, receivedAt: clock.now() });
+  };
+  const send = (body: unknown, subject?: string) => {
+    const outcome = handle(body, subject);
+    // Each event derived on its own, as if a derive tick came between any two events.
+    p.derive();
+    return outcome;
   };
   /** Continues numbering from a stream sequence, as a restored processor reads on from its checkpoint. */
   const continueAt = (next: number) => {
     seq = next - 1;
   };
-  return { p, clock, outputs, send, continueAt };
+  return { p, clock, outputs, send, handle, continueAt };
 }
 
 const e = (id: string, type: string, over: Record<string, unknown> = {}) => ({ id, customerId: 'c1', type, ts: NOW - 1000, ...over });
@@ -159,5 +166,94 @@ describe('Pipeline checkpoint', () => {
     });
     // The history stays lean: totals ride on the current stats only.
     expect(p.snapshot().statsHistory.every((s) => s.alerts === undefined)).toBe(true);
+  });
+});
+
+describe('Pipeline derive', () => {
+  const fatigue = (o: MemoryOutputs) => o.alerts.filter((a) => a.state === 'firing' && a.rule === 'customer_contact_fatigue');
+
+  it('per event only counts and marks: the alert, the snapshot row and the at-risk entry come at the derive, once per customer', () => {
+    const { p, outputs, handle } = setup();
+    for (let i = 0; i < 4; i++) handle(e(`m${i}`, 'email_sent', { campaignId: 'spring', ts: NOW - 10_000 + i }));
+    handle(e('x', 'cancel_subscription', { customerId: 'c2' }));
+    expect(outputs.events).toHaveLength(5);
+    expect(fatigue(outputs)).toHaveLength(0);
+    expect(outputs.signalsOut).toHaveLength(0);
+    expect(p.snapshot().atRisk).toEqual([]);
+    // Two customers touched, each scored once, as of its latest event.
+    expect(p.derive()).toBe(2);
+    expect(fatigue(outputs)).toHaveLength(1);
+    expect(fatigue(outputs)[0].trigger).toMatchObject({ eventId: 'm3', eventTs: NOW - 10_000 + 3 });
+    expect(outputs.signalsOut.map((s) => [s.customerId, s.ts, s.touches24h])).toEqual([['c1', NOW - 10_000 + 3, 4], ['c2', NOW - 1000, 0]]);
+    expect(p.snapshot().atRisk.map((a) => a.customerId)).toEqual(['c2']);
+    // Nothing touched since: nothing to derive.
+    expect(p.derive()).toBe(0);
+    expect(outputs.signalsOut).toHaveLength(2);
+  });
+
+  it('does not derive a customer erased or evicted after its event was handled', () => {
+    const { p, outputs, handle } = setup({ windows: { maxCustomers: 1 } });
+    handle(e('a', 'cancel_subscription', { customerId: 'gone' }));
+    handle(e('b', 'erase_request', { customerId: 'gone' }));
+    handle(e('c', 'cancel_subscription', { customerId: 'evicted' }));
+    // The bound of one customer: the next customer's event evicts this one, whose slot it takes.
+    handle(e('d', 'cancel_subscription', { customerId: 'kept' }));
+    expect(p.windows.size).toBe(1);
+    expect(p.derive()).toBe(1);
+    expect(outputs.signalsOut.map((s) => s.customerId)).toEqual(['kept']);
+    expect(p.snapshot().atRisk.map((a) => a.customerId)).toEqual(['kept']);
+  });
+
+  it('writes a snapshot row only when a score moved past the step, and owes one inside the interval until the checkpoint', () => {
+    const { p, outputs, send } = setup();
+    // A page view moves engagement by 2.5 points: under the step of 5, no row.
+    send(e('v1', 'page_view', { ts: NOW - 50_000 }));
+    expect(outputs.signalsOut).toHaveLength(0);
+    // A complaint moves churn risk by 0.4: a row.
+    send(e('c1', 'complaint', { ts: NOW - 40_000 }));
+    expect(outputs.signalsOut.map((s) => s.churnRisk)).toEqual([expect.closeTo(0.4, 6)]);
+    // A second complaint in the same minute moves it again, but inside the interval: owed, not written yet.
+    send(e('c2', 'complaint', { ts: NOW - 30_000 }));
+    expect(outputs.signalsOut).toHaveLength(1);
+    p.checkpoint(3);
+    expect(outputs.signalsOut.map((s) => [s.ts, s.churnRisk])).toEqual([[NOW - 40_000, expect.closeTo(0.4, 6)], [NOW - 30_000, expect.closeTo(0.64, 6)]]);
+    // Paid: the next checkpoint owes nothing.
+    p.checkpoint(3);
+    expect(outputs.signalsOut).toHaveLength(2);
+  });
+
+  it('derives at the checkpoint, so the checkpoint and the rows cover the same derived state', () => {
+    const a = setup();
+    for (let i = 0; i < 40; i++) a.handle(e(`k${i}`, i % 4 === 0 ? 'complaint' : 'email_sent', { customerId: `c${i % 7}`, ts: NOW - 60_000 + i * 1000 }));
+    const blob = a.p.checkpoint(40);
+    // Every customer touched was derived before the state was captured: nothing is left to derive, no row is owed.
+    expect(a.p.derive()).toBe(0);
+    expect(new Set(a.outputs.signalsOut.map((s) => s.customerId)).size).toBe(7);
+    const b = setup();
+    b.p.restore(blob);
+    b.continueAt(41);
+    // The restored state holds the marks of those rows: the same events after it write the same rows in both.
+    a.outputs.signalsOut.length = 0;
+    for (let i = 40; i < 80; i++) {
+      const ev = e(`k${i}`, i % 4 === 0 ? 'complaint' : 'email_sent', { customerId: `c${i % 7}`, ts: NOW - 60_000 + i * 1000 });
+      a.send(ev);
+      b.send(ev);
+    }
+    a.p.checkpoint(80);
+    b.p.checkpoint(80);
+    expect(b.outputs.signalsOut).toEqual(a.outputs.signalsOut);
+    expect(b.p.snapshot().atRisk).toEqual(a.p.snapshot().atRisk);
+  });
+
+  it('evaluates nothing while replaying, also for events derived after the replay ends', () => {
+    const { p, outputs, handle } = setup();
+    p.replaying = true;
+    for (let i = 0; i < 4; i++) handle(e(`m${i}`, 'email_sent', { campaignId: 'spring', ts: NOW - 10_000 + i }));
+    p.derive();
+    p.replaying = false;
+    p.derive();
+    expect(fatigue(outputs)).toHaveLength(0);
+    // The signals are derived as usual: the row and the at-risk list are rebuilt.
+    expect(outputs.signalsOut).toHaveLength(1);
   });
 });

@@ -1,6 +1,8 @@
 // One event's path through the processor, top to bottom: admit (admission/admit.ts) → apply (windows/apply.ts) →
-// score (signals/score.ts) → evaluate (alerts/customerRules.ts, alerts/entityRules.ts) → the outputs and the wall's
-// LiveView (wall/liveView.ts). Privacy events take their own turn (privacy/livePrivacy.ts).
+// the event's row, and the customer and its entities marked dirty. The derive tick (derive()) then scores each dirty
+// customer once (signals/score.ts), evaluates its rules and its entities' (alerts/customerRules.ts,
+// alerts/entityRules.ts), updates the wall's LiveView (wall/liveView.ts) and writes snapshot rows when due. Privacy
+// events take their own turn (privacy/livePrivacy.ts).
 import { EVENT_LAG_BUCKETS, Histogram } from './shared/histogram.js';
 import type { VigilConfig } from './config/schema.js';
 import type { VigilEvent } from './contract/event.js';
@@ -8,6 +10,7 @@ import type { AlertView } from './contract/frames.js';
 import type { ErasureRequest, PipelineOutputs } from './contract/outputs.js';
 import type { CustomerSignals, InboundMessage, Outcome, PipelineRejectReason } from './contract/pipeline.js';
 import { MINUTE_MS, type Clock } from './shared/clock.js';
+import { DirtySet } from './shared/dirtySet.js';
 import { SnapshotReader, SnapshotWriter } from './shared/snapshotCodec.js';
 import { Admission, type Admitted } from './admission/admit.js';
 import { ApplyStep } from './windows/apply.js';
@@ -20,7 +23,7 @@ import type { AtRiskEntry } from './contract/frames.js';
 import { AlertDesk } from './alerts/alertDesk.js';
 import type { AlertStore } from './alerts/alertStore.js';
 import { evaluateCustomer } from './alerts/customerRules.js';
-import { budgetSuppressions, evaluateEntities, evaluateEntitiesOf, evaluateProcessor, evaluateSuppressions, type SuppressionSource } from './alerts/entityRules.js';
+import { budgetSuppressions, evaluateEntities, evaluateEntity, evaluateProcessor, evaluateSuppressions, type SuppressionSource } from './alerts/entityRules.js';
 import type { AlertNotifier } from './alerts/notifier.js';
 import { ruleSampler } from './alerts/sampler.js';
 import type { ContactBudget } from './budget/contactBudget.js';
@@ -79,8 +82,16 @@ export class Pipeline extends WallFacing {
   protected override readonly live: LiveView;
   private readonly privacyStep: LivePrivacy;
   private readonly suppressions: SuppressionSource;
-  /** Event time to signals computed, per accepted event (vigil_event_to_signal_seconds). */
+  /** Event time to signals computed, per derived customer: its latest event to the derive (vigil_event_to_signal_seconds). */
   readonly eventToSignal = new Histogram(EVENT_LAG_BUCKETS);
+  /** Customers (by slot) with events since the last derive, each with its latest event and when it was received. */
+  private readonly dirtyCustomers = new DirtySet<VigilEvent>();
+  /** Channels, segments and campaigns (by slot) touched since the last derive, with the latest event (single only). */
+  private readonly dirtyEntities = new DirtySet<VigilEvent>();
+  /** The event being applied, for the entity marks (set around apply: the callback allocates nothing per event). */
+  private applying: VigilEvent | null = null;
+  private applyingAt = 0;
+  private readonly markEntity = (entitySlot: number): void => this.dirtyEntities.add(entitySlot, this.applying!, this.applyingAt);
 
   constructor(private readonly deps: PipelineDeps) {
     super();
@@ -133,7 +144,10 @@ export class Pipeline extends WallFacing {
     }
   }
 
-  /** An accepted event: stored, applied to the live state, scored, evaluated, shown. */
+  /**
+   * An accepted event: stored and applied to the live state (windows, minute activity, budget, entity counts); its
+   * customer and entities are marked for the next derive, which scores, evaluates and shows them.
+   */
   private record(ev: VigilEvent, msg: InboundMessage, watermark: number): Outcome {
     const now = msg.receivedAt;
     const meta = { streamSeq: msg.streamSeq, receivedAt: now };
@@ -145,24 +159,63 @@ export class Pipeline extends WallFacing {
       this.counts.processed++;
       return 'processed';
     }
-    // apply → score → evaluate
     const nowMin = Math.floor(watermark / MINUTE_MS);
-    const { slot, view } = this.state.apply(ev, msg.streamSeq, nowMin, this.replaying);
-    const signals = this.scorer.score(view);
-    if (!this.replaying) {
-      evaluateCustomer(this.desk.engine, this.desk.customerRules, ev, signals, now);
-      if (this.deps.partition === undefined) evaluateEntitiesOf(this.desk.engine, this.entities, ev, nowMin, now);
+    // Entity rules are the leader's in a cluster: a partition marks no entity.
+    const single = this.deps.partition === undefined;
+    if (single) {
+      this.applying = ev;
+      this.applyingAt = now;
     }
-    // → the sinks: the event's row and, when due, its signals' snapshot row
+    const slot = this.state.apply(ev, msg.streamSeq, nowMin, this.replaying, single ? this.markEntity : undefined);
+    this.applying = null;
+    this.dirtyCustomers.add(slot, ev, now);
     this.deps.outputs.event(ev, meta);
-    const row = this.scorer.snapshotDue(this.windows, slot, signals, ev.ts);
-    if (row) this.deps.outputs.signals(row);
-    // → the wall's view
-    this.live.trackAtRisk(ev.customerId, signals, now);
     this.live.lag(now - ev.ts);
     this.counts.processed++;
-    this.eventToSignal.observeMs(now - ev.ts);
     return 'processed';
+  }
+
+  /**
+   * The derive step, on its own short tick (signals.deriveIntervalMs) and before every commit and checkpoint: each
+   * customer with events since the last derive is scored once as of its latest event, its rules evaluated (not while
+   * replaying, as before), the at-risk list updated and its snapshot row written when due; each touched entity's
+   * rules evaluated. An evicted or erased customer is not derived. Returns the customers derived.
+   */
+  derive(now = this.deps.clock.now()): number {
+    const engine = this.desk.engine;
+    const rules = this.desk.customerRules;
+    const evaluate = !this.replaying;
+    const derived = this.dirtyCustomers.drain((slot, ev, receivedAt) => {
+      // Evicted or erased since it was marked (a slot reused since was marked by its new customer's own event).
+      if (this.windows.idOf(slot) !== ev.customerId) return;
+      const signals = this.scorer.score(this.state.view(slot, this.windows.headMin(slot)));
+      if (evaluate) evaluateCustomer(engine, rules, ev, signals, now, receivedAt);
+      const due = this.scorer.snapshotDecision(this.windows, slot, signals);
+      if (due === 'write') this.deps.outputs.signals(this.scorer.snapshotRow(this.windows, slot, signals));
+      // Owed rows are found at the checkpoint by a scan of the flags: no per-customer list to keep.
+      else this.windows.setSnapshotOwed(slot, due === 'owe');
+      this.live.trackAtRisk(ev.customerId, signals, now);
+      this.eventToSignal.observeMs(now - ev.ts);
+    });
+    if (this.dirtyEntities.size > 0) {
+      if (!evaluate) this.dirtyEntities.clear();
+      else {
+        const nowMin = Math.floor(this.watermark(now) / MINUTE_MS);
+        this.dirtyEntities.drain((slot, ev, receivedAt) => {
+          const s = this.entities.signalAt(slot, nowMin);
+          if (s) evaluateEntity(engine, s, ev, receivedAt, now);
+        });
+      }
+    }
+    return derived;
+  }
+
+  /** Writes every snapshot row owed (a move past the step inside the interval), as of each customer's latest event. */
+  private payOwedSnapshots(): void {
+    this.windows.forEachSnapshotOwed((slot) => {
+      const signals = this.scorer.score(this.state.view(slot, this.windows.headMin(slot)));
+      this.deps.outputs.signals(this.scorer.snapshotRow(this.windows, slot, signals));
+    });
   }
 
   private deadLetter(msg: InboundMessage, d: Extract<Admitted, { kind: 'dead-letter' }>): Outcome {
@@ -207,6 +260,8 @@ export class Pipeline extends WallFacing {
 
   /** Periodic work: alert for-durations and resolutions, entity and processor rules, eviction, wall frames. */
   tick(now = this.deps.clock.now()): void {
+    // What was handled since the last derive is scored before the re-checks and the frames read it.
+    this.derive(now);
     const nowMin = Math.floor(this.watermark(now) / MINUTE_MS);
     const single = this.deps.partition === undefined;
     const engine = this.desk.engine;
@@ -227,9 +282,12 @@ export class Pipeline extends WallFacing {
 
   /**
    * The whole live state as one blob, covering every message handled so far (the caller records which stream
-   * sequence that is). Synchronous, so no message is half in it.
+   * sequence that is). Synchronous, so no message is half in it. Derives first and writes the snapshot rows owed,
+   * so the rows of the commit that goes with it and the checkpoint hold the same derived state.
    */
   checkpoint(streamSeq: number): Uint8Array {
+    this.derive();
+    this.payOwedSnapshots();
     const w = new SnapshotWriter();
     const meta = { streamSeq, maxEventTs: 0, counts: this.counts, rejectReasons: [...this.rejectReasons], atRisk: this.live.savedAtRisk() };
     w.json.pipeline = meta;
@@ -250,6 +308,9 @@ export class Pipeline extends WallFacing {
     this.admission.load(r, meta.maxEventTs);
     this.state.loadActivity(r);
     this.live.restore(meta.atRisk, this.deps.clock.now());
+    // Marks of slots before the restore name customers of another state.
+    this.dirtyCustomers.clear();
+    this.dirtyEntities.clear();
     return meta.streamSeq;
   }
 

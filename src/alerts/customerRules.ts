@@ -1,12 +1,15 @@
-// The evaluate step for customers: each accepted event's signals sampled against the customer rules.
+// The evaluate step for customers: a derived customer's signals sampled against the customer rules.
 import type { AlertRule } from '../config/schema.js';
 import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js';
 import type { CustomerSignals } from '../contract/pipeline.js';
 import type { Sample } from './alertStateMachine.js';
 import type { AlertEngine } from './engine.js';
 
-/** Samples the customer rules with one event's signals; alert changes come out through the engine's change sink. */
-export function evaluateCustomer(engine: AlertEngine, rules: readonly AlertRule[], ev: VigilEvent, signals: CustomerSignals, now: number): void {
+/**
+ * Samples the customer rules with a customer's signals at `now`, its latest event `ev` (received at `receivedAt`,
+ * by default `now`) as the trigger; alert changes come out through the engine's change sink.
+ */
+export function evaluateCustomer(engine: AlertEngine, rules: readonly AlertRule[], ev: VigilEvent, signals: CustomerSignals, now: number, receivedAt = now): void {
   const subject = { kind: 'customer' as const, key: ev.customerId };
   let trigger: Sample['trigger'] = null;
   let context: Record<string, string> | null = null;
@@ -14,7 +17,7 @@ export function evaluateCustomer(engine: AlertEngine, rules: readonly AlertRule[
     const value = customerRuleValue(rule, signals);
     // Below threshold with no alert open for the customer (nearly every event): no sample to build.
     if (value === null || !engine.matters(rule, subject, value)) continue;
-    trigger ??= { eventId: ev.id, eventTs: ev.ts, receivedAt: now };
+    trigger ??= { eventId: ev.id, eventTs: ev.ts, receivedAt };
     context ??= eventLabels(ev);
     // Reasons are read only when the sample breaches or an alert is open: the customer value behind them is not
     // worked out for every event.

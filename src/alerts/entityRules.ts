@@ -1,10 +1,10 @@
 // The channel, segment, campaign and processor rules: samples from entity statistics, the contact budget's
 // suppressions and the processor's own stats. Used by a single processor's pipeline and by the cluster leader.
 import type { AlertRule } from '../config/schema.js';
-import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js';
+import type { VigilEvent } from '../contract/event.js';
 import type { ProcessorStats } from '../contract/frames.js';
 import type { ContactBudget } from '../budget/contactBudget.js';
-import type { EntityKind, EntitySignal, EntityStats } from '../signals/entityStats.js';
+import type { EntitySignal, EntityStats } from '../signals/entityStats.js';
 import type { Sample } from './alertStateMachine.js';
 import type { AlertEngine } from './engine.js';
 
@@ -21,27 +21,21 @@ export interface SuppressionSource {
   one(campaignId: string): CampaignSuppression | null;
 }
 
-/** The entity rules of the channel, segment and campaign an accepted event touched, with it as their trigger. */
-export function evaluateEntitiesOf(engine: AlertEngine, entities: EntityStats, ev: VigilEvent, nowMin: number, now: number): void {
-  const channel = categoryOf(ev.type) === 'touch' ? touchChannel(ev.type, ev.channel) : ev.channel;
-  if (channel) evaluateEntityOf(engine, entities, 'channel', channel, ev, nowMin, now);
-  if (ev.segment) evaluateEntityOf(engine, entities, 'segment', ev.segment, ev, nowMin, now);
-  if (ev.campaignId) evaluateEntityOf(engine, entities, 'campaign', ev.campaignId, ev, nowMin, now);
-}
-
-function evaluateEntityOf(engine: AlertEngine, entities: EntityStats, kind: EntityKind, key: string, ev: VigilEvent, nowMin: number, now: number): void {
-  const rules = engine.rulesFor(kind);
+/**
+ * The rules of one entity touched since the last derive, with the latest event that touched it as their trigger
+ * (`receivedAt` when it was received); observed at `now`.
+ */
+export function evaluateEntity(engine: AlertEngine, s: EntitySignal, ev: VigilEvent, receivedAt: number, now: number): void {
+  const rules = engine.rulesFor(s.kind);
   if (rules.length === 0) return;
-  const s = entities.signal(kind, key, nowMin);
-  if (!s) return;
-  const subject = { kind, key };
+  const subject = { kind: s.kind, key: s.key };
   for (const rule of rules) {
     // Sampled from the contact budget's tally, not from the entity's event counts (evaluateSuppressions).
     if (rule.signal === 'suppressed_customers') continue;
     const value = entityValue(rule, s);
     // As for customers: a sample that cannot change an alert is not built (its reasons are sentences).
     if (value === null || !engine.matters(rule, subject, value)) continue;
-    const sample = entitySample(rule, s, { eventId: ev.id, eventTs: ev.ts, receivedAt: now });
+    const sample = entitySample(rule, s, { eventId: ev.id, eventTs: ev.ts, receivedAt });
     if (sample) engine.observe(rule, subject, sample, now);
   }
 }

@@ -165,8 +165,22 @@ export const configSchema = z
           .object({ minVolume: z.number().nonnegative().default(5), baselineHalfLifeMs: duration.default(60 * 60_000), bucketMs: duration.default(60_000) })
           .strict()
           .default({}),
-        /** How often a customer's signals are written to customer_signals at most. */
+        /**
+         * Least event time between two customer_signals rows of one customer (at most one row per interval). A move
+         * past `snapshotStep` inside it is owed: written at the next checkpoint or at the first derive after it.
+         */
         snapshotIntervalMs: duration.default(60_000),
+        /**
+         * A customer_signals row is written only when a score moved by more than this since the customer's last row:
+         * churn risk, P(alive) and fatigue as they are (0–1; fatigue 1 = at a cap), engagement divided by 100.
+         */
+        snapshotStep: z.number().min(0).max(1).default(0.05),
+        /**
+         * The derive tick: every customer and entity touched since the last one is scored once, its rules evaluated,
+         * the at-risk list updated and its snapshot row written when due. Also run at every commit. Rules'
+         * for-durations and the event-to-wall latency are counted in these ticks.
+         */
+        deriveIntervalMs: z.number().int().min(1).max(1_000).default(25),
         /**
          * Purchase model parameters used live until `vigil model fit` stores fitted ones, in days.
          * Defaults: the CDNOW sample fit of Fader, Hardie and Lee (2005), converted from weeks (alpha × 7).

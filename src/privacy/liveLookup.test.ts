@@ -18,8 +18,12 @@ function setup() {
   const config = parseConfig({ budget: { quietHours: { start: 0, end: 0 } } });
   const p = new Pipeline({ config, clock, outputs, model, trend: () => null, alertStore: new MemoryAlertStore() });
   let n = 0;
-  const send = (customerId: string, type: string, over: Record<string, unknown> = {}) =>
-    p.handle({ subject: `events.${type}`, data: enc.encode(JSON.stringify({ id: `e${++n}`, customerId, type, ts: NOW - 60_000 + n, ...over })), streamSeq: n, receivedAt: clock.now() });
+  const send = (customerId: string, type: string, over: Record<string, unknown> = {}) => {
+    const outcome = p.handle({ subject: `events.${type}`, data: enc.encode(JSON.stringify({ id: `e${++n}`, customerId, type, ts: NOW - 60_000 + n, ...over })), streamSeq: n, receivedAt: clock.now() });
+    // Each event derived on its own, as if a derive tick came between any two events.
+    p.derive();
+    return outcome;
+  };
   return { p, send };
 }
 

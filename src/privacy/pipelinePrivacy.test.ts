@@ -49,8 +49,12 @@ function setup(pseudonymizer: Pseudonymizer | null = null) {
   p.subscribe((f) => frames.push(f));
   let seq = 0;
   let n = 0;
-  const send = (customerId: string, type: string, over: Record<string, unknown> = {}) =>
-    p.handle({ subject: `events.${type}`, data: enc.encode(JSON.stringify({ id: `e${++n}`, customerId, type, ts: NOW - 60_000 + n, ...over })), streamSeq: ++seq, receivedAt: clock.now() });
+  const send = (customerId: string, type: string, over: Record<string, unknown> = {}) => {
+    const outcome = p.handle({ subject: `events.${type}`, data: enc.encode(JSON.stringify({ id: `e${++n}`, customerId, type, ts: NOW - 60_000 + n, ...over })), streamSeq: ++seq, receivedAt: clock.now() });
+    // Each event derived on its own, as if a derive tick came between any two events.
+    p.derive();
+    return outcome;
+  };
   return { p, outputs, frames, send };
 }
 

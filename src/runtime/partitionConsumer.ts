@@ -95,6 +95,8 @@ export class PartitionConsumer implements Slice<JsMsg> {
     this.pipeline.replaying = true;
     const filter = this.partition === null ? undefined : this.d.target.filterSubject;
     const replayed = await replay(this.sourceDeps, Math.max(this.coveredSeq + 1, bounds.first), bounds.last, filter);
+    // The replayed events are derived while still replaying: their alerts were evaluated before the restart.
+    this.pipeline.derive();
     this.pipeline.replaying = false;
     this.coveredSeq = Math.max(this.coveredSeq, bounds.last);
     await this.source.start(this.coveredSeq + 1);
@@ -109,8 +111,12 @@ export class PartitionConsumer implements Slice<JsMsg> {
     await this.source.stop();
   }
 
-  /** The minute activity to the outputs, and the erasures the pipeline queued since the last call (synchronous). */
+  /**
+   * Derives what was handled since the last derive, then the minute activity to the outputs, and the erasures the
+   * pipeline queued since the last call (synchronous): the commit's rows cover every handled message's derived state.
+   */
   drain(): ErasureRequest[] {
+    this.pipeline.derive();
     this.pipeline.drainActivity();
     return this.pipeline.takeErasures();
   }

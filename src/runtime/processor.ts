@@ -249,6 +249,14 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
       log.error({ err: errorMessage(err) }, 'tick failed');
     }
   });
+  // The derive tick: per event only the counting; scores, rules, at-risk and snapshots for what changed (pipeline.ts).
+  const stopDeriving = every(clock, config.signals.deriveIntervalMs, () => {
+    try {
+      for (const p of pipelines()) p.derive();
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'derive failed');
+    }
+  });
   log.info({ port: wallPort, transport: server.transportName, ...mode.logFields() }, `wall at http://127.0.0.1:${wallPort}/`);
 
   let stopping: Promise<void> | null = null;
@@ -278,6 +286,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     stop: () =>
       (stopping ??= (async () => {
         stopTicking();
+        stopDeriving();
         models.stop();
         refit?.stop();
         await mode.stopPressure();

@@ -75,9 +75,9 @@ export class EntityStats {
     return this.slots.size;
   }
 
-  /** Records one event for an entity; `touch`, `negative` and `overloaded` say what it counts toward. */
-  record(kind: EntityKind, key: string, tMin: number, what: { touch?: boolean; negative?: boolean; overloaded?: boolean }): void {
-    this.add(kind, key, tMin, 1, what.touch ? 1 : 0, what.negative ? 1 : 0, what.overloaded ? 1 : 0);
+  /** Records one event for an entity; `touch`, `negative` and `overloaded` say what it counts toward. Returns its slot. */
+  record(kind: EntityKind, key: string, tMin: number, what: { touch?: boolean; negative?: boolean; overloaded?: boolean }): number {
+    return this.add(kind, key, tMin, 1, what.touch ? 1 : 0, what.negative ? 1 : 0, what.overloaded ? 1 : 0);
   }
 
   /** `record()` for many events of one minute at once: how the cluster folds other partitions' minute buckets in. */
@@ -88,7 +88,7 @@ export class EntityStats {
   }
 
   // Positional, so the per-event record() allocates nothing; record() and addCounts() share it and cannot drift.
-  private add(kind: EntityKind, key: string, tMin: number, events: number, touches: number, negatives: number, overloaded: number): void {
+  private add(kind: EntityKind, key: string, tMin: number, events: number, touches: number, negatives: number, overloaded: number): number {
     const slot = this.slotFor(kind, key, tMin);
     this.moveHead(slot, tMin);
     const h = this.head[slot];
@@ -99,11 +99,17 @@ export class EntityStats {
       this.negatives.add(slot, h, tMin, negatives);
       this.surge.add(slot, h, tMin, negatives);
     }
+    return slot;
   }
 
   signal(kind: EntityKind, key: string, nowMin: number): EntitySignal | null {
     const slot = this.slots.get(`${kind}\u0000${key}`);
     return slot === undefined ? null : this.signalOf(slot, nowMin);
+  }
+
+  /** The signal of the entity in `slot`, or null when the slot holds none now (evicted since). */
+  signalAt(slot: number, nowMin: number): EntitySignal | null {
+    return slot < this.keys.length && this.keys[slot] !== null ? this.signalOf(slot, nowMin) : null;
   }
 
   all(nowMin: number): EntitySignal[] {

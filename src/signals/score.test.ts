@@ -27,12 +27,41 @@ describe('Scorer', () => {
     expect(s.churn.pAlive).toBe(1);
   });
 
-  it('gives a snapshot row at most once per interval of event time, named after the model in use', () => {
+  it('writes a snapshot row as of the latest event when a score moved past the step, named after the model in use', () => {
     const { windows, slot, scorer } = setup();
     const s = scorer.score(windows.view(slot, NOW_MIN, emptyView()));
-    expect(scorer.snapshotDue(windows, slot, s, NOW)).toMatchObject({ customerId: 'c1', ts: NOW, model: 'test', touches24h: 4 });
-    expect(scorer.snapshotDue(windows, slot, s, NOW + 5 * 60_000)).toBeNull();
+    // Four emails against a cap of 2 a day: fatigue far from the 0 of a customer with no events.
+    expect(scorer.snapshotDecision(windows, slot, s)).toBe('write');
+    expect(scorer.snapshotRow(windows, slot, s)).toMatchObject({ customerId: 'c1', ts: NOW - 1000, model: 'test', touches24h: 4 });
+    // Nothing moved since: no row, however late.
+    expect(scorer.snapshotDecision(windows, slot, s)).toBe('none');
+  });
+
+  it('owes a move past the step that comes inside the interval, and writes it once the interval has passed', () => {
+    const { windows, slot, scorer } = setup();
+    const first = scorer.score(windows.view(slot, NOW_MIN, emptyView()));
+    scorer.snapshotRow(windows, slot, first);
+    const email = (i: number, ts: number) => windows.record(slot, { id: `f${i}`, customerId: 'c1', type: 'email_sent', channel: 'email', ts } as VigilEvent, 0);
+    email(1, NOW + 5 * 60_000);
+    const sooner = scorer.score(windows.view(slot, NOW_MIN + 5, emptyView()));
+    expect(scorer.snapshotDecision(windows, slot, sooner)).toBe('owe');
+    email(2, NOW + 10 * 60_000);
+    const later = scorer.score(windows.view(slot, NOW_MIN + 10, emptyView()));
+    expect(scorer.snapshotDecision(windows, slot, later)).toBe('write');
     scorer.model = { ...model, name: 'fitted' };
-    expect(scorer.snapshotDue(windows, slot, s, NOW + 10 * 60_000)).toMatchObject({ model: 'fitted' });
+    expect(scorer.snapshotRow(windows, slot, later)).toMatchObject({ ts: NOW + 10 * 60_000, model: 'fitted', touches24h: 6 });
+  });
+
+  it('writes no row for a move within the step, and compares a new customer with one that has no events', () => {
+    const windows = new CustomerWindows({ maxCustomers: 10, idleEvictMin: 60 * 24 * 30 });
+    const slot = windows.slotFor('c2');
+    // One page view (weight 0.5 of a 20 scale): engagement 2.5, under the 5 points of the step.
+    windows.record(slot, { id: 'v', customerId: 'c2', type: 'page_view', ts: NOW } as VigilEvent, 0.5);
+    const scorer = new Scorer({ config: parseConfig({}), model, trend: () => null });
+    const s = scorer.score(windows.view(slot, NOW_MIN, emptyView()));
+    expect(s.engagement.score).toBeGreaterThan(0);
+    expect(scorer.snapshotDecision(windows, slot, s)).toBe('none');
+    const strict = new Scorer({ config: parseConfig({ signals: { snapshotStep: 0.01 } }), model, trend: () => null });
+    expect(strict.snapshotDecision(windows, slot, s)).toBe('write');
   });
 });

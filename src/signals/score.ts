@@ -1,5 +1,5 @@
 // The score step: a customer's signals (engagement, churn, overload) from its windows' view, and the signal
-// snapshot row written for it at most every signals.snapshotIntervalMs of event time.
+// snapshot row written for it when a score moved past signals.snapshotStep, at most every signals.snapshotIntervalMs.
 import type { VigilConfig } from '../config/schema.js';
 import type { SignalSnapshot } from '../contract/outputs.js';
 import type { CustomerSignals } from '../contract/pipeline.js';
@@ -18,6 +18,8 @@ export interface ScoreDeps {
 
 export class Scorer {
   private readonly intervalMin: number;
+  /** The four compared scores of the customer being derived (SNAPSHOT_SCORES order), reused. */
+  private readonly scores = new Float64Array(4);
 
   constructor(private readonly deps: ScoreDeps) {
     this.intervalMin = Math.max(1, Math.round(deps.config.signals.snapshotIntervalMs / MINUTE_MS));
@@ -39,12 +41,35 @@ export class Scorer {
     return { view, engagement, churn: churnSignal(view, engagement, this.deps.model, cfg.trendDays), fatigue: fatigueSignal(view, cfg.caps) };
   }
 
-  /** The customer's snapshot row when one is due at this event time (marked in its windows), else null. */
-  snapshotDue(windows: CustomerWindows, slot: number, s: CustomerSignals, eventTs: number): SignalSnapshot | null {
+  /**
+   * Whether a derived customer's signals make a snapshot row: `write` when a score (engagement / 100, churn risk,
+   * fatigue, P(alive)) moved by more than signals.snapshotStep since its last row (a customer without one compares
+   * against a customer with no events) and signals.snapshotIntervalMs of event time passed since that row; `owe`
+   * when it moved sooner (the row is written at the next checkpoint, or at a later derive once the interval passed);
+   * `none` when nothing moved past the step (anything owed before is no longer owed).
+   */
+  snapshotDecision(windows: CustomerWindows, slot: number, s: CustomerSignals): 'write' | 'owe' | 'none' {
+    const scores = this.scores;
+    scores[0] = s.engagement.score / 100;
+    scores[1] = s.churn.risk;
+    scores[2] = s.fatigue.score;
+    scores[3] = s.churn.pAlive;
+    if (!(windows.snapshotMove(slot, scores) > this.deps.config.signals.snapshotStep)) return 'none';
     const last = windows.lastSnapshotMin(slot);
-    const min = Math.floor(eventTs / MINUTE_MS);
-    if (last !== null && min - last < this.intervalMin && min >= last) return null;
-    windows.markSnapshot(slot, min);
+    const min = windows.headMin(slot);
+    if (last !== null && min - last < this.intervalMin && min >= last) return 'owe';
+    return 'write';
+  }
+
+  /** The customer's snapshot row as of its latest event, marked in its windows as its last one. */
+  snapshotRow(windows: CustomerWindows, slot: number, s: CustomerSignals): SignalSnapshot {
+    const scores = this.scores;
+    scores[0] = s.engagement.score / 100;
+    scores[1] = s.churn.risk;
+    scores[2] = s.fatigue.score;
+    scores[3] = s.churn.pAlive;
+    const eventTs = windows.latestTs(slot);
+    windows.markSnapshot(slot, Math.floor(eventTs / MINUTE_MS), scores);
     return {
       ts: eventTs,
       customerId: s.view.customerId,

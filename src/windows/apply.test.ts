@@ -16,9 +16,13 @@ function setup() {
 }
 
 describe('ApplyStep', () => {
-  it('records the event in the customer\'s windows and returns its view as of the minute', () => {
+  it('records the event in the customer\'s windows and returns its slot, and its entities\' slots to `touched`', () => {
     const step = setup();
-    const { slot, view } = step.apply(ev('a', 'email_sent', { channel: 'email' }), 1, NOW_MIN, false);
+    const touched: number[] = [];
+    const slot = step.apply(ev('a', 'email_sent', { channel: 'email', campaignId: 'spring' }), 1, NOW_MIN, false, (s) => touched.push(s));
+    expect(touched).toHaveLength(2);
+    expect(touched.map((s) => step.entities.signalAt(s, NOW_MIN)?.key)).toEqual(['email', 'spring']);
+    const view = step.view(slot, NOW_MIN);
     expect(step.windows.find('c1')).toBe(slot);
     expect(view.customerId).toBe('c1');
     expect(view.touches24h.email).toBe(1);
@@ -45,6 +49,23 @@ describe('ApplyStep', () => {
     expect(customers).toMatchObject([{ customerId: 'c1', eventType: 'purchase', events: 1, revenue: 40 }]);
     expect(entities).toMatchObject([{ kind: 'campaign', key: 'spring', eventType: 'purchase', events: 1, revenue: 40 }]);
     expect(step.drain(NOW + 60_000, outputs)).toBe(0);
+  });
+
+  it('writes one entity row per touched (entity, minute, type) per drain, however many events it counted', () => {
+    const step = setup();
+    for (let i = 0; i < 50; i++) step.apply(ev(`v${i}`, 'page_view', { customerId: `c${i}`, campaignId: 'spring', ts: NOW - 30_000 + i }), i + 1, NOW_MIN, false);
+    step.apply(ev('late', 'page_view', { customerId: 'c0', campaignId: 'spring', ts: NOW - 90_000 }), 51, NOW_MIN, false);
+    const entities: EntityActivityRecord[] = [];
+    const outputs = { customerActivity: () => undefined, entityActivity: (r: EntityActivityRecord) => entities.push(r) } as unknown as PipelineOutputs;
+    step.drain(NOW - 600_000, outputs);
+    expect(entities.map((r) => [r.key, r.minuteMs, r.events])).toEqual([
+      ['spring', Math.floor((NOW - 30_000) / 60_000) * 60_000, 50],
+      ['spring', Math.floor((NOW - 90_000) / 60_000) * 60_000, 1],
+    ]);
+    // Touched again: its cumulative row once more at the next drain.
+    step.apply(ev('again', 'page_view', { customerId: 'c1', campaignId: 'spring', ts: NOW - 30_000 }), 52, NOW_MIN, false);
+    step.drain(NOW - 600_000, outputs);
+    expect(entities.slice(2).map((r) => r.events)).toEqual([51]);
   });
 
   it('forgets a customer\'s minute rows not yet written (erasure)', () => {

@@ -8,7 +8,7 @@ import type { ConsentStore } from '../privacy/consent.js';
 import { MINUTE_MS, type Clock } from '../shared/clock.js';
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import { EntityStats, type EntityKind } from '../signals/entityStats.js';
-import { CustomerWindows, emptyView, type CustomerView, type TouchChannel } from './customerWindows.js';
+import { CustomerWindows, emptyView, TOUCH_CHANNELS, type CustomerView, type TouchChannel } from './customerWindows.js';
 import { MinuteActivity } from './minuteActivity.js';
 
 /** Entity kinds by their index in the entity activity's keys (their names are what checkpoints hold). */
@@ -20,12 +20,6 @@ export interface ApplyDeps {
   consent: ConsentStore;
 }
 
-/** The customer's slot in the windows and its view as of the event-time minute (valid until the next call). */
-export interface Applied {
-  slot: number;
-  view: CustomerView;
-}
-
 export class ApplyStep {
   readonly windows: CustomerWindows;
   readonly entities: EntityStats;
@@ -33,8 +27,11 @@ export class ApplyStep {
   readonly budget: ContactBudget;
   private readonly customerActivity = new MinuteActivity();
   private readonly entityActivity = new MinuteActivity(ENTITY_KINDS);
-  /** The one view every event's signals read (valid until the next call): reading allocates nothing. */
+  /** The one view every derived customer's signals read (valid until the next call): reading allocates nothing. */
   private readonly scratchView = emptyView();
+  /** Touches per channel in 24 h and 7 days of the customer a touch is applied for (TOUCH_CHANNELS order), reused. */
+  private readonly touchH24 = new Float64Array(TOUCH_CHANNELS.length);
+  private readonly touchD7 = new Float64Array(TOUCH_CHANNELS.length);
   private readonly weights: Map<string, number>;
 
   constructor(private readonly deps: ApplyDeps) {
@@ -51,14 +48,17 @@ export class ApplyStep {
     this.customerActivity.add(ev.customerId, ev.type, ev.ts, revenue, streamSeq);
   }
 
-  /** The event into the windows, the budget and the entity counts; `replaying` keeps the budget's sends untold. */
-  apply(ev: VigilEvent, streamSeq: number, nowMin: number, replaying: boolean): Applied {
+  /**
+   * The event into the windows, the budget and the entity counts; `replaying` keeps the budget's sends untold.
+   * Returns the customer's slot; `touched` is told each channel, segment and campaign slot the event counted in.
+   * Nothing derived (no view, no signals): that waits for the derive tick.
+   */
+  apply(ev: VigilEvent, streamSeq: number, nowMin: number, replaying: boolean, touched?: (entitySlot: number) => void): number {
     const slot = this.windows.slotFor(ev.customerId);
     this.windows.record(slot, ev, this.weights.get(ev.type) ?? this.deps.config.signals.defaultWeight);
     this.budget.onEvent(ev, slot, replaying);
-    const view = this.windows.view(slot, nowMin, this.scratchView, ev.customerId);
-    this.recordEntities(ev, view, streamSeq);
-    return { slot, view };
+    this.recordEntities(ev, slot, nowMin, streamSeq, touched);
+    return slot;
   }
 
   view(slot: number, nowMin: number): CustomerView {
@@ -70,7 +70,7 @@ export class ApplyStep {
     this.customerActivity.forget(customerId);
   }
 
-  private recordEntities(ev: VigilEvent, view: CustomerView, streamSeq: number): void {
+  private recordEntities(ev: VigilEvent, slot: number, nowMin: number, streamSeq: number, touched?: (entitySlot: number) => void): void {
     const tMin = Math.floor(ev.ts / MINUTE_MS);
     const category = categoryOf(ev.type);
     const touch = category === 'touch';
@@ -81,19 +81,25 @@ export class ApplyStep {
       const ch = touchChannel(ev.type, ev.channel) as TouchChannel;
       channel = ch;
       const caps = this.deps.config.signals.caps;
-      const all = view.touches24h.email + view.touches24h.push + view.touches24h.sms + view.touches24h.other;
+      // Only the 24 h touch sums, and only for a touch: the customer's whole view is the derive step's.
+      const h24 = this.touchH24;
+      this.windows.touchSums(slot, nowMin, h24, this.touchD7);
+      const all = h24[0] + h24[1] + h24[2] + h24[3];
+      const i = TOUCH_CHANNELS.indexOf(ch);
+      const mine = i === -1 ? -1 : h24[i];
       // Count the touch that takes a customer over a cap, once per crossing: distinct customers pushed over.
-      overloaded = (caps[ch] !== undefined && view.touches24h[ch] === caps[ch].perDay + 1) || (caps.all !== undefined && all === caps.all.perDay + 1);
+      overloaded = (caps[ch] !== undefined && mine === caps[ch].perDay + 1) || (caps.all !== undefined && all === caps.all.perDay + 1);
     }
     const what = { touch, negative, overloaded };
     const revenue = ev.type === 'purchase' ? (ev.value ?? 0) : 0;
-    if (channel) this.entityEvent('channel', channel, ev, tMin, what, revenue, streamSeq);
-    if (ev.segment) this.entityEvent('segment', ev.segment, ev, tMin, what, revenue, streamSeq);
-    if (ev.campaignId) this.entityEvent('campaign', ev.campaignId, ev, tMin, what, revenue, streamSeq);
+    if (channel) this.entityEvent('channel', channel, ev, tMin, what, revenue, streamSeq, touched);
+    if (ev.segment) this.entityEvent('segment', ev.segment, ev, tMin, what, revenue, streamSeq, touched);
+    if (ev.campaignId) this.entityEvent('campaign', ev.campaignId, ev, tMin, what, revenue, streamSeq, touched);
   }
 
-  private entityEvent(kind: EntityKind, key: string, ev: VigilEvent, tMin: number, what: { touch: boolean; negative: boolean; overloaded: boolean }, revenue: number, streamSeq: number): void {
-    this.entities.record(kind, key, tMin, what);
+  private entityEvent(kind: EntityKind, key: string, ev: VigilEvent, tMin: number, what: { touch: boolean; negative: boolean; overloaded: boolean }, revenue: number, streamSeq: number, touched?: (entitySlot: number) => void): void {
+    const slot = this.entities.record(kind, key, tMin, what);
+    touched?.(slot);
     this.entityActivity.add(key, ev.type, ev.ts, revenue, streamSeq, what.overloaded, ENTITY_KINDS.indexOf(kind));
   }
 

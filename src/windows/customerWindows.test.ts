@@ -94,11 +94,11 @@ describe('CustomerWindows', () => {
     expect(w.view(w.find('c42'), minOf(T0)).engagement.h24).toBe(42);
   });
 
-  it('packs a customer in under 210 bytes of typed arrays, its 8-byte id and share of the id table included', () => {
+  it('packs a customer in under 215 bytes of typed arrays, its 8-byte id, share of the id table and last snapshot scores included', () => {
     const w = store(100_000);
-    expect(w.bytesPerSlot).toBeLessThan(200);
-    for (let i = 0; i < 50_000; i++) w.slotFor(`c${String(i).padStart(7, '0')}`);
     expect(w.bytesPerSlot).toBeLessThan(210);
+    for (let i = 0; i < 50_000; i++) w.slotFor(`c${String(i).padStart(7, '0')}`);
+    expect(w.bytesPerSlot).toBeLessThan(215);
   });
 
   it('restores customers at their slots from a checkpoint, free slots reused first, and decodes their ids', () => {
@@ -176,5 +176,41 @@ describe('CustomerWindows', () => {
     expect(v.engagement.d7).toBe(2.5);
     expect(v.touches24h.email).toBe(3);
     expect(v.touches7d.email).toBe(3);
+  });
+
+  it('keeps the last snapshot\'s scores and the latest event time through a checkpoint; one written before them loads with the baseline', () => {
+    const w = store();
+    const s = w.slotFor('c1');
+    w.record(s, ev('page_view', T0 + 1234), 1);
+    w.record(s, ev('page_view', T0 + 500), 1);
+    expect(w.latestTs(s)).toBe(T0 + 1234);
+    w.markSnapshot(s, minOf(T0), [0.5, 0.25, 1.5, 0.75]);
+    w.setSnapshotOwed(s, true);
+    const writer = new SnapshotWriter();
+    w.save(writer);
+    const restored = store();
+    restored.load(new SnapshotReader(writer.finish()));
+    const r = restored.find('c1');
+    expect(restored.latestTs(r)).toBe(T0 + 1234);
+    expect(restored.snapshotOwed(r)).toBe(true);
+    expect(restored.snapshotMove(r, [0.5, 0.25, 1.5, 0.75])).toBeLessThan(1e-3);
+    expect(restored.snapshotMove(r, [0.5, 0.35, 1.5, 0.75])).toBeCloseTo(0.1, 3);
+    // The same checkpoint without the new arrays, as a processor before the snapshot step wrote it.
+    const blob = new SnapshotReader(writer.finish());
+    const old = new SnapshotWriter();
+    Object.assign(old.json, blob.json);
+    old.strings('customers.ids', blob.strings('customers.ids')!);
+    const names = ['head', 'firstPurchase', 'firstPurchaseMs', 'firstPurchaseValue', 'lastPurchase', 'purchases', 'revenue', 'lastResponse', 'lastNegative', 'lastNegativeKind', 'flags', 'snapshotMin', 'zone'];
+    for (const name of [...names.map((n) => `customers.${n}`), ...Array.from({ length: 15 }, (_, i) => `customers.v2.ring${i}`)]) {
+      const ctor = { 1: Uint8Array, 2: Uint16Array, 4: name.endsWith('firstPurchaseValue') ? Float32Array : Int32Array, 8: Float64Array }[blob.elementBytes(name) as 1 | 2 | 4 | 8];
+      old.array(name, blob.array(name, ctor as never)!);
+    }
+    const older = store();
+    older.load(new SnapshotReader(old.finish()));
+    const o = older.find('c1');
+    expect(older.view(o, minOf(T0)).engagement.d7).toBe(2);
+    // Compared with a customer with no events (0, 0, 0, P(alive) 1); the event time within the minute is lost.
+    expect(older.snapshotMove(o, [0, 0, 0, 1])).toBe(0);
+    expect(older.latestTs(o)).toBe(minOf(T0) * MIN);
   });
 });

@@ -28,6 +28,15 @@ const FLAG_CONSENT_WITHDRAWN = 1;
  * (at most 25 %, 11 % on average); the copies this costs add up to 4 × the final size, once, as customers arrive.
  */
 const GROWTH = 1.25;
+/** A score moved past the snapshot step inside the snapshot interval: its row is owed at the next checkpoint. */
+const FLAG_SNAPSHOT_OWED = 2;
+/** The last snapshot's scores in Uint16 fixed point, 1/4096 a unit (0 to 16): 2 bytes a score instead of 4 or 8. */
+const SCORE_SCALE = 4096;
+const SCORE_MAX = 0xffff / SCORE_SCALE;
+/** The scores a snapshot keeps, in the order of `snapshotScores` (engagement as a fraction: score / 100). */
+export const SNAPSHOT_SCORES = ['engagement', 'churnRisk', 'fatigue', 'pAlive'] as const;
+/** A customer with no snapshot yet compares against the scores of one with no events: all 0, P(alive) 1. */
+const SCORE_BASELINE = [0, 0, 0, 1];
 
 /** A plain read of one customer's windows at a moment; what the signal functions take. */
 export interface CustomerView {
@@ -105,6 +114,10 @@ export class CustomerWindows {
   private lastNegativeKind: Uint8Array;
   private flags: Uint8Array;
   private snapshotMin: Int32Array;
+  /** The last snapshot's scores (SNAPSHOT_SCORES), fixed point: what the snapshot step compares against. */
+  private snapshotScores: Uint16Array[];
+  /** Milliseconds of the latest event within the head minute: the latest event time without 8 bytes per customer. */
+  private headMs: Uint16Array;
   /** The customer's time zone as an index into `zones` (0 = none seen): 2 bytes instead of a string per customer. */
   private zone: Uint16Array;
   private zones: string[] = [''];
@@ -137,6 +150,8 @@ export class CustomerWindows {
     this.lastNegativeKind = new Uint8Array(c);
     this.flags = new Uint8Array(c);
     this.snapshotMin = new Int32Array(c).fill(NONE);
+    this.snapshotScores = SCORE_BASELINE.map((b) => new Uint16Array(c).fill(b * SCORE_SCALE));
+    this.headMs = new Uint16Array(c);
     this.zone = new Uint16Array(c);
     // Engagement in sixteenths of a weight, 2 bytes a bucket (up to 4095.9 per bucket, where the score has long saturated).
     this.eng5m = new BucketRing(1, 5, Uint16Array, c, ENGAGEMENT_SCALE);
@@ -195,6 +210,7 @@ export class CustomerWindows {
     const slot = this.ids.insert(customerId);
     if (slot >= this.capacity) this.grow(Math.max(slot + 1, Math.min(Math.ceil(this.capacity * GROWTH), this.opts.maxCustomers)));
     this.head[slot] = 0;
+    this.headMs[slot] = 0;
     return slot;
   }
 
@@ -202,10 +218,12 @@ export class CustomerWindows {
   record(slot: number, ev: VigilEvent, weight: number): boolean {
     const tMin = Math.floor(ev.ts / 60_000);
     const head = this.head[slot];
+    const msInHead = Math.floor(ev.ts) - tMin * 60_000;
     if (tMin > head) {
       for (const ring of this.rings) ring.advance(slot, head, tMin);
       this.head[slot] = tMin;
-    }
+      this.headMs[slot] = msInHead;
+    } else if (tMin === head && msInHead > this.headMs[slot]) this.headMs[slot] = msInHead;
     const h = this.head[slot];
     const category = categoryOf(ev.type);
     let landed = false;
@@ -257,8 +275,46 @@ export class CustomerWindows {
     return this.snapshotMin[slot] === NONE ? null : this.snapshotMin[slot];
   }
 
-  markSnapshot(slot: number, min: number): void {
+  /** Records a snapshot written at event minute `min` with its scores (SNAPSHOT_SCORES order); nothing owed after it. */
+  markSnapshot(slot: number, min: number, scores?: ArrayLike<number>): void {
     this.snapshotMin[slot] = min;
+    if (scores) for (let i = 0; i < SNAPSHOT_SCORES.length; i++) this.snapshotScores[i][slot] = Math.round(Math.min(SCORE_MAX, Math.max(0, scores[i])) * SCORE_SCALE);
+    this.flags[slot] &= ~FLAG_SNAPSHOT_OWED;
+  }
+
+  /** The largest move of a score (SNAPSHOT_SCORES order) since the last snapshot, or since no events for a customer without one. */
+  snapshotMove(slot: number, scores: ArrayLike<number>): number {
+    let move = 0;
+    for (let i = 0; i < SNAPSHOT_SCORES.length; i++) {
+      const now = Math.min(SCORE_MAX, Math.max(0, scores[i]));
+      move = Math.max(move, Math.abs(now - this.snapshotScores[i][slot] / SCORE_SCALE));
+    }
+    return move;
+  }
+
+  /** Marks (or clears) a snapshot owed at the next checkpoint: a move past the step came inside the interval. */
+  setSnapshotOwed(slot: number, owed: boolean): void {
+    this.flags[slot] = owed ? this.flags[slot] | FLAG_SNAPSHOT_OWED : this.flags[slot] & ~FLAG_SNAPSHOT_OWED;
+  }
+
+  snapshotOwed(slot: number): boolean {
+    return (this.flags[slot] & FLAG_SNAPSHOT_OWED) !== 0;
+  }
+
+  /** Every live slot with a snapshot owed: a scan of one byte per slot (a millisecond at 1 M), run at checkpoints only. */
+  forEachSnapshotOwed(visit: (slot: number) => void): void {
+    const flags = this.flags;
+    for (let slot = 0, high = this.ids.high; slot < high; slot++) if ((flags[slot] & FLAG_SNAPSHOT_OWED) !== 0 && this.ids.has(slot)) visit(slot);
+  }
+
+  /** The customer's latest event minute (its windows' anchor). */
+  headMin(slot: number): number {
+    return this.head[slot];
+  }
+
+  /** The time of the customer's latest event (by event time) in milliseconds. */
+  latestTs(slot: number): number {
+    return this.head[slot] * 60_000 + this.headMs[slot];
   }
 
   consentWithdrawn(slot: number): boolean {
@@ -459,6 +515,8 @@ export class CustomerWindows {
       ['lastNegativeKind', this.lastNegativeKind, 0],
       ['flags', this.flags, 0],
       ['snapshotMin', this.snapshotMin, NONE],
+      ...SNAPSHOT_SCORES.map((name, i): [string, Uint16Array, number] => [`snapshot.${name}`, this.snapshotScores[i], SCORE_BASELINE[i] * SCORE_SCALE]),
+      ['headMs', this.headMs, 0],
       ['zone', this.zone, 0],
     ];
   }
@@ -495,6 +553,8 @@ export class CustomerWindows {
     this.lastNegativeKind = grow32(this.lastNegativeKind);
     this.flags = grow32(this.flags);
     this.snapshotMin = grow32(this.snapshotMin, NONE);
+    this.snapshotScores = this.snapshotScores.map((a, i) => grow32(a, SCORE_BASELINE[i] * SCORE_SCALE));
+    this.headMs = grow32(this.headMs);
     this.zone = grow32(this.zone);
     for (const ring of this.rings) ring.grow(capacity);
     this.capacity = capacity;

@@ -119,7 +119,11 @@ describe('consent on real services', () => {
   it('stores nothing of a customer between consent_withdrawn and consent_granted, counts each as dropped, and remembers it across a restart', async () => {
     const t0 = Date.now() - 60_000;
     const ev = (id: string, type: string, dt: number, over: Record<string, unknown> = {}) => ({ id, customerId: 'consent-c1', type, ts: t0 + dt, ...over });
+    const db = config.clickhouse.database;
     publish(ev('c-1', 'purchase', 0, { value: 12 }));
+    await nc.flush();
+    // Its snapshot first: a customer who withdraws before the next derive tick is never derived at all.
+    await eventually('the purchase\'s snapshot', async () => (await chQuery(`SELECT ts_ms FROM ${db}.customer_signals FINAL WHERE customer_id = 'consent-c1'`)).length === 1, 10_000);
     publish(ev('c-2', 'consent_withdrawn', 1_000));
     publish(ev('c-3', 'purchase', 2_000, { value: 99 }));
     publish(ev('c-4', 'email_sent', 3_000, { campaignId: 'spring' }));
@@ -139,7 +143,6 @@ describe('consent on real services', () => {
     publish(ev('c-8', 'click', 7_000));
     await nc.flush();
 
-    const db = config.clickhouse.database;
     await eventually('the grant and the click after it stored', async () => (await chQuery(`SELECT id FROM ${db}.events FINAL WHERE customer_id = 'consent-c1'`)).length === 4, 15_000);
     const events = await chQuery<{ id: string }>(`SELECT id FROM ${db}.events FINAL WHERE customer_id = 'consent-c1' ORDER BY ts_ms`);
     expect(events.map((e) => e.id)).toEqual(['c-1', 'c-2', 'c-7', 'c-8']);

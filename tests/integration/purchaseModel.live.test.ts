@@ -37,7 +37,8 @@ describe('live purchase model in ClickHouse equals the offline fit', () => {
 
   beforeAll(async () => {
     // No idle eviction over the simulated months, and a quick re-read of model_params.
-    config = isolatedConfig({ windows: { idleEvictMs: 400 * DAY }, signals: { model: { refreshMs: 300 } } });
+    // snapshotStep 0: every page view below writes its customer's row (a day's move in P(alive) can be under the step).
+    config = isolatedConfig({ windows: { idleEvictMs: 400 * DAY }, signals: { snapshotStep: 0, model: { refreshMs: 300 } } });
     nc = await natsConnection();
     processor = await startTestProcessor(config);
     ch = testClickHouseClient(config.clickhouse.database);

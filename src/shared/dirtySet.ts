@@ -1,0 +1,92 @@
+// The slots touched since the last derive (customers or entities), each once, with the latest thing that touched it:
+// what the per-event path marks and the derive step (pipeline.ts) empties, so derived work runs per tick, not per event.
+
+/**
+ * A set of slot indices in typed arrays: a list in insertion order and a slot-to-position map (0 = not in the set),
+ * so marking allocates nothing and the set never holds more entries than there are slots. Each entry keeps the
+ * latest value it was marked with (the event that touched it last) and a time.
+ */
+export class DirtySet<T> {
+  private list = new Int32Array(64);
+  /** Position + 1 of each slot in `list`, 0 when the slot is not in the set. */
+  private position = new Int32Array(64);
+  private latest: (T | undefined)[] = [];
+  private at = new Float64Array(64);
+  private n = 0;
+
+  get size(): number {
+    return this.n;
+  }
+
+  has(slot: number): boolean {
+    return slot < this.position.length && this.position[slot] !== 0;
+  }
+
+  /** Marks the slot (once), remembering `value` and `at` as its latest. */
+  add(slot: number, value: T, at: number): void {
+    if (slot >= this.position.length) this.position = grown(this.position, slot + 1);
+    let p = this.position[slot] - 1;
+    if (p === -1) {
+      if (this.n === this.list.length) {
+        this.list = grown(this.list, this.n + 1);
+        this.at = grown(this.at, this.n + 1);
+      }
+      p = this.n++;
+      this.list[p] = slot;
+      this.position[slot] = p + 1;
+    }
+    this.latest[p] = value;
+    this.at[p] = at;
+  }
+
+  /** Unmarks a slot (its customer evicted or erased): a drain skips it. */
+  delete(slot: number): void {
+    if (!this.has(slot)) return;
+    const p = this.position[slot] - 1;
+    this.position[slot] = 0;
+    this.latest[p] = undefined;
+    this.list[p] = -1;
+  }
+
+  /** Visits every marked slot in the order first marked, and empties the set; returns how many were visited. */
+  drain(visit: (slot: number, latest: T, at: number) => void): number {
+    const n = this.n;
+    let visited = 0;
+    for (let p = 0; p < n; p++) {
+      const slot = this.list[p];
+      if (slot === -1) continue;
+      this.position[slot] = 0;
+      const value = this.latest[p] as T;
+      this.latest[p] = undefined;
+      visit(slot, value, this.at[p]);
+      visited++;
+    }
+    // A slot marked during the visits (it should not happen) is kept for the next drain, moved to the front.
+    const more = this.n - n;
+    for (let q = 0; q < more; q++) {
+      const slot = this.list[n + q];
+      this.list[q] = slot;
+      this.latest[q] = this.latest[n + q];
+      this.latest[n + q] = undefined;
+      this.at[q] = this.at[n + q];
+      if (slot !== -1) this.position[slot] = q + 1;
+    }
+    this.n = more;
+    return visited;
+  }
+
+  /** Empties the set without visiting. */
+  clear(): void {
+    for (let p = 0; p < this.n; p++) {
+      if (this.list[p] !== -1) this.position[this.list[p]] = 0;
+      this.latest[p] = undefined;
+    }
+    this.n = 0;
+  }
+}
+
+function grown<A extends Int32Array | Float64Array>(a: A, atLeast: number): A {
+  const b = new (a.constructor as new (n: number) => A)(Math.max(atLeast, Math.ceil(a.length * 1.5)));
+  b.set(a);
+  return b;
+}
