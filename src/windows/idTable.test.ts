@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import { IdTable, MAX_ID_BYTES } from './idTable.js';
+import { hashBytes } from './wtf8.js';
 
 // Ids from a small pool, so inserts, finds and removes hit the same ids; with ASCII, 2- and 3-byte BMP, astral
 // characters, lone surrogates (JSON.parse can make them) and the empty string.
@@ -60,6 +61,23 @@ describe('IdTable', () => {
       }),
       { numRuns: 400, seed: 15 },
     );
+  });
+
+  it('keeps two ids with the same 32-bit hash apart, through removal of either', () => {
+    // Found by search: FNV-1a with the finaliser maps both to 2953271982.
+    const [a, b] = ['c693596', 'c1170850'];
+    const h = (s: string) => hashBytes(Buffer.from(s), 0, s.length);
+    expect(h(a)).toBe(h(b));
+    const t = new IdTable({ initialSlots: 4 });
+    const sa = t.insert(a);
+    const sb = t.insert(b);
+    expect(sa).not.toBe(sb);
+    expect([t.find(a), t.find(b)]).toEqual([sa, sb]);
+    t.remove(sa);
+    expect([t.find(a), t.find(b)]).toEqual([-1, sb]);
+    expect(t.insert(a)).toBe(sa);
+    t.remove(sb);
+    expect([t.find(a), t.find(b)]).toEqual([sa, -1]);
   });
 
   it('finds a well-formed id from its UTF-8 bytes as from its string', () => {
