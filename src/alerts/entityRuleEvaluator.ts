@@ -5,7 +5,7 @@ import type { AlertView } from '../contract/frames.js';
 import type { PipelineOutputs } from '../contract/outputs.js';
 import type { Outcome } from '../contract/pipeline.js';
 import { MINUTE_MS, type Clock } from '../shared/clock.js';
-import type { PurchaseModel } from '../signals/churn.js';
+import type { PurchaseModelSet } from '../signals/purchaseModel.js';
 import type { EntityStats } from '../signals/entityStats.js';
 import { LiveView } from '../wall/liveView.js';
 import { WallFacing } from '../wall/wallFacing.js';
@@ -70,5 +70,5 @@ export class EntityRuleEvaluator extends WallFacing {
   }
 
   /** No customer is scored here: the purchase model is the partitions' business. */
-  setModel(_model: PurchaseModel): void {}
+  setModel(_model: PurchaseModelSet): void {}
 }

@@ -11,7 +11,7 @@ import type { Logger } from '../shared/logger.js';
 import { ensureStream } from '../sources/jetstream.js';
 import { Pipeline, type PipelineDeps } from '../pipeline.js';
 import { liveEngagementTrend } from '../signals/models/trend.js';
-import type { PurchaseModel } from '../signals/purchaseModel.js';
+import type { PurchaseModelSet } from '../signals/purchaseModel.js';
 import { RedisAlertStore } from '../alerts/redisAlertStore.js';
 import { Notifier, type AlertNotifier } from '../alerts/notifier.js';
 import { createReceivers, type Receivers } from '../alerts/receivers.js';
@@ -100,7 +100,7 @@ export interface ConsumerFactoryDeps {
   /** What the pipelines tell about alerts (cluster.ts: silences only, the leader notifies). */
   notifier: AlertNotifier;
   /** The purchase model scoring now. */
-  model(): PurchaseModel;
+  model(): PurchaseModelSet;
   /** The scheduled refit's status, where this processor refits. */
   refit?: PipelineDeps['refit'];
 }

@@ -16,6 +16,17 @@ export interface PurchaseModel {
   customerValue(x: number, tx: number, T: number, meanRepeatSpend: number): number;
 }
 
+/**
+ * One version of the purchase model: the pooled fit (its methods, its name the version's) and the fits of the
+ * customer segments that had enough buyers, in the same version. A customer is scored with its segment's model.
+ */
+export interface PurchaseModelSet extends PurchaseModel {
+  /** The segment's model of this version; the pooled one (this) for no segment or a segment without a fit. */
+  forSegment(segment: string | null): PurchaseModel;
+  /** The segments with a fit of their own. */
+  readonly segments: readonly string[];
+}
+
 type ModelConfig = VigilConfig['signals']['model'];
 
 const PERIOD_DAYS = 30;
@@ -94,7 +105,26 @@ export function createPurchaseModel(cfg: Pick<ModelConfig, 'valueHorizonDays' | 
   };
 }
 
-/** The model from config parameters, used until fitted parameters are stored. */
-export function configuredPurchaseModel(cfg: ModelConfig): PurchaseModel {
-  return createPurchaseModel(cfg, cfg.bgnbd, cfg.gammaGamma, 'bgnbd-gg:config');
+/** A segment's model's name: the version's, then the segment (customer_signals.model says which scored a row). */
+export function segmentModelName(version: string, segment: string): string {
+  return `${version}@${segment}`;
+}
+
+/** The version's set: `pooled` for every customer, but those of a segment in `segments` (named by segmentModelName). */
+export function purchaseModelSet(pooled: PurchaseModel, segments: ReadonlyMap<string, PurchaseModel> = new Map()): PurchaseModelSet {
+  const set: PurchaseModelSet = {
+    name: pooled.name,
+    pAlive: pooled.pAlive,
+    expectedPurchases: pooled.expectedPurchases,
+    customerValue: pooled.customerValue,
+    // One Map lookup per scored event; a customer without a segment skips it.
+    forSegment: (segment) => (segment === null ? set : (segments.get(segment) ?? set)),
+    segments: [...segments.keys()].sort(),
+  };
+  return set;
+}
+
+/** The model from config parameters, used until fitted parameters are stored: no segment has its own. */
+export function configuredPurchaseModel(cfg: ModelConfig): PurchaseModelSet {
+  return purchaseModelSet(createPurchaseModel(cfg, cfg.bgnbd, cfg.gammaGamma, 'bgnbd-gg:config'));
 }

@@ -3,6 +3,7 @@ import { parseConfig } from '../config/load.js';
 import type { VigilEvent } from '../contract/event.js';
 import { CustomerWindows, emptyView } from '../windows/customerWindows.js';
 import type { PurchaseModel } from './churn.js';
+import { purchaseModelSet } from './purchaseModel.js';
 import { Scorer } from './score.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
@@ -13,7 +14,7 @@ function setup() {
   const windows = new CustomerWindows({ maxCustomers: 10, idleEvictMin: 60 * 24 * 30 });
   const slot = windows.slotFor('c1');
   for (let i = 0; i < 4; i++) windows.record(slot, { id: `e${i}`, customerId: 'c1', type: 'email_sent', channel: 'email', ts: NOW - 1000 - i } as VigilEvent, 0);
-  const scorer = new Scorer({ config: parseConfig({ signals: { snapshotIntervalMs: 10 * 60_000 } }), model, trend: () => null });
+  const scorer = new Scorer({ config: parseConfig({ signals: { snapshotIntervalMs: 10 * 60_000 } }), model: purchaseModelSet(model), trend: () => null });
   return { windows, slot, scorer };
 }
 
@@ -32,7 +33,7 @@ describe('Scorer', () => {
     const s = scorer.score(windows.view(slot, NOW_MIN, emptyView()));
     expect(scorer.snapshotDue(windows, slot, s, NOW)).toMatchObject({ customerId: 'c1', ts: NOW, model: 'test', touches24h: 4 });
     expect(scorer.snapshotDue(windows, slot, s, NOW + 5 * 60_000)).toBeNull();
-    scorer.model = { ...model, name: 'fitted' };
+    scorer.model = purchaseModelSet({ ...model, name: 'fitted' });
     expect(scorer.snapshotDue(windows, slot, s, NOW + 10 * 60_000)).toMatchObject({ model: 'fitted' });
   });
 });

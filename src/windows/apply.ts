@@ -52,6 +52,8 @@ export class ApplyStep {
   apply(ev: VigilEvent, streamSeq: number, nowMin: number, replaying: boolean): Applied {
     const slot = this.windows.slotFor(ev.customerId);
     this.windows.record(slot, ev, this.weights.get(ev.type) ?? this.deps.config.signals.defaultWeight);
+    // The latest segment named is the customer's: its purchase model's parameters are that segment's.
+    if (ev.segment) this.windows.setSegment(slot, ev.segment);
     this.budget.onEvent(ev, slot, replaying);
     const view = this.view(slot, nowMin);
     this.recordEntities(ev, view, streamSeq);

@@ -45,6 +45,8 @@ export interface CustomerView {
   lastResponseMin: number | null;
   lastNegative: { kind: NegativeKind; min: number } | null;
   consentWithdrawn: boolean;
+  /** The segment the customer's latest event with one named (its purchase model's), or null. */
+  segment: string | null;
 }
 
 /** A view with nothing in it, to be filled by CustomerWindows.view. */
@@ -68,6 +70,7 @@ export function emptyView(): CustomerView {
     lastResponseMin: null,
     lastNegative: null,
     consentWithdrawn: false,
+    segment: null,
   };
 }
 
@@ -105,6 +108,10 @@ export class CustomerWindows {
   private zone: Uint16Array;
   private zones: string[] = [''];
   private readonly zoneIndex = new Map<string, number>();
+  /** The customer's segment as an index into `segments` (0 = none seen), as the zone: the purchase model's key. */
+  private segment: Uint16Array;
+  private segments: string[] = [''];
+  private readonly segmentIndex = new Map<string, number>();
 
   private readonly eng5m: Ring;
   private readonly eng1h: Ring;
@@ -133,6 +140,7 @@ export class CustomerWindows {
     this.flags = new Uint8Array(c);
     this.snapshotMin = new Int32Array(c).fill(NONE);
     this.zone = new Uint16Array(c);
+    this.segment = new Uint16Array(c);
     // Engagement in sixteenths of a weight, 2 bytes a bucket (up to 4095.9 per bucket, where the score has long saturated).
     this.eng5m = new BucketRing(1, 5, Uint16Array, c, ENGAGEMENT_SCALE);
     this.eng1h = new BucketRing(10, 6, Uint16Array, c, ENGAGEMENT_SCALE);
@@ -278,6 +286,24 @@ export class CustomerWindows {
     return this.zone[slot] === 0 ? null : this.zones[this.zone[slot]];
   }
 
+  /** Records the customer's segment; false when the table of names is full (the customer keeps its last one). */
+  setSegment(slot: number, name: string): boolean {
+    let i = this.segmentIndex.get(name);
+    if (i === undefined) {
+      if (this.segments.length > 0xffff) return false;
+      i = this.segments.length;
+      this.segments.push(name);
+      this.segmentIndex.set(name, i);
+    }
+    this.segment[slot] = i;
+    return true;
+  }
+
+  /** The customer's segment, or null when no event named one. */
+  segmentOf(slot: number): string | null {
+    return this.segment[slot] === 0 ? null : this.segments[this.segment[slot]];
+  }
+
   /**
    * Touches per bucket as of `nowMin`, oldest first: 12 × 2 h over 24 h and 7 × 1 day over 7 days. The contact
    * budget reads them to say when a window's count falls back under an allowance.
@@ -367,6 +393,7 @@ export class CustomerWindows {
       } else v.lastNegative = { kind, min: this.lastNegative[slot] };
     }
     v.consentWithdrawn = this.consentWithdrawn(slot);
+    v.segment = this.segment[slot] === 0 ? null : this.segments[this.segment[slot]];
     return v;
   }
 
@@ -407,7 +434,7 @@ export class CustomerWindows {
   /** Writes the whole live state into a checkpoint. */
   save(w: SnapshotWriter): void {
     const n = this.nextSlot;
-    w.json.customers = { nextSlot: n, zones: this.zones };
+    w.json.customers = { nextSlot: n, zones: this.zones, segments: this.segments };
     w.strings('customers.ids', this.ids.length === n ? this.ids : Array.from({ length: n }, (_, slot) => this.ids[slot]));
     for (const [name, a] of this.scalars()) w.array(`customers.${name}`, a.subarray(0, n));
     this.rings.forEach((ring, i) => ring.save(w, `customers.v2.ring${i}`, n));
@@ -415,13 +442,17 @@ export class CustomerWindows {
 
   /** Replaces the live state with a checkpoint's. */
   load(r: SnapshotReader): void {
-    const meta = r.json.customers as { nextSlot: number; ids?: (string | null)[]; zones?: string[] } | undefined;
+    const meta = r.json.customers as { nextSlot: number; ids?: (string | null)[]; zones?: string[]; segments?: string[] } | undefined;
     if (!meta) return;
     // Checkpoints before `strings` held the ids as a JSON array.
     const ids = r.strings('customers.ids') ?? meta.ids ?? [];
     this.zones = meta.zones ?? [''];
     this.zoneIndex.clear();
     this.zones.forEach((z, i) => i > 0 && this.zoneIndex.set(z, i));
+    // Checkpoints before the segment was held have none: each customer's comes back with its next event.
+    this.segments = meta.segments ?? [''];
+    this.segmentIndex.clear();
+    this.segments.forEach((g, i) => i > 0 && this.segmentIndex.set(g, i));
     this.grow(Math.max(this.capacity, meta.nextSlot));
     for (const [name, a, empty] of this.scalars()) {
       a.fill(empty);
@@ -463,6 +494,7 @@ export class CustomerWindows {
       ['flags', this.flags, 0],
       ['snapshotMin', this.snapshotMin, NONE],
       ['zone', this.zone, 0],
+      ['segment', this.segment, 0],
     ];
   }
 
@@ -498,6 +530,7 @@ export class CustomerWindows {
     this.flags = grow32(this.flags);
     this.snapshotMin = grow32(this.snapshotMin, NONE);
     this.zone = grow32(this.zone);
+    this.segment = grow32(this.segment);
     for (const ring of this.rings) ring.grow(capacity);
     this.capacity = capacity;
   }
