@@ -46,8 +46,8 @@ export async function readPurchaseHistories(ch: ClickHouseClient, asOfMs: number
   // JOIN … USING reads the same on 18.16 and current servers, '' for a customer that never had one.
   const sql = opts.segments
     ? `SELECT customer_id, purchases, first_min, last_min, revenue, first_value, latest_segment
-       FROM (${histories})
-       ANY LEFT JOIN (SELECT customer_id, argMax(segment, ts_ms) AS latest_segment FROM ${db}.customer_segments GROUP BY customer_id) USING customer_id`
+       FROM (${histories}) AS h
+       ANY LEFT JOIN (SELECT customer_id, argMax(segment, ts_ms) AS latest_segment FROM ${db}.customer_segments GROUP BY customer_id) AS s USING customer_id`
     : histories;
   const rows = await ch.query<{ customer_id: string; purchases: string; first_min: string; last_min: string; revenue: number; first_value: number; latest_segment?: string }>(sql, {
     asOf: Math.floor(asOfMs),
