@@ -216,8 +216,9 @@ export class Pipeline extends WallFacing {
     const engine = this.desk.engine;
     if (single) evaluateEntities(engine, this.entities, nowMin, now);
     const stats = this.live.measure(now);
-    // The lag rule's subject is the partition, not the processor: its alert moves with it, in its alert hash.
-    evaluateProcessor(engine, single ? 'vigil' : `partition-${this.deps.partition}`, stats, now);
+    // The lag rule's subject is the partition, not the processor: its alert moves with it, in its alert hash. In a
+    // cluster the model's drift is the leader's to raise, once (alerts/entityRuleEvaluator.ts).
+    evaluateProcessor(engine, single ? 'vigil' : `partition-${this.deps.partition}`, stats, now, { slice: true, model: single });
     if (single) evaluateSuppressions(engine, this.suppressions, now);
     const customer = (id: string) => {
       const slot = this.windows.find(id);
