@@ -28,7 +28,7 @@ describe('per-segment model versions in the running processor', () => {
   }
   // vip buy often and stay; basic as the simulator's usual; tiny has too few buyers for a fit of its own
   const purchases = [
-    ...history('vip', 200, { r: 2, alpha: 4, a: 0.2, b: 8 }, 21),
+    ...history('vip', 200, { r: 1.5, alpha: 5, a: 0.6, b: 4 }, 21),
     ...history('basic', 200, { r: 0.8, alpha: 12, a: 0.6, b: 2.5 }, 22),
     ...history('tiny', 30, { r: 0.8, alpha: 12, a: 0.6, b: 2.5 }, 23),
   ];
@@ -55,15 +55,14 @@ describe('per-segment model versions in the running processor', () => {
     await eventually('every purchase processed', () => s.processor.pipeline.counts.processed >= purchases.length, 60_000);
     await eventually('the first refit', () => (s.processor.refitStatus()?.refits ?? 0) >= 1, 60_000);
     const accepted = s.processor.refitStatus()!.accepted!;
+    // one version: the pooled fit and each segment's, with one fit date
+    const rows = await chQuery<{ segment: string; params: string; customers: string; converged: number }>(
+      `SELECT segment, params, customers, converged FROM ${db}.model_params WHERE model = 'bgnbd' AND fitted_at = toDateTime('${accepted.fittedAt.replace('T', ' ').replace('Z', '')}', 'UTC') ORDER BY segment`,
+    );
+    expect(rows.map((r) => [r.segment, Number(r.customers), Number(r.converged)])).toEqual([['', 430, 1], ['basic', 200, 1], ['vip', 200, 1]]);
     expect([...accepted.segments].sort()).toEqual(['basic', 'vip']);
     await eventually('the pipeline on the version', () => s.processor.pipeline.model.name === accepted.model, 30_000);
     expect(s.processor.pipeline.model.segments).toEqual(['basic', 'vip']);
-
-    // one version: the pooled fit and each segment's, with one fit date
-    const rows = await chQuery<{ segment: string; params: string; customers: string }>(
-      `SELECT segment, params, customers FROM ${db}.model_params WHERE model = 'bgnbd' AND fitted_at = toDateTime('${accepted.fittedAt.replace('T', ' ').replace('Z', '')}', 'UTC') ORDER BY segment`,
-    );
-    expect(rows.map((r) => [r.segment, Number(r.customers)])).toEqual([['', 430], ['basic', 200], ['vip', 200]]);
     const params = Object.fromEntries(rows.map((r) => [r.segment, JSON.parse(r.params) as BgNbdParams]));
 
     // a vip repeat buyer is scored with vip's parameters, a tiny one with the pooled ones
