@@ -88,6 +88,12 @@ function standardErrors(params: BgNbdParams, data: readonly CustomerSummary[]): 
   return parameterUncertainty('bgnbd', { ...params }, data).standardErrors;
 }
 
+/** Covariance of ln(r, alpha, a, b) at the fit, stored with it for the live P(alive) intervals; null when singular. */
+function logCovariance(params: BgNbdParams, data: readonly CustomerSummary[]): { standardErrors: Record<string, number>; logCovariance: number[][] | null } {
+  const u = parameterUncertainty('bgnbd', { ...params }, data);
+  return { standardErrors: u.standardErrors, logCovariance: u.logCovariance };
+}
+
 /** What `vigil model fit` prints and stores when it fits from ClickHouse. */
 export interface ClickHouseModelFit extends ModelFitSummary {
   source: string;
@@ -117,6 +123,8 @@ export interface SegmentFit {
   params: BgNbdParams;
   logLikelihood: number;
   converged: boolean;
+  /** As the pooled fit's: the live P(alive) intervals of the segment's customers. */
+  logCovariance: number[][] | null;
 }
 
 /**
@@ -140,7 +148,7 @@ export function fitSegments(inputs: readonly { segment: string; x: number; tx: n
     }
     try {
       const fit = fitBgNbd(data, { minCustomers: minBuyers });
-      fits.push({ segment, customers: data.length, params: fit.params, logLikelihood: fit.logLikelihood, converged: fit.converged });
+      fits.push({ segment, customers: data.length, params: fit.params, logLikelihood: fit.logLikelihood, converged: fit.converged, logCovariance: logCovariance(fit.params, data).logCovariance });
     } catch (err) {
       skipped[segment] = errorMessage(err);
     }
@@ -173,8 +181,9 @@ export async function fitFromClickHouse(
   const inputs = histories.map((h) => modelInputs(h.history, nowMin));
   step(`fitting BG/NBD on ${inputs.length.toLocaleString('en-US')} customers`);
   const bg = fitBgNbd(inputs.map(({ x, tx, T }) => ({ x, tx, T })), { minCustomers });
+  const uncertainty = logCovariance(bg.params, inputs);
   const fit: ClickHouseModelFit = {
-    bgnbd: { params: bg.params, logLikelihood: bg.logLikelihood, converged: bg.converged, standardErrors: standardErrors(bg.params, inputs) },
+    bgnbd: { params: bg.params, logLikelihood: bg.logLikelihood, converged: bg.converged, standardErrors: uncertainty.standardErrors },
     unit: 'days',
     customers: inputs.length,
     source,
@@ -208,11 +217,11 @@ export async function fitFromClickHouse(
   fit.model = storedModelName({ fittedAtMs, bgnbd: bg.params, gammaGamma: ggUsable ? fit.gammaGamma!.params : null });
   step(`storing ${fit.model} in model_params`);
   await storeModelFits(ch, fittedAtMs, source, [
-    { model: BGNBD_MODEL, params: bg.params, logLikelihood: bg.logLikelihood, customers: inputs.length, converged: bg.converged },
+    { model: BGNBD_MODEL, params: bg.params, logLikelihood: bg.logLikelihood, customers: inputs.length, converged: bg.converged, logCovariance: uncertainty.logCovariance },
     ...(fit.gammaGamma
       ? [{ model: GAMMA_GAMMA_MODEL, params: fit.gammaGamma.params, logLikelihood: fit.gammaGamma.logLikelihood, customers: fit.gammaGamma.customers, converged: fit.gammaGamma.converged } as const]
       : []),
-    ...(fit.segments ?? []).map((s) => ({ model: BGNBD_MODEL, params: s.params, logLikelihood: s.logLikelihood, customers: s.customers, converged: s.converged, segment: s.segment }) as const),
+    ...(fit.segments ?? []).map((s) => ({ model: BGNBD_MODEL, params: s.params, logLikelihood: s.logLikelihood, customers: s.customers, converged: s.converged, segment: s.segment, logCovariance: s.logCovariance }) as const),
   ]);
   const holdoutDays = options.holdoutDays ?? DEFAULT_HOLDOUT_DAYS;
   if (holdoutDays > 0) {

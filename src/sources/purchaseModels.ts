@@ -68,6 +68,8 @@ export interface ModelFitRecord {
   converged: boolean;
   /** The segment the fit is of; absent for the pooled fit. */
   segment?: string;
+  /** BG/NBD: covariance of ln(r, alpha, a, b), stored in params as `logCovariance` (the live P(alive) intervals). */
+  logCovariance?: readonly (readonly number[])[] | null;
 }
 
 /** Appends the fits (one row per model) with one fit date, so the processor can take the pair together. */
@@ -75,7 +77,7 @@ export async function storeModelFits(ch: ClickHouseClient, fittedAtMs: number, s
   const rows: ModelParamsRow[] = fits.map((f) => ({
     fitted_at: toChDateTime(fittedAtMs),
     model: f.model,
-    params: JSON.stringify({ ...f.params, unit: 'days' }),
+    params: JSON.stringify({ ...f.params, unit: 'days', ...(f.logCovariance ? { logCovariance: f.logCovariance } : {}) }),
     log_likelihood: f.logLikelihood,
     customers: f.customers,
     converged: f.converged ? 1 : 0,
@@ -94,6 +96,8 @@ export interface StoredModel {
   gammaGamma: GammaGammaParams | null;
   /** The converged BG/NBD fits of customer segments in this version, by segment (none: pooled for all). */
   segments?: Record<string, BgNbdParams>;
+  /** The BG/NBD fits' stored log-covariances by segment ('' the pooled fit's), where stored: P(alive) intervals. */
+  logCovariance?: Record<string, number[][]>;
 }
 
 /** `bgnbd-gg:2026-11-23T12:00:00Z`, or `bgnbd:…,gg:config` when the spend model comes from the config. */
@@ -125,13 +129,30 @@ export async function readLatestModel(ch: ClickHouseClient, fittedAtMs?: number)
   if (!bg) return null;
   const gg = rows.find((r) => r.model === GAMMA_GAMMA_MODEL && !r.segment);
   const segments: Record<string, BgNbdParams> = {};
-  for (const r of rows) if (r.model === BGNBD_MODEL && r.segment) segments[r.segment] = pick(r.params, ['r', 'alpha', 'a', 'b']) as unknown as BgNbdParams;
+  const logCovariance: Record<string, number[][]> = {};
+  for (const r of rows) {
+    if (r.model !== BGNBD_MODEL) continue;
+    if (r.segment) segments[r.segment] = pick(r.params, ['r', 'alpha', 'a', 'b']) as unknown as BgNbdParams;
+    const cov = covarianceOf(r.params);
+    if (cov) logCovariance[r.segment ?? ''] = cov;
+  }
   return {
     fittedAtMs: Number(bg.fitted_s) * 1000,
     bgnbd: pick(bg.params, ['r', 'alpha', 'a', 'b']) as unknown as BgNbdParams,
     gammaGamma: gg ? (pick(gg.params, ['p', 'q', 'gamma']) as unknown as GammaGammaParams) : null,
     segments,
+    ...(Object.keys(logCovariance).length > 0 ? { logCovariance } : {}),
   };
+}
+
+/** A fit's stored `logCovariance` (fits stored before it was kept have none: no interval, not an error). */
+function covarianceOf(json: string): number[][] | null {
+  try {
+    const m = (JSON.parse(json) as { logCovariance?: unknown }).logCovariance;
+    return Array.isArray(m) ? (m as number[][]) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The fit date of a stored version's name (storedModelName), or null for the config's (`bgnbd-gg:config`). */
@@ -148,12 +169,12 @@ export function versionFittedAt(name: string): number | null {
 export function storedModelSet(config: Pick<ModelConfig, 'valueHorizonDays' | 'annualDiscountRate' | 'gammaGamma'>, stored: StoredModel): { set: PurchaseModelSet; unusable: string[] } {
   const name = storedModelName(stored);
   const gg = stored.gammaGamma ?? config.gammaGamma;
-  const pooled = createPurchaseModel(config, stored.bgnbd, gg, name);
+  const pooled = createPurchaseModel(config, stored.bgnbd, gg, name, stored.logCovariance?.['']);
   const segments = new Map<string, PurchaseModel>();
   const unusable: string[] = [];
   for (const [segment, params] of Object.entries(stored.segments ?? {})) {
     try {
-      segments.set(segment, createPurchaseModel(config, params, gg, segmentModelName(name, segment)));
+      segments.set(segment, createPurchaseModel(config, params, gg, segmentModelName(name, segment), stored.logCovariance?.[segment]));
     } catch {
       unusable.push(segment);
     }

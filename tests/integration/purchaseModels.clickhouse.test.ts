@@ -98,7 +98,11 @@ describe.each(CLICKHOUSE_ENGINES)('purchase models in %s', (_name, make) => {
     expect(fit.fittedAt).toBe('2026-11-20T12:00:01Z');
     expect(fit.model).toBe('bgnbd-gg:2026-11-20T12:00:01Z');
     const latest = await readLatestModel(ch);
-    expect(latest).toEqual({ fittedAtMs: Date.parse('2026-11-20T12:00:01Z'), bgnbd: fit.bgnbd.params, gammaGamma: fit.gammaGamma!.params, segments: {} });
+    expect(latest).toEqual({ fittedAtMs: Date.parse('2026-11-20T12:00:01Z'), bgnbd: fit.bgnbd.params, gammaGamma: fit.gammaGamma!.params, segments: {}, logCovariance: { '': expect.any(Array) } });
+    // stored with the fit: the covariance of ln(r, alpha, a, b) the live P(alive) intervals take, its diagonal the squared relative errors
+    const cov = latest!.logCovariance!['']!;
+    expect(cov.map((row) => row.length)).toEqual([4, 4, 4, 4]);
+    expect(Math.sqrt(cov[0][0]) * fit.bgnbd.params.r).toBeCloseTo(fit.bgnbd.standardErrors.r, 10);
     // the three count models compared on the last 90 days, stored with the same fit date; the live model stays BG/NBD
     expect(fit.comparison?.models.map((m) => m.model)).toEqual(['bgnbd', 'pareto_nbd', 'mbg_nbd']);
     expect(fit.bgnbd.standardErrors.r).toBeGreaterThan(0);
@@ -143,6 +147,7 @@ describe.each(CLICKHOUSE_ENGINES)('purchase models in %s', (_name, make) => {
       // every purchase is worth 10: the spend model may not converge, and then is not part of the version
       gammaGamma: fit.gammaGamma?.converged ? fit.gammaGamma.params : null,
       segments: { basic: fit.segments![1].params, vip: fit.segments![0].params },
+      logCovariance: { '': expect.any(Array), basic: fit.segments![1].logCovariance, vip: fit.segments![0].logCovariance },
     });
     // the vip buyers' own fit: a higher purchase rate than the pooled one
     expect(latest!.segments!.vip.r / latest!.segments!.vip.alpha).toBeGreaterThan(latest!.bgnbd.r / latest!.bgnbd.alpha);
