@@ -118,7 +118,8 @@ export function createPurchaseModel(
     },
     // The discounted sum of customerLifetimeValue, regrouped: P(alive) × expected spend × discounted purchases if alive.
     customerValue: (x, tx, T, meanRepeatSpend) => pAlive(bg, x, tx, T) * expectedAverageValue(gg, x, Math.max(0, meanRepeatSpend)) * table.discountedPurchases(x, T),
-    ...(usableCovariance(logCovariance) ? { pAliveInterval: pAliveInterval(bg, logCovariance) } : {}),
+    // One shape for every model (no conditional spread): the per-event calls stay monomorphic.
+    pAliveInterval: usableCovariance(logCovariance) ? pAliveInterval(bg, logCovariance) : undefined,
   };
 }
 
@@ -170,7 +171,7 @@ export function purchaseModelSet(pooled: PurchaseModel, segments: ReadonlyMap<st
     pAlive: pooled.pAlive,
     expectedPurchases: pooled.expectedPurchases,
     customerValue: pooled.customerValue,
-    ...(pooled.pAliveInterval ? { pAliveInterval: pooled.pAliveInterval } : {}),
+    pAliveInterval: pooled.pAliveInterval,
     // One Map lookup per scored event; a customer without a segment skips it.
     forSegment: (segment) => (segment === null ? set : (segments.get(segment) ?? set)),
     segments: [...segments.keys()].sort(),

@@ -288,6 +288,8 @@ export class CustomerWindows {
 
   /** Records the customer's segment; false when the table of names is full (the customer keeps its last one). */
   setSegment(slot: number, name: string): boolean {
+    // Most events repeat the customer's segment: a compare, not a hash of the event's fresh string.
+    if (this.segment[slot] !== 0 && this.segments[this.segment[slot]] === name) return true;
     let i = this.segmentIndex.get(name);
     if (i === undefined) {
       if (this.segments.length > 0xffff) return false;
