@@ -5,7 +5,7 @@ import type { CustomerActivityRecord, PipelineOutputs, RejectedRecord, SignalSna
 import { MemoryAlertStore } from './alerts/alertStore.js';
 import { ManualClock } from './shared/clock.js';
 import { Pipeline } from './pipeline.js';
-import type { PurchaseModel } from './signals/churn.js';
+import { purchaseModelSet } from './signals/purchaseModel.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
 const enc = new TextEncoder();
@@ -34,7 +34,7 @@ class MemoryOutputs implements PipelineOutputs {
   }
 }
 
-const model: PurchaseModel = { name: 'test', pAlive: () => 1, expectedPurchases: () => 0, customerValue: () => 100 };
+const model = purchaseModelSet({ name: 'test', pAlive: () => 1, expectedPurchases: () => 0, customerValue: () => 100 });
 
 function setup(config: Record<string, unknown> = {}) {
   const clock = new ManualClock(NOW);
@@ -255,5 +255,56 @@ describe('Pipeline derive', () => {
     expect(fatigue(outputs)).toHaveLength(0);
     // The signals are derived as usual: the row and the at-risk list are rebuilt.
     expect(outputs.signalsOut).toHaveLength(1);
+  });
+});
+
+describe('Pipeline on a model set keyed by segment', () => {
+  // The pooled fit and a vip fit of one version: P(alive) tells which one scored.
+  const pooled = { name: 'v1', pAlive: () => 0.5, expectedPurchases: () => 0, customerValue: () => 100 };
+  const vip = { name: 'v1@vip', pAlive: () => 0.9, expectedPurchases: () => 0, customerValue: () => 100 };
+  const modelSet = purchaseModelSet(pooled, new Map([['vip', vip]]));
+
+  function segmented() {
+    const clock = new ManualClock(NOW);
+    const outputs = new MemoryOutputs();
+    const p = new Pipeline({ config: parseConfig({}), clock, outputs, model: modelSet, trend: () => null, alertStore: new MemoryAlertStore() });
+    let seq = 0;
+    const send = (customerId: string, over: Record<string, unknown>) =>
+      p.handle({ subject: 'events.purchase', data: enc.encode(JSON.stringify({ id: `e${++seq}`, customerId, type: 'purchase', ts: NOW - 60_000 + seq, value: 10, ...over })), streamSeq: seq, receivedAt: clock.now() });
+    const pAlive = (id: string) => p.customerSignals(p.windows.find(id), Math.floor(NOW / 60_000)).churn.pAlive;
+    return { p, outputs, send, pAlive };
+  }
+
+  it("scores a customer with its segment's model, and without a segment or a fit for it with the pooled one", () => {
+    const { p, outputs, send, pAlive } = segmented();
+    send('in-vip', { segment: 'vip' });
+    send('no-segment', {});
+    send('unfitted', { segment: 'basic' });
+    p.derive();
+    expect([pAlive('in-vip'), pAlive('no-segment'), pAlive('unfitted')]).toEqual([0.9, 0.5, 0.5]);
+    // the snapshot row names the model that scored it
+    expect(outputs.signalsOut.map((s) => [s.customerId, s.model])).toEqual([['in-vip', 'v1@vip'], ['no-segment', 'v1'], ['unfitted', 'v1']]);
+  });
+
+  it('follows the segment the latest event names; an event without one keeps it', () => {
+    const { send, pAlive } = segmented();
+    send('mover', { segment: 'basic' });
+    expect(pAlive('mover')).toBe(0.5);
+    send('mover', { segment: 'vip' });
+    expect(pAlive('mover')).toBe(0.9);
+    send('mover', {});
+    expect(pAlive('mover')).toBe(0.9);
+  });
+
+  it("keeps each customer's segment and the scoring version across a checkpoint", () => {
+    const a = segmented();
+    a.send('in-vip', { segment: 'vip' });
+    a.send('no-segment', {});
+    const b = segmented();
+    expect(b.p.checkpointModel).toBeNull();
+    b.p.setModel(purchaseModelSet({ ...pooled, name: 'v2' }, new Map([['vip', { ...vip, name: 'v2@vip' }]])));
+    b.p.restore(a.p.checkpoint(2));
+    expect(b.p.checkpointModel).toBe('v1');
+    expect([b.pAlive('in-vip'), b.pAlive('no-segment')]).toEqual([0.9, 0.5]);
   });
 });

@@ -16,7 +16,7 @@ import { Admission, type Admitted } from './admission/admit.js';
 import { ApplyStep } from './windows/apply.js';
 import type { CustomerWindows } from './windows/customerWindows.js';
 import { Scorer } from './signals/score.js';
-import type { PurchaseModel } from './signals/churn.js';
+import type { PurchaseModelSet } from './signals/purchaseModel.js';
 import type { Trend } from './signals/engagement.js';
 import type { EntityStats } from './signals/entityStats.js';
 import type { AtRiskEntry } from './contract/frames.js';
@@ -38,8 +38,8 @@ export interface PipelineDeps {
   config: VigilConfig;
   clock: Clock;
   outputs: PipelineOutputs;
-  /** The purchase model at start; replaced by setModel when fitted parameters are stored or refreshed. */
-  model: PurchaseModel;
+  /** The purchase model version at start (a model per segment); replaced by setModel when a newer one is stored. */
+  model: PurchaseModelSet;
   trend: (dailySeries: number[]) => Trend | null;
   alertStore: AlertStore;
   /** Messages still in the stream for this processor (from the consumer); for stats and the lag rule. */
@@ -82,6 +82,7 @@ export class Pipeline extends WallFacing {
   protected override readonly live: LiveView;
   private readonly privacyStep: LivePrivacy;
   private readonly suppressions: SuppressionSource;
+  private restoredModel: string | null = null;
   /** Event time to signals computed, per derived customer: its latest event to the derive (vigil_event_to_signal_seconds). */
   readonly eventToSignal = new Histogram(EVENT_LAG_BUCKETS);
   /** Customers (by slot) with events since the last derive, each with its latest event and when it was received. */
@@ -116,11 +117,14 @@ export class Pipeline extends WallFacing {
   get entities(): EntityStats { return this.state.entities; }
   /** The contact budget senders ask before they touch a customer; it reads these windows. */
   get budget(): ContactBudget { return this.state.budget; }
-  /** The purchase model signals are computed with now; its name goes with every snapshot. */
-  get model(): PurchaseModel { return this.scorer.model; }
+  /** The purchase model version signals are computed with now; its segment's model's name goes with every snapshot. */
+  get model(): PurchaseModelSet { return this.scorer.model; }
 
-  /** Swaps the purchase model (fitted parameters stored or refreshed); the next signals use it. */
-  setModel(model: PurchaseModel): void {
+  /** The model version that scored the state of the last restored checkpoint (null: none restored, or not recorded). */
+  get checkpointModel(): string | null { return this.restoredModel; }
+
+  /** Swaps the purchase model version (fitted parameters stored or refreshed); the next signals use it. */
+  setModel(model: PurchaseModelSet): void {
     this.scorer.model = model;
   }
 
@@ -267,8 +271,9 @@ export class Pipeline extends WallFacing {
     const engine = this.desk.engine;
     if (single) evaluateEntities(engine, this.entities, nowMin, now);
     const stats = this.live.measure(now);
-    // The lag rule's subject is the partition, not the processor: its alert moves with it, in its alert hash.
-    evaluateProcessor(engine, single ? 'vigil' : `partition-${this.deps.partition}`, stats, now);
+    // The lag rule's subject is the partition, not the processor: its alert moves with it, in its alert hash. In a
+    // cluster the model's drift is the leader's to raise, once (alerts/entityRuleEvaluator.ts).
+    evaluateProcessor(engine, single ? 'vigil' : `partition-${this.deps.partition}`, stats, now, { slice: true, model: single });
     if (single) evaluateSuppressions(engine, this.suppressions, now);
     const customer = (id: string) => {
       const slot = this.windows.find(id);
@@ -289,7 +294,8 @@ export class Pipeline extends WallFacing {
     this.derive();
     this.payOwedSnapshots();
     const w = new SnapshotWriter();
-    const meta = { streamSeq, maxEventTs: 0, counts: this.counts, rejectReasons: [...this.rejectReasons], atRisk: this.live.savedAtRisk() };
+    // `model`: the version that scored what the checkpoint covers, for the replay after a restore.
+    const meta = { streamSeq, maxEventTs: 0, counts: this.counts, rejectReasons: [...this.rejectReasons], atRisk: this.live.savedAtRisk(), model: this.scorer.model.name };
     w.json.pipeline = meta;
     this.state.save(w);
     meta.maxEventTs = this.admission.save(w).maxEventTs;
@@ -300,7 +306,8 @@ export class Pipeline extends WallFacing {
   /** Replaces the live state with a checkpoint's; returns the stream sequence it covers. */
   restore(blob: Uint8Array): number {
     const r = new SnapshotReader(blob);
-    const meta = r.json.pipeline as { streamSeq: number; maxEventTs: number; counts: Record<Outcome, number>; rejectReasons: [PipelineRejectReason, number][]; atRisk: AtRiskEntry[] };
+    const meta = r.json.pipeline as { streamSeq: number; maxEventTs: number; counts: Record<Outcome, number>; rejectReasons: [PipelineRejectReason, number][]; atRisk: AtRiskEntry[]; model?: string };
+    this.restoredModel = typeof meta.model === 'string' ? meta.model : null;
     Object.assign(this.counts, meta.counts);
     this.rejectReasons.clear();
     for (const [k, v] of meta.rejectReasons) this.rejectReasons.set(k, v);

@@ -1,17 +1,17 @@
 // The cluster leader's rules: channel, segment and campaign rules on every partition's combined entity counts, and
 // `suppressed_customers` on every processor's budget counts. It handles no events; its LiveView shows its alerts.
 import type { VigilConfig } from '../config/schema.js';
-import type { AlertView } from '../contract/frames.js';
+import type { AlertView, ModelState } from '../contract/frames.js';
 import type { PipelineOutputs } from '../contract/outputs.js';
 import type { Outcome } from '../contract/pipeline.js';
 import { MINUTE_MS, type Clock } from '../shared/clock.js';
-import type { PurchaseModel } from '../signals/churn.js';
+import type { PurchaseModelSet } from '../signals/purchaseModel.js';
 import type { EntityStats } from '../signals/entityStats.js';
 import { LiveView } from '../wall/liveView.js';
 import { WallFacing } from '../wall/wallFacing.js';
 import { AlertDesk } from './alertDesk.js';
 import type { AlertStore } from './alertStore.js';
-import { evaluateEntities, evaluateSuppressions, type CampaignSuppression, type SuppressionSource } from './entityRules.js';
+import { evaluateEntities, evaluateProcessor, evaluateSuppressions, type CampaignSuppression, type SuppressionSource } from './entityRules.js';
 import type { AlertNotifier } from './notifier.js';
 import { ruleSampler } from './sampler.js';
 
@@ -28,7 +28,12 @@ export interface EntityRuleEvaluatorDeps {
   notifier?: AlertNotifier;
   /** Rows waiting for ClickHouse; for its stats. */
   bufferedRows?: () => number;
+  /** The model version and the leader's last refit (its drift): the cluster's one `model_drift` subject. */
+  model?: () => ModelState;
 }
+
+/** The subject of the cluster's `model_drift` alert: one for the whole cluster, whichever processor leads. */
+export const CLUSTER_MODEL_SUBJECT = 'cluster';
 
 export class EntityRuleEvaluator extends WallFacing {
   /** Always zero (no events are handled here); for the metrics, which read every pipeline's counters. */
@@ -51,6 +56,7 @@ export class EntityRuleEvaluator extends WallFacing {
       config, clock, desk: this.desk, counts: this.counts, activeCustomers: () => 0, pending: () => 0, bufferedRows: deps.bufferedRows,
       overload: (nowMin) => entities.overloadCells(nowMin),
       watermark: (now) => now,
+      model: deps.model,
     });
   }
 
@@ -62,6 +68,7 @@ export class EntityRuleEvaluator extends WallFacing {
     const engine = this.desk.engine;
     evaluateEntities(engine, this.deps.entities, nowMin, now);
     const stats = this.live.measure(now);
+    evaluateProcessor(engine, CLUSTER_MODEL_SUBJECT, stats, now, { slice: false, model: true });
     evaluateSuppressions(engine, this.suppressions, now);
     // No customer is held here: a customer alert's subject is unknown (and resolves when it stays so).
     engine.tick(now, ruleSampler({ customer: () => null, stats: () => this.live.stats, suppressions: this.suppressions, entities: this.deps.entities }, nowMin));
@@ -70,5 +77,5 @@ export class EntityRuleEvaluator extends WallFacing {
   }
 
   /** No customer is scored here: the purchase model is the partitions' business. */
-  setModel(_model: PurchaseModel): void {}
+  setModel(_model: PurchaseModelSet): void {}
 }

@@ -51,9 +51,14 @@ export function evaluateEntities(engine: AlertEngine, entities: EntityStats, now
   }
 }
 
-/** The processor rules (lag, pending) of the subject `key` with the tick's stats. */
-export function evaluateProcessor(engine: AlertEngine, key: string, stats: ProcessorStats, now: number): void {
+/**
+ * The processor rules of the subject `key` with the tick's stats: `slice` the lag and pending rules (a partition's,
+ * or the single processor's), `model` the model_drift rule (the single processor's, or the cluster leader's once
+ * for the cluster, never a partition's: the refit and its drift are the cluster's, not a partition's).
+ */
+export function evaluateProcessor(engine: AlertEngine, key: string, stats: ProcessorStats, now: number, which: { slice: boolean; model: boolean } = { slice: true, model: true }): void {
   for (const rule of engine.rulesFor('processor')) {
+    if (!(rule.signal === 'model_drift' ? which.model : which.slice)) continue;
     const sample = processorSample(rule, stats);
     if (sample) engine.observe(rule, { kind: 'processor', key }, sample, now);
   }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOLDOUT_EXAMPLE, purchaseLogCsv, simulateCustomers, type SimulatedCustomer } from '../signals/models/simulate.js';
 import type { ComparisonReport } from './modelComparison.js';
-import { fitFromSummaries, runModelFit, type ModelFitSummary } from './modelFit.js';
+import { fitFromSummaries, fitSegments, runModelFit, type ModelFitSummary } from './modelFit.js';
 
 const CDNOW_WEEKS = { r: 0.24, alpha: 4.41, a: 0.79, b: 2.43 };
 const SPEND = { p: 6.25, q: 3.74, gamma: 15.44 };
@@ -160,7 +160,9 @@ describe('vigil model fit', () => {
 
   it.each([
     [['--summary', 'a.csv', '--holdout', 'b.csv'], /give one of --summary or --holdout, or neither to fit from ClickHouse/],
-    [['--summary', 'a.csv', '--min-customers', '50'], /--config, --min-customers and --holdout-days are for the fit from ClickHouse/],
+    [['--summary', 'a.csv', '--min-customers', '50'], /--config, --min-customers, --min-segment-buyers and --holdout-days are for the fit from ClickHouse/],
+    [['--summary', 'a.csv', '--min-segment-buyers', '50'], /--min-segment-buyers and --holdout-days are for the fit from ClickHouse/],
+    [['--min-segment-buyers', '5'], /--min-segment-buyers must be 0 or a whole number ≥ 10, got "5"/],
     [['--min-customers', '5'], /--min-customers must be a whole number ≥ 10/],
     [['--unit', 'weeks'], /--unit is for --summary and --holdout/],
     [['--summary', 'a.csv', '--unit', 'months'], /--unit must be days or weeks/],
@@ -180,6 +182,30 @@ describe('vigil model fit', () => {
   it('prints usage for --help', async () => {
     const { code, out } = await run(['--help']);
     expect(code).toBe(0);
-    expect(out).toMatch(/^usage: vigil model fit \[--config FILE\] \[--min-customers N\] \[--holdout-days N\] \[--quiet\]\n.*vigil model fit --summary FILE.csv/);
+    expect(out).toMatch(/^usage: vigil model fit \[--config FILE\] \[--min-customers N\] \[--min-segment-buyers N\] \[--holdout-days N\] \[--quiet\]\n.*vigil model fit --summary FILE.csv/);
+  });
+});
+
+describe('fitSegments', () => {
+  it('fits each segment with enough buyers on its own customers, leaves the rest (and no segment) to the pooled fit', () => {
+    // two purchase processes: frequent buyers who stay (vip) against the CDNOW one (basic)
+    const vip = simulateCustomers({ customers: 1500, bgNbd: { r: 2, alpha: 4, a: 0.3, b: 6 }, observationEnd: 39, acquisition: [0, 12], seed: 7 });
+    const basic = simulateCustomers({ customers: 1500, bgNbd: CDNOW_WEEKS, observationEnd: 39, acquisition: [0, 12], seed: 8 });
+    const few = simulateCustomers({ customers: 40, bgNbd: CDNOW_WEEKS, observationEnd: 39, seed: 9 });
+    const inputs = [
+      ...vip.map((c) => ({ segment: 'vip', x: c.x, tx: c.tx, T: c.T })),
+      ...basic.map((c) => ({ segment: 'basic', x: c.x, tx: c.tx, T: c.T })),
+      ...few.map((c) => ({ segment: 'few', x: c.x, tx: c.tx, T: c.T })),
+      ...few.map((c) => ({ segment: '', x: c.x, tx: c.tx, T: c.T })),
+    ];
+    const { fits, skipped } = fitSegments(inputs, 1000);
+    expect(fits.map((f) => [f.segment, f.customers, f.converged])).toEqual([['vip', 1500, true], ['basic', 1500, true]]);
+    expect(skipped).toEqual({ few: '40 buyers, at least 1000 needed (minSegmentBuyers)' });
+    // each segment's fit finds its own process: the vip rate r / alpha near 0.5 a week, basic near CDNOW's 0.055
+    const rate = (segment: string) => fits.find((f) => f.segment === segment)!.params.r / fits.find((f) => f.segment === segment)!.params.alpha;
+    expect(rate('vip')).toBeGreaterThan(0.35);
+    expect(rate('vip')).toBeLessThan(0.65);
+    expect(rate('basic')).toBeGreaterThan(0.035);
+    expect(rate('basic')).toBeLessThan(0.08);
   });
 });

@@ -24,7 +24,7 @@ import { parsePurchaseLogCsv, parseSummaryCsv, readCsv, type SummaryRow, type Ti
 
 export type { SummaryRow, TimeUnit };
 
-const USAGE = `usage: vigil model fit [--config FILE] [--min-customers N] [--holdout-days N] [--quiet]
+const USAGE = `usage: vigil model fit [--config FILE] [--min-customers N] [--min-segment-buyers N] [--holdout-days N] [--quiet]
        vigil model fit --summary FILE.csv [--unit days|weeks]
        vigil model fit --holdout FILE.csv --calibration-end DATE|NUMBER [--unit days|weeks] [--json] [--plot FILE.svg]
 
@@ -32,6 +32,9 @@ const USAGE = `usage: vigil model fit [--config FILE] [--min-customers N] [--hol
             them as JSON and stores them in model_params, where the processor picks them up; also compares BG/NBD,
             Pareto/NBD and MBG/NBD fitted up to --holdout-days before now and scored on the days since, and stores
             the comparison (and the chosen model) in model_selection
+--min-segment-buyers
+            also fit BG/NBD per customer segment (its latest segment) with at least N buyers, stored in the same
+            version; the processor scores a segment's customers with it (default 0: the pooled fit only)
 --holdout-days
             length of the holdout for that comparison (default 90; 0 skips it)
 --config    the processor's config file, for the ClickHouse connection (VIGIL_* environment overrides apply)
@@ -85,6 +88,12 @@ function standardErrors(params: BgNbdParams, data: readonly CustomerSummary[]): 
   return parameterUncertainty('bgnbd', { ...params }, data).standardErrors;
 }
 
+/** Covariance of ln(r, alpha, a, b) at the fit, stored with it for the live P(alive) intervals; null when singular. */
+function logCovariance(params: BgNbdParams, data: readonly CustomerSummary[]): { standardErrors: Record<string, number>; logCovariance: number[][] | null } {
+  const u = parameterUncertainty('bgnbd', { ...params }, data);
+  return { standardErrors: u.standardErrors, logCovariance: u.logCovariance };
+}
+
 /** What `vigil model fit` prints and stores when it fits from ClickHouse. */
 export interface ClickHouseModelFit extends ModelFitSummary {
   source: string;
@@ -96,6 +105,10 @@ export interface ClickHouseModelFit extends ModelFitSummary {
   model: string;
   /** Why Gamma-Gamma was not fitted (the processor then keeps the config's spend parameters). */
   gammaGammaSkipped?: string;
+  /** BG/NBD per customer segment with at least minSegmentBuyers buyers (the spend model stays the pooled one). */
+  segments?: SegmentFit[];
+  /** Segments with buyers but too few, or whose fit failed, with why: their customers are scored with the pooled fit. */
+  segmentsSkipped?: Record<string, string>;
   /** BG/NBD, Pareto/NBD and MBG/NBD compared on the last holdoutDays (times in days since the earliest purchase). */
   comparison?: ComparisonReport;
   comparisonSkipped?: string;
@@ -103,20 +116,61 @@ export interface ClickHouseModelFit extends ModelFitSummary {
 
 export const DEFAULT_MIN_CUSTOMERS = 100;
 
+/** One segment's BG/NBD fit in a version. */
+export interface SegmentFit {
+  segment: string;
+  customers: number;
+  params: BgNbdParams;
+  logLikelihood: number;
+  converged: boolean;
+  /** As the pooled fit's: the live P(alive) intervals of the segment's customers. */
+  logCovariance: number[][] | null;
+}
+
+/**
+ * BG/NBD per segment ('' is no segment: the pooled fit covers it) with at least `minBuyers` buyers; the rest, and any
+ * fit that throws, go to `skipped` with the reason. Segments are fitted largest first.
+ */
+export function fitSegments(inputs: readonly { segment: string; x: number; tx: number; T: number }[], minBuyers: number): { fits: SegmentFit[]; skipped: Record<string, string> } {
+  const bySegment = new Map<string, CustomerSummary[]>();
+  for (const i of inputs) {
+    if (!i.segment) continue;
+    let list = bySegment.get(i.segment);
+    if (!list) bySegment.set(i.segment, (list = []));
+    list.push({ x: i.x, tx: i.tx, T: i.T });
+  }
+  const fits: SegmentFit[] = [];
+  const skipped: Record<string, string> = {};
+  for (const [segment, data] of [...bySegment].sort((a, b) => b[1].length - a[1].length)) {
+    if (data.length < minBuyers) {
+      skipped[segment] = `${data.length} buyers, at least ${minBuyers} needed (minSegmentBuyers)`;
+      continue;
+    }
+    try {
+      const fit = fitBgNbd(data, { minCustomers: minBuyers });
+      fits.push({ segment, customers: data.length, params: fit.params, logLikelihood: fit.logLikelihood, converged: fit.converged, logCovariance: logCovariance(fit.params, data).logCovariance });
+    } catch (err) {
+      skipped[segment] = errorMessage(err);
+    }
+  }
+  return { fits, skipped };
+}
+
 /**
  * Fits both models on every customer's purchases in `events` as of `asOfMs`, with x, t_x and T computed exactly as
  * the live windows compute them (modelInputs), and stores the fits in model_params with one fit date.
  */
 export async function fitFromClickHouse(
   ch: ClickHouseClient,
-  options: { asOfMs: number; fittedAtMs: number; minCustomers?: number; holdoutDays?: number; progress?: (step: string) => void },
+  options: { asOfMs: number; fittedAtMs: number; minCustomers?: number; minSegmentBuyers?: number; holdoutDays?: number; progress?: (step: string) => void },
 ): Promise<ClickHouseModelFit> {
   const minCustomers = options.minCustomers ?? DEFAULT_MIN_CUSTOMERS;
   const asOf = isoSeconds(options.asOfMs);
   const source = `${ch.database}.events as of ${asOf}`;
   const step = options.progress ?? (() => undefined);
   step(`reading every customer's purchases from ${source}`);
-  const histories = await readPurchaseHistories(ch, options.asOfMs);
+  const minSegmentBuyers = options.minSegmentBuyers ?? 0;
+  const histories = await readPurchaseHistories(ch, options.asOfMs, { segments: minSegmentBuyers > 0 });
   if (histories.length < minCustomers) {
     throw new VigilError(
       'MODEL_INPUT_INVALID',
@@ -127,8 +181,9 @@ export async function fitFromClickHouse(
   const inputs = histories.map((h) => modelInputs(h.history, nowMin));
   step(`fitting BG/NBD on ${inputs.length.toLocaleString('en-US')} customers`);
   const bg = fitBgNbd(inputs.map(({ x, tx, T }) => ({ x, tx, T })), { minCustomers });
+  const uncertainty = logCovariance(bg.params, inputs);
   const fit: ClickHouseModelFit = {
-    bgnbd: { params: bg.params, logLikelihood: bg.logLikelihood, converged: bg.converged, standardErrors: standardErrors(bg.params, inputs) },
+    bgnbd: { params: bg.params, logLikelihood: bg.logLikelihood, converged: bg.converged, standardErrors: uncertainty.standardErrors },
     unit: 'days',
     customers: inputs.length,
     source,
@@ -151,15 +206,22 @@ export async function fitFromClickHouse(
   } else {
     fit.gammaGammaSkipped = `${spenders.length} repeat buyers with spend, at least ${minCustomers} needed (--min-customers)`;
   }
+  if (minSegmentBuyers > 0) {
+    step(`fitting BG/NBD per segment with at least ${minSegmentBuyers} buyers`);
+    const segmented = fitSegments(histories.map((h, k) => ({ segment: h.segment ?? '', x: inputs[k].x, tx: inputs[k].tx, T: inputs[k].T })), minSegmentBuyers);
+    fit.segments = segmented.fits;
+    if (Object.keys(segmented.skipped).length > 0) fit.segmentsSkipped = segmented.skipped;
+  }
   const fittedAtMs = Math.floor(options.fittedAtMs / 1000) * 1000;
   const ggUsable = fit.gammaGamma?.converged === true;
   fit.model = storedModelName({ fittedAtMs, bgnbd: bg.params, gammaGamma: ggUsable ? fit.gammaGamma!.params : null });
   step(`storing ${fit.model} in model_params`);
   await storeModelFits(ch, fittedAtMs, source, [
-    { model: BGNBD_MODEL, params: bg.params, logLikelihood: bg.logLikelihood, customers: inputs.length, converged: bg.converged },
+    { model: BGNBD_MODEL, params: bg.params, logLikelihood: bg.logLikelihood, customers: inputs.length, converged: bg.converged, logCovariance: uncertainty.logCovariance },
     ...(fit.gammaGamma
       ? [{ model: GAMMA_GAMMA_MODEL, params: fit.gammaGamma.params, logLikelihood: fit.gammaGamma.logLikelihood, customers: fit.gammaGamma.customers, converged: fit.gammaGamma.converged } as const]
       : []),
+    ...(fit.segments ?? []).map((s) => ({ model: BGNBD_MODEL, params: s.params, logLikelihood: s.logLikelihood, customers: s.customers, converged: s.converged, segment: s.segment, logCovariance: s.logCovariance }) as const),
   ]);
   const holdoutDays = options.holdoutDays ?? DEFAULT_HOLDOUT_DAYS;
   if (holdoutDays > 0) {
@@ -217,7 +279,7 @@ export interface ModelFitIo {
 /** `vigil model fit` with the arguments after "fit". Bad arguments or data throw VigilError for the caller to print. */
 export async function runModelFit(argv: string[], io: ModelFitIo): Promise<number> {
   let values: {
-    summary?: string; holdout?: string; 'calibration-end'?: string; unit?: string; config?: string; 'min-customers'?: string;
+    summary?: string; holdout?: string; 'calibration-end'?: string; unit?: string; config?: string; 'min-customers'?: string; 'min-segment-buyers'?: string;
     'holdout-days'?: string; json?: boolean; plot?: string; quiet?: boolean; help?: boolean;
   };
   try {
@@ -230,6 +292,7 @@ export async function runModelFit(argv: string[], io: ModelFitIo): Promise<numbe
         unit: { type: 'string' },
         config: { type: 'string' },
         'min-customers': { type: 'string' },
+        'min-segment-buyers': { type: 'string' },
         'holdout-days': { type: 'string' },
         json: { type: 'boolean' },
         plot: { type: 'string' },
@@ -257,6 +320,9 @@ export async function runModelFit(argv: string[], io: ModelFitIo): Promise<numbe
     const minCustomers = raw === undefined ? DEFAULT_MIN_CUSTOMERS : Number(raw);
     if (!Number.isInteger(minCustomers) || minCustomers < 10) throw usageError(`--min-customers must be a whole number ≥ 10, got "${raw}"`);
     if (values.json || values.plot !== undefined) throw usageError('--json and --plot are for --holdout');
+    const rawSegment = values['min-segment-buyers'];
+    const minSegmentBuyers = rawSegment === undefined ? 0 : Number(rawSegment);
+    if (!Number.isInteger(minSegmentBuyers) || (minSegmentBuyers !== 0 && minSegmentBuyers < 10)) throw usageError(`--min-segment-buyers must be 0 or a whole number ≥ 10, got "${rawSegment}"`);
     const rawDays = values['holdout-days'];
     const holdoutDays = rawDays === undefined ? DEFAULT_HOLDOUT_DAYS : Number(rawDays);
     if (!Number.isInteger(holdoutDays) || holdoutDays < 0) throw usageError(`--holdout-days must be a whole number ≥ 0, got "${rawDays}"`);
@@ -265,7 +331,7 @@ export async function runModelFit(argv: string[], io: ModelFitIo): Promise<numbe
       const now = (io.now ?? Date.now)();
       const stderr = io.stderr;
       const progress = stderr && !values.quiet ? new Progress({ label: 'vigil model fit', unit: 'steps', clock: systemClock, write: stderr }) : null;
-      const fit = await fitFromClickHouse(ch, { asOfMs: now, fittedAtMs: now, minCustomers, holdoutDays, progress: progress ? (m) => progress.step(m) : undefined });
+      const fit = await fitFromClickHouse(ch, { asOfMs: now, fittedAtMs: now, minCustomers, minSegmentBuyers, holdoutDays, progress: progress ? (m) => progress.step(m) : undefined });
       progress?.step('done');
       io.stdout(`${JSON.stringify(fit, null, 2)}\n`);
     } finally {
@@ -273,8 +339,8 @@ export async function runModelFit(argv: string[], io: ModelFitIo): Promise<numbe
     }
     return 0;
   }
-  if (values.config !== undefined || values['min-customers'] !== undefined || values['holdout-days'] !== undefined) {
-    throw usageError('--config, --min-customers and --holdout-days are for the fit from ClickHouse, without --summary or --holdout');
+  if (values.config !== undefined || values['min-customers'] !== undefined || values['min-segment-buyers'] !== undefined || values['holdout-days'] !== undefined) {
+    throw usageError('--config, --min-customers, --min-segment-buyers and --holdout-days are for the fit from ClickHouse, without --summary or --holdout');
   }
   if (values.summary !== undefined && (values.json || values.plot !== undefined)) throw usageError('--json and --plot are for --holdout');
   if (values.summary !== undefined) {

@@ -19,7 +19,7 @@ commands:
   migrate    [--config FILE]    create or upgrade the ClickHouse schema (idempotent)
   simulate   [--config FILE] [--customers N] [--rate EVENTS_PER_S] [--history-days D] [--duration S] [--seed N] [--quiet]
                                 publish realistic demo traffic to NATS (the history's progress on stderr)
-  model fit  [--config FILE] [--min-customers N] [--quiet]
+  model fit  [--config FILE] [--min-customers N] [--min-segment-buyers N] [--quiet]
                                 fit BG/NBD and Gamma-Gamma on every customer's purchases in ClickHouse, print the
                                 parameters and store them in model_params, where the processor picks them up
                                 (its steps on stderr)

@@ -204,6 +204,11 @@ export const configSchema = z
                 minNewPurchases: z.number().int().min(0).default(100),
                 /** As `vigil model fit --min-customers`. */
                 minCustomers: z.number().int().min(10).default(100),
+                /**
+                 * A customer segment with at least this many buyers gets a BG/NBD fit of its own in each version, which
+                 * scores its customers (the rest: the pooled fit); 0 fits the pooled model only.
+                 */
+                minSegmentBuyers: z.number().int().min(0).default(1000).refine((n) => n === 0 || n >= 10, 'must be 0 (off) or at least 10'),
                 /** A new fit moved this far from the last accepted one raises `model_drift`. */
                 drift: z
                   .object({

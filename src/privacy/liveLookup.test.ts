@@ -5,13 +5,13 @@ import { parseConfig } from '../config/load.js';
 import type { PipelineOutputs } from '../contract/outputs.js';
 import { Pipeline } from '../pipeline.js';
 import { ManualClock } from '../shared/clock.js';
-import type { PurchaseModel } from '../signals/churn.js';
+import { purchaseModelSet } from '../signals/purchaseModel.js';
 import { pipelineLookup, type LiveCustomer } from './liveLookup.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
 const enc = new TextEncoder();
 const outputs: PipelineOutputs = { event() {}, customerActivity() {}, entityActivity() {}, signals() {}, alert() {}, rejected() {} };
-const model: PurchaseModel = { name: 'test', pAlive: () => 0.4, expectedPurchases: () => 1, customerValue: () => 80 };
+const model = purchaseModelSet({ name: 'test', pAlive: () => 0.4, expectedPurchases: () => 1, customerValue: () => 80 });
 
 function setup() {
   const clock = new ManualClock(NOW);

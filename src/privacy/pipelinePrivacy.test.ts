@@ -7,7 +7,7 @@ import type { CustomerActivityRecord, PipelineOutputs, RejectedRecord, SignalSna
 import type { VigilEvent } from '../contract/event.js';
 import { Pipeline } from '../pipeline.js';
 import { HOUR_MS as HOUR, ManualClock } from '../shared/clock.js';
-import type { PurchaseModel } from '../signals/churn.js';
+import { purchaseModelSet } from '../signals/purchaseModel.js';
 import { keyedHash, Pseudonymizer } from './pseudonym.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
@@ -39,7 +39,7 @@ class Outputs implements PipelineOutputs {
 }
 
 // A model that makes every customer look gone: each event puts the customer at risk and fires the churn rule.
-const model: PurchaseModel = { name: 'test', pAlive: () => 0.05, expectedPurchases: () => 0, customerValue: () => 100 };
+const model = purchaseModelSet({ name: 'test', pAlive: () => 0.05, expectedPurchases: () => 0, customerValue: () => 100 });
 
 function setup(pseudonymizer: Pseudonymizer | null = null) {
   const clock = new ManualClock(NOW);

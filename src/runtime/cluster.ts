@@ -245,6 +245,8 @@ async function becomeLeader(w: Wiring, combiner: EntityCombiner, clusterWall: Cl
     onAlert: (a: AlertView) => natsOut.alert(a),
     notifier: w.pipelineNotifier,
     bufferedRows: () => sink.bufferedRows(),
+    // The leader refits (sources/modelRefit.ts): its drift is the cluster's one model_drift alert.
+    model: () => w.modelState(),
   });
   const sweeper = new UnpartitionedSweeper({
     nc: nc.conn,

@@ -6,11 +6,13 @@ import type { JsMsg, NatsConnection } from 'nats';
 import type { VigilConfig } from '../config/schema.js';
 import type { ErasureRequest } from '../contract/outputs.js';
 import type { SchedulingClock } from '../shared/clock.js';
+import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { packSnapshot } from '../shared/snapshotCodec.js';
 import { JetStreamSource, replay, streamBounds, type ConsumerTarget, type SourceDeps } from '../sources/jetstream.js';
 import type { InboundMessage } from '../contract/pipeline.js';
 import type { Pipeline } from '../pipeline.js';
+import type { PurchaseModelSet } from '../signals/purchaseModel.js';
 import type { CheckpointStore } from '../state/checkpointStore.js';
 import type { RedisAlertStore } from '../alerts/redisAlertStore.js';
 import { SliceLedger, type Sink, type Slice } from './commit.js';
@@ -30,6 +32,8 @@ export interface PartitionConsumerDeps {
   target: ConsumerTarget;
   /** True while the outputs are full (backpressure). */
   backpressure(): boolean;
+  /** The processor's purchase model now, and a stored version by name (null: no longer stored), for the replay. */
+  models?: { current(): PurchaseModelSet; version(name: string): Promise<PurchaseModelSet | null> };
 }
 
 export class PartitionConsumer implements Slice<JsMsg> {
@@ -86,7 +90,8 @@ export class PartitionConsumer implements Slice<JsMsg> {
     const saved = await this.d.checkpoints.load();
     if (saved) {
       this.coveredSeq = this.pipeline.restore(saved);
-      log.info({ seq: this.coveredSeq, bytes: saved.byteLength, customers: this.pipeline.windows.size }, 'checkpoint restored');
+      log.info({ seq: this.coveredSeq, bytes: saved.byteLength, customers: this.pipeline.windows.size, model: this.pipeline.checkpointModel }, 'checkpoint restored');
+      await this.replayWithCheckpointModel();
     }
     const bounds = await streamBounds(this.d.nc, config.nats.stream);
     if (bounds.last > 0 && this.coveredSeq + 1 < bounds.first) {
@@ -98,11 +103,40 @@ export class PartitionConsumer implements Slice<JsMsg> {
     // The replayed events are derived while still replaying: their alerts were evaluated before the restart.
     this.pipeline.derive();
     this.pipeline.replaying = false;
+    // Caught up: the version every processor runs now (the watch keeps it current from here).
+    if (this.d.models) this.pipeline.setModel(this.d.models.current());
     this.coveredSeq = Math.max(this.coveredSeq, bounds.last);
     await this.source.start(this.coveredSeq + 1);
     this.consuming = true;
     this.restartStats = { replayed, ms: clock.now() - started };
     log.info({ replayed, ms: this.restartStats.ms }, 'caught up');
+  }
+
+  /**
+   * The replay after the checkpoint scores with the version that scored the checkpoint's state, when it is still
+   * stored, so the replayed signals follow on from it; else with the latest.
+   */
+  private async replayWithCheckpointModel(): Promise<void> {
+    const { models, log } = this.d;
+    const version = this.pipeline.checkpointModel;
+    if (!models) return;
+    const latest = models.current().name;
+    if (version === null || version === latest) {
+      log.info({ model: latest, checkpointModel: version }, version === null ? 'the checkpoint names no model version (written before it did): replaying with the latest' : 'replaying with the version that scored the checkpoint');
+      return;
+    }
+    let set: PurchaseModelSet | null = null;
+    try {
+      set = await models.version(version);
+    } catch (err) {
+      log.warn({ checkpointModel: version, err: errorMessage(err) }, 'cannot read the version that scored the checkpoint');
+    }
+    if (set) {
+      this.pipeline.setModel(set);
+      log.info({ checkpointModel: version, latest }, 'replaying with the version that scored the checkpoint; the latest takes over once caught up');
+    } else {
+      log.info({ checkpointModel: version, model: latest }, 'the version that scored the checkpoint is no longer stored: replaying with the latest');
+    }
   }
 
   /** Stops pulling; what was handled stays in the live state for a final checkpoint (or is dropped by the caller). */

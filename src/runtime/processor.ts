@@ -10,9 +10,9 @@ import type { Logger } from '../shared/logger.js';
 import { defaultProcessorId } from '../shared/processorId.js';
 import type { Pipeline } from '../pipeline.js';
 import type { EntityRuleEvaluator } from '../alerts/entityRuleEvaluator.js';
-import { configuredPurchaseModel } from '../signals/purchaseModel.js';
-import { watchStoredModel } from '../sources/purchaseModels.js';
-import { startModelRefit, type RefitStatus } from '../sources/modelRefit.js';
+import { configuredPurchaseModel, type PurchaseModelSet } from '../signals/purchaseModel.js';
+import { readLatestModel, storedModelSet, versionFittedAt, watchStoredModel } from '../sources/purchaseModels.js';
+import { modelState, startModelRefit, type RefitStatus } from '../sources/modelRefit.js';
 import type { SinkCounters } from '../sinks/clickhouse/writer.js';
 import { createWallServer, type WallServer } from '../wall/server.js';
 import { customerExporter, redisConsent } from '../privacy/export.js';
@@ -103,7 +103,15 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     ? startModelRefit({ config: config.signals.model.refit, clickhouse: config.clickhouse, ch, clock, leads, log: log.child({ stage: 'refit' }) })
     : null;
   const pipelineNotifier = clustered ? clusterNotifier(notifier) : singleNotifier(notifier);
-  const { createConsumer } = consumerFactory({ config, log, clock, services, notifier: pipelineNotifier, model: () => model, refit: () => refit?.status() ?? null });
+  // A checkpoint's version, for the replay after it: the config's, or the stored fit of its date.
+  const modelVersion = async (name: string): Promise<PurchaseModelSet | null> => {
+    const configured = configuredPurchaseModel(config.signals.model);
+    if (name === configured.name) return configured;
+    const at = versionFittedAt(name);
+    const stored = at === null ? null : await readLatestModel(ch, at);
+    return stored ? storedModelSet(config.signals.model, stored).set : null;
+  };
+  const { createConsumer } = consumerFactory({ config, log, clock, services, notifier: pipelineNotifier, model: () => model, modelVersion, refit: () => refit?.status() ?? null });
 
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -148,6 +156,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     serial,
     committer,
     budgetId: pseudonymizer ? (id) => pseudonymizer.hash(id) : (id) => id,
+    modelState: () => modelState(model.name, refit?.status() ?? null),
   };
   const mode = (runtime = clustered ? clusterRuntime(wiring) : singleRuntime(wiring));
 

@@ -4,14 +4,14 @@
 import type { JetStreamManager, JsMsg } from 'nats';
 import type { Redis } from 'ioredis';
 import type { VigilConfig } from '../config/schema.js';
-import type { AlertView, WallSource } from '../contract/frames.js';
+import type { AlertView, ModelState, WallSource } from '../contract/frames.js';
 import type { PipelineOutputs } from '../contract/outputs.js';
 import { systemClock, type SchedulingClock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { ensureStream } from '../sources/jetstream.js';
 import { Pipeline, type PipelineDeps } from '../pipeline.js';
 import { liveEngagementTrend } from '../signals/models/trend.js';
-import type { PurchaseModel } from '../signals/purchaseModel.js';
+import type { PurchaseModelSet } from '../signals/purchaseModel.js';
 import { RedisAlertStore } from '../alerts/redisAlertStore.js';
 import { Notifier, type AlertNotifier } from '../alerts/notifier.js';
 import { createReceivers, type Receivers } from '../alerts/receivers.js';
@@ -100,7 +100,9 @@ export interface ConsumerFactoryDeps {
   /** What the pipelines tell about alerts (cluster.ts: silences only, the leader notifies). */
   notifier: AlertNotifier;
   /** The purchase model scoring now. */
-  model(): PurchaseModel;
+  model(): PurchaseModelSet;
+  /** A stored version by name (a checkpoint's), null when it is no longer stored. */
+  modelVersion?: (name: string) => Promise<PurchaseModelSet | null>;
   /** The scheduled refit's status, where this processor refits. */
   refit?: PipelineDeps['refit'];
 }
@@ -156,6 +158,7 @@ export function consumerFactory(d: ConsumerFactoryDeps) {
       target: { durable: name, filterSubject: partition === null ? `${config.nats.subjectPrefix}.>` : `${config.nats.subjectPrefix}.part.${partition}.>` },
       // Both tiers full (memory above clickhouse.spill.maxMemoryRows, spill files at spill.maxBytes): stop consuming.
       backpressure: () => sink.full(),
+      models: d.modelVersion ? { current: d.model, version: d.modelVersion } : undefined,
     });
     return consumer;
   };
@@ -179,6 +182,8 @@ export interface Wiring extends Services {
   committer: Committer<JsMsg>;
   /** Senders name customers by their own ids: under pseudonymization live state holds the keyed hash instead. */
   budgetId: IdMapper;
+  /** The model version scoring and this processor's refit status (the leader's `model_drift`). */
+  modelState(): ModelState;
 }
 
 /** What a mode gives back: its part of the wall, of readiness and of the commit protocol, and its start and stop. */

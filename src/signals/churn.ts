@@ -1,6 +1,7 @@
 // Churn risk: 1 − P(alive) from the purchase model, blended with engagement decline and negative events, with reasons.
 import type { CustomerView, NegativeKind } from '../windows/customerWindows.js';
 import type { EngagementSignal } from './engagement.js';
+import { formatInterval } from './models/uncertainty.js';
 import { modelInputs, type ModelInputs, type PurchaseModel } from './purchaseModel.js';
 
 // The model's interface lives with its implementation; the churn signal is where most readers look for it.
@@ -112,7 +113,10 @@ class Churn implements ChurnSignal {
       const { x, tx, T } = this.inputs;
       const usual = x > 0 ? tx / x : null;
       const usualText = usual !== null ? ` against a usual ${Math.max(1, Math.round(usual))}` : '';
-      parts.push({ risk: this.modelRisk, reason: `no purchase for ${days(T - tx)}${usualText} (P(alive) ${Math.round(this.pAlive * 100)}%)` });
+      // A fitted version says how sure it is: "P(alive) 0.31, 90 % 0.24–0.39" (only here, where reasons are read).
+      const interval = this.model.pAliveInterval?.(x, tx, T);
+      const sure = interval ? formatInterval('P(alive)', interval) : `P(alive) ${Math.round(this.pAlive * 100)}%`;
+      parts.push({ risk: this.modelRisk, reason: `no purchase for ${days(T - tx)}${usualText} (${sure})` });
     }
     if (this.trendRisk > 0) parts.push({ risk: this.trendRisk, reason: `engagement down ${Math.round(this.trendFall * 100)}% over ${this.trendDays} days` });
     if (this.negative !== null) {

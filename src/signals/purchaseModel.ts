@@ -6,6 +6,7 @@ import { VigilError } from '../shared/errors.js';
 import { expectedPurchases, pAlive, type BgNbdParams } from './models/bgnbd.js';
 import { expectedAverageValue, type GammaGammaParams, type LifetimeValueOptions } from './models/gammaGamma.js';
 import { ForecastTable } from './forecastTable.js';
+import type { Interval } from './models/uncertainty.js';
 
 /** What the churn signal needs of a purchase model (BG/NBD with Gamma-Gamma), in days. */
 export interface PurchaseModel {
@@ -14,6 +15,22 @@ export interface PurchaseModel {
   expectedPurchases(t: number, x: number, tx: number, T: number): number;
   /** Expected customer value over the configured horizon, discounted; meanRepeatSpend as modelInputs gives it. */
   customerValue(x: number, tx: number, T: number, meanRepeatSpend: number): number;
+  /**
+   * P(alive) with its 90 % delta-method interval, for a fit stored with its parameters' covariance (absent for the
+   * config's parameters). A handful of P(alive) evaluations: for reasons, read where they are shown, not per event.
+   */
+  pAliveInterval?(x: number, tx: number, T: number): Interval;
+}
+
+/**
+ * One version of the purchase model: the pooled fit (its methods, its name the version's) and the fits of the
+ * customer segments that had enough buyers, in the same version. A customer is scored with its segment's model.
+ */
+export interface PurchaseModelSet extends PurchaseModel {
+  /** The segment's model of this version; the pooled one (this) for no segment or a segment without a fit. */
+  forSegment(segment: string | null): PurchaseModel;
+  /** The segments with a fit of their own. */
+  readonly segments: readonly string[];
 }
 
 type ModelConfig = VigilConfig['signals']['model'];
@@ -77,7 +94,17 @@ export function validateModelParams(bg: BgNbdParams, gg: GammaGammaParams): void
   if (gg.q <= 1) throw new VigilError('MODEL_INPUT_INVALID', `Gamma-Gamma q = ${gg.q} ≤ 1 gives no finite mean spend for new buyers`);
 }
 
-export function createPurchaseModel(cfg: Pick<ModelConfig, 'valueHorizonDays' | 'annualDiscountRate'>, bg: BgNbdParams, gg: GammaGammaParams, name: string): PurchaseModel {
+/** BG/NBD's parameters in the order of a stored log-covariance (uncertainty.ts, countModels.ts). */
+const BGNBD_NAMES = ['r', 'alpha', 'a', 'b'] as const;
+
+export function createPurchaseModel(
+  cfg: Pick<ModelConfig, 'valueHorizonDays' | 'annualDiscountRate'>,
+  bg: BgNbdParams,
+  gg: GammaGammaParams,
+  name: string,
+  /** Covariance of ln(r, alpha, a, b) at the fit (the inverse observed information): P(alive) gets an interval. */
+  logCovariance?: readonly (readonly number[])[] | null,
+): PurchaseModel {
   validateModelParams(bg, gg);
   const options = lifetimeValueOptions(cfg);
   // Snapshots read the 30- and 90-day expectations and the value: from a table, not a series per call (forecastTable.ts).
@@ -91,10 +118,68 @@ export function createPurchaseModel(cfg: Pick<ModelConfig, 'valueHorizonDays' | 
     },
     // The discounted sum of customerLifetimeValue, regrouped: P(alive) × expected spend × discounted purchases if alive.
     customerValue: (x, tx, T, meanRepeatSpend) => pAlive(bg, x, tx, T) * expectedAverageValue(gg, x, Math.max(0, meanRepeatSpend)) * table.discountedPurchases(x, T),
+    // One shape for every model (no conditional spread): the per-event calls stay monomorphic.
+    pAliveInterval: usableCovariance(logCovariance) ? pAliveInterval(bg, logCovariance) : undefined,
   };
 }
 
-/** The model from config parameters, used until fitted parameters are stored. */
-export function configuredPurchaseModel(cfg: ModelConfig): PurchaseModel {
-  return createPurchaseModel(cfg, cfg.bgnbd, cfg.gammaGamma, 'bgnbd-gg:config');
+const Z90 = 1.6448536269514722;
+const STEP = 1e-5;
+const logit = (v: number): number => Math.log(v) - Math.log1p(-v);
+
+/**
+ * uncertainty.ts's deltaInterval for P(alive) on the logit scale (the same central differences in the log-parameters
+ * and the same sums), without its objects: one parameter object moved in place, about 1 µs a customer instead of 6.
+ */
+function pAliveInterval(bg: BgNbdParams, cov: readonly (readonly number[])[]): (x: number, tx: number, T: number) => Interval {
+  const moved: BgNbdParams = { ...bg };
+  const gradient = new Float64Array(4);
+  return (x, tx, T) => {
+    const estimate = pAlive(bg, x, tx, T);
+    for (let i = 0; i < 4; i++) {
+      const name = BGNBD_NAMES[i];
+      moved[name] = bg[name] * Math.exp(STEP);
+      const up = logit(pAlive(moved, x, tx, T));
+      moved[name] = bg[name] * Math.exp(-STEP);
+      const down = logit(pAlive(moved, x, tx, T));
+      moved[name] = bg[name];
+      gradient[i] = (up - down) / (2 * STEP);
+    }
+    let variance = 0;
+    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) variance += gradient[i] * cov[i][j] * gradient[j];
+    const center = logit(estimate);
+    if (!Number.isFinite(center)) return { estimate, lower: estimate, upper: estimate, level: 0.9 };
+    const half = Z90 * Math.sqrt(Math.max(0, variance));
+    return { estimate, lower: 1 / (1 + Math.exp(-(center - half))), upper: 1 / (1 + Math.exp(-(center + half))), level: 0.9 };
+  };
+}
+
+/** A 4 × 4 matrix of finite numbers (a stored fit's), else no interval. */
+function usableCovariance(m: readonly (readonly number[])[] | null | undefined): m is readonly (readonly number[])[] {
+  return Array.isArray(m) && m.length === 4 && m.every((row) => Array.isArray(row) && row.length === 4 && row.every((v) => typeof v === 'number' && Number.isFinite(v)));
+}
+
+/** A segment's model's name: the version's, then the segment (customer_signals.model says which scored a row). */
+export function segmentModelName(version: string, segment: string): string {
+  return `${version}@${segment}`;
+}
+
+/** The version's set: `pooled` for every customer, but those of a segment in `segments` (named by segmentModelName). */
+export function purchaseModelSet(pooled: PurchaseModel, segments: ReadonlyMap<string, PurchaseModel> = new Map()): PurchaseModelSet {
+  const set: PurchaseModelSet = {
+    name: pooled.name,
+    pAlive: pooled.pAlive,
+    expectedPurchases: pooled.expectedPurchases,
+    customerValue: pooled.customerValue,
+    pAliveInterval: pooled.pAliveInterval,
+    // One Map lookup per scored event; a customer without a segment skips it.
+    forSegment: (segment) => (segment === null ? set : (segments.get(segment) ?? set)),
+    segments: [...segments.keys()].sort(),
+  };
+  return set;
+}
+
+/** The model from config parameters, used until fitted parameters are stored: no segment has its own. */
+export function configuredPurchaseModel(cfg: ModelConfig): PurchaseModelSet {
+  return purchaseModelSet(createPurchaseModel(cfg, cfg.bgnbd, cfg.gammaGamma, 'bgnbd-gg:config'));
 }

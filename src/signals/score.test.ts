@@ -3,6 +3,7 @@ import { parseConfig } from '../config/load.js';
 import type { VigilEvent } from '../contract/event.js';
 import { CustomerWindows, emptyView } from '../windows/customerWindows.js';
 import type { PurchaseModel } from './churn.js';
+import { purchaseModelSet } from './purchaseModel.js';
 import { Scorer } from './score.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
@@ -13,7 +14,7 @@ function setup() {
   const windows = new CustomerWindows({ maxCustomers: 10, idleEvictMin: 60 * 24 * 30 });
   const slot = windows.slotFor('c1');
   for (let i = 0; i < 4; i++) windows.record(slot, { id: `e${i}`, customerId: 'c1', type: 'email_sent', channel: 'email', ts: NOW - 1000 - i } as VigilEvent, 0);
-  const scorer = new Scorer({ config: parseConfig({ signals: { snapshotIntervalMs: 10 * 60_000 } }), model, trend: () => null });
+  const scorer = new Scorer({ config: parseConfig({ signals: { snapshotIntervalMs: 10 * 60_000 } }), model: purchaseModelSet(model), trend: () => null });
   return { windows, slot, scorer };
 }
 
@@ -48,7 +49,7 @@ describe('Scorer', () => {
     email(2, NOW + 10 * 60_000);
     const later = scorer.score(windows.view(slot, NOW_MIN + 10, emptyView()));
     expect(scorer.snapshotDecision(windows, slot, later)).toBe('write');
-    scorer.model = { ...model, name: 'fitted' };
+    scorer.model = purchaseModelSet({ ...model, name: 'fitted' });
     expect(scorer.snapshotRow(windows, slot, later)).toMatchObject({ ts: NOW + 10 * 60_000, model: 'fitted', touches24h: 6 });
   });
 
@@ -57,11 +58,11 @@ describe('Scorer', () => {
     const slot = windows.slotFor('c2');
     // One page view (weight 0.5 of a 20 scale): engagement 2.5, under the 5 points of the step.
     windows.record(slot, { id: 'v', customerId: 'c2', type: 'page_view', ts: NOW } as VigilEvent, 0.5);
-    const scorer = new Scorer({ config: parseConfig({}), model, trend: () => null });
+    const scorer = new Scorer({ config: parseConfig({}), model: purchaseModelSet(model), trend: () => null });
     const s = scorer.score(windows.view(slot, NOW_MIN, emptyView()));
     expect(s.engagement.score).toBeGreaterThan(0);
     expect(scorer.snapshotDecision(windows, slot, s)).toBe('none');
-    const strict = new Scorer({ config: parseConfig({ signals: { snapshotStep: 0.01 } }), model, trend: () => null });
+    const strict = new Scorer({ config: parseConfig({ signals: { snapshotStep: 0.01 } }), model: purchaseModelSet(model), trend: () => null });
     expect(strict.snapshotDecision(windows, slot, s)).toBe('write');
   });
 });

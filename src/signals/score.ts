@@ -5,14 +5,15 @@ import type { SignalSnapshot } from '../contract/outputs.js';
 import type { CustomerSignals } from '../contract/pipeline.js';
 import { MINUTE_MS } from '../shared/clock.js';
 import type { CustomerView, CustomerWindows } from '../windows/customerWindows.js';
-import { churnSignal, type PurchaseModel } from './churn.js';
+import { churnSignal } from './churn.js';
 import { engagementSignal, trendInput, type Trend } from './engagement.js';
 import { fatigueSignal } from './fatigue.js';
+import type { PurchaseModelSet } from './purchaseModel.js';
 
 export interface ScoreDeps {
   config: VigilConfig;
-  /** The purchase model at start; replaced by setModel when fitted parameters are stored or refreshed. */
-  model: PurchaseModel;
+  /** The purchase model version at start (a model per segment); replaced when a newer version is stored. */
+  model: PurchaseModelSet;
   trend: (dailySeries: number[]) => Trend | null;
 }
 
@@ -25,20 +26,20 @@ export class Scorer {
     this.intervalMin = Math.max(1, Math.round(deps.config.signals.snapshotIntervalMs / MINUTE_MS));
   }
 
-  get model(): PurchaseModel {
+  get model(): PurchaseModelSet {
     return this.deps.model;
   }
 
-  set model(model: PurchaseModel) {
+  set model(model: PurchaseModelSet) {
     this.deps.model = model;
   }
 
-  /** Signals of one customer from its view. */
+  /** Signals of one customer from its view, with its segment's purchase model. */
   score(view: CustomerView): CustomerSignals {
     const cfg = this.deps.config.signals;
     const series = trendInput(view, cfg.trendDays);
     const engagement = engagementSignal(view, cfg.engagementScale, series ? this.deps.trend(series) : null);
-    return { view, engagement, churn: churnSignal(view, engagement, this.deps.model, cfg.trendDays), fatigue: fatigueSignal(view, cfg.caps) };
+    return { view, engagement, churn: churnSignal(view, engagement, this.deps.model.forSegment(view.segment), cfg.trendDays), fatigue: fatigueSignal(view, cfg.caps) };
   }
 
   /**
@@ -85,7 +86,7 @@ export class Scorer {
       touches24h: s.fatigue.touches24h,
       negatives7d: s.view.negatives7d,
       reasons: [...s.churn.reasons, ...s.fatigue.reasons],
-      model: this.deps.model.name,
+      model: this.deps.model.forSegment(s.view.segment).name,
     };
   }
 }

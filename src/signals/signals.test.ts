@@ -5,6 +5,10 @@ import { churnSignal, type PurchaseModel } from './churn.js';
 import { engagementSignal } from './engagement.js';
 import { EntityStats } from './entityStats.js';
 import { fatigueSignal } from './fatigue.js';
+import { fitBgNbd } from './models/bgnbd.js';
+import { simulateCustomers } from './models/simulate.js';
+import { customerIntervals, parameterUncertainty } from './models/uncertainty.js';
+import { createPurchaseModel, purchaseModelSet } from './purchaseModel.js';
 import { DAY_MS as DAY, HOUR_MS as HOUR, MINUTE_MS as MIN } from '../shared/clock.js';
 
 const caps = { email: { perDay: 2, perWeek: 7 }, push: { perDay: 3, perWeek: 12 }, sms: { perDay: 1, perWeek: 3 }, all: { perDay: 4, perWeek: 15 } };
@@ -69,6 +73,27 @@ describe('churn risk', () => {
     expect(c.risk).toBeCloseTo(0.75, 10);
     expect(c.valueAtRisk).toBeCloseTo(150, 10);
     expect(c.reasons).toEqual(['no purchase for 41 days against a usual 10 (P(alive) 25%)']);
+  });
+
+  it("says how sure a fitted version is: the P(alive) reason carries its 90 % interval, the delta method's of uncertainty.ts", () => {
+    // A fit in days on simulated customers, stored with its covariance as the refit stores it
+    const data = simulateCustomers({ customers: 800, bgNbd: { r: 0.8, alpha: 12, a: 0.6, b: 2.5 }, observationEnd: 60, acquisition: [0, 40], seed: 3 });
+    const fit = fitBgNbd(data);
+    const u = parameterUncertainty('bgnbd', { ...fit.params }, data);
+    const cfg = { valueHorizonDays: 365, annualDiscountRate: 0.1 };
+    const gg = { p: 6.25, q: 3.74, gamma: 15.44 };
+    const model = purchaseModelSet(createPurchaseModel(cfg, fit.params, gg, 'bgnbd-gg:2026-01-01T00:00:00Z', u.logCovariance));
+    const v = viewAfter([['purchase', T0, { value: 50 }], ['purchase', T0 + 10 * DAY, { value: 50 }], ['purchase', T0 + 20 * DAY, { value: 50 }]], T0 + 61 * DAY);
+    const c = churnSignal(v, engagementSignal(v, 20, null), model, 14);
+    const expected = customerIntervals('bgnbd', { ...fit.params }, u, { x: 2, tx: 20, T: 61 }, 30).pAlive;
+    expect(model.pAliveInterval!(2, 20, 61)).toEqual(expected);
+    expect(expected.lower).toBeLessThan(c.pAlive);
+    expect(expected.upper).toBeGreaterThan(c.pAlive);
+    const f = (n: number) => n.toFixed(2);
+    expect(c.reasons).toEqual([`no purchase for 41 days against a usual 10 (P(alive) ${f(c.pAlive)}, 90 % ${f(expected.lower)}–${f(expected.upper)})`]);
+    // the config's parameters (or a fit stored before covariances were) have no interval, and say so as before
+    expect(createPurchaseModel(cfg, fit.params, gg, 'x', null).pAliveInterval).toBeUndefined();
+    expect(createPurchaseModel(cfg, fit.params, gg, 'x', [[1, 2], [3, 4]]).pAliveInterval).toBeUndefined();
   });
 
   it('blends the parts as a noisy-OR: 1 − (1 − 0.5)(1 − 0.3)(1 − 0.4)', () => {

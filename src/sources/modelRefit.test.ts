@@ -95,15 +95,15 @@ describe('scheduleRefits on the manual clock', () => {
 
   it('keeps the outcome: the version, the chosen model and the drift check against the last accepted fit', async () => {
     const h = harness();
-    h.outcomes.push({ ok: true, previous: fitOf(0.25), next: fitOf(0.26), model: 'bgnbd-gg:2026-01-01T06:00:00Z', fittedAt: '2026-01-01T06:00:00Z', chosen: 'pareto_nbd' });
-    h.outcomes.push({ ok: true, previous: fitOf(0.26), next: fitOf(0.9), model: 'bgnbd-gg:2026-01-01T12:00:00Z', fittedAt: '2026-01-01T12:00:00Z', chosen: null });
+    h.outcomes.push({ ok: true, previous: fitOf(0.25), next: fitOf(0.26), model: 'bgnbd-gg:2026-01-01T06:00:00Z', fittedAt: '2026-01-01T06:00:00Z', chosen: 'pareto_nbd', segments: ['vip'] });
+    h.outcomes.push({ ok: true, previous: fitOf(0.26), next: fitOf(0.9), model: 'bgnbd-gg:2026-01-01T12:00:00Z', fittedAt: '2026-01-01T12:00:00Z', chosen: null, segments: [] });
     h.outcomes.push({ ok: false, error: 'too few customers' });
-    h.outcomes.push({ ok: true, previous: fitOf(0.9), next: fitOf(0.8, false), model: 'bgnbd-gg:2026-01-02T00:00:00Z', fittedAt: '2026-01-02T00:00:00Z', chosen: 'mbgnbd' });
+    h.outcomes.push({ ok: true, previous: fitOf(0.9), next: fitOf(0.8, false), model: 'bgnbd-gg:2026-01-02T00:00:00Z', fittedAt: '2026-01-02T00:00:00Z', chosen: 'mbgnbd', segments: [] });
     for (let i = 0; i < 4; i++) {
       h.setPurchases(100);
       h.clock.advance(6 * HOUR);
       await settle();
-      if (i === 0) expect(h.schedule.status()).toMatchObject({ refits: 1, accepted: { model: 'bgnbd-gg:2026-01-01T06:00:00Z' }, chosen: 'pareto_nbd', drift: { drifted: false, reasons: [] } });
+      if (i === 0) expect(h.schedule.status()).toMatchObject({ refits: 1, accepted: { model: 'bgnbd-gg:2026-01-01T06:00:00Z', segments: ['vip'] }, chosen: 'pareto_nbd', drift: { drifted: false, reasons: [] } });
     }
     expect(h.drifts).toEqual([[], ['r 0.260 → 0.900 (+246 %, limit ±50 %)'], ['the new fit did not converge: the previous version stays']]);
     // a failed fit changes nothing but the error; one that did not converge leaves the accepted version and its choice

@@ -25,6 +25,8 @@ export interface RefitRecord {
   fittedAt: string;
   converged: boolean;
   drift: DriftVerdict;
+  /** The segments with a converged fit of their own in this version. */
+  segments: string[];
 }
 
 /** The refits this processor ran, for the wall and the drift alert. */
@@ -114,13 +116,13 @@ export function scheduleRefits(deps: RefitDeps): RefitSchedule {
     status.refits++;
     status.lastError = null;
     status.drift = modelDrift(o.previous, o.next, config.drift);
-    const record: RefitRecord = { model: o.model, fittedAt: o.fittedAt, converged: o.next.converged, drift: status.drift };
+    const record: RefitRecord = { model: o.model, fittedAt: o.fittedAt, converged: o.next.converged, drift: status.drift, segments: o.segments };
     if (record.converged) {
       status.accepted = record;
       status.chosen = o.chosen;
     }
     status.recent = [...status.recent, record].slice(-RECENT_REFITS);
-    log.info({ model: o.model, converged: o.next.converged, drift: status.drift.reasons }, 'scheduled refit stored in model_params');
+    log.info({ model: o.model, converged: o.next.converged, segments: o.segments, drift: status.drift.reasons }, 'scheduled refit stored in model_params');
     deps.onDrift?.(status.drift);
   };
   const stop = every(clock, config.intervalMs, () => void check());
@@ -143,7 +145,7 @@ export function startModelRefit(opts: {
     newPurchases: async () => countPurchasesSince(opts.ch, await latestFitDate(opts.ch)),
     fit: (asOfMs) =>
       new Promise<RefitOutcome>((resolve) => {
-        const job: RefitJob = { clickhouse: opts.clickhouse, asOfMs, minCustomers: opts.config.minCustomers };
+        const job: RefitJob = { clickhouse: opts.clickhouse, asOfMs, minCustomers: opts.config.minCustomers, minSegmentBuyers: opts.config.minSegmentBuyers };
         const worker = spawnModuleWorker(import.meta.url, 'refitWorker', job);
         workers.add(worker);
         worker.once('message', (o: RefitOutcome) => resolve(o));

@@ -5,13 +5,13 @@ import type { BgNbdParams } from '../signals/models/bgnbd.js';
 import type { FitFigures } from './modelDrift.js';
 import { BGNBD_MODEL } from './purchaseModels.js';
 
-/** The latest converged BG/NBD fit (the version the processors run), or null when none is stored. */
+/** The latest converged pooled BG/NBD fit (the version the processors run), or null when none is stored. */
 export async function readAcceptedFit(ch: ClickHouseClient): Promise<(FitFigures & { fittedAtMs: number }) | null> {
   const table = `${quoteIdentifier(ch.database)}.model_params`;
   const rows = await ch.query<{ params: string; log_likelihood: number; customers: string; fitted_s: string }>(
     `SELECT params, log_likelihood, customers, toUnixTimestamp(fitted_at) AS fitted_s
      FROM ${table}
-     WHERE model = {bg:String} AND converged = 1
+     WHERE model = {bg:String} AND converged = 1 AND segment = ''
      ORDER BY fitted_at DESC
      LIMIT 1`,
     { bg: BGNBD_MODEL },
@@ -40,10 +40,13 @@ export async function countPurchasesSince(ch: ClickHouseClient, sinceMs: number 
   return Number(rows[0]?.n ?? 0);
 }
 
-/** The date of the latest stored BG/NBD fit, converged or not (a failed fit is a fit too: no refit on the same data). */
+/**
+ * The date of the latest stored pooled BG/NBD fit, converged or not (a failed fit is a fit too: no refit on the same
+ * data).
+ */
 export async function latestFitDate(ch: ClickHouseClient): Promise<number | null> {
   const rows = await ch.query<{ fitted_s: string; n: string }>(
-    `SELECT toUnixTimestamp(max(fitted_at)) AS fitted_s, count() AS n FROM ${quoteIdentifier(ch.database)}.model_params WHERE model = {bg:String}`,
+    `SELECT toUnixTimestamp(max(fitted_at)) AS fitted_s, count() AS n FROM ${quoteIdentifier(ch.database)}.model_params WHERE model = {bg:String} AND segment = ''`,
     { bg: BGNBD_MODEL },
   );
   return rows[0] && Number(rows[0].n) > 0 ? Number(rows[0].fitted_s) * 1000 : null;

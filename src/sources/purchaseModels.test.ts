@@ -1,22 +1,24 @@
-// The stored-model watch on the manual clock: read at start, again every refreshMs, nothing after stop.
+// The stored-model watch on the manual clock: read at start, again every refreshMs, nothing after stop; a version's
+// segment fits score their segment's customers, every other customer the pooled fit.
 import { describe, expect, it } from 'vitest';
 import { settle } from '../../tests/helpers/wait.js';
 import { parseConfig } from '../config/load.js';
 import { ManualClock } from '../shared/clock.js';
 import { silentLogger } from '../shared/logger.js';
-import type { PurchaseModel } from '../signals/churn.js';
+import { configuredPurchaseModel, type PurchaseModelSet } from '../signals/purchaseModel.js';
 import type { ClickHouseClient } from '../sinks/clickhouse/client.js';
 import { watchStoredModel } from './purchaseModels.js';
 
 /** model_params as ClickHouse answers it: the newest converged fit, or nothing yet. */
 function fakeClickHouse() {
-  const db = { reads: 0, fittedS: 0 };
+  const db = { reads: 0, fittedS: 0, segments: {} as Record<string, Record<string, number>> };
   const ch = {
     database: 'vigil',
     async query() {
       db.reads++;
       if (db.fittedS === 0) return [];
-      return [{ model: 'bgnbd', params: JSON.stringify({ r: 0.24, alpha: 4.4, a: 0.79, b: 2.4 }), fitted_s: String(db.fittedS), converged: 1 }];
+      const pooled = { model: 'bgnbd', params: JSON.stringify({ r: 0.24, alpha: 4.4, a: 0.79, b: 2.4 }), fitted_s: String(db.fittedS), segment: '' };
+      return [pooled, ...Object.entries(db.segments).map(([segment, p]) => ({ ...pooled, segment, params: JSON.stringify(p) }))];
     },
   };
   return { db, ch: ch as unknown as ClickHouseClient };
@@ -28,7 +30,7 @@ describe('watchStoredModel', () => {
     const clock = new ManualClock(0);
     const { db, ch } = fakeClickHouse();
     const models: string[] = [];
-    const target = { model: { name: 'bgnbd-gg:config' } as PurchaseModel, setModel(m: PurchaseModel) { target.model = m; models.push(m.name); } };
+    const target = { model: configuredPurchaseModel(config), setModel(m: PurchaseModelSet) { target.model = m; models.push(m.name); } };
     const watch = watchStoredModel({ ch, config, log: silentLogger, target, clock });
     await watch.ready;
     expect(db.reads).toBe(1);
@@ -55,5 +57,26 @@ describe('watchStoredModel', () => {
     clock.advance(10 * 60_000);
     await settle();
     expect(db.reads).toBe(3);
+  });
+
+  it('scores a segment with its own fit of the version, and any other segment (or none) with the pooled fit', async () => {
+    const config = parseConfig({}).signals.model;
+    const { db, ch } = fakeClickHouse();
+    db.fittedS = 1_800_000_000;
+    // vip buy often and stay; "broken" has a parameter no model can use: it falls back to the pooled fit.
+    db.segments = { vip: { r: 2, alpha: 10, a: 0.1, b: 5 }, broken: { r: -1, alpha: 4.4, a: 0.79, b: 2.4 } };
+    const target = { model: configuredPurchaseModel(config), setModel(m: PurchaseModelSet) { target.model = m; } };
+    const watch = watchStoredModel({ ch, config, log: silentLogger, target, clock: new ManualClock(0) });
+    await watch.ready;
+    watch.stop();
+    const set = target.model;
+    expect(set.name).toBe('bgnbd:2027-01-15T08:00:00Z,gg:config');
+    expect(set.segments).toEqual(['vip']);
+    expect(set.forSegment('vip').name).toBe('bgnbd:2027-01-15T08:00:00Z,gg:config@vip');
+    expect(set.forSegment('broken')).toBe(set);
+    expect(set.forSegment('never-fitted')).toBe(set);
+    expect(set.forSegment(null)).toBe(set);
+    // The same customer (3 repeat purchases, the last 60 of 100 days ago) under each fit: the segment's differs.
+    expect(set.forSegment('vip').pAlive(3, 40, 100)).not.toBeCloseTo(set.pAlive(3, 40, 100), 3);
   });
 });

@@ -3,10 +3,9 @@
 // the fitted parameters written back. The SQL runs on 18.16 (Debian's server) and on current versions (the tests run
 // it on both).
 import type { VigilConfig } from '../config/schema.js';
-import type { PurchaseModel } from '../signals/churn.js';
 import type { BgNbdParams } from '../signals/models/bgnbd.js';
 import type { GammaGammaParams } from '../signals/models/gammaGamma.js';
-import { createPurchaseModel, type PurchaseHistory } from '../signals/purchaseModel.js';
+import { createPurchaseModel, purchaseModelSet, segmentModelName, type PurchaseHistory, type PurchaseModel, type PurchaseModelSet } from '../signals/purchaseModel.js';
 import { backgroundClock, every, type Scheduler } from '../shared/clock.js';
 import { errorMessage, VigilError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -22,6 +21,8 @@ export const GAMMA_GAMMA_MODEL = 'gamma_gamma';
 export interface CustomerPurchaseHistory {
   customerId: string;
   history: PurchaseHistory;
+  /** The customer's latest segment ('' for none), when read with `segments`. */
+  segment?: string;
 }
 
 /**
@@ -29,23 +30,32 @@ export interface CustomerPurchaseHistory {
  * first purchase is the earliest by event time (argMin over milliseconds, as the live windows order it); FINAL
  * counts a redelivered event once. Holds one row per customer in memory (about 100 bytes each).
  */
-export async function readPurchaseHistories(ch: ClickHouseClient, asOfMs: number): Promise<CustomerPurchaseHistory[]> {
-  const rows = await ch.query<{ customer_id: string; purchases: string; first_min: string; last_min: string; revenue: number; first_value: number }>(
-    `SELECT
+export async function readPurchaseHistories(ch: ClickHouseClient, asOfMs: number, opts: { segments?: boolean } = {}): Promise<CustomerPurchaseHistory[]> {
+  const db = quoteIdentifier(ch.database);
+  const histories = `SELECT
        customer_id,
        count() AS purchases,
        intDiv(min(ts_ms), 60000) AS first_min,
        intDiv(max(ts_ms), 60000) AS last_min,
        sum(value) AS revenue,
        argMin(value, ts_ms) AS first_value
-     FROM ${quoteIdentifier(ch.database)}.events FINAL
+     FROM ${db}.events FINAL
      WHERE type = 'purchase' AND ts_ms <= {asOf:UInt64}
-     GROUP BY customer_id`,
-    { asOf: Math.floor(asOfMs) },
-  );
+     GROUP BY customer_id`;
+  // The latest segment any event named (customer_segments, migration 0010), as the live windows hold it; ANY LEFT
+  // JOIN … USING reads the same on 18.16 and current servers, '' for a customer that never had one.
+  const sql = opts.segments
+    ? `SELECT customer_id, purchases, first_min, last_min, revenue, first_value, latest_segment
+       FROM (${histories}) AS h
+       ANY LEFT JOIN (SELECT customer_id, argMax(segment, ts_ms) AS latest_segment FROM ${db}.customer_segments GROUP BY customer_id) AS s USING customer_id`
+    : histories;
+  const rows = await ch.query<{ customer_id: string; purchases: string; first_min: string; last_min: string; revenue: number; first_value: number; latest_segment?: string }>(sql, {
+    asOf: Math.floor(asOfMs),
+  });
   return rows.map((r) => ({
     customerId: r.customer_id,
     history: { purchases: Number(r.purchases), firstMin: Number(r.first_min), lastMin: Number(r.last_min), revenue: Number(r.revenue), firstValue: Number(r.first_value) },
+    ...(opts.segments ? { segment: r.latest_segment ?? '' } : {}),
   }));
 }
 
@@ -56,6 +66,10 @@ export interface ModelFitRecord {
   logLikelihood: number;
   customers: number;
   converged: boolean;
+  /** The segment the fit is of; absent for the pooled fit. */
+  segment?: string;
+  /** BG/NBD: covariance of ln(r, alpha, a, b), stored in params as `logCovariance` (the live P(alive) intervals). */
+  logCovariance?: readonly (readonly number[])[] | null;
 }
 
 /** Appends the fits (one row per model) with one fit date, so the processor can take the pair together. */
@@ -63,11 +77,12 @@ export async function storeModelFits(ch: ClickHouseClient, fittedAtMs: number, s
   const rows: ModelParamsRow[] = fits.map((f) => ({
     fitted_at: toChDateTime(fittedAtMs),
     model: f.model,
-    params: JSON.stringify({ ...f.params, unit: 'days' }),
+    params: JSON.stringify({ ...f.params, unit: 'days', ...(f.logCovariance ? { logCovariance: f.logCovariance } : {}) }),
     log_likelihood: f.logLikelihood,
     customers: f.customers,
     converged: f.converged ? 1 : 0,
     source,
+    segment: f.segment ?? '',
   }));
   await ch.insert('model_params', rows);
 }
@@ -79,6 +94,10 @@ export interface StoredModel {
   bgnbd: BgNbdParams;
   /** Null when that fit had no Gamma-Gamma (too few repeat buyers with spend) or it did not converge. */
   gammaGamma: GammaGammaParams | null;
+  /** The converged BG/NBD fits of customer segments in this version, by segment (none: pooled for all). */
+  segments?: Record<string, BgNbdParams>;
+  /** The BG/NBD fits' stored log-covariances by segment ('' the pooled fit's), where stored: P(alive) intervals. */
+  logCovariance?: Record<string, number[][]>;
 }
 
 /** `bgnbd-gg:2026-11-23T12:00:00Z`, or `bgnbd:…,gg:config` when the spend model comes from the config. */
@@ -87,26 +106,80 @@ export function storedModelName(m: StoredModel): string {
   return m.gammaGamma ? `bgnbd-gg:${at}` : `bgnbd:${at},gg:config`;
 }
 
-/** The latest converged fit, or null when none is stored. Throws on parameters that are not a fit's JSON. */
-export async function readLatestModel(ch: ClickHouseClient): Promise<StoredModel | null> {
+/**
+ * The latest converged fit (a version: its pooled BG/NBD converged), or with `fittedAtMs` the version of that fit
+ * date; null when there is none. Throws on parameters that are not a fit's JSON.
+ */
+export async function readLatestModel(ch: ClickHouseClient, fittedAtMs?: number): Promise<StoredModel | null> {
   const table = `${quoteIdentifier(ch.database)}.model_params`;
   // A scalar subquery rather than LIMIT BY or window functions: the same text runs on 18.16.
-  const rows = await ch.query<{ model: string; params: string; fitted_s: string; converged: number }>(
-    `SELECT model, params, toUnixTimestamp(fitted_at) AS fitted_s, converged
+  const at =
+    fittedAtMs === undefined
+      ? `(SELECT max(fitted_at) FROM ${table} WHERE model = {bg:String} AND converged = 1 AND segment = '')`
+      : `(SELECT max(fitted_at) FROM ${table} WHERE model = {bg:String} AND converged = 1 AND segment = '' AND fitted_at = toDateTime({at:UInt32}))`;
+  const rows = await ch.query<{ model: string; params: string; fitted_s: string; segment: string }>(
+    `SELECT model, params, toUnixTimestamp(fitted_at) AS fitted_s, segment
      FROM ${table}
-     WHERE fitted_at = (SELECT max(fitted_at) FROM ${table} WHERE model = {bg:String} AND converged = 1)
+     WHERE fitted_at = ${at}
        AND model IN ({bg:String}, {gg:String}) AND converged = 1
-     ORDER BY model`,
-    { bg: BGNBD_MODEL, gg: GAMMA_GAMMA_MODEL },
+     ORDER BY model, segment`,
+    { bg: BGNBD_MODEL, gg: GAMMA_GAMMA_MODEL, at: Math.floor((fittedAtMs ?? 0) / 1000) },
   );
-  const bg = rows.find((r) => r.model === BGNBD_MODEL);
+  const bg = rows.find((r) => r.model === BGNBD_MODEL && !r.segment);
   if (!bg) return null;
-  const gg = rows.find((r) => r.model === GAMMA_GAMMA_MODEL);
+  const gg = rows.find((r) => r.model === GAMMA_GAMMA_MODEL && !r.segment);
+  const segments: Record<string, BgNbdParams> = {};
+  const logCovariance: Record<string, number[][]> = {};
+  for (const r of rows) {
+    if (r.model !== BGNBD_MODEL) continue;
+    if (r.segment) segments[r.segment] = pick(r.params, ['r', 'alpha', 'a', 'b']) as unknown as BgNbdParams;
+    const cov = covarianceOf(r.params);
+    if (cov) logCovariance[r.segment ?? ''] = cov;
+  }
   return {
     fittedAtMs: Number(bg.fitted_s) * 1000,
     bgnbd: pick(bg.params, ['r', 'alpha', 'a', 'b']) as unknown as BgNbdParams,
     gammaGamma: gg ? (pick(gg.params, ['p', 'q', 'gamma']) as unknown as GammaGammaParams) : null,
+    segments,
+    ...(Object.keys(logCovariance).length > 0 ? { logCovariance } : {}),
   };
+}
+
+/** A fit's stored `logCovariance` (fits stored before it was kept have none: no interval, not an error). */
+function covarianceOf(json: string): number[][] | null {
+  try {
+    const m = (JSON.parse(json) as { logCovariance?: unknown }).logCovariance;
+    return Array.isArray(m) ? (m as number[][]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The fit date of a stored version's name (storedModelName), or null for the config's (`bgnbd-gg:config`). */
+export function versionFittedAt(name: string): number | null {
+  const m = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/.exec(name);
+  return m ? Date.parse(m[0]) : null;
+}
+
+/**
+ * The live model set of a stored version: the pooled fit for every customer, each segment's BG/NBD (with the pooled
+ * spend model) for that segment's. Throws when the pooled parameters cannot be used; a segment whose parameters
+ * cannot be is left to the pooled fit and named in `unusable`.
+ */
+export function storedModelSet(config: Pick<ModelConfig, 'valueHorizonDays' | 'annualDiscountRate' | 'gammaGamma'>, stored: StoredModel): { set: PurchaseModelSet; unusable: string[] } {
+  const name = storedModelName(stored);
+  const gg = stored.gammaGamma ?? config.gammaGamma;
+  const pooled = createPurchaseModel(config, stored.bgnbd, gg, name, stored.logCovariance?.['']);
+  const segments = new Map<string, PurchaseModel>();
+  const unusable: string[] = [];
+  for (const [segment, params] of Object.entries(stored.segments ?? {})) {
+    try {
+      segments.set(segment, createPurchaseModel(config, params, gg, segmentModelName(name, segment), stored.logCovariance?.[segment]));
+    } catch {
+      unusable.push(segment);
+    }
+  }
+  return { set: purchaseModelSet(pooled, segments), unusable };
 }
 
 function pick(json: string, keys: readonly string[]): Record<string, number> {
@@ -127,8 +200,8 @@ function pick(json: string, keys: readonly string[]): Record<string, number> {
 
 /** What the watcher swaps the model of: the pipeline. */
 export interface ModelTarget {
-  readonly model: PurchaseModel;
-  setModel(model: PurchaseModel): void;
+  readonly model: PurchaseModelSet;
+  setModel(model: PurchaseModelSet): void;
 }
 
 export interface ModelWatch {
@@ -161,9 +234,10 @@ export function watchStoredModel(opts: { ch: ClickHouseClient; config: ModelConf
       const name = storedModelName(stored);
       if (name === target.model.name) return;
       try {
-        target.setModel(createPurchaseModel(config, stored.bgnbd, stored.gammaGamma ?? config.gammaGamma, name));
+        const { set, unusable } = storedModelSet(config, stored);
+        target.setModel(set);
         said = name;
-        log.info({ model: name, bgnbd: stored.bgnbd, gammaGamma: stored.gammaGamma ?? 'config' }, 'purchase model parameters loaded from model_params');
+        log.info({ model: name, bgnbd: stored.bgnbd, gammaGamma: stored.gammaGamma ?? 'config', segments: set.segments, unusableSegments: unusable }, 'purchase model parameters loaded from model_params');
       } catch (err) {
         once(`bad ${name}`, () => log.warn({ model: name, err: errorMessage(err), keeping: target.model.name }, 'stored purchase model parameters cannot be used'));
       }

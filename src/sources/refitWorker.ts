@@ -12,11 +12,13 @@ export interface RefitJob {
   clickhouse: VigilConfig['clickhouse'];
   asOfMs: number;
   minCustomers: number;
+  /** signals.model.refit.minSegmentBuyers: 0 fits the pooled model only. */
+  minSegmentBuyers: number;
 }
 
 /** What the worker answers: the new fit against the last accepted one, or why there is none. */
 export type RefitOutcome =
-  | { ok: true; previous: FitFigures | null; next: FitFigures; model: string; fittedAt: string; chosen: string | null }
+  | { ok: true; previous: FitFigures | null; next: FitFigures; model: string; fittedAt: string; chosen: string | null; segments: string[] }
   | { ok: false; error: string };
 
 const job = workerData as RefitJob;
@@ -24,7 +26,7 @@ const ch = createClickHouseClient(job.clickhouse);
 let outcome: RefitOutcome;
 try {
   const previous = await readAcceptedFit(ch);
-  const fit = await fitFromClickHouse(ch, { asOfMs: job.asOfMs, fittedAtMs: job.asOfMs, minCustomers: job.minCustomers });
+  const fit = await fitFromClickHouse(ch, { asOfMs: job.asOfMs, fittedAtMs: job.asOfMs, minCustomers: job.minCustomers, minSegmentBuyers: job.minSegmentBuyers });
   outcome = {
     ok: true,
     previous,
@@ -32,6 +34,7 @@ try {
     model: fit.model,
     fittedAt: fit.fittedAt,
     chosen: fit.comparison?.chosen ?? null,
+    segments: (fit.segments ?? []).filter((s) => s.converged).map((s) => s.segment),
   };
 } catch (err) {
   outcome = { ok: false, error: errorMessage(err) };

@@ -56,6 +56,8 @@ export class ApplyStep {
   apply(ev: VigilEvent, streamSeq: number, nowMin: number, replaying: boolean, touched?: (entitySlot: number) => void): number {
     const slot = this.windows.slotFor(ev.customerId);
     this.windows.record(slot, ev, this.weights.get(ev.type) ?? this.deps.config.signals.defaultWeight);
+    // The latest segment named is the customer's: its purchase model's parameters are that segment's.
+    if (ev.segment) this.windows.setSegment(slot, ev.segment);
     this.budget.onEvent(ev, slot, replaying);
     this.recordEntities(ev, slot, nowMin, streamSeq, touched);
     return slot;

@@ -60,6 +60,8 @@ export interface CustomerView {
   lastResponseMin: number | null;
   lastNegative: { kind: NegativeKind; min: number } | null;
   consentWithdrawn: boolean;
+  /** The segment the customer's latest event with one named (its purchase model's), or null. */
+  segment: string | null;
 }
 
 /** A view with nothing in it, to be filled by CustomerWindows.view. */
@@ -83,6 +85,7 @@ export function emptyView(): CustomerView {
     lastResponseMin: null,
     lastNegative: null,
     consentWithdrawn: false,
+    segment: null,
   };
 }
 
@@ -122,6 +125,10 @@ export class CustomerWindows {
   private zone: Uint16Array;
   private zones: string[] = [''];
   private readonly zoneIndex = new Map<string, number>();
+  /** The customer's segment as an index into `segments` (0 = none seen), as the zone: the purchase model's key. */
+  private segment: Uint16Array;
+  private segments: string[] = [''];
+  private readonly segmentIndex = new Map<string, number>();
 
   private readonly eng5m: Ring;
   private readonly eng1h: Ring;
@@ -153,6 +160,7 @@ export class CustomerWindows {
     this.snapshotScores = SCORE_BASELINE.map((b) => new Uint16Array(c).fill(b * SCORE_SCALE));
     this.headMs = new Uint16Array(c);
     this.zone = new Uint16Array(c);
+    this.segment = new Uint16Array(c);
     // Engagement in sixteenths of a weight, 2 bytes a bucket (up to 4095.9 per bucket, where the score has long saturated).
     this.eng5m = new BucketRing(1, 5, Uint16Array, c, ENGAGEMENT_SCALE);
     this.eng1h = new BucketRing(10, 6, Uint16Array, c, ENGAGEMENT_SCALE);
@@ -339,6 +347,26 @@ export class CustomerWindows {
     return this.zone[slot] === 0 ? null : this.zones[this.zone[slot]];
   }
 
+  /** Records the customer's segment; false when the table of names is full (the customer keeps its last one). */
+  setSegment(slot: number, name: string): boolean {
+    // Most events repeat the customer's segment: a compare, not a hash of the event's fresh string.
+    if (this.segment[slot] !== 0 && this.segments[this.segment[slot]] === name) return true;
+    let i = this.segmentIndex.get(name);
+    if (i === undefined) {
+      if (this.segments.length > 0xffff) return false;
+      i = this.segments.length;
+      this.segments.push(name);
+      this.segmentIndex.set(name, i);
+    }
+    this.segment[slot] = i;
+    return true;
+  }
+
+  /** The customer's segment, or null when no event named one. */
+  segmentOf(slot: number): string | null {
+    return this.segment[slot] === 0 ? null : this.segments[this.segment[slot]];
+  }
+
   /**
    * Touches per bucket as of `nowMin`, oldest first: 12 × 2 h over 24 h and 7 × 1 day over 7 days. The contact
    * budget reads them to say when a window's count falls back under an allowance.
@@ -429,6 +457,7 @@ export class CustomerWindows {
       } else v.lastNegative = { kind, min: this.lastNegative[slot] };
     }
     v.consentWithdrawn = this.consentWithdrawn(slot);
+    v.segment = this.segment[slot] === 0 ? null : this.segments[this.segment[slot]];
     return v;
   }
 
@@ -471,7 +500,7 @@ export class CustomerWindows {
   /** Writes the whole live state into a checkpoint. */
   save(w: SnapshotWriter): void {
     const n = this.ids.high;
-    w.json.customers = { nextSlot: n, zones: this.zones };
+    w.json.customers = { nextSlot: n, zones: this.zones, segments: this.segments };
     // The layout of SnapshotWriter.strings, as checkpoints held the ids before the id table: either reads the other's.
     this.ids.save(w, 'customers.ids');
     for (const [name, a] of this.scalars()) w.array(`customers.${name}`, a.subarray(0, n));
@@ -480,11 +509,15 @@ export class CustomerWindows {
 
   /** Replaces the live state with a checkpoint's. */
   load(r: SnapshotReader): void {
-    const meta = r.json.customers as { nextSlot: number; ids?: (string | null)[]; zones?: string[] } | undefined;
+    const meta = r.json.customers as { nextSlot: number; ids?: (string | null)[]; zones?: string[]; segments?: string[] } | undefined;
     if (!meta) return;
     this.zones = meta.zones ?? [''];
     this.zoneIndex.clear();
     this.zones.forEach((z, i) => i > 0 && this.zoneIndex.set(z, i));
+    // Checkpoints before the segment was held have none: each customer's comes back with its next event.
+    this.segments = meta.segments ?? [''];
+    this.segmentIndex.clear();
+    this.segments.forEach((g, i) => i > 0 && this.segmentIndex.set(g, i));
     this.grow(Math.max(this.capacity, meta.nextSlot));
     for (const [name, a, empty] of this.scalars()) {
       a.fill(empty);
@@ -518,6 +551,7 @@ export class CustomerWindows {
       ...SNAPSHOT_SCORES.map((name, i): [string, Uint16Array, number] => [`snapshot.${name}`, this.snapshotScores[i], SCORE_BASELINE[i] * SCORE_SCALE]),
       ['headMs', this.headMs, 0],
       ['zone', this.zone, 0],
+      ['segment', this.segment, 0],
     ];
   }
 
@@ -556,6 +590,7 @@ export class CustomerWindows {
     this.snapshotScores = this.snapshotScores.map((a, i) => grow32(a, SCORE_BASELINE[i] * SCORE_SCALE));
     this.headMs = grow32(this.headMs);
     this.zone = grow32(this.zone);
+    this.segment = grow32(this.segment);
     for (const ring of this.rings) ring.grow(capacity);
     this.capacity = capacity;
   }

@@ -310,7 +310,7 @@ describe('ClickHouseSink', () => {
       value: 0.85, threshold: 0.8, reasons: ['r'], labels: '{}', summary: 'at risk', starts_at: s, acknowledged_by: '', trigger_event_id: 'w1', trigger_event_ts_ms: t,
     });
     sink.push('rejected_events', { received_at: s, received_ms: t, reason: 'INVALID_JSON', detail: 'Unexpected token', subject: 'events.x', stream_seq: 9, payload: '{oops', payload_bytes: 5, customer_id: '' });
-    sink.push('model_params', { fitted_at: s, model: 'bgnbd', params: '{"r":0.24}', log_likelihood: -9582.4, customers: 2357, converged: 1, source: 'test' });
+    sink.push('model_params', { fitted_at: s, model: 'bgnbd', params: '{"r":0.24}', log_likelihood: -9582.4, customers: 2357, converged: 1, source: 'test', segment: '' });
     await sink.close();
     expect(sink.counters.batchesWritten).toBe(7);
     for (const table of ['entity_activity', 'customer_signals', 'alerts', 'rejected_events', 'model_params']) {

@@ -78,7 +78,13 @@ describe('live purchase model in ClickHouse equals the offline fit', () => {
       async () => Number((await chQuery<{ n: string }>(`SELECT count() AS n FROM ${db}.events FINAL WHERE type = 'purchase'`))[0].n) === purchases.length,
       30_000,
     );
-    // Snapshots so far were computed with the config's parameters.
+    // Snapshots so far were computed with the config's parameters. Their rows go in their own batches, which may land
+    // after the events': every customer's first event wrote one.
+    await eventually(
+      'every customer\'s first snapshot in ClickHouse',
+      async () => Number((await chQuery<{ n: string }>(`SELECT uniqExact(customer_id) AS n FROM ${db}.customer_signals`))[0].n) === customers.length,
+      30_000,
+    );
     const before = await chQuery<{ model: string }>(`SELECT DISTINCT model FROM ${db}.customer_signals`);
     expect(before).toEqual([{ model: 'bgnbd-gg:config' }]);
 

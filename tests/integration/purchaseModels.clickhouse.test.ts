@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { fitFromClickHouse } from '../../src/cli/modelFit.js';
 import { toChDateTime, type ClickHouseClient } from '../../src/sinks/clickhouse/client.js';
 import { readLatestModel, readPurchaseHistories, storedModelName, storeModelFits } from '../../src/sources/purchaseModels.js';
+import { latestFitDate, readAcceptedFit } from '../../src/sources/modelRefitQueries.js';
 import type { EventRow } from '../../src/sinks/clickhouse/tables.js';
 import { simulateCustomers } from '../../src/signals/models/simulate.js';
 import { CLICKHOUSE_ENGINES, onMigratedDatabase } from '../helpers/bothEngines.js';
@@ -12,9 +13,9 @@ import { DAY_MS as DAY, MINUTE_MS as MIN } from '../../src/shared/clock.js';
 
 const AS_OF = Date.parse('2026-11-20T12:00:00Z');
 
-function event(id: string, customer: string, type: string, tsMs: number, value = 0): EventRow {
+function event(id: string, customer: string, type: string, tsMs: number, value = 0, segment = ''): EventRow {
   return {
-    id, customer_id: customer, type, ts: toChDateTime(tsMs), ts_ms: tsMs, channel: 'web', value, segment: '', campaign_id: '', props: '{}',
+    id, customer_id: customer, type, ts: toChDateTime(tsMs), ts_ms: tsMs, channel: 'web', value, segment, campaign_id: '', props: '{}',
     received_at: toChDateTime(tsMs), stream_seq: 1,
   };
 }
@@ -61,7 +62,7 @@ describe.each(CLICKHOUSE_ENGINES)('purchase models in %s', (_name, make) => {
     // a newer fit that did not converge is stored for the record but not used
     await storeModelFits(ch, t2 + DAY, 'test', [{ model: 'bgnbd', params: { ...bg, r: 9 }, logLikelihood: -1e9, customers: 510, converged: false }]);
     const latest = await readLatestModel(ch);
-    expect(latest).toEqual({ fittedAtMs: t2, bgnbd: { ...bg, r: 0.3 }, gammaGamma: { ...gg, p: 7 } });
+    expect(latest).toEqual({ fittedAtMs: t2, bgnbd: { ...bg, r: 0.3 }, gammaGamma: { ...gg, p: 7 }, segments: {} });
     expect(storedModelName(latest!)).toBe('bgnbd-gg:2026-11-02T08:00:00Z');
     const rows = await ch.query<{ params: string; customers: string; converged: number; log_likelihood: number }>(
       `SELECT params, customers, converged, log_likelihood FROM ${ch.database}.model_params WHERE fitted_at = toDateTime(${t2 / 1000}) ORDER BY model`,
@@ -97,7 +98,11 @@ describe.each(CLICKHOUSE_ENGINES)('purchase models in %s', (_name, make) => {
     expect(fit.fittedAt).toBe('2026-11-20T12:00:01Z');
     expect(fit.model).toBe('bgnbd-gg:2026-11-20T12:00:01Z');
     const latest = await readLatestModel(ch);
-    expect(latest).toEqual({ fittedAtMs: Date.parse('2026-11-20T12:00:01Z'), bgnbd: fit.bgnbd.params, gammaGamma: fit.gammaGamma!.params });
+    expect(latest).toEqual({ fittedAtMs: Date.parse('2026-11-20T12:00:01Z'), bgnbd: fit.bgnbd.params, gammaGamma: fit.gammaGamma!.params, segments: {}, logCovariance: { '': expect.any(Array) } });
+    // stored with the fit: the covariance of ln(r, alpha, a, b) the live P(alive) intervals take, its diagonal the squared relative errors
+    const cov = latest!.logCovariance!['']!;
+    expect(cov.map((row) => row.length)).toEqual([4, 4, 4, 4]);
+    expect(Math.sqrt(cov[0][0]) * fit.bgnbd.params.r).toBeCloseTo(fit.bgnbd.standardErrors.r, 10);
     // the three count models compared on the last 90 days, stored with the same fit date; the live model stays BG/NBD
     expect(fit.comparison?.models.map((m) => m.model)).toEqual(['bgnbd', 'pareto_nbd', 'mbg_nbd']);
     expect(fit.bgnbd.standardErrors.r).toBeGreaterThan(0);
@@ -111,5 +116,46 @@ describe.each(CLICKHOUSE_ENGINES)('purchase models in %s', (_name, make) => {
     expect(actual).toBe(customers.reduce((n, c) => n + (c.purchases ?? []).filter((p) => p.time > 110).length, 0));
     expect(Number(selection[0].holdout_actual)).toBe(actual);
     expect(Object.keys(JSON.parse(selection[0].std_errors))).toEqual(['r', 'alpha', 'a', 'b']);
+  });
+
+  it('vigil model fit per segment: a fit for each segment with enough buyers, in the same version as the pooled one', async () => {
+    const origin = AS_OF - 200 * DAY;
+    const simulated = (prefix: string, segment: string, n: number, bgNbd: { r: number; alpha: number; a: number; b: number }, seed: number) =>
+      simulateCustomers({ customers: n, bgNbd, observationEnd: 199, acquisition: [0, 60], seed, keepPurchases: true }).flatMap((c) =>
+        (c.purchases ?? []).map((p, i) => event(`${prefix}${c.id}-${i}`, `${prefix}${c.id}`, 'purchase', Math.round(origin + p.time * DAY), 10, segment)),
+      );
+    await ch.insert('events', [
+      ...simulated('v-', 'vip', 300, { r: 2, alpha: 8, a: 0.3, b: 6 }, 11),
+      ...simulated('b-', 'basic', 300, { r: 0.8, alpha: 12, a: 0.6, b: 2.5 }, 12),
+      ...simulated('t-', 'tiny', 20, { r: 0.8, alpha: 12, a: 0.6, b: 2.5 }, 13),
+      // b-c0's latest event names vip: the customer counts there, as the live windows hold it
+      event('b-c0-move', 'b-c0', 'page_view', AS_OF - DAY, 0, 'vip'),
+    ]);
+    const segments = await readPurchaseHistories(ch, AS_OF, { segments: true });
+    const count = (seg: string) => segments.filter((h) => h.segment === seg).length;
+    expect([count('vip'), count('basic'), count('tiny'), count('')]).toEqual([301, 299, 20, 402]);
+
+    const fittedAtMs = AS_OF + 5_000;
+    const fit = await fitFromClickHouse(ch, { asOfMs: AS_OF, fittedAtMs, minCustomers: 100, minSegmentBuyers: 200, holdoutDays: 0 });
+    expect(fit.customers).toBe(1022);
+    expect(fit.segments?.map((f) => [f.segment, f.customers, f.converged])).toEqual([['vip', 301, true], ['basic', 299, true]]);
+    expect(fit.segmentsSkipped).toEqual({ tiny: '20 buyers, at least 200 needed (minSegmentBuyers)' });
+    const latest = await readLatestModel(ch);
+    expect(latest).toEqual({
+      fittedAtMs: Date.parse('2026-11-20T12:00:05Z'),
+      bgnbd: fit.bgnbd.params,
+      // every purchase is worth 10: the spend model may not converge, and then is not part of the version
+      gammaGamma: fit.gammaGamma?.converged ? fit.gammaGamma.params : null,
+      segments: { basic: fit.segments![1].params, vip: fit.segments![0].params },
+      logCovariance: { '': expect.any(Array), basic: fit.segments![1].logCovariance, vip: fit.segments![0].logCovariance },
+    });
+    // the vip buyers' own fit: a higher purchase rate than the pooled one
+    expect(latest!.segments!.vip.r / latest!.segments!.vip.alpha).toBeGreaterThan(latest!.bgnbd.r / latest!.bgnbd.alpha);
+    // an older version by its date (a checkpoint's), and none for a date without a fit
+    expect(await readLatestModel(ch, Date.parse('2026-11-20T12:00:01Z'))).toMatchObject({ fittedAtMs: Date.parse('2026-11-20T12:00:01Z'), segments: {} });
+    expect(await readLatestModel(ch, Date.parse('2026-11-20T12:00:02Z'))).toBeNull();
+    // the refit's reads see the pooled fit of the version, not a segment's
+    expect(await readAcceptedFit(ch)).toMatchObject({ customers: 1022, params: fit.bgnbd.params, fittedAtMs });
+    expect(await latestFitDate(ch)).toBe(fittedAtMs);
   });
 });

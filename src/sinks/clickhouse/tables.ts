@@ -103,6 +103,8 @@ export const TABLES = {
     customers: 'UInt64',
     converged: 'UInt8',
     source: 'String',
+    /** '' for the pooled fit, else the customer segment the fit is of (migration 0016). */
+    segment: 'String',
   },
   /** One row per compared purchase-count model of a `vigil model fit` (migration 0015). */
   model_selection: {
