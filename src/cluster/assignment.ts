@@ -1,17 +1,13 @@
 // Which processor should own each partition: a pure function of the live members, so every processor that sees the
 // same members wants the same owners without talking to the others (docs/scale-out.md, section 2).
+import { avalanche, FNV_OFFSET, FNV_PRIME } from '../shared/hash.js';
 
 /** A 32-bit score of a (partition, member) pair: FNV-1a of both, then an avalanche, so small changes spread. */
 function score(partition: number, member: string): number {
-  let h = 0x811c9dc5;
+  let h = FNV_OFFSET;
   const key = `${partition}\u0000${member}`;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), FNV_PRIME);
+  return avalanche(h);
 }
 
 /**

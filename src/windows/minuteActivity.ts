@@ -1,4 +1,5 @@
 // Per-minute activity counts for ClickHouse, written cumulatively so retries and rewrites never double a count.
+import { avalanche } from '../shared/hash.js';
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import { IdTable } from './idTable.js';
 
@@ -221,13 +222,8 @@ export class MinuteActivity {
   }
 
   private hash(idSlot: number, kind: number, t: number, minute: number): number {
-    let h = Math.imul(idSlot, 0x9e3779b1) ^ Math.imul(minute, 0x85ebca6b) ^ Math.imul((t << 3) | kind, 0xc2b2ae35);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return Math.floor((h >>> 0) * INV_2_32 * this.index.length);
+    const h = Math.imul(idSlot, 0x9e3779b1) ^ Math.imul(minute, 0x85ebca6b) ^ Math.imul((t << 3) | kind, 0xc2b2ae35);
+    return Math.floor(avalanche(h) * INV_2_32 * this.index.length);
   }
 
   private find(idSlot: number, kind: number, t: number, minute: number): number {

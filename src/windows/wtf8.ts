@@ -1,6 +1,7 @@
 // WTF-8: UTF-8 that also encodes a lone surrogate as its 3-byte sequence. One byte per ASCII character, every JS
 // string round-trips exactly (even "\ud800", which JSON.parse can produce), and a well-formed string's bytes are its
 // UTF-8; encoding and hashing allocate nothing, so ids can be looked up per event without a string per customer.
+import { avalanche, FNV_OFFSET, FNV_PRIME } from '../shared/hash.js';
 
 /** Bytes of the last id encoded (reused: encoding allocates nothing once it has grown to the longest id seen). */
 export let encoded = new Uint8Array(256);
@@ -41,14 +42,9 @@ export function encode(s: string): number {
 
 /** FNV-1a over the bytes, then murmur3's finaliser so that every bit of the hash depends on every byte. */
 export function hashBytes(b: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i], 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  let h = FNV_OFFSET;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i], FNV_PRIME);
+  return avalanche(h);
 }
 
 /** UTF-16 units of the WTF-8 sequence starting with byte `lead`: 2 for a 4-byte (astral) sequence, else 1. */

@@ -8,22 +8,18 @@ import { customerToken, partitionOf } from '../../src/cluster/partitioning.js';
 import { startProcessor, type RunningProcessor } from '../../src/runtime/processor.js';
 import { DAY_MS as DAY } from '../../src/shared/clock.js';
 import { silentLogger } from '../../src/shared/logger.js';
-import { simulateCustomers } from '../../src/signals/models/simulate.js';
 import { eventually } from '../helpers/clickhouse.js';
+import { purchaseHistory, type BgNbdProcess, type Purchase } from '../helpers/purchaseHistory.js';
 import { cleanUp, isolatedConfig, natsConnection } from '../helpers/processor.js';
 import type { NatsConnection } from 'nats';
 
 const enc = new TextEncoder();
 const PARTITIONS = 2;
 
-type Purchase = { id: string; customerId: string; type: string; ts: number; value: number };
 
 describe('scheduled refit in a cluster of two processors', () => {
   const origin = Date.now() - 62 * DAY;
-  function history(prefix: string, customers: number, bgNbd: { r: number; alpha: number; a: number; b: number }, seed: number): Purchase[] {
-    const simulated = simulateCustomers({ customers, bgNbd, gammaGamma: { p: 6, q: 4, gamma: 20 }, observationEnd: 60, acquisition: [0, 40], seed, keepPurchases: true });
-    return simulated.flatMap((c) => (c.purchases ?? []).map((p, i) => ({ id: `${prefix}-${c.id}-${i}`, customerId: `${prefix}-${c.id}`, type: 'purchase', ts: Math.round(origin + p.time * DAY), value: Number((p.value ?? 0).toFixed(2)) })));
-  }
+  const history = (prefix: string, customers: number, bgNbd: BgNbdProcess, seed: number) => purchaseHistory(origin, prefix, customers, bgNbd, seed);
   const before = history('a', 300, { r: 0.8, alpha: 12, a: 0.6, b: 2.5 }, 11);
   const after = history('b', 150, { r: 2, alpha: 4, a: 0.2, b: 8 }, 12);
 

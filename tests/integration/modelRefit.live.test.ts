@@ -4,22 +4,18 @@
 // moved) and its version takes over.
 import { describe, expect, it } from 'vitest';
 import { DAY_MS as DAY } from '../../src/shared/clock.js';
-import { simulateCustomers } from '../../src/signals/models/simulate.js';
 import { eventually } from '../helpers/clickhouse.js';
+import { purchaseHistory, type BgNbdProcess, type Purchase } from '../helpers/purchaseHistory.js';
 import { chQuery, processorSuite } from '../helpers/processor.js';
 
 const enc = new TextEncoder();
 
-type Purchase = { id: string; customerId: string; type: string; ts: number; value: number };
 
 describe('scheduled refit in the running processor', () => {
   const origin = Date.now() - 62 * DAY;
 
   /** Simulated purchase histories over 60 days ending two days ago, one customer's after another's. */
-  function history(prefix: string, customers: number, bgNbd: { r: number; alpha: number; a: number; b: number }, seed: number): Purchase[] {
-    const simulated = simulateCustomers({ customers, bgNbd, gammaGamma: { p: 6, q: 4, gamma: 20 }, observationEnd: 60, acquisition: [0, 40], seed, keepPurchases: true });
-    return simulated.flatMap((c) => (c.purchases ?? []).map((p, i) => ({ id: `${prefix}-${c.id}-${i}`, customerId: `${prefix}-${c.id}`, type: 'purchase', ts: Math.round(origin + p.time * DAY), value: Number((p.value ?? 0).toFixed(2)) })));
-  }
+  const history = (prefix: string, customers: number, bgNbd: BgNbdProcess, seed: number) => purchaseHistory(origin, prefix, customers, bgNbd, seed);
   const before = history('a', 300, { r: 0.8, alpha: 12, a: 0.6, b: 2.5 }, 11);
   // Frequent buyers who rarely drop out: the repeat rate and the dropout move far beyond the limits.
   const after = history('b', 150, { r: 2, alpha: 4, a: 0.2, b: 8 }, 12);

@@ -7,25 +7,19 @@ import { createLogger } from '../../src/shared/logger.js';
 import { DAY_MS as DAY, MINUTE_MS } from '../../src/shared/clock.js';
 import { startProcessor } from '../../src/runtime/processor.js';
 import { pAlive, type BgNbdParams } from '../../src/signals/models/bgnbd.js';
-import { simulateCustomers } from '../../src/signals/models/simulate.js';
 import { modelInputs } from '../../src/signals/purchaseModel.js';
 import { createClickHouseClient } from '../../src/sinks/clickhouse/client.js';
 import { storedModelName, storeModelFits } from '../../src/sources/purchaseModels.js';
 import { eventually } from '../helpers/clickhouse.js';
+import { purchaseHistory, type Purchase } from '../helpers/purchaseHistory.js';
 import { chQuery, processorSuite } from '../helpers/processor.js';
 
 const enc = new TextEncoder();
 
-type Purchase = { id: string; customerId: string; type: string; ts: number; value: number; segment: string };
 
 describe('per-segment model versions in the running processor', () => {
   const origin = Date.now() - 62 * DAY;
-  function history(segment: string, customers: number, bgNbd: BgNbdParams, seed: number): Purchase[] {
-    const simulated = simulateCustomers({ customers, bgNbd, gammaGamma: { p: 6, q: 4, gamma: 20 }, observationEnd: 60, acquisition: [0, 40], seed, keepPurchases: true });
-    return simulated.flatMap((c) =>
-      (c.purchases ?? []).map((p, i) => ({ id: `${segment}-${c.id}-${i}`, customerId: `${segment}-${c.id}`, type: 'purchase', ts: Math.round(origin + p.time * DAY), value: Number((p.value ?? 0).toFixed(2)), segment })),
-    );
-  }
+  const history = (segment: string, customers: number, bgNbd: BgNbdParams, seed: number) => purchaseHistory(origin, segment, customers, bgNbd, seed, segment);
   // vip buy often and stay; basic as the simulator's usual; tiny has too few buyers for a fit of its own
   const purchases = [
     ...history('vip', 200, { r: 1.5, alpha: 5, a: 0.6, b: 4 }, 21),
