@@ -43,6 +43,8 @@ export function largestAllowance(s: Pick<BudgetSettings, 'caps' | 'bounds'>): nu
   return most;
 }
 
+const onlyQuietHours = (d: Decision): boolean => d.reasons.every((r) => r.code === 'quiet_hours');
+
 export class ContactBudget {
   readonly reservations: Reservations;
   readonly tally: SuppressionTally;
@@ -107,8 +109,9 @@ export class ContactBudget {
     } else {
       this.counts.suppressed++;
       this.tally.record(request.campaignId, request.channel, d.reasons.map((r) => r.code), now);
-      // A refusal for room says nothing new about the customer: nothing to bring up to date.
-      if (!full) this.refresh(request.customerId, now);
+      // A refusal for room says nothing new about the customer, nor do quiet hours alone (the set leaves them out,
+      // and at night they are every marketing refusal): nothing to bring up to date.
+      if (!full && !onlyQuietHours(d)) this.refresh(request.customerId, now);
     }
     return d;
   }
