@@ -1,7 +1,13 @@
-// Budget request parsing: whatever bytes arrive, a request or a reason, never a throw, never the input echoed.
+// Budget request parsing: whatever bytes arrive, a request or a reason, never a throw, never the input echoed; and a
+// batch decided in slices, exactly as one decided at once.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseBatch, parseBody, parseCheck } from './requests.js';
+import { parseConfig } from '../config/load.js';
+import { ManualClock } from '../shared/clock.js';
+import { CustomerWindows } from '../windows/customerWindows.js';
+import { ev } from '../windows/events.testing.js';
+import { ContactBudget } from './contactBudget.js';
+import { answerBatch, answerCheck, parseBatch, parseBody, parseCheck } from './requests.js';
 
 const enc = new TextEncoder();
 const body = (text: string) => parseBody(enc.encode(text));
@@ -51,5 +57,50 @@ describe('budget request ids', () => {
       { numRuns: 3_000, seed: 13 },
     );
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => void parseBody(bytes)), { numRuns: 3_000, seed: 13 });
+  });
+});
+
+describe('answerBatch in slices', () => {
+  const NOW = Date.parse('2024-03-10T12:30:00Z');
+  function setup() {
+    // Two emails a day for a customer with no opens on record; no quiet hours, so the time of day does not matter.
+    const config = parseConfig({ signals: { caps: { email: { perDay: 2, perWeek: 7 } } }, budget: { quietHours: { start: 0, end: 0 } } });
+    const windows = new CustomerWindows({ maxCustomers: 1_000, idleEvictMin: 8 * 1440 });
+    const budget = new ContactBudget({ windows, config, clock: new ManualClock(NOW), consentWithdrawn: () => false });
+    const touch = (id: string) => {
+      const e = ev('email_sent', NOW - 60_000, { customerId: id, channel: 'email', campaignId: 'x' });
+      const slot = windows.slotFor(id);
+      windows.record(slot, e, 0);
+      budget.onEvent(e, slot, false);
+    };
+    return { budget, touch };
+  }
+  const ids = Array.from({ length: 500 }, (_, i) => `c${i}`);
+  const batch = (customerIds: string[]) => ({ customerIds, channel: 'email' as const, campaignId: 'spring', priority: 'marketing' as const });
+
+  it('answers exactly as a batch decided at once, whatever the slices', async () => {
+    const whole = setup();
+    const sliced = setup();
+    for (const s of [whole, sliced]) for (const id of ids.slice(0, 100)) s.touch(id);
+    const a = await answerBatch(whole.budget, batch(ids), (id) => id, Number.POSITIVE_INFINITY);
+    const b = await answerBatch(sliced.budget, batch(ids), (id) => id, 0);
+    expect(b).toEqual(a);
+    expect((a.allowed as string[]).length).toBe(500);
+    // A second pass: the first pass's reservations hold, so those with a touch are now at their allowance of 2.
+    const again = await answerBatch(sliced.budget, batch(ids), (id) => id, 0);
+    expect((again.allowed as string[]).length).toBe(400);
+    expect((again.suppressed as { customerId: string }[]).map((s) => s.customerId)).toEqual(ids.slice(0, 100));
+  });
+
+  it('lets a single check in between its slices, and never gives one last slot twice', async () => {
+    const { budget, touch } = setup();
+    const last = ids[ids.length - 1];
+    touch(last); // one of two slots taken: one left
+    const answer = answerBatch(budget, batch(ids), (id) => id, 0);
+    // The batch has yielded after its first slice: this check comes before it reaches `last`, and takes the slot.
+    expect(answerCheck(budget, { customerId: last, channel: 'email', campaignId: 'other', priority: 'marketing' }, (id) => id)).toMatchObject({ decision: 'allow' });
+    const result = await answer;
+    expect(result.allowed).toEqual(ids.slice(0, -1));
+    expect(result.suppressed).toEqual([{ customerId: last, until: expect.any(Number), reasons: [0] }]);
   });
 });
