@@ -78,9 +78,9 @@ describe('contact budget while the processor consumes a backlog', () => {
   });
 
   it('answers single checks, batches and HTTP checks exactly while each round publishes more backlog', async () => {
-    for (let round = 0; round < 10; round++) {
+    for (let round = 0; round < 8; round++) {
       // Published, not yet handled: the answers below are given while the processor works through it.
-      await backlog(3_000);
+      await backlog(2_000);
       const fresh = `fresh-${round}`;
       const full = FULL[round];
       const [first, second, third, suppressed, batch, http] = await Promise.all([
@@ -88,15 +88,15 @@ describe('contact budget while the processor consumes a backlog', () => {
         ask('check', { customerId: fresh, channel: 'email', campaignId: 'load' }),
         ask('check', { customerId: fresh, channel: 'email', campaignId: 'load' }),
         ask('check', { customerId: full, channel: 'email', campaignId: 'load' }),
-        ask('batch', { customerIds: [...FULL.slice(25, 35), ...Array.from({ length: 2_000 }, (_, i) => `batch-${round}-${i}`)], channel: 'email', campaignId: 'load' }),
+        ask('batch', { customerIds: [...FULL.slice(25, 35), ...Array.from({ length: 1_000 }, (_, i) => `batch-${round}-${i}`)], channel: 'email', campaignId: 'load' }),
         askHttp({ customerIds: [FULL[40 + round], `http-${round}`], channel: 'email', campaignId: 'load' }),
       ]);
       // Two slots a day: whichever two of the three checks came first took them (one at a time, never three).
       expect([first, second, third].map((a) => a.decision).sort()).toEqual(['allow', 'allow', 'suppress']);
       expect(suppressed).toMatchObject({ customerId: full, decision: 'suppress', codes: ['allowance_24h'] });
-      expect(batch.checked).toBe(2_010);
-      expect(batch.allowed).toHaveLength(2_000);
-      // The first round's batch took the last slots of nobody: FULL[25..34] are at their allowance in every round.
+      expect(batch.checked).toBe(1_010);
+      expect(batch.allowed).toHaveLength(1_000);
+      // FULL[25..34] are at their allowance in every round: suppressed, in the order asked.
       expect(batch.suppressed.map((s: { customerId: string }) => s.customerId)).toEqual(FULL.slice(25, 35));
       expect(batch.reasons).toEqual(['2 emails in 24 h against an allowance of 2']);
       expect(http.status).toBe(200);
@@ -104,7 +104,7 @@ describe('contact budget while the processor consumes a backlog', () => {
       expect(http.body.suppressed.map((s: { customerId: string }) => s.customerId)).toEqual([FULL[40 + round]]);
     }
     await eventually('the backlog handled', () => handled() >= published, 60_000);
-    expect(proc.pipeline.counts.processed).toBeGreaterThanOrEqual(30_000);
+    expect(proc.pipeline.counts.processed).toBeGreaterThanOrEqual(16_000);
   }, 120_000);
 
   it('answers malformed requests with an error on both transports while events flow', async () => {
