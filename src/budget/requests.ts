@@ -128,7 +128,7 @@ export async function answerBatch(budget: ContactBudget, req: BatchRequest, mapI
     // One request object for the whole batch: check() reads it and keeps nothing of it but in the decision,
     // of which only allow, until and the reasons are kept here.
     request.customerId = mapId(id);
-    const d = budget.check(request);
+    const d = budget.checkForBatch(request);
     if (d.allow) {
       allowed.push(id);
       continue;
