@@ -1,96 +1,135 @@
-// Contact-budget benchmark: the processor's throughput on a stream without checks, then the same stream while a
-// sender asks `vigil.pressure.check` one customer at a time over NATS; checks per second and their p99, one run.
-//   npx tsx bench/pressure.ts [--events 200000] [--customers 20000] [--concurrency 32]
-// Needs NATS, Redis and ClickHouse on 127.0.0.1 (bash scripts/services.sh). The sender runs in this process too.
-import { randomBytes } from 'node:crypto';
-import { cpus } from 'node:os';
-import { parseArgs } from 'node:util';
-import { connect, type NatsConnection } from 'nats';
-import { parseConfig } from '../src/config/load.js';
-import { startProcessor } from '../src/runtime/processor.js';
-import { silentLogger } from '../src/shared/logger.js';
-import { Population, type SimEvent } from '../src/simulate/population.js';
+// The contact budget under load (issue 15's target), run by bench/run.ts: while a paced publisher feeds the processor
+// at a fraction of its measured maximum, a sender asks `<budget.subject>.check` for single customers at a fixed rate
+// (open loop: a slow answer does not slow the asking), a second sender asks the wall's HTTP route, and a campaign's
+// batch of ids goes to `<budget.subject>.batch` a few times. Latencies are measured from each request's send.
+import { build as buildHistogram, type Histogram } from 'hdr-histogram-js';
+import { connect } from 'nats';
+import { customerId } from './workload.js';
 
-const { values } = parseArgs({ options: { events: { type: 'string', default: '200000' }, customers: { type: 'string', default: '20000' }, concurrency: { type: 'string', default: '32' } } });
-const EVENTS = Number(values.events);
-const CUSTOMERS = Number(values.customers);
-const CONCURRENCY = Number(values.concurrency);
+export interface PressureLoad {
+  servers: string;
+  /** budget.subject of the processor under test. */
+  subject: string;
+  wallPort: number;
+  /** Checks ask for ids c0000000..c<customers-1>, the workload's customers. */
+  customers: number;
+  durationMs: number;
+  checksPerSec: number;
+  httpChecksPerSec: number;
+  batchSize: number;
+  batches: number;
+}
+
+export interface LatencySummary {
+  count: number;
+  errors: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface PressureLoadResult {
+  nats: LatencySummary & { sentPerSec: number };
+  http: LatencySummary & { sentPerSec: number };
+  batch: LatencySummary & { size: number; samplesMs: number[] };
+}
+
 const enc = new TextEncoder();
-const tag = randomBytes(3).toString('hex');
-const config = parseConfig({
-  nats: { stream: `BENCH_P${tag}`, subjectPrefix: `bp${tag}.events`, consumer: `bench_p${tag}` },
-  clickhouse: { database: `vigil_bench_${tag}` },
-  redis: { keyPrefix: `vigil_bp${tag}:` },
-  budget: { subject: `bp${tag}.pressure`, bucket: `bench_supp_${tag}` },
-  wall: { port: 0, host: '127.0.0.1' },
-  log: { level: 'silent' },
-});
+const round = (v: number) => Math.round(v * 100) / 100;
 
-function stream(n: number): SimEvent[] {
-  const pop = new Population({ customers: CUSTOMERS, seed: 7, faderShare: 0.2 });
-  const out: SimEvent[] = [];
-  while (out.length < n) for (const e of pop.day(Date.now() - 86_400_000)) out.push(e);
-  return out.slice(0, n);
+function histogram(): Histogram {
+  // Microseconds, up to 10 minutes.
+  return buildHistogram({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
 }
 
-async function publish(nc: NatsConnection, events: SimEvent[], offset: number): Promise<void> {
-  const now = Date.now();
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i];
-    nc.publish(`${config.nats.subjectPrefix}.${e.type}`, enc.encode(JSON.stringify({ ...e, id: `${e.id}-${offset}`, ts: now })));
-    if (i % 5_000 === 0) await nc.flush();
-  }
-  await nc.flush();
+function summary(h: Histogram, errors: number): LatencySummary {
+  const ms = (us: number) => round(us / 1000);
+  return { count: h.totalCount, errors, p50Ms: ms(h.getValueAtPercentile(50)), p99Ms: ms(h.getValueAtPercentile(99)), maxMs: ms(h.maxValue) };
 }
 
-const nc = await connect({ servers: config.nats.servers });
-const proc = await startProcessor({ config, logger: silentLogger });
-const events = stream(EVENTS);
-const ids = [...new Set(events.map((e) => e.customerId))];
-
-async function phase(offset: number, withChecks: boolean) {
-  const base = proc.pipeline.counts.processed;
-  let stop = false;
-  const latencies: number[] = [];
-  const checker = async () => {
-    let i = Math.floor(Math.random() * ids.length);
-    while (!stop) {
-      const body = enc.encode(JSON.stringify({ customerId: ids[i++ % ids.length], channel: 'email', campaignId: 'bench' }));
-      const t = performance.now();
-      await nc.request(`${config.budget.subject}.check`, body, { timeout: 10_000 });
-      latencies.push(performance.now() - t);
-    }
+/** Sends the load for `durationMs` and waits for every answer (or its timeout). */
+export async function pressureLoad(o: PressureLoad): Promise<PressureLoadResult> {
+  // Its own connection: the bench's other traffic (stream info, clean-up) does not sit between requests and answers.
+  const nc = await connect({ servers: o.servers, name: 'vigil-bench-budget-sender' });
+  const natsH = histogram();
+  const httpH = histogram();
+  const batchH = histogram();
+  const samplesMs: number[] = [];
+  let natsErrors = 0;
+  let httpErrors = 0;
+  let batchErrors = 0;
+  let next = Math.floor(Math.random() * o.customers);
+  const nextId = () => customerId(next++ % o.customers);
+  const inFlight = new Set<Promise<unknown>>();
+  const track = (p: Promise<unknown>) => {
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
   };
-  const started = performance.now();
-  const checkers = withChecks ? Array.from({ length: CONCURRENCY }, checker) : [];
-  await publish(nc, events, offset);
-  while (proc.pipeline.counts.processed + proc.pipeline.counts.duplicate - base < events.length) await new Promise((r) => setTimeout(r, 20));
-  const seconds = (performance.now() - started) / 1000;
-  stop = true;
-  await Promise.all(checkers);
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] : 0);
-  return { eventsPerSec: Math.round(events.length / seconds), checksPerSec: Math.round(latencies.length / seconds), checks: latencies.length, p50Ms: +q(0.5).toFixed(2), p99Ms: +q(0.99).toFixed(2) };
-}
+  const observe = (h: Histogram, t0: number) => h.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
 
-// A warm-up pass fills live state, so both measured phases see the same customers.
-await phase(0, false);
-const without = await phase(1, false);
-const withChecks = await phase(2, true);
-const result = {
-  machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
-  events: EVENTS,
-  customers: ids.length,
-  concurrency: CONCURRENCY,
-  withoutChecks: { eventsPerSec: without.eventsPerSec },
-  withChecks,
-  throughputRatio: +(withChecks.eventsPerSec / without.eventsPerSec).toFixed(2),
-};
-console.log(JSON.stringify(result, null, 2));
-await proc.stop();
-const jsm = await nc.jetstreamManager();
-await jsm.streams.delete(config.nats.stream).catch(() => undefined);
-await jsm.streams.delete(`KV_${config.budget.bucket}`).catch(() => undefined);
-await fetch('http://127.0.0.1:8123/', { method: 'POST', body: `DROP DATABASE IF EXISTS ${config.clickhouse.database}` });
-await nc.close();
-process.exit(0);
+  const natsCheck = () => {
+    const body = enc.encode(JSON.stringify({ customerId: nextId(), channel: 'email', campaignId: 'bench', priority: 'marketing' }));
+    const t0 = performance.now();
+    track(
+      nc.request(`${o.subject}.check`, body, { timeout: 10_000 }).then(
+        (m) => (m.headers?.get('Nats-Service-Error-Code') ? natsErrors++ : observe(natsH, t0)),
+        () => natsErrors++,
+      ),
+    );
+  };
+  const httpCheck = () => {
+    const body = JSON.stringify({ customerIds: [nextId()], channel: 'email', campaignId: 'bench', priority: 'marketing' });
+    const t0 = performance.now();
+    track(
+      fetch(`http://127.0.0.1:${o.wallPort}/api/v1/pressure/check`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(10_000) }).then(
+        async (r) => {
+          await r.arrayBuffer();
+          if (r.ok) observe(httpH, t0);
+          else httpErrors++;
+        },
+        () => httpErrors++,
+      ),
+    );
+  };
+  const batch = () => {
+    const ids = Array.from({ length: o.batchSize }, nextId);
+    const body = enc.encode(JSON.stringify({ customerIds: ids, channel: 'push', campaignId: 'bench-batch', priority: 'marketing' }));
+    const t0 = performance.now();
+    track(
+      nc.request(`${o.subject}.batch`, body, { timeout: 10_000 }).then(
+        (m) => {
+          if (m.headers?.get('Nats-Service-Error-Code')) return batchErrors++;
+          observe(batchH, t0);
+          samplesMs.push(round(performance.now() - t0));
+        },
+        () => batchErrors++,
+      ),
+    );
+  };
+
+  // Open loop on a 5 ms tick: the requests due by now go out whatever the earlier ones are doing.
+  const t0 = performance.now();
+  const endAt = t0 + o.durationMs;
+  const batchEvery = o.durationMs / (o.batches + 1);
+  let sentNats = 0;
+  let sentHttp = 0;
+  let sentBatches = 0;
+  while (performance.now() < endAt) {
+    const elapsed = performance.now() - t0;
+    for (const due = Math.floor((elapsed / 1000) * o.checksPerSec); sentNats < due; sentNats++) natsCheck();
+    for (const due = Math.floor((elapsed / 1000) * o.httpChecksPerSec); sentHttp < due; sentHttp++) httpCheck();
+    if (sentBatches < o.batches && elapsed >= (sentBatches + 1) * batchEvery) {
+      sentBatches++;
+      batch();
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await Promise.allSettled([...inFlight]);
+  await nc.close();
+  return {
+    nats: { ...summary(natsH, natsErrors), sentPerSec: Math.round(sentNats / seconds) },
+    http: { ...summary(httpH, httpErrors), sentPerSec: Math.round(sentHttp / seconds) },
+    batch: { ...summary(batchH, batchErrors), size: o.batchSize, samplesMs },
+  };
+}

@@ -1,5 +1,6 @@
 // The benchmark's results: their shape (kept as JSON under bench/results/) and the short markdown table the README shows.
 import type { MachineFacts } from './machine.js';
+import type { PressureLoadResult } from './pressure.js';
 
 /** One latency phase: the processor fed at `fraction` of its measured maximum, event publish to alert frame. */
 export interface LatencyResult {
@@ -14,6 +15,18 @@ export interface LatencyResult {
   processorCpu: number;
   processorEventsPerSec: number;
   cpuUsPerEvent: number;
+}
+
+/** The contact budget while the processor is fed at `fraction` of its maximum (bench/pressure.ts). */
+export interface BudgetResult {
+  fraction: number;
+  ratePerSec: number;
+  checksPerSec: number;
+  /** What the processor took per second over the paced phase without senders, and with them. */
+  without: { eventsPerSec: number; behind: number; cpuUsPerEvent: number };
+  with: { eventsPerSec: number; behind: number; cpuUsPerEvent: number };
+  streamRatio: number;
+  load: PressureLoadResult;
 }
 
 export interface BenchResults {
@@ -32,6 +45,8 @@ export interface BenchResults {
   };
   outcomes: { counts: Record<string, number>; rejectReasons: Record<string, number> };
   latency: LatencyResult[];
+  /** Absent in results from before the budget phase. */
+  budget?: BudgetResult;
   memory: {
     processorAtEnd: Record<string, number>;
     bySize: Record<string, number>[];
@@ -71,6 +86,7 @@ export function resultsMarkdown(r: BenchResults): string {
       (l) =>
         `| event to wall at ${l.fraction * 100}% of the maximum (${n(l.ratePerSec)}/s) | p50 ${l.p50Ms} ms, **p99 ${l.p99Ms} ms**, max ${l.maxMs} ms (${l.alerts} of ${l.triggersSent} alerts${l.alerts < l.triggersSent ? ' within 2 s after the phase' : ''}; the processor took ${n(l.processorEventsPerSec)}/s) | ${l === half ? `p99 < 100 ms: ${pass(l.p99Ms < 100 && l.alerts === l.triggersSent)}` : ''} |`,
     ),
+    ...(r.budget ? budgetLines(r.budget) : []),
     ...r.memory.bySize.map(
       (s) =>
         `| live state at ${n(s.customers)} customers | **${n(s.stateBytesPerCustomer)} bytes/customer** (JS heap ${n(s.heapBytesPerCustomer)} + typed arrays ${n(s.arrayBufferBytesPerCustomer)}; rss ${n(s.rssBytesPerCustomer)}) | ${s === biggest ? `< 250: ${pass(s.stateBytesPerCustomer < 250)}` : ''} |`,
@@ -81,4 +97,15 @@ export function resultsMarkdown(r: BenchResults): string {
     '',
   ];
   return lines.join('\n');
+}
+
+function budgetLines(b: BudgetResult): string[] {
+  const l = b.load;
+  const ok = (s: { errors: number }) => (s.errors > 0 ? `; **${n(s.errors)} unanswered or errors**` : '');
+  const batchP50 = [...l.batch.samplesMs].sort((x, y) => x - y)[Math.floor(l.batch.samplesMs.length / 2)] ?? 0;
+  return [
+    `| budget: single checks over NATS at ${n(l.nats.sentPerSec)}/s, the processor fed ${(b.fraction * 100).toFixed(0)}% of its maximum (${n(b.ratePerSec)} events/s) | p50 ${l.nats.p50Ms} ms, **p99 ${l.nats.p99Ms} ms**, max ${l.nats.maxMs} ms (${n(l.nats.count)} answers${ok(l.nats)}); over HTTP at ${n(l.http.sentPerSec)}/s beside them: p50 ${l.http.p50Ms} ms, p99 ${l.http.p99Ms} ms${ok(l.http)} | p99 < 10 ms: ${pass(l.nats.p99Ms < 10 && l.nats.errors === 0)} |`,
+    `| the stream's speed while those checks are answered | ${n(b.with.eventsPerSec)} events/s against ${n(b.without.eventsPerSec)} without checks: **${b.streamRatio}** (${b.with.cpuUsPerEvent} against ${b.without.cpuUsPerEvent} µs of CPU per event, checks included) | ≥ 0.9: ${pass(b.streamRatio >= 0.9)} |`,
+    `| budget: a batch of ${n(l.batch.size)} ids over NATS, meanwhile | p50 **${batchP50} ms**, max ${l.batch.maxMs} ms (${l.batch.samplesMs.join(', ')} ms${ok(l.batch)}) | < 50 ms: ${pass(l.batch.count > 0 && l.batch.maxMs < 50 && l.batch.errors === 0)} |`,
+  ];
 }

@@ -9,6 +9,7 @@
 //            --update-readme (rewrites the README's table between its bench markers)
 //            --set key=value (a processor config key, e.g. --set processor.checkpointIntervalMs=60000; repeatable)
 //            --throughput-only (stops after the ceiling and processor runs; prints them, writes no results)
+//            --budget-only (the processor's maximum, then only the contact budget under load; prints it, writes no results)
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,8 @@ import type { ChildRequest } from './processorChild.js';
 import type { PublisherJob, PublisherReport } from './publisher.worker.js';
 import { machineFacts } from './machine.js';
 import { costSvg } from './plot.js';
-import { resultsMarkdown, type BenchResults, type LatencyResult } from './report.js';
+import { pressureLoad } from './pressure.js';
+import { resultsMarkdown, type BenchResults, type BudgetResult, type LatencyResult } from './report.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,14 +41,15 @@ const { values: args } = parseArgs({
     'update-readme': { type: 'boolean', default: false },
     set: { type: 'string', multiple: true, default: [] },
     'throughput-only': { type: 'boolean', default: false },
+    'budget-only': { type: 'boolean', default: false },
   },
 });
 
 const mode = args.quick ? 'quick' : args.full ? 'full' : 'default';
 const preset = {
-  quick: { customers: 20_000, bodyEvents: 200_000, latencyS: 10, rates: [0.5], redisMs: 10_000, restartEvents: 20_000, memory: [10_000, 100_000] },
-  default: { customers: 250_000, bodyEvents: 1_500_000, latencyS: 20, rates: [0.25, 0.5], redisMs: 20_000, restartEvents: 100_000, memory: [100_000, 1_000_000] },
-  full: { customers: 1_000_000, bodyEvents: 4_000_000, latencyS: 30, rates: [0.25, 0.5, 0.75], redisMs: 30_000, restartEvents: 300_000, memory: [100_000, 1_000_000] },
+  quick: { customers: 20_000, bodyEvents: 200_000, latencyS: 10, rates: [0.5], redisMs: 10_000, restartEvents: 20_000, memory: [10_000, 100_000], budgetS: 10 },
+  default: { customers: 250_000, bodyEvents: 1_500_000, latencyS: 20, rates: [0.25, 0.5], redisMs: 20_000, restartEvents: 100_000, memory: [100_000, 1_000_000], budgetS: 20 },
+  full: { customers: 1_000_000, bodyEvents: 4_000_000, latencyS: 30, rates: [0.25, 0.5, 0.75], redisMs: 30_000, restartEvents: 300_000, memory: [100_000, 1_000_000], budgetS: 30 },
 }[mode];
 const customers = Number(args.customers ?? process.env.VIGIL_BENCH_CUSTOMERS ?? preset.customers);
 const bodyEvents = Number(args['body-events'] ?? process.env.VIGIL_BENCH_BODY_EVENTS ?? Math.max(preset.bodyEvents, customers * 4));
@@ -116,7 +119,11 @@ class ProcessorProcess {
 
   constructor(readonly proc: ChildProcess) {
     let markReady!: () => void;
-    this.ready = new Promise((r) => (markReady = r));
+    let failStart!: (e: Error) => void;
+    this.ready = new Promise((resolve, reject) => {
+      markReady = resolve;
+      failStart = reject;
+    });
     proc.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: string }) => {
       if (m.id === 0) return markReady();
       const w = this.waiting.get(m.id);
@@ -129,6 +136,8 @@ class ProcessorProcess {
       if (this.stderr.length > 200) this.stderr.shift();
     });
     proc.on('exit', (code, signal) => {
+      // A child that dies while loading (a module not found) would otherwise leave the bench waiting forever.
+      failStart(new Error(`processor child exited (${code ?? signal}) before it was ready: ${this.stderr.slice(-5).join('')}`));
       for (const w of this.waiting.values()) w.reject(new Error(`processor child exited (${code ?? signal}): ${this.stderr.slice(-5).join('')}`));
       this.waiting.clear();
     });
@@ -342,6 +351,59 @@ async function latencyPhase(proc: ProcessorProcess, wallPort: number, fraction: 
   };
 }
 
+// ---- the contact budget under load --------------------------------------------------------------------------------
+
+/** What the processor took while a paced publisher fed it, with or without the budget's senders beside it. */
+async function pacedPhase(proc: ProcessorProcess, rate: number, durationS: number, phaseTag: string, load: (() => Promise<BudgetResult['load']>) | null) {
+  const before = await proc.call<Sample>({ cmd: 'sample' });
+  const publishing = runWorker(
+    { mode: 'paced', servers: NATS, subjectPrefix: names.subjectPrefix, workload: workload(0, 1, Date.now(), 98), ratePerSec: rate, durationMs: durationS * 1000, triggerEveryMs: durationS * 1000 + 1, tag: phaseTag },
+    () => undefined,
+  );
+  const loading = load?.() ?? Promise.resolve(null);
+  // Sampled when the publisher stops, not after the last answers: the events taken over the same seconds.
+  const done = await publishing;
+  const after = await proc.call<Sample>({ cmd: 'sample' });
+  const result = await loading;
+  const secs = (after.t - before.t) / 1000;
+  const events = after.handled - before.handled;
+  // What the processor had not taken when the publisher stopped: it fell behind by that much.
+  return { published: done.published, eventsPerSec: Math.round(events / secs), behind: Math.max(0, done.published - events), cpuUsPerEvent: round((after.cpuUs - before.cpuUs) / Math.max(1, events), 1), load: result };
+}
+
+/**
+ * Issue 15's budget target: the processor fed at half its measured maximum, first alone, then while senders ask
+ * 1,000 single checks/s over NATS (and 100/s over HTTP) and a batch of 10,000 ids five times; how fast the answers
+ * come and how much of its speed the stream keeps.
+ */
+async function budgetPhase(proc: ProcessorProcess, wallPort: number, maxRate: number, profileFile: string | null): Promise<BudgetResult> {
+  const fraction = 0.5;
+  const rate = Math.round(maxRate * fraction);
+  const durationS = preset.budgetS;
+  const checksPerSec = 1_000;
+  const without = await pacedPhase(proc, rate, durationS, `bud0${tag}`, null);
+  await sleep(1_000);
+  if (profileFile) await proc.call({ cmd: 'profile', action: 'start' });
+  const loaded = await pacedPhase(proc, rate, durationS, `bud1${tag}`, () =>
+    pressureLoad({ servers: NATS, subject: processorConfig.budget.subject, wallPort, customers, durationMs: durationS * 1000, checksPerSec, httpChecksPerSec: 100, batchSize: 10_000, batches: 5 }),
+  );
+  if (profileFile) await proc.call({ cmd: 'profile', action: 'stop', file: profileFile });
+  return {
+    fraction,
+    ratePerSec: rate,
+    checksPerSec,
+    without: { eventsPerSec: without.eventsPerSec, behind: without.behind, cpuUsPerEvent: without.cpuUsPerEvent },
+    with: { eventsPerSec: loaded.eventsPerSec, behind: loaded.behind, cpuUsPerEvent: loaded.cpuUsPerEvent },
+    streamRatio: round(loaded.eventsPerSec / Math.max(1, without.eventsPerSec), 2),
+    load: loaded.load!,
+  };
+}
+
+function sayBudget(b: BudgetResult): void {
+  const l = b.load;
+  say(`budget at ${b.fraction * 100}% (${b.ratePerSec.toLocaleString('en')} events/s): ${l.nats.sentPerSec} NATS checks/s p50 ${l.nats.p50Ms} ms, p99 ${l.nats.p99Ms} ms, max ${l.nats.maxMs} ms (${l.nats.errors} errors); HTTP p50 ${l.http.p50Ms} ms, p99 ${l.http.p99Ms} ms; batch of ${l.batch.size}: ${l.batch.samplesMs.join(', ')} ms; stream ${b.with.eventsPerSec.toLocaleString('en')}/s against ${b.without.eventsPerSec.toLocaleString('en')}/s without checks (${b.streamRatio})`);
+}
+
 interface Sample {
   t: number;
   handled: number;
@@ -419,7 +481,7 @@ async function main(): Promise<void> {
     say(`ceiling: ${ceiling1.eventsPerSec.toLocaleString('en')} events/s`);
 
     // 3. The sorted-set sliding window, sampled over the same range.
-    const redis = args['throughput-only'] ? null : await runBaseline('redis', bodyFrom, last, preset.redisMs);
+    const redis = args['throughput-only'] || args['budget-only'] ? null : await runBaseline('redis', bodyFrom, last, preset.redisMs);
     if (redis) say(`redis sorted sets: ${redis.eventsPerSec.toLocaleString('en')} events/s (${redis.events.toLocaleString('en')} events sampled)`);
 
     // 4. The processor takes the backlog: the first day puts every customer in state, the rest is measured.
@@ -440,6 +502,12 @@ async function main(): Promise<void> {
     const ceiling2 = await runBaseline('ceiling', bodyFrom, last, 600_000);
     const ceilingRate = Math.round((ceiling1.eventsPerSec + ceiling2.eventsPerSec) / 2);
     say(`ceiling again: ${ceiling2.eventsPerSec.toLocaleString('en')} events/s`);
+    if (args['budget-only']) {
+      const budget = await budgetPhase(proc, wallPort, body.eventsPerSec, profileDir ? `${profileDir}processor-budget-${mode}.cpuprofile` : null);
+      sayBudget(budget);
+      process.stdout.write(JSON.stringify({ mode, customers, set: args.set, ceiling: [ceiling1.eventsPerSec, ceiling2.eventsPerSec], processor: body, budget }) + '\n');
+      return;
+    }
     if (args['throughput-only']) {
       const cpu = body.cpu > 0 ? Math.round((body.cpu * 1e6) / body.eventsPerSec) : null;
       process.stdout.write(JSON.stringify({ mode, customers, set: args.set, ceiling: [ceiling1.eventsPerSec, ceiling2.eventsPerSec], processor: body, firstDay, ratioToCeiling: round(body.eventsPerSec / ceilingRate, 3), cpuUsPerEvent: cpu }) + '\n');
@@ -462,6 +530,11 @@ async function main(): Promise<void> {
       say(`latency at ${f * 100}% (${r.ratePerSec.toLocaleString('en')}/s): p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms over ${r.alerts} of ${r.triggersSent} alerts; processor took ${r.processorEventsPerSec.toLocaleString('en')}/s, cpu ${r.processorCpu}`);
     }
     await sleep(2_000);
+
+    // 7b. The contact budget while the processor takes half its maximum.
+    const budget = await budgetPhase(proc, wallPort, body.eventsPerSec, profileDir ? `${profileDir}processor-budget-${mode}.cpuprofile` : null);
+    sayBudget(budget);
+    await sleep(1_000);
 
     // 8. Restart with every customer in state: checkpoint, stop, start (no backlog); then again with a backlog to replay.
     //    The processor first takes what the latency phases published (at 75% of its maximum it may trail): else the
@@ -505,6 +578,7 @@ async function main(): Promise<void> {
       },
       outcomes: { counts: status.counts, rejectReasons: status.rejectReasons },
       latency,
+      budget,
       memory: { processorAtEnd: { ...mem, heapPerCustomer: Math.round(mem.heapUsed / mem.customers), rssPerCustomer: Math.round(mem.rss / mem.customers) }, bySize: memory },
       restart: { checkpointMs: cp.ms, stopMs: stop1.ms, customers: start1.customers, restoreMs: start1.restart.ms, startMs: start1.startMs, replayed: start2.restart.replayed, withReplayMs: start2.restart.ms, replayMs, replayEventsPerSec: replayMs > 0 ? Math.round((start2.restart.replayed * 1000) / replayMs) : null },
       clickhouse: {

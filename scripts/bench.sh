@@ -6,6 +6,7 @@
 #   npm run bench -- --quick       a smoke run, ~3 minutes
 #   npm run bench -- --full        1,000,000 customers (or VIGIL_BENCH_CUSTOMERS=N / --customers N)
 #   npm run bench -- --profile     also writes the processor's CPU profile to bench/results/profiles/
+#   npm run bench -- --quick --budget-only   the processor's maximum, then only the contact budget under load
 # Results: bench/results/latest-<mode>.json and .md, a dated copy of the JSON, and cost-<mode>.svg.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -5,8 +5,8 @@ import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js'
 import type { Clock } from '../shared/clock.js';
 import { TOUCH_CHANNELS, type CustomerWindows } from '../windows/customerWindows.js';
 import { allowanceFor, BUDGET_CHANNELS, type BudgetChannel, type BudgetScope } from './allowance.js';
-import { BLOCKING_NEGATIVES, decide, refuseUnreserved, type BudgetRequest, type BudgetSettings, type CustomerTouches, type Decision } from './decision.js';
-import { isValidTimeZone } from './quietHours.js';
+import { batchDecision, BLOCKING_NEGATIVES, decide, quietHoursReason, refuseUnreserved, type BudgetRequest, type BudgetSettings, type CustomerTouches, type Decision } from './decision.js';
+import { isValidTimeZone, quietUntil } from './quietHours.js';
 import { Reservations } from './reservations.js';
 import { SuppressionTally, topReasonsText, type SuppressionCount } from './suppressionTally.js';
 
@@ -42,6 +42,8 @@ export function largestAllowance(s: Pick<BudgetSettings, 'caps' | 'bounds'>): nu
   }
   return most;
 }
+
+const onlyQuietHours = (d: Decision): boolean => d.reasons.every((r) => r.code === 'quiet_hours');
 
 export class ContactBudget {
   readonly reservations: Reservations;
@@ -86,9 +88,29 @@ export class ContactBudget {
    */
   check(request: BudgetRequest, now = this.deps.clock.now()): Decision {
     const slot = this.deps.windows.find(request.customerId);
-    let d = this.evaluate(request, now, slot === -1 ? null : this.touches(slot, now));
+    return this.settle(request, this.evaluate(request, now, slot === -1 ? null : this.touches(slot, now)), slot !== -1, now);
+  }
+
+  /**
+   * check() for one id of a batch, which reads only allow, the reasons and until: the same decision, reservation and
+   * counts, but a customer under every allowance (mayBeSuppressed false: nearly every id of a campaign) is decided
+   * from the window sums and the zone's quiet hours alone, without the bucket series, the allowance and the used
+   * figures that check() builds for a single answer.
+   */
+  checkForBatch(request: BudgetRequest, now = this.deps.clock.now()): Decision {
+    if (this.mayBeSuppressed(request.customerId, now)) return this.check(request, now);
+    // mayBeSuppressed() is false only for a customer with live state: the slot is there.
+    const slot = this.deps.windows.find(request.customerId);
+    const zone = this.deps.windows.zoneOf(slot) ?? this.settings.defaultTimeZone;
+    const quiet = request.priority === 'transactional' ? null : quietUntil(now, zone, this.settings.quietHours);
+    return this.settle(request, batchDecision(request, quiet === null ? null : quietHoursReason(zone, quiet, this.settings)), true, now);
+  }
+
+  /** Reserves for an allowing decision, counts and tallies it: the rest of check() once the decision is made. */
+  private settle(request: BudgetRequest, decision: Decision, known: boolean, now: number): Decision {
+    let d = decision;
     let full = false;
-    const outcome = d.allow ? this.reservations.reserve(request.customerId, request.channel, now, slot !== -1) : null;
+    const outcome = d.allow ? this.reservations.reserve(request.customerId, request.channel, now, known) : null;
     if (outcome === 'saturated') this.counts.unreserved++;
     else if (outcome === 'full') {
       // The caps hold the memory of reservations to a stated bound (ids never seen, from one sender, would pin one
@@ -107,8 +129,9 @@ export class ContactBudget {
     } else {
       this.counts.suppressed++;
       this.tally.record(request.campaignId, request.channel, d.reasons.map((r) => r.code), now);
-      // A refusal for room says nothing new about the customer: nothing to bring up to date.
-      if (!full) this.refresh(request.customerId, now);
+      // A refusal for room says nothing new about the customer, nor do quiet hours alone (the set leaves them out,
+      // and at night they are every marketing refusal): nothing to bring up to date.
+      if (!full && !onlyQuietHours(d)) this.refresh(request.customerId, now);
     }
     return d;
   }

@@ -158,13 +158,30 @@ export function decide(input: DecisionInput, s: BudgetSettings): Decision {
 
   const zone = customer?.zone ?? s.defaultTimeZone;
   const quiet = input.withoutQuietHours ? null : quietUntil(now, zone, s.quietHours);
-  if (quiet !== null) reasons.push({ code: 'quiet_hours', scope: 'all', text: `quiet hours until ${localTimeText(s.quietHours.end)} ${zone}`, until: quiet });
+  if (quiet !== null) reasons.push(quietHoursReason(zone, quiet, s));
 
   // Receipts and password resets go out whatever the budget says; their touch events still count against it.
   if (request.priority === 'transactional' || reasons.length === 0) return { request, allow: true, reasons: [], until: null, allowance, used };
   const until = reasons.some((r) => r.until === null) ? null : Math.max(...reasons.map((r) => r.until!));
   return { request, allow: false, reasons, until, allowance, used };
 }
+
+/** The reason quiet hours give, in `zone`, until `until` (quietUntil's answer). */
+export function quietHoursReason(zone: string, until: number, s: Pick<BudgetSettings, 'quietHours'>): Reason {
+  return { code: 'quiet_hours', scope: 'all', text: `quiet hours until ${localTimeText(s.quietHours.end)} ${zone}`, until };
+}
+
+/**
+ * A decision for a batch, where only allow, the reasons and until are read: an allowing one (the allowance and the
+ * used figures left at zero), or quiet hours alone. checkForBatch() gives these only where decide() would give the same.
+ */
+export function batchDecision(request: BudgetRequest, quiet: Reason | null): Decision {
+  return quiet === null
+    ? { request, allow: true, reasons: [], until: null, allowance: NO_ALLOWANCE, used: NOTHING_USED }
+    : { request, allow: false, reasons: [quiet], until: quiet.until, allowance: NO_ALLOWANCE, used: NOTHING_USED };
+}
+const NO_ALLOWANCE: Decision['allowance'] = Object.freeze({ channel: null, all: null });
+const NOTHING_USED: Decision['used'] = Object.freeze({ channel: Object.freeze({ h24: 0, d7: 0 }), all: Object.freeze({ h24: 0, d7: 0 }) });
 
 /**
  * An allowing marketing decision whose slot could not be reserved (the reservation caps): refused until `until`, so a

@@ -54,6 +54,21 @@ function inQuiet(minuteOfDay: number, q: QuietHours): boolean {
 export function quietUntil(ms: number, zone: string, q: QuietHours): number | null {
   // No quiet hours configured: no local clock to read (formatToParts is the costliest step of a check).
   if (q.start === q.end) return null;
+  // The answer depends on the UTC minute only (every offset in use is whole minutes): a batch of 10,000 ids in one
+  // zone reads its clock once, not 20,000 times.
+  const minute = Math.floor(ms / 60_000);
+  const cached = lastAnswer.get(zone);
+  if (cached && cached.minute === minute && cached.start === q.start && cached.end === q.end) return cached.until;
+  const until = quietUntilUncached(ms, zone, q);
+  // Bounded like `formats`: one entry per zone the runtime knows (an unknown zone is read as UTC, uncached).
+  if (formats.get(zone)) lastAnswer.set(zone, { minute, start: q.start, end: q.end, until });
+  return until;
+}
+
+/** The last answer per zone, for its UTC minute and quiet hours. */
+const lastAnswer = new Map<string, { minute: number; start: number; end: number; until: number | null }>();
+
+function quietUntilUncached(ms: number, zone: string, q: QuietHours): number | null {
   const local = localMinuteOfDay(ms, zone);
   if (!inQuiet(local, q)) return null;
   const minuteStart = ms - (((ms % 60_000) + 60_000) % 60_000);

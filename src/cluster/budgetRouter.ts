@@ -3,7 +3,7 @@
 // goes to that partition. The partition of an id is the one the NATS server's mapping gives its events
 // (partitionOf(customerToken(id))); checks for partitions held here are answered here, the rest are NATS requests
 // to `<cluster.subjectPrefix>.pressure.<k>`, which only the holder of partition k subscribes to.
-import type { NatsConnection, Subscription } from 'nats';
+import type { Msg, NatsConnection, Subscription } from 'nats';
 import type { BudgetChannel } from '../budget/allowance.js';
 import type { ContactBudget } from '../budget/contactBudget.js';
 import type { BudgetRequest } from '../budget/decision.js';
@@ -119,14 +119,7 @@ export class BudgetRouter {
         const budget = this.o.local(p);
         // Not held any more (handed over a moment ago): no answer, the asker times out and retries.
         if (!budget) return;
-        try {
-          // Checked as the service checks a sender's request: anyone who can publish here is answered the same way.
-          const op = parseOp(msg.data);
-          msg.respond(enc.encode(JSON.stringify(op.ok ? this.answer(budget, op.value) : { error: { code: 'BAD_REQUEST', message: op.reason } })));
-          if (op.ok) this.counters.served++;
-        } catch (e) {
-          this.o.log.warn({ partition: p, err: errorMessage(e) }, 'a forwarded budget check failed');
-        }
+        void this.reply(p, budget, msg);
       },
     });
     this.subs.set(p, sub);
@@ -145,7 +138,19 @@ export class BudgetRouter {
     return `${this.o.subjectPrefix}.pressure.${p}`;
   }
 
-  private answer(budget: ContactBudget, op: Op): Record<string, unknown> {
+  /** Total: a malformed forward is an error answer, and a failure is logged (the asker times out and retries). */
+  private async reply(p: number, budget: ContactBudget, msg: Msg): Promise<void> {
+    try {
+      // Checked as the service checks a sender's request: anyone who can publish here is answered the same way.
+      const op = parseOp(msg.data);
+      msg.respond(enc.encode(JSON.stringify(op.ok ? await this.answer(budget, op.value) : { error: { code: 'BAD_REQUEST', message: op.reason } })));
+      if (op.ok) this.counters.served++;
+    } catch (e) {
+      this.o.log.warn({ partition: p, err: errorMessage(e) }, 'a forwarded budget check failed');
+    }
+  }
+
+  private answer(budget: ContactBudget, op: Op): Record<string, unknown> | Promise<Record<string, unknown>> {
     if (op.op === 'check') return answerCheck(budget, op.req, this.o.mapId);
     if (op.op === 'batch') return answerBatch(budget, op.req, this.o.mapId);
     return customerPressure(budget, op.customerId, this.o.mapId);

@@ -61,7 +61,7 @@ export function clusterRuntime(w: Wiring): Runtime {
   // A customer's budget is its partition's: checks go to the processor holding it (docs/scale-out.md).
   const router = config.budget.enabled
     ? new BudgetRouter({
-        nc: nc.conn,
+        nc: w.budgetNc!.conn,
         subjectPrefix: config.cluster.subjectPrefix,
         partitions: config.cluster.partitions,
         // Answered from caught-up state only: a partition still replaying is not asked.
@@ -198,7 +198,7 @@ export function clusterRuntime(w: Wiring): Runtime {
         onLeader: (isLeader) => w.serial(() => lead(isLeader)),
       });
       await leases.start();
-      if (router) pressureService = await startPressureService(nc.conn, config.budget, { check: (r) => router.check(r), batch: (r) => router.batch(r) }, log.child({ stage: 'budget' }));
+      if (router) pressureService = await startPressureService(w.budgetNc!.conn, config.budget, { check: (r) => router.check(r), batch: (r) => router.batch(r) }, log.child({ stage: 'budget' }));
     },
     tick: () => {
       if (leader) notifier.tick(clock.now());

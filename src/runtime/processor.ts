@@ -1,7 +1,7 @@
 // The runtime's entry: opens the connections, builds the consumers and the commit protocol (commit.ts) around them,
 // the wall and the timers, and hands the rest to the mode, a single processor (single.ts) or a cluster member
 // (cluster.ts). The order of start and stop is written here once for both.
-import type { JsMsg } from 'nats';
+import type { JsMsg, NatsConnection } from 'nats';
 import type { VigilConfig } from '../config/schema.js';
 import type { WallSource } from '../contract/frames.js';
 import { isSchedulingClock, systemClock, type Clock, type SchedulingClock } from '../shared/clock.js';
@@ -53,6 +53,8 @@ export interface RunningProcessor {
   sinkCounters(): Readonly<SinkCounters>;
   /** The scheduled refit's last outcome (null when signals.model.refit is off). */
   refitStatus(): RefitStatus | null;
+  /** The processor's NATS connection and the contact budget's own (null when budget.enabled is off); for tests. */
+  natsConnections(): { processor: NatsConnection; budget: NatsConnection | null };
 }
 
 /** A Redis key a running processor refreshes every commit interval; it expires soon after the processor stops. */
@@ -165,7 +167,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     pipelines: everyPipeline,
     sink,
     pending: () => sumOf([...consumers.values()], (c) => c.source.pending()),
-    natsConnected: () => nc.connected(),
+    natsConnected: () => nc.connected() && (services.budgetNc?.connected() ?? true),
     wallClients: () => wall?.clientCount() ?? 0,
     commitDurations: () => committer.durations,
     oldestCheckpointAt: () => (consumers.size > 0 ? Math.min(...[...consumers.values()].map((c) => c.ledger.lastCheckpoint.at)) : 0),
@@ -204,7 +206,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     readiness: () => {
       const list = [...consumers.values()];
       return readiness({
-        natsConnected: nc.connected(),
+        natsConnected: nc.connected() && (services.budgetNc?.connected() ?? true),
         notifierError: notifier.error,
         consentError: consent.error,
         alertStores: [...list.map((c) => c.alertStore), ...mode.leaderAlertStores()],
@@ -288,6 +290,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     suppressionBucket: () => mode.suppressionBucket(),
     sinkCounters: () => sink.counters,
     refitStatus: () => refit?.status() ?? null,
+    natsConnections: () => ({ processor: nc.conn, budget: services.budgetNc?.conn ?? null }),
     reloadRules: (rules) => {
       for (const p of everyPipeline()) p.setRules(rules);
       log.info({ rules: rules.map((r) => r.name) }, 'alert rules reloaded');
@@ -318,6 +321,8 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
         await redis.del(heartbeat).catch(() => undefined);
         redis.disconnect();
         await nc.conn.drain().catch(() => undefined);
+        // The budget's service and forwarded checks stopped with stopPressure and stopBudget: nothing left to answer.
+        await services.budgetNc?.conn.drain().catch(() => undefined);
         await ch.close();
         log.info({ processed: sumOf(pipelines(), (p) => p.counts.processed) }, 'stopped');
       })()),

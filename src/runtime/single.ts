@@ -61,7 +61,7 @@ export function singleRuntime(w: Wiring): Runtime {
       // Senders are answered from caught-up state only: the bucket and the service start after the replay.
       if (config.budget.enabled) {
         suppressionBucket = await openSuppressionBucket(w.nc.conn, config.budget, c.pipeline.budget, w.log.child({ stage: 'budget' }), config.nats.replicas, undefined, w.clock);
-        pressureService = await startPressureService(w.nc.conn, config.budget, localAnswers(c.pipeline.budget, w.budgetId), w.log.child({ stage: 'budget' }));
+        pressureService = await startPressureService(w.budgetNc!.conn, config.budget, localAnswers(c.pipeline.budget, w.budgetId), w.log.child({ stage: 'budget' }));
       }
     },
     tick: () => undefined,

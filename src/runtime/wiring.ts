@@ -36,6 +36,11 @@ import type { Check } from './readiness.js';
 
 export interface Services {
   nc: NatsLink;
+  /**
+   * The contact budget's own connection (null when budget.enabled is off): its service and the cluster's forwarded
+   * checks. On the processor's connection a request waited behind the stream's pull batches in the same socket.
+   */
+  budgetNc: NatsLink | null;
   redis: Redis;
   jsm: JetStreamManager;
   ch: ClickHouseClient;
@@ -62,6 +67,7 @@ export interface ServiceOptions {
 /** Connects, loads the notifier's and consent's state, applies the schema and makes sure of the stream, in that order. */
 export async function openServices(config: VigilConfig, log: Logger, { clock, timerClock, leads }: ServiceOptions): Promise<Services> {
   const nc = await connectNats(config, log);
+  const budgetNc = config.budget.enabled ? await connectNats(config, log, 'vigil-budget') : null;
   const redis = await connectRedis(config);
   const natsOut = new NatsOutputs(nc.conn, config.nats.deadLetterSubject, config.nats.alertSubjectPrefix);
   const deadLetter = (n: Notification, reason: string): void => natsOut.notificationDeadLetter(config.alerts.deadLetterSubject, n, reason);
@@ -89,7 +95,7 @@ export async function openServices(config: VigilConfig, log: Logger, { clock, ti
   const sink = createClickHouseSink(ch, config.clickhouse, { logger: log, clock: timerClock });
   const jsm = await nc.conn.jetstreamManager();
   await ensureStream(jsm, { ...config.nats }, log);
-  return { nc, redis, jsm, ch, schema, sink, natsOut, receivers, notifier, consent, pseudonymizer, timerClock };
+  return { nc, budgetNc, redis, jsm, ch, schema, sink, natsOut, receivers, notifier, consent, pseudonymizer, timerClock };
 }
 
 export interface ConsumerFactoryDeps {
