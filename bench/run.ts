@@ -357,7 +357,7 @@ async function latencyPhase(proc: ProcessorProcess, wallPort: number, fraction: 
 async function pacedPhase(proc: ProcessorProcess, rate: number, durationS: number, phaseTag: string, load: (() => Promise<BudgetResult['load']>) | null) {
   const before = await proc.call<Sample>({ cmd: 'sample' });
   const publishing = runWorker(
-    { mode: 'paced', servers: NATS, subjectPrefix: names.subjectPrefix, workload: workload(0, 1, Date.now(), 98), ratePerSec: rate, durationMs: durationS * 1000, triggerEveryMs: durationS * 1000 + 1, tag: phaseTag },
+    { mode: 'paced', servers: NATS, subjectPrefix: names.subjectPrefix, workload: workload(0, 1, Date.now(), 98), ratePerSec: rate, durationMs: durationS * 1000, triggerEveryMs: durationS * 1000 + 1, triggersPerBurst: 0, tag: phaseTag },
     () => undefined,
   );
   const loading = load?.() ?? Promise.resolve(null);
