@@ -5,7 +5,7 @@
 import { categoryOf, RESPONSE_TYPES, touchChannel, type VigilEvent } from '../contract/event.js';
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import { BucketRing, NibbleRing, type Ring, type RingArrayCtor } from './bucketRing.js';
-import { IdTable } from './idTable.js';
+import { IdTable } from '../shared/idTable.js';
 
 export const TOUCH_CHANNELS = ['email', 'push', 'sms', 'other'] as const;
 export type TouchChannel = (typeof TOUCH_CHANNELS)[number];

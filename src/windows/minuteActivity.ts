@@ -1,7 +1,7 @@
 // Per-minute activity counts for ClickHouse, written cumulatively so retries and rewrites never double a count.
 import { avalanche } from '../shared/hash.js';
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
-import { IdTable } from './idTable.js';
+import { IdTable } from '../shared/idTable.js';
 
 const INITIAL = 1024;
 const FREE = -1;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
+import { SnapshotReader, SnapshotWriter } from './snapshotCodec.js';
 import { IdTable, MAX_ID_BYTES } from './idTable.js';
 import { hashBytes } from './wtf8.js';
 

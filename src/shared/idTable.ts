@@ -3,9 +3,8 @@
 // Ids are kept as WTF-8 (wtf8.ts): a well-formed id's bytes are the UTF-8 of the message (findUtf8 looks them up).
 // Linear probing with backward-shift deletion (no tombstones), load at most 3/4, the index grown by rehashing the
 // stored hashes (any size: the home bucket scales the hash, no power of two); removed ids leave garbage in the arena
-// until it is compacted, once it exceeds the live bytes.
-
-import { NO_STRING, type SnapshotReader, type SnapshotWriter } from '../shared/snapshotCodec.js';
+// until it is compacted, once it exceeds the live bytes. Customer ids and event ids (admission's dedup) live in one.
+import { NO_STRING, type SnapshotReader, type SnapshotWriter } from './snapshotCodec.js';
 import { bytesOfLead, decode, encode, encoded, hashBytes, unitsOfLead } from './wtf8.js';
 
 const EMPTY = 0;
@@ -212,9 +211,11 @@ export class IdTable {
    */
   save(w: SnapshotWriter, name: string): void {
     const lengths = new Uint32Array(this.highWater);
-    const text = new Uint8Array(this.arenaUsed - this.garbage);
-    let at = 0;
+    const arena = this.arena;
     let wellFormed = true;
+    // Ids lie in the arena in slot order unless removals and reuse moved them: then the block is one copy.
+    let inOrder = true;
+    let at = 0;
     for (let slot = 0; slot < this.highWater; slot++) {
       if (this.lens[slot] === 0) {
         lengths[slot] = NO_STRING;
@@ -222,17 +223,34 @@ export class IdTable {
       }
       const start = this.offsets[slot];
       const end = start + this.lens[slot] - 1;
+      if (start !== at) inOrder = false;
+      at = end;
       let n = 0;
       for (let i = start; i < end; ) {
-        const lead = this.arena[i];
+        const lead = arena[i];
+        if (lead < 0x80) {
+          n++;
+          i++;
+          continue;
+        }
         // A lone surrogate (ED A0..BF ..) is not UTF-8: such ids go through `strings`, which keeps them in the header.
-        if (lead === 0xed && this.arena[i + 1] >= 0xa0) wellFormed = false;
+        if (lead === 0xed && arena[i + 1] >= 0xa0) wellFormed = false;
         n += unitsOfLead(lead);
         i += bytesOfLead(lead);
       }
       lengths[slot] = n;
-      text.set(this.arena.subarray(start, end), at);
-      at += end - start;
+    }
+    let text: Uint8Array;
+    if (inOrder) text = arena.slice(0, at);
+    else {
+      text = new Uint8Array(this.arenaUsed - this.garbage);
+      let to = 0;
+      for (let slot = 0; slot < this.highWater; slot++) {
+        if (this.lens[slot] === 0) continue;
+        const start = this.offsets[slot];
+        const end = start + this.lens[slot] - 1;
+        for (let i = start; i < end; i++) text[to++] = arena[i];
+      }
     }
     if (wellFormed) w.utf8Strings(name, text, lengths);
     else w.strings(name, Array.from({ length: this.highWater }, (_, slot) => this.idOf(slot)));
@@ -315,10 +333,7 @@ export class IdTable {
   }
 
   /** Room for `len` more bytes: compacting when half the arena is garbage, else growing it. */
-  /**
-   * Room for `slots` ids and `bytes` of them at once, before a load: grown step by step instead, a million ids cost
-   * some thirty rehashes and copies of the index, slots and arena (half the restore of a million customers).
-   */
+  /** Room for `slots` ids of `bytes` before a load: step by step, a million ids cost some thirty rehashes and copies. */
   private reserve(slots: number, bytes: number): void {
     if (this.hashes.length < slots) this.growSlots(slots);
     const indexSize = Math.ceil(slots / MAX_LOAD) + 1;

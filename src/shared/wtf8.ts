@@ -1,7 +1,7 @@
 // WTF-8: UTF-8 that also encodes a lone surrogate as its 3-byte sequence. One byte per ASCII character, every JS
 // string round-trips exactly (even "\ud800", which JSON.parse can produce), and a well-formed string's bytes are its
 // UTF-8; encoding and hashing allocate nothing, so ids can be looked up per event without a string per customer.
-import { avalanche, FNV_OFFSET, FNV_PRIME } from '../shared/hash.js';
+import { avalanche, FNV_OFFSET, FNV_PRIME } from './hash.js';
 
 /** Bytes of the last id encoded (reused: encoding allocates nothing once it has grown to the longest id seen). */
 export let encoded = new Uint8Array(256);
