@@ -107,7 +107,8 @@ describe('live purchase model in ClickHouse equals the offline fit', () => {
     expect(fit.customers).toBe(300);
     expect(fit.bgnbd.converged && fit.gammaGamma?.converged).toBe(true);
     expect(fit.model).toMatch(/^bgnbd-gg:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    await eventually('the processor on the fitted parameters', () => processor.pipeline.model.name === fit.model, 10_000);
+    // Staged by the watch, it takes over at the pipeline's next checkpoint (processor.checkpointIntervalMs, 10 s).
+    await eventually('the processor on the fitted parameters', () => processor.pipeline.model.name === fit.model, 30_000);
 
     // One page view per customer a day after the last purchase: each writes a snapshot as of that minute.
     const tEnd = origin + 61 * DAY;
