@@ -20,6 +20,7 @@ import { trackingData, trackingSvg } from '../signals/models/trackingPlot.js';
 import { parameterUncertainty } from '../signals/models/uncertainty.js';
 import { modelInputs } from '../signals/purchaseModel.js';
 import { modelSelectionRows, storeModelSelection } from '../sources/modelSelection.js';
+import { chosenModelTracking, storeModelTracking } from '../sources/modelTracking.js';
 import { buildComparisonReport, formatComparison, type ComparisonReport } from './modelComparison.js';
 import { parsePurchaseLogCsv, parseSummaryCsv, readCsv, type SummaryRow, type TimeUnit } from './modelFitCsv.js';
 
@@ -215,26 +216,22 @@ export async function fitFromClickHouse(
     fit.segments = segmented.fits;
     if (Object.keys(segmented.skipped).length > 0) fit.segmentsSkipped = segmented.skipped;
   }
-  let storedChoice: ModelFitRecord | null = null;
   const fittedAtMs = Math.floor(options.fittedAtMs / 1000) * 1000;
   // The comparison first: the version stored below carries the chosen model's fit when it is not BG/NBD.
   const holdoutDays = options.holdoutDays ?? DEFAULT_HOLDOUT_DAYS;
   if (holdoutDays > 0) step(`comparing BG/NBD, Pareto/NBD and MBG/NBD on the last ${holdoutDays} days`);
   const outcome = holdoutDays > 0 ? await compareOnHoldout(ch, histories, { asOfMs: options.asOfMs, holdoutDays, minCustomers }) : null;
-  if (typeof outcome === 'string') fit.comparisonSkipped = outcome;
-  const compared = typeof outcome === 'string' ? null : outcome;
+  const compared = typeof outcome === 'string' ? ((fit.comparisonSkipped = outcome), null) : outcome;
   const chosenName = compared?.comparison.chosen;
-  let chosen: StoredModel['chosen'];
+  let chosen: StoredModel['chosen'], storedChoice: ModelFitRecord | undefined;
   if (chosenName && chosenName !== 'bgnbd') {
-    const spec = COUNT_MODELS[chosenName];
-    step(`fitting ${spec.label}, the holdout's choice, on ${inputs.length.toLocaleString('en-US')} customers for live scoring`);
+    step(`fitting ${COUNT_MODELS[chosenName].label}, the holdout's choice, on ${inputs.length.toLocaleString('en-US')} customers for live scoring`);
     const summaries = inputs.map(({ x, tx, T }) => ({ x, tx, T }));
-    const full = spec.fit(summaries, { minCustomers });
-    const cov = parameterUncertainty(chosenName, full.params, summaries).logCovariance;
+    const full = COUNT_MODELS[chosenName].fit(summaries, { minCustomers });
+    const logCovariance = parameterUncertainty(chosenName, full.params, summaries).logCovariance;
     fit.live = { model: chosenName, params: full.params, logLikelihood: full.logLikelihood, converged: full.converged };
-    // An unconverged fit of the chosen model is stored (for the record) but not read: the version scores with BG/NBD.
-    if (full.converged) chosen = { model: chosenName, params: full.params, logCovariance: cov };
-    storedChoice = { model: chosenName, params: full.params, logLikelihood: full.logLikelihood, customers: inputs.length, converged: full.converged, logCovariance: cov };
+    if (full.converged) chosen = { model: chosenName, params: full.params, logCovariance }; // else stored, not read
+    storedChoice = { ...fit.live, customers: inputs.length, logCovariance };
   }
   const ggUsable = fit.gammaGamma?.converged === true;
   fit.model = storedModelName({ fittedAtMs, gammaGamma: ggUsable ? fit.gammaGamma!.params : null, chosen });
@@ -246,12 +243,13 @@ export async function fitFromClickHouse(
       ? [{ model: GAMMA_GAMMA_MODEL, params: fit.gammaGamma.params, logLikelihood: fit.gammaGamma.logLikelihood, customers: fit.gammaGamma.customers, converged: fit.gammaGamma.converged } as const]
       : []),
     ...(fit.segments ?? []).map((s) => ({ model: BGNBD_MODEL, params: s.params, logLikelihood: s.logLikelihood, customers: s.customers, converged: s.converged, segment: s.segment, logCovariance: s.logCovariance }) as const),
-    ...(storedChoice ? [storedChoice] : []),
+    ...[storedChoice ?? []].flat(),
   ]);
   if (compared) {
     fit.comparison = compared.report;
-    step(`storing the comparison (chosen: ${compared.report.chosen}) in model_selection`);
-    await storeModelSelection(ch, modelSelectionRows(compared.comparison, compared.uncertainty, { fittedAtMs, originMs: compared.originMs, source }));
+    step(`storing the comparison (chosen: ${compared.report.chosen}) in model_selection and its tracking plot in model_tracking`);
+    const selection = modelSelectionRows(compared.comparison, compared.uncertainty, { fittedAtMs, originMs: compared.originMs, source });
+    await Promise.all([storeModelSelection(ch, selection), storeModelTracking(ch, compared.tracking(fittedAtMs))]);
   }
   return fit;
 }
@@ -278,7 +276,9 @@ async function compareOnHoldout(
   const calibrationEnd = (calibrationEndMs - originMs) / DAY_MS;
   const holdoutPurchases = earlier.map((h) => (now.get(h.customerId) ?? h.history.purchases) - h.history.purchases);
   const comparison = compareModels({ calibration, holdoutPurchases, calibrationEnd, holdoutEnd: calibrationEnd + o.holdoutDays }, { minCustomers: o.minCustomers });
-  return { comparison, originMs, ...buildComparisonReport(comparison, calibration, 'days') };
+  const firstDays = earlier.map((h) => (h.history.firstMin * MINUTE_MS - originMs) / DAY_MS);
+  const tracking = await chosenModelTracking(ch, { comparison, firstDays, originMs, calibrationEndMs, asOfMs: o.asOfMs });
+  return { comparison, originMs, tracking, ...buildComparisonReport(comparison, calibration, 'days') };
 }
 
 function isoSeconds(ms: number): string {

@@ -142,6 +142,19 @@ describe.each(CLICKHOUSE_ENGINES)('purchase models in %s', (_name, make) => {
     expect(actual).toBe(customers.reduce((n, c) => n + (c.purchases ?? []).filter((p) => p.time > 110).length, 0));
     expect(Number(selection[0].holdout_actual)).toBe(actual);
     expect(Object.keys(JSON.parse(selection[0].std_errors))).toEqual(['r', 'alpha', 'a', 'b']);
+    // the chosen model's tracking plot in model_tracking: a row a week from the cohort's first purchase to the fit's
+    // as-of time, its cumulative actual every repeat purchase of the cohort (here every simulated customer's)
+    const tracking = await ch.query<{ model: string; period_end: string; calibration_end: string; actual: number; actual_cumulative: number; expected_cumulative: number }>(
+      `SELECT model, toString(period_end) AS period_end, toString(calibration_end) AS calibration_end, actual, actual_cumulative, expected_cumulative
+       FROM ${ch.database}.model_tracking WHERE fitted_at = toDateTime('2026-11-20 12:00:01', 'UTC') ORDER BY period_end`,
+    );
+    expect(new Set(tracking.map((r) => `${r.model} ${r.calibration_end}`))).toEqual(new Set([`${chosen} 2026-08-22 12:00:00`]));
+    expect(tracking.at(-1)!.period_end).toBe('2026-11-20 12:00:00');
+    const repeats = customers.reduce((n, c) => n + Math.max(0, (c.purchases ?? []).length - 1), 0);
+    expect(Number(tracking.at(-1)!.actual_cumulative)).toBe(repeats);
+    expect(tracking.reduce((n, r) => n + Number(r.actual), 0)).toBe(repeats);
+    // the fit tracks the cohort: the expected total within a fifth of the actual
+    expect(Math.abs(Number(tracking.at(-1)!.expected_cumulative) / repeats - 1)).toBeLessThan(0.2);
   });
 
   it('vigil model fit per segment: a fit for each segment with enough buyers, in the same version as the pooled one', async () => {
