@@ -83,6 +83,10 @@ export class Pipeline extends WallFacing {
   private readonly privacyStep: LivePrivacy;
   private readonly suppressions: SuppressionSource;
   private restoredModel: string | null = null;
+  /** The version that scored what followed the restored checkpoint (its `nextModel`; else its `model`). */
+  private restoredNextModel: string | null = null;
+  /** A newer version waiting for the next checkpoint boundary (stageModel). */
+  private stagedModel: PurchaseModelSet | null = null;
   /** Event time to signals computed, per derived customer: its latest event to the derive (vigil_event_to_signal_seconds). */
   readonly eventToSignal = new Histogram(EVENT_LAG_BUCKETS);
   /** Customers (by slot) with events since the last derive, each with its latest event and when it was received. */
@@ -123,9 +127,24 @@ export class Pipeline extends WallFacing {
   /** The model version that scored the state of the last restored checkpoint (null: none restored, or not recorded). */
   get checkpointModel(): string | null { return this.restoredModel; }
 
-  /** Swaps the purchase model version (fitted parameters stored or refreshed); the next signals use it. */
+  /** The version that scored the events after the restored checkpoint: the replay scores them with it again. */
+  get replayModel(): string | null { return this.restoredNextModel; }
+
+  /** The version staged for the next checkpoint boundary (null: none waiting). */
+  get pendingModel(): PurchaseModelSet | null { return this.stagedModel; }
+
+  /** Swaps the purchase model version at once (the replay after a restore; tests); live swaps go through stageModel. */
   setModel(model: PurchaseModelSet): void {
     this.scorer.model = model;
+    this.stagedModel = null;
+  }
+
+  /**
+   * Stages a version (fitted parameters stored or refreshed) to take over at the next checkpoint, right after its
+   * snapshot: every event a checkpoint covers since the one before was scored with the version it records.
+   */
+  stageModel(model: PurchaseModelSet): void {
+    this.stagedModel = model === this.scorer.model ? null : model;
   }
 
   /** Event time the processor has reached: the latest event time seen, never ahead of the clock. */
@@ -294,20 +313,26 @@ export class Pipeline extends WallFacing {
     this.derive();
     this.payOwedSnapshots();
     const w = new SnapshotWriter();
-    // `model`: the version that scored what the checkpoint covers, for the replay after a restore.
-    const meta = { streamSeq, maxEventTs: 0, counts: this.counts, rejectReasons: [...this.rejectReasons], atRisk: this.live.savedAtRisk(), model: this.scorer.model.name };
+    // The checkpoint is the model's boundary: `model` scored what it covers, `nextModel` (a staged version, taking
+    // over once the blob is written) scores what follows, so the replay after a restore scores with it again.
+    const next = this.stagedModel ?? this.scorer.model;
+    const meta = { streamSeq, maxEventTs: 0, counts: this.counts, rejectReasons: [...this.rejectReasons], atRisk: this.live.savedAtRisk(), model: this.scorer.model.name, nextModel: next.name };
     w.json.pipeline = meta;
     this.state.save(w);
     meta.maxEventTs = this.admission.save(w).maxEventTs;
     this.state.saveActivity(w);
-    return w.finish();
+    const blob = w.finish();
+    this.scorer.model = next;
+    this.stagedModel = null;
+    return blob;
   }
 
   /** Replaces the live state with a checkpoint's; returns the stream sequence it covers. */
   restore(blob: Uint8Array): number {
     const r = new SnapshotReader(blob);
-    const meta = r.json.pipeline as { streamSeq: number; maxEventTs: number; counts: Record<Outcome, number>; rejectReasons: [PipelineRejectReason, number][]; atRisk: AtRiskEntry[]; model?: string };
+    const meta = r.json.pipeline as { streamSeq: number; maxEventTs: number; counts: Record<Outcome, number>; rejectReasons: [PipelineRejectReason, number][]; atRisk: AtRiskEntry[]; model?: string; nextModel?: string };
     this.restoredModel = typeof meta.model === 'string' ? meta.model : null;
+    this.restoredNextModel = typeof meta.nextModel === 'string' ? meta.nextModel : this.restoredModel;
     Object.assign(this.counts, meta.counts);
     this.rejectReasons.clear();
     for (const [k, v] of meta.rejectReasons) this.rejectReasons.set(k, v);

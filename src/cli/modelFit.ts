@@ -9,7 +9,8 @@ import { loadConfig } from '../config/load.js';
 import { DAY_MS, MINUTE_MS } from '../shared/clock.js';
 import { VigilError, errorMessage } from '../shared/errors.js';
 import { createClickHouseClient, type ClickHouseClient } from '../sinks/clickhouse/client.js';
-import { BGNBD_MODEL, GAMMA_GAMMA_MODEL, readPurchaseHistories, storeModelFits, storedModelName } from '../sources/purchaseModels.js';
+import { BGNBD_MODEL, GAMMA_GAMMA_MODEL, readPurchaseHistories, storeModelFits, storedModelName, type ModelFitRecord, type StoredModel } from '../sources/purchaseModels.js';
+import { COUNT_MODELS, type CountModelName } from '../signals/models/countModels.js';
 import { fitBgNbd, type BgNbdParams, type CustomerSummary } from '../signals/models/bgnbd.js';
 import { fitGammaGamma, type GammaGammaParams } from '../signals/models/gammaGamma.js';
 import { evaluateHoldout, formatHoldoutTable } from '../signals/models/holdout.js';
@@ -19,6 +20,7 @@ import { trackingData, trackingSvg } from '../signals/models/trackingPlot.js';
 import { parameterUncertainty } from '../signals/models/uncertainty.js';
 import { modelInputs } from '../signals/purchaseModel.js';
 import { modelSelectionRows, storeModelSelection } from '../sources/modelSelection.js';
+import { chosenModelTracking, storeModelTracking } from '../sources/modelTracking.js';
 import { buildComparisonReport, formatComparison, type ComparisonReport } from './modelComparison.js';
 import { parsePurchaseLogCsv, parseSummaryCsv, readCsv, type SummaryRow, type TimeUnit } from './modelFitCsv.js';
 
@@ -112,6 +114,8 @@ export interface ClickHouseModelFit extends ModelFitSummary {
   /** BG/NBD, Pareto/NBD and MBG/NBD compared on the last holdoutDays (times in days since the earliest purchase). */
   comparison?: ComparisonReport;
   comparisonSkipped?: string;
+  /** The comparison's choice other than BG/NBD, fitted on the whole history: the version scores with it if converged. */
+  live?: { model: CountModelName; params: Record<string, number>; logLikelihood: number; converged: boolean };
 }
 
 export const DEFAULT_MIN_CUSTOMERS = 100;
@@ -213,27 +217,39 @@ export async function fitFromClickHouse(
     if (Object.keys(segmented.skipped).length > 0) fit.segmentsSkipped = segmented.skipped;
   }
   const fittedAtMs = Math.floor(options.fittedAtMs / 1000) * 1000;
+  // The comparison first: the version stored below carries the chosen model's fit when it is not BG/NBD.
+  const holdoutDays = options.holdoutDays ?? DEFAULT_HOLDOUT_DAYS;
+  if (holdoutDays > 0) step(`comparing BG/NBD, Pareto/NBD and MBG/NBD on the last ${holdoutDays} days`);
+  const outcome = holdoutDays > 0 ? await compareOnHoldout(ch, histories, { asOfMs: options.asOfMs, holdoutDays, minCustomers }) : null;
+  const compared = typeof outcome === 'string' ? ((fit.comparisonSkipped = outcome), null) : outcome;
+  const chosenName = compared?.comparison.chosen;
+  let chosen: StoredModel['chosen'], storedChoice: ModelFitRecord | undefined;
+  if (chosenName && chosenName !== 'bgnbd') {
+    step(`fitting ${COUNT_MODELS[chosenName].label}, the holdout's choice, on ${inputs.length.toLocaleString('en-US')} customers for live scoring`);
+    const summaries = inputs.map(({ x, tx, T }) => ({ x, tx, T }));
+    const full = COUNT_MODELS[chosenName].fit(summaries, { minCustomers });
+    const logCovariance = parameterUncertainty(chosenName, full.params, summaries).logCovariance;
+    fit.live = { model: chosenName, params: full.params, logLikelihood: full.logLikelihood, converged: full.converged };
+    if (full.converged) chosen = { model: chosenName, params: full.params, logCovariance }; // else stored, not read
+    storedChoice = { ...fit.live, customers: inputs.length, logCovariance };
+  }
   const ggUsable = fit.gammaGamma?.converged === true;
-  fit.model = storedModelName({ fittedAtMs, bgnbd: bg.params, gammaGamma: ggUsable ? fit.gammaGamma!.params : null });
+  fit.model = storedModelName({ fittedAtMs, gammaGamma: ggUsable ? fit.gammaGamma!.params : null, chosen });
   step(`storing ${fit.model} in model_params`);
+  // One insert: the watch never reads a version without the chosen model's row that names it.
   await storeModelFits(ch, fittedAtMs, source, [
     { model: BGNBD_MODEL, params: bg.params, logLikelihood: bg.logLikelihood, customers: inputs.length, converged: bg.converged, logCovariance: uncertainty.logCovariance },
     ...(fit.gammaGamma
       ? [{ model: GAMMA_GAMMA_MODEL, params: fit.gammaGamma.params, logLikelihood: fit.gammaGamma.logLikelihood, customers: fit.gammaGamma.customers, converged: fit.gammaGamma.converged } as const]
       : []),
     ...(fit.segments ?? []).map((s) => ({ model: BGNBD_MODEL, params: s.params, logLikelihood: s.logLikelihood, customers: s.customers, converged: s.converged, segment: s.segment, logCovariance: s.logCovariance }) as const),
+    ...[storedChoice ?? []].flat(),
   ]);
-  const holdoutDays = options.holdoutDays ?? DEFAULT_HOLDOUT_DAYS;
-  if (holdoutDays > 0) {
-    step(`comparing BG/NBD, Pareto/NBD and MBG/NBD on the last ${holdoutDays} days`);
-    const compared = await compareOnHoldout(ch, histories, { asOfMs: options.asOfMs, holdoutDays, minCustomers });
-    if (typeof compared === 'string') {
-      fit.comparisonSkipped = compared;
-    } else {
-      fit.comparison = compared.report;
-      step(`storing the comparison (chosen: ${compared.report.chosen}) in model_selection`);
-      await storeModelSelection(ch, modelSelectionRows(compared.comparison, compared.uncertainty, { fittedAtMs, originMs: compared.originMs, source }));
-    }
+  if (compared) {
+    fit.comparison = compared.report;
+    step(`storing the comparison (chosen: ${compared.report.chosen}) in model_selection and its tracking plot in model_tracking`);
+    const selection = modelSelectionRows(compared.comparison, compared.uncertainty, { fittedAtMs, originMs: compared.originMs, source });
+    await Promise.all([storeModelSelection(ch, selection), storeModelTracking(ch, compared.tracking(fittedAtMs))]);
   }
   return fit;
 }
@@ -260,7 +276,9 @@ async function compareOnHoldout(
   const calibrationEnd = (calibrationEndMs - originMs) / DAY_MS;
   const holdoutPurchases = earlier.map((h) => (now.get(h.customerId) ?? h.history.purchases) - h.history.purchases);
   const comparison = compareModels({ calibration, holdoutPurchases, calibrationEnd, holdoutEnd: calibrationEnd + o.holdoutDays }, { minCustomers: o.minCustomers });
-  return { comparison, originMs, ...buildComparisonReport(comparison, calibration, 'days') };
+  const firstDays = earlier.map((h) => (h.history.firstMin * MINUTE_MS - originMs) / DAY_MS);
+  const tracking = await chosenModelTracking(ch, { comparison, firstDays, originMs, calibrationEndMs, asOfMs: o.asOfMs });
+  return { comparison, originMs, tracking, ...buildComparisonReport(comparison, calibration, 'days') };
 }
 
 function isoSeconds(ms: number): string {

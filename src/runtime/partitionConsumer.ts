@@ -90,7 +90,7 @@ export class PartitionConsumer implements Slice<JsMsg> {
     const saved = await this.d.checkpoints.load();
     if (saved) {
       this.coveredSeq = this.pipeline.restore(saved);
-      log.info({ seq: this.coveredSeq, bytes: saved.byteLength, customers: this.pipeline.windows.size, model: this.pipeline.checkpointModel }, 'checkpoint restored');
+      log.info({ seq: this.coveredSeq, bytes: saved.byteLength, customers: this.pipeline.windows.size, model: this.pipeline.checkpointModel, nextModel: this.pipeline.replayModel }, 'checkpoint restored');
       await this.replayWithCheckpointModel();
     }
     const bounds = await streamBounds(this.d.nc, config.nats.stream);
@@ -103,8 +103,8 @@ export class PartitionConsumer implements Slice<JsMsg> {
     // The replayed events are derived while still replaying: their alerts were evaluated before the restart.
     this.pipeline.derive();
     this.pipeline.replaying = false;
-    // Caught up: the version every processor runs now (the watch keeps it current from here).
-    if (this.d.models) this.pipeline.setModel(this.d.models.current());
+    // Caught up: the version every processor runs now takes over at the first checkpoint (the watch stages later ones).
+    if (this.d.models) this.pipeline.stageModel(this.d.models.current());
     this.coveredSeq = Math.max(this.coveredSeq, bounds.last);
     await this.source.start(this.coveredSeq + 1);
     this.consuming = true;
@@ -113,12 +113,12 @@ export class PartitionConsumer implements Slice<JsMsg> {
   }
 
   /**
-   * The replay after the checkpoint scores with the version that scored the checkpoint's state, when it is still
-   * stored, so the replayed signals follow on from it; else with the latest.
+   * The replay after the checkpoint scores with the version that scored those events live (the checkpoint's
+   * `nextModel`), when it is still stored, so the replayed signals follow on from it; else with the latest.
    */
   private async replayWithCheckpointModel(): Promise<void> {
     const { models, log } = this.d;
-    const version = this.pipeline.checkpointModel;
+    const version = this.pipeline.replayModel;
     if (!models) return;
     const latest = models.current().name;
     if (version === null || version === latest) {

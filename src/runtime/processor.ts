@@ -93,9 +93,10 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     get model() {
       return model;
     },
+    // Staged: each pipeline takes the new version at its next checkpoint, so a checkpoint names what scored it.
     setModel(m: typeof model) {
       model = m;
-      for (const p of everyPipeline()) p.setModel(m);
+      for (const p of pipelines()) p.stageModel(m);
     },
   };
   const models = watchStoredModel({ ch, config: config.signals.model, log: log.child({ stage: 'model' }), target: modelTarget });
@@ -158,7 +159,8 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     serial,
     committer,
     budgetId: pseudonymizer ? (id) => pseudonymizer.hash(id) : (id) => id,
-    modelState: () => modelState(model.name, refit?.status() ?? null),
+    // The version scoring now (a staged one shows once a checkpoint has let it take over).
+    modelState: () => modelState(pipelines()[0]?.model.name ?? model.name, refit?.status() ?? null),
   };
   const mode = (runtime = clustered ? clusterRuntime(wiring) : singleRuntime(wiring));
 

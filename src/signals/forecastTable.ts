@@ -17,17 +17,31 @@ const MAX_STEP = 2 ** 21 - 2;
  * customer value multiplies by P(alive) and the expected spend). Results do not depend on what is cached: every value
  * is interpolated between the same two grid points.
  */
+/** A count model's E[Y(t) | alive at T, x], and its purchase-rate scale α (the table's step of T follows it). */
+export interface ConditionalForecast {
+  alpha: number;
+  ifAlive(t: number, x: number, T: number): number;
+}
+
+/**
+ * BG/NBD's: E[Y(t) | alive] is E[Y(t)] / P(alive) at any t_x, here t_x = T, where P(alive) = 1 / (1 + a / (b + x − 1))
+ * is far from zero.
+ */
+export function bgNbdForecast(bg: BgNbdParams): ConditionalForecast {
+  return { alpha: bg.alpha, ifAlive: (t, x, T) => expectedPurchases(bg, t, x, T, T) / pAlive(bg, x, T, T) };
+}
+
 export class ForecastTable {
   private readonly rows = new Map<number, Float64Array>();
   private readonly step: number;
   private readonly width: number;
 
   constructor(
-    private readonly bg: BgNbdParams,
+    private readonly forecast: ConditionalForecast,
     private readonly horizons: readonly number[],
     private readonly value: LifetimeValueOptions,
   ) {
-    this.step = bg.alpha / STEPS_PER_ALPHA;
+    this.step = forecast.alpha / STEPS_PER_ALPHA;
     this.width = horizons.length + 1;
   }
 
@@ -67,14 +81,10 @@ export class ForecastTable {
     return row;
   }
 
-  /**
-   * The row at exactly (x, T), from the model's functions: E[Y(t) | alive] is E[Y(t)] / P(alive) at any t_x, here
-   * t_x = T, where P(alive) = 1 / (1 + a / (b + x − 1)) is far from zero.
-   */
+  /** The row at exactly (x, T), from the model's own functions. */
   private exact(x: number, T: number): Float64Array {
     const out = new Float64Array(this.width);
-    const alive = pAlive(this.bg, x, T, T);
-    const ifAlive = (t: number) => expectedPurchases(this.bg, t, x, T, T) / alive;
+    const ifAlive = (t: number) => this.forecast.ifAlive(t, x, T);
     this.horizons.forEach((t, k) => (out[k] = ifAlive(t)));
     const { horizonPeriods, discountRatePerPeriod, periodLength } = this.value;
     let total = 0;

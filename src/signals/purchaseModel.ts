@@ -1,11 +1,13 @@
-// The live purchase model: BG/NBD for P(alive) and expected purchases, Gamma-Gamma for spend, in days. Also the one
+// The live purchase model: BG/NBD (or the count model the refit's holdout comparison chose: Pareto/NBD, MBG/NBD) for
+// P(alive) and expected purchases, Gamma-Gamma for spend, in days. Also the one
 // definition of a customer's model inputs (x, t_x, T, mean repeat spend), shared by the live windows and
 // `vigil model fit`, so the live values and the offline ones are computed from the same numbers.
 import type { VigilConfig } from '../config/schema.js';
 import { VigilError } from '../shared/errors.js';
 import { expectedPurchases, pAlive, type BgNbdParams } from './models/bgnbd.js';
 import { expectedAverageValue, type GammaGammaParams, type LifetimeValueOptions } from './models/gammaGamma.js';
-import { ForecastTable } from './forecastTable.js';
+import { COUNT_MODELS, type CountModelName, type ModelParams } from './models/countModels.js';
+import { bgNbdForecast, ForecastTable } from './forecastTable.js';
 import type { Interval } from './models/uncertainty.js';
 
 /** What the churn signal needs of a purchase model (BG/NBD with Gamma-Gamma), in days. */
@@ -85,8 +87,8 @@ export function lifetimeValueOptions(cfg: Pick<ModelConfig, 'valueHorizonDays' |
  * Throws MODEL_INPUT_INVALID for parameters the live model cannot use: every one finite and positive, and q > 1
  * (else a customer without repeat purchases has no finite expected spend).
  */
-export function validateModelParams(bg: BgNbdParams, gg: GammaGammaParams): void {
-  for (const [name, v] of Object.entries({ ...bg, ...gg })) {
+export function validateModelParams(counts: BgNbdParams | ModelParams, gg: GammaGammaParams): void {
+  for (const [name, v] of Object.entries({ ...counts, ...gg })) {
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
       throw new VigilError('MODEL_INPUT_INVALID', `purchase model parameter ${name} must be a positive number, got ${String(v)}`);
     }
@@ -94,9 +96,10 @@ export function validateModelParams(bg: BgNbdParams, gg: GammaGammaParams): void
   if (gg.q <= 1) throw new VigilError('MODEL_INPUT_INVALID', `Gamma-Gamma q = ${gg.q} ≤ 1 gives no finite mean spend for new buyers`);
 }
 
-/** BG/NBD's parameters in the order of a stored log-covariance (uncertainty.ts, countModels.ts). */
-const BGNBD_NAMES = ['r', 'alpha', 'a', 'b'] as const;
-
+/**
+ * The live model of a BG/NBD fit: pAlive and the forecast table called directly (the per-event path stays
+ * monomorphic); createCountPurchaseModel for the others.
+ */
 export function createPurchaseModel(
   cfg: Pick<ModelConfig, 'valueHorizonDays' | 'annualDiscountRate'>,
   bg: BgNbdParams,
@@ -108,7 +111,7 @@ export function createPurchaseModel(
   validateModelParams(bg, gg);
   const options = lifetimeValueOptions(cfg);
   // Snapshots read the 30- and 90-day expectations and the value: from a table, not a series per call (forecastTable.ts).
-  const table = new ForecastTable(bg, [30, 90], options);
+  const table = new ForecastTable(bgNbdForecast(bg), [30, 90], options);
   return {
     name,
     pAlive: (x, tx, T) => pAlive(bg, x, tx, T),
@@ -119,7 +122,39 @@ export function createPurchaseModel(
     // The discounted sum of customerLifetimeValue, regrouped: P(alive) × expected spend × discounted purchases if alive.
     customerValue: (x, tx, T, meanRepeatSpend) => pAlive(bg, x, tx, T) * expectedAverageValue(gg, x, Math.max(0, meanRepeatSpend)) * table.discountedPurchases(x, T),
     // One shape for every model (no conditional spread): the per-event calls stay monomorphic.
-    pAliveInterval: usableCovariance(logCovariance) ? pAliveInterval(bg, logCovariance) : undefined,
+    pAliveInterval: usableCovariance(logCovariance, 4) ? pAliveInterval((p, x, tx, T) => pAlive(p as unknown as BgNbdParams, x, tx, T), { ...bg }, COUNT_MODELS.bgnbd.paramNames, logCovariance) : undefined,
+  };
+}
+
+/**
+ * The live model of any count model's fit (countModels.ts), the one the refit's holdout comparison chose: its own
+ * P(alive) and E[Y(t) | alive] (through the same forecast table), Gamma-Gamma for spend as with BG/NBD.
+ */
+export function createCountPurchaseModel(
+  cfg: Pick<ModelConfig, 'valueHorizonDays' | 'annualDiscountRate'>,
+  model: CountModelName,
+  params: ModelParams,
+  gg: GammaGammaParams,
+  name: string,
+  /** Covariance of the log-parameters in the model's paramNames order. */
+  logCovariance?: readonly (readonly number[])[] | null,
+): PurchaseModel {
+  if (model === 'bgnbd') return createPurchaseModel(cfg, params as unknown as BgNbdParams, gg, name, logCovariance);
+  const spec = COUNT_MODELS[model];
+  for (const key of spec.paramNames) if (typeof params[key] !== 'number') throw new VigilError('MODEL_INPUT_INVALID', `${spec.label} parameters need ${key}`);
+  const own: ModelParams = Object.fromEntries(spec.paramNames.map((k) => [k, params[k]]));
+  validateModelParams(own, gg);
+  const table = new ForecastTable({ alpha: own.alpha, ifAlive: (t, x, T) => spec.expectedIfAlive(own, t, x, T) }, [30, 90], lifetimeValueOptions(cfg));
+  const alive = (x: number, tx: number, T: number): number => spec.pAlive(own, x, tx, T);
+  return {
+    name,
+    pAlive: alive,
+    expectedPurchases: (t, x, tx, T) => {
+      const k = table.horizonIndex(t);
+      return k < 0 ? spec.expectedPurchases(own, t, x, tx, T) : alive(x, tx, T) * table.ifAlive(k, x, T);
+    },
+    customerValue: (x, tx, T, meanRepeatSpend) => alive(x, tx, T) * expectedAverageValue(gg, x, Math.max(0, meanRepeatSpend)) * table.discountedPurchases(x, T),
+    pAliveInterval: usableCovariance(logCovariance, spec.paramNames.length) ? pAliveInterval(spec.pAlive, own, spec.paramNames, logCovariance) : undefined,
   };
 }
 
@@ -131,22 +166,28 @@ const logit = (v: number): number => Math.log(v) - Math.log1p(-v);
  * uncertainty.ts's deltaInterval for P(alive) on the logit scale (the same central differences in the log-parameters
  * and the same sums), without its objects: one parameter object moved in place, about 1 µs a customer instead of 6.
  */
-function pAliveInterval(bg: BgNbdParams, cov: readonly (readonly number[])[]): (x: number, tx: number, T: number) => Interval {
-  const moved: BgNbdParams = { ...bg };
-  const gradient = new Float64Array(4);
+function pAliveInterval(
+  alive: (p: ModelParams, x: number, tx: number, T: number) => number,
+  params: ModelParams,
+  names: readonly string[],
+  cov: readonly (readonly number[])[],
+): (x: number, tx: number, T: number) => Interval {
+  const n = names.length;
+  const moved: ModelParams = { ...params };
+  const gradient = new Float64Array(n);
   return (x, tx, T) => {
-    const estimate = pAlive(bg, x, tx, T);
-    for (let i = 0; i < 4; i++) {
-      const name = BGNBD_NAMES[i];
-      moved[name] = bg[name] * Math.exp(STEP);
-      const up = logit(pAlive(moved, x, tx, T));
-      moved[name] = bg[name] * Math.exp(-STEP);
-      const down = logit(pAlive(moved, x, tx, T));
-      moved[name] = bg[name];
+    const estimate = alive(params, x, tx, T);
+    for (let i = 0; i < n; i++) {
+      const name = names[i];
+      moved[name] = params[name] * Math.exp(STEP);
+      const up = logit(alive(moved, x, tx, T));
+      moved[name] = params[name] * Math.exp(-STEP);
+      const down = logit(alive(moved, x, tx, T));
+      moved[name] = params[name];
       gradient[i] = (up - down) / (2 * STEP);
     }
     let variance = 0;
-    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) variance += gradient[i] * cov[i][j] * gradient[j];
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) variance += gradient[i] * cov[i][j] * gradient[j];
     const center = logit(estimate);
     if (!Number.isFinite(center)) return { estimate, lower: estimate, upper: estimate, level: 0.9 };
     const half = Z90 * Math.sqrt(Math.max(0, variance));
@@ -154,9 +195,9 @@ function pAliveInterval(bg: BgNbdParams, cov: readonly (readonly number[])[]): (
   };
 }
 
-/** A 4 × 4 matrix of finite numbers (a stored fit's), else no interval. */
-function usableCovariance(m: readonly (readonly number[])[] | null | undefined): m is readonly (readonly number[])[] {
-  return Array.isArray(m) && m.length === 4 && m.every((row) => Array.isArray(row) && row.length === 4 && row.every((v) => typeof v === 'number' && Number.isFinite(v)));
+/** An n × n matrix of finite numbers (a stored fit's), else no interval. */
+function usableCovariance(m: readonly (readonly number[])[] | null | undefined, n: number): m is readonly (readonly number[])[] {
+  return Array.isArray(m) && m.length === n && m.every((row) => Array.isArray(row) && row.length === n && row.every((v) => typeof v === 'number' && Number.isFinite(v)));
 }
 
 /** A segment's model's name: the version's, then the segment (customer_signals.model says which scored a row). */

@@ -7,18 +7,25 @@ import { ManualClock } from '../shared/clock.js';
 import { silentLogger } from '../shared/logger.js';
 import { configuredPurchaseModel, type PurchaseModelSet } from '../signals/purchaseModel.js';
 import type { ClickHouseClient } from '../sinks/clickhouse/client.js';
-import { watchStoredModel } from './purchaseModels.js';
+import { paretoNbdPAlive } from '../signals/models/paretoNbd.js';
+import { mbgNbdExpectedPurchases } from '../signals/models/mbgnbd.js';
+import { pAlive as bgNbdPAlive } from '../signals/models/bgnbd.js';
+import { storedModelName, storedModelSet, watchStoredModel } from './purchaseModels.js';
 
 /** model_params as ClickHouse answers it: the newest converged fit, or nothing yet. */
 function fakeClickHouse() {
-  const db = { reads: 0, fittedS: 0, segments: {} as Record<string, Record<string, number>> };
+  const db = { reads: 0, fittedS: 0, segments: {} as Record<string, Record<string, number>>, extra: [] as { model: string; params: Record<string, unknown>; segment?: string }[] };
   const ch = {
     database: 'vigil',
     async query() {
       db.reads++;
       if (db.fittedS === 0) return [];
       const pooled = { model: 'bgnbd', params: JSON.stringify({ r: 0.24, alpha: 4.4, a: 0.79, b: 2.4 }), fitted_s: String(db.fittedS), segment: '' };
-      return [pooled, ...Object.entries(db.segments).map(([segment, p]) => ({ ...pooled, segment, params: JSON.stringify(p) }))];
+      return [
+        pooled,
+        ...Object.entries(db.segments).map(([segment, p]) => ({ ...pooled, segment, params: JSON.stringify(p) })),
+        ...db.extra.map((e) => ({ ...pooled, model: e.model, segment: e.segment ?? '', params: JSON.stringify(e.params) })),
+      ];
     },
   };
   return { db, ch: ch as unknown as ClickHouseClient };
@@ -78,5 +85,46 @@ describe('watchStoredModel', () => {
     expect(set.forSegment(null)).toBe(set);
     // The same customer (3 repeat purchases, the last 60 of 100 days ago) under each fit: the segment's differs.
     expect(set.forSegment('vip').pAlive(3, 40, 100)).not.toBeCloseTo(set.pAlive(3, 40, 100), 3);
+  });
+
+  it('scores the pooled customers with the count model the refit chose, named by it; segments keep BG/NBD', async () => {
+    const config = parseConfig({}).signals.model;
+    const { db, ch } = fakeClickHouse();
+    db.fittedS = 1_800_000_000;
+    db.segments = { vip: { r: 2, alpha: 10, a: 0.1, b: 5 } };
+    const pareto = { r: 0.55, alpha: 10.58, s: 0.61, beta: 11.67 };
+    db.extra = [{ model: 'pareto_nbd', params: { ...pareto, unit: 'days', logCovariance: [[0.01, 0, 0, 0], [0, 0.01, 0, 0], [0, 0, 0.01, 0], [0, 0, 0, 0.01]] } }];
+    const target = { model: configuredPurchaseModel(config), setModel(m: PurchaseModelSet) { target.model = m; } };
+    const watch = watchStoredModel({ ch, config, log: silentLogger, target, clock: new ManualClock(0) });
+    await watch.ready;
+    watch.stop();
+    const set = target.model;
+    expect(set.name).toBe('pareto_nbd:2027-01-15T08:00:00Z,gg:config');
+    expect(set.pAlive(3, 40, 100)).toBe(paretoNbdPAlive(pareto, 3, 40, 100));
+    expect(set.pAliveInterval?.(3, 40, 100).upper).toBeGreaterThan(set.pAlive(3, 40, 100));
+    expect(set.forSegment('vip').name).toBe('pareto_nbd:2027-01-15T08:00:00Z,gg:config@vip');
+    expect(set.forSegment('vip').pAlive(3, 40, 100)).toBe(bgNbdPAlive({ r: 2, alpha: 10, a: 0.1, b: 5 }, 3, 40, 100));
+  });
+
+  it('builds the live set of a stored version with each model: BG/NBD without a choice, else the chosen one', () => {
+    const config = parseConfig({}).signals.model;
+    const bg = { r: 0.24, alpha: 4.4, a: 0.79, b: 2.4 };
+    const gg = { p: 6.25, q: 3.74, gamma: 15.44 };
+    const mbg = { r: 0.525, alpha: 6.183, a: 0.891, b: 1.614 };
+    const base = { fittedAtMs: Date.parse('2026-11-23T12:00:00Z'), bgnbd: bg, gammaGamma: gg };
+    const plain = storedModelSet(config, base).set;
+    expect(plain.name).toBe('bgnbd-gg:2026-11-23T12:00:00Z');
+    expect(plain.pAlive(3, 40, 100)).toBe(bgNbdPAlive(bg, 3, 40, 100));
+    const chosen = { ...base, chosen: { model: 'mbg_nbd' as const, params: mbg, logCovariance: null } };
+    const live = storedModelSet(config, chosen).set;
+    expect(live.name).toBe(storedModelName(chosen));
+    expect(live.name).toBe('mbg_nbd-gg:2026-11-23T12:00:00Z');
+    expect(Math.abs(live.expectedPurchases(30, 3, 40, 100) - mbgNbdExpectedPurchases(mbg, 30, 3, 40, 100))).toBeLessThan(1e-9);
+    // MBG/NBD's own feature: a customer without repeat purchases may be gone, where BG/NBD says alive for sure
+    expect(plain.pAlive(0, 0, 30)).toBe(1);
+    expect(live.pAlive(0, 0, 30)).toBeLessThan(1);
+    expect(live.pAliveInterval).toBeUndefined();
+    // a chosen fit whose parameters cannot be used leaves the version unusable (the watch keeps the current one)
+    expect(() => storedModelSet(config, { ...chosen, chosen: { ...chosen.chosen, params: { ...mbg, b: 0 } } })).toThrow(/parameter b/);
   });
 });

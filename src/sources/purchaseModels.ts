@@ -5,7 +5,8 @@
 import type { VigilConfig } from '../config/schema.js';
 import type { BgNbdParams } from '../signals/models/bgnbd.js';
 import type { GammaGammaParams } from '../signals/models/gammaGamma.js';
-import { createPurchaseModel, purchaseModelSet, segmentModelName, type PurchaseHistory, type PurchaseModel, type PurchaseModelSet } from '../signals/purchaseModel.js';
+import { COUNT_MODELS, type ModelParams } from '../signals/models/countModels.js';
+import { createCountPurchaseModel, createPurchaseModel, purchaseModelSet, segmentModelName, type PurchaseHistory, type PurchaseModel, type PurchaseModelSet } from '../signals/purchaseModel.js';
 import { backgroundClock, every, type Scheduler } from '../shared/clock.js';
 import { errorMessage, VigilError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -17,6 +18,12 @@ type ModelConfig = VigilConfig['signals']['model'];
 /** `model_params.model` of each fitted model. */
 export const BGNBD_MODEL = 'bgnbd';
 export const GAMMA_GAMMA_MODEL = 'gamma_gamma';
+/**
+ * The count models a version may score with instead of BG/NBD: a version holds a pooled fit of one of them (on the
+ * same history, same fit date) only when the refit's holdout comparison chose it, so its presence is the choice.
+ */
+export const CHOSEN_MODELS = ['pareto_nbd', 'mbg_nbd'] as const;
+export type ChosenModelName = (typeof CHOSEN_MODELS)[number];
 
 export interface CustomerPurchaseHistory {
   customerId: string;
@@ -61,14 +68,14 @@ export async function readPurchaseHistories(ch: ClickHouseClient, asOfMs: number
 
 /** One fit of one model, as `vigil model fit` stores it. */
 export interface ModelFitRecord {
-  model: typeof BGNBD_MODEL | typeof GAMMA_GAMMA_MODEL;
-  params: BgNbdParams | GammaGammaParams;
+  model: typeof BGNBD_MODEL | typeof GAMMA_GAMMA_MODEL | ChosenModelName;
+  params: BgNbdParams | GammaGammaParams | ModelParams;
   logLikelihood: number;
   customers: number;
   converged: boolean;
   /** The segment the fit is of; absent for the pooled fit. */
   segment?: string;
-  /** BG/NBD: covariance of ln(r, alpha, a, b), stored in params as `logCovariance` (the live P(alive) intervals). */
+  /** Count models: covariance of the log-parameters, stored in params as `logCovariance` (the live P(alive) intervals). */
   logCovariance?: readonly (readonly number[])[] | null;
 }
 
@@ -98,12 +105,21 @@ export interface StoredModel {
   segments?: Record<string, BgNbdParams>;
   /** The BG/NBD fits' stored log-covariances by segment ('' the pooled fit's), where stored: P(alive) intervals. */
   logCovariance?: Record<string, number[][]>;
+  /**
+   * The count model the holdout comparison chose, when not BG/NBD: its pooled fit scores every customer without a
+   * segment fit of their own (segments keep BG/NBD; BG/NBD stays the drift reference).
+   */
+  chosen?: { model: ChosenModelName; params: ModelParams; logCovariance: number[][] | null };
 }
 
-/** `bgnbd-gg:2026-11-23T12:00:00Z`, or `bgnbd:…,gg:config` when the spend model comes from the config. */
-export function storedModelName(m: StoredModel): string {
+/**
+ * `bgnbd-gg:2026-11-23T12:00:00Z`, or `bgnbd:…,gg:config` when the spend model comes from the config; the chosen
+ * count model's name in place of `bgnbd` when the version scores with it (`pareto_nbd-gg:…`).
+ */
+export function storedModelName(m: Pick<StoredModel, 'fittedAtMs' | 'gammaGamma'> & Partial<StoredModel>): string {
   const at = new Date(m.fittedAtMs).toISOString().replace('.000Z', 'Z');
-  return m.gammaGamma ? `bgnbd-gg:${at}` : `bgnbd:${at},gg:config`;
+  const counts = m.chosen?.model ?? BGNBD_MODEL;
+  return m.gammaGamma ? `${counts}-gg:${at}` : `${counts}:${at},gg:config`;
 }
 
 /**
@@ -121,9 +137,9 @@ export async function readLatestModel(ch: ClickHouseClient, fittedAtMs?: number)
     `SELECT model, params, toUnixTimestamp(fitted_at) AS fitted_s, segment
      FROM ${table}
      WHERE fitted_at = ${at}
-       AND model IN ({bg:String}, {gg:String}) AND converged = 1
+       AND model IN ({bg:String}, {gg:String}, {pareto:String}, {mbg:String}) AND converged = 1
      ORDER BY model, segment`,
-    { bg: BGNBD_MODEL, gg: GAMMA_GAMMA_MODEL, at: Math.floor((fittedAtMs ?? 0) / 1000) },
+    { bg: BGNBD_MODEL, gg: GAMMA_GAMMA_MODEL, pareto: CHOSEN_MODELS[0], mbg: CHOSEN_MODELS[1], at: Math.floor((fittedAtMs ?? 0) / 1000) },
   );
   const bg = rows.find((r) => r.model === BGNBD_MODEL && !r.segment);
   if (!bg) return null;
@@ -142,7 +158,18 @@ export async function readLatestModel(ch: ClickHouseClient, fittedAtMs?: number)
     gammaGamma: gg ? (pick(gg.params, ['p', 'q', 'gamma']) as unknown as GammaGammaParams) : null,
     segments,
     ...(Object.keys(logCovariance).length > 0 ? { logCovariance } : {}),
+    ...chosenOf(rows),
   };
+}
+
+/** The pooled fit of a chosen count model among a version's rows (at most one is stored; the first if more). */
+function chosenOf(rows: readonly { model: string; params: string; segment: string }[]): Pick<StoredModel, 'chosen'> {
+  for (const r of rows) {
+    const model = CHOSEN_MODELS.find((m) => m === r.model);
+    if (!model || r.segment) continue;
+    return { chosen: { model, params: pick(r.params, COUNT_MODELS[model].paramNames), logCovariance: covarianceOf(r.params) } };
+  }
+  return {};
 }
 
 /** A fit's stored `logCovariance` (fits stored before it was kept have none: no interval, not an error). */
@@ -162,14 +189,16 @@ export function versionFittedAt(name: string): number | null {
 }
 
 /**
- * The live model set of a stored version: the pooled fit for every customer, each segment's BG/NBD (with the pooled
- * spend model) for that segment's. Throws when the pooled parameters cannot be used; a segment whose parameters
+ * The live model set of a stored version: the pooled fit (the chosen count model's when the version has one, else
+ * BG/NBD's) for every customer, each segment's BG/NBD (with the pooled spend model) for that segment's. Throws when the pooled parameters cannot be used; a segment whose parameters
  * cannot be is left to the pooled fit and named in `unusable`.
  */
 export function storedModelSet(config: Pick<ModelConfig, 'valueHorizonDays' | 'annualDiscountRate' | 'gammaGamma'>, stored: StoredModel): { set: PurchaseModelSet; unusable: string[] } {
   const name = storedModelName(stored);
   const gg = stored.gammaGamma ?? config.gammaGamma;
-  const pooled = createPurchaseModel(config, stored.bgnbd, gg, name, stored.logCovariance?.['']);
+  const pooled = stored.chosen
+    ? createCountPurchaseModel(config, stored.chosen.model, stored.chosen.params, gg, name, stored.chosen.logCovariance)
+    : createPurchaseModel(config, stored.bgnbd, gg, name, stored.logCovariance?.['']);
   const segments = new Map<string, PurchaseModel>();
   const unusable: string[] = [];
   for (const [segment, params] of Object.entries(stored.segments ?? {})) {

@@ -168,4 +168,21 @@ export async function writeAnalyticsFixture(client: ClickHouseClient, t: Fixture
     audit(t.at(1), 'event', ['events', 'customer_activity'], [3, 2], 120),
     audit(t.at(1, 13), 'cli', ['events', 'customer_activity'], [0, 1], 80),
   ]);
+  // Two fits' tracking plots: three weeks each, the calibration ending after the second; the later fit is the one shown.
+  const week = (fittedAt: number, model: string, k: number, actual: number, expected: number, cumulative: [number, number]) => ({
+    fitted_at: toChDateTime(fittedAt),
+    model,
+    period_end: toChDateTime(t.at(21 - 7 * (k + 1), 0)),
+    calibration_end: toChDateTime(t.at(7, 0)),
+    actual,
+    expected,
+    actual_cumulative: cumulative[0],
+    expected_cumulative: cumulative[1],
+  });
+  await client.insert('model_tracking', [
+    week(t.at(2), 'bgnbd', 0, 1, 1, [1, 1]),
+    week(t.at(1), 'mbg_nbd', 0, 4, 3.5, [4, 3.5]),
+    week(t.at(1), 'mbg_nbd', 1, 6, 6.25, [10, 9.75]),
+    week(t.at(1), 'mbg_nbd', 2, 5, 5.004, [15, 14.754]),
+  ]);
 }

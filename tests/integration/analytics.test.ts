@@ -47,7 +47,7 @@ describe.each(engines)('saved queries on %s', (_name, makeClient) => {
   it('every saved query is covered here', () => {
     const covered = [
       'active_customers', 'alert_history', 'alert_time_to_ack', 'at_risk_customers', 'churn_risk_distribution', 'contact_pressure',
-      'customer_activity_daily', 'erasures', 'lifecycle', 'overload_by_channel_and_campaign', 'rejected_by_reason', 'retention_cohorts',
+      'customer_activity_daily', 'erasures', 'lifecycle', 'model_tracking', 'overload_by_channel_and_campaign', 'rejected_by_reason', 'retention_cohorts',
       'value_at_risk_by_segment',
     ];
     expect(savedQueries(db).map((q) => q.name.replace(/\.sql$/, ''))).toEqual(covered);
@@ -193,6 +193,15 @@ describe.each(engines)('saved queries on %s', (_name, makeClient) => {
       { day: t.day(1), via: 'cli', erasures: 1, rows_removed: 1, longest_ms: 80 },
       { day: t.day(1), via: 'event', erasures: 1, rows_removed: 5, longest_ms: 120 },
     ]);
+  });
+
+  it('model_tracking: the latest fit\'s weeks, actual against expected, weekly and cumulated, calibration then holdout', async () => {
+    const end = (daysAgo: number) => `${t.day(daysAgo)} 00:00:00`;
+    const week = (daysAgo: number, period: string, actual: number, expected: number, cumulative: [number, number]) => ({
+      period_end: end(daysAgo), period, model: 'mbg_nbd', actual_weekly: actual, expected_weekly: expected, actual_cumulative: cumulative[0], expected_cumulative: cumulative[1],
+    });
+    // the older bgnbd fit is not shown; the week ending at the calibration's end is calibration, the one after holdout
+    expect(await run('model_tracking')).toEqual([week(14, 'calibration', 4, 3.5, [4, 3.5]), week(7, 'calibration', 6, 6.25, [10, 9.75]), week(0, 'holdout', 5, 5, [15, 14.75])]);
   });
 
   it('customer_segments keeps the latest segment, customer_days one row per active day', async () => {

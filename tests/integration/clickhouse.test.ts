@@ -128,6 +128,7 @@ describe('migrations', () => {
       export_audit: 'MergeTree',
       model_params: 'MergeTree',
       model_selection: 'MergeTree',
+      model_tracking: 'MergeTree',
       rejected_events: 'ReplacingMergeTree',
       schema_migrations: 'MergeTree',
       unstored_events: 'ReplacingMergeTree',

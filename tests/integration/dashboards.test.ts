@@ -51,6 +51,7 @@ const EXPECTED_COLUMNS: Record<string, string[]> = {
   'vigil-risk-overload/Touches per customer by channel': ['time', 'channel', 'touches_per_customer'],
   'vigil-risk-overload/Overload by campaign': ['campaign_id', 'touches', 'overloaded_customers', 'negatives'],
   'vigil-risk-overload/Customers pushed over a cap, by channel': ['time', 'channel', 'overloaded_customers'],
+  'vigil-risk-overload/Model tracking: repeat purchases, predicted against actual': ['time', 'actual_weekly', 'expected_weekly', 'actual_cumulative', 'expected_cumulative'],
   'vigil-alerts-privacy/Alerts fired per rule': ['time', 'rule', 'fired'],
   'vigil-alerts-privacy/Time to acknowledge': ['rule', 'severity', 'fired', 'acknowledged', 'median_ack_s', 'p90_ack_s', 'max_ack_s'],
   'vigil-alerts-privacy/Dead letters by reason': ['time', 'reason', 'messages'],

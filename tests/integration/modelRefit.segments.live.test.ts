@@ -82,7 +82,10 @@ describe('per-segment model versions in the running processor', () => {
     const p = s.processor.pipeline;
     expect(p.checkpointModel).toBe(accepted.model);
     expect(lines.find((l) => l.msg.startsWith('replaying with the version that scored the checkpoint'))).toMatchObject({ checkpointModel: accepted.model, latest: newer });
-    // caught up: the newest version scores, and each customer kept its segment
+    // caught up: the newest version is staged, and scores from the first checkpoint on; each customer kept its segment
+    expect(p.pendingModel?.name).toBe(newer);
+    expect(p.model.name).toBe(accepted.model);
+    await s.processor.checkpointNow();
     expect(p.model.name).toBe(newer);
     expect(p.windows.segmentOf(p.windows.find(vipBuyer))).toBe('vip');
   });

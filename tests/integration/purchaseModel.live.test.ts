@@ -97,9 +97,9 @@ describe('live purchase model in ClickHouse equals the offline fit', () => {
       `vigil model fit: reading every customer's purchases from ${db}.events as of ${(JSON.parse(out) as ClickHouseModelFit).asOf}`,
       'vigil model fit: fitting BG/NBD on 300 customers',
       expect.stringMatching(/^vigil model fit: fitting Gamma-Gamma on \d+ repeat buyers$/),
-      `vigil model fit: storing ${(JSON.parse(out) as ClickHouseModelFit).model} in model_params`,
       'vigil model fit: comparing BG/NBD, Pareto/NBD and MBG/NBD on the last 90 days',
       // every purchase here is within the last 90 days: no calibration period to compare the models on
+      `vigil model fit: storing ${(JSON.parse(out) as ClickHouseModelFit).model} in model_params`,
       'vigil model fit: done',
     ]);
     expect((JSON.parse(out) as ClickHouseModelFit).comparisonSkipped).toMatch(/^0 customers bought before the holdout's start/);
@@ -107,7 +107,8 @@ describe('live purchase model in ClickHouse equals the offline fit', () => {
     expect(fit.customers).toBe(300);
     expect(fit.bgnbd.converged && fit.gammaGamma?.converged).toBe(true);
     expect(fit.model).toMatch(/^bgnbd-gg:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    await eventually('the processor on the fitted parameters', () => processor.pipeline.model.name === fit.model, 10_000);
+    // Staged by the watch, it takes over at the pipeline's next checkpoint (processor.checkpointIntervalMs, 10 s).
+    await eventually('the processor on the fitted parameters', () => processor.pipeline.model.name === fit.model, 30_000);
 
     // One page view per customer a day after the last purchase: each writes a snapshot as of that minute.
     const tEnd = origin + 61 * DAY;

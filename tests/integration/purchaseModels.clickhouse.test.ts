@@ -64,6 +64,20 @@ describe.each(CLICKHOUSE_ENGINES)('purchase models in %s', (_name, make) => {
     const latest = await readLatestModel(ch);
     expect(latest).toEqual({ fittedAtMs: t2, bgnbd: { ...bg, r: 0.3 }, gammaGamma: { ...gg, p: 7 }, segments: {} });
     expect(storedModelName(latest!)).toBe('bgnbd-gg:2026-11-02T08:00:00Z');
+    // a version whose holdout comparison chose Pareto/NBD holds its pooled fit: read back as the choice, named by it
+    const pareto = { r: 0.55, alpha: 10.58, s: 0.61, beta: 11.67 };
+    const cov = [[0.01, 0, 0, 0], [0, 0.02, 0, 0], [0, 0, 0.03, 0], [0, 0, 0, 0.04]];
+    const t3 = Date.parse('2026-11-03T08:00:00Z');
+    await storeModelFits(ch, t3, 'test', [
+      { model: 'bgnbd', params: bg, logLikelihood: -100, customers: 500, converged: true },
+      { model: 'gamma_gamma', params: gg, logLikelihood: -50, customers: 200, converged: true },
+      { model: 'pareto_nbd', params: pareto, logLikelihood: -98, customers: 500, converged: true, logCovariance: cov },
+    ]);
+    const chosen = await readLatestModel(ch);
+    expect(chosen).toEqual({ fittedAtMs: t3, bgnbd: bg, gammaGamma: gg, segments: {}, chosen: { model: 'pareto_nbd', params: pareto, logCovariance: cov } });
+    expect(storedModelName(chosen!)).toBe('pareto_nbd-gg:2026-11-03T08:00:00Z');
+    // the version before it is still read by its date (a checkpoint's), without the choice
+    expect(await readLatestModel(ch, t2)).toEqual(latest);
     const rows = await ch.query<{ params: string; customers: string; converged: number; log_likelihood: number }>(
       `SELECT params, customers, converged, log_likelihood FROM ${ch.database}.model_params WHERE fitted_at = toDateTime(${t2 / 1000}) ORDER BY model`,
     );
@@ -96,9 +110,21 @@ describe.each(CLICKHOUSE_ENGINES)('purchase models in %s', (_name, make) => {
     expect(fit.bgnbd.converged).toBe(true);
     expect(fit.gammaGamma?.converged).toBe(true);
     expect(fit.fittedAt).toBe('2026-11-20T12:00:01Z');
-    expect(fit.model).toBe('bgnbd-gg:2026-11-20T12:00:01Z');
+    // the version is named by the model it scores with: the comparison's choice, fitted on the whole history
+    const chosen = fit.comparison!.chosen;
+    const scoring = chosen !== 'bgnbd' && fit.live?.converged ? chosen : 'bgnbd';
+    expect(fit.model).toBe(`${scoring}-gg:2026-11-20T12:00:01Z`);
+    expect(fit.live?.model).toBe(chosen === 'bgnbd' ? undefined : chosen);
     const latest = await readLatestModel(ch);
-    expect(latest).toEqual({ fittedAtMs: Date.parse('2026-11-20T12:00:01Z'), bgnbd: fit.bgnbd.params, gammaGamma: fit.gammaGamma!.params, segments: {}, logCovariance: { '': expect.any(Array) } });
+    expect(latest).toEqual({
+      fittedAtMs: Date.parse('2026-11-20T12:00:01Z'),
+      bgnbd: fit.bgnbd.params,
+      gammaGamma: fit.gammaGamma!.params,
+      segments: {},
+      logCovariance: { '': expect.any(Array) },
+      ...(scoring === 'bgnbd' ? {} : { chosen: { model: scoring, params: fit.live!.params, logCovariance: expect.any(Array) } }),
+    });
+    expect(storedModelName(latest!)).toBe(fit.model);
     // stored with the fit: the covariance of ln(r, alpha, a, b) the live P(alive) intervals take, its diagonal the squared relative errors
     const cov = latest!.logCovariance!['']!;
     expect(cov.map((row) => row.length)).toEqual([4, 4, 4, 4]);
@@ -116,6 +142,19 @@ describe.each(CLICKHOUSE_ENGINES)('purchase models in %s', (_name, make) => {
     expect(actual).toBe(customers.reduce((n, c) => n + (c.purchases ?? []).filter((p) => p.time > 110).length, 0));
     expect(Number(selection[0].holdout_actual)).toBe(actual);
     expect(Object.keys(JSON.parse(selection[0].std_errors))).toEqual(['r', 'alpha', 'a', 'b']);
+    // the chosen model's tracking plot in model_tracking: a row a week from the cohort's first purchase to the fit's
+    // as-of time, its cumulative actual every repeat purchase of the cohort (here every simulated customer's)
+    const tracking = await ch.query<{ model: string; period_end: string; calibration_end: string; actual: number; actual_cumulative: number; expected_cumulative: number }>(
+      `SELECT model, toString(period_end) AS period_end, toString(calibration_end) AS calibration_end, actual, actual_cumulative, expected_cumulative
+       FROM ${ch.database}.model_tracking WHERE fitted_at = toDateTime('2026-11-20 12:00:01', 'UTC') ORDER BY period_end`,
+    );
+    expect(new Set(tracking.map((r) => `${r.model} ${r.calibration_end}`))).toEqual(new Set([`${chosen} 2026-08-22 12:00:00`]));
+    expect(tracking.at(-1)!.period_end).toBe('2026-11-20 12:00:00');
+    const repeats = customers.reduce((n, c) => n + Math.max(0, (c.purchases ?? []).length - 1), 0);
+    expect(Number(tracking.at(-1)!.actual_cumulative)).toBe(repeats);
+    expect(tracking.reduce((n, r) => n + Number(r.actual), 0)).toBe(repeats);
+    // the fit tracks the cohort: the expected total within a fifth of the actual
+    expect(Math.abs(Number(tracking.at(-1)!.expected_cumulative) / repeats - 1)).toBeLessThan(0.2);
   });
 
   it('vigil model fit per segment: a fit for each segment with enough buyers, in the same version as the pooled one', async () => {

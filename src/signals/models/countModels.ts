@@ -1,10 +1,11 @@
 // The three purchase-count models behind one shape, so the holdout comparison, the uncertainty and the tracking
 // plot treat them alike. Parameters travel as plain records keyed by each model's parameter names.
-import { bgNbdLogCountProbability, bgNbdLogLikelihood, expectedPurchases, fitBgNbd, pAlive, type BgNbdParams } from './bgnbd.js';
+import { bgNbdLogCountProbability, bgNbdLogLikelihood, expectedPurchases, expectedPurchasesIfAlive, fitBgNbd, pAlive, type BgNbdParams } from './bgnbd.js';
 import { fitMbgNbd, mbgNbdExpectedPurchases, mbgNbdLogCountProbability, mbgNbdLogLikelihood, mbgNbdPAlive, type MbgNbdParams } from './mbgnbd.js';
 import type { CustomerSummary, FitOptions, ModelFit } from './mle.js';
 import {
   fitParetoNbd,
+  paretoNbdExpectedIfAlive,
   paretoNbdExpectedPurchases,
   paretoNbdLogCountProbability,
   paretoNbdLogLikelihood,
@@ -26,6 +27,8 @@ export interface CountModel {
   pAlive(params: ModelParams, x: number, tx: number, T: number): number;
   /** E[Y(t) | x, t_x, T]; at x = t_x = T = 0, a new customer's E[X(t)]. */
   expectedPurchases(params: ModelParams, t: number, x: number, tx: number, T: number): number;
+  /** E[Y(t) | alive at T, x]: expectedPurchases without its P(alive) (it does not depend on t_x). */
+  expectedIfAlive(params: ModelParams, t: number, x: number, T: number): number;
   /** ln P(k purchases in (T, T + t] | x, t_x, T). */
   logCountProbability(params: ModelParams, k: number, t: number, x: number, tx: number, T: number): number;
 }
@@ -42,6 +45,7 @@ export const COUNT_MODELS: Record<CountModelName, CountModel> = {
     logLikelihood: (p, x, tx, T) => bgNbdLogLikelihood(as<BgNbdParams>(p), x, tx, T),
     pAlive: (p, x, tx, T) => pAlive(as<BgNbdParams>(p), x, tx, T),
     expectedPurchases: (p, t, x, tx, T) => expectedPurchases(as<BgNbdParams>(p), t, x, tx, T),
+    expectedIfAlive: (p, t, x, T) => expectedPurchasesIfAlive(as<BgNbdParams>(p), t, x, T),
     logCountProbability: (p, k, t, x, tx, T) => bgNbdLogCountProbability(as<BgNbdParams>(p), k, t, x, tx, T),
   },
   pareto_nbd: {
@@ -52,6 +56,7 @@ export const COUNT_MODELS: Record<CountModelName, CountModel> = {
     logLikelihood: (p, x, tx, T) => paretoNbdLogLikelihood(as<ParetoNbdParams>(p), x, tx, T),
     pAlive: (p, x, tx, T) => paretoNbdPAlive(as<ParetoNbdParams>(p), x, tx, T),
     expectedPurchases: (p, t, x, tx, T) => paretoNbdExpectedPurchases(as<ParetoNbdParams>(p), t, x, tx, T),
+    expectedIfAlive: (p, t, x, T) => paretoNbdExpectedIfAlive(as<ParetoNbdParams>(p), t, x, T),
     logCountProbability: (p, k, t, x, tx, T) => paretoNbdLogCountProbability(as<ParetoNbdParams>(p), k, t, x, tx, T),
   },
   mbg_nbd: {
@@ -62,6 +67,8 @@ export const COUNT_MODELS: Record<CountModelName, CountModel> = {
     logLikelihood: (p, x, tx, T) => mbgNbdLogLikelihood(as<MbgNbdParams>(p), x, tx, T),
     pAlive: (p, x, tx, T) => mbgNbdPAlive(as<MbgNbdParams>(p), x, tx, T),
     expectedPurchases: (p, t, x, tx, T) => mbgNbdExpectedPurchases(as<MbgNbdParams>(p), t, x, tx, T),
+    // BG/NBD's expectation if alive with b + 1 (mbgnbd.ts)
+    expectedIfAlive: (p, t, x, T) => expectedPurchasesIfAlive({ ...as<MbgNbdParams>(p), b: p.b + 1 }, t, x, T),
     logCountProbability: (p, k, t, x, tx, T) => mbgNbdLogCountProbability(as<MbgNbdParams>(p), k, t, x, tx, T),
   },
 };

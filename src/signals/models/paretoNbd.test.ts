@@ -70,6 +70,46 @@ describe('Pareto/NBD against published values (CDNOW)', () => {
   });
 });
 
+/**
+ * P(alive) and E[Y(t) | x, t_x, T] the same way: the posterior mass of "alive at T" (λ^x e^−(λ+μ)T), and its
+ * integral against the purchases expected of a live customer, (λ / μ)(1 − e^−μt), both over the evidence.
+ */
+function posteriorByQuadrature(p: ParetoNbdParams, x: number, tx: number, T: number, t: number): { pAlive: number; expected: number } {
+  const { r, alpha, s, beta } = p;
+  const scale = s / beta;
+  const at = (withFuture: boolean, aliveOnly: boolean) => (lambda: number, v: number, vc: number) => {
+    const mu = (scale * v) / vc;
+    const base = (r - 1) * Math.log(lambda) - alpha * lambda + (s - 1) * Math.log(mu) - beta * mu + Math.log(scale) - 2 * Math.log(vc) + x * Math.log(lambda);
+    const rate = lambda + mu;
+    const alive = -rate * T;
+    if (aliveOnly) return base + alive + (withFuture ? Math.log(lambda) - Math.log(mu) + Math.log(-Math.expm1(-mu * t)) : 0);
+    const dead = tx < T ? Math.log(mu) - Math.log(rate) - rate * tx + Math.log(-Math.expm1(-rate * (T - tx))) : Number.NEGATIVE_INFINITY;
+    const hi = Math.max(alive, dead);
+    return base + hi + Math.log(Math.exp(alive - hi) + Math.exp(dead - hi));
+  };
+  const start = (r + x) / (alpha + tx);
+  const evidence = logIntegrateHalfLineByUnit(at(false, false), start, nodes);
+  return {
+    pAlive: Math.exp(logIntegrateHalfLineByUnit(at(false, true), start, nodes) - evidence),
+    expected: Math.exp(logIntegrateHalfLineByUnit(at(true, true), start, nodes) - evidence),
+  };
+}
+
+describe('Pareto/NBD per customer against quadrature of the posterior (what live scoring uses)', () => {
+  const cases: [string, ParetoNbdParams, number, number, number, number][] = [
+    ['CDNOW, no repeat purchases', PUBLISHED, 0, 0, 38.86, 39],
+    ['CDNOW customer 1', PUBLISHED, 2, 30.43, 38.86, 39],
+    ['frequent, gone quiet', PUBLISHED, 12, 10, 38, 26],
+    ['alpha > beta', { r: 0.8, alpha: 20, s: 1.3, beta: 4 }, 3, 10, 40, 30],
+    ['alpha = beta, s < 1', { r: 0.8, alpha: 5, s: 0.7, beta: 5 }, 1, 2, 20, 90],
+  ];
+  it.each(cases)('%s: P(alive) and E[Y(t)] agree to 1e-6', (_, p, x, tx, T, t) => {
+    const reference = posteriorByQuadrature(p, x, tx, T, t);
+    expect(relative(paretoNbdPAlive(p, x, tx, T), reference.pAlive)).toBeLessThan(1e-6);
+    expect(relative(paretoNbdExpectedPurchases(p, t, x, tx, T), reference.expected)).toBeLessThan(1e-6);
+  });
+});
+
 describe('Pareto/NBD closed forms against quadrature', () => {
   const cases: [string, ParetoNbdParams, number, number, number][] = [
     ['CDNOW, alpha < beta, x=0', PUBLISHED, 0, 0, 38.86],

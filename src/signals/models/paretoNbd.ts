@@ -55,7 +55,7 @@ export function paretoNbdPAlive(params: ParetoNbdParams, x: number, tx: number, 
  * E[Y(t) | alive at T] = (r + x) (β + T) / ((α + T) (s − 1)) · (1 − ((β + T) / (β + T + t))^(s−1)), the bracket over
  * (s − 1) formed with expm1 so s = 1 (where it is ln(1 + t / (β + T))) is no 0/0.
  */
-function expectedIfAlive(params: ParetoNbdParams, t: number, x: number, T: number): number {
+export function paretoNbdExpectedIfAlive(params: ParetoNbdParams, t: number, x: number, T: number): number {
   if (t <= 0) return 0;
   const { r, alpha, s, beta } = params;
   const logGrowth = Math.log1p(t / (beta + T));
@@ -66,7 +66,7 @@ function expectedIfAlive(params: ParetoNbdParams, t: number, x: number, T: numbe
 
 /** E[Y(t) | x, t_x, T]: expected repeat purchases in the next t time units. */
 export function paretoNbdExpectedPurchases(params: ParetoNbdParams, t: number, x: number, tx: number, T: number): number {
-  return paretoNbdPAlive(params, x, tx, T) * expectedIfAlive(params, t, x, T);
+  return paretoNbdPAlive(params, x, tx, T) * paretoNbdExpectedIfAlive(params, t, x, T);
 }
 
 // Lifetimes shorter than t: 48-point Gauss–Legendre in v = ln(β' + τ), where the integrand is smooth.

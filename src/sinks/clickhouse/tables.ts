@@ -123,6 +123,17 @@ export const TABLES = {
     holdout_actual: 'Float64',
     source: 'String',
   },
+  /** One row per week of a `vigil model fit`'s tracking plot (migration 0017). */
+  model_tracking: {
+    fitted_at: "DateTime('UTC')",
+    model: 'String',
+    period_end: "DateTime('UTC')",
+    calibration_end: "DateTime('UTC')",
+    actual: 'Float64',
+    expected: 'Float64',
+    actual_cumulative: 'Float64',
+    expected_cumulative: 'Float64',
+  },
   /** Written by customer_days_mv from customer_activity (migration 0009). */
   customer_days: {
     day: 'Date',
@@ -199,6 +210,7 @@ export type RejectedEventRow = RowOf<'rejected_events'>;
 export type UnstoredEventRow = RowOf<'unstored_events'>;
 export type ModelParamsRow = RowOf<'model_params'>;
 export type ModelSelectionRow = RowOf<'model_selection'>;
+export type ModelTrackingRow = RowOf<'model_tracking'>;
 export type ErasureAuditRow = RowOf<'erasure_audit'>;
 export type ExportAuditRow = RowOf<'export_audit'>;
 

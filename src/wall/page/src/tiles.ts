@@ -38,7 +38,7 @@ export function renderTiles(): void {
   renderModelTile(s.model);
 }
 
-const MODEL_LABELS: Record<string, string> = { bgnbd: 'BG/NBD', pareto_nbd: 'Pareto/NBD', mbgnbd: 'MBG/NBD' };
+const MODEL_LABELS: Record<string, string> = { bgnbd: 'BG/NBD', pareto_nbd: 'Pareto/NBD', mbg_nbd: 'MBG/NBD' };
 
 /** The version scoring now (its fit date, or the config's parameters), the holdout's choice, the last refit's drift. */
 function renderModelTile(m: NonNullable<typeof state.stats>['model']): void {
