@@ -1,11 +1,14 @@
 // The largest self-time entries of a V8 CPU profile (.cpuprofile) as a Markdown table: the issue's before/after
 // profile tables come from here. `node --import tsx bench/profileTable.ts <file.cpuprofile> [N=15]`
+// `--long-tasks` instead: the N longest stretches of samples between idle ones (what held the event loop, e.g. the
+// checkpoint in a live phase), each with the frames that took most of it.
 import { readFileSync } from 'node:fs';
 
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 interface Profile {
   nodes: ProfileNode[];
@@ -36,11 +39,51 @@ export function selfTimes(profile: Profile): { name: string; where: string; ms: 
     .map((e) => ({ name: e.name, where: e.where, ms: e.us / 1000, share: total > 0 ? e.us / total : 0 }));
 }
 
+const frameName = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').pop() ?? ''}:${n.callFrame.lineNumber + 1}`;
+
+/** Stretches of samples between idle ones, longest first, with the time each frame on their stacks was present. */
+export function longTasks(profile: Profile): { startMs: number; ms: number; frames: [string, number][] }[] {
+  const byId = new Map<number, ProfileNode>(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const tasks: { startMs: number; ms: number; frames: Map<string, number> }[] = [];
+  let current: (typeof tasks)[number] | null = null;
+  let t = 0;
+  profile.samples.forEach((id, i) => {
+    const dt = (profile.timeDeltas[i] ?? 0) / 1000;
+    t += dt;
+    const node = byId.get(id);
+    if (!node || node.callFrame.functionName === '(idle)') {
+      current = null;
+      return;
+    }
+    if (!current) tasks.push((current = { startMs: t, ms: 0, frames: new Map() }));
+    current.ms += dt;
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const name = frameName(byId.get(at)!);
+      if (seen.has(name) || name.startsWith('(root)')) continue;
+      seen.add(name);
+      current.frames.set(name, (current.frames.get(name) ?? 0) + dt);
+    }
+  });
+  return tasks.sort((a, b) => b.ms - a.ms).map((k) => ({ startMs: k.startMs, ms: k.ms, frames: [...k.frames].sort((a, b) => b[1] - a[1]) }));
+}
+
 if (process.argv[1]?.endsWith('profileTable.ts')) {
-  const [file, n = '15'] = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const long = args.includes('--long-tasks');
+  const [file, n = long ? '5' : '15'] = args.filter((a) => a !== '--long-tasks');
   if (!file) {
-    console.error('usage: node --import tsx bench/profileTable.ts <file.cpuprofile> [N]');
+    console.error('usage: node --import tsx bench/profileTable.ts [--long-tasks] <file.cpuprofile> [N]');
     process.exit(2);
+  }
+  if (long) {
+    for (const task of longTasks(JSON.parse(readFileSync(file, 'utf8')) as Profile).slice(0, Number(n))) {
+      console.log(`${task.ms.toFixed(0)} ms from ${(task.startMs / 1000).toFixed(1)} s into the profile:`);
+      for (const [name, ms] of task.frames.slice(0, 12)) console.log(`  ${ms.toFixed(0).padStart(6)} ms  ${name}`);
+    }
+    process.exit(0);
   }
   const rows = selfTimes(JSON.parse(readFileSync(file, 'utf8')) as Profile).slice(0, Number(n));
   console.log('| # | self time | share | function | where |\n| --- | --- | --- | --- | --- |');
