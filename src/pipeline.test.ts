@@ -256,6 +256,37 @@ describe('Pipeline derive', () => {
     // The signals are derived as usual: the row and the at-risk list are rebuilt.
     expect(outputs.signalsOut).toHaveLength(1);
   });
+
+  it("ends a replay with a row for every customer it touched, so a killed process's later rows are never the latest", () => {
+    // A process writes a row as each touch moves fatigue (no interval between rows); it is killed after its
+    // checkpoint, having seen the touches only.
+    const a = setup({ signals: { snapshotIntervalMs: 0 } });
+    const blob = a.p.checkpoint(0);
+    const touches = Array.from({ length: 12 }, (_, i) => e(`m${i}`, 'email_sent', { ts: NOW - 9 * 86_400_000 + i * 60_000 }));
+    for (const ev of touches) a.send(ev);
+    const killed = a.outputs.signalsOut.filter((s) => s.customerId === 'c1');
+    expect(Math.max(...killed.map((s) => s.fatigue))).toBeGreaterThan(1);
+    // The restarted process replays them and a page view published meanwhile, 9 days on: the touches have left the
+    // 7-day window, and its own state never moved past the step from the checkpoint's.
+    const later = e('v', 'page_view', { ts: NOW - 1000 });
+    const b = setup({ signals: { snapshotIntervalMs: 0 } });
+    b.p.restore(blob);
+    b.continueAt(1);
+    b.p.replaying = true;
+    for (const ev of [...touches, later]) b.handle(ev);
+    b.p.endReplay();
+    expect(b.p.replaying).toBe(false);
+    const rows = b.outputs.signalsOut.filter((s) => s.customerId === 'c1');
+    // Its row is as of the latest event, after every row the killed process wrote, with the final scores.
+    expect(rows.map((r) => r.ts)).toEqual([later.ts]);
+    expect(rows[0].ts).toBeGreaterThan(Math.max(...killed.map((s) => s.ts)));
+    const slot = b.p.windows.find('c1');
+    expect(rows[0].fatigue).toBe(b.p.customerSignals(slot, b.p.windows.headMin(slot)).fatigue.score);
+    expect(rows[0].fatigue).toBe(0);
+    // Once: the next checkpoint owes nothing more.
+    b.p.checkpoint(14);
+    expect(b.outputs.signalsOut.filter((s) => s.customerId === 'c1')).toHaveLength(1);
+  });
 });
 
 describe('Pipeline on a model set keyed by segment', () => {

@@ -215,8 +215,9 @@ export class Pipeline extends WallFacing {
       if (evaluate) evaluateCustomer(engine, rules, ev, signals, now, receivedAt);
       const due = this.scorer.snapshotDecision(this.windows, slot, signals);
       if (due === 'write') this.deps.outputs.signals(this.scorer.snapshotRow(this.windows, slot, signals));
-      // Owed rows are found at the checkpoint by a scan of the flags: no per-customer list to keep.
-      else this.windows.setSnapshotOwed(slot, due === 'owe');
+      // Owed rows are found at the checkpoint by a scan of the flags: no per-customer list to keep. While replaying,
+      // every derived customer owes its row (see endReplay).
+      else this.windows.setSnapshotOwed(slot, due === 'owe' || this.replaying);
       this.live.trackAtRisk(ev.customerId, signals, now);
       this.eventToSignal.observeMs(now - ev.ts);
     });
@@ -231,6 +232,18 @@ export class Pipeline extends WallFacing {
       }
     }
     return derived;
+  }
+
+  /**
+   * The end of the replay after a restore: what it handled is derived and every customer it touched gets a snapshot
+   * row as of its latest event, moved past the step or not. A process killed after its checkpoint may have written
+   * rows for these customers at other derive ticks, from events this replay handled again; without this row, such
+   * a row could stay the customer's latest in ClickHouse while the live scores had moved back from it.
+   */
+  endReplay(): void {
+    this.derive();
+    this.payOwedSnapshots();
+    this.replaying = false;
   }
 
   /** Writes every snapshot row owed (a move past the step inside the interval), as of each customer's latest event. */

@@ -101,8 +101,7 @@ export class PartitionConsumer implements Slice<JsMsg> {
     const filter = this.partition === null ? undefined : this.d.target.filterSubject;
     const replayed = await replay(this.sourceDeps, Math.max(this.coveredSeq + 1, bounds.first), bounds.last, filter);
     // The replayed events are derived while still replaying: their alerts were evaluated before the restart.
-    this.pipeline.derive();
-    this.pipeline.replaying = false;
+    this.pipeline.endReplay();
     // Caught up: the version every processor runs now takes over at the first checkpoint (the watch stages later ones).
     if (this.d.models) this.pipeline.stageModel(this.d.models.current());
     this.coveredSeq = Math.max(this.coveredSeq, bounds.last);
