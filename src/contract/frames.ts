@@ -63,6 +63,20 @@ export interface OverloadCell {
   suppressedByChannel?: Record<string, number>;
 }
 
+/** A product's or a segment's brand experience on the wall: the worst now, with the trend against its baseline. */
+export interface ExperienceCell {
+  kind: 'product' | 'segment';
+  key: string;
+  /** Brand experience index in [0, 100], 50 neutral. */
+  index: number;
+  /** Index points against the cell's own slow baseline (negative: declining). */
+  trend: number;
+  /** Buyers and raters (decayed) behind the index. */
+  volume: number;
+  /** The leading reason, e.g. "14 refunds in 7 days; rated 1.8 by 212". */
+  reason: string | null;
+}
+
 export interface ProcessorStats {
   ts: number;
   eventsPerSec: number;

@@ -104,4 +104,25 @@ export interface PipelineOutputs {
   rejected(r: RejectedRecord): void;
   /** Where this is absent (tests, benchmarks) such stream messages are simply not indexed. */
   unstored?(r: UnstoredRecord): void;
+  /** Brand experience snapshots (experience_snapshots); where absent, not written. */
+  experience?(r: ExperienceSnapshot): void;
+}
+
+/**
+ * A brand experience snapshot: a customer's (when its index moved past the snapshot step), or a product's or a
+ * segment's (on the entity cadence). Components in [-1, 1], negative meaning bad; index in [0, 100], 50 neutral.
+ */
+export interface ExperienceSnapshot {
+  ts: number;
+  scope: 'customer' | 'product' | 'segment';
+  key: string;
+  /** The customer's segment, or the segment itself; null when none is known. */
+  segment: string | null;
+  index: number;
+  product: number;
+  interactive: number;
+  others: number;
+  /** Evidence behind it: experience events counted (decayed) for a customer, buyers or raters for a product/segment. */
+  volume: number;
+  reasons: string[];
 }
