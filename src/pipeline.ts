@@ -11,7 +11,7 @@ import type { ErasureRequest, PipelineOutputs } from './contract/outputs.js';
 import type { CustomerSignals, InboundMessage, Outcome, PipelineRejectReason } from './contract/pipeline.js';
 import { MINUTE_MS, type Clock } from './shared/clock.js';
 import { DirtySet } from './shared/dirtySet.js';
-import { SnapshotReader, SnapshotWriter } from './shared/snapshotCodec.js';
+import { SnapshotReader, SnapshotWriter, type BlobBuffer } from './shared/snapshotCodec.js';
 import { Admission, type Admitted } from './admission/admit.js';
 import { ApplyStep } from './windows/apply.js';
 import type { CustomerWindows } from './windows/customerWindows.js';
@@ -322,7 +322,7 @@ export class Pipeline extends WallFacing {
    * sequence that is). Synchronous, so no message is half in it. Derives first and writes the snapshot rows owed,
    * so the rows of the commit that goes with it and the checkpoint hold the same derived state.
    */
-  checkpoint(streamSeq: number): Uint8Array {
+  checkpoint(streamSeq: number, into?: BlobBuffer): Uint8Array {
     this.derive();
     this.payOwedSnapshots();
     const w = new SnapshotWriter();
@@ -334,7 +334,7 @@ export class Pipeline extends WallFacing {
     this.state.save(w);
     meta.maxEventTs = this.admission.save(w).maxEventTs;
     this.state.saveActivity(w);
-    const blob = w.finish();
+    const blob = w.finish(into);
     this.scorer.model = next;
     this.stagedModel = null;
     return blob;

@@ -48,9 +48,13 @@ class FakeSlice implements Slice<Mark> {
   readonly source = { lastHandled: null as Mark | null, ack: async (m: Mark | null): Promise<void> => this.ack(m) };
   readonly alertStore = { persist: () => this.w.step(`persist:${this.name}`) };
   readonly partials: { flush(): Promise<void> } | null;
+  /** Blobs snapshot() handed out and not yet released (a reused buffer must not be written over while stored). */
+  blobsOut = 0;
   readonly checkpoints = {
     save: async (blob: Uint8Array): Promise<void> => {
+      expect(this.blobsOut).toBe(1);
       await this.w.step(`save:${this.name}:${blob[0]}`);
+      expect(this.blobsOut).toBe(1);
       this.saved.push(blob[0]);
     },
   };
@@ -81,9 +85,19 @@ class FakeSlice implements Slice<Mark> {
     return this.queued.splice(0);
   }
 
-  snapshot(): { seq: number; blob: Uint8Array } {
+  snapshot(): { seq: number; blob: Uint8Array; release: () => void } {
     this.w.sync(`snapshot:${this.name}`);
-    return { seq: this.covered, blob: Uint8Array.of(this.covered) };
+    this.blobsOut++;
+    let released = false;
+    return {
+      seq: this.covered,
+      blob: Uint8Array.of(this.covered),
+      release: () => {
+        expect(released).toBe(false);
+        released = true;
+        this.blobsOut--;
+      },
+    };
   }
 
   /** Like JetStreamSource.ack: never throws, never moves back. */
@@ -225,6 +239,7 @@ describe('checkpoint', () => {
     expect(erased).toEqual(['c1']);
     expect(deleted).toEqual([[3]]);
     expect(slices[0].ledger.lastCheckpoint).toEqual({ seq: 5, bytes: 1, at: 0 });
+    expect(slices[0].blobsOut).toBe(0);
   });
 
   it('without an erasure pending, waits for no spilled rows and deletes nothing', async () => {
@@ -285,6 +300,7 @@ describe('checkpoint', () => {
     expect(deleted).toEqual([]);
     expect(slices[0].ledger.requestMessages).toEqual([3]);
     expect(slices[0].ledger.lastCheckpointAt).toBe(0);
+    expect(slices[0].blobsOut).toBe(0);
     expect(slices[1].acked).toEqual([7]);
     expect(w.warnings).toEqual(['lease lost before the checkpoint: not saved (the new owner replays from the previous one)']);
   });
@@ -341,6 +357,8 @@ describe('checkpoint', () => {
       slices[1].handle(11);
       w.failing.add(step);
       await expect(committer.checkpoint(slices[0])).rejects.toThrow(`${step} failed`);
+      // The blob was released on the way out (a reused buffer is free for the next checkpoint).
+      expect(slices[0].blobsOut).toBe(0);
 
       expect(slices[0].saved).toEqual([5]);
       expect(slices[0].ledger.lastCheckpoint).toEqual({ seq: 5, bytes: 1, at: 0 });

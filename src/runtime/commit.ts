@@ -117,8 +117,11 @@ export interface Slice<M extends Mark = Mark> {
   readonly ledger: SliceLedger;
   /** Synchronous: the minute activity to the outputs; returns the erasures the pipeline queued since the last call. */
   drain(): ErasureRequest[];
-  /** Synchronous: the live state as a blob covering exactly `seq`, the highest stream sequence it has taken in. */
-  snapshot(): { seq: number; blob: Uint8Array };
+  /**
+   * Synchronous: the live state as a blob covering exactly `seq`, the highest stream sequence it has taken in; the
+   * blob may be a reused buffer, read until `release()` (called once the checkpoint is stored or abandoned).
+   */
+  snapshot(): { seq: number; blob: Uint8Array; release?: () => void };
 }
 
 export interface CommitDeps<M extends Mark = Mark> {
@@ -175,16 +178,20 @@ export class Committer<M extends Mark = Mark> {
     const { ledger } = slice;
     const mark = slice.source.lastHandled;
     ledger.pendingErasures.push(...slice.drain());
-    const { seq, blob } = slice.snapshot();
-    await this.commit();
-    await this.runErasures(slice);
-    const fence = this.d.fence();
-    if (slice.partition !== null && fence && !(await fence.stillOwns(slice.partition))) {
-      this.d.log.warn({ partition: slice.partition }, 'lease lost before the checkpoint: not saved (the new owner replays from the previous one)');
-      return;
+    const { seq, blob, release } = slice.snapshot();
+    try {
+      await this.commit();
+      await this.runErasures(slice);
+      const fence = this.d.fence();
+      if (slice.partition !== null && fence && !(await fence.stillOwns(slice.partition))) {
+        this.d.log.warn({ partition: slice.partition }, 'lease lost before the checkpoint: not saved (the new owner replays from the previous one)');
+        return;
+      }
+      // The checkpoint replaces the previous one, which may still hold an erased customer's live state.
+      await slice.checkpoints.save(blob);
+    } finally {
+      release?.();
     }
-    // The checkpoint replaces the previous one, which may still hold an erased customer's live state.
-    await slice.checkpoints.save(blob);
     ledger.lastCheckpointAt = this.d.clock.now();
     if (mark && mark.seq <= seq) await slice.source.ack(mark);
     ledger.lastCheckpoint = { seq, bytes: blob.byteLength, at: ledger.lastCheckpointAt };

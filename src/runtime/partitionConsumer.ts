@@ -8,7 +8,7 @@ import type { ErasureRequest } from '../contract/outputs.js';
 import type { SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { packSnapshot } from '../shared/snapshotCodec.js';
+import { BlobBuffer, packSnapshot } from '../shared/snapshotCodec.js';
 import { JetStreamSource, replay, streamBounds, type ConsumerTarget, type SourceDeps } from '../sources/jetstream.js';
 import type { InboundMessage } from '../contract/pipeline.js';
 import type { Pipeline } from '../pipeline.js';
@@ -50,6 +50,8 @@ export class PartitionConsumer implements Slice<JsMsg> {
   restartStats = { replayed: 0, ms: 0 };
   consuming = false;
   private readonly sourceDeps: SourceDeps;
+  /** Where each checkpoint blob is written: the same memory every time (see BlobBuffer). */
+  private readonly blobBuffer = new BlobBuffer();
 
   constructor(private readonly d: PartitionConsumerDeps) {
     this.partition = d.partition;
@@ -154,10 +156,14 @@ export class PartitionConsumer implements Slice<JsMsg> {
     return this.pipeline.takeErasures();
   }
 
-  /** The checkpoint blob covering exactly `coveredSeq`, captured synchronously; `checkpoints.save` deflates it. */
-  snapshot(): { seq: number; blob: Uint8Array } {
+  /**
+   * The checkpoint blob covering exactly `coveredSeq`, captured synchronously into the slice's reused buffer;
+   * `checkpoints.save` deflates it into a blob of its own, after which the caller releases the buffer.
+   */
+  snapshot(): { seq: number; blob: Uint8Array; release: () => void } {
     const seq = this.coveredSeq;
-    return { seq, blob: this.pipeline.checkpoint(seq) };
+    const blob = this.pipeline.checkpoint(seq, this.blobBuffer);
+    return { seq, blob, release: () => this.blobBuffer.release(blob) };
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { packSnapshot, SnapshotReader, SnapshotWriter } from './snapshotCodec.js';
+import { BlobBuffer, packSnapshot, SnapshotReader, SnapshotWriter } from './snapshotCodec.js';
 
 describe('snapshot codec', () => {
   it('round-trips JSON and typed arrays of every width', () => {
@@ -69,5 +69,42 @@ describe('snapshot codec', () => {
     expect(r.strings('ids')).toEqual(['c1', '', null, 'ünï\u0000\n"code" 🙂', null, 'x'.repeat(300)]);
     expect(r.strings('odd')).toEqual(['a', '\ud800', 'b']);
     expect(r.strings('other')).toBeNull();
+  });
+
+  it('writes into a reused buffer the same blob as into a fresh one, stale bytes of a larger earlier blob overwritten', () => {
+    const write = (n: number, into?: BlobBuffer) => {
+      const w = new SnapshotWriter();
+      w.json.n = n;
+      w.array('a', Uint8Array.from({ length: n }, (_, i) => (i * 7 + n) & 0xff));
+      w.array('b', new Float64Array(3).fill(n));
+      w.strings('ids', [`id-${n}`, null, 'x']);
+      return w.finish(into);
+    };
+    const buffer = new BlobBuffer();
+    const big = write(1001, buffer);
+    big.fill(0xee);
+    buffer.release(big);
+    for (const n of [5, 13, 1001, 1500]) {
+      const reused = write(n, buffer);
+      if (n === 1500) expect(reused.buffer).not.toBe(big.buffer);
+      else expect(reused.buffer).toBe(big.buffer);
+      expect([...reused]).toEqual([...write(n)]);
+      expect(new SnapshotReader(reused).array('a', Uint8Array)![n - 1]).toBe(((n - 1) * 7 + n) & 0xff);
+      reused.fill(0xee);
+      buffer.release(reused);
+    }
+    // Grown past the first blob once; the grown buffer is kept.
+    expect(buffer.capacity).toBeGreaterThanOrEqual(1500);
+  });
+
+  it('hands out a fresh buffer while the kept one is out, and that blob’s release leaves the kept one out', () => {
+    const buffer = new BlobBuffer();
+    const first = buffer.take(64);
+    const second = buffer.take(64);
+    expect(second.buffer).not.toBe(first.buffer);
+    buffer.release(second);
+    expect(buffer.take(64).buffer).not.toBe(first.buffer);
+    buffer.release(first);
+    expect(buffer.take(64).buffer).toBe(first.buffer);
   });
 });
