@@ -35,6 +35,8 @@ export class IdTable {
   private garbage = 0;
   private freeHead = NO_SLOT;
   private count = 0;
+  /** Ids held with a byte of 0x80 or more: while none is, an id's UTF-16 length is its byte length (save needs no scan). */
+  private nonAscii = 0;
   /** Slots ever handed out: every live slot is below it. */
   private highWater = 0;
   private readonly compactMinBytes: number;
@@ -117,6 +119,7 @@ export class IdTable {
     this.arenaUsed += len;
     this.lens[slot] = len + 1;
     this.hashes[slot] = h;
+    if (!isAscii(bytes, start, end)) this.nonAscii++;
     let b = this.home(h);
     while (this.index[b] !== EMPTY) if (++b === this.index.length) b = 0;
     this.index[b] = slot + 1;
@@ -139,6 +142,7 @@ export class IdTable {
       i = j;
     }
     this.index[i] = EMPTY;
+    if (!isAscii(this.arena, this.offsets[slot], this.offsets[slot] + this.lens[slot] - 1)) this.nonAscii--;
     this.garbage += this.lens[slot] - 1;
     this.lens[slot] = 0;
     this.offsets[slot] = this.freeHead + 1;
@@ -178,6 +182,7 @@ export class IdTable {
     this.garbage = 0;
     this.freeHead = NO_SLOT;
     this.count = 0;
+    this.nonAscii = 0;
     this.highWater = 0;
   }
 
@@ -216,6 +221,8 @@ export class IdTable {
     // Ids lie in the arena in slot order unless removals and reuse moved them: then the block is one copy.
     let inOrder = true;
     let at = 0;
+    // ASCII ids only (the usual case): lengths are the byte lengths, no id is read.
+    const ascii = this.nonAscii === 0;
     for (let slot = 0; slot < this.highWater; slot++) {
       if (this.lens[slot] === 0) {
         lengths[slot] = NO_STRING;
@@ -225,6 +232,10 @@ export class IdTable {
       const end = start + this.lens[slot] - 1;
       if (start !== at) inOrder = false;
       at = end;
+      if (ascii) {
+        lengths[slot] = end - start;
+        continue;
+      }
       let n = 0;
       for (let i = start; i < end; ) {
         const lead = arena[i];
@@ -241,7 +252,8 @@ export class IdTable {
       lengths[slot] = n;
     }
     let text: Uint8Array;
-    if (inOrder) text = arena.slice(0, at);
+    // A view, not a copy: SnapshotWriter copies it into the blob in the same synchronous step.
+    if (inOrder) text = arena.subarray(0, at);
     else {
       text = new Uint8Array(this.arenaUsed - this.garbage);
       let to = 0;
@@ -395,4 +407,10 @@ export class IdTable {
     this.offsets = grow(this.offsets);
     this.lens = grow(this.lens);
   }
+}
+
+/** Whether bytes[start, end) are all below 0x80. */
+function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] >= 0x80) return false;
+  return true;
 }
