@@ -5,7 +5,7 @@
 // stored hashes (any size: the home bucket scales the hash, no power of two); removed ids leave garbage in the arena
 // until it is compacted, once it exceeds the live bytes. Customer ids and event ids (admission's dedup) live in one.
 import { NO_STRING, type SnapshotReader, type SnapshotWriter } from './snapshotCodec.js';
-import { bytesOfLead, decode, encode, encoded, hashBytes, unitsOfLead } from './wtf8.js';
+import { bytesOfLead, decode, encode, encoded, hashBytes, isAscii, unitsOfLead, utf16Length } from './wtf8.js';
 
 const EMPTY = 0;
 const NO_SLOT = -1;
@@ -232,24 +232,10 @@ export class IdTable {
       const end = start + this.lens[slot] - 1;
       if (start !== at) inOrder = false;
       at = end;
-      if (ascii) {
-        lengths[slot] = end - start;
-        continue;
-      }
-      let n = 0;
-      for (let i = start; i < end; ) {
-        const lead = arena[i];
-        if (lead < 0x80) {
-          n++;
-          i++;
-          continue;
-        }
-        // A lone surrogate (ED A0..BF ..) is not UTF-8: such ids go through `strings`, which keeps them in the header.
-        if (lead === 0xed && arena[i + 1] >= 0xa0) wellFormed = false;
-        n += unitsOfLead(lead);
-        i += bytesOfLead(lead);
-      }
-      lengths[slot] = n;
+      // A lone surrogate is not UTF-8: such ids go through `strings`, which keeps them in the header.
+      const n = ascii ? end - start : utf16Length(arena, start, end);
+      if (n < 0) wellFormed = false;
+      lengths[slot] = n < 0 ? -n - 1 : n;
     }
     let text: Uint8Array;
     // A view, not a copy: SnapshotWriter copies it into the blob in the same synchronous step.
@@ -409,8 +395,3 @@ export class IdTable {
   }
 }
 
-/** Whether bytes[start, end) are all below 0x80. */
-function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (bytes[i] >= 0x80) return false;
-  return true;
-}

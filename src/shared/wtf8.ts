@@ -84,3 +84,27 @@ export function decode(b: Uint8Array, start: number, end: number): string {
   for (let k = 0; k < n; k += 4096) s += String.fromCharCode.apply(null, units.subarray(k, Math.min(n, k + 4096)) as unknown as number[]);
   return s;
 }
+
+/** Whether bytes[start, end) are all below 0x80. */
+export function isAscii(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (b[i] >= 0x80) return false;
+  return true;
+}
+
+/** The UTF-16 length of the WTF-8 bytes[start, end); −length − 1 when they hold a lone surrogate (ED A0..BF ..). */
+export function utf16Length(b: Uint8Array, start: number, end: number): number {
+  let n = 0;
+  let lone = false;
+  for (let i = start; i < end; ) {
+    const lead = b[i];
+    if (lead < 0x80) {
+      n++;
+      i++;
+      continue;
+    }
+    if (lead === 0xed && b[i + 1] >= 0xa0) lone = true;
+    n += unitsOfLead(lead);
+    i += bytesOfLead(lead);
+  }
+  return lone ? -n - 1 : n;
+}

@@ -63,6 +63,37 @@ describe('MinuteActivity', () => {
     expect(fromOld.drain(0)).toEqual(expected);
   });
 
+  it('restores from the layout of joined key strings it wrote before the id table and bucket arrays', () => {
+    const a = new MinuteActivity();
+    a.add('c1', 'purchase', T + 1000, 10, 7);
+    a.add('c1', 'purchase', T + 2000, 5, 8);
+    a.add('cé', 'click', T + M, 0, 9);
+    const old = new SnapshotWriter();
+    old.strings('activity.keys', ['c1\u0000purchase', 'cé\u0000click']);
+    old.array('activity.minute', Int32Array.of(T / M, T / M + 1));
+    old.array('activity.events', Float64Array.of(2, 1));
+    old.array('activity.revenue', Float64Array.of(15, 0));
+    old.array('activity.overloaded', Float64Array.of(0, 0));
+    old.array('activity.writer', Float64Array.of(7, 9));
+    const fromOld = new MinuteActivity();
+    fromOld.load(new SnapshotReader(old.finish()), 'activity');
+    expect(fromOld.drain(0)).toEqual(a.drain(0));
+  });
+
+  it('drops on restore the buckets of a kind this version does not know, and their ids with them', () => {
+    const newer = new MinuteActivity([...KINDS, 'product']);
+    newer.add('spring', 'email_sent', T, 0, 1, false, 2);
+    newer.add('p-9', 'refund', T, 0, 2, false, 3);
+    newer.add('spring', 'refund', T, 0, 3, false, 3);
+    const w = new SnapshotWriter();
+    newer.save(w, 'entities');
+    const restored = new MinuteActivity(KINDS);
+    restored.load(new SnapshotReader(w.finish()), 'entities');
+    expect(restored.size).toBe(1);
+    expect(restored.forget('p-9')).toBe(0);
+    expect(restored.drain(0).map((b) => [b.key, b.events, b.writer])).toEqual([['campaign\u0000spring\u0000email_sent', 1, 1n]]);
+  });
+
   it('forgets a customer by key prefix', () => {
     const a = new MinuteActivity();
     a.add('c1', 'click', T, 0, 1);
