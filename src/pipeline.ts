@@ -210,7 +210,7 @@ export class Pipeline extends WallFacing {
     const evaluate = !this.replaying;
     const derived = this.dirtyCustomers.drain((slot, ev, receivedAt) => {
       // Evicted or erased since it was marked (a slot reused since was marked by its new customer's own event).
-      if (this.windows.idOf(slot) !== ev.customerId) return;
+      if (!this.windows.holds(slot, ev.customerId)) return;
       const signals = this.scorer.score(this.state.view(slot, this.windows.headMin(slot)));
       if (evaluate) evaluateCustomer(engine, rules, ev, signals, now, receivedAt);
       const due = this.scorer.snapshotDecision(this.windows, slot, signals);

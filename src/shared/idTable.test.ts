@@ -80,6 +80,18 @@ describe('IdTable', () => {
     expect([t.find(a), t.find(b)]).toEqual([sa, -1]);
   });
 
+  it('says whether a slot holds an id exactly as decoding it would, for any ids and any slot', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(idArb, { maxLength: 30 }), fc.array(idArb, { maxLength: 30 }), (held, asked) => {
+        const t = new IdTable({ initialSlots: 4 });
+        for (const id of held) t.insert(id);
+        if (held.length > 0) t.remove(t.find(held[0]));
+        for (let slot = -1; slot <= t.high; slot++) for (const id of [...held, ...asked]) expect(t.holds(slot, id), `${slot} ${JSON.stringify(id)}`).toBe(t.idOf(slot) === id);
+      }),
+      { numRuns: 300, seed: 16 },
+    );
+  });
+
   it('finds a well-formed id from its UTF-8 bytes as from its string', () => {
     const t = new IdTable({ initialSlots: 4 });
     const ids = ['c-1', 'ümlaut', '顧客', 'emoji-\u{1F600}', ''];

@@ -4,6 +4,7 @@
 // Linear probing with backward-shift deletion (no tombstones), load at most 3/4, the index grown by rehashing the
 // stored hashes (any size: the home bucket scales the hash, no power of two); removed ids leave garbage in the arena
 // until it is compacted, once it exceeds the live bytes. Customer ids and event ids (admission's dedup) live in one.
+// Over 400 lines on purpose: the index, the arena, the free list and the checkpoint layout keep one invariant together.
 import { NO_STRING, type SnapshotReader, type SnapshotWriter } from './snapshotCodec.js';
 import { bytesOfLead, decode, encode, encoded, hashBytes, isAscii, unitsOfLead, utf16Length } from './wtf8.js';
 
@@ -156,6 +157,20 @@ export class IdTable {
   idOf(slot: number): string | undefined {
     if (!this.has(slot)) return undefined;
     return decode(this.arena, this.offsets[slot], this.offsets[slot] + this.lens[slot] - 1);
+  }
+
+  /** Whether the slot holds `id`, without decoding it: an ASCII id compares unit by unit, any other decodes. */
+  holds(slot: number, id: string): boolean {
+    if (!this.has(slot)) return false;
+    const start = this.offsets[slot];
+    const n = this.lens[slot] - 1;
+    if (n !== id.length) return n > id.length && this.idOf(slot) === id;
+    for (let i = 0; i < n; i++) {
+      const b = this.arena[start + i];
+      if (b >= 0x80) return this.idOf(slot) === id;
+      if (b !== id.charCodeAt(i)) return false;
+    }
+    return true;
   }
 
   /** The slot's id bytes (a view into the arena, valid until the next insert or remove). */

@@ -204,6 +204,11 @@ export class CustomerWindows {
     return this.ids.idOf(slot);
   }
 
+  /** Whether the slot holds this customer (not evicted or erased since), without decoding its id. */
+  holds(slot: number, customerId: string): boolean {
+    return this.ids.holds(slot, customerId);
+  }
+
   /** The slot of a customer, creating it; at the bound, the least recently active of a sample is evicted first. */
   slotFor(customerId: string, evicted?: (id: string) => void): number {
     const existing = this.ids.find(customerId);
