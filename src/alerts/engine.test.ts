@@ -102,6 +102,27 @@ describe('AlertEngine', () => {
     expect(new Set(seen.flat().filter((k) => k !== 'spring')).size).toBe(10);
   });
 
+  it('keeps its rounds whole while the alerts of a round resolve and new ones open', () => {
+    const { e } = engine();
+    for (let i = 0; i < 10; i++) e.observe(rules[0], { kind: 'customer', key: `c${i}` }, sample(0.9), 0);
+    const seen = new Set<string>();
+    const gone = new Set<string>();
+    for (let t = 1; t <= 4; t++) {
+      // Every other customer sampled in the first tick falls back and resolves (leaves the store mid-round).
+      e.tick(t, (_rule, subject) => {
+        seen.add(subject.key);
+        const falls = t === 1 && Number(subject.key.slice(1)) % 2 === 0;
+        if (falls) gone.add(subject.key);
+        return sample(falls ? 0.1 : 0.9);
+      }, 4);
+      if (t === 2) e.observe(rules[0], { kind: 'customer', key: 'new' }, sample(0.9), t);
+    }
+    expect(gone.size).toBeGreaterThan(0);
+    // Four rounds of four cover the ten, the ones that left and the one that came.
+    expect([...seen].sort()).toEqual([...Array.from({ length: 10 }, (_, i) => `c${i}`), 'new'].sort());
+    expect([...e.activeRecords()].length).toBe(11 - gone.size);
+  });
+
   it('resolves an alert it restored from the store (not written through this engine) once the value falls', () => {
     const store = new MemoryAlertStore();
     const first = new AlertEngine(rules, store, () => undefined);

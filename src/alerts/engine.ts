@@ -72,6 +72,13 @@ export class AlertEngine {
    * store's size says it was changed behind the engine's back (a load, another writer).
    */
   private readonly active = new Map<SubjectKind, Map<string, number>>();
+  /**
+   * The store's keys by subject: customer alerts in an array (with each key's position, for a swap-removal) that the
+   * tick walks a round of at a time, the others (a few hundred at most) in a set it walks whole. Kept like `active`.
+   */
+  private customerKeys: string[] = [];
+  private readonly customerAt = new Map<string, number>();
+  private readonly otherKeys = new Set<string>();
   private indexedSize = -1;
   /** Where the round of customer alerts re-sampled by tick() has got to. */
   private customerCursor = 0;
@@ -134,8 +141,37 @@ export class AlertEngine {
   private syncIndex(): void {
     if (this.indexedSize === this.store.size) return;
     this.active.clear();
-    for (const [, rec] of this.store.entries()) this.count(rec.subject, 1);
+    this.customerKeys = [];
+    this.customerAt.clear();
+    this.otherKeys.clear();
+    for (const [key, rec] of this.store.entries()) {
+      this.count(rec.subject, 1);
+      this.file(key, rec.subject);
+    }
     this.indexedSize = this.store.size;
+  }
+
+  private file(key: string, subject: Subject): void {
+    if (subject.kind !== 'customer') this.otherKeys.add(key);
+    else if (!this.customerAt.has(key)) {
+      this.customerAt.set(key, this.customerKeys.length);
+      this.customerKeys.push(key);
+    }
+  }
+
+  private unfile(key: string, subject: Subject): void {
+    if (subject.kind !== 'customer') {
+      this.otherKeys.delete(key);
+      return;
+    }
+    const at = this.customerAt.get(key);
+    if (at === undefined) return;
+    const last = this.customerKeys.pop()!;
+    if (last !== key) {
+      this.customerKeys[at] = last;
+      this.customerAt.set(last, at);
+    }
+    this.customerAt.delete(key);
   }
 
   private count(subject: Subject, delta: number): void {
@@ -150,7 +186,10 @@ export class AlertEngine {
   private put(key: string, record: AlertRecord, added: boolean): void {
     this.syncIndex();
     this.store.set(key, record);
-    if (added) this.count(record.subject, 1);
+    if (added) {
+      this.count(record.subject, 1);
+      this.file(key, record.subject);
+    }
     this.indexedSize = this.store.size;
   }
 
@@ -159,6 +198,7 @@ export class AlertEngine {
     if (this.store.get(key) === undefined) return;
     this.store.delete(key);
     this.count(subject, -1);
+    this.unfile(key, subject);
     this.indexedSize = this.store.size;
   }
 
@@ -169,17 +209,17 @@ export class AlertEngine {
    * every event of its customer).
    */
   tick(now: number, sample: Sampler, customerSamples = CUSTOMER_SAMPLES_PER_TICK): void {
+    this.syncIndex();
     const byName = new Map(this.rules.map((r) => [r.name, r]));
-    const entries = [...this.store.entries()];
-    const customers = entries.reduce((n, [, rec]) => n + (rec.subject.kind === 'customer' ? 1 : 0), 0);
+    // This tick's keys, taken before any sample moves them: every other alert, then a round of customer alerts
+    // from the cursor, wrapping around. Nothing here walks or copies the whole store.
+    const keys = [...this.otherKeys];
+    const customers = this.customerKeys.length;
     const from = customers === 0 ? 0 : this.customerCursor % customers;
-    let ordinal = 0;
-    for (const [key, rec] of entries) {
-      if (rec.subject.kind === 'customer') {
-        // The customer alerts in positions [from, from + customerSamples) of this tick's list, wrapping around.
-        const at = ordinal++;
-        if ((at - from + customers) % customers >= customerSamples) continue;
-      }
+    for (let k = 0; k < Math.min(customerSamples, customers); k++) keys.push(this.customerKeys[(from + k) % customers]);
+    for (const key of keys) {
+      const rec = this.store.get(key);
+      if (rec === undefined) continue;
       const rule = byName.get(rec.rule);
       if (!rule) {
         const done: AlertRecord = { ...rec, state: 'resolved', endsAt: now, updatedAt: now };
