@@ -1,8 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
 import type { AlertView } from '../contract/frames.js';
 import { MemoryAlertStore } from './alertStore.js';
-import { AlertEngine, fingerprintOf } from './engine.js';
+import { AlertEngine, byGroupName, fingerprintOf } from './engine.js';
 
 const rules = parseConfig({
   alerts: {
@@ -132,6 +133,63 @@ describe('AlertEngine', () => {
     second.observe(rules[0], c1, sample(0.95), 1);
     second.observe(rules[0], c1, sample(0.5), 2);
     expect(changes.map((c) => c.state)).toEqual(['resolved']);
+  });
+
+  it('keeps its tallies by state and by rule and campaign equal to a count over every active alert', () => {
+    const withLabels = parseConfig({
+      alerts: {
+        rules: [
+          { name: 'risk', signal: 'churn_risk', subject: 'customer', threshold: 0.8, resolveThreshold: 0.7, forMs: 2 },
+          { name: 'tired', signal: 'fatigue', subject: 'customer', threshold: 1, labels: { campaign: 'rule-says' } },
+          { name: 'surge', signal: 'surge_z', subject: 'campaign', threshold: 4 },
+        ],
+      },
+    }).alerts.rules;
+    const walk = (e: AlertEngine) => {
+      const t = { firing: 0, pending: 0, acknowledged: 0, groups: new Map<string, { rule: string; campaign: string | null; firing: number; pending: number; acknowledged: number; silenced: number }>() };
+      for (const { record: r, rule } of e.activeRecords()) {
+        const firing = r.state === 'firing';
+        if (firing) t.firing++;
+        else t.pending++;
+        if (firing && r.acknowledged) t.acknowledged++;
+        if (r.subject.kind !== 'customer') continue;
+        const campaign = rule?.labels?.campaign ?? r.labels?.campaign ?? null;
+        const g = t.groups.get(`${r.rule}|${campaign}`) ?? { rule: r.rule, campaign, firing: 0, pending: 0, acknowledged: 0, silenced: 0 };
+        t.groups.set(`${r.rule}|${campaign}`, g);
+        if (firing) g.firing++;
+        else g.pending++;
+        if (firing && r.acknowledged) g.acknowledged++;
+      }
+      const customerGroups = [...t.groups.values()].sort((a, b) => b.firing + b.pending - (a.firing + a.pending) || byGroupName(a, b));
+      return { firing: t.firing, pending: t.pending, acknowledged: t.acknowledged, customerGroups };
+    };
+    const op = fc.oneof(
+      fc.record({ op: fc.constant('observe' as const), rule: fc.integer({ min: 0, max: 2 }), key: fc.constantFrom('a', 'b', 'c', 'd'), value: fc.constantFrom(0.5, 0.9, 2, 6), campaign: fc.constantFrom(undefined, 'spring', 'fall') }),
+      fc.record({ op: fc.constant('ack' as const), nth: fc.nat(5) }),
+      fc.record({ op: fc.constant('tick' as const), value: fc.constantFrom(0.5, 0.9, 6) }),
+      fc.record({ op: fc.constant('reload' as const), keep: fc.integer({ min: 1, max: 3 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const e = new AlertEngine(withLabels, new MemoryAlertStore(), () => undefined);
+        let now = 0;
+        for (const o of ops) {
+          now++;
+          if (o.op === 'observe') {
+            const rule = withLabels[o.rule];
+            const subject = { kind: rule.subject, key: o.key };
+            const trigger = { eventId: 'e', eventTs: now, receivedAt: now };
+            e.observe(rule, subject, { value: o.value, reasons: [], trigger, labels: o.campaign ? { campaign: o.campaign } : undefined }, now);
+          } else if (o.op === 'ack') {
+            const ids = e.views().filter((v) => v.state !== 'resolved').map((v) => v.id);
+            if (ids.length > 0) e.acknowledge(ids[o.nth % ids.length], 'ana', now);
+          } else if (o.op === 'tick') e.tick(now, () => ({ value: o.value, reasons: [], trigger: null }), 2);
+          else e.setRules(withLabels.slice(0, o.keep));
+          expect(e.tallies(100)).toEqual(walk(e));
+        }
+      }),
+      { numRuns: 300, seed: 17 },
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 // Evaluates rules against signal samples, keeps alert state through the state machine, and reports every change.
 import { createHash } from 'node:crypto';
 import type { AlertRule } from '../config/schema.js';
-import type { AlertView, SubjectKind } from '../contract/frames.js';
+import type { AlertGroupCount, AlertView, SubjectKind } from '../contract/frames.js';
 import { breaches, transition, type AlertRecord, type Sample } from './alertStateMachine.js';
 import type { AlertStore } from './alertStore.js';
 
@@ -79,6 +79,12 @@ export class AlertEngine {
   private customerKeys: string[] = [];
   private readonly customerAt = new Map<string, number>();
   private readonly otherKeys = new Set<string>();
+  /**
+   * Active alerts counted by state, and customer alerts by rule and campaign: the wall's totals every tick without a
+   * walk over thousands of alerts. Kept with every put and remove, rebuilt with the index and on a rules reload.
+   */
+  private readonly tally = { firing: 0, pending: 0, acknowledged: 0, groups: new Map<string, AlertGroupCount>() };
+  private byName = new Map<string, AlertRule>();
   private indexedSize = -1;
   /** Where the round of customer alerts re-sampled by tick() has got to. */
   private customerCursor = 0;
@@ -96,6 +102,9 @@ export class AlertEngine {
   /** Replaces the rules (config reload); alerts of removed rules resolve at the next tick. */
   setRules(rules: AlertRule[]): void {
     this.rules = rules;
+    this.byName = new Map(rules.map((r) => [r.name, r]));
+    // A rule's labels may name another campaign now: the tallies are counted again.
+    this.indexedSize = -1;
     this.bySubject = new Map();
     for (const r of rules) this.bySubject.set(r.subject, [...(this.bySubject.get(r.subject) ?? []), r]);
   }
@@ -144,11 +153,42 @@ export class AlertEngine {
     this.customerKeys = [];
     this.customerAt.clear();
     this.otherKeys.clear();
+    this.tally.firing = this.tally.pending = this.tally.acknowledged = 0;
+    this.tally.groups.clear();
     for (const [key, rec] of this.store.entries()) {
       this.count(rec.subject, 1);
       this.file(key, rec.subject);
+      this.countState(rec, 1);
     }
     this.indexedSize = this.store.size;
+  }
+
+  private countState(rec: AlertRecord, delta: number): void {
+    const firing = rec.state === 'firing';
+    const acknowledged = firing && rec.acknowledged !== null ? delta : 0;
+    if (firing) this.tally.firing += delta;
+    else this.tally.pending += delta;
+    this.tally.acknowledged += acknowledged;
+    if (rec.subject.kind !== 'customer') return;
+    // As alertLabels merges them: a rule's own labels win over the triggering event's.
+    const campaign = this.byName.get(rec.rule)?.labels?.campaign ?? rec.labels?.campaign ?? null;
+    const key = `${rec.rule}\u0000${campaign ?? ''}`;
+    let group = this.tally.groups.get(key);
+    if (!group) this.tally.groups.set(key, (group = { rule: rec.rule, campaign, firing: 0, pending: 0, acknowledged: 0, silenced: 0 }));
+    if (firing) group.firing += delta;
+    else group.pending += delta;
+    group.acknowledged += acknowledged;
+    if (group.firing === 0 && group.pending === 0) this.tally.groups.delete(key);
+  }
+
+  /**
+   * The active alerts by state, and the customer alerts by rule and campaign (most active first, at most `groups`);
+   * silences are not counted here (the wall counts them by walking the alerts while a silence is active).
+   */
+  tallies(groups = 50): { firing: number; pending: number; acknowledged: number; customerGroups: AlertGroupCount[] } {
+    this.syncIndex();
+    const list = [...this.tally.groups.values()].sort((a, b) => b.firing + b.pending - (a.firing + a.pending) || byGroupName(a, b)).slice(0, groups);
+    return { firing: this.tally.firing, pending: this.tally.pending, acknowledged: this.tally.acknowledged, customerGroups: list.map((g) => ({ ...g })) };
   }
 
   private file(key: string, subject: Subject): void {
@@ -185,19 +225,24 @@ export class AlertEngine {
   /** Every write of an active alert goes through here and remove(), which keep the subject index with the store. */
   private put(key: string, record: AlertRecord, added: boolean): void {
     this.syncIndex();
+    const prev = added ? undefined : this.store.get(key);
     this.store.set(key, record);
     if (added) {
       this.count(record.subject, 1);
       this.file(key, record.subject);
     }
+    if (prev !== undefined) this.countState(prev, -1);
+    this.countState(record, 1);
     this.indexedSize = this.store.size;
   }
 
   private remove(key: string, subject: Subject): void {
     this.syncIndex();
-    if (this.store.get(key) === undefined) return;
+    const prev = this.store.get(key);
+    if (prev === undefined) return;
     this.store.delete(key);
     this.count(subject, -1);
+    this.countState(prev, -1);
     this.unfile(key, subject);
     this.indexedSize = this.store.size;
   }
@@ -289,4 +334,9 @@ export class AlertEngine {
   get activeCount(): number {
     return this.store.size;
   }
+}
+
+/** Groups of equal size in a fixed order: by rule, then campaign (none first). */
+export function byGroupName(a: AlertGroupCount, b: AlertGroupCount): number {
+  return a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : (a.campaign ?? '') < (b.campaign ?? '') ? -1 : (a.campaign ?? '') > (b.campaign ?? '') ? 1 : 0;
 }

@@ -4,7 +4,7 @@ import type { VigilConfig } from '../config/schema.js';
 import type { AlertGroupCount, AlertTotals, AtRiskEntry, ModelState, OverloadCell, ProcessorStats, SnapshotFrame, WallFrame } from '../contract/frames.js';
 import type { CustomerSignals, Outcome } from '../contract/pipeline.js';
 import type { AlertDesk } from '../alerts/alertDesk.js';
-import { alertLabels } from '../alerts/engine.js';
+import { alertLabels, byGroupName } from '../alerts/engine.js';
 import { MINUTE_MS, type Clock } from '../shared/clock.js';
 
 const STATS_HISTORY = 300;
@@ -160,10 +160,15 @@ export class LiveView {
    * is active.
    */
   private alertTotals(now: number): AlertTotals {
-    const totals: AlertTotals = { firing: 0, pending: 0, acknowledged: 0, silenced: 0, unattended: 0, customerGroups: [] };
-    const groups = new Map<string, AlertGroupCount>();
     const notifier = this.deps.desk.notifier;
     const anySilence = notifier !== undefined && notifier.listSilences(now).some((s) => s.startsAt <= now && now < s.endsAt);
+    // No silence active (the usual case): the engine's tallies, kept as alerts change, without a walk.
+    if (!anySilence) {
+      const t = this.deps.desk.engine.tallies();
+      return { ...t, silenced: 0, unattended: t.firing - t.acknowledged };
+    }
+    const totals: AlertTotals = { firing: 0, pending: 0, acknowledged: 0, silenced: 0, unattended: 0, customerGroups: [] };
+    const groups = new Map<string, AlertGroupCount>();
     for (const { record: r, rule } of this.deps.desk.engine.activeRecords()) {
       const firing = r.state === 'firing';
       const acknowledged = firing && r.acknowledged !== null;
@@ -184,7 +189,7 @@ export class LiveView {
       if (acknowledged) group.acknowledged++;
       if (silenced) group.silenced++;
     }
-    totals.customerGroups = [...groups.values()].sort((a, b) => b.firing + b.pending - (a.firing + a.pending)).slice(0, 50);
+    totals.customerGroups = [...groups.values()].sort((a, b) => b.firing + b.pending - (a.firing + a.pending) || byGroupName(a, b)).slice(0, 50);
     return totals;
   }
 }
