@@ -1,5 +1,6 @@
 // Groups alerts into notifications and paces them (group wait, group interval, repeat interval), as Alertmanager does.
 import type { AlertView } from '../contract/frames.js';
+import { avalanche, FNV_OFFSET, FNV_PRIME } from '../shared/hash.js';
 
 export interface RoutingPolicy {
   groupBy: string[];
@@ -35,11 +36,30 @@ export function groupKeyOf(labels: Record<string, string>, groupBy: string[]): {
   return { key: groupBy.map((n) => `${n}=${g[n] ?? ''}`).join(','), labels: g };
 }
 
+/**
+ * What a group holds (each alert's fingerprint and state) as a multiset hash: the sums of two 32-bit hashes of every
+ * `fingerprint:state`, and the count. Order-free, so no sort: one pass over the alerts (sorting and joining the
+ * fingerprints of a storm's group of thousands on every tick cost ~2.5% of the processor in the bench's backlog). Two
+ * groups that differ share a digest with odds of about 2^-64; digests stored before this form differ from it once.
+ */
 function digest(g: GroupState): string {
-  return Object.values(g.alerts)
-    .map((a) => `${a.fingerprint}:${a.state}`)
-    .sort()
-    .join('|');
+  let a = 0;
+  let b = 0;
+  let n = 0;
+  for (const fp in g.alerts) {
+    const state = g.alerts[fp].state;
+    let h1 = FNV_OFFSET;
+    let h2 = 0x9747b28c;
+    for (let i = 0; i < fp.length + 1 + state.length; i++) {
+      const c = i < fp.length ? fp.charCodeAt(i) : i === fp.length ? 0x3a : state.charCodeAt(i - fp.length - 1);
+      h1 = Math.imul(h1 ^ c, FNV_PRIME);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 15);
+    }
+    a = (a + avalanche(h1)) >>> 0;
+    b = (b + avalanche(h2)) >>> 0;
+    n++;
+  }
+  return `${n}:${a.toString(16)}:${b.toString(16)}`;
 }
 
 function resolvedCount(alerts: readonly AlertView[]): number {

@@ -71,6 +71,19 @@ describe('grouping and pacing', () => {
     expect(p.due(400_000)[0].firing).toBe(1);
   });
 
+  it('sees a group whose alert was swapped for another, as many as before, as changed', () => {
+    const p = new GroupPacer(policy);
+    p.add(alert({ customer: 'a', campaign: 'x' }), 0);
+    p.add(alert({ customer: 'b', campaign: 'x' }), 0);
+    expect(p.due(30_000)).toHaveLength(1);
+    const g = [...p.groups.values()][0];
+    delete g.alerts['fp-b'];
+    p.add(alert({ customer: 'c', campaign: 'x' }), 40_000);
+    expect(Object.keys(g.alerts)).toHaveLength(2);
+    // After the group interval, not the repeat interval: the content is not what was sent.
+    expect(p.due(330_000).map((note) => note.alerts.map((a) => a.subject.key))).toEqual([['a', 'c']]);
+  });
+
   it('writes a group as the JSON of its whole state', () => {
     const p = new GroupPacer(policy);
     const a = alert({ customer: 'q"uote', campaign: 'x', reasons: ['ünï\ncode'] });
