@@ -139,6 +139,8 @@ export interface SnapshotFrame {
   statsHistory: ProcessorStats[];
   atRisk: AtRiskEntry[];
   overload: OverloadCell[];
+  /** The worst products and segments by brand experience now (at most 10 of each). */
+  experience: ExperienceCell[];
   alerts: AlertView[];
   silences: Silence[];
 }
@@ -149,6 +151,7 @@ export type WallFrame =
   | { type: 'alert'; alert: AlertView }
   | { type: 'at_risk'; atRisk: AtRiskEntry[] }
   | { type: 'overload'; overload: OverloadCell[] }
+  | { type: 'experience'; experience: ExperienceCell[] }
   | { type: 'silences'; silences: Silence[] };
 
 /** A label matcher, as Alertmanager's: `=` equal, `!=` not equal, `=~` anchored regex, `!~` its negation. */

@@ -130,6 +130,8 @@ export class LiveView {
       statsHistory: [...this.statsHistory],
       atRisk: this.atRiskList(),
       overload: this.deps.overload(Math.floor(this.deps.watermark(now) / MINUTE_MS), now),
+      // The experience cells come with the experience signal (branch exp-core); none until then.
+      experience: [],
       alerts: desk.engine.views().map((a) => desk.withSilences(a, now)),
       silences: desk.notifier?.listSilences(now) ?? [],
     };

@@ -26,6 +26,8 @@ export function mergeSnapshots(frames: SnapshotFrame[], opts: MergeOptions): Sna
     statsHistory: mergeHistory(frames.map((f) => f.statsHistory)),
     atRisk: mergeAtRisk(frames.flatMap((f) => f.atRisk), opts.atRiskLimit),
     overload: mergeOverload(frames.flatMap((f) => f.overload)),
+    // Merged with the experience signal's cells (branch exp-core); none until then.
+    experience: [],
     alerts: mergeAlerts(frames.flatMap((f) => f.alerts), opts.alertLimit),
     silences: mergeSilences(frames.flatMap((f) => f.silences)),
   };
@@ -188,5 +190,5 @@ export function withBudgetCounts(combined: OverloadCell[], summed: OverloadCell[
 
 /** A frame with nothing in it, at `now`: what a wall shows when its own snapshot failed. */
 export function emptySnapshot(now: number): SnapshotFrame {
-  return { type: 'snapshot', serverTime: now, stats: mergeStats([], now), statsHistory: [], atRisk: [], overload: [], alerts: [], silences: [] };
+  return { type: 'snapshot', serverTime: now, stats: mergeStats([], now), statsHistory: [], atRisk: [], overload: [], experience: [], alerts: [], silences: [] };
 }
