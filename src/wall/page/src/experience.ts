@@ -1,7 +1,7 @@
 // The brand experience panel: the worst products and segments now, each with its index (a bar coloured by level),
 // its trend against its own baseline, the evidence behind it and the leading reason.
 import type { ExperienceCell } from '../../../contract/frames.js';
-import { $, el, setText, syncChildren, withParts, type WithParts } from './dom.js';
+import { $, barCell, el, nameCell, setText, syncChildren, withParts, type WithParts } from './dom.js';
 import { fmtCount } from './format.js';
 import { state } from './state.js';
 
@@ -32,27 +32,14 @@ export function trendText(trend: number): { direction: 'down' | 'up' | 'flat'; t
 function createExperienceRow(): ExperienceRow {
   const row = el('tr');
   row.dataset.testid = 'experience-row';
-  const who = el('td');
-  const key = el('span', 'where');
-  key.dataset.testid = 'experience-key';
-  const why = el('div', 'why');
-  why.dataset.testid = 'experience-reason';
-  who.append(key, why);
-  const indexCell = el('td', 'num');
-  const cell = el('div', 'riskcell');
-  const bar = el('span', 'bar');
-  const fill = el('i');
-  bar.append(fill);
-  const index = el('span', 'pct');
-  index.dataset.testid = 'experience-index';
-  cell.append(bar, index);
-  indexCell.append(cell);
+  const who = nameCell('where', 'experience-key', 'experience-reason');
+  const index = barCell('experience-index');
   const trend = el('td', 'num trend');
   trend.dataset.testid = 'experience-trend';
   const volume = el('td', 'num');
   volume.dataset.testid = 'experience-volume';
-  row.append(who, indexCell, trend, volume);
-  return withParts(row, { key, why, fill, index, trend, volume });
+  row.append(who.cell, index.cell, trend, volume);
+  return withParts(row, { key: who.name, why: who.why, fill: index.fill, index: index.value, trend, volume });
 }
 
 function updateExperienceRow(row: ExperienceRow, c: ExperienceCell): void {
