@@ -120,7 +120,8 @@ describe('a customer export on real services', () => {
     expect(Object.keys(doc.tables).sort()).toEqual(tables.map((t) => t.table).sort());
     expect(tables.map((t) => t.table)).toEqual(expect.arrayContaining(['events', 'customer_activity', 'customer_signals', 'alerts', 'rejected_events', 'customer_days', 'customer_segments', 'unstored_events']));
     for (const t of tables) {
-      const where = t.table === 'alerts' ? `subject_kind = 'customer' AND subject_key = 'exp-1'` : `customer_id = 'exp-1'`;
+      const where =
+        t.table === 'alerts' ? `subject_kind = 'customer' AND subject_key = 'exp-1'` : t.table === 'experience_snapshots' ? `scope = 'customer' AND key = 'exp-1'` : `customer_id = 'exp-1'`;
       const order = t.keyset!.map((k) => k.name).join(', ');
       const held = await chQuery(`SELECT ${t.columns.join(', ')} FROM ${db}.${t.table}${t.final ? ' FINAL' : ''} WHERE ${where} ORDER BY ${order}`);
       expect(doc.tables[t.table], t.table).toEqual(held);
