@@ -1,5 +1,5 @@
-// Folds a burst of incremental frames into the few that matter: the latest stats, at-risk list, overload and
-// experience tables and silence list, and each alert's latest state. Pure: no timers, no I/O; the client hub decides when to drain.
+// Folds a burst of incremental frames into the few that matter: the latest stats, at-risk list, overload table,
+// experience cells and silence list, and each alert's latest state. Pure: no timers, no I/O; the client hub decides when to drain.
 import type { AlertView, WallFrame } from '../contract/frames.js';
 
 type Of<T extends WallFrame['type']> = Extract<WallFrame, { type: T }>;
