@@ -94,6 +94,9 @@ async function footprint(s: Suite, who: string, tag: string): Promise<void> {
   for (const table of ['customer_signals', 'customer_days', 'customer_segments']) {
     await eventually(`${table} rows`, async () => (await chQuery(`SELECT 1 FROM ${db}.${table} WHERE customer_id = '${stored}'`)).length > 0, 15_000);
   }
+  // A score's move inside signals.snapshotIntervalMs is written at the next checkpoint: without this one, a snapshot
+  // row could land between the export and the test's own read of the table.
+  await s.processor.checkpointNow();
 }
 
 /** `vigil export` as a person runs it, with the suite's config in a file whose wall is at `wallPort`. */
