@@ -10,7 +10,7 @@ import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js'
 import { EntityStats, type EntityKind } from '../signals/entityStats.js';
 import { CustomerWindows, emptyView, TOUCH_CHANNELS, type CustomerView, type TouchChannel } from './customerWindows.js';
 import { MinuteActivity } from './minuteActivity.js';
-import { customerExperience, type ExperienceParams, type ProductVoice } from '../signals/experience.js';
+import { customerExperience, type ExperienceParams, type ProductVoice, type SegmentVoice } from '../signals/experience.js';
 import { EXPERIENCE_TYPES } from '../contract/event.js';
 import type { ExperienceRead } from './customerExperience.js';
 import { emptyEvidence, readEvidence } from './experienceEvidence.js';
@@ -46,7 +46,7 @@ export class ApplyStep {
   lastProductSlot = -1;
   /** The one evidence object every event is read into, and the voices a customer's O reads: nothing per event. */
   private readonly evidence = emptyEvidence();
-  private readonly voiceScratch: Voice = { others: 0, ratingMean: 0, ratings: 0, bornAt: 0 };
+  private readonly voiceScratch: Voice = { others: 0, weight: 0, ratingMean: 0, ratings: 0, bornAt: 0 };
   private readonly indexNow: (r: ExperienceRead) => number;
   private indexAt = 0;
   private indexSegment: string | null = null;
@@ -93,9 +93,10 @@ export class ApplyStep {
   readonly productName = (productSlot: number): string => this.products.keyOf(productSlot) ?? '';
 
   /** Others' voice in the customer's segment (its O when it bought no product the table knows), or null. */
-  segmentVoice(segment: string | null, atMs: number): number | null {
+  segmentVoice(segment: string | null, atMs: number): SegmentVoice | null {
     const slot = segment === null ? -1 : this.segments.find(segment);
-    return slot === -1 ? null : (this.segments.voice(slot, atMs, this.voiceScratch)?.others ?? null);
+    const v = slot === -1 ? null : this.segments.voice(slot, atMs, this.voiceScratch);
+    return v === null ? null : { others: v.others, weight: v.weight };
   }
 
   /** The event's experience evidence into its product's and segment's aggregates, then into the customer's. */
@@ -121,7 +122,7 @@ export class ApplyStep {
       if (productSlot < 0) continue;
       const v = this.products.voice(productSlot, atMs, this.voiceScratch);
       if (v === null || v.bornAt >= r.baselineAt + 86_400_000) continue;
-      out.push({ productSlot, others: v.others, ratingMean: v.ratingMean, ratings: v.ratings });
+      out.push({ productSlot, others: v.others, weight: v.weight, ratingMean: v.ratingMean, ratings: v.ratings });
     }
     return out;
   }

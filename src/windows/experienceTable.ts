@@ -2,7 +2,7 @@
 // others' voice, with a slow baseline, in one Float64Array keyed by an id table; bounded, least recently seen evicted.
 import { IdTable } from '../shared/idTable.js';
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
-import { aggregateExperience, aggregateIndex, baselineNow, aggregateVolume, othersComponent, type AggregateEvidence, type AggregateExperience, type ExperienceParams } from '../signals/experience.js';
+import { aggregateExperience, aggregateIndex, baselineNow, aggregateVolume, othersComponent, voiceWeight, type AggregateEvidence, type AggregateExperience, type ExperienceParams } from '../signals/experience.js';
 import type { ExperienceEvidence } from './experienceEvidence.js';
 
 // Fields of a slot, FIELDS apart. REF: the time (ms) the values are as of; BORN: when its key took the slot.
@@ -34,6 +34,8 @@ export function emptyAggregate(): AggregateEvidence {
 /** What other customers say of a product now: its O component and its ratings. */
 export interface Voice {
   others: number;
+  /** Its confidence (evidence against the prior). */
+  weight: number;
   ratingMean: number;
   ratings: number;
   /** When the product took its slot (ms): a customer's memory of the slot from before then names another product. */
@@ -167,6 +169,7 @@ export class ExperienceTable {
     if (!this.ids.has(slot)) return null;
     const a = this.readInto(slot, atMs, this.scratch);
     into.others = othersComponent(a.ratingSum, a.ratings, a.oGood, a.oBad, this.params.prior);
+    into.weight = voiceWeight(a, this.params.prior);
     into.ratingMean = a.ratings > 0 ? a.ratingSum / a.ratings : 0;
     into.ratings = a.ratings;
     into.bornAt = this.data[slot * FIELDS + BORN];
