@@ -75,12 +75,22 @@ export interface ProductVoice {
 }
 
 /** A customer's decayed evidence as of a moment (windows/customerExperience.ts reads it). */
-export interface CustomerEvidence {
+export interface CustomerEvidence extends OwnEvidence {
+  any: boolean;
+}
+
+/** Good and bad evidence of the product (P) and the interactive experience (C), decayed or as one event weighs. */
+export interface OwnEvidence {
   pBad: number;
   pGood: number;
   cBad: number;
   cGood: number;
-  any: boolean;
+}
+
+/** Others' voice (O) beside P and C: promoters count good, detractors and public complaints bad. */
+export interface VoicedEvidence extends OwnEvidence {
+  oBad: number;
+  oGood: number;
 }
 
 /**
@@ -155,13 +165,7 @@ class CustomerExperienceSignal implements ExperienceSignal {
 }
 
 /** A product's or a segment's decayed aggregates as of a moment. */
-export interface AggregateEvidence {
-  pBad: number;
-  pGood: number;
-  cBad: number;
-  cGood: number;
-  oBad: number;
-  oGood: number;
+export interface AggregateEvidence extends VoicedEvidence {
   ratingSum: number;
   ratings: number;
   buyers: number;

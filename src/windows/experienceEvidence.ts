@@ -2,6 +2,7 @@
 // other customers' voice (O) evidence, good and bad, read from its type and props into one reused object.
 import { idProblem } from '../contract/ids.js';
 import type { VigilEvent } from '../contract/event.js';
+import type { VoicedEvidence } from '../signals/experience.js';
 
 const DAY_MS = 86_400_000;
 /** A product id is at most this many UTF-8 bytes (contract 1.1); a longer one names no product. */
@@ -15,13 +16,7 @@ export type ProductProblem = (typeof PRODUCT_PROBLEMS)[number];
  * One event's evidence. `pBad` … `cGood` count for the customer itself and for the product and segment it names;
  * `oBad`, `oGood` and `rating` are its voice as others hear it (the product's and the segment's O).
  */
-export interface ExperienceEvidence {
-  pBad: number;
-  pGood: number;
-  cBad: number;
-  cGood: number;
-  oBad: number;
-  oGood: number;
+export interface ExperienceEvidence extends VoicedEvidence {
   /** A 1–5 rating of the product named (product_rating, review_posted), or 0 for none. */
   rating: number;
   /** 1 for a purchase (a buyer of the product named), else 0. */
