@@ -1,7 +1,7 @@
 // What one event says about the brand experience (BE = (P + C + O) × T): its product (P), interactive (C) and
 // other customers' voice (O) evidence, good and bad, read from its type and props into one reused object.
 import { idProblem } from '../contract/ids.js';
-import type { VigilEvent } from '../contract/event.js';
+import { EXPERIENCE_TYPES, type VigilEvent } from '../contract/event.js';
 import type { VoicedEvidence } from '../signals/experience.js';
 
 const DAY_MS = 86_400_000;
@@ -26,6 +26,9 @@ export interface ExperienceEvidence extends VoicedEvidence {
   productId: string | null;
 }
 
+/** The types that can carry evidence (any other type only through `props.error`). */
+const EVIDENCE_TYPES: ReadonlySet<string> = new Set(['purchase', 'refund', 'payment_failed', 'support_ticket', ...EXPERIENCE_TYPES]);
+
 export function emptyEvidence(): ExperienceEvidence {
   return { pBad: 0, pGood: 0, cBad: 0, cGood: 0, oBad: 0, oGood: 0, rating: 0, purchase: 0, problem: 'none', productId: null };
 }
@@ -46,6 +49,8 @@ export function emptyEvidence(): ExperienceEvidence {
  */
 export function readEvidence(ev: VigilEvent, into: ExperienceEvidence): boolean {
   const props = ev.props;
+  // Sessions, views, touches: one set lookup (and one props read) and nothing written.
+  if (!EVIDENCE_TYPES.has(ev.type) && (props == null || typeof props.error !== 'string')) return false;
   into.pBad = into.pGood = into.cBad = into.cGood = into.oBad = into.oGood = into.rating = into.purchase = 0;
   into.problem = 'none';
   into.productId = null;
