@@ -192,6 +192,19 @@ describe('brand experience in the pipeline', () => {
     expect(b.p.snapshot().experience).toEqual(a.p.snapshot().experience);
   });
 
+  it('bounds the product table: a product dropped for a newer one no longer speaks in its buyers\' O', () => {
+    const { send, signalsOf, p } = setup({ signals: { experience: { maxProducts: 1 } } });
+    for (let i = 0; i < 20; i++) send(`o${i}`, 'review_posted', START + i, { productId: 'old', rating: 1 });
+    send('c1', 'purchase', START + 100, { productId: 'old' });
+    expect(signalsOf('c1', START + 100).experience.reasons).toEqual(['product old rated 1.0 by 20 others']);
+    // Two days on, another product takes the only slot: c1's memory of the slot names a product born after its evidence.
+    for (let i = 0; i < 20; i++) send(`n${i}`, 'review_posted', START + 2 * DAY + i, { productId: 'new', rating: 5 });
+    expect(p.snapshot().experience.map((c) => c.key)).toEqual(['new']);
+    const s = signalsOf('c1', START + 2 * DAY + 100);
+    expect(s.experience.others).toBe(0);
+    expect(s.experience.reasons).toEqual([]);
+  });
+
   it('forgets an evicted customer\'s experience: the next customer in its slot starts neutral', () => {
     const { p, send, signalsOf } = setup({ windows: { maxCustomers: 1 } });
     for (let i = 0; i < 3; i++) send('c1', 'refund', START + i);
