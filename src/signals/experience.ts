@@ -1,5 +1,6 @@
-// Brand experience, BE = (P + C + O) × T: each component from decayed good and bad evidence, the index from their sum,
-// the trend against a slow baseline, and reasons in plain words; for customers, products and segments alike.
+// Brand experience, BE = (P + C + O) × T: each component from decayed good and bad evidence, the index from their
+// confidence-weighted sum, the trend against a slow baseline, and reasons in plain words; customers, products, segments.
+import { DAY_MS } from '../shared/clock.js';
 
 /** A customer's brand experience, BE = (P + C + O) × T: on CustomerSignals (contract/pipeline.ts re-exports it). */
 export interface ExperienceSignal {
@@ -243,6 +244,6 @@ function plural(n: number): string {
 }
 
 function days(ms: number): string {
-  const d = ms / 86_400_000;
+  const d = ms / DAY_MS;
   return Number.isInteger(d) ? `${d}-day` : `${d.toFixed(1)}-day`;
 }

@@ -3,8 +3,8 @@
 import { idProblem } from '../contract/ids.js';
 import { EXPERIENCE_TYPES, type VigilEvent } from '../contract/event.js';
 import type { VoicedEvidence } from '../signals/experience.js';
+import { DAY_MS } from '../shared/clock.js';
 
-const DAY_MS = 86_400_000;
 /** A product id is at most this many UTF-8 bytes (contract 1.1); a longer one names no product. */
 export const MAX_PRODUCT_ID_BYTES = 128;
 
