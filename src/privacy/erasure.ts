@@ -48,16 +48,18 @@ const POLL_MS = 100;
 
 /**
  * The MergeTree tables of the database that can hold a customer: any with a `customer_id` column, the alerts
- * (customer subjects) and the dead letters (their customer_id, read leniently from the payload when it was
- * rejected; the raw payload's customerId only for rows written before that column, whose customer_id is ''). Found
- * from system.columns, so a table a later migration adds is erased without anyone remembering to list it.
+ * (customer subjects), the tables of snapshots by scope and key (experience_snapshots: the customer's own rows;
+ * product and segment rows name no one) and the dead letters (their customer_id, read leniently from the payload
+ * when it was rejected; the raw payload's customerId only for rows written before that column, whose customer_id
+ * is ''). Found from system.columns, so a table a later migration adds is erased without anyone remembering to
+ * list it.
  */
 export async function erasableTables(ch: ClickHouseClient, database: string): Promise<ErasableTable[]> {
   const merge = new Set(
     (await ch.query<{ name: string }>("SELECT name FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree'", { db: database })).map((r) => r.name),
   );
   const columns = await ch.query<{ table: string; name: string }>(
-    "SELECT table, name FROM system.columns WHERE database = {db:String} AND name IN ('customer_id', 'subject_key', 'payload', 'stream_seq') ORDER BY table",
+    "SELECT table, name FROM system.columns WHERE database = {db:String} AND name IN ('customer_id', 'subject_key', 'scope', 'key', 'payload', 'stream_seq') ORDER BY table",
     { db: database },
   );
   const byTable = new Map<string, Set<string>>();
@@ -77,6 +79,8 @@ export async function erasableTables(ch: ClickHouseClient, database: string): Pr
       out.push({ table, streamSeq, where: (ids) => `customer_id IN (SELECT id FROM ${ids})` });
     } else if (names.has('subject_key')) {
       out.push({ table, streamSeq, where: (ids) => `subject_kind = 'customer' AND subject_key IN (SELECT id FROM ${ids})` });
+    } else if (names.has('scope') && names.has('key')) {
+      out.push({ table, streamSeq, where: (ids) => `scope = 'customer' AND key IN (SELECT id FROM ${ids})` });
     } else if (names.has('payload')) {
       out.push({ table, streamSeq, where: legacyPayload });
     }

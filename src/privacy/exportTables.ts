@@ -22,7 +22,10 @@ export interface ExportTable {
   columns: string[];
 }
 
-/** Each known table's sorting key after customer_id (sql/migrations): unique within one customer under FINAL. */
+/**
+ * Each known table's sorting key after the columns that name the customer (customer_id; scope and key for
+ * experience_snapshots) (sql/migrations): unique within one customer under FINAL.
+ */
 const KEYSETS: Record<string, string[]> = {
   events: ['ts', 'id'],
   customer_activity: ['event_type', 'minute', 'writer'],
@@ -32,6 +35,7 @@ const KEYSETS: Record<string, string[]> = {
   unstored_events: ['stream_seq'],
   customer_days: ['day'],
   customer_segments: ['segment', 'ts_ms'],
+  experience_snapshots: ['ts_ms'],
 };
 
 /** The tables that can hold a customer, in a fixed order: events first, then by name. */

@@ -1,7 +1,7 @@
 // Maps the processor's records onto ClickHouse rows, one table each; the sink batches and writes them.
 import type { VigilEvent } from '../contract/event.js';
 import type { AlertView } from '../contract/frames.js';
-import type { CustomerActivityRecord, EntityActivityRecord, EventMeta, PipelineOutputs, RejectedRecord, SignalSnapshot, UnstoredRecord } from '../contract/outputs.js';
+import type { CustomerActivityRecord, EntityActivityRecord, EventMeta, ExperienceSnapshot, PipelineOutputs, RejectedRecord, SignalSnapshot, UnstoredRecord } from '../contract/outputs.js';
 import { readCustomerId } from '../privacy/payloadId.js';
 import { toChDateTime } from './clickhouse/client.js';
 import type { RowOf, TableName } from './clickhouse/tables.js';
@@ -16,6 +16,8 @@ export interface RowPusher {
 const decoder = new TextDecoder('utf-8', { fatal: false });
 // Float32 columns take JSON numbers; non-finite values (no trend yet) are stored as 0 and documented.
 const f = (v: number | null) => (v === null || !Number.isFinite(v) ? 0 : v);
+// UInt32 columns take whole counts: a decayed count is rounded, and kept in the column's range.
+const u32 = (v: number) => (Number.isFinite(v) ? Math.min(0xffff_ffff, Math.max(0, Math.round(v))) : 0);
 
 export class ClickHouseOutputs implements PipelineOutputs {
   constructor(private readonly sink: RowPusher) {}
@@ -81,6 +83,22 @@ export class ClickHouseOutputs implements PipelineOutputs {
       negatives_7d: s.negatives7d,
       reasons: s.reasons,
       model: s.model,
+    });
+  }
+
+  experience(r: ExperienceSnapshot): void {
+    this.sink.push('experience_snapshots', {
+      ts: toChDateTime(r.ts),
+      ts_ms: r.ts,
+      scope: r.scope,
+      key: r.key,
+      segment: r.segment ?? '',
+      experience_index: f(r.index),
+      product: f(r.product),
+      interactive: f(r.interactive),
+      others: f(r.others),
+      volume: u32(r.volume),
+      reasons: r.reasons,
     });
   }
 

@@ -19,6 +19,12 @@ describe('FrameCoalescer', () => {
     expect(out[0]).toEqual(stats(3));
   });
 
+  it('keeps the latest experience table, after the overload table', () => {
+    const worst = [{ kind: 'product', key: 'sku-1', index: 22, trend: -9, volume: 40, reason: null }] as const;
+    const out = drainAll([{ type: 'experience', experience: [] }, { type: 'overload', overload: [] }, { type: 'experience', experience: [...worst] }]);
+    expect(out).toEqual([{ type: 'overload', overload: [] }, { type: 'experience', experience: worst }]);
+  });
+
   it('keeps one frame per alert: its first position, its latest state', () => {
     const out = drainAll([alert('a', 'pending'), alert('b', 'firing'), alert('a', 'firing'), alert('a', 'resolved')]);
     expect(out).toEqual([alert('a', 'resolved'), alert('b', 'firing')]);

@@ -2,7 +2,7 @@
 // six customers (A to F) with activity, events, signals, touches, overload, alerts, dead letters and erasures
 // whose query results are worked out by hand in tests/integration/analytics.test.ts.
 import { toChDateTime, type ClickHouseClient } from '../../src/sinks/clickhouse/client.js';
-import type { AlertRow, CustomerActivityRow, CustomerSignalsRow, EntityActivityRow, ErasureAuditRow, EventRow, RejectedEventRow } from '../../src/sinks/clickhouse/tables.js';
+import type { AlertRow, CustomerActivityRow, CustomerSignalsRow, EntityActivityRow, ErasureAuditRow, EventRow, ExperienceSnapshotRow, RejectedEventRow } from '../../src/sinks/clickhouse/tables.js';
 import { DAY_MS } from '../../src/shared/clock.js';
 
 /** Days and times relative to the engine's today (UTC midnight). */
@@ -59,6 +59,14 @@ export function alertRow(alertId: string, rule: string, severity: string, state:
 
 export function rejected(seq: number, tsMs: number, reason: string, detail: string, bytes: number): RejectedEventRow {
   return { received_at: toChDateTime(tsMs), received_ms: tsMs, reason, detail, subject: 'events.x', stream_seq: seq, payload: 'x'.repeat(Math.min(bytes, 16)), payload_bytes: bytes, customer_id: '' };
+}
+
+/** A brand experience snapshot; components chosen as binary fractions so every engine prints them exactly. */
+export function experience(scope: string, key: string, tsMs: number, index: number, over: Partial<ExperienceSnapshotRow> = {}): ExperienceSnapshotRow {
+  return {
+    ts: toChDateTime(tsMs), ts_ms: tsMs, scope, key, segment: scope === 'segment' ? key : '', experience_index: index, product: 0, interactive: 0, others: 0,
+    volume: 10, reasons: [], ...over,
+  };
 }
 
 export function audit(tsMs: number, via: string, tables: string[], rows: number[], durationMs: number): ErasureAuditRow {
@@ -168,6 +176,19 @@ export async function writeAnalyticsFixture(client: ClickHouseClient, t: Fixture
     audit(t.at(1), 'event', ['events', 'customer_activity'], [3, 2], 120),
     audit(t.at(1, 13), 'cli', ['events', 'customer_activity'], [0, 1], 80),
   ]);
+  // Brand experience: product P1's defect (62 three days ago, then 40 and 24 yesterday, the last row written twice),
+  // P2 steady, segment vip, a customer's own row (left out of the by-product query) and a product 40 days ago.
+  const p1Last = experience('product', 'P1', t.at(1, 15), 24, { product: -0.75, interactive: -0.25, others: -0.5, volume: 212, reasons: ['14 refunds in 7 days', 'rated 1.8 by 212'] });
+  await client.insert('experience_snapshots', [
+    experience('product', 'P1', t.at(3, 10), 62, { product: 0.25, interactive: 0.125, others: 0.5, volume: 40 }),
+    experience('product', 'P1', t.at(1, 9), 40, { product: -0.25, volume: 150, reasons: ['9 refunds in 7 days'] }),
+    p1Last,
+    experience('product', 'P2', t.at(1, 12), 71.5, { product: 0.5, others: 0.25, volume: 30, reasons: ['rated 4.4 by 30'] }),
+    experience('segment', 'vip', t.at(1, 12), 47.5, { interactive: -0.125, volume: 120, reasons: ['5 customers below 35'] }),
+    experience('customer', 'A', t.at(1, 12), 30, { segment: 'vip', product: -0.5, volume: 4, reasons: ['3 refunds in 30 days'] }),
+    experience('product', 'OLD', t.at(40), 10),
+  ]);
+  await client.insert('experience_snapshots', [p1Last]);
   // Two fits' tracking plots: three weeks each, the calibration ending after the second; the later fit is the one shown.
   const week = (fittedAt: number, model: string, k: number, actual: number, expected: number, cumulative: [number, number]) => ({
     fitted_at: toChDateTime(fittedAt),

@@ -1,5 +1,5 @@
 // Builders for the wall's frames and config, and one realistic scene for the browser test, the screenshot and the demo server.
-import type { AlertView, AtRiskEntry, OverloadCell, ProcessorStats } from '../../src/contract/frames.js';
+import type { AlertView, AtRiskEntry, ExperienceCell, OverloadCell, ProcessorStats } from '../../src/contract/frames.js';
 import type { VigilConfig } from '../../src/config/schema.js';
 
 export function buildWallConfig(overrides: Partial<VigilConfig['wall']> = {}): VigilConfig['wall'] {
@@ -79,6 +79,28 @@ export function buildOverloadCell(overrides: Partial<OverloadCell> = {}): Overlo
 }
 
 /** A plausible busy afternoon: the numbers a person would expect to see on the wall. Deterministic given `now`. */
+export function buildExperienceCell(overrides: Partial<ExperienceCell> = {}): ExperienceCell {
+  return { kind: 'product', key: 'sku-0001', index: 62, trend: 0.4, volume: 140, reason: null, ...overrides };
+}
+
+/** A defect wave on one product, the segments its buyers are in dragged down with it, the rest steady. */
+export function experienceScene(): ExperienceCell[] {
+  const product = (key: string, index: number, trend: number, volume: number, reason: string | null = null) => buildExperienceCell({ kind: 'product', key, index, trend, volume, reason });
+  const segment = (key: string, index: number, trend: number, volume: number, reason: string | null = null) => buildExperienceCell({ kind: 'segment', key, index, trend, volume, reason });
+  return [
+    product('sku-blender-x200', 21.6, -24.3, 212, '14 refunds in 7 days; rated 1.8 by 212; 9 defects reported'),
+    product('sku-kettle-k7', 41.2, -6.8, 96, '5 returns in 7 days; 3 deliveries delayed'),
+    product('sku-toaster-t1', 48.9, -0.6, 310, 'rated 3.1 by 310'),
+    product('sku-grinder-g3', 57.5, 1.9, 88, 'rated 4.2 by 88'),
+    product('sku-mixer-m5', 66.0, 0.3, 140, 'rated 4.5 by 140'),
+    product('sku-press-p9', 71.8, 3.4, 52, 'rated 4.7 by 52; 2 tickets resolved in under 1 h'),
+    segment('kitchen-enthusiasts', 33.9, -14.1, 4_820, '612 customers below 35; tickets open 3.2 days on average'),
+    segment('new-customers', 44.7, -5.2, 12_400, '1,904 failed checkouts in 7 days'),
+    segment('vip', 52.3, -1.1, 2_310, 'NPS 31 from 488 answers'),
+    segment('regular', 58.0, 0.2, 88_100, null),
+  ];
+}
+
 export function demoScene(now = Date.now()) {
   const statsAt = (i: number): ProcessorStats => {
     const wave = Math.sin(i / 23) * 1_900 + Math.sin(i / 7) * 600;
@@ -201,5 +223,5 @@ export function demoScene(now = Date.now()) {
     }),
   ];
 
-  return { stats, statsHistory, atRisk, overload, alerts };
+  return { stats, statsHistory, atRisk, overload, experience: experienceScene(), alerts };
 }

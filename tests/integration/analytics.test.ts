@@ -47,7 +47,7 @@ describe.each(engines)('saved queries on %s', (_name, makeClient) => {
   it('every saved query is covered here', () => {
     const covered = [
       'active_customers', 'alert_history', 'alert_time_to_ack', 'at_risk_customers', 'churn_risk_distribution', 'contact_pressure',
-      'customer_activity_daily', 'erasures', 'lifecycle', 'model_tracking', 'overload_by_channel_and_campaign', 'rejected_by_reason', 'retention_cohorts',
+      'customer_activity_daily', 'erasures', 'experience_by_segment_and_product', 'lifecycle', 'model_tracking', 'overload_by_channel_and_campaign', 'rejected_by_reason', 'retention_cohorts',
       'value_at_risk_by_segment',
     ];
     expect(savedQueries(db).map((q) => q.name.replace(/\.sql$/, ''))).toEqual(covered);
@@ -185,6 +185,19 @@ describe.each(engines)('saved queries on %s', (_name, makeClient) => {
     expect(rows.map((r) => ({ ...r, hour: r.hour === hour ? 'H' : r.hour }))).toEqual([
       { hour: 'H', reason: 'INVALID_JSON', messages: 2, bytes: 30, sample_detail: 'Unexpected token' },
       { hour: 'H', reason: 'LATE_EVENT', messages: 1, bytes: 100, sample_detail: 'event time is 400 s behind the watermark' },
+    ]);
+  });
+
+  it('experience_by_segment_and_product: per day, product and segment, the worst first; a retried row counts once', async () => {
+    const row = (k: number, scope: string, key: string, avg: number, min: number, last: number, components: [number, number, number], volume: number, reasons: string, snapshots: number) => ({
+      day: t.day(k), scope, key, avg_index: avg, min_index: min, last_index: last, product: components[0], interactive: components[1], others: components[2], volume, reasons, snapshots,
+    });
+    // Yesterday P1 went 40 then 24 (its last row inserted twice: FINAL keeps one); the customer's row and OLD (40 days) are not here.
+    expect(await run('experience_by_segment_and_product')).toEqual([
+      row(1, 'product', 'P1', 32, 24, 24, [-0.75, -0.25, -0.5], 212, '14 refunds in 7 days; rated 1.8 by 212', 2),
+      row(1, 'product', 'P2', 71.5, 71.5, 71.5, [0.5, 0, 0.25], 30, 'rated 4.4 by 30', 1),
+      row(1, 'segment', 'vip', 47.5, 47.5, 47.5, [0, -0.125, 0], 120, '5 customers below 35', 1),
+      row(3, 'product', 'P1', 62, 62, 62, [0.25, 0.125, 0.5], 40, '', 1),
     ]);
   });
 

@@ -125,6 +125,7 @@ describe('migrations', () => {
       entity_activity: 'ReplacingMergeTree',
       erasure_audit: 'MergeTree',
       events: 'ReplacingMergeTree',
+      experience_snapshots: 'ReplacingMergeTree',
       export_audit: 'MergeTree',
       model_params: 'MergeTree',
       model_selection: 'MergeTree',

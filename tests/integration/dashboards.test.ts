@@ -52,6 +52,7 @@ const EXPECTED_COLUMNS: Record<string, string[]> = {
   'vigil-risk-overload/Overload by campaign': ['campaign_id', 'touches', 'overloaded_customers', 'negatives'],
   'vigil-risk-overload/Customers pushed over a cap, by channel': ['time', 'channel', 'overloaded_customers'],
   'vigil-risk-overload/Model tracking: repeat purchases, predicted against actual': ['time', 'actual_weekly', 'expected_weekly', 'actual_cumulative', 'expected_cumulative'],
+  'vigil-risk-overload/Brand experience by product and segment': ['time', 'subject', 'experience_index'],
   'vigil-alerts-privacy/Alerts fired per rule': ['time', 'rule', 'fired'],
   'vigil-alerts-privacy/Time to acknowledge': ['rule', 'severity', 'fired', 'acknowledged', 'median_ack_s', 'p90_ack_s', 'max_ack_s'],
   'vigil-alerts-privacy/Dead letters by reason': ['time', 'reason', 'messages'],
@@ -145,6 +146,19 @@ describe.each(engines)('every panel query on %s', (_name, make, current) => {
     if (panel.type === 'timeseries') expect(result.meta[0].type, 'the time column').toMatch(/^DateTime/);
     // The fixture has something for every panel in the last 30 days.
     expect(result.data.length, 'rows').toBeGreaterThan(0);
+  });
+
+  it('the experience panel: the hourly index per product and segment, a retried row once, customers\' own rows left out', async () => {
+    const panel = panels.find((p) => p.panel.title === 'Brand experience by product and segment')!.panel.targets[0].rawSql;
+    const { data } = await json(expandPanelSql(panel, { database: db }, range));
+    const hour = (daysAgo: number, hh: number) => new Date(t.at(daysAgo, hh)).toISOString().slice(0, 19).replace('T', ' ');
+    expect(data.map((r) => ({ ...r, time: String(r.time).slice(0, 19) }))).toEqual([
+      { time: hour(3, 10), subject: 'product P1', experience_index: 62 },
+      { time: hour(1, 9), subject: 'product P1', experience_index: 40 },
+      { time: hour(1, 12), subject: 'product P2', experience_index: 71.5 },
+      { time: hour(1, 12), subject: 'segment vip', experience_index: 47.5 },
+      { time: hour(1, 15), subject: 'product P1', experience_index: 24 },
+    ]);
   });
 
   it('the lifecycle and active-customer panels agree with the saved queries over the same 30 days', async () => {

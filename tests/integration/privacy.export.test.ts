@@ -94,6 +94,9 @@ async function footprint(s: Suite, who: string, tag: string): Promise<void> {
   for (const table of ['customer_signals', 'customer_days', 'customer_segments']) {
     await eventually(`${table} rows`, async () => (await chQuery(`SELECT 1 FROM ${db}.${table} WHERE customer_id = '${stored}'`)).length > 0, 15_000);
   }
+  // A score's move inside signals.snapshotIntervalMs is written at the next checkpoint: without this one, a snapshot
+  // row could land between the export and the test's own read of the table.
+  await s.processor.checkpointNow();
 }
 
 /** `vigil export` as a person runs it, with the suite's config in a file whose wall is at `wallPort`. */
@@ -120,7 +123,8 @@ describe('a customer export on real services', () => {
     expect(Object.keys(doc.tables).sort()).toEqual(tables.map((t) => t.table).sort());
     expect(tables.map((t) => t.table)).toEqual(expect.arrayContaining(['events', 'customer_activity', 'customer_signals', 'alerts', 'rejected_events', 'customer_days', 'customer_segments', 'unstored_events']));
     for (const t of tables) {
-      const where = t.table === 'alerts' ? `subject_kind = 'customer' AND subject_key = 'exp-1'` : `customer_id = 'exp-1'`;
+      const where =
+        t.table === 'alerts' ? `subject_kind = 'customer' AND subject_key = 'exp-1'` : t.table === 'experience_snapshots' ? `scope = 'customer' AND key = 'exp-1'` : `customer_id = 'exp-1'`;
       const order = t.keyset!.map((k) => k.name).join(', ');
       const held = await chQuery(`SELECT ${t.columns.join(', ')} FROM ${db}.${t.table}${t.final ? ' FINAL' : ''} WHERE ${where} ORDER BY ${order}`);
       expect(doc.tables[t.table], t.table).toEqual(held);
@@ -137,6 +141,10 @@ describe('a customer export on real services', () => {
     expect(doc.live.churn.reasons.join(' ')).toMatch(/complaint/);
     expect(doc.live.budget.channels.email).toMatchObject({ decision: 'suppress' });
     expect(doc.live.alerts.length).toBeGreaterThan(0);
+    // Brand experience: the purchase is the only evidence (P good), nothing pulls it down.
+    expect(doc.live.experience).toMatchObject({ interactive: 0, others: 0, reasons: [] });
+    expect(doc.live.experience.product).toBeGreaterThan(0);
+    expect(doc.summary.join(' ')).toContain(`We estimate your experience with us (products, service, and what other customers say of what you bought) at ${Math.round(doc.live.experience.index)} out of 100`);
     expect(doc.consent).toEqual({ withdrawn: false, since: null, events: [] });
 
     expect(doc.summary[0]).toMatch(/^We hold 5 events about you, from /);

@@ -6,7 +6,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { createWallServer } from '../../src/wall/server.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { FakeWallSource } from '../helpers/wallFakeSource.js';
-import { buildAlert, buildStats, buildWallConfig, demoScene, labelsFor } from '../helpers/wallFixtures.js';
+import { buildAlert, buildExperienceCell, buildStats, buildWallConfig, demoScene, experienceScene, labelsFor } from '../helpers/wallFixtures.js';
 
 const RESPONDER = 'responder-token-0001';
 const VIEWER = 'viewer-token-0001';
@@ -54,6 +54,7 @@ async function layoutOf(page: Page): Promise<Record<string, unknown>> {
       tiles: box('.tiles'),
       wall: box('main.wall'),
       header: box('header.top'),
+      experience: box('.experience'),
     };
   })()`);
 }
@@ -202,7 +203,7 @@ describe('the alert feed under a storm of customer alerts', () => {
         customerGroups: [{ rule: 'customer_contact_fatigue', campaign: 'spring-sale', firing: 312, pending: 0, acknowledged: 0, silenced: 0 }],
       },
     });
-    const source = new FakeWallSource({ stats, alerts: [campaignAlert, ...tired, lonely] });
+    const source = new FakeWallSource({ stats, alerts: [campaignAlert, ...tired, lonely], experience: experienceScene() });
     const wall = createWallServer({ config: buildWallConfig({ tokens: { viewer: [VIEWER], responder: [RESPONDER] } }), source, logger: silentLogger });
     const port = await wall.listen();
     const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
@@ -253,12 +254,140 @@ describe('the alert feed under a storm of customer alerts', () => {
       const item = page.getByTestId('silence-item');
       await item.waitFor();
       expect(await item.getByTestId('silence-meta').textContent()).toMatch(/^lee · ends in (1h 59m|2h 00m) .* · covers 312 alerts$/);
+      // The storm stays in the feed: the experience panel keeps its rows and its place.
+      expect(await page.getByTestId('experience-row').count()).toBe(experienceScene().length);
       await page.mouse.move(0, 0);
       await page.screenshot({ path: new URL('wall-grouped.png', ARTIFACTS).pathname });
 
       await item.getByTestId('silence-expire').click();
       await page.locator('[data-testid=silence-item][data-state=expired]').waitFor();
       expect(await group.locator('[data-testid=alert-member].silenced').count()).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      await wall.close();
+    }
+  });
+});
+
+/** The experience rows as the page shows them: key, index, its level, the trend and its direction, volume, reason. */
+async function experienceRows(page: Page, list: 'products' | 'segments'): Promise<string[][]> {
+  const rows = page.getByTestId(`experience-${list}`).getByTestId('experience-row');
+  const out: string[][] = [];
+  for (let i = 0; i < (await rows.count()); i++) {
+    const row = rows.nth(i);
+    const text = async (id: string) => (await row.getByTestId(id).textContent()) ?? '';
+    out.push([
+      await text('experience-key'),
+      await text('experience-index'),
+      (await row.getByTestId('experience-index').getAttribute('data-level')) ?? '',
+      await text('experience-trend'),
+      (await row.getByTestId('experience-trend').getAttribute('data-direction')) ?? '',
+      await text('experience-volume'),
+      await text('experience-reason'),
+    ]);
+  }
+  return out;
+}
+
+/** Whether two panels overlap on screen (they share more than their borders). */
+const overlaps = (a: number[], b: number[]) => a[0] < b[0] + b[2] - 1 && b[0] < a[0] + a[2] - 1 && a[1] < b[1] + b[3] - 1 && b[1] < a[1] + a[3] - 1;
+
+describe('the brand experience panel', () => {
+  it('shows the worst products and segments with index, trend, volume and reason, follows experience frames, and keeps them when stale or offline', async () => {
+    const scene = demoScene();
+    const source = new FakeWallSource(scene);
+    const wall = createWallServer({ config: buildWallConfig({ tokens: { viewer: [VIEWER], responder: [RESPONDER] } }), source, logger: silentLogger });
+    const port = await wall.listen();
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    try {
+      const errors = await openWall(page, `http://127.0.0.1:${port}/?token=${VIEWER}`);
+      await page.getByTestId('experience-row').first().waitFor();
+      // Worst first within each kind; below 35 critical, below 50 warning; the arrow by the trend's sign.
+      expect(await experienceRows(page, 'products')).toEqual([
+        ['sku-blender-x200', '22', 'critical', '▼ 24.3', 'down', '212', '14 refunds in 7 days; rated 1.8 by 212; 9 defects reported'],
+        ['sku-kettle-k7', '41', 'warning', '▼ 6.8', 'down', '96', '5 returns in 7 days; 3 deliveries delayed'],
+        ['sku-toaster-t1', '49', 'warning', '→ 0.6', 'flat', '310', 'rated 3.1 by 310'],
+        ['sku-grinder-g3', '58', 'ok', '▲ 1.9', 'up', '88', 'rated 4.2 by 88'],
+        ['sku-mixer-m5', '66', 'ok', '→ 0.3', 'flat', '140', 'rated 4.5 by 140'],
+        ['sku-press-p9', '72', 'ok', '▲ 3.4', 'up', '52', 'rated 4.7 by 52; 2 tickets resolved in under 1 h'],
+      ]);
+      expect((await experienceRows(page, 'segments')).map((r) => r.slice(0, 6))).toEqual([
+        ['kitchen-enthusiasts', '34', 'critical', '▼ 14.1', 'down', '4,820'],
+        ['new-customers', '45', 'warning', '▼ 5.2', 'down', '12.4K'],
+        ['vip', '52', 'ok', '▼ 1.1', 'down', '2,310'],
+        ['regular', '58', 'ok', '→ 0.2', 'flat', '88.1K'],
+      ]);
+      expect(await page.getByTestId('experience-count').textContent()).toBe('2 below 35');
+      const blender = page.locator('[data-testid=experience-products] [data-key="product:sku-blender-x200"]');
+      expect(await blender.getByTestId('experience-trend').getAttribute('title')).toBe('−24.3 index points against its own baseline');
+      // The bar is as long as the index.
+      const [fill, track] = await Promise.all([blender.locator('.bar > i').boundingBox(), blender.locator('.bar').boundingBox()]);
+      expect(fill!.width / track!.width).toBeCloseTo(0.216, 2);
+
+      // The panel has its own place: it overlaps neither the charts, the lists nor the alert feed.
+      const boxes = (await page.evaluate(`(() => Object.fromEntries(['.experience', '.chart-events', '.chart-lag', '.risk', '.overload', '.side'].map((s) => {
+        const r = document.querySelector(s).getBoundingClientRect();
+        return [s, [r.x, r.y, r.width, r.height]];
+      })))()`)) as Record<string, number[]>;
+      for (const other of ['.chart-events', '.chart-lag', '.risk', '.overload', '.side']) expect(overlaps(boxes['.experience'], boxes[other]), other).toBe(false);
+      expect(boxes['.experience'][3]).toBeGreaterThan(150);
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: new URL('wall-experience.png', ARTIFACTS).pathname });
+
+      // An experience frame replaces the table: a new defect tops the products, the blender recovers.
+      source.push({
+        type: 'experience',
+        experience: [
+          ...scene.experience.filter((c) => c.key !== 'sku-blender-x200'),
+          buildExperienceCell({ kind: 'product', key: 'sku-airfryer-a2', index: 12.4, trend: -31, volume: 1_480, reason: '31 defects reported in 2 days' }),
+          buildExperienceCell({ kind: 'product', key: 'sku-blender-x200', index: 55, trend: 4.2, volume: 230, reason: 'rated 3.9 by 230' }),
+        ],
+      });
+      await page.locator('[data-testid=experience-products] [data-testid=experience-row]').first().and(page.locator('[data-key="product:sku-airfryer-a2"]')).waitFor();
+      expect((await experienceRows(page, 'products')).find((r) => r[0] === 'sku-blender-x200')).toEqual(['sku-blender-x200', '55', 'ok', '▲ 4.2', 'up', '230', 'rated 3.9 by 230']);
+      expect(await page.getByTestId('experience-count').textContent()).toBe('2 below 35');
+
+      // No frame for a while: stale; the panel keeps its rows and its place.
+      const liveLayout = await layoutOf(page);
+      await page.getByTestId('stale-marker').waitFor({ state: 'visible', timeout: 10_000 });
+      expect(await layoutOf(page)).toEqual(liveLayout);
+      expect(await page.getByTestId('experience-row').count()).toBe(scene.experience.length + 1);
+      await page.screenshot({ path: new URL('wall-experience-stale.png', ARTIFACTS).pathname });
+
+      // The server goes away: the last known experience stays under the banner.
+      await wall.close();
+      await page.getByTestId('banner-disconnected').waitFor({ state: 'visible', timeout: 10_000 });
+      expect(await page.getByTestId('experience-row').count()).toBe(scene.experience.length + 1);
+      await page.screenshot({ path: new URL('wall-experience-offline.png', ARTIFACTS).pathname });
+      expect(errors.filter((message) => !message.includes('WebSocket'))).toEqual([]);
+    } finally {
+      await page.close();
+      await wall.close();
+    }
+  });
+
+  it('says so when nothing is measured yet, and fits a laptop screen', async () => {
+    const source = new FakeWallSource({ ...demoScene(), experience: [] });
+    const wall = createWallServer({ config: buildWallConfig({ tokens: { viewer: [VIEWER], responder: [RESPONDER] } }), source, logger: silentLogger });
+    const port = await wall.listen();
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    try {
+      const errors = await openWall(page, `http://127.0.0.1:${port}/?token=${VIEWER}`);
+      await page.getByTestId('alert-card').first().waitFor();
+      expect(await page.getByTestId('experience-row').count()).toBe(0);
+      expect(await page.locator('#experience-products-empty').isVisible()).toBe(true);
+      expect(await page.locator('#experience-segments-empty').isVisible()).toBe(true);
+      expect(await page.getByTestId('experience-count').textContent()).toBe('');
+      // Segments only (a processor whose events name no product): the products side still says so.
+      source.push({ type: 'experience', experience: experienceScene().filter((c) => c.kind === 'segment') });
+      await page.getByTestId('experience-row').first().waitFor();
+      expect(await page.locator('#experience-products-empty').isVisible()).toBe(true);
+      expect(await page.locator('#experience-segments-empty').isVisible()).toBe(false);
+      // One screen without scrolling, as on the big wall.
+      expect(await page.evaluate('document.documentElement.scrollHeight <= window.innerHeight')).toBe(true);
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: new URL('wall-experience-laptop.png', ARTIFACTS).pathname });
       expect(errors).toEqual([]);
     } finally {
       await page.close();

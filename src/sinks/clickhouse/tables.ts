@@ -134,6 +134,23 @@ export const TABLES = {
     actual_cumulative: 'Float64',
     expected_cumulative: 'Float64',
   },
+  /**
+   * Brand experience snapshots of customers, products and segments (migration 0018): erasure finds a customer's
+   * rows by scope = 'customer' and key (src/privacy/erasure.ts).
+   */
+  experience_snapshots: {
+    ts: "DateTime('UTC')",
+    ts_ms: 'UInt64',
+    scope: 'String',
+    key: 'String',
+    segment: 'String',
+    experience_index: 'Float32',
+    product: 'Float32',
+    interactive: 'Float32',
+    others: 'Float32',
+    volume: 'UInt32',
+    reasons: 'Array(String)',
+  },
   /** Written by customer_days_mv from customer_activity (migration 0009). */
   customer_days: {
     day: 'Date',
@@ -211,6 +228,7 @@ export type UnstoredEventRow = RowOf<'unstored_events'>;
 export type ModelParamsRow = RowOf<'model_params'>;
 export type ModelSelectionRow = RowOf<'model_selection'>;
 export type ModelTrackingRow = RowOf<'model_tracking'>;
+export type ExperienceSnapshotRow = RowOf<'experience_snapshots'>;
 export type ErasureAuditRow = RowOf<'erasure_audit'>;
 export type ExportAuditRow = RowOf<'export_audit'>;
 

@@ -1,6 +1,6 @@
 // The customers-at-risk table: who, why, how likely and how much value.
 import type { AtRiskEntry } from '../../../contract/frames.js';
-import { $, el, setText, syncChildren, withParts, type WithParts } from './dom.js';
+import { $, barCell, el, nameCell, setText, syncChildren, withParts, type WithParts } from './dom.js';
 import { fmtNumber } from './format.js';
 import { state } from './state.js';
 
@@ -9,25 +9,12 @@ type RiskRow = WithParts<HTMLTableRowElement, { cust: HTMLElement; why: HTMLElem
 function createRiskRow(): RiskRow {
   const row = el('tr');
   row.dataset.testid = 'at-risk-row';
-  const who = el('td');
-  const cust = el('span', 'cust');
-  cust.dataset.testid = 'at-risk-customer';
-  const why = el('div', 'why');
-  why.dataset.testid = 'at-risk-reasons';
-  who.append(cust, why);
-  const risk = el('td', 'num');
-  const cell = el('div', 'riskcell');
-  const bar = el('span', 'bar');
-  const fill = el('i');
-  bar.append(fill);
-  const pct = el('span', 'pct');
-  pct.dataset.testid = 'at-risk-pct';
-  cell.append(bar, pct);
-  risk.append(cell);
+  const who = nameCell('cust', 'at-risk-customer', 'at-risk-reasons');
+  const risk = barCell('at-risk-pct');
   const value = el('td', 'num');
   value.dataset.testid = 'at-risk-value';
-  row.append(who, risk, value);
-  return withParts(row, { cust, why, fill, pct, value });
+  row.append(who.cell, risk.cell, value);
+  return withParts(row, { cust: who.name, why: who.why, fill: risk.fill, pct: risk.value, value });
 }
 
 function updateRiskRow(row: RiskRow, entry: AtRiskEntry): void {

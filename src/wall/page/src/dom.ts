@@ -44,6 +44,31 @@ export function setChips(container: HTMLElement, reasons: string[], limit = Infi
   container.replaceChildren(...shown);
 }
 
+/** A table cell with a name over its reasons (at-risk customers, experience products and segments). */
+export function nameCell(nameClass: string, nameTestid: string, whyTestid: string): { cell: HTMLTableCellElement; name: HTMLElement; why: HTMLElement } {
+  const cell = el('td');
+  const name = el('span', nameClass);
+  name.dataset.testid = nameTestid;
+  const why = el('div', 'why');
+  why.dataset.testid = whyTestid;
+  cell.append(name, why);
+  return { cell, name, why };
+}
+
+/** A numeric cell with a bar before the number (risk, experience index): the bar's fill takes the share as its width. */
+export function barCell(valueTestid: string): { cell: HTMLTableCellElement; fill: HTMLElement; value: HTMLElement } {
+  const cell = el('td', 'num');
+  const inner = el('div', 'riskcell');
+  const bar = el('span', 'bar');
+  const fill = el('i');
+  bar.append(fill);
+  const value = el('span', 'pct');
+  value.dataset.testid = valueTestid;
+  inner.append(bar, value);
+  cell.append(inner);
+  return { cell, fill, value };
+}
+
 /** A node the page built with its parts at hand, so an update does not query for them. */
 export type WithParts<E extends HTMLElement, P> = E & { parts: P };
 

@@ -3,6 +3,7 @@
 import { renderAlerts } from './alerts.js';
 import { renderAtRisk } from './atRisk.js';
 import { renderCharts } from './charts.js';
+import { renderExperience } from './experience.js';
 import { connect, startHeartbeat } from './connection.js';
 import { setRenderRequest } from './dom.js';
 import { onConnectionDropped, onServerMessage } from './messages.js';
@@ -13,7 +14,7 @@ import { renderTiles } from './tiles.js';
 
 type Panel = (() => void) & { failed?: boolean };
 
-const RENDERERS: Panel[] = [renderStatus, renderTiles, renderCharts, renderAlerts, renderAtRisk, renderOverload];
+const RENDERERS: Panel[] = [renderStatus, renderTiles, renderCharts, renderAlerts, renderAtRisk, renderOverload, renderExperience];
 
 let renderQueued = false;
 

@@ -1,5 +1,5 @@
 // What the page knows: replaced by snapshots, patched by flushes. The frame shapes are the server's own (contract/frames.ts).
-import type { AlertView, AtRiskEntry, OverloadCell, ProcessorStats, Silence, SnapshotFrame, WallFrame } from '../../../contract/frames.js';
+import type { AlertView, AtRiskEntry, ExperienceCell, OverloadCell, ProcessorStats, Silence, SnapshotFrame, WallFrame } from '../../../contract/frames.js';
 import type { Role } from '../../auth.js';
 
 export const HISTORY_POINTS = 600;
@@ -10,6 +10,7 @@ export interface WallState {
   history: { t: number[]; eps: number[]; lag: number[] };
   atRisk: AtRiskEntry[];
   overload: OverloadCell[];
+  experience: ExperienceCell[];
   alerts: Map<string, AlertView>;
   ackPending: Set<string>;
   silences: Silence[];
@@ -30,6 +31,7 @@ export const state: WallState = {
   history: { t: [], eps: [], lag: [] },
   atRisk: [],
   overload: [],
+  experience: [],
   alerts: new Map(),
   ackPending: new Set(),
   silences: [],
@@ -80,6 +82,8 @@ export function applySnapshot(snapshot: SnapshotFrame): void {
   pushHistory(snapshot.stats);
   state.atRisk = snapshot.atRisk;
   state.overload = snapshot.overload;
+  // A processor from before the experience signal sends no such field.
+  state.experience = snapshot.experience ?? [];
   state.alerts = new Map(snapshot.alerts.map((alert) => [alert.id, alert]));
   for (const id of state.ackPending) if (state.alerts.get(id)?.acknowledged) state.ackPending.delete(id);
   setSilences(snapshot.silences ?? []);
@@ -112,6 +116,9 @@ export function applyFrame(frame: WallFrame): void {
       break;
     case 'overload':
       state.overload = frame.overload;
+      break;
+    case 'experience':
+      state.experience = frame.experience;
       break;
     case 'silences':
       setSilences(frame.silences);
