@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from './config/load.js';
 import type { AlertView } from './contract/frames.js';
-import type { CustomerActivityRecord, PipelineOutputs, RejectedRecord, SignalSnapshot } from './contract/outputs.js';
+import type { CustomerActivityRecord, ExperienceSnapshot, PipelineOutputs, RejectedRecord, SignalSnapshot } from './contract/outputs.js';
 import { MemoryAlertStore } from './alerts/alertStore.js';
 import { ManualClock } from './shared/clock.js';
 import { Pipeline } from './pipeline.js';
@@ -16,6 +16,7 @@ class MemoryOutputs implements PipelineOutputs {
   signalsOut: SignalSnapshot[] = [];
   alerts: AlertView[] = [];
   rejectedOut: RejectedRecord[] = [];
+  experienceOut: ExperienceSnapshot[] = [];
   event(ev: { id: string }) {
     this.events.push(ev.id);
   }
@@ -31,6 +32,9 @@ class MemoryOutputs implements PipelineOutputs {
   }
   rejected(r: RejectedRecord) {
     this.rejectedOut.push(r);
+  }
+  experience(r: ExperienceSnapshot) {
+    this.experienceOut.push(r);
   }
 }
 
@@ -283,9 +287,12 @@ describe('Pipeline derive', () => {
     const slot = b.p.windows.find('c1');
     expect(rows[0].fatigue).toBe(b.p.customerSignals(slot, b.p.windows.headMin(slot)).fatigue.score);
     expect(rows[0].fatigue).toBe(0);
+    // Its experience row too, as of the same event.
+    expect(b.outputs.experienceOut.filter((r) => r.key === 'c1').map((r) => r.ts)).toEqual([later.ts]);
     // Once: the next checkpoint owes nothing more.
     b.p.checkpoint(14);
     expect(b.outputs.signalsOut.filter((s) => s.customerId === 'c1')).toHaveLength(1);
+    expect(b.outputs.experienceOut.filter((r) => r.key === 'c1')).toHaveLength(1);
   });
 });
 

@@ -221,8 +221,9 @@ export class Pipeline extends WallFacing {
       if (!this.windows.holds(slot, ev.customerId)) return;
       const signals = this.scorer.score(this.state.view(slot, this.windows.headMin(slot)));
       if (evaluate) evaluateCustomer(engine, rules, ev, signals, now, receivedAt);
-      this.experience.customer(slot, signals);
       const due = this.scorer.snapshotDecision(this.windows, slot, signals);
+      // While replaying, a customer_signals row written goes with an experience row, moved or not (see endReplay).
+      this.experience.customer(slot, signals, this.replaying && due === 'write');
       if (due === 'write') this.deps.outputs.signals(this.scorer.snapshotRow(this.windows, slot, signals));
       // Owed rows are found at the checkpoint by a scan of the flags: no per-customer list to keep. While replaying,
       // every derived customer owes its row (see endReplay).
@@ -255,20 +256,24 @@ export class Pipeline extends WallFacing {
 
   /**
    * The end of the replay after a restore: what it handled is derived and every customer it touched gets a snapshot
-   * row as of its latest event, moved past the step or not. A process killed after its checkpoint may have written
+   * row (customer_signals and experience_snapshots) as of its latest event, moved past the step or not. A process killed after its checkpoint may have written
    * rows for these customers at other derive ticks, from events this replay handled again; without this row, such
    * a row could stay the customer's latest in ClickHouse while the live scores had moved back from it.
    */
   endReplay(): void {
     this.derive();
-    this.payOwedSnapshots();
+    this.payOwedSnapshots(true);
     this.replaying = false;
   }
 
-  /** Writes every snapshot row owed (a move past the step inside the interval), as of each customer's latest event. */
-  private payOwedSnapshots(): void {
+  /**
+   * Writes every snapshot row owed (a move past the step inside the interval), as of each customer's latest event;
+   * at the end of a replay with the customer's experience row too.
+   */
+  private payOwedSnapshots(endOfReplay = false): void {
     this.windows.forEachSnapshotOwed((slot) => {
       const signals = this.scorer.score(this.state.view(slot, this.windows.headMin(slot)));
+      if (endOfReplay) this.experience.customer(slot, signals, true);
       this.deps.outputs.signals(this.scorer.snapshotRow(this.windows, slot, signals));
     });
   }

@@ -30,14 +30,15 @@ export class ExperienceOutput {
 
   /**
    * A derived customer's row, when its index moved by more than signals.snapshotStep × 100 points since its last row
-   * (a customer without one compares against 50, no evidence); nothing when the outputs take no experience rows.
+   * (a customer without one compares against 50, no evidence), or whenever `always` (the end of a replay); nothing
+   * when the outputs take no experience rows.
    */
-  customer(slot: number, s: CustomerSignals): void {
+  customer(slot: number, s: CustomerSignals, always = false): void {
     const write = this.deps.outputs.experience;
     if (write === undefined) return;
     const state = this.deps.windows.experience;
     const e = s.experience;
-    if (!(Math.abs(e.index - state.lastSnapshotIndex(slot)) > this.deps.config.signals.snapshotStep * 100)) return;
+    if (!always && !(Math.abs(e.index - state.lastSnapshotIndex(slot)) > this.deps.config.signals.snapshotStep * 100)) return;
     state.markSnapshot(slot, e.index);
     const r = s.view.experience;
     write.call(this.deps.outputs, {
