@@ -3,6 +3,7 @@
 // Its own seeded random stream, so the population's other events are the same draws with it on or off.
 import { DAY_MS, HOUR_MS } from '../shared/clock.js';
 import { createRng } from '../signals/models/random.js';
+import type { SimEvent } from './population.js';
 
 /** One product has defects from day `startDay` (the population's day index) for `days` days. */
 export interface DefectWave {
@@ -27,15 +28,7 @@ export interface ExperienceCustomer {
 }
 
 /** What the model adds to a day: an event of the population's shape without its id (the population numbers it). */
-export interface ExperienceEvent {
-  customerId: string;
-  type: string;
-  ts: number;
-  channel?: string;
-  value?: number;
-  segment?: string;
-  props?: Record<string, unknown>;
-}
+export type ExperienceEvent = Omit<SimEvent, 'id'>;
 
 /** A wave buyer: bought the wave's product during the wave (the ground truth the measurement scores flags against). */
 export interface WaveBuyer {
