@@ -95,13 +95,13 @@ describe('Pipeline', () => {
     expect(fired[0].subject).toEqual({ kind: 'customer', key: 'c1' });
   });
 
-  it('sends stats, at-risk and overload frames on tick', () => {
+  it('sends stats, at-risk, overload and experience frames on tick', () => {
     const { p, send } = setup();
     const frames: string[] = [];
     p.subscribe((f) => frames.push(f.type));
     send(e('a', 'page_view'));
     p.tick();
-    expect(frames).toEqual(['stats', 'at_risk', 'overload']);
+    expect(frames).toEqual(['stats', 'at_risk', 'overload', 'experience']);
     expect(p.snapshot().stats.eventsTotal).toBe(1);
   });
 });

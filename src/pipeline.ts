@@ -23,7 +23,8 @@ import type { AtRiskEntry } from './contract/frames.js';
 import { AlertDesk } from './alerts/alertDesk.js';
 import type { AlertStore } from './alerts/alertStore.js';
 import { evaluateCustomer } from './alerts/customerRules.js';
-import { budgetSuppressions, evaluateEntities, evaluateEntity, evaluateProcessor, evaluateSuppressions, type SuppressionSource } from './alerts/entityRules.js';
+import { budgetSuppressions, evaluateEntities, evaluateEntity, evaluateProcessor, evaluateProduct, evaluateSuppressions, type SuppressionSource } from './alerts/entityRules.js';
+import { ExperienceOutput } from './signals/experienceOutput.js';
 import type { AlertNotifier } from './alerts/notifier.js';
 import { ruleSampler } from './alerts/sampler.js';
 import type { ContactBudget } from './budget/contactBudget.js';
@@ -97,6 +98,10 @@ export class Pipeline extends WallFacing {
   private applying: VigilEvent | null = null;
   private applyingAt = 0;
   private readonly markEntity = (entitySlot: number): void => this.dirtyEntities.add(entitySlot, this.applying!, this.applyingAt);
+  /** Products (by their experience table slot) with evidence since the last derive, with the latest event (single only). */
+  private readonly dirtyProducts = new DirtySet<VigilEvent>();
+  /** Brand experience snapshot rows and wall cells (signals/experienceOutput.ts). */
+  private readonly experience: ExperienceOutput;
 
   constructor(private readonly deps: PipelineDeps) {
     super();
@@ -104,7 +109,8 @@ export class Pipeline extends WallFacing {
     this.consent = deps.consent ?? new MemoryConsentStore();
     this.admission = new Admission({ config, consent: this.consent, pseudonymizer: deps.pseudonymizer, partition: deps.partition });
     this.state = new ApplyStep({ config, clock, consent: this.consent });
-    this.scorer = new Scorer({ config, model: deps.model, trend: deps.trend });
+    this.scorer = new Scorer({ config, model: deps.model, trend: deps.trend, experience: this.state });
+    this.experience = new ExperienceOutput({ config, outputs: deps.outputs, products: this.state.products, segments: this.state.segments, windows: this.state.windows });
     this.desk = new AlertDesk({ config, clock, alertStore: deps.alertStore, outputs: deps.outputs, onAlert: deps.onAlert, notifier: deps.notifier });
     this.suppressions = budgetSuppressions(this.budget);
     this.live = new LiveView({
@@ -112,6 +118,7 @@ export class Pipeline extends WallFacing {
       activeCustomers: () => this.windows.size,
       overload: (nowMin, now) => overloadWithSuppressions(this.entities.overloadCells(nowMin), this.budget.campaignCounts(now)),
       watermark: (now) => this.watermark(now),
+      experience: (atMs) => this.experience.cells(atMs),
       model: () => modelState(this.scorer.model.name, deps.refit?.() ?? null),
     });
     this.privacyStep = new LivePrivacy({ consent: this.consent, pseudonymizer: deps.pseudonymizer, outputs: deps.outputs, state: this.state, desk: this.desk, live: this.live });
@@ -191,6 +198,7 @@ export class Pipeline extends WallFacing {
     }
     const slot = this.state.apply(ev, msg.streamSeq, nowMin, this.replaying, single ? this.markEntity : undefined);
     this.applying = null;
+    if (single && this.state.lastProductSlot !== -1) this.dirtyProducts.add(this.state.lastProductSlot, ev, now);
     this.dirtyCustomers.add(slot, ev, now);
     this.deps.outputs.event(ev, meta);
     this.live.lag(now - ev.ts);
@@ -213,6 +221,7 @@ export class Pipeline extends WallFacing {
       if (this.windows.idOf(slot) !== ev.customerId) return;
       const signals = this.scorer.score(this.state.view(slot, this.windows.headMin(slot)));
       if (evaluate) evaluateCustomer(engine, rules, ev, signals, now, receivedAt);
+      this.experience.customer(slot, signals);
       const due = this.scorer.snapshotDecision(this.windows, slot, signals);
       if (due === 'write') this.deps.outputs.signals(this.scorer.snapshotRow(this.windows, slot, signals));
       // Owed rows are found at the checkpoint by a scan of the flags: no per-customer list to keep. While replaying,
@@ -228,6 +237,16 @@ export class Pipeline extends WallFacing {
         this.dirtyEntities.drain((slot, ev, receivedAt) => {
           const s = this.entities.signalAt(slot, nowMin);
           if (s) evaluateEntity(engine, s, ev, receivedAt, now);
+        });
+      }
+    }
+    if (this.dirtyProducts.size > 0) {
+      if (!evaluate) this.dirtyProducts.clear();
+      else {
+        const at = this.watermark(now);
+        this.dirtyProducts.drain((slot, ev, receivedAt) => {
+          const s = this.state.products.signalAt(slot, at);
+          if (s) evaluateProduct(engine, s, ev, receivedAt, now);
         });
       }
     }
@@ -311,7 +330,10 @@ export class Pipeline extends WallFacing {
       const slot = this.windows.find(id);
       return slot === -1 ? null : this.customerSignals(slot, nowMin);
     };
-    engine.tick(now, ruleSampler({ customer, stats: () => this.live.stats, suppressions: this.suppressions, entities: this.entities }, nowMin));
+    const at = this.watermark(now);
+    const product = (id: string) => this.state.products.signal(id, at);
+    engine.tick(now, ruleSampler({ customer, stats: () => this.live.stats, suppressions: this.suppressions, entities: this.entities, product }, nowMin));
+    this.experience.tick(now);
     this.deps.notifier?.tick(now);
     this.windows.evictIdle(nowMin, 50_000, (id) => this.live.forget(id));
     this.live.tickFrames(stats, nowMin, now);
@@ -356,6 +378,7 @@ export class Pipeline extends WallFacing {
     // Marks of slots before the restore name customers of another state.
     this.dirtyCustomers.clear();
     this.dirtyEntities.clear();
+    this.dirtyProducts.clear();
     return meta.streamSeq;
   }
 

@@ -20,6 +20,7 @@ function signals(fatigue: number): CustomerSignals {
     engagement: { score: 0.5, trendRelative: 0 } as CustomerSignals['engagement'],
     churn: { risk: 0.1, pAlive: 1, valueAtRisk: 0, customerValue: 0, expectedPurchases30d: 0, expectedPurchases90d: 0, reasons: [] } as unknown as CustomerSignals['churn'],
     fatigue: { score: fatigue, touches24h: 4, reasons: ['4 emails in 24 h'] } as CustomerSignals['fatigue'],
+    experience: { index: 50, product: 0, interactive: 0, others: 0, trend: 0, reasons: [] },
   };
 }
 

@@ -1,7 +1,7 @@
 // The evaluate step for customers: a derived customer's signals sampled against the customer rules.
 import type { AlertRule } from '../config/schema.js';
 import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js';
-import type { CustomerSignals } from '../contract/pipeline.js';
+import type { CustomerSignals, ExperienceSignal } from '../contract/pipeline.js';
 import type { Sample } from './alertStateMachine.js';
 import type { AlertEngine } from './engine.js';
 
@@ -50,6 +50,10 @@ function customerRuleValue(rule: AlertRule, s: CustomerSignals): number | null {
       return s.engagement.trendRelative;
     case 'fatigue':
       return s.fatigue.score;
+    case 'experience':
+      return s.experience.index;
+    case 'experience_trend':
+      return s.experience.trend;
     default:
       return null;
   }
@@ -57,6 +61,13 @@ function customerRuleValue(rule: AlertRule, s: CustomerSignals): number | null {
 
 function customerReasons(rule: AlertRule, s: CustomerSignals): string[] {
   if (rule.signal === 'fatigue') return s.fatigue.reasons;
+  if (rule.signal === 'experience' || rule.signal === 'experience_trend') return experienceReasons(s.experience);
   const value = s.churn.customerValue > 0 ? [`customer value ${Math.round(s.churn.customerValue)}, at risk ${Math.round(s.churn.valueAtRisk)}`] : [];
   return [...s.churn.reasons, ...value];
+}
+
+/** The experience signal's reasons, led by where the index stands and how it moved against the customer's baseline. */
+function experienceReasons(e: ExperienceSignal): string[] {
+  const trend = Math.round(e.trend);
+  return [`brand experience ${Math.round(e.index)}/100${trend < 0 ? `, down ${-trend} points` : ''}`, ...e.reasons];
 }

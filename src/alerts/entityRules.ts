@@ -5,6 +5,7 @@ import type { VigilEvent } from '../contract/event.js';
 import type { ProcessorStats } from '../contract/frames.js';
 import type { ContactBudget } from '../budget/contactBudget.js';
 import type { EntitySignal, EntityStats } from '../signals/entityStats.js';
+import type { AggregateExperience } from '../signals/experience.js';
 import type { Sample } from './alertStateMachine.js';
 import type { AlertEngine } from './engine.js';
 
@@ -123,4 +124,27 @@ export function budgetSuppressions(budget: Pick<ContactBudget, 'campaignCounts' 
       return sample ? { campaignId, ...sample } : null;
     },
   };
+}
+
+/**
+ * A product's rules (SubjectKind 'product') with its experience now: `experience_drop` is the index's fall below the
+ * product's own slow baseline in points (0 below the rule's minVolume of decayed purchases and ratings), `experience`
+ * the index itself. `trigger` is the event that touched the product last, or null on a tick's re-check.
+ */
+export function productSample(rule: AlertRule, s: AggregateExperience, trigger: Sample['trigger']): Sample | null {
+  if (rule.signal !== 'experience_drop' && rule.signal !== 'experience') return null;
+  const enough = s.volume >= rule.minVolume;
+  const value = rule.signal === 'experience' ? s.index : enough ? -s.trend : 0;
+  if (!enough) return { value, reasons: [], trigger };
+  const baseline = Math.round(s.index - s.trend);
+  return { value, reasons: [`brand experience ${Math.round(s.index)}/100 against its usual ${baseline} (${Math.round(s.volume)} purchases and ratings)`, ...s.reasons], trigger };
+}
+
+/** The rules of one product touched since the last derive, its latest event as their trigger. */
+export function evaluateProduct(engine: AlertEngine, s: AggregateExperience, ev: VigilEvent, receivedAt: number, now: number): void {
+  const subject = { kind: 'product' as const, key: s.key };
+  for (const rule of engine.rulesFor('product')) {
+    const sample = productSample(rule, s, { eventId: ev.id, eventTs: ev.ts, receivedAt });
+    if (sample) engine.observe(rule, subject, sample, now);
+  }
 }

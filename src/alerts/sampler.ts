@@ -3,8 +3,9 @@
 import type { ProcessorStats } from '../contract/frames.js';
 import type { CustomerSignals } from '../contract/pipeline.js';
 import type { EntityStats } from '../signals/entityStats.js';
+import type { AggregateExperience } from '../signals/experience.js';
 import { customerSample } from './customerRules.js';
-import { entitySample, processorSample, type SuppressionSource } from './entityRules.js';
+import { entitySample, processorSample, productSample, type SuppressionSource } from './entityRules.js';
 import type { Sampler } from './engine.js';
 
 export interface SampleSources {
@@ -13,6 +14,8 @@ export interface SampleSources {
   stats(): ProcessorStats;
   suppressions: SuppressionSource;
   entities: EntityStats;
+  /** A product's experience now; absent where no products are held (the cluster leader): unknown. */
+  product?(productId: string): AggregateExperience | null;
 }
 
 export function ruleSampler(src: SampleSources, nowMin: number): Sampler {
@@ -22,6 +25,10 @@ export function ruleSampler(src: SampleSources, nowMin: number): Sampler {
       return signals === null ? 'unknown' : customerSample(rule, signals);
     }
     if (subject.kind === 'processor') return processorSample(rule, src.stats());
+    if (subject.kind === 'product') {
+      const p = src.product?.(subject.key) ?? null;
+      return p === null ? 'unknown' : productSample(rule, p, null);
+    }
     if (rule.signal === 'suppressed_customers') {
       const s = subject.kind === 'campaign' ? src.suppressions.one(subject.key) : null;
       return s ? { value: s.value, reasons: s.reasons, trigger: null } : null;

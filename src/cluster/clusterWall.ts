@@ -198,6 +198,7 @@ export class ClusterWall {
     this.emit({ type: 'stats', stats: merged.stats });
     this.emit({ type: 'at_risk', atRisk: merged.atRisk });
     this.emit({ type: 'overload', overload: merged.overload });
+    this.emit({ type: 'experience', experience: merged.experience });
   }
 
   private merged(local: SnapshotFrame, now: number): SnapshotFrame {

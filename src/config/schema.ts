@@ -11,8 +11,8 @@ export const alertRuleSchema = z
   .object({
     name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower snake case'),
     /** Which computed value the rule watches. */
-    signal: z.enum(['churn_risk', 'engagement', 'engagement_trend', 'fatigue', 'surge_z', 'overloaded_customers', 'suppressed_customers', 'lag_ms', 'pending_events', 'model_drift']),
-    subject: z.enum(['customer', 'channel', 'segment', 'campaign', 'processor']),
+    signal: z.enum(['churn_risk', 'engagement', 'engagement_trend', 'fatigue', 'experience', 'experience_trend', 'experience_drop', 'surge_z', 'overloaded_customers', 'suppressed_customers', 'lag_ms', 'pending_events', 'model_drift']),
+    subject: z.enum(['customer', 'channel', 'segment', 'campaign', 'product', 'processor']),
     op: z.enum(['>', '>=', '<', '<=']).default('>'),
     threshold: z.number(),
     /** Hysteresis: a firing alert resolves only once the value crosses this (defaults to the threshold). */
@@ -229,6 +229,36 @@ export const configSchema = z
         trendDays: z.number().int().min(3).max(14).default(14),
         /** Customers at or above this risk are listed on the wall. */
         atRiskThreshold: z.number().min(0).max(1).default(0.6),
+        /** Brand experience, BE = (P + C + O) × T (src/signals/experience.ts; README "Brand experience"). */
+        experience: z
+          .object({
+            /**
+             * How fast each component's evidence fades (event time): product (P), interactive (C), others' voice (O),
+             * and the slow baseline the trend and `product_experience_drop` compare against. At least a day each: a
+             * customer's evidence is held as of a day (2 bytes), and within a day an event weighs up to 2^(1 day / half-life).
+             */
+            halfLifeMs: z
+              .object({
+                product: z.number().int().min(86_400_000).default(14 * 86_400_000),
+                interactive: z.number().int().min(86_400_000).default(7 * 86_400_000),
+                others: z.number().int().min(86_400_000).default(30 * 86_400_000),
+                baseline: z.number().int().min(86_400_000).default(60 * 86_400_000),
+              })
+              .strict()
+              .default({}),
+            /** Pseudo-evidence pulling each component toward neutral: with 3, one refund alone takes P to −0.25. */
+            prior: positive.default(3),
+            /** Products held (least recently seen dropped first); a customer remembers its last two by slot (2 bytes each). */
+            maxProducts: z.number().int().min(1).max(65_535).default(10_000),
+            /** Below this index the churn risk takes the bad experience as a named reason and a bounded term. */
+            churnThreshold: z.number().min(0).max(100).default(35),
+            /** The most a bad experience (index 0) adds to churn risk, noisy-OR with the other parts. */
+            churnWeight: z.number().min(0).max(1).default(0.3),
+            /** Least volume (decayed purchases and ratings) of a product or segment shown on the wall's experience panel. */
+            cellMinVolume: z.number().nonnegative().default(5),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
       .default({}),
@@ -344,6 +374,8 @@ export const configSchema = z
           { name: 'channel_negative_surge', signal: 'surge_z', subject: 'channel', op: '>=', threshold: 4, resolveThreshold: 2, forMs: 60_000, severity: 'critical', labels: {}, minVolume: 10 },
           { name: 'campaign_negative_surge', signal: 'surge_z', subject: 'campaign', op: '>=', threshold: 4, resolveThreshold: 2, forMs: 60_000, severity: 'critical', labels: {}, minVolume: 10 },
           { name: 'campaign_suppressed', signal: 'suppressed_customers', subject: 'campaign', op: '>=', threshold: 500, resolveThreshold: 250, forMs: 0, severity: 'warning', labels: {}, minVolume: 0 },
+          { name: 'customer_experience_decline', signal: 'experience', subject: 'customer', op: '<', threshold: 35, resolveThreshold: 45, forMs: 0, severity: 'warning', labels: {}, minVolume: 0 },
+          { name: 'product_experience_drop', signal: 'experience_drop', subject: 'product', op: '>=', threshold: 15, resolveThreshold: 8, forMs: 0, severity: 'critical', labels: {}, minVolume: 20 },
           { name: 'processor_lag', signal: 'lag_ms', subject: 'processor', op: '>=', threshold: 30_000, resolveThreshold: 5_000, forMs: 30_000, severity: 'critical', labels: {}, minVolume: 0 },
           { name: 'model_drift', signal: 'model_drift', subject: 'processor', op: '>=', threshold: 1, resolveThreshold: 1, forMs: 0, severity: 'warning', labels: {}, minVolume: 0 },
         ]),

@@ -13,7 +13,7 @@ export interface VigilEvent {
   props: Record<string, unknown> | null;
 }
 
-export type EventCategory = 'engagement' | 'purchase' | 'touch' | 'negative' | 'privacy' | 'other';
+export type EventCategory = 'engagement' | 'purchase' | 'touch' | 'negative' | 'privacy' | 'experience' | 'other';
 
 export const ENGAGEMENT_TYPES = [
   'session_start',
@@ -37,8 +37,26 @@ export const NEGATIVE_TYPES = [
   'cancel_subscription',
 ] as const;
 export const PRIVACY_TYPES = ['consent_granted', 'consent_withdrawn', 'erase_request'] as const;
+/**
+ * Brand experience evidence (contract 1.1): product (P), interactive (C) and other customers' voice (O). They count as
+ * activity but move neither engagement nor fatigue; refund, payment_failed and support_ticket stay negative and are
+ * experience evidence too (windows/experienceEvidence.ts says what each weighs).
+ */
+export const EXPERIENCE_TYPES = [
+  'return_requested',
+  'defect_reported',
+  'product_rating',
+  'ticket_resolved',
+  'csat_response',
+  'checkout_failed',
+  'error_page',
+  'delivery_delayed',
+  'review_posted',
+  'survey_response',
+  'public_complaint',
+] as const;
 
-export const KNOWN_TYPES: readonly string[] = [...ENGAGEMENT_TYPES, ...TOUCH_TYPES, ...NEGATIVE_TYPES, ...PRIVACY_TYPES];
+export const KNOWN_TYPES: readonly string[] = [...ENGAGEMENT_TYPES, ...TOUCH_TYPES, ...NEGATIVE_TYPES, ...PRIVACY_TYPES, ...EXPERIENCE_TYPES];
 
 const categoryByType = new Map<string, EventCategory>([
   ...ENGAGEMENT_TYPES.map((t) => [t, 'engagement'] as const),
@@ -46,6 +64,7 @@ const categoryByType = new Map<string, EventCategory>([
   ...TOUCH_TYPES.map((t) => [t, 'touch'] as const),
   ...NEGATIVE_TYPES.map((t) => [t, 'negative'] as const),
   ...PRIVACY_TYPES.map((t) => [t, 'privacy'] as const),
+  ...EXPERIENCE_TYPES.map((t) => [t, 'experience'] as const),
 ]);
 
 /** Unknown types are accepted and fall in 'other'; they count in activity and weigh what config gives them. */

@@ -2,7 +2,7 @@
 
 export type AlertState = 'pending' | 'firing' | 'resolved';
 export type Severity = 'info' | 'warning' | 'critical';
-export type SubjectKind = 'customer' | 'channel' | 'segment' | 'campaign' | 'processor';
+export type SubjectKind = 'customer' | 'channel' | 'segment' | 'campaign' | 'product' | 'processor';
 
 /** The event that made a rule's condition true: lets anyone measure publish-to-wall delay. */
 export interface TriggerEvent {
@@ -62,6 +62,9 @@ export interface OverloadCell {
   /** …per channel (a campaign cell may span several). */
   suppressedByChannel?: Record<string, number>;
 }
+
+/** Experience cells a frame carries: the worst products and the worst segments, at most this many of each. */
+export const EXPERIENCE_CELLS = 10;
 
 /** A product's or a segment's brand experience on the wall: the worst now, with the trend against its baseline. */
 export interface ExperienceCell {
@@ -139,6 +142,8 @@ export interface SnapshotFrame {
   statsHistory: ProcessorStats[];
   atRisk: AtRiskEntry[];
   overload: OverloadCell[];
+  /** The worst products and segments by brand experience now (at most 10 each); absent from older processors' frames. */
+  experience: ExperienceCell[];
   alerts: AlertView[];
   silences: Silence[];
 }
@@ -149,6 +154,7 @@ export type WallFrame =
   | { type: 'alert'; alert: AlertView }
   | { type: 'at_risk'; atRisk: AtRiskEntry[] }
   | { type: 'overload'; overload: OverloadCell[] }
+  | { type: 'experience'; experience: ExperienceCell[] }
   | { type: 'silences'; silences: Silence[] };
 
 /** A label matcher, as Alertmanager's: `=` equal, `!=` not equal, `=~` anchored regex, `!~` its negation. */

@@ -2,8 +2,12 @@
 import type { RejectReason } from '../admission/parse.js';
 import type { ChurnSignal } from '../signals/churn.js';
 import type { EngagementSignal } from '../signals/engagement.js';
+import type { ExperienceSignal } from '../signals/experience.js';
 import type { FatigueSignal } from '../signals/fatigue.js';
 import type { CustomerView } from '../windows/customerWindows.js';
+
+// The brand experience signal's type lives with its formula; the pipeline's callers find it here with the others.
+export type { ExperienceSignal };
 
 /** One stream message as the JetStream handler hands it over. */
 export interface InboundMessage {
@@ -22,6 +26,7 @@ export interface CustomerSignals {
   engagement: EngagementSignal;
   churn: ChurnSignal;
   fatigue: FatigueSignal;
+  experience: ExperienceSignal;
 }
 
 /**

@@ -147,6 +147,7 @@ export async function startExport(deps: ExportDeps, req: ExportRequest): Promise
         : null,
     engagement: live ? { score: live.engagement.score } : head.snapshot ? { score: Number(head.snapshot.engagement) } : null,
     fatigue: live ? { score: live.fatigue.score, reasons: live.fatigue.reasons } : null,
+    experience: live ? { index: live.experience.index, reasons: live.experience.reasons } : null,
     consent,
     alerts: head.alerts,
     liveNote: live ? null : liveNote,

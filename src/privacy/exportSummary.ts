@@ -16,6 +16,8 @@ export interface SummaryFacts {
   churn: { pAlive: number; risk: number; customerValue: number; reasons: string[]; source: 'live' | 'snapshot'; at: number } | null;
   engagement: { score: number } | null;
   fatigue: { score: number; reasons: string[] } | null;
+  /** The live brand experience index (0–100, 50 neutral) and what pulls it down; absent or null when not live. */
+  experience?: { index: number; reasons: string[] } | null;
   consent: { withdrawn: boolean; since: number | null };
   /** Alerts about the customer in the alert history, and their rules. */
   alerts: { count: number; rules: string[] };
@@ -90,6 +92,10 @@ export function plainSummary(f: SummaryFacts): string[] {
   }
   if (f.engagement) out.push(`Your engagement with us over the last 7 days scores ${Math.round(f.engagement.score)} out of 100.`);
   if (f.fatigue && f.fatigue.reasons.length > 0) out.push(`We count you as contacted too often: ${f.fatigue.reasons.join('; ')}.`);
+  if (f.experience) {
+    const why = f.experience.reasons.length > 0 ? `, because: ${f.experience.reasons.join('; ')}` : '';
+    out.push(`We estimate your experience with us (products, service, and what other customers say of what you bought) at ${Math.round(f.experience.index)} out of 100, 50 being neutral${why}.`);
+  }
 
   if (f.alerts.count > 0) out.push(`Our operations team was alerted about you ${plural(f.alerts.count, 'time', 'times')} (${list(f.alerts.rules)}).`);
   if (f.liveNote) out.push(`Your live scores are not in this export: ${f.liveNote}.`);

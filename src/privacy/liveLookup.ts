@@ -18,6 +18,8 @@ export interface LiveCustomer {
   engagement: CustomerSignals['engagement'];
   churn: CustomerSignals['churn'];
   fatigue: CustomerSignals['fatigue'];
+  /** Brand experience: the index, its components (product, interactive, others' voice), trend and reasons. */
+  experience: CustomerSignals['experience'];
   /** The contact budget's decision per channel now for a marketing message (nothing reserved), and the suppressions held. */
   budget: { channels: Record<string, unknown>; suppressions: Suppression[] } | null;
   /** Active alerts whose subject is the customer. */
@@ -56,12 +58,13 @@ export function pipelineLookup(pipelines: () => readonly LivePipeline[], budgetE
         const alerts = [...p.alerts.activeRecords()].map((a) => a.record).filter((r) => r.subject.kind === 'customer' && r.subject.key === storedId);
         // The view is the scorer's scratch object, valid until the next call, and the signals compute their reasons
         // lazily behind getters: each is read field by field into plain data.
-        const { churn: c, engagement: e, fatigue: f } = s;
+        const { churn: c, engagement: e, fatigue: f, experience: x } = s;
         return jsonCopy({
           storedId, asOf, windows: s.view,
           engagement: { score: e.score, weighted7d: e.weighted7d, weighted24h: e.weighted24h, trendPerDay: e.trendPerDay, trendRelative: e.trendRelative },
           churn: { risk: c.risk, pAlive: c.pAlive, expectedPurchases30d: c.expectedPurchases30d, expectedPurchases90d: c.expectedPurchases90d, customerValue: c.customerValue, valueAtRisk: c.valueAtRisk, reasons: c.reasons },
           fatigue: { score: f.score, touches24h: f.touches24h, touches7d: f.touches7d, capFactor: f.capFactor, reasons: f.reasons },
+          experience: { index: x.index, product: x.product, interactive: x.interactive, others: x.others, trend: x.trend, reasons: x.reasons },
           budget, alerts,
         });
       }

@@ -84,7 +84,7 @@ describe('revealFrame', () => {
 
   it('shows responders the original ids it still remembers, in at-risk entries, alerts, their labels and summaries, and silences', () => {
     const snapshot = {
-      type: 'snapshot', serverTime: 0, stats: {} as SnapshotFrame['stats'], statsHistory: [], overload: [],
+      type: 'snapshot', serverTime: 0, stats: {} as SnapshotFrame['stats'], statsHistory: [], overload: [], experience: [],
       atRisk: [{ customerId: alice, risk: 0.9, pAlive: 0.1, valueAtRisk: 5, reasons: [], updatedAt: 0 }, { customerId: unknown, risk: 0.8, pAlive: 0.2, valueAtRisk: 1, reasons: [], updatedAt: 0 }],
       alerts: [alert(alice), alert('spring', 'campaign')],
       silences: [{ id: 's', matchers: [{ name: 'subject_key', op: '=', value: alice }], startsAt: 0, endsAt: 1, createdBy: 'ops', comment: '', createdAt: 0 }],

@@ -1,6 +1,7 @@
 // Churn risk: 1 − P(alive) from the purchase model, blended with engagement decline and negative events, with reasons.
 import type { CustomerView, NegativeKind } from '../windows/customerWindows.js';
 import type { EngagementSignal } from './engagement.js';
+import type { ExperienceSignal } from './experience.js';
 import { formatInterval } from './models/uncertainty.js';
 import { modelInputs, type ModelInputs, type PurchaseModel } from './purchaseModel.js';
 
@@ -49,12 +50,22 @@ function ago(minutes: number): string {
   return `${Math.round(minutes / DAY_MIN)} days ago`;
 }
 
+/** A bad brand experience as one more part of the risk (signals.experience.churnThreshold, churnWeight). */
+export interface ExperienceRisk {
+  signal: ExperienceSignal;
+  /** Below this index the experience is bad and adds risk. */
+  threshold: number;
+  /** The risk an index of 0 adds; it falls linearly to 0 at the threshold. */
+  weight: number;
+}
+
 /**
- * Risk = 1 − (1 − r_model)(1 − r_trend)(1 − r_negative): each part can raise risk on its own and none can
- * lower another. r_model = 1 − P(alive) for customers with a purchase history (no history: no model part).
+ * Risk = 1 − (1 − r_model)(1 − r_trend)(1 − r_negative)(1 − r_experience): each part can raise risk on its own and
+ * none can lower another. r_model = 1 − P(alive) for customers with a purchase history (no history: no model part);
+ * r_experience = weight × (threshold − index) / threshold below the threshold, at most `weight` (0.3 by default).
  */
-export function churnSignal(view: CustomerView, engagement: EngagementSignal, model: PurchaseModel, trendDays: number): ChurnSignal {
-  return new Churn(view, engagement, model, trendDays);
+export function churnSignal(view: CustomerView, engagement: EngagementSignal, model: PurchaseModel, trendDays: number, experience?: ExperienceRisk): ChurnSignal {
+  return new Churn(view, engagement, model, trendDays, experience);
 }
 
 /**
@@ -72,6 +83,8 @@ class Churn implements ChurnSignal {
   private readonly trendFall: number = 0;
   private readonly negativeRisk: number = 0;
   private readonly negative: { kind: NegativeKind; minutesAgo: number; count: number } | null = null;
+  private readonly experienceRisk: number = 0;
+  private readonly experience: ExperienceSignal | null = null;
   private forecast: { e30: number; e90: number; value: number } | null = null;
   private text: string[] | null = null;
 
@@ -80,6 +93,7 @@ class Churn implements ChurnSignal {
     engagement: EngagementSignal,
     model: PurchaseModel,
     private readonly trendDays: number,
+    experience?: ExperienceRisk,
   ) {
     this.model = model;
     let keep = 1;
@@ -102,6 +116,11 @@ class Churn implements ChurnSignal {
       this.negative = { kind: view.lastNegative.kind, minutesAgo: view.nowMin - view.lastNegative.min, count: view.negatives7d };
       keep *= 1 - this.negativeRisk;
     }
+    if (experience && experience.threshold > 0 && experience.signal.index < experience.threshold) {
+      this.experience = experience.signal;
+      this.experienceRisk = (experience.weight * (experience.threshold - experience.signal.index)) / experience.threshold;
+      keep *= 1 - this.experienceRisk;
+    }
     this.risk = 1 - keep;
   }
 
@@ -122,6 +141,10 @@ class Churn implements ChurnSignal {
     if (this.negative !== null) {
       const more = this.negative.count > 1 ? ` (${this.negative.count} negative events in 7 days)` : '';
       parts.push({ risk: this.negativeRisk, reason: `${this.negative.kind.replaceAll('_', ' ')} ${ago(this.negative.minutesAgo)}${more}` });
+    }
+    if (this.experience !== null) {
+      const why = this.experience.reasons[0];
+      parts.push({ risk: this.experienceRisk, reason: `brand experience ${Math.round(this.experience.index)}/100${why ? `: ${why}` : ''}` });
     }
     return (this.text = parts.filter((p) => p.risk >= 0.05).sort((a, b) => b.risk - a.risk).map((p) => p.reason));
   }

@@ -7,23 +7,39 @@ import { MINUTE_MS } from '../shared/clock.js';
 import type { CustomerView, CustomerWindows } from '../windows/customerWindows.js';
 import { churnSignal } from './churn.js';
 import { engagementSignal, trendInput, type Trend } from './engagement.js';
+import { baselineNow, customerExperience, type ExperienceParams, type ProductVoice } from './experience.js';
 import { fatigueSignal } from './fatigue.js';
 import type { PurchaseModelSet } from './purchaseModel.js';
+import type { ExperienceRead } from '../windows/customerExperience.js';
+
+/** Where a customer's O comes from: the product and segment tables (windows/apply.ts). */
+export interface ExperienceSource {
+  voicesOf(r: ExperienceRead, atMs: number): ProductVoice[];
+  segmentVoice(segment: string | null, atMs: number): number | null;
+  productName(productSlot: number): string;
+}
 
 export interface ScoreDeps {
   config: VigilConfig;
   /** The purchase model version at start (a model per segment); replaced when a newer version is stored. */
   model: PurchaseModelSet;
   trend: (dailySeries: number[]) => Trend | null;
+  /** The product and segment tables a customer's O reads; absent (tests), O is 0. */
+  experience?: ExperienceSource;
 }
 
 export class Scorer {
   private readonly intervalMin: number;
   /** The four compared scores of the customer being derived (SNAPSHOT_SCORES order), reused. */
   private readonly scores = new Float64Array(4);
+  private readonly experienceParams: ExperienceParams;
+  private readonly productName: (productSlot: number) => string;
 
   constructor(private readonly deps: ScoreDeps) {
     this.intervalMin = Math.max(1, Math.round(deps.config.signals.snapshotIntervalMs / MINUTE_MS));
+    const exp = deps.config.signals.experience;
+    this.experienceParams = { prior: exp.prior, halfLifeMs: exp.halfLifeMs };
+    this.productName = (p) => deps.experience?.productName(p) ?? '';
   }
 
   get model(): PurchaseModelSet {
@@ -39,7 +55,21 @@ export class Scorer {
     const cfg = this.deps.config.signals;
     const series = trendInput(view, cfg.trendDays);
     const engagement = engagementSignal(view, cfg.engagementScale, series ? this.deps.trend(series) : null);
-    return { view, engagement, churn: churnSignal(view, engagement, this.deps.model.forSegment(view.segment), cfg.trendDays), fatigue: fatigueSignal(view, cfg.caps) };
+    const experience = this.experience(view);
+    const exp = cfg.experience;
+    const churn = churnSignal(view, engagement, this.deps.model.forSegment(view.segment), cfg.trendDays, { signal: experience, threshold: exp.churnThreshold, weight: exp.churnWeight });
+    return { view, engagement, churn, fatigue: fatigueSignal(view, cfg.caps), experience };
+  }
+
+  /** The customer's brand experience as of its view's minute: its P and C, O from what it bought (else its segment). */
+  private experience(view: CustomerView): CustomerSignals['experience'] {
+    const r = view.experience;
+    const at = view.nowMin * MINUTE_MS;
+    const src = this.deps.experience;
+    const voices = src ? src.voicesOf(r, at) : [];
+    const segment = src && voices.length === 0 ? src.segmentVoice(view.segment, at) : null;
+    const halfLife = this.experienceParams.halfLifeMs.baseline;
+    return customerExperience(r, voices, segment, this.experienceParams, (index) => baselineNow(r.baseline, r.baselineAt, index, at, halfLife), this.productName);
   }
 
   /**

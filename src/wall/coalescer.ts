@@ -1,5 +1,5 @@
-// Folds a burst of incremental frames into the few that matter: the latest stats, at-risk list, overload table and
-// silence list, and each alert's latest state. Pure: no timers, no I/O; the client hub decides when to drain.
+// Folds a burst of incremental frames into the few that matter: the latest stats, at-risk list, overload table,
+// experience cells and silence list, and each alert's latest state. Pure: no timers, no I/O; the client hub decides when to drain.
 import type { AlertView, WallFrame } from '../contract/frames.js';
 
 type Of<T extends WallFrame['type']> = Extract<WallFrame, { type: T }>;
@@ -9,6 +9,7 @@ export class FrameCoalescer {
   private stats: Of<'stats'> | null = null;
   private atRisk: Of<'at_risk'> | null = null;
   private overload: Of<'overload'> | null = null;
+  private experience: Of<'experience'> | null = null;
   private silences: Of<'silences'> | null = null;
   /** Keyed by alert id: the first arrival fixes the position, the latest state wins. */
   private readonly alerts = new Map<string, AlertView>();
@@ -29,6 +30,9 @@ export class FrameCoalescer {
       case 'overload':
         this.overload = frame;
         break;
+      case 'experience':
+        this.experience = frame;
+        break;
       case 'silences':
         this.silences = frame;
         break;
@@ -39,16 +43,17 @@ export class FrameCoalescer {
   }
 
   get empty(): boolean {
-    return !this.snapshot && !this.stats && !this.atRisk && !this.overload && !this.silences && this.alerts.size === 0;
+    return !this.snapshot && !this.stats && !this.atRisk && !this.overload && !this.experience && !this.silences && this.alerts.size === 0;
   }
 
-  /** The pending frames in a fixed order (snapshot, stats, at_risk, overload, silences, alerts) and an empty coalescer. */
+  /** The pending frames in a fixed order (snapshot, stats, at_risk, overload, experience, silences, alerts) and an empty coalescer. */
   drain(): WallFrame[] {
     const out: WallFrame[] = [];
     if (this.snapshot) out.push(this.snapshot);
     if (this.stats) out.push(this.stats);
     if (this.atRisk) out.push(this.atRisk);
     if (this.overload) out.push(this.overload);
+    if (this.experience) out.push(this.experience);
     // Silences before alerts: a page marks the alerts of a flush against the silence list of the same flush.
     if (this.silences) out.push(this.silences);
     for (const alert of this.alerts.values()) out.push({ type: 'alert', alert });
@@ -57,7 +62,7 @@ export class FrameCoalescer {
   }
 
   private clear(): void {
-    this.snapshot = this.stats = this.atRisk = this.overload = this.silences = null;
+    this.snapshot = this.stats = this.atRisk = this.overload = this.experience = this.silences = null;
     this.alerts.clear();
   }
 }

@@ -1,7 +1,7 @@
 // What the wall shows of one pipeline (or of the cluster leader), built from their outputs: the stats and their
 // history, the at-risk list, the overload cells, alert totals, and the frames its listeners receive.
 import type { VigilConfig } from '../config/schema.js';
-import type { AlertGroupCount, AlertTotals, AtRiskEntry, ModelState, OverloadCell, ProcessorStats, SnapshotFrame, WallFrame } from '../contract/frames.js';
+import type { AlertGroupCount, AlertTotals, AtRiskEntry, ExperienceCell, ModelState, OverloadCell, ProcessorStats, SnapshotFrame, WallFrame } from '../contract/frames.js';
 import type { CustomerSignals, Outcome } from '../contract/pipeline.js';
 import type { AlertDesk } from '../alerts/alertDesk.js';
 import { alertLabels } from '../alerts/engine.js';
@@ -23,6 +23,8 @@ export interface LiveViewDeps {
   /** The channel, segment and campaign cells with the contact budget's suppressions, at an event-time minute. */
   overload: (nowMin: number, now: number) => OverloadCell[];
   watermark: (now: number) => number;
+  /** The worst products and segments by brand experience at an event time (ms); absent: none (the cluster leader). */
+  experience?: (atMs: number) => ExperienceCell[];
   /** The purchase model's version and the scheduled refit's drift state, for the stats. */
   model?: () => ModelState;
 }
@@ -118,6 +120,7 @@ export class LiveView {
     this.emit({ type: 'stats', stats: this.lastStats });
     this.emit({ type: 'at_risk', atRisk: this.atRiskList() });
     this.emit({ type: 'overload', overload: this.deps.overload(nowMin, now) });
+    if (this.deps.experience) this.emit({ type: 'experience', experience: this.deps.experience(this.deps.watermark(now)) });
   }
 
   snapshot(): SnapshotFrame {
@@ -130,6 +133,7 @@ export class LiveView {
       statsHistory: [...this.statsHistory],
       atRisk: this.atRiskList(),
       overload: this.deps.overload(Math.floor(this.deps.watermark(now) / MINUTE_MS), now),
+      experience: this.deps.experience?.(this.deps.watermark(now)) ?? [],
       alerts: desk.engine.views().map((a) => desk.withSilences(a, now)),
       silences: desk.notifier?.listSilences(now) ?? [],
     };

@@ -8,7 +8,7 @@ function stats(ts: number, over: Partial<ProcessorStats> = {}): ProcessorStats {
 }
 
 function frame(over: Partial<SnapshotFrame>): SnapshotFrame {
-  return { type: 'snapshot', serverTime: 0, stats: stats(0), statsHistory: [], atRisk: [], overload: [], alerts: [], silences: [], ...over };
+  return { type: 'snapshot', serverTime: 0, stats: stats(0), statsHistory: [], atRisk: [], overload: [], experience: [], alerts: [], silences: [], ...over };
 }
 
 const risk = (customerId: string, valueAtRisk: number, r: number, updatedAt: number): AtRiskEntry => ({ customerId, risk: r, pAlive: 1 - r, valueAtRisk, reasons: [], updatedAt });

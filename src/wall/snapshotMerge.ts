@@ -1,6 +1,6 @@
 // Several snapshots as one frame, pure: the partitions of one processor (processor.ts) or the processors of a
 // cluster (cluster/clusterWall.ts) are shown on one wall, so both merge their frames here.
-import type { AlertGroupCount, AlertTotals, AlertView, AtRiskEntry, OverloadCell, ProcessorStats, Silence, SnapshotFrame } from '../contract/frames.js';
+import { EXPERIENCE_CELLS, type AlertGroupCount, type AlertTotals, type AlertView, type AtRiskEntry, type ExperienceCell, type OverloadCell, type ProcessorStats, type Silence, type SnapshotFrame } from '../contract/frames.js';
 
 /** As the pipeline's: the points a wall's chart holds. */
 export const STATS_HISTORY = 300;
@@ -26,6 +26,8 @@ export function mergeSnapshots(frames: SnapshotFrame[], opts: MergeOptions): Sna
     statsHistory: mergeHistory(frames.map((f) => f.statsHistory)),
     atRisk: mergeAtRisk(frames.flatMap((f) => f.atRisk), opts.atRiskLimit),
     overload: mergeOverload(frames.flatMap((f) => f.overload)),
+    // A processor of a version before the experience cells sends none.
+    experience: mergeExperience(frames.flatMap((f) => f.experience ?? [])),
     alerts: mergeAlerts(frames.flatMap((f) => f.alerts), opts.alertLimit),
     silences: mergeSilences(frames.flatMap((f) => f.silences)),
   };
@@ -141,6 +143,42 @@ export function mergeOverload(cells: OverloadCell[]): OverloadCell[] {
 }
 
 /**
+ * Cells of the same product or segment seen by several partitions (each holds its own customers' evidence): index
+ * and trend weighted by each part's volume, volumes added, the leading reason of the part with the most volume; then
+ * the worst EXPERIENCE_CELLS of each kind.
+ */
+export function mergeExperience(cells: ExperienceCell[]): ExperienceCell[] {
+  const byKey = new Map<string, { cell: ExperienceCell; indexSum: number; trendSum: number; weights: number; lead: number }>();
+  for (const c of cells) {
+    const key = `${c.kind}\u0000${c.key}`;
+    // A part with no volume still counts once: its index stands alone until a part with volume joins.
+    const w = Math.max(c.volume, 1e-9);
+    const seen = byKey.get(key);
+    if (!seen) {
+      byKey.set(key, { cell: { ...c }, indexSum: c.index * w, trendSum: c.trend * w, weights: w, lead: c.volume });
+      continue;
+    }
+    seen.indexSum += c.index * w;
+    seen.trendSum += c.trend * w;
+    seen.weights += w;
+    seen.cell.volume += c.volume;
+    if (c.volume > seen.lead) {
+      seen.lead = c.volume;
+      seen.cell.reason = c.reason;
+    }
+  }
+  const merged = [...byKey.values()].map(({ cell, indexSum, trendSum, weights }) => ({ ...cell, index: indexSum / weights, trend: trendSum / weights }));
+  return worstExperience(merged);
+}
+
+/** The worst EXPERIENCE_CELLS products, then the worst segments: lowest index first, the steeper fall on a tie. */
+export function worstExperience(cells: ExperienceCell[]): ExperienceCell[] {
+  const order = (a: ExperienceCell, b: ExperienceCell) => a.index - b.index || a.trend - b.trend;
+  const of = (kind: ExperienceCell['kind']) => cells.filter((c) => c.kind === kind).sort(order).slice(0, EXPERIENCE_CELLS);
+  return [...of('product'), ...of('segment')];
+}
+
+/**
  * Each alert once, its latest update. With a limit, the alert engine's order: active before resolved, firing before
  * pending, processor and entity alerts before customer ones, then the most recently updated.
  */
@@ -188,5 +226,5 @@ export function withBudgetCounts(combined: OverloadCell[], summed: OverloadCell[
 
 /** A frame with nothing in it, at `now`: what a wall shows when its own snapshot failed. */
 export function emptySnapshot(now: number): SnapshotFrame {
-  return { type: 'snapshot', serverTime: now, stats: mergeStats([], now), statsHistory: [], atRisk: [], overload: [], alerts: [], silences: [] };
+  return { type: 'snapshot', serverTime: now, stats: mergeStats([], now), statsHistory: [], atRisk: [], overload: [], experience: [], alerts: [], silences: [] };
 }

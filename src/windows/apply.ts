@@ -10,6 +10,11 @@ import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js'
 import { EntityStats, type EntityKind } from '../signals/entityStats.js';
 import { CustomerWindows, emptyView, TOUCH_CHANNELS, type CustomerView, type TouchChannel } from './customerWindows.js';
 import { MinuteActivity } from './minuteActivity.js';
+import { customerExperience, type ExperienceParams, type ProductVoice } from '../signals/experience.js';
+import { EXPERIENCE_TYPES } from '../contract/event.js';
+import type { ExperienceRead } from './customerExperience.js';
+import { emptyEvidence, readEvidence } from './experienceEvidence.js';
+import { ExperienceTable, type Voice } from './experienceTable.js';
 
 /** Entity kinds by their index in the entity activity's keys (their names are what checkpoints hold). */
 const ENTITY_KINDS: readonly EntityKind[] = ['channel', 'segment', 'campaign'];
@@ -33,10 +38,28 @@ export class ApplyStep {
   private readonly touchH24 = new Float64Array(TOUCH_CHANNELS.length);
   private readonly touchD7 = new Float64Array(TOUCH_CHANNELS.length);
   private readonly weights: Map<string, number>;
+  /** Brand experience per product (bounded by signals.experience.maxProducts) and per segment (windows.maxEntities). */
+  readonly products: ExperienceTable;
+  readonly segments: ExperienceTable;
+  readonly experienceParams: ExperienceParams;
+  /** The product table slot the last applied event named (-1: none): the pipeline marks it for the derive. */
+  lastProductSlot = -1;
+  /** The one evidence object every event is read into, and the voices a customer's O reads: nothing per event. */
+  private readonly evidence = emptyEvidence();
+  private readonly voiceScratch: Voice = { others: 0, ratingMean: 0, ratings: 0, bornAt: 0 };
+  private readonly indexNow: (r: ExperienceRead) => number;
+  private indexAt = 0;
+  private indexSegment: string | null = null;
 
   constructor(private readonly deps: ApplyDeps) {
     const { config, clock, consent } = deps;
-    this.windows = new CustomerWindows({ maxCustomers: config.windows.maxCustomers, idleEvictMin: Math.ceil(config.windows.idleEvictMs / MINUTE_MS) });
+    const exp = config.signals.experience;
+    this.experienceParams = { prior: exp.prior, halfLifeMs: exp.halfLifeMs };
+    this.windows = new CustomerWindows({ maxCustomers: config.windows.maxCustomers, idleEvictMin: Math.ceil(config.windows.idleEvictMs / MINUTE_MS), experience: exp.halfLifeMs });
+    this.products = new ExperienceTable('product', this.experienceParams, exp.maxProducts);
+    this.segments = new ExperienceTable('segment', this.experienceParams, config.windows.maxEntities);
+    // The index the customer's baseline takes when its reference day moves: its own P and C with O as of that moment.
+    this.indexNow = (r) => customerExperience(r, this.voicesOf(r, this.indexAt), this.segmentVoice(this.indexSegment, this.indexAt), this.experienceParams, (i) => i, this.productName).index;
     this.entities = new EntityStats(config.signals.surge, config.windows.maxEntities);
     this.budget = new ContactBudget({ windows: this.windows, config, clock, consentWithdrawn: (id) => consent.isWithdrawn(id) });
     this.weights = new Map(Object.entries(defaultWeights()).concat(Object.entries(config.signals.eventWeights)));
@@ -60,7 +83,47 @@ export class ApplyStep {
     if (ev.segment) this.windows.setSegment(slot, ev.segment);
     this.budget.onEvent(ev, slot, replaying);
     this.recordEntities(ev, slot, nowMin, streamSeq, touched);
+    this.lastProductSlot = -1;
+    // Most events carry no experience evidence: a switch on the type and one props read tell.
+    if (readEvidence(ev, this.evidence)) this.recordExperience(slot, ev);
     return slot;
+  }
+
+  /** A product's id by its table slot (for reasons). */
+  readonly productName = (productSlot: number): string => this.products.keyOf(productSlot) ?? '';
+
+  /** Others' voice in the customer's segment (its O when it bought no product the table knows), or null. */
+  segmentVoice(segment: string | null, atMs: number): number | null {
+    const slot = segment === null ? -1 : this.segments.find(segment);
+    return slot === -1 ? null : (this.segments.voice(slot, atMs, this.voiceScratch)?.others ?? null);
+  }
+
+  /** The event's experience evidence into its product's and segment's aggregates, then into the customer's. */
+  private recordExperience(slot: number, ev: VigilEvent): void {
+    const e = this.evidence;
+    const productSlot = e.productId === null ? -1 : this.products.record(e.productId, ev.ts, e);
+    this.lastProductSlot = productSlot;
+    const segment = ev.segment ?? this.windows.segmentOf(slot);
+    if (segment !== null) this.segments.record(segment, ev.ts, e);
+    this.indexAt = ev.ts;
+    this.indexSegment = segment;
+    this.windows.recordExperience(slot, ev.ts, e, productSlot, this.indexNow);
+  }
+
+  /**
+   * What others say of the products a customer's read remembers, as of `atMs`. A product whose slot was taken by
+   * another key after the customer's latest evidence day is not the customer's (evicted meanwhile): left out.
+   */
+  voicesOf(r: ExperienceRead, atMs: number): ProductVoice[] {
+    const out: ProductVoice[] = [];
+    for (let i = 0; i < 2; i++) {
+      const productSlot = i === 0 ? r.product1 : r.product2;
+      if (productSlot < 0) continue;
+      const v = this.products.voice(productSlot, atMs, this.voiceScratch);
+      if (v === null || v.bornAt >= r.baselineAt + 86_400_000) continue;
+      out.push({ productSlot, others: v.others, ratingMean: v.ratingMean, ratings: v.ratings });
+    }
+    return out;
   }
 
   view(slot: number, nowMin: number): CustomerView {
@@ -123,11 +186,15 @@ export class ApplyStep {
   save(w: SnapshotWriter): void {
     this.windows.save(w);
     this.entities.save(w);
+    this.products.save(w, 'experience.products');
+    this.segments.save(w, 'experience.segments');
   }
 
   load(r: SnapshotReader): void {
     this.windows.load(r);
     this.entities.load(r);
+    this.products.load(r, 'experience.products');
+    this.segments.load(r, 'experience.segments');
   }
 
   saveActivity(w: SnapshotWriter): void {
@@ -167,5 +234,7 @@ export function defaultWeights(): Record<string, number> {
     consent_granted: 0,
     consent_withdrawn: 0,
     erase_request: 0,
+    // Brand experience evidence is not engagement either (contract 1.1).
+    ...Object.fromEntries(EXPERIENCE_TYPES.map((t) => [t, 0])),
   };
 }

@@ -94,11 +94,12 @@ describe('CustomerWindows', () => {
     expect(w.view(w.find('c42'), minOf(T0)).engagement.h24).toBe(42);
   });
 
-  it('packs a customer in under 215 bytes of typed arrays, its 8-byte id, share of the id table and last snapshot scores included', () => {
+  it('packs a customer in under 231 bytes of typed arrays, its 8-byte id, share of the id table, last snapshot scores and 16 bytes of brand experience included', () => {
     const w = store(100_000);
-    expect(w.bytesPerSlot).toBeLessThan(210);
+    expect(w.experience.bytesPerSlot).toBe(16);
+    expect(w.bytesPerSlot).toBeLessThan(226);
     for (let i = 0; i < 50_000; i++) w.slotFor(`c${String(i).padStart(7, '0')}`);
-    expect(w.bytesPerSlot).toBeLessThan(215);
+    expect(w.bytesPerSlot).toBeLessThan(231);
   });
 
   it('restores customers at their slots from a checkpoint, free slots reused first, and decodes their ids', () => {

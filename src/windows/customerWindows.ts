@@ -6,6 +6,8 @@ import { categoryOf, RESPONSE_TYPES, touchChannel, type VigilEvent } from '../co
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import { BucketRing, NibbleRing, type Ring, type RingArrayCtor } from './bucketRing.js';
 import { IdTable } from '../shared/idTable.js';
+import { CustomerExperience, emptyExperienceRead, type ExperienceHalfLives, type ExperienceRead } from './customerExperience.js';
+import type { ExperienceEvidence } from './experienceEvidence.js';
 
 export const TOUCH_CHANNELS = ['email', 'push', 'sms', 'other'] as const;
 export type TouchChannel = (typeof TOUCH_CHANNELS)[number];
@@ -62,6 +64,8 @@ export interface CustomerView {
   consentWithdrawn: boolean;
   /** The segment the customer's latest event with one named (its purchase model's), or null. */
   segment: string | null;
+  /** Brand experience evidence decayed to `nowMin` (customerExperience.ts); O is read from the product table. */
+  experience: ExperienceRead;
 }
 
 /** A view with nothing in it, to be filled by CustomerWindows.view. */
@@ -86,6 +90,7 @@ export function emptyView(): CustomerView {
     lastNegative: null,
     consentWithdrawn: false,
     segment: null,
+    experience: emptyExperienceRead(),
   };
 }
 
@@ -93,7 +98,12 @@ export interface CustomerWindowsOptions {
   initialCapacity?: number;
   maxCustomers: number;
   idleEvictMin: number;
+  /** Half-lives of the brand experience evidence (signals.experience.halfLifeMs); the defaults' when absent. */
+  experience?: ExperienceHalfLives;
 }
+
+const DAY_MS = 86_400_000;
+const DEFAULT_HALF_LIVES: ExperienceHalfLives = { product: 14 * DAY_MS, interactive: 7 * DAY_MS, baseline: 60 * DAY_MS };
 
 export class CustomerWindows {
   /** Customer id to slot, in typed arrays: no JS string or Map entry per customer for the collector to walk. */
@@ -140,6 +150,8 @@ export class CustomerWindows {
   private readonly neg7d: Ring;
   private readonly resp7d: Ring;
   private readonly rings: Ring[];
+  /** Brand experience evidence per slot (16 bytes), kept, grown, cleared and saved with the rest. */
+  readonly experience: CustomerExperience;
 
   constructor(private readonly opts: CustomerWindowsOptions) {
     this.capacity = Math.max(16, Math.min(opts.initialCapacity ?? 1024, opts.maxCustomers));
@@ -174,6 +186,7 @@ export class CustomerWindows {
     this.neg7d = new NibbleRing(1440, 7, c);
     this.resp7d = new BucketRing(1440, 7, Uint8Array, c);
     this.rings = [this.eng5m, this.eng1h, this.eng24h, this.engDaily, ...this.touch24h, ...this.touch7d, this.neg24h, this.neg7d, this.resp7d];
+    this.experience = new CustomerExperience(c, opts.experience ?? DEFAULT_HALF_LIVES);
   }
 
   get size(): number {
@@ -182,7 +195,7 @@ export class CustomerWindows {
 
   /** Bytes of typed-array state per customer slot: the windows, and the id table with its share of the id bytes. */
   get bytesPerSlot(): number {
-    return this.rings.reduce((n, r) => n + r.bytesPerSlot, 0) + this.scalars().reduce((n, [, a]) => n + a.BYTES_PER_ELEMENT, 0) + this.ids.bytesPerSlot;
+    return this.rings.reduce((n, r) => n + r.bytesPerSlot, 0) + this.scalars().reduce((n, [, a]) => n + a.BYTES_PER_ELEMENT, 0) + this.experience.bytesPerSlot + this.ids.bytesPerSlot;
   }
 
   find(customerId: string): number {
@@ -271,8 +284,17 @@ export class CustomerWindows {
       this.resp7d.add(slot, h, tMin, 1);
       if (tMin > this.lastResponse[slot]) this.lastResponse[slot] = tMin;
     }
-    return landed || category === 'privacy' || category === 'other';
+    return landed || category === 'privacy' || category === 'experience' || category === 'other';
   }
+
+  /**
+   * Folds an event's brand experience evidence (already read from it) into the customer's; `productSlot` is the
+   * product it names in the product table (-1: none), `indexNow` the index of a read with O added (the baseline's).
+   */
+  recordExperience(slot: number, ts: number, e: ExperienceEvidence, productSlot: number, indexNow: (r: ExperienceRead) => number): void {
+    this.experience.add(slot, ts, e, productSlot, indexNow, this.experienceScratch);
+  }
+  private readonly experienceScratch = emptyExperienceRead();
 
   setConsentWithdrawn(slot: number, withdrawn: boolean): void {
     this.flags[slot] = withdrawn ? this.flags[slot] | FLAG_CONSENT_WITHDRAWN : this.flags[slot] & ~FLAG_CONSENT_WITHDRAWN;
@@ -458,6 +480,7 @@ export class CustomerWindows {
     }
     v.consentWithdrawn = this.consentWithdrawn(slot);
     v.segment = this.segment[slot] === 0 ? null : this.segments[this.segment[slot]];
+    this.experience.read(slot, nowMin * 60_000, v.experience);
     return v;
   }
 
@@ -495,6 +518,7 @@ export class CustomerWindows {
     this.ids.remove(slot);
     for (const ring of this.rings) ring.clear(slot);
     for (const [, a, empty] of this.scalars()) a[slot] = empty;
+    this.experience.clear(slot);
   }
 
   /** Writes the whole live state into a checkpoint. */
@@ -505,6 +529,7 @@ export class CustomerWindows {
     this.ids.save(w, 'customers.ids');
     for (const [name, a] of this.scalars()) w.array(`customers.${name}`, a.subarray(0, n));
     this.rings.forEach((ring, i) => ring.save(w, `customers.v2.ring${i}`, n));
+    this.experience.save(w, n);
   }
 
   /** Replaces the live state with a checkpoint's. */
@@ -529,6 +554,7 @@ export class CustomerWindows {
     if (r.has('customers.v2.ring0')) this.rings.forEach((ring, i) => ring.load(r, `customers.v2.ring${i}`, this.capacity));
     // A checkpoint of the first layout (Float32 engagement, a byte per touch and negative, Uint16 responses), converted.
     else this.rings.forEach((ring, i) => ring.loadConverted(r, `customers.ring${i}`, this.capacity, ...FIRST_LAYOUT[i]));
+    this.experience.load(r);
     // Checkpoints before `strings` held the ids as a JSON array.
     if (!this.ids.load(r, 'customers.ids')) this.ids.loadList((meta.ids ?? []).concat(Array<null>(Math.max(0, meta.nextSlot - (meta.ids?.length ?? 0))).fill(null)));
   }
@@ -592,6 +618,7 @@ export class CustomerWindows {
     this.zone = grow32(this.zone);
     this.segment = grow32(this.segment);
     for (const ring of this.rings) ring.grow(capacity);
+    this.experience.grow(capacity);
     this.capacity = capacity;
   }
 }

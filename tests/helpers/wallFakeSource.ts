@@ -1,6 +1,6 @@
 // An in-memory WallSource for the wall's tests and demo: state set in code, frames pushed by hand, acknowledgements and
 // silences recorded. Silences are validated by the processor's own rules (src/alerts/silences.ts), so errors read the same.
-import type { AlertView, AtRiskEntry, OverloadCell, ProcessorStats, Silence, SilenceInput, SnapshotFrame, WallFrame, WallSource } from '../../src/contract/frames.js';
+import type { AlertView, AtRiskEntry, ExperienceCell, OverloadCell, ProcessorStats, Silence, SilenceInput, SnapshotFrame, WallFrame, WallSource } from '../../src/contract/frames.js';
 import { newSilence, validateSilence } from '../../src/alerts/silences.js';
 import { buildStats } from './wallFixtures.js';
 
@@ -9,6 +9,7 @@ export interface FakeWallState {
   statsHistory: ProcessorStats[];
   atRisk: AtRiskEntry[];
   overload: OverloadCell[];
+  experience: ExperienceCell[];
   alerts: AlertView[];
   silences: Silence[];
 }
@@ -18,6 +19,7 @@ export class FakeWallSource implements WallSource {
   statsHistory: ProcessorStats[];
   atRisk: AtRiskEntry[];
   overload: OverloadCell[];
+  experience: ExperienceCell[];
   readonly alerts = new Map<string, AlertView>();
   readonly silences = new Map<string, Silence>();
   isLive = true;
@@ -31,6 +33,7 @@ export class FakeWallSource implements WallSource {
     this.statsHistory = initial.statsHistory ?? [];
     this.atRisk = initial.atRisk ?? [];
     this.overload = initial.overload ?? [];
+    this.experience = initial.experience ?? [];
     for (const alert of initial.alerts ?? []) this.alerts.set(alert.id, alert);
     for (const silence of initial.silences ?? []) this.silences.set(silence.id, silence);
   }
@@ -51,6 +54,7 @@ export class FakeWallSource implements WallSource {
       statsHistory: this.statsHistory,
       atRisk: this.atRisk,
       overload: this.overload,
+      experience: this.experience,
       alerts: [...this.alerts.values()],
       silences: this.listSilences(),
     };
@@ -76,6 +80,9 @@ export class FakeWallSource implements WallSource {
         break;
       case 'overload':
         this.overload = frame.overload;
+        break;
+      case 'experience':
+        this.experience = frame.experience;
         break;
       case 'silences':
         this.silences.clear();

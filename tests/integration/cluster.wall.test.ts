@@ -54,7 +54,7 @@ class FakeLocal implements ClusterLocal {
 
   snapshot(): SnapshotFrame {
     const stats = this.stats();
-    return { type: 'snapshot', serverTime: stats.ts, stats, statsHistory: [stats], atRisk: this.atRisk, overload: [], alerts: [...this.alerts], silences: [] };
+    return { type: 'snapshot', serverTime: stats.ts, stats, statsHistory: [stats], atRisk: this.atRisk, overload: [], experience: [], alerts: [...this.alerts], silences: [] };
   }
 
   async acknowledge(alertId: string, by: string): Promise<boolean> {

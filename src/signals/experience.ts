@@ -1,0 +1,205 @@
+// Brand experience, BE = (P + C + O) × T: each component from decayed good and bad evidence, the index from their sum,
+// the trend against a slow baseline, and reasons in plain words; for customers, products and segments alike.
+
+/** A customer's brand experience, BE = (P + C + O) × T: on CustomerSignals (contract/pipeline.ts re-exports it). */
+export interface ExperienceSignal {
+  /** Brand experience index in [0, 100]: 100 = nothing but good, 50 = neutral/no evidence. */
+  index: number;
+  /** Components in [-1, 1] (negative = bad): product, interactive, others' voice. */
+  product: number;
+  interactive: number;
+  others: number;
+  /** Change of the index against the customer's own slow baseline (index points; negative = declining). */
+  trend: number;
+  /** What pulls the index down, in plain words with counts, the heaviest first ("3 product problems recently …"). */
+  reasons: string[];
+}
+
+/** What the formulas need from config (signals.experience). */
+export interface ExperienceParams {
+  /** Pseudo-evidence that pulls each component toward 0 (neutral): one event alone moves it only so far. */
+  prior: number;
+  halfLifeMs: { product: number; interactive: number; others: number; baseline: number };
+}
+
+/** A component in [−1, 1] from decayed good and bad evidence: (good − bad) / (good + bad + prior). */
+export function component(good: number, bad: number, prior: number): number {
+  return (good - bad) / (good + bad + prior);
+}
+
+/**
+ * Others' voice in [−1, 1]: each rating counts (rating − 3) / 2 (1 → −1, 5 → +1), each promoter +1 and each
+ * detractor or public complaint −1, over their number plus the prior.
+ */
+export function othersComponent(ratingSum: number, ratings: number, good: number, bad: number, prior: number): number {
+  return ((ratingSum - 3 * ratings) / 2 + good - bad) / (ratings + good + bad + prior);
+}
+
+/** The index in [0, 100]: 50 × (1 + P + C + O), the sum held to [−1, 1]. 50 is neutral (no evidence). */
+export function experienceIndex(p: number, c: number, o: number): number {
+  return 50 * (1 + Math.max(-1, Math.min(1, p + c + o)));
+}
+
+/**
+ * A slow baseline stored at `storedAt`, moved toward the index now over the time since with its half-life: what a
+ * trend compares against (a quiet customer's or product's trend fades to 0 as the baseline catches up).
+ */
+export function baselineNow(stored: number, storedAt: number, index: number, atMs: number, halfLifeMs: number): number {
+  return index + (stored - index) * Math.exp((-Math.LN2 / halfLifeMs) * Math.max(0, atMs - storedAt));
+}
+
+/** What other customers say of one product a customer bought. */
+export interface ProductVoice {
+  /** The product's slot in the product table (its id is read only for reasons). */
+  productSlot: number;
+  others: number;
+  /** Mean rating (decayed) and how many ratings stand behind it. */
+  ratingMean: number;
+  ratings: number;
+}
+
+/** A customer's decayed evidence as of a moment (windows/customerExperience.ts reads it). */
+export interface CustomerEvidence {
+  pBad: number;
+  pGood: number;
+  cBad: number;
+  cGood: number;
+  any: boolean;
+}
+
+/**
+ * A customer's experience signal. O is the mean voice of the products it bought (up to two), or its segment's voice
+ * when it bought none the table knows; `baseline(index)` is its slow baseline as of now, given the index now.
+ */
+export function customerExperience(e: CustomerEvidence, voices: readonly ProductVoice[], segmentOthers: number | null, params: ExperienceParams, baseline: (index: number) => number, productName: (productSlot: number) => string): ExperienceSignal {
+  return new CustomerExperienceSignal(e, voices, segmentOthers, params, baseline, productName);
+}
+
+class CustomerExperienceSignal implements ExperienceSignal {
+  readonly index: number;
+  readonly product: number;
+  readonly interactive: number;
+  readonly others: number;
+  readonly trend: number;
+  private text: string[] | null = null;
+  /** Copied out of the read: the pipeline refills it for the next customer, and reasons are read later. */
+  private readonly e: CustomerEvidence;
+
+  constructor(
+    e: CustomerEvidence,
+    private readonly voices: readonly ProductVoice[],
+    private readonly segmentOthers: number | null,
+    private readonly params: ExperienceParams,
+    baseline: (index: number) => number,
+    private readonly productName: (productSlot: number) => string,
+  ) {
+    this.e = { pBad: e.pBad, pGood: e.pGood, cBad: e.cBad, cGood: e.cGood, any: e.any };
+    const prior = params.prior;
+    this.product = component(e.pGood, e.pBad, prior);
+    this.interactive = component(e.cGood, e.cBad, prior);
+    let o = 0;
+    if (voices.length > 0) {
+      for (const v of voices) o += v.others;
+      o /= voices.length;
+    } else if (segmentOthers !== null) o = segmentOthers;
+    this.others = o;
+    this.index = experienceIndex(this.product, this.interactive, this.others);
+    this.trend = e.any || voices.length > 0 ? this.index - baseline(this.index) : 0;
+  }
+
+  /** Reasons for what pulls the index down, the heaviest first: counts of problems, and products others rate low. */
+  get reasons(): string[] {
+    if (this.text !== null) return this.text;
+    const parts: { weight: number; reason: string }[] = [];
+    const hl = this.params.halfLifeMs;
+    if (this.product < 0 && this.e.pBad >= 0.5) parts.push({ weight: this.product, reason: `${count(this.e.pBad)} product problem${plural(this.e.pBad)} recently (refunds, returns, defects, failed payments, low ratings; ${days(hl.product)} half-life)` });
+    if (this.interactive < 0 && this.e.cBad >= 0.5) parts.push({ weight: this.interactive, reason: `${count(this.e.cBad)} service problem${plural(this.e.cBad)} recently (tickets, slow resolutions, failed checkouts, errors, delays, poor CSAT; ${days(hl.interactive)} half-life)` });
+    for (const v of this.voices) {
+      if (v.others >= -0.1) continue;
+      const what = v.ratings >= 1 ? `rated ${v.ratingMean.toFixed(1)} by ${Math.round(v.ratings)} others` : 'complained about by others';
+      parts.push({ weight: v.others / this.voices.length, reason: `product ${this.productName(v.productSlot)} ${what}` });
+    }
+    if (this.voices.length === 0 && this.segmentOthers !== null && this.segmentOthers < -0.1) parts.push({ weight: this.segmentOthers, reason: 'customers of the segment report a poor experience' });
+    return (this.text = parts.sort((a, b) => a.weight - b.weight).map((p) => p.reason));
+  }
+}
+
+/** A product's or a segment's decayed aggregates as of a moment. */
+export interface AggregateEvidence {
+  pBad: number;
+  pGood: number;
+  cBad: number;
+  cGood: number;
+  oBad: number;
+  oGood: number;
+  ratingSum: number;
+  ratings: number;
+  buyers: number;
+  refunds: number;
+  returns: number;
+  defects: number;
+  /** The slow baseline index as of now. */
+  baseline: number;
+}
+
+/** A product's or a segment's experience: the components, the index, its drop against the baseline, volume, reasons. */
+export interface AggregateExperience {
+  kind: 'product' | 'segment';
+  key: string;
+  index: number;
+  product: number;
+  interactive: number;
+  others: number;
+  /** Index points against the slow baseline (negative: declining). */
+  trend: number;
+  /** Purchases and ratings (decayed) behind the index. */
+  volume: number;
+  reasons: string[];
+}
+
+export function aggregateExperience(kind: 'product' | 'segment', key: string, a: AggregateEvidence, prior: number): AggregateExperience {
+  const product = component(a.pGood, a.pBad, prior);
+  const interactive = component(a.cGood, a.cBad, prior);
+  const others = othersComponent(a.ratingSum, a.ratings, a.oGood, a.oBad, prior);
+  const index = experienceIndex(product, interactive, others);
+  return { kind, key, index, product, interactive, others, trend: index - a.baseline, volume: aggregateVolume(a), reasons: aggregateReasons(a) };
+}
+
+/** The index alone, for scans over every product (no reasons built). */
+export function aggregateIndex(a: AggregateEvidence, prior: number): number {
+  return experienceIndex(component(a.pGood, a.pBad, prior), component(a.cGood, a.cBad, prior), othersComponent(a.ratingSum, a.ratings, a.oGood, a.oBad, prior));
+}
+
+/** Purchases and ratings (decayed): the volume a product rule's minVolume and the wall's cells ask for. */
+export function aggregateVolume(a: AggregateEvidence): number {
+  return a.buyers + a.ratings;
+}
+
+/** "14 refunds, 6 returns, 9 defects reported recently", "rated 1.8 by 212", "31 service problems", the worst first. */
+export function aggregateReasons(a: AggregateEvidence): string[] {
+  const out: string[] = [];
+  const problems = [
+    [a.refunds, 'refund'],
+    [a.returns, 'return'],
+    [a.defects, 'defect'],
+  ] as const;
+  const named = problems.filter(([n]) => n >= 0.5).map(([n, what]) => `${count(n)} ${what}${plural(n)}`);
+  if (named.length > 0) out.push(`${named.join(', ')} recently${a.buyers >= 0.5 ? ` against ${count(a.buyers)} purchases` : ''}`);
+  if (a.ratings >= 1 && a.ratingSum / a.ratings < 3) out.push(`rated ${(a.ratingSum / a.ratings).toFixed(1)} by ${Math.round(a.ratings)}`);
+  if (a.cBad >= 0.5 && a.cBad > a.cGood) out.push(`${count(a.cBad)} service problem${plural(a.cBad)} (tickets, failed checkouts, delays)`);
+  if (a.oBad >= 0.5 && a.oBad > a.oGood) out.push(`${count(a.oBad)} detractor${plural(a.oBad)} and public complaint${plural(a.oBad)}`);
+  return out;
+}
+
+function count(n: number): number {
+  return Math.max(1, Math.round(n));
+}
+
+function plural(n: number): string {
+  return count(n) === 1 ? '' : 's';
+}
+
+function days(ms: number): string {
+  const d = ms / 86_400_000;
+  return Number.isInteger(d) ? `${d}-day` : `${d.toFixed(1)}-day`;
+}
