@@ -1,14 +1,13 @@
 // The simulator's experience model, seeded: what a defect wave does to its buyers (and only to them), when their fade
 // comes, and that without the model (or without a wave) none of it happens.
 import { describe, expect, it } from 'vitest';
+import { EXPERIENCE_TYPES } from '../contract/event.js';
 import { DAY_MS } from '../shared/clock.js';
 import { Population, type PopulationOptions, type SimEvent } from './population.js';
 
 const T0 = Date.parse('2026-01-05T00:00:00Z');
-const EXPERIENCE_TYPES = new Set([
-  'return_requested', 'defect_reported', 'product_rating', 'ticket_resolved', 'csat_response', 'checkout_failed', 'error_page',
-  'delivery_delayed', 'review_posted', 'survey_response', 'public_complaint',
-]);
+/** The contract's experience types (refund and support_ticket are negative types the model sends too). */
+const EXPERIENCE = new Set<string>(EXPERIENCE_TYPES);
 
 function run(opts: Partial<PopulationOptions>, days: number): { pop: Population; events: SimEvent[] } {
   const pop = new Population({ customers: 1500, seed: 11, faderShare: 0.2, ...opts });
@@ -53,7 +52,7 @@ describe('the experience model', () => {
   });
 
   it('keeps experience events a few per cent of the traffic', () => {
-    const share = withWave.events.filter((e) => EXPERIENCE_TYPES.has(e.type)).length / withWave.events.length;
+    const share = withWave.events.filter((e) => EXPERIENCE.has(e.type)).length / withWave.events.length;
     expect(share).toBeGreaterThan(0.002);
     expect(share).toBeLessThan(0.05);
   });
@@ -163,7 +162,7 @@ describe('the experience model', () => {
     expect(reports(withWave.events)).toBeGreaterThan(30);
     expect(reports(calm.events)).toBeLessThan(reports(withWave.events) / 10);
     // Nobody fades for a wave: the events other than the experience model's are those of the population without it.
-    const core = (events: SimEvent[]) => events.filter((e) => !EXPERIENCE_TYPES.has(e.type) && !e.id.includes('-x')).map(({ props: _props, ...e }) => e);
+    const core = (events: SimEvent[]) => events.filter((e) => !EXPERIENCE.has(e.type) && !e.id.includes('-x')).map(({ props: _props, ...e }) => e);
     const off = run({}, DAYS).events;
     expect(core(calm.events)).toEqual(core(off));
   });
@@ -172,7 +171,7 @@ describe('the experience model', () => {
     const off = run({}, 10);
     expect(off.pop.wave).toBeNull();
     expect(off.pop.productIds).toEqual([]);
-    expect(off.events.some((e) => EXPERIENCE_TYPES.has(e.type) || e.props !== undefined || e.id.includes('-x'))).toBe(false);
+    expect(off.events.some((e) => EXPERIENCE.has(e.type) || e.props !== undefined || e.id.includes('-x'))).toBe(false);
   });
 
   it('refuses a wave product that is not in the catalogue', () => {
