@@ -5,11 +5,12 @@
 // rule names the product.
 //
 //   npm run bench:experience -- [--customers 5000] [--days 84] [--seed 7] [--wave-start 35] [--wave-days 7]
-//                               [--sample-hours 6] [--churn-weight 0] [--json FILE]
+//                               [--sample-hours 6] [--churn-weight 0] [--trend-flag 15] [--json FILE]
 //
 // --churn-weight is signals.experience.churnWeight: 0 (the default here) scores churn as the model did before it took a
 // bad experience as a reason, which is what the flag is meant to lead; the configured default lets the index raise the
-// risk itself.
+// risk itself. Beside the configured flag (index under signals.experience.churnThreshold, or customer_experience_decline
+// firing) the report scores a second one, the signal's own trend at or under -trend-flag points, for comparison.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MemoryAlertStore } from '../src/alerts/alertStore.js';
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     'wave-days': { type: 'string', default: '7' },
     'sample-hours': { type: 'string', default: '6' },
     'churn-weight': { type: 'string', default: '0' },
+    'trend-flag': { type: 'string', default: '15' },
     json: { type: 'string' },
   },
 });
@@ -41,6 +43,8 @@ const waveStart = Number(values['wave-start']);
 const waveDays = Number(values['wave-days']);
 const sampleMs = Number(values['sample-hours']) * HOUR_MS;
 const churnWeight = Number(values['churn-weight']);
+/** The second flag scored beside the configured one: the index this many points under the customer's own slow baseline. */
+const trendFlag = Number(values['trend-flag']);
 const T0 = Date.parse('2026-01-05T00:00:00Z');
 const enc = new TextEncoder();
 const TICK_MS = 15 * MINUTE_MS;
@@ -88,6 +92,7 @@ const boughtProduct = new Set<string>();
 
 /** Per customer (by index in `ids`): first sample with the index under the threshold, first with churn risk at or over its threshold. */
 const firstLowIndex = new Float64Array(customers).fill(NaN);
+const firstLowTrend = new Float64Array(customers).fill(NaN);
 const firstHighRisk = new Float64Array(customers).fill(NaN);
 /** The same for a wave buyer who fades, from the first day of the fade on: the rise the fade brings. */
 const firstHighRiskFaded = new Float64Array(customers).fill(NaN);
@@ -118,6 +123,7 @@ function sample(at: number): void {
     const index = s.experience.index;
     if (!(lowestIndex[i] <= index)) lowestIndex[i] = index;
     if (Number.isNaN(firstLowIndex[i]) && index < experienceThreshold) firstLowIndex[i] = at;
+    if (Number.isNaN(firstLowTrend[i]) && s.experience.trend <= -trendFlag) firstLowTrend[i] = at;
     if (Number.isNaN(firstHighRisk[i]) && s.churn.risk >= churnThreshold) firstHighRisk[i] = at;
     const fadeFrom = wave.buyers.get(ids[i])?.fadeFromDay ?? null;
     if (fadeFrom !== null && at >= T0 + fadeFrom * DAY_MS && Number.isNaN(firstHighRiskFaded[i]) && s.churn.risk >= churnThreshold) firstHighRiskFaded[i] = at;
@@ -156,57 +162,62 @@ pipeline.tick();
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 
 // Scoring against the ground truth: the wave's buyers (bought the product during it).
-const inWave = (id: string) => wave.buyers.has(id);
-const flagAt = (i: number): number => {
-  const alert = firstDecline.get(ids[i]);
-  const low = firstLowIndex[i];
-  const a = alert !== undefined && alert >= waveStartTs ? alert : NaN;
-  if (Number.isNaN(a)) return low;
-  return Number.isNaN(low) ? a : Math.min(a, low);
-};
-const churnAt = (i: number): number => {
-  const alert = firstChurnAlert.get(ids[i]);
-  const a = alert !== undefined && alert >= waveStartTs ? alert : NaN;
-  const high = firstHighRisk[i];
-  if (Number.isNaN(a)) return high;
-  return Number.isNaN(high) ? a : Math.min(a, high);
-};
+const earliest = (a: number, b: number) => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.min(a, b));
+const churnAt = (i: number): number => earliest(firstChurnAlert.get(ids[i]) ?? NaN, firstHighRisk[i]);
 
-let flagged = 0;
-let flaggedInWave = 0;
-const falsePositives = { boughtProductOutsideWave: 0, other: 0 };
-const leads: number[] = [];
-const fadeLeads: number[] = [];
-let churnFirst = 0;
-let neverChurned = 0;
-let alreadyAtRisk = 0;
-let fadingFlagged = 0;
-const detection: number[] = [];
-for (let i = 0; i < ids.length; i++) {
-  const f = flagAt(i);
-  if (Number.isNaN(f)) continue;
-  flagged++;
-  if (!inWave(ids[i])) {
-    if (boughtProduct.has(ids[i])) falsePositives.boughtProductOutsideWave++;
-    else falsePositives.other++;
-    continue;
-  }
-  flaggedInWave++;
-  const buyer = wave.buyers.get(ids[i])!;
-  detection.push(f - buyer.firstPurchaseTs);
-  if (riskAtWaveStart[i]) {
-    alreadyAtRisk++;
-    continue;
-  }
-  const c = churnAt(i);
-  if (Number.isNaN(c)) neverChurned++;
-  else if (c < f) churnFirst++;
-  leads.push(Number.isNaN(c) ? Infinity : c - f);
-  if (buyer.fadeFromDay !== null) {
-    fadingFlagged++;
-    if (!Number.isNaN(firstHighRiskFaded[i])) fadeLeads.push(firstHighRiskFaded[i] - f);
-  }
+interface FlagScore {
+  flagged: number;
+  flaggedInWave: number;
+  precision: number;
+  recall: number;
+  falsePositives: { boughtProductOutsideWave: number; other: number };
+  /** Flag to churn risk, wave buyers flagged and not at risk when the wave started (Infinity: risk never rose in the run). */
+  leads: number[];
+  churnFirst: number;
+  neverChurned: number;
+  alreadyAtRisk: number;
+  /** Flag to the rise the fade brings (from the fade's first day on), wave buyers who fade. */
+  fadeLeads: number[];
+  fadingFlagged: number;
+  /** Flag after the buyer's first wave purchase. */
+  detection: number[];
 }
+
+/** Scores one flag (its first time per customer from the wave's start on, NaN: never) against the ground truth. */
+function scoreFlag(flagAt: (i: number) => number): FlagScore {
+  const r: FlagScore = { flagged: 0, flaggedInWave: 0, precision: 0, recall: 0, falsePositives: { boughtProductOutsideWave: 0, other: 0 }, leads: [], churnFirst: 0, neverChurned: 0, alreadyAtRisk: 0, fadeLeads: [], fadingFlagged: 0, detection: [] };
+  for (let i = 0; i < ids.length; i++) {
+    const f = flagAt(i);
+    if (Number.isNaN(f)) continue;
+    r.flagged++;
+    const buyer = wave.buyers.get(ids[i]);
+    if (!buyer) {
+      if (boughtProduct.has(ids[i])) r.falsePositives.boughtProductOutsideWave++;
+      else r.falsePositives.other++;
+      continue;
+    }
+    r.flaggedInWave++;
+    r.detection.push(f - buyer.firstPurchaseTs);
+    if (riskAtWaveStart[i]) {
+      r.alreadyAtRisk++;
+      continue;
+    }
+    const c = churnAt(i);
+    if (Number.isNaN(c)) r.neverChurned++;
+    else if (c < f) r.churnFirst++;
+    r.leads.push(Number.isNaN(c) ? Infinity : c - f);
+    if (buyer.fadeFromDay !== null) {
+      r.fadingFlagged++;
+      if (!Number.isNaN(firstHighRiskFaded[i])) r.fadeLeads.push(firstHighRiskFaded[i] - f);
+    }
+  }
+  r.precision = r.flagged === 0 ? 0 : r.flaggedInWave / r.flagged;
+  r.recall = r.flaggedInWave / wave.buyers.size;
+  return r;
+}
+
+const configured = scoreFlag((i) => earliest(firstDecline.get(ids[i]) ?? NaN, firstLowIndex[i]));
+const byTrend = scoreFlag((i) => firstLowTrend[i]);
 
 const lowest = (pick: (id: string) => boolean) => quartiles(ids.flatMap((id, i) => (pick(id) && !Number.isNaN(lowestIndex[i]) ? [lowestIndex[i]] : [])));
 const lowestDefective = lowest((id) => wave.buyers.get(id)?.defective === true);
@@ -220,49 +231,48 @@ function quartiles(xs: number[]): { n: number; q1: number; median: number; q3: n
   const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * (s.length - 1) + 0.5))];
   return { n: s.length, q1: q(0.25), median: q(0.5), q3: q(0.75) };
 }
-const hours = (ms: number) => (Number.isFinite(ms) ? `${(ms / HOUR_MS).toFixed(0)} h (${(ms / DAY_MS).toFixed(1)} d)` : `more than the run`);
-const lead = quartiles(leads);
-const detect = quartiles(detection);
-const precision = flagged === 0 ? 0 : flaggedInWave / flagged;
-const recall = flaggedInWave / wave.buyers.size;
-const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+const inHours = (x: ReturnType<typeof quartiles>) => x && { n: x.n, q1: x.q1 / HOUR_MS, median: x.median / HOUR_MS, q3: x.q3 / HOUR_MS };
+const summary = (r: FlagScore) => ({
+  flagged: r.flagged, flaggedInWave: r.flaggedInWave, precision: r.precision, recall: r.recall, falsePositives: r.falsePositives,
+  leadHours: inHours(quartiles(r.leads)), churnFirst: r.churnFirst, neverChurnedInRun: r.neverChurned, alreadyAtRiskAtWaveStart: r.alreadyAtRisk,
+  fadeLeadHours: inHours(quartiles(r.fadeLeads)), fadingFlagged: r.fadingFlagged, detectionHours: inHours(quartiles(r.detection)),
+});
 
 const result = {
   customers, days, seed, waveStartDay: waveStart, waveDays, product: wave.productId, sampleHours: sampleMs / HOUR_MS, churnWeight,
-  experienceThreshold, churnThreshold, events, seconds: Math.round(seconds), samples,
+  experienceThreshold, trendFlag, churnThreshold, events, seconds: Math.round(seconds), samples,
   waveBuyers: wave.buyers.size, defective: [...wave.buyers.values()].filter((b) => b.defective).length,
   fading: [...wave.buyers.values()].filter((b) => b.fadeFromDay !== null).length,
-  flagged, flaggedInWave, precision, recall, falsePositives, flaggedBeforeWave: flaggedBefore.size,
-  leadHours: lead && { n: lead.n, q1: lead.q1 / HOUR_MS, median: lead.median / HOUR_MS, q3: lead.q3 / HOUR_MS },
-  churnFirst, neverChurnedInRun: neverChurned, alreadyAtRiskAtWaveStart: alreadyAtRisk, fadingFlagged,
-  fadeLeadHours: quartiles(fadeLeads),
-  detectionHours: detect && { n: detect.n, q1: detect.q1 / HOUR_MS, median: detect.median / HOUR_MS, q3: detect.q3 / HOUR_MS },
+  configuredFlag: summary(configured), trendFlagScore: summary(byTrend), flaggedBeforeWave: flaggedBefore.size,
   productFlagHoursAfterWaveStart: productFlag === undefined ? null : (productFlag - waveStartTs) / HOUR_MS,
-  otherProductsFlagged: otherProducts,
-  waveBuyersEvicted: evicted.size,
-  lowestIndexDefective: lowestDefective,
-  lowestIndexOthers: lowestOthers,
+  otherProductsFlagged: otherProducts, waveBuyersEvicted: evicted.size, lowestIndexDefective: lowestDefective, lowestIndexOthers: lowestOthers,
 };
 if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
 
-console.log(`${customers.toLocaleString('en-US')} customers, ${days} days, seed ${seed}: defect wave on ${wave.productId} from day ${waveStart} for ${waveDays} days; ${events.toLocaleString('en-US')} events in ${seconds.toFixed(0)} s; samples every ${sampleMs / HOUR_MS} h`);
-console.log(`flag: experience index < ${experienceThreshold} or ${declineRule.name} firing; churn: risk >= ${churnThreshold} (${churnRule.name}); signals.experience.churnWeight ${churnWeight}`);
-console.log('');
-console.log('| what | figure |');
-console.log('| --- | --- |');
-console.log(`| wave buyers (bought ${wave.productId} during the wave) | ${wave.buyers.size} (${result.defective} defective units, ${result.fading} fade later) |`);
-console.log(`| lead time, flag to churn risk, wave buyers flagged (median [q1, q3]) | ${lead ? `${hours(lead.median)} [${hours(lead.q1)}, ${hours(lead.q3)}], n = ${lead.n}` : 'none'} |`);
-console.log(`| of them: churn risk rose first / never rose in the run | ${churnFirst} / ${neverChurned} |`);
-console.log(`| already at churn risk when the wave started (left out) | ${alreadyAtRisk} |`);
-const fl = quartiles(fadeLeads);
-console.log(`| lead time to the rise the fade brings, buyers who fade (median [q1, q3]) | ${fl ? `${hours(fl.median)} [${hours(fl.q1)}, ${hours(fl.q3)}], n = ${fl.n} of ${fadingFlagged} flagged` : 'none'} |`);
-console.log(`| flag after the buyer's first wave purchase (median [q1, q3]) | ${detect ? `${hours(detect.median)} [${hours(detect.q1)}, ${hours(detect.q3)}]` : 'none'} |`);
-console.log(`| ${wave.productId}: product_experience_drop after the wave start | ${productFlag === undefined ? 'never fired' : hours(productFlag - waveStartTs)} |`);
-console.log(`| other products that fired product_experience_drop | ${otherProducts.length === 0 ? 'none' : otherProducts.join(', ')} |`);
-console.log(`| precision (flagged from the wave start on who were wave buyers) | ${pct(precision)} (${flaggedInWave} of ${flagged}) |`);
-console.log(`| recall (wave buyers flagged) | ${pct(recall)} (${flaggedInWave} of ${wave.buyers.size}) |`);
-console.log(`| false positives: bought ${wave.productId} outside the wave / other | ${falsePositives.boughtProductOutsideWave} / ${falsePositives.other} |`);
-console.log(`| flagged before the wave (${waveStart} calm days) | ${flaggedBefore.size} |`);
+const hours = (ms: number) => (Number.isFinite(ms) ? `${(ms / HOUR_MS).toFixed(0)} h (${(ms / DAY_MS).toFixed(1)} d)` : 'beyond the run');
+const spread = (xs: number[]) => {
+  const x = quartiles(xs);
+  return x ? `${hours(x.median)} [${hours(x.q1)}, ${hours(x.q3)}], n = ${x.n}` : 'none';
+};
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const q = (x: ReturnType<typeof quartiles>) => (x ? `${x.median.toFixed(0)} [${x.q1.toFixed(0)}, ${x.q3.toFixed(0)}]` : 'none');
-console.log(`| lowest index from the wave start on, buyers of a defective unit / everyone else (median [q1, q3]) | ${q(lowestDefective)} / ${q(lowestOthers)} |`);
-console.log(`| wave buyers evicted (idle past windows.idleEvictMs) in the run | ${evicted.size} |`);
+const row = (what: string, f: (r: FlagScore) => string) => console.log(`| ${what} | ${f(configured)} | ${f(byTrend)} |`);
+
+console.log(`${customers.toLocaleString('en-US')} customers, ${days} days, seed ${seed}: defect wave on ${wave.productId} from day ${waveStart} for ${waveDays} days; ${events.toLocaleString('en-US')} events in ${seconds.toFixed(0)} s; samples every ${sampleMs / HOUR_MS} h`);
+console.log(`churn: risk >= ${churnThreshold} (${churnRule.name}) with signals.experience.churnWeight ${churnWeight}; wave buyers: ${wave.buyers.size} (${result.defective} defective units, ${result.fading} fade later)`);
+console.log('');
+console.log(`| from the wave's start on | flag: index < ${experienceThreshold} or ${declineRule.name} | flag: experience trend <= -${trendFlag} |`);
+console.log('| --- | --- | --- |');
+row('lead time, flag to churn risk (median [q1, q3])', (r) => spread(r.leads));
+row('of them: churn risk rose first / never rose in the run', (r) => `${r.churnFirst} / ${r.neverChurned}`);
+row('already at churn risk when the wave started (left out)', (r) => String(r.alreadyAtRisk));
+row('lead time to the rise the fade brings, buyers who fade', (r) => `${spread(r.fadeLeads)} of ${r.fadingFlagged} flagged`);
+row("flag after the buyer's first wave purchase", (r) => spread(r.detection));
+row('precision (flagged who were wave buyers)', (r) => `${pct(r.precision)} (${r.flaggedInWave} of ${r.flagged})`);
+row('recall (wave buyers flagged)', (r) => `${pct(r.recall)} (${r.flaggedInWave} of ${wave.buyers.size})`);
+row(`false positives: bought ${wave.productId} outside the wave / not at all`, (r) => `${r.falsePositives.boughtProductOutsideWave} / ${r.falsePositives.other}`);
+console.log('');
+console.log(`${wave.productId}: product_experience_drop ${productFlag === undefined ? 'never fired' : `fired ${hours(productFlag - waveStartTs)} after the wave start`}; other products that fired it: ${otherProducts.length === 0 ? 'none' : otherProducts.join(', ')}`);
+console.log(`customers under index ${experienceThreshold} or with ${declineRule.name} firing before the wave (${waveStart} calm days): ${flaggedBefore.size}`);
+console.log(`lowest index from the wave start on, median [q1, q3]: buyers of a defective unit ${q(lowestDefective)}, everyone else ${q(lowestOthers)}`);
+console.log(`wave buyers evicted from live state (idle past windows.idleEvictMs) during the run: ${evicted.size}`);
