@@ -219,6 +219,21 @@ function scoreFlag(flagAt: (i: number) => number): FlagScore {
 const configured = scoreFlag((i) => earliest(firstDecline.get(ids[i]) ?? NaN, firstLowIndex[i]));
 const byTrend = scoreFlag((i) => firstLowTrend[i]);
 
+/** What the churn model alone makes of the wave: its buyers' first churn risk at or over the threshold, after their wave purchase. */
+const churnOfBuyers: number[] = [];
+const churnOfFading: number[] = [];
+let churnOthers = 0;
+for (let i = 0; i < ids.length; i++) {
+  const c = churnAt(i);
+  if (Number.isNaN(c) || riskAtWaveStart[i]) continue;
+  const buyer = wave.buyers.get(ids[i]);
+  if (!buyer) churnOthers++;
+  else {
+    churnOfBuyers.push(c - buyer.firstPurchaseTs);
+    if (buyer.fadeFromDay !== null) churnOfFading.push(c - buyer.firstPurchaseTs);
+  }
+}
+
 const lowest = (pick: (id: string) => boolean) => quartiles(ids.flatMap((id, i) => (pick(id) && !Number.isNaN(lowestIndex[i]) ? [lowestIndex[i]] : [])));
 const lowestDefective = lowest((id) => wave.buyers.get(id)?.defective === true);
 const lowestOthers = lowest((id) => !wave.buyers.has(id));
@@ -245,6 +260,7 @@ const result = {
   fading: [...wave.buyers.values()].filter((b) => b.fadeFromDay !== null).length,
   configuredFlag: summary(configured), trendFlagScore: summary(byTrend), flaggedBeforeWave: flaggedBefore.size,
   productFlagHoursAfterWaveStart: productFlag === undefined ? null : (productFlag - waveStartTs) / HOUR_MS,
+  churnOfBuyersHoursAfterPurchase: inHours(quartiles(churnOfBuyers)), churnOfFadingHoursAfterPurchase: inHours(quartiles(churnOfFading)), churnOthers,
   otherProductsFlagged: otherProducts, waveBuyersEvicted: evicted.size, lowestIndexDefective: lowestDefective, lowestIndexOthers: lowestOthers,
 };
 if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
@@ -274,5 +290,6 @@ row(`false positives: bought ${wave.productId} outside the wave / not at all`, (
 console.log('');
 console.log(`${wave.productId}: product_experience_drop ${productFlag === undefined ? 'never fired' : `fired ${hours(productFlag - waveStartTs)} after the wave start`}; other products that fired it: ${otherProducts.length === 0 ? 'none' : otherProducts.join(', ')}`);
 console.log(`customers under index ${experienceThreshold} or with ${declineRule.name} firing before the wave (${waveStart} calm days): ${flaggedBefore.size}`);
+console.log(`the churn model alone, from the wave's start on: wave buyers at risk >= ${churnThreshold} ${churnOfBuyers.length} of ${wave.buyers.size} (${spread(churnOfBuyers)} after their wave purchase; of them fading ${churnOfFading.length} of ${result.fading}), other customers ${churnOthers}`);
 console.log(`lowest index from the wave start on, median [q1, q3]: buyers of a defective unit ${q(lowestDefective)}, everyone else ${q(lowestOthers)}`);
 console.log(`wave buyers evicted from live state (idle past windows.idleEvictMs) during the run: ${evicted.size}`);
