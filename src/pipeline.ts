@@ -110,7 +110,7 @@ export class Pipeline extends WallFacing {
     this.admission = new Admission({ config, consent: this.consent, pseudonymizer: deps.pseudonymizer, partition: deps.partition });
     this.state = new ApplyStep({ config, clock, consent: this.consent });
     this.scorer = new Scorer({ config, model: deps.model, trend: deps.trend, experience: this.state });
-    this.experience = new ExperienceOutput({ config, outputs: deps.outputs, products: this.state.products, segments: this.state.segments, windows: this.state.windows });
+    this.experience = new ExperienceOutput({ config, outputs: deps.outputs, products: this.state.products, segments: this.state.segments, windows: this.state.windows, aggregateRows: deps.partition === undefined });
     this.desk = new AlertDesk({ config, clock, alertStore: deps.alertStore, outputs: deps.outputs, onAlert: deps.onAlert, notifier: deps.notifier });
     this.suppressions = budgetSuppressions(this.budget);
     this.live = new LiveView({

@@ -35,6 +35,7 @@ describe('plainSummary', () => {
         churn: { pAlive: 0.634, risk: 0.52, customerValue: 120.456, reasons: ['complaint 3 h ago', 'no purchase in 45 days'], source: 'live', at: NOW },
         engagement: { score: 41.6 },
         fatigue: { score: 1.4, reasons: ['9 emails in 7 days against a cap of 7'] },
+        experience: { index: 27.6, reasons: ['3 product problems recently (refunds, returns, defects, failed payments, low ratings; 14-day half-life)'] },
         alerts: { count: 2, rules: ['churn_risk_high', 'contact_fatigue'] },
       }),
     );
@@ -46,6 +47,7 @@ describe('plainSummary', () => {
       'It puts your risk of leaving at 52 % and the value of your future purchases at 120.46.',
       'Your engagement with us over the last 7 days scores 42 out of 100.',
       'We count you as contacted too often: 9 emails in 7 days against a cap of 7.',
+      'We estimate your experience with us (products, service, and what other customers say of what you bought) at 28 out of 100, 50 being neutral, because: 3 product problems recently (refunds, returns, defects, failed payments, low ratings; 14-day half-life).',
       'Our operations team was alerted about you 2 times (churn_risk_high and contact_fatigue).',
     ]);
   });

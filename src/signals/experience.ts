@@ -1,5 +1,6 @@
-// Brand experience, BE = (P + C + O) × T: each component from decayed good and bad evidence, the index from their sum,
-// the trend against a slow baseline, and reasons in plain words; for customers, products and segments alike.
+// Brand experience, BE = (P + C + O) × T: each component from decayed good and bad evidence, the index from their
+// confidence-weighted sum, the trend against a slow baseline, and reasons in plain words; customers, products, segments.
+import { DAY_MS } from '../shared/clock.js';
 
 /** A customer's brand experience, BE = (P + C + O) × T: on CustomerSignals (contract/pipeline.ts re-exports it). */
 export interface ExperienceSignal {
@@ -35,10 +36,24 @@ export function othersComponent(ratingSum: number, ratings: number, good: number
   return ((ratingSum - 3 * ratings) / 2 + good - bad) / (ratings + good + bad + prior);
 }
 
-/** The index in [0, 100]: 50 × (1 + P + C + O), the sum held to [−1, 1]. 50 is neutral (no evidence). */
-export function experienceIndex(p: number, c: number, o: number): number {
-  return 50 * (1 + Math.max(-1, Math.min(1, p + c + o)));
+/** How much a component counts in the index: its evidence over evidence plus the prior, in [0, 1). */
+export function confidence(evidence: number, prior: number): number {
+  return evidence / (evidence + prior);
 }
+
+/**
+ * The index in [0, 100]: 50 × (1 + (wP·P + wC·C + wO·O) / (wP + wC + wO)), the components summed, each weighted by
+ * its confidence and the sum normalised by those weights. One component alone is the index (3 refunds: P −0.5,
+ * index 25); a well-evidenced good one buffers a thin bad one; none saturates the others (a product rated 5 by
+ * thousands still shows a defect wave in P). No evidence at all: 50.
+ */
+export function experienceIndex(p: number, wp: number, c: number, wc: number, o: number, wo: number): number {
+  const w = wp + wc + wo;
+  return w === 0 ? 50 : 50 * (1 + (wp * p + wc * c + wo * o) / w);
+}
+
+/** Others' voice counts at most half as much in a customer's index as its own evidence: it is about what it bought, not what it lived. */
+const CUSTOMER_VOICE_WEIGHT = 0.5;
 
 /**
  * A slow baseline stored at `storedAt`, moved toward the index now over the time since with its half-life: what a
@@ -53,25 +68,43 @@ export interface ProductVoice {
   /** The product's slot in the product table (its id is read only for reasons). */
   productSlot: number;
   others: number;
+  /** The confidence of `others`: its evidence (ratings, promoters, detractors, complaints) against the prior. */
+  weight: number;
   /** Mean rating (decayed) and how many ratings stand behind it. */
   ratingMean: number;
   ratings: number;
 }
 
 /** A customer's decayed evidence as of a moment (windows/customerExperience.ts reads it). */
-export interface CustomerEvidence {
+export interface CustomerEvidence extends OwnEvidence {
+  any: boolean;
+}
+
+/** Good and bad evidence of the product (P) and the interactive experience (C), decayed or as one event weighs. */
+export interface OwnEvidence {
   pBad: number;
   pGood: number;
   cBad: number;
   cGood: number;
-  any: boolean;
+}
+
+/** Others' voice (O) beside P and C: promoters count good, detractors and public complaints bad. */
+export interface VoicedEvidence extends OwnEvidence {
+  oBad: number;
+  oGood: number;
 }
 
 /**
  * A customer's experience signal. O is the mean voice of the products it bought (up to two), or its segment's voice
  * when it bought none the table knows; `baseline(index)` is its slow baseline as of now, given the index now.
  */
-export function customerExperience(e: CustomerEvidence, voices: readonly ProductVoice[], segmentOthers: number | null, params: ExperienceParams, baseline: (index: number) => number, productName: (productSlot: number) => string): ExperienceSignal {
+/** Others' voice in a segment: its O and its confidence. */
+export interface SegmentVoice {
+  others: number;
+  weight: number;
+}
+
+export function customerExperience(e: CustomerEvidence, voices: readonly ProductVoice[], segmentOthers: SegmentVoice | null, params: ExperienceParams, baseline: (index: number) => number, productName: (productSlot: number) => string): ExperienceSignal {
   return new CustomerExperienceSignal(e, voices, segmentOthers, params, baseline, productName);
 }
 
@@ -88,7 +121,7 @@ class CustomerExperienceSignal implements ExperienceSignal {
   constructor(
     e: CustomerEvidence,
     private readonly voices: readonly ProductVoice[],
-    private readonly segmentOthers: number | null,
+    private readonly segmentOthers: SegmentVoice | null,
     private readonly params: ExperienceParams,
     baseline: (index: number) => number,
     private readonly productName: (productSlot: number) => string,
@@ -98,12 +131,20 @@ class CustomerExperienceSignal implements ExperienceSignal {
     this.product = component(e.pGood, e.pBad, prior);
     this.interactive = component(e.cGood, e.cBad, prior);
     let o = 0;
+    let wo = 0;
     if (voices.length > 0) {
-      for (const v of voices) o += v.others;
+      for (const v of voices) {
+        o += v.others;
+        wo += v.weight;
+      }
       o /= voices.length;
-    } else if (segmentOthers !== null) o = segmentOthers;
+      wo /= voices.length;
+    } else if (segmentOthers !== null) {
+      o = segmentOthers.others;
+      wo = segmentOthers.weight;
+    }
     this.others = o;
-    this.index = experienceIndex(this.product, this.interactive, this.others);
+    this.index = experienceIndex(this.product, confidence(e.pGood + e.pBad, prior), this.interactive, confidence(e.cGood + e.cBad, prior), o, CUSTOMER_VOICE_WEIGHT * wo);
     this.trend = e.any || voices.length > 0 ? this.index - baseline(this.index) : 0;
   }
 
@@ -119,19 +160,13 @@ class CustomerExperienceSignal implements ExperienceSignal {
       const what = v.ratings >= 1 ? `rated ${v.ratingMean.toFixed(1)} by ${Math.round(v.ratings)} others` : 'complained about by others';
       parts.push({ weight: v.others / this.voices.length, reason: `product ${this.productName(v.productSlot)} ${what}` });
     }
-    if (this.voices.length === 0 && this.segmentOthers !== null && this.segmentOthers < -0.1) parts.push({ weight: this.segmentOthers, reason: 'customers of the segment report a poor experience' });
+    if (this.voices.length === 0 && this.segmentOthers !== null && this.segmentOthers.others < -0.1) parts.push({ weight: this.segmentOthers.others, reason: 'customers of the segment report a poor experience' });
     return (this.text = parts.sort((a, b) => a.weight - b.weight).map((p) => p.reason));
   }
 }
 
 /** A product's or a segment's decayed aggregates as of a moment. */
-export interface AggregateEvidence {
-  pBad: number;
-  pGood: number;
-  cBad: number;
-  cGood: number;
-  oBad: number;
-  oGood: number;
+export interface AggregateEvidence extends VoicedEvidence {
   ratingSum: number;
   ratings: number;
   buyers: number;
@@ -161,13 +196,22 @@ export function aggregateExperience(kind: 'product' | 'segment', key: string, a:
   const product = component(a.pGood, a.pBad, prior);
   const interactive = component(a.cGood, a.cBad, prior);
   const others = othersComponent(a.ratingSum, a.ratings, a.oGood, a.oBad, prior);
-  const index = experienceIndex(product, interactive, others);
+  const index = experienceIndex(product, confidence(a.pGood + a.pBad, prior), interactive, confidence(a.cGood + a.cBad, prior), others, voiceWeight(a, prior));
   return { kind, key, index, product, interactive, others, trend: index - a.baseline, volume: aggregateVolume(a), reasons: aggregateReasons(a) };
 }
 
 /** The index alone, for scans over every product (no reasons built). */
 export function aggregateIndex(a: AggregateEvidence, prior: number): number {
-  return experienceIndex(component(a.pGood, a.pBad, prior), component(a.cGood, a.cBad, prior), othersComponent(a.ratingSum, a.ratings, a.oGood, a.oBad, prior));
+  return experienceIndex(
+    component(a.pGood, a.pBad, prior), confidence(a.pGood + a.pBad, prior),
+    component(a.cGood, a.cBad, prior), confidence(a.cGood + a.cBad, prior),
+    othersComponent(a.ratingSum, a.ratings, a.oGood, a.oBad, prior), voiceWeight(a, prior),
+  );
+}
+
+/** The confidence of a product's or segment's O: ratings, promoters, detractors and complaints against the prior. */
+export function voiceWeight(a: Pick<AggregateEvidence, 'ratings' | 'oGood' | 'oBad'>, prior: number): number {
+  return confidence(a.ratings + a.oGood + a.oBad, prior);
 }
 
 /** Purchases and ratings (decayed): the volume a product rule's minVolume and the wall's cells ask for. */
@@ -200,6 +244,6 @@ function plural(n: number): string {
 }
 
 function days(ms: number): string {
-  const d = ms / 86_400_000;
+  const d = ms / DAY_MS;
   return Number.isInteger(d) ? `${d}-day` : `${d.toFixed(1)}-day`;
 }

@@ -15,6 +15,11 @@ export interface ExperienceOutputDeps {
   products: ExperienceTable;
   segments: ExperienceTable;
   windows: CustomerWindows;
+  /**
+   * Whether product and segment rows are written here: on a single processor; a partition of a cluster holds only
+   * its own customers' share of a product, and its rows would stand for the whole product in experience_snapshots.
+   */
+  aggregateRows: boolean;
 }
 
 export class ExperienceOutput {
@@ -53,7 +58,7 @@ export class ExperienceOutput {
   tick(now: number): void {
     const write = this.deps.outputs.experience;
     const minute = Math.floor(now / MINUTE_MS);
-    if (write === undefined || minute === this.rowsMinute) return;
+    if (write === undefined || !this.deps.aggregateRows || minute === this.rowsMinute) return;
     this.rowsMinute = minute;
     for (const table of [this.deps.products, this.deps.segments]) {
       table.rowsDue((slot, latestTs) => {

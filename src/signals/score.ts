@@ -7,7 +7,7 @@ import { MINUTE_MS } from '../shared/clock.js';
 import type { CustomerView, CustomerWindows } from '../windows/customerWindows.js';
 import { churnSignal } from './churn.js';
 import { engagementSignal, trendInput, type Trend } from './engagement.js';
-import { baselineNow, customerExperience, type ExperienceParams, type ProductVoice } from './experience.js';
+import { baselineNow, customerExperience, type ExperienceParams, type ProductVoice, type SegmentVoice } from './experience.js';
 import { fatigueSignal } from './fatigue.js';
 import type { PurchaseModelSet } from './purchaseModel.js';
 import type { ExperienceRead } from '../windows/customerExperience.js';
@@ -15,7 +15,7 @@ import type { ExperienceRead } from '../windows/customerExperience.js';
 /** Where a customer's O comes from: the product and segment tables (windows/apply.ts). */
 export interface ExperienceSource {
   voicesOf(r: ExperienceRead, atMs: number): ProductVoice[];
-  segmentVoice(segment: string | null, atMs: number): number | null;
+  segmentVoice(segment: string | null, atMs: number): SegmentVoice | null;
   productName(productSlot: number): string;
 }
 

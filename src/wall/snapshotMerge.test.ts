@@ -1,7 +1,7 @@
 // Merging snapshots, by hand: two processors' (or two partitions') frames and the one frame a wall shows for both.
 import { describe, expect, it } from 'vitest';
-import type { AlertTotals, AlertView, AtRiskEntry, OverloadCell, ProcessorStats, Silence, SnapshotFrame } from '../contract/frames.js';
-import { mergeSnapshots, withBudgetCounts } from './snapshotMerge.js';
+import type { AlertTotals, AlertView, AtRiskEntry, ExperienceCell, OverloadCell, ProcessorStats, Silence, SnapshotFrame } from '../contract/frames.js';
+import { mergeExperience, mergeSnapshots, withBudgetCounts } from './snapshotMerge.js';
 
 function stats(ts: number, over: Partial<ProcessorStats> = {}): ProcessorStats {
   return { ts, eventsPerSec: 0, eventsTotal: 0, rejectedTotal: 0, lateTotal: 0, lagMs: 0, pending: 0, activeCustomers: 0, clickhouseBufferedRows: 0, uptimeS: 0, ...over };
@@ -163,6 +163,25 @@ describe('mergeSnapshots', () => {
     expect(one.overload).toEqual(a.overload);
     expect(one.alerts).toEqual(a.alerts);
     expect(one.statsHistory.map((p) => p.ts)).toEqual([8_100, 9_800, 10_500]);
+  });
+});
+
+describe('mergeExperience', () => {
+  const cell = (kind: ExperienceCell['kind'], key: string, index: number, trend: number, volume: number, reason: string | null = null): ExperienceCell => ({ kind, key, index, trend, volume, reason });
+
+  it('weighs the partitions\' cells of one product by their volume, adds the volumes, and takes the leading reason of the largest', () => {
+    const merged = mergeExperience([cell('product', 'kettle', 40, -20, 30, '9 defects'), cell('product', 'kettle', 80, 0, 10, 'rated 4.5 by 10'), cell('segment', 'home', 60, -2, 5)]);
+    expect(merged).toEqual([cell('product', 'kettle', 50, -15, 40, '9 defects'), cell('segment', 'home', 60, -2, 5)]);
+  });
+
+  it('keeps the worst ten of each kind, lowest index first, the steeper fall on a tie; a frame without cells (an older processor) adds none', () => {
+    const products = Array.from({ length: 14 }, (_, i) => cell('product', `p${i}`, 90 - i, i % 2 === 0 ? -1 : -5, 10));
+    const segments = [cell('segment', 's1', 50, 0, 1), cell('segment', 's2', 50, -3, 1)];
+    const merged = mergeExperience([...products, ...segments]);
+    expect(merged.map((c) => c.key)).toEqual(['p13', 'p12', 'p11', 'p10', 'p9', 'p8', 'p7', 'p6', 'p5', 'p4', 's2', 's1']);
+    const older = { ...frame({}) } as Partial<SnapshotFrame>;
+    delete older.experience;
+    expect(mergeSnapshots([older as SnapshotFrame, frame({ experience: segments })], { atRiskLimit: 5, now: 0 }).experience).toEqual([segments[1], segments[0]]);
   });
 });
 

@@ -1,17 +1,17 @@
 // The apply step: an admitted event into the live state. Customer windows, the minute activity rows, the channel,
-// segment and campaign counts, and the contact budget's view of the customer; drains the activity rows when due.
+// segment and campaign counts, the contact budget's view of the customer, and its brand experience evidence (the
+// customer's, its product's and its segment's); drains the activity rows when due.
 import type { VigilConfig } from '../config/schema.js';
-import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js';
+import { categoryOf, EXPERIENCE_TYPES, touchChannel, type VigilEvent } from '../contract/event.js';
 import type { PipelineOutputs } from '../contract/outputs.js';
 import { ContactBudget } from '../budget/contactBudget.js';
 import type { ConsentStore } from '../privacy/consent.js';
-import { MINUTE_MS, type Clock } from '../shared/clock.js';
+import { DAY_MS, MINUTE_MS, type Clock } from '../shared/clock.js';
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import { EntityStats, type EntityKind } from '../signals/entityStats.js';
 import { CustomerWindows, emptyView, TOUCH_CHANNELS, type CustomerView, type TouchChannel } from './customerWindows.js';
 import { MinuteActivity } from './minuteActivity.js';
-import { customerExperience, type ExperienceParams, type ProductVoice } from '../signals/experience.js';
-import { EXPERIENCE_TYPES } from '../contract/event.js';
+import { customerExperience, type ExperienceParams, type ProductVoice, type SegmentVoice } from '../signals/experience.js';
 import type { ExperienceRead } from './customerExperience.js';
 import { emptyEvidence, readEvidence } from './experienceEvidence.js';
 import { ExperienceTable, type Voice } from './experienceTable.js';
@@ -44,9 +44,9 @@ export class ApplyStep {
   readonly experienceParams: ExperienceParams;
   /** The product table slot the last applied event named (-1: none): the pipeline marks it for the derive. */
   lastProductSlot = -1;
-  /** The one evidence object every event is read into, and the voices a customer's O reads: nothing per event. */
+  /** The one evidence object every event is read into, and the one a product's voice is read into. */
   private readonly evidence = emptyEvidence();
-  private readonly voiceScratch: Voice = { others: 0, ratingMean: 0, ratings: 0, bornAt: 0 };
+  private readonly voiceScratch: Voice = { others: 0, weight: 0, ratingMean: 0, ratings: 0, bornAt: 0 };
   private readonly indexNow: (r: ExperienceRead) => number;
   private indexAt = 0;
   private indexSegment: string | null = null;
@@ -84,7 +84,7 @@ export class ApplyStep {
     this.budget.onEvent(ev, slot, replaying);
     this.recordEntities(ev, slot, nowMin, streamSeq, touched);
     this.lastProductSlot = -1;
-    // Most events carry no experience evidence: a switch on the type and one props read tell.
+    // Most events carry no experience evidence: a set lookup and one props read tell.
     if (readEvidence(ev, this.evidence)) this.recordExperience(slot, ev);
     return slot;
   }
@@ -93,9 +93,10 @@ export class ApplyStep {
   readonly productName = (productSlot: number): string => this.products.keyOf(productSlot) ?? '';
 
   /** Others' voice in the customer's segment (its O when it bought no product the table knows), or null. */
-  segmentVoice(segment: string | null, atMs: number): number | null {
+  segmentVoice(segment: string | null, atMs: number): SegmentVoice | null {
     const slot = segment === null ? -1 : this.segments.find(segment);
-    return slot === -1 ? null : (this.segments.voice(slot, atMs, this.voiceScratch)?.others ?? null);
+    const v = slot === -1 ? null : this.segments.voice(slot, atMs, this.voiceScratch);
+    return v === null ? null : { others: v.others, weight: v.weight };
   }
 
   /** The event's experience evidence into its product's and segment's aggregates, then into the customer's. */
@@ -120,8 +121,8 @@ export class ApplyStep {
       const productSlot = i === 0 ? r.product1 : r.product2;
       if (productSlot < 0) continue;
       const v = this.products.voice(productSlot, atMs, this.voiceScratch);
-      if (v === null || v.bornAt >= r.baselineAt + 86_400_000) continue;
-      out.push({ productSlot, others: v.others, ratingMean: v.ratingMean, ratings: v.ratings });
+      if (v === null || v.bornAt >= r.baselineAt + DAY_MS) continue;
+      out.push({ productSlot, others: v.others, weight: v.weight, ratingMean: v.ratingMean, ratings: v.ratings });
     }
     return out;
   }

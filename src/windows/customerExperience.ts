@@ -2,9 +2,9 @@
 // of a reference day, the slow baseline and the last snapshot's index in a byte each, the last two products bought.
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import type { ExperienceEvidence } from './experienceEvidence.js';
+import { DAY_MS } from '../shared/clock.js';
 
-const DAY_MS = 86_400_000;
-/** Evidence in 1/64 of an event: 2 bytes hold up to 1,023.98 decayed events, far past where the index saturates. */
+/** Evidence in 1/64 of an event: 2 bytes hold up to 1,023.98 decayed events, past where more moves a component (P −0.997). */
 const EVIDENCE_SCALE = 64;
 const EVIDENCE_MAX = 0xffff;
 /** Indices (0–100) in half points, a byte each. */

@@ -6,6 +6,7 @@ import { categoryOf, RESPONSE_TYPES, touchChannel, type VigilEvent } from '../co
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import { BucketRing, NibbleRing, type Ring, type RingArrayCtor } from './bucketRing.js';
 import { IdTable } from '../shared/idTable.js';
+import { DAY_MS } from '../shared/clock.js';
 import { CustomerExperience, emptyExperienceRead, type ExperienceHalfLives, type ExperienceRead } from './customerExperience.js';
 import type { ExperienceEvidence } from './experienceEvidence.js';
 
@@ -102,7 +103,6 @@ export interface CustomerWindowsOptions {
   experience?: ExperienceHalfLives;
 }
 
-const DAY_MS = 86_400_000;
 const DEFAULT_HALF_LIVES: ExperienceHalfLives = { product: 14 * DAY_MS, interactive: 7 * DAY_MS, baseline: 60 * DAY_MS };
 
 export class CustomerWindows {

@@ -1,9 +1,10 @@
 // What one event says about the brand experience (BE = (P + C + O) × T): its product (P), interactive (C) and
 // other customers' voice (O) evidence, good and bad, read from its type and props into one reused object.
 import { idProblem } from '../contract/ids.js';
-import type { VigilEvent } from '../contract/event.js';
+import { EXPERIENCE_TYPES, type VigilEvent } from '../contract/event.js';
+import type { VoicedEvidence } from '../signals/experience.js';
+import { DAY_MS } from '../shared/clock.js';
 
-const DAY_MS = 86_400_000;
 /** A product id is at most this many UTF-8 bytes (contract 1.1); a longer one names no product. */
 export const MAX_PRODUCT_ID_BYTES = 128;
 
@@ -15,13 +16,7 @@ export type ProductProblem = (typeof PRODUCT_PROBLEMS)[number];
  * One event's evidence. `pBad` … `cGood` count for the customer itself and for the product and segment it names;
  * `oBad`, `oGood` and `rating` are its voice as others hear it (the product's and the segment's O).
  */
-export interface ExperienceEvidence {
-  pBad: number;
-  pGood: number;
-  cBad: number;
-  cGood: number;
-  oBad: number;
-  oGood: number;
+export interface ExperienceEvidence extends VoicedEvidence {
   /** A 1–5 rating of the product named (product_rating, review_posted), or 0 for none. */
   rating: number;
   /** 1 for a purchase (a buyer of the product named), else 0. */
@@ -30,6 +25,9 @@ export interface ExperienceEvidence {
   /** `props.productId`, else `props.sku`, when it is a well-formed id of 1–128 bytes; else null. */
   productId: string | null;
 }
+
+/** The types that can carry evidence (any other type only through `props.error`). */
+const EVIDENCE_TYPES: ReadonlySet<string> = new Set(['purchase', 'refund', 'payment_failed', 'support_ticket', ...EXPERIENCE_TYPES]);
 
 export function emptyEvidence(): ExperienceEvidence {
   return { pBad: 0, pGood: 0, cBad: 0, cGood: 0, oBad: 0, oGood: 0, rating: 0, purchase: 0, problem: 'none', productId: null };
@@ -51,6 +49,8 @@ export function emptyEvidence(): ExperienceEvidence {
  */
 export function readEvidence(ev: VigilEvent, into: ExperienceEvidence): boolean {
   const props = ev.props;
+  // Sessions, views, touches: one set lookup (and one props read) and nothing written.
+  if (!EVIDENCE_TYPES.has(ev.type) && (props == null || typeof props.error !== 'string')) return false;
   into.pBad = into.pGood = into.cBad = into.cGood = into.oBad = into.oGood = into.rating = into.purchase = 0;
   into.problem = 'none';
   into.productId = null;

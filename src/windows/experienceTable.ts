@@ -2,10 +2,11 @@
 // others' voice, with a slow baseline, in one Float64Array keyed by an id table; bounded, least recently seen evicted.
 import { IdTable } from '../shared/idTable.js';
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
-import { aggregateExperience, aggregateIndex, baselineNow, aggregateVolume, othersComponent, type AggregateEvidence, type AggregateExperience, type ExperienceParams } from '../signals/experience.js';
+import { aggregateExperience, aggregateIndex, aggregateVolume, othersComponent, voiceWeight, type AggregateEvidence, type AggregateExperience, type ExperienceParams } from '../signals/experience.js';
 import type { ExperienceEvidence } from './experienceEvidence.js';
 
-// Fields of a slot, FIELDS apart. REF: the time (ms) the values are as of; BORN: when its key took the slot.
+// Fields of a slot, FIELDS apart. REF: the time (ms) the values are as of; BORN: when its key took the slot; BASE
+// and WARM: the slow baseline as a debiased moving average of the index (BASE / WARM), as of REF.
 const REF = 0;
 const BORN = 1;
 const BASE = 2;
@@ -24,7 +25,9 @@ const O_BAD = 11;
 const O_GOOD = 12;
 const R_SUM = 13;
 const R_COUNT = 14;
-const FIELDS = 15;
+/** How much of the baseline is history (1 − the product of its keeps): dividing by it debiases a young key's baseline. */
+const WARM = 15;
+const FIELDS = 16;
 const NEUTRAL = 50;
 
 export function emptyAggregate(): AggregateEvidence {
@@ -34,6 +37,8 @@ export function emptyAggregate(): AggregateEvidence {
 /** What other customers say of a product now: its O component and its ratings. */
 export interface Voice {
   others: number;
+  /** Its confidence (evidence against the prior). */
+  weight: number;
   ratingMean: number;
   ratings: number;
   /** When the product took its slot (ms): a customer's memory of the slot from before then names another product. */
@@ -95,8 +100,11 @@ export class ExperienceTable {
     const o = slot * FIELDS;
     const ref = d[o + REF];
     if (ts > ref) {
-      // The baseline follows the index with its own half-life: moved to the index as of ts, before this event.
-      d[o + BASE] = this.readInto(slot, ts, this.scratch).baseline;
+      // The baseline follows the index with its own half-life: it takes the index as of ts, before this event.
+      const index = aggregateIndex(this.readInto(slot, ts, this.scratch), this.params.prior);
+      const keep = this.baselineKeep(ts - ref);
+      d[o + BASE] = keep * d[o + BASE] + (1 - keep) * index;
+      d[o + WARM] = keep * d[o + WARM] + (1 - keep);
       for (let f = P_BAD; f < FIELDS; f++) d[o + f] *= Math.exp(-this.ln[f] * (ts - ref));
       d[o + REF] = ts;
     }
@@ -123,8 +131,9 @@ export class ExperienceTable {
   }
 
   /**
-   * The slot's aggregates decayed to `atMs`, into `into`, with the baseline as of then: the stored baseline moved
-   * toward the index then with the baseline half-life (so a quiet product's trend fades to 0).
+   * The slot's aggregates decayed to `atMs`, into `into`, with the baseline as of then: the moving average taking the
+   * index then for the time since REF (so a quiet product's trend fades to 0), divided by its warmth, so a product
+   * a month old compares against its month, not against a neutral 50 it never was.
    */
   readInto(slot: number, atMs: number, into: AggregateEvidence): AggregateEvidence {
     const d = this.data;
@@ -147,7 +156,9 @@ export class ExperienceTable {
     into.ratings = d[o + R_COUNT] * w;
     into.baseline = NEUTRAL;
     const index = aggregateIndex(into, this.params.prior);
-    into.baseline = baselineNow(d[o + BASE], d[o + REF], index, atMs, this.params.halfLifeMs.baseline);
+    const keep = this.baselineKeep(dt);
+    const warm = keep * d[o + WARM] + (1 - keep);
+    into.baseline = warm > 0 ? (keep * d[o + BASE] + (1 - keep) * index) / warm : index;
     return into;
   }
 
@@ -167,6 +178,7 @@ export class ExperienceTable {
     if (!this.ids.has(slot)) return null;
     const a = this.readInto(slot, atMs, this.scratch);
     into.others = othersComponent(a.ratingSum, a.ratings, a.oGood, a.oBad, this.params.prior);
+    into.weight = voiceWeight(a, this.params.prior);
     into.ratingMean = a.ratings > 0 ? a.ratingSum / a.ratings : 0;
     into.ratings = a.ratings;
     into.bornAt = this.data[slot * FIELDS + BORN];
@@ -217,6 +229,10 @@ export class ExperienceTable {
     this.touched.set(r.array(`${name}.touched`, Uint8Array) ?? []);
   }
 
+  private baselineKeep(dt: number): number {
+    return Math.exp((-Math.LN2 / this.params.halfLifeMs.baseline) * Math.max(0, dt));
+  }
+
   private insert(key: string, ts: number): number {
     if (this.ids.size >= this.maxEntries) this.evictOldest();
     const slot = this.ids.insert(key);
@@ -225,7 +241,6 @@ export class ExperienceTable {
     this.data.fill(0, o, o + FIELDS);
     this.data[o + REF] = ts;
     this.data[o + BORN] = ts;
-    this.data[o + BASE] = NEUTRAL;
     this.touched[slot] = 0;
     return slot;
   }

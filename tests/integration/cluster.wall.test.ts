@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AlertView, AtRiskEntry, ProcessorStats, SnapshotFrame, WallFrame } from '../../src/contract/frames.js';
+import type { AlertView, AtRiskEntry, ExperienceCell, ProcessorStats, SnapshotFrame, WallFrame } from '../../src/contract/frames.js';
 import { ClusterWall, type ClusterLocal } from '../../src/cluster/clusterWall.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { eventually } from '../helpers/wait.js';
@@ -37,6 +37,7 @@ function alertView(id: string, over: Partial<AlertView> = {}): AlertView {
 /** A processor's own state as its pipelines would show it; alert changes go out as NatsOutputs sends them. */
 class FakeLocal implements ClusterLocal {
   alerts: AlertView[] = [];
+  experience: ExperienceCell[] = [];
   readonly acks: [string, string][] = [];
   private readonly startedAt = Date.now();
 
@@ -54,7 +55,7 @@ class FakeLocal implements ClusterLocal {
 
   snapshot(): SnapshotFrame {
     const stats = this.stats();
-    return { type: 'snapshot', serverTime: stats.ts, stats, statsHistory: [stats], atRisk: this.atRisk, overload: [], experience: [], alerts: [...this.alerts], silences: [] };
+    return { type: 'snapshot', serverTime: stats.ts, stats, statsHistory: [stats], atRisk: this.atRisk, overload: [], experience: this.experience, alerts: [...this.alerts], silences: [] };
   }
 
   async acknowledge(alertId: string, by: string): Promise<boolean> {
@@ -120,6 +121,18 @@ describe('cluster wall', () => {
     // The stats frames every interval carry the merged view too.
     await eventually('a merged stats frame', () => frames.get('b')!.some((f) => f.type === 'stats' && f.stats.eventsPerSec === 150));
     expect(a.wall.peers().map((p) => p.processorId)).toEqual([`b.host-${tag}`]);
+  });
+
+  it("merges the processors' experience cells of one product by volume into every wall's experience frames", async () => {
+    a.local.experience = [{ kind: 'product', key: 'kettle', index: 40, trend: -20, volume: 30, reason: '9 defects' }];
+    b.local.experience = [{ kind: 'product', key: 'kettle', index: 80, trend: 0, volume: 10, reason: null }];
+    const merged = { kind: 'product', key: 'kettle', index: 50, trend: -15, volume: 40, reason: '9 defects' };
+    for (const name of ['a', 'b']) {
+      await eventually(`${name}'s merged experience frame`, () => frames.get(name)!.some((f) => f.type === 'experience' && JSON.stringify(f.experience) === JSON.stringify([merged])));
+    }
+    expect(b.wall.snapshot().experience).toEqual([merged]);
+    a.local.experience = [];
+    b.local.experience = [];
   });
 
   it("puts one processor's alert on the other's wall as an alert frame, and on its own wall once", async () => {

@@ -137,6 +137,10 @@ describe('a customer export on real services', () => {
     expect(doc.live.churn.reasons.join(' ')).toMatch(/complaint/);
     expect(doc.live.budget.channels.email).toMatchObject({ decision: 'suppress' });
     expect(doc.live.alerts.length).toBeGreaterThan(0);
+    // Brand experience: the purchase is the only evidence (P good), nothing pulls it down.
+    expect(doc.live.experience).toMatchObject({ interactive: 0, others: 0, reasons: [] });
+    expect(doc.live.experience.product).toBeGreaterThan(0);
+    expect(doc.summary.join(' ')).toContain(`We estimate your experience with us (products, service, and what other customers say of what you bought) at ${Math.round(doc.live.experience.index)} out of 100`);
     expect(doc.consent).toEqual({ withdrawn: false, since: null, events: [] });
 
     expect(doc.summary[0]).toMatch(/^We hold 5 events about you, from /);
