@@ -10,7 +10,8 @@
 // --churn-weight is signals.experience.churnWeight: 0 (the default here) scores churn as the model did before it took a
 // bad experience as a reason, which is what the flag is meant to lead; the configured default lets the index raise the
 // risk itself. Beside the configured flag (index under signals.experience.churnThreshold, or customer_experience_decline
-// firing) the report scores a second one, the signal's own trend at or under -trend-flag points, for comparison.
+// firing) the report scores, for comparison, the signal's own trend at or under -trend-flag points, and the product
+// rule's flag passed on to the product's recent buyers.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MemoryAlertStore } from '../src/alerts/alertStore.js';
@@ -68,7 +69,16 @@ const flaggedBefore = new Set<string>();
 const firstDecline = new Map<string, number>();
 const firstChurnAlert = new Map<string, number>();
 const productAlerts = new Map<string, number>();
+/** Every product's product_experience_drop firings, [from, to) (to: Infinity while it fires at the end). */
+const productFirings = new Map<string, { from: number; to: number }[]>();
 const noteAlert = (a: AlertView) => {
+  if (a.rule === 'product_experience_drop') {
+    const spans = productFirings.get(a.subject.key) ?? [];
+    const open = spans.length > 0 && spans[spans.length - 1].to === Infinity;
+    if (a.state === 'firing' && !open) spans.push({ from: clock.now(), to: Infinity });
+    else if (a.state === 'resolved' && open) spans[spans.length - 1].to = clock.now();
+    productFirings.set(a.subject.key, spans);
+  }
   if (a.state !== 'firing') return;
   const at = clock.now();
   if (a.rule === declineRule.name && at < waveStartTs) flaggedBefore.add(a.subject.key);
@@ -89,6 +99,8 @@ const ids = pop.customers.map((c) => c.id);
 const wave = pop.wave!;
 /** Customers who bought the wave's product at any time (the others' voice reaches them too). */
 const boughtProduct = new Set<string>();
+/** Every customer's purchases (product, time), for the flag a product's alert passes on to its recent buyers. */
+const purchases = new Map<string, { product: string; ts: number }[]>();
 
 /** Per customer (by index in `ids`): first sample with the index under the threshold, first with churn risk at or over its threshold. */
 const firstLowIndex = new Float64Array(customers).fill(NaN);
@@ -153,7 +165,12 @@ for (let d = 0; d < days; d++) {
       }
     }
     if (e.ts > clock.now()) clock.set(e.ts);
-    if (e.type === 'purchase' && e.props?.productId === wave.productId) boughtProduct.add(e.customerId);
+    if (e.type === 'purchase' && typeof e.props?.productId === 'string') {
+      if (e.props.productId === wave.productId) boughtProduct.add(e.customerId);
+      const list = purchases.get(e.customerId) ?? [];
+      list.push({ product: e.props.productId, ts: e.ts });
+      purchases.set(e.customerId, list);
+    }
     pipeline.handle({ subject: `events.${e.type}`, data: enc.encode(JSON.stringify(e)), streamSeq: ++seq, receivedAt: clock.now() });
     if (++events % 200 === 0) pipeline.derive();
   }
@@ -218,6 +235,22 @@ function scoreFlag(flagAt: (i: number) => number): FlagScore {
 
 const configured = scoreFlag((i) => earliest(firstDecline.get(ids[i]) ?? NaN, firstLowIndex[i]));
 const byTrend = scoreFlag((i) => firstLowTrend[i]);
+/**
+ * The product's flag passed on to its buyers: a customer who bought a product within `RECENT_BUYER_MS` before its
+ * product_experience_drop fired, or while it fires, is flagged then (not a customer signal: what the product rule
+ * already knows, scored the same way for comparison).
+ */
+const RECENT_BUYER_MS = 14 * DAY_MS;
+const byProduct = scoreFlag((i) => {
+  let at = NaN;
+  for (const buy of purchases.get(ids[i]) ?? []) {
+    for (const span of productFirings.get(buy.product) ?? []) {
+      if (span.from < waveStartTs || buy.ts < span.from - RECENT_BUYER_MS || buy.ts >= span.to) continue;
+      at = earliest(at, Math.max(buy.ts, span.from));
+    }
+  }
+  return at;
+});
 
 /** What the churn model alone makes of the wave: its buyers' first churn risk at or over the threshold, after their wave purchase. */
 const churnOfBuyers: number[] = [];
@@ -234,10 +267,19 @@ for (let i = 0; i < ids.length; i++) {
   }
 }
 
+/** The product flag's lead over the churn model: from its first firing to each wave buyer's churn risk reaching the threshold. */
+const productFlag = productAlerts.get(wave.productId);
+const productToChurn: number[] = [];
+if (productFlag !== undefined) {
+  for (let i = 0; i < ids.length; i++) {
+    const c = churnAt(i);
+    if (wave.buyers.has(ids[i]) && !riskAtWaveStart[i] && !Number.isNaN(c)) productToChurn.push(c - productFlag);
+  }
+}
+
 const lowest = (pick: (id: string) => boolean) => quartiles(ids.flatMap((id, i) => (pick(id) && !Number.isNaN(lowestIndex[i]) ? [lowestIndex[i]] : [])));
 const lowestDefective = lowest((id) => wave.buyers.get(id)?.defective === true);
 const lowestOthers = lowest((id) => !wave.buyers.has(id));
-const productFlag = productAlerts.get(wave.productId);
 const otherProducts = [...productAlerts.keys()].filter((p) => p !== wave.productId);
 
 function quartiles(xs: number[]): { n: number; q1: number; median: number; q3: number } | null {
@@ -258,7 +300,8 @@ const result = {
   experienceThreshold, trendFlag, churnThreshold, events, seconds: Math.round(seconds), samples,
   waveBuyers: wave.buyers.size, defective: [...wave.buyers.values()].filter((b) => b.defective).length,
   fading: [...wave.buyers.values()].filter((b) => b.fadeFromDay !== null).length,
-  configuredFlag: summary(configured), trendFlagScore: summary(byTrend), flaggedBeforeWave: flaggedBefore.size,
+  configuredFlag: summary(configured), trendFlagScore: summary(byTrend), productBuyersFlag: summary(byProduct),
+  productFlagToBuyersChurnHours: inHours(quartiles(productToChurn)), flaggedBeforeWave: flaggedBefore.size,
   productFlagHoursAfterWaveStart: productFlag === undefined ? null : (productFlag - waveStartTs) / HOUR_MS,
   churnOfBuyersHoursAfterPurchase: inHours(quartiles(churnOfBuyers)), churnOfFadingHoursAfterPurchase: inHours(quartiles(churnOfFading)), churnOthers,
   otherProductsFlagged: otherProducts, waveBuyersEvicted: evicted.size, lowestIndexDefective: lowestDefective, lowestIndexOthers: lowestOthers,
@@ -272,13 +315,13 @@ const spread = (xs: number[]) => {
 };
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const q = (x: ReturnType<typeof quartiles>) => (x ? `${x.median.toFixed(0)} [${x.q1.toFixed(0)}, ${x.q3.toFixed(0)}]` : 'none');
-const row = (what: string, f: (r: FlagScore) => string) => console.log(`| ${what} | ${f(configured)} | ${f(byTrend)} |`);
+const row = (what: string, f: (r: FlagScore) => string) => console.log(`| ${what} | ${f(configured)} | ${f(byTrend)} | ${f(byProduct)} |`);
 
 console.log(`${customers.toLocaleString('en-US')} customers, ${days} days, seed ${seed}: defect wave on ${wave.productId} from day ${waveStart} for ${waveDays} days; ${events.toLocaleString('en-US')} events in ${seconds.toFixed(0)} s; samples every ${sampleMs / HOUR_MS} h`);
 console.log(`churn: risk >= ${churnThreshold} (${churnRule.name}) with signals.experience.churnWeight ${churnWeight}; wave buyers: ${wave.buyers.size} (${result.defective} defective units, ${result.fading} fade later)`);
 console.log('');
-console.log(`| from the wave's start on | flag: index < ${experienceThreshold} or ${declineRule.name} | flag: experience trend <= -${trendFlag} |`);
-console.log('| --- | --- | --- |');
+console.log(`| from the wave's start on | flag: index < ${experienceThreshold} or ${declineRule.name} | flag: experience trend <= -${trendFlag} | flag: bought a product within ${RECENT_BUYER_MS / DAY_MS} days before or while its product_experience_drop fires |`);
+console.log('| --- | --- | --- | --- |');
 row('lead time, flag to churn risk (median [q1, q3])', (r) => spread(r.leads));
 row('of them: churn risk rose first / never rose in the run', (r) => `${r.churnFirst} / ${r.neverChurned}`);
 row('already at churn risk when the wave started (left out)', (r) => String(r.alreadyAtRisk));
@@ -289,6 +332,7 @@ row('recall (wave buyers flagged)', (r) => `${pct(r.recall)} (${r.flaggedInWave}
 row(`false positives: bought ${wave.productId} outside the wave / not at all`, (r) => `${r.falsePositives.boughtProductOutsideWave} / ${r.falsePositives.other}`);
 console.log('');
 console.log(`${wave.productId}: product_experience_drop ${productFlag === undefined ? 'never fired' : `fired ${hours(productFlag - waveStartTs)} after the wave start`}; other products that fired it: ${otherProducts.length === 0 ? 'none' : otherProducts.join(', ')}`);
+console.log(`from ${wave.productId}'s product_experience_drop to the churn model's risk >= ${churnThreshold}, wave buyers: ${spread(productToChurn)}`);
 console.log(`customers under index ${experienceThreshold} or with ${declineRule.name} firing before the wave (${waveStart} calm days): ${flaggedBefore.size}`);
 console.log(`the churn model alone, from the wave's start on: wave buyers at risk >= ${churnThreshold} ${churnOfBuyers.length} of ${wave.buyers.size} (${spread(churnOfBuyers)} after their wave purchase; of them fading ${churnOfFading.length} of ${result.fading}), other customers ${churnOthers}`);
 console.log(`lowest index from the wave start on, median [q1, q3]: buyers of a defective unit ${q(lowestDefective)}, everyone else ${q(lowestOthers)}`);
