@@ -3,7 +3,7 @@
 // Its own seeded random stream, so the population's other events are the same draws with it on or off.
 import { DAY_MS, HOUR_MS } from '../shared/clock.js';
 import { createRng } from '../signals/models/random.js';
-import type { SimEvent } from './population.js';
+import type { SimEvent } from './simEvent.js';
 
 /** One product has defects from day `startDay` (the population's day index) for `days` days. */
 export interface DefectWave {

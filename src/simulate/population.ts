@@ -4,18 +4,9 @@
 import { DAY_MS } from '../shared/clock.js';
 import { createRng } from '../signals/models/random.js';
 import { ExperienceModel, type ExperienceEvent, type ExperienceOptions, type WaveTruth } from './experience.js';
+import type { SimEvent } from './simEvent.js';
 
-export interface SimEvent {
-  id: string;
-  customerId: string;
-  type: string;
-  ts: number;
-  channel?: string;
-  value?: number;
-  segment?: string;
-  campaignId?: string;
-  props?: Record<string, unknown>;
-}
+export type { SimEvent };
 
 type Kind = 'loyal' | 'regular' | 'fader' | 'dormant';
 
