@@ -9,6 +9,8 @@
 #              VIGIL_ALERTS__ALERTMANAGER__URLS: where alerts go; by default the Alertmanager scripts/services.sh
 #              started on 127.0.0.1:9093 when it answers ("" sends to none).
 #              DEMO_LOG_DIR (.vigil): where processor.log and simulator.log go; DEMO_SKIP_INSTALL=1 never runs `npm install`.
+#              DEMO_DEFECT_WAVE (1: one product is defective from 10 days before the history's end for 14 days, so the
+#              wall's experience panel shows it; 0: none), DEMO_DEFECT_PRODUCT, DEMO_DEFECT_START_DAY, DEMO_DEFECT_DAYS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 logs="${DEMO_LOG_DIR:-.vigil}"
@@ -58,8 +60,14 @@ for _ in $(seq 1 100); do
   sleep 0.3
 done
 
+wave=(--no-defect-wave)
+if [[ "${DEMO_DEFECT_WAVE:-1}" != 0 ]]; then
+  wave=(--defect-wave --defect-days "${DEMO_DEFECT_DAYS:-14}")
+  if [[ -n "${DEMO_DEFECT_PRODUCT:-}" ]]; then wave+=(--defect-product "$DEMO_DEFECT_PRODUCT"); fi
+  if [[ -n "${DEMO_DEFECT_START_DAY:-}" ]]; then wave+=(--defect-start-day "$DEMO_DEFECT_START_DAY"); fi
+fi
 node dist/cli/vigil.js simulate --customers "${DEMO_CUSTOMERS:-5000}" --rate "${DEMO_RATE:-200}" \
-  --history-days "${DEMO_HISTORY_DAYS:-30}" --duration "${DEMO_DURATION_S:-0}" >"$logs/simulator.log" \
+  --history-days "${DEMO_HISTORY_DAYS:-30}" --duration "${DEMO_DURATION_S:-0}" "${wave[@]}" >"$logs/simulator.log" \
   2> >(tee -a "$logs/simulator.log" >&2) &
 # (the history's progress lines, on the simulator's stderr, show here as well as in its log)
 sim=$!

@@ -18,7 +18,10 @@ commands:
   run        [--config FILE]    start the processor (the wall, /metrics, /healthz on wall.port)
   migrate    [--config FILE]    create or upgrade the ClickHouse schema (idempotent)
   simulate   [--config FILE] [--customers N] [--rate EVENTS_PER_S] [--history-days D] [--duration S] [--seed N] [--quiet]
-                                publish realistic demo traffic to NATS (the history's progress on stderr)
+             [--defect-wave | --no-defect-wave] [--defect-product ID] [--defect-start-day D] [--defect-days N]
+                                publish realistic demo traffic to NATS (the history's progress on stderr); with
+                                --defect-wave one product (ID, e.g. prod-04; default: a popular one by the seed) is
+                                defective from day D of the history (default: 10 days before its end) for N days (14)
   model fit  [--config FILE] [--min-customers N] [--min-segment-buyers N] [--quiet]
                                 fit BG/NBD and Gamma-Gamma on every customer's purchases in ClickHouse, print the
                                 parameters and store them in model_params, where the processor picks them up
@@ -79,7 +82,12 @@ async function main(argv: string[]): Promise<number> {
           duration: { type: 'string', default: '0' },
           seed: { type: 'string', default: '1' },
           quiet: { type: 'boolean', default: false },
+          'defect-wave': { type: 'boolean', default: false },
+          'defect-product': { type: 'string' },
+          'defect-start-day': { type: 'string' },
+          'defect-days': { type: 'string', default: '14' },
         },
+        allowNegative: true,
       });
       const config = loadConfig({ file: values.config });
       const log = createLogger(config.log.level);
@@ -92,17 +100,27 @@ async function main(argv: string[]): Promise<number> {
         if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number ≥ 0, got "${v}"`);
         return n;
       };
+      const historyDays = num('history-days', values['history-days']);
+      // The wave's default start puts it inside the history's last days, so a live wall shows the product at once.
+      const defectWave = values['defect-wave']
+        ? {
+            productId: values['defect-product'] ?? null,
+            startDay: values['defect-start-day'] === undefined ? Math.max(0, historyDays - 10) : num('defect-start-day', values['defect-start-day']),
+            days: num('defect-days', values['defect-days']),
+          }
+        : null;
       const history = new Progress({ label: 'vigil simulate: history', unit: 'days', clock: systemClock, write: (l) => process.stderr.write(l), enabled: !values.quiet });
       const r = await simulate(
         nc,
         {
           customers: num('customers', values.customers),
           rate: num('rate', values.rate),
-          historyDays: num('history-days', values['history-days']),
+          historyDays,
           durationS: num('duration', values.duration),
           seed: num('seed', values.seed),
           subjectPrefix: config.nats.subjectPrefix,
           outOfOrder: 0.05,
+          defectWave,
         },
         log,
         abort.signal,

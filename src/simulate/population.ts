@@ -1,19 +1,12 @@
-// A synthetic customer base for demos and tests: loyal buyers, faders who churn, and campaigns that overload people.
-// Seeded, so a run can be repeated exactly.
+// A synthetic customer base for demos and tests: loyal buyers, faders who churn, and campaigns that overload people;
+// with the experience model on, what they buy and how it goes (simulate/experience.ts). Seeded, so a run can be
+// repeated exactly.
 import { DAY_MS } from '../shared/clock.js';
 import { createRng } from '../signals/models/random.js';
+import { ExperienceModel, type ExperienceEvent, type ExperienceOptions, type WaveTruth } from './experience.js';
+import type { SimEvent } from './simEvent.js';
 
-export interface SimEvent {
-  id: string;
-  customerId: string;
-  type: string;
-  ts: number;
-  channel?: string;
-  value?: number;
-  segment?: string;
-  campaignId?: string;
-  props?: Record<string, unknown>;
-}
+export type { SimEvent };
 
 type Kind = 'loyal' | 'regular' | 'fader' | 'dormant';
 
@@ -44,6 +37,11 @@ export interface PopulationOptions {
   seed: number;
   /** Share of customers who fade toward churn. */
   faderShare: number;
+  /**
+   * The experience model (products on purchases, tickets, ratings, reviews, NPS, a defect wave); absent: none, and the
+   * events are exactly those of a population without it (the contact-budget experiment's figures rest on them).
+   */
+  experience?: ExperienceOptions;
 }
 
 const SEGMENTS = ['vip', 'regular', 'new', 'bargain'];
@@ -57,11 +55,17 @@ export class Population {
   readonly customers: SimCustomer[] = [];
   private readonly rnd: () => number;
   private seq = 0;
+  /** Experience events are numbered apart, so the others keep their ids with the model on. */
+  private experienceSeq = 0;
   private dayIndex = 0;
+  private readonly experience: ExperienceModel | null;
+  /** Where the experience model puts a customer's events of the moment (reused: no array per session). */
+  private readonly pending: ExperienceEvent[] = [];
 
   constructor(private readonly opts: PopulationOptions) {
     const rng = createRng(opts.seed);
     this.rnd = () => rng.uniform();
+    this.experience = opts.experience ? new ExperienceModel(opts.seed, opts.experience) : null;
     for (let i = 0; i < opts.customers; i++) {
       const r = this.rnd();
       const kind: Kind = r < opts.faderShare ? 'fader' : r < opts.faderShare + 0.15 ? 'loyal' : r < 0.85 ? 'regular' : 'dormant';
@@ -80,11 +84,22 @@ export class Population {
     }
   }
 
+  /** The defect wave's product, days and buyers (null without a wave): the ground truth to score an experience flag. */
+  get wave(): WaveTruth | null {
+    return this.experience?.wave ?? null;
+  }
+
+  /** The catalogue's product ids (empty without the experience model). */
+  get productIds(): readonly string[] {
+    return this.experience?.productIds ?? [];
+  }
+
   /** Events of one day starting at `t0`, sorted by time. `campaigns` sends per day; `overload` one of them hammers. */
   day(t0: number, campaigns = 2, overload = this.rnd() < 0.3, gate?: SendGate): SimEvent[] {
     if (gate) return this.gatedDay(t0, campaigns, overload, gate);
     const out: SimEvent[] = [];
     const d = this.dayIndex++;
+    this.experience?.startDay(d, t0);
     const touches = new Map<string, number>();
     for (let c = 0; c < campaigns; c++) {
       const campaignId = `camp-${d}-${c}`;
@@ -103,7 +118,7 @@ export class Population {
         }
       }
     }
-    for (const cust of this.customers) this.customerDay(cust, d, t0, out);
+    this.endDay(d, t0, out);
     return out.sort((a, b) => a.ts - b.ts);
   }
 
@@ -115,6 +130,7 @@ export class Population {
   private gatedDay(t0: number, campaigns: number, overload: boolean, gate: SendGate): SimEvent[] {
     const out: SimEvent[] = [];
     const d = this.dayIndex++;
+    this.experience?.startDay(d, t0);
     const touches = new Map<string, number>();
     for (let c = 0; c < campaigns; c++) {
       const campaignId = `camp-${d}-${c}`;
@@ -141,8 +157,16 @@ export class Population {
         }
       }
     }
-    for (const cust of this.customers) this.customerDay(cust, d, t0, out);
+    this.endDay(d, t0, out);
     return out.sort((a, b) => a.ts - b.ts);
+  }
+
+  /** Every customer's own day, then the experience follow-ups owed to it (unsubscribes among them end tomorrow's touches). */
+  private endDay(d: number, t0: number, out: SimEvent[]): void {
+    for (const cust of this.customers) this.customerDay(cust, d, t0, out);
+    if (this.experience === null) return;
+    this.experience.flush(d, t0, this.pending);
+    this.takeExperience(out);
   }
 
   private reactToTouch(cust: SimCustomer, n: number, channel: string, campaignId: string, at: number, out: SimEvent[]): void {
@@ -158,22 +182,36 @@ export class Population {
   }
 
   private customerDay(cust: SimCustomer, d: number, t0: number, out: SimEvent[]): void {
+    const x = this.experience;
     const fade = cust.kind === 'fader' && d >= cust.fadeFrom ? Math.pow(0.75, d - cust.fadeFrom) : 1;
-    const sessions = poisson(this.rnd, cust.activity * fade);
+    // A defect wave buyer who fades (weeks after the wave) comes and buys less, on top of any fader's fade.
+    const waveFade = x === null ? 1 : x.activity(cust.id, d);
+    const sessions = poisson(this.rnd, cust.activity * fade * waveFade);
     for (let s = 0; s < sessions; s++) {
       const at = t0 + this.rnd() * DAY_MS;
       const channel = this.rnd() < 0.6 ? 'web' : 'app';
       out.push(this.ev(cust, channel === 'app' ? 'app_open' : 'session_start', at, { channel }));
       const views = 1 + poisson(this.rnd, 3);
       for (let v = 0; v < views; v++) out.push(this.ev(cust, 'page_view', at + (v + 1) * 30_000, { channel }));
-      if (this.rnd() < cust.buyRate * fade) {
+      x?.session(cust, at, channel, this.pending);
+      if (this.rnd() < cust.buyRate * fade * waveFade) {
         out.push(this.ev(cust, 'add_to_cart', at + 200_000, { channel }));
         const value = Math.round(cust.avgOrder * (0.5 + this.rnd()) * 100) / 100;
-        out.push(this.ev(cust, 'purchase', at + 300_000, { channel, value }));
+        const props = x?.purchase(cust, d, at + 300_000, channel, value, this.pending);
+        out.push(this.ev(cust, 'purchase', at + 300_000, props ? { channel, value, props } : { channel, value }));
         if (this.rnd() < 0.02) out.push(this.ev(cust, 'payment_failed', at + 310_000, { channel }));
       }
     }
     if (cust.kind === 'fader' && fade < 0.3 && this.rnd() < 0.03) out.push(this.ev(cust, 'support_ticket', t0 + this.rnd() * DAY_MS, { channel: 'support' }));
+    if (x === null) return;
+    x.customerDay(cust, d);
+    this.takeExperience(out);
+  }
+
+  /** Numbers the experience model's events and moves them to the day's list. */
+  private takeExperience(out: SimEvent[]): void {
+    for (const e of this.pending) out.push({ id: `sim-${this.opts.seed}-x${++this.experienceSeq}`, ...e });
+    this.pending.length = 0;
   }
 
   private ev(cust: SimCustomer, type: string, ts: number, extra: Partial<SimEvent>): SimEvent {

@@ -3,6 +3,7 @@ import type { NatsConnection } from 'nats';
 import { DAY_MS, sleep, systemClock, type SchedulingClock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { Population, type SimEvent } from './population.js';
+import type { DefectWave } from './experience.js';
 import { customerToken } from '../cluster/partitioning.js';
 
 export interface SimulateOptions {
@@ -17,6 +18,11 @@ export interface SimulateOptions {
   subjectPrefix: string;
   /** Share of events with a jittered timestamp (up to 3 s early), to exercise out-of-order handling. */
   outOfOrder: number;
+  /**
+   * A defect wave on one product (day index: the history's first day is 0, live days follow), or null for none. The
+   * experience model (products, tickets, ratings, reviews, NPS) runs either way.
+   */
+  defectWave?: DefectWave | null;
 }
 
 const enc = new TextEncoder();
@@ -33,7 +39,9 @@ export async function simulate(
   onHistory?: HistoryProgress,
   clock: SchedulingClock = systemClock,
 ): Promise<{ published: number }> {
-  const pop = new Population({ customers: opts.customers, seed: opts.seed, faderShare: 0.2 });
+  const pop = new Population({ customers: opts.customers, seed: opts.seed, faderShare: 0.2, experience: { wave: opts.defectWave ?? null } });
+  const wave = pop.wave;
+  if (wave) log.info({ product: wave.productId, startDay: wave.startDay, days: wave.days }, 'defect wave');
   let published = 0;
   const publish = (e: SimEvent) => {
     // With the customer token, so the same simulation feeds one processor or a partitioned cluster.
