@@ -5,7 +5,8 @@
 import { mkdirSync } from 'node:fs';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import type { VigilConfig } from '../../src/config/schema.js';
 import { startProcessor, type RunningProcessor } from '../../src/runtime/processor.js';
 import { silentLogger } from '../../src/shared/logger.js';
@@ -38,10 +39,7 @@ describe('brand experience from NATS to ClickHouse and the wall', () => {
     const base = isolatedConfig({ processor: { checkpointIntervalMs: 300 } });
     config = { ...base, processor: { ...base.processor, checkpointBucket: `cp_${base.nats.consumer}` } };
     nc = await natsConnection();
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -1,7 +1,8 @@
 // The wall page matches silences itself (to mark alerts at once): in real Chromium, a regex that backtracks
 // catastrophically on 40-character customer ids must not freeze the page, as the page matches on RE2 too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { createWallServer } from '../../src/wall/server.js';
 import { FakeWallSource } from '../helpers/wallFakeSource.js';
@@ -11,7 +12,7 @@ const CATASTROPHIC = '([a-z0-9-]|[a-z0-9-]{2})*!';
 
 let browser: Browser;
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

@@ -2,7 +2,8 @@
 // acknowledging it with a click, the stale marker and the disconnected banner. Leaves screenshots in tests/artifacts/.
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { createWallServer } from '../../src/wall/server.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { FakeWallSource } from '../helpers/wallFakeSource.js';
@@ -17,10 +18,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

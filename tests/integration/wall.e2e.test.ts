@@ -6,7 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { type Browser, type Locator, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import type { NatsConnection } from 'nats';
 import type { VigilConfig } from '../../src/config/schema.js';
 import type { RunningProcessor } from '../../src/runtime/processor.js';
@@ -38,10 +39,7 @@ describe('the wall with the real processor, in Chromium', () => {
     port = await freePort();
     config = isolatedConfig({ wall: { port, tokens: { viewer: [VIEWER], responder: [RESPONDER] } } });
     nc = await natsConnection();
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
