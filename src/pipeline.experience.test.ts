@@ -60,7 +60,7 @@ describe('brand experience in the pipeline', () => {
     send('c1', 'ticket_resolved', START + 4 * 3_600_000, { durationMs: 4 * DAY });
     const s = signalsOf('c1', START + 5 * 3_600_000);
     expect(s.experience.index).toBeLessThan(30);
-    expect(s.experience.product).toBeCloseTo(-0.5, 1);
+    expect(s.experience.product).toBeCloseTo(-0.75, 1);
     expect(s.experience.trend).toBeLessThan(-20);
     expect(s.experience.reasons).toHaveLength(2);
     expect(s.experience.reasons).toContain('3 service problems recently (tickets, slow resolutions, failed checkouts, errors, delays, poor CSAT; 7-day half-life)');
@@ -98,7 +98,7 @@ describe('brand experience in the pipeline', () => {
     for (let i = 0; i < 3; i++) send('c1', 'refund', START + i * 60_000);
     const [fired] = alertsOf('customer_experience_decline');
     expect(fired.state).toBe('firing');
-    expect(fired.reasons[0]).toMatch(/^brand experience 25\/100, down 25 points$/);
+    expect(fired.reasons[0]).toMatch(/^brand experience 22\/100, down 28 points$/);
     expect(fired.reasons[1]).toMatch(/^3 product problems recently/);
     // 50 days on (another customer moves event time), 3 refunds weigh 3 × 2^(−50/14) ≈ 0.25: back to neutral.
     send('c2', 'page_view', START + 50 * DAY);
