@@ -74,16 +74,18 @@ describe('experience formulas', () => {
   it('pools a customer\'s own P and C, problems weighed, and lets others\' voice fill only what its own evidence leaves', () => {
     // A defective unit: the defect report, its return and refund, a ticket open 3 days, among 10 routine orders.
     const defective = { pBad: 3, pGood: 1, cBad: 4, cGood: 0 };
-    expect(ownComponent(defective, 3)).toBeCloseTo((1 - 9 - 4) / (1 + 9 + 4 + 3), 12);
-    expect(ownConfidence(defective, 3)).toBeCloseTo(14 / 17, 12);
+    // Pulled toward neutral by 1.5 × the prior (4.5).
+    expect(ownComponent(defective, 3)).toBeCloseTo((1 - 9 - 4) / (1 + 9 + 4 + 4.5), 12);
+    expect(ownConfidence(defective, 3)).toBeCloseTo(14 / 18.5, 12);
     // The ticket adds to the product problems instead of being averaged with them: worse than P alone.
     expect(ownComponent(defective, 3)).toBeLessThan(ownComponent({ pBad: 3, pGood: 1, cBad: 0, cGood: 0 }, 3));
-    // 50 × (1 + w·own + (1 − w) × ½ × wO × O): a product loved by hundreds does not lift it over the flag (35).
+    // 50 × (1 + w·own + (1 − w) × 0.35 × wO × O): a product loved by hundreds does not lift it over the flag (35).
     const index = customerIndex(ownComponent(defective, 3), ownConfidence(defective, 3), 0.8, 0.99);
-    expect(index).toBeCloseTo(50 * (1 + (14 / 17) * (-12 / 17) + (3 / 17) * 0.5 * 0.99 * 0.8), 12);
+    expect(index).toBeCloseTo(50 * (1 + (14 / 18.5) * (-12 / 18.5) + (4.5 / 18.5) * 0.35 * 0.99 * 0.8), 12);
     expect(index).toBeLessThan(35);
-    // One ordinary incident alone (a refund) or a product rated low by a handful moves it only part of the way.
-    expect(customerIndex(ownComponent({ pBad: 1, pGood: 0, cBad: 0, cGood: 0 }, 3), ownConfidence({ pBad: 1, pGood: 0, cBad: 0, cGood: 0 }, 3), 0, 0)).toBe(37.5);
+    // One ordinary incident alone (a refund: −3 / 7.5 at confidence 3 / 7.5) or a product rated low by a handful
+    // moves it only part of the way.
+    expect(customerIndex(ownComponent({ pBad: 1, pGood: 0, cBad: 0, cGood: 0 }, 3), ownConfidence({ pBad: 1, pGood: 0, cBad: 0, cGood: 0 }, 3), 0, 0)).toBeCloseTo(42, 12);
     expect(customerIndex(0, 0, -0.4, confidence(2, 3))).toBeGreaterThan(45);
     expect(customerIndex(0, 0, 0, 0)).toBe(50);
   });
@@ -96,19 +98,19 @@ describe('experience formulas', () => {
     expect(s.product).toBe(-0.75);
     expect(s.interactive).toBe(-0.25);
     expect(s.others).toBe(others);
-    // Own evidence 3 × 3 + 1 = 10 against the prior 3; others' voice in what is left, at half weight.
-    const w = 10 / 13;
-    expect(s.index).toBeCloseTo(50 * (1 + w * (-10 / 13) + (1 - w) * 0.5 * confidence(212, 3) * others), 12);
+    // Own evidence 3 × 3 + 1 = 10 against 1.5 × the prior; others' voice in at most 0.35 of what is left.
+    const w = 10 / 14.5;
+    expect(s.index).toBeCloseTo(50 * (1 + w * (-10 / 14.5) + (1 - w) * 0.35 * confidence(212, 3) * others), 12);
     expect(s.trend).toBeCloseTo(s.index - 50, 12);
     expect(s.reasons).toEqual([
       '3 product problems recently (refunds, returns, defects, failed payments, low ratings; 14-day half-life)',
       'product X rated 1.8 by 212 others',
       '1 service problem recently (tickets, slow resolutions, failed checkouts, errors, delays, poor CSAT; 7-day half-life)',
     ]);
-    // With no product known, the segment's voice stands in, at half its weight.
+    // With no product known, the segment's voice stands in, at 0.35 of its weight.
     const segment = customerExperience({ pBad: 0, pGood: 0, cBad: 0, cGood: 0, any: true }, [], { others: -0.4, weight: 0.8 }, params, (i) => i, () => '');
     expect(segment.others).toBe(-0.4);
-    expect(segment.index).toBeCloseTo(50 * (1 - 0.5 * 0.8 * 0.4), 12);
+    expect(segment.index).toBeCloseTo(50 * (1 - 0.35 * 0.8 * 0.4), 12);
     expect(segment.reasons).toEqual(['customers of the segment report a poor experience']);
   });
 
