@@ -113,7 +113,7 @@ export function customerIndex(own: number, ownWeight: number, others: number, ot
 /**
  * Others' voice fills at most 0.35 of what a customer's own evidence leaves: it is about what it bought, not what it
  * lived, so a product others hate alone takes the index to 32.5 at the very worst and, rated 1.5 by dozens, to about
- * 38, a named risk short of the flag (at 0.5 it flagged the later buyers of the wave's product's good units).
+ * 39, a named risk short of the flag (at 0.5 it flagged the later buyers of the wave's product's good units).
  */
 const CUSTOMER_VOICE_WEIGHT = 0.35;
 
