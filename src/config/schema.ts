@@ -246,9 +246,9 @@ export const configSchema = z
               })
               .strict()
               .default({}),
-            /** Pseudo-evidence pulling each component toward neutral: with 3, one refund alone takes P to −0.25. */
+            /** Pseudo-evidence pulling each component toward neutral: with 3, one refund alone (a problem weighs 3) takes P to −0.5. */
             prior: positive.default(3),
-            /** Products held (least recently seen dropped first); a customer remembers its last two by slot (2 bytes each). */
+            /** Products held (least recently seen dropped first); a customer remembers two by slot (2 bytes each). */
             maxProducts: z.number().int().min(1).max(65_535).default(10_000),
             /** Below this index the churn risk takes the bad experience as a named reason and a bounded term. */
             churnThreshold: z.number().min(0).max(100).default(35),

@@ -6,7 +6,7 @@ import { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import { CustomerExperience, emptyExperienceRead } from '../windows/customerExperience.js';
 import { emptyEvidence, readEvidence } from '../windows/experienceEvidence.js';
 import { ExperienceTable } from '../windows/experienceTable.js';
-import { aggregateReasons, component, confidence, customerExperience, experienceIndex, othersComponent, type ExperienceParams } from './experience.js';
+import { aggregateReasons, component, confidence, customerExperience, customerIndex, experienceIndex, othersComponent, ownComponent, ownConfidence, productComponent, PROBLEM_WEIGHT, type ExperienceParams } from './experience.js';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-11-02T00:00:00Z');
@@ -23,7 +23,7 @@ describe('experience evidence', () => {
   it('weighs product, service and voice events as documented', () => {
     expect(evidenceOf('refund')).toMatchObject({ pBad: 1, problem: 'refund' });
     expect(evidenceOf('defect_reported', { productId: 'sku-9' })).toMatchObject({ pBad: 1, problem: 'defect', productId: 'sku-9' });
-    expect(evidenceOf('purchase', { sku: 'sku-1' })).toMatchObject({ pGood: 0.5, purchase: 1, productId: 'sku-1' });
+    expect(evidenceOf('purchase', { sku: 'sku-1' })).toMatchObject({ pGood: 0.1, purchase: 1, productId: 'sku-1' });
     expect(evidenceOf('product_rating', { rating: 1 })).toMatchObject({ pBad: 1, rating: 1 });
     expect(evidenceOf('review_posted', { rating: 5 })).toMatchObject({ pGood: 1, rating: 5 });
     expect(evidenceOf('ticket_resolved', { durationMs: 4 * DAY })).toMatchObject({ cBad: 3, cGood: 0 });
@@ -57,6 +57,11 @@ describe('experience formulas', () => {
     expect(component(0, 0, 3)).toBe(0);
     expect(component(0, 1, 3)).toBe(-0.25);
     expect(component(0, 3, 3)).toBe(-0.5);
+    // A product problem weighs three routine good experiences: one refund against three good ratings is still bad.
+    expect(PROBLEM_WEIGHT).toBe(3);
+    expect(productComponent(0, 1, 3)).toBe(-0.5);
+    expect(productComponent(3, 1, 3)).toBe(0);
+    expect(productComponent(4, 1, 3)).toBeGreaterThan(0);
     expect(othersComponent(212 * 1.8, 212, 0, 0, 3)).toBeCloseTo((212 * -0.6) / 215, 12);
     expect(confidence(3, 3)).toBe(0.5);
     expect(experienceIndex(0, 0, 0, 0, 0, 0)).toBe(50);
@@ -66,27 +71,46 @@ describe('experience formulas', () => {
     expect(experienceIndex(1, 0.9, -1, 0.1, 0, 0)).toBeCloseTo(90, 12);
   });
 
+  it('pools a customer\'s own P and C, problems weighed, and lets others\' voice fill only what its own evidence leaves', () => {
+    // A defective unit: the defect report, its return and refund, a ticket open 3 days, among 10 routine orders.
+    const defective = { pBad: 3, pGood: 1, cBad: 4, cGood: 0 };
+    // Pulled toward neutral by 1.5 × the prior (4.5).
+    expect(ownComponent(defective, 3)).toBeCloseTo((1 - 9 - 4) / (1 + 9 + 4 + 4.5), 12);
+    expect(ownConfidence(defective, 3)).toBeCloseTo(14 / 18.5, 12);
+    // The ticket adds to the product problems instead of being averaged with them: worse than P alone.
+    expect(ownComponent(defective, 3)).toBeLessThan(ownComponent({ pBad: 3, pGood: 1, cBad: 0, cGood: 0 }, 3));
+    // 50 × (1 + w·own + (1 − w) × 0.35 × wO × O): a product loved by hundreds does not lift it over the flag (35).
+    const index = customerIndex(ownComponent(defective, 3), ownConfidence(defective, 3), 0.8, 0.99);
+    expect(index).toBeCloseTo(50 * (1 + (14 / 18.5) * (-12 / 18.5) + (4.5 / 18.5) * 0.35 * 0.99 * 0.8), 12);
+    expect(index).toBeLessThan(35);
+    // One ordinary incident alone (a refund: −3 / 7.5 at confidence 3 / 7.5) or a product rated low by a handful
+    // moves it only part of the way.
+    expect(customerIndex(ownComponent({ pBad: 1, pGood: 0, cBad: 0, cGood: 0 }, 3), ownConfidence({ pBad: 1, pGood: 0, cBad: 0, cGood: 0 }, 3), 0, 0)).toBeCloseTo(42, 12);
+    expect(customerIndex(0, 0, -0.4, confidence(2, 3))).toBeGreaterThan(45);
+    expect(customerIndex(0, 0, 0, 0)).toBe(50);
+  });
+
   it('gives a customer reasons with counts, the heaviest first, and a product others hate by name', () => {
     const e = { pBad: 3, pGood: 0, cBad: 1, cGood: 0, any: true };
     const others = othersComponent(212 * 1.8, 212, 0, 0, 3);
     const voices = [{ productSlot: 7, others, weight: confidence(212, 3), ratingMean: 1.8, ratings: 212 }];
     const s = customerExperience(e, voices, null, params, () => 50, (slot) => (slot === 7 ? 'X' : '?'));
-    expect(s.product).toBe(-0.5);
+    expect(s.product).toBe(-0.75);
     expect(s.interactive).toBe(-0.25);
     expect(s.others).toBe(others);
-    // Others' voice counts half as much as the customer's own evidence.
-    const wo = 0.5 * confidence(212, 3);
-    expect(s.index).toBeCloseTo(50 * (1 + (0.5 * -0.5 + 0.25 * -0.25 + wo * others) / (0.5 + 0.25 + wo)), 12);
+    // Own evidence 3 × 3 + 1 = 10 against 1.5 × the prior; others' voice in at most 0.35 of what is left.
+    const w = 10 / 14.5;
+    expect(s.index).toBeCloseTo(50 * (1 + w * (-10 / 14.5) + (1 - w) * 0.35 * confidence(212, 3) * others), 12);
     expect(s.trend).toBeCloseTo(s.index - 50, 12);
     expect(s.reasons).toEqual([
-      'product X rated 1.8 by 212 others',
       '3 product problems recently (refunds, returns, defects, failed payments, low ratings; 14-day half-life)',
+      'product X rated 1.8 by 212 others',
       '1 service problem recently (tickets, slow resolutions, failed checkouts, errors, delays, poor CSAT; 7-day half-life)',
     ]);
-    // With no product known, the segment's voice stands in.
+    // With no product known, the segment's voice stands in, at 0.35 of its weight.
     const segment = customerExperience({ pBad: 0, pGood: 0, cBad: 0, cGood: 0, any: true }, [], { others: -0.4, weight: 0.8 }, params, (i) => i, () => '');
     expect(segment.others).toBe(-0.4);
-    expect(segment.index).toBeCloseTo(30, 12);
+    expect(segment.index).toBeCloseTo(50 * (1 - 0.35 * 0.8 * 0.4), 12);
     expect(segment.reasons).toEqual(['customers of the segment report a poor experience']);
   });
 
@@ -101,8 +125,10 @@ describe('CustomerExperience', () => {
   const add = (x: CustomerExperience, type: string, ts: number, props: Record<string, unknown> | null = null, productSlot = -1) => {
     const e = emptyEvidence();
     readEvidence(ev(type, props, ts), e);
-    x.add(0, ts, e, productSlot, (r) => experienceIndex(component(r.pGood, r.pBad, 3), confidence(r.pGood + r.pBad, 3), component(r.cGood, r.cBad, 3), confidence(r.cGood + r.cBad, 3), 0, 0), emptyExperienceRead());
+    x.add(0, ts, e, productSlot, (r) => customerIndex(ownComponent(r, 3), ownConfidence(r, 3), 0, 0), emptyExperienceRead(), (p) => voice.get(p) ?? 0);
   };
+  /** Others' voice per product slot for the memory of the worst product bought (0 when not set). */
+  const voice = new Map<number, number>();
 
   it('decays exactly in event time: the read is the sum of every event\'s weight × 2^(−age / half-life), in order or not, across days', () => {
     const x = new CustomerExperience(4, halfLives);
@@ -120,26 +146,36 @@ describe('CustomerExperience', () => {
     expect(r.any).toBe(true);
   });
 
-  it('starts neutral, keeps the last two products bought, and clears a slot to neutral', () => {
+  it('starts neutral, keeps the latest product bought and the worst before it, and clears a slot to neutral', () => {
     const x = new CustomerExperience(4, halfLives);
     expect(x.read(0, T0, emptyExperienceRead())).toMatchObject({ any: false, baseline: 50, product1: -1, product2: -1 });
+    voice.clear();
     add(x, 'purchase', T0, { productId: 'a' }, 3);
     add(x, 'purchase', T0 + 1, { productId: 'b' }, 5);
     add(x, 'purchase', T0 + 2, { productId: 'a' }, 3);
     add(x, 'purchase', T0 + 3, { productId: 'c' }, 9);
     expect(x.read(0, T0 + 4, emptyExperienceRead())).toMatchObject({ product1: 9, product2: 5 });
+    // A product others say is bad stays remembered while the customer buys better ones after it.
+    voice.set(9, -0.6).set(4, 0.5).set(6, 0.7);
+    add(x, 'purchase', T0 + 5, { productId: 'd' }, 4);
+    add(x, 'purchase', T0 + 6, { productId: 'e' }, 6);
+    expect(x.read(0, T0 + 7, emptyExperienceRead())).toMatchObject({ product1: 6, product2: 9 });
+    // Once it is no longer the worst, the next displaced one takes its place.
+    voice.set(9, 0.9);
+    add(x, 'purchase', T0 + 8, { productId: 'f' }, 7);
+    expect(x.read(0, T0 + 9, emptyExperienceRead())).toMatchObject({ product1: 7, product2: 6 });
     x.clear(0);
     expect(x.read(0, T0 + 4, emptyExperienceRead())).toMatchObject({ any: false, baseline: 50, product1: -1, product2: -1, pGood: 0 });
   });
 
   it('moves the slow baseline toward the index when its day moves, so a bad week shows as a fall', () => {
     const x = new CustomerExperience(4, halfLives);
-    for (let d = 0; d < 60; d++) add(x, 'purchase', T0 + d * DAY);
+    for (let d = 0; d < 60; d++) add(x, 'product_rating', T0 + d * DAY, { rating: 5 });
     const good = x.read(0, T0 + 60 * DAY, emptyExperienceRead());
     expect(good.baseline).toBeGreaterThan(60);
     for (let i = 0; i < 15; i++) add(x, 'refund', T0 + 60 * DAY + i * 3_600_000);
     const after = x.read(0, T0 + 61 * DAY, emptyExperienceRead());
-    const index = experienceIndex(component(after.pGood, after.pBad, 3), 1, 0, 0, 0, 0);
+    const index = customerIndex(ownComponent(after, 3), ownConfidence(after, 3), 0, 0);
     expect(index).toBeLessThan(good.baseline - 10);
   });
 
@@ -174,7 +210,8 @@ describe('ExperienceTable', () => {
     const a = t.signalAt(t.find('p'), at)!;
     const expectRefunds = refunds.reduce((n, ts) => n + decayed(1, ts, at, 14 * DAY), 0);
     const ratings = decayed(1, T0 + 2 * DAY, at, 30 * DAY);
-    expect(a.product).toBeCloseTo(-(expectRefunds + decayed(1, T0 + 2 * DAY, at, 14 * DAY)) / (expectRefunds + decayed(1, T0 + 2 * DAY, at, 14 * DAY) + 3), 10);
+    const problems = PROBLEM_WEIGHT * (expectRefunds + decayed(1, T0 + 2 * DAY, at, 14 * DAY));
+    expect(a.product).toBeCloseTo(-problems / (problems + 3), 10);
     expect(a.others).toBeCloseTo(-0.5 * ratings / (ratings + 3), 10);
     expect(a.interactive).toBeCloseTo(-decayed(1, T0 + 2 * DAY, at, 7 * DAY) / (decayed(1, T0 + 2 * DAY, at, 7 * DAY) + 3), 10);
     expect(a.volume).toBeCloseTo(ratings, 10);

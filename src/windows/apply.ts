@@ -89,6 +89,9 @@ export class ApplyStep {
     return slot;
   }
 
+  /** What others say of a product now (its O), for the customer's memory of the worst product it bought; 0 for a free slot. */
+  private readonly othersOf = (productSlot: number): number => this.products.voice(productSlot, this.indexAt, this.voiceScratch)?.others ?? 0;
+
   /** A product's id by its table slot (for reasons). */
   readonly productName = (productSlot: number): string => this.products.keyOf(productSlot) ?? '';
 
@@ -108,7 +111,7 @@ export class ApplyStep {
     if (segment !== null) this.segments.record(segment, ev.ts, e);
     this.indexAt = ev.ts;
     this.indexSegment = segment;
-    this.windows.recordExperience(slot, ev.ts, e, productSlot, this.indexNow);
+    this.windows.recordExperience(slot, ev.ts, e, productSlot, this.indexNow, this.othersOf);
   }
 
   /**

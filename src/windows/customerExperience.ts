@@ -10,7 +10,7 @@ const EVIDENCE_MAX = 0xffff;
 /** Indices (0–100) in half points, a byte each. */
 const INDEX_SCALE = 2;
 const NEUTRAL = 50 * INDEX_SCALE;
-/** Products a customer's O reads: the last two it bought. */
+/** Products a customer's O reads: the latest it bought, and the worst (by others' voice) of those it bought before. */
 export const PRODUCTS_PER_CUSTOMER = 2;
 
 export interface ExperienceHalfLives {
@@ -30,7 +30,7 @@ export interface ExperienceRead {
   baselineAt: number;
   /** False for a customer with no experience evidence yet: index 50, no trend. */
   any: boolean;
-  /** Product table slots of the last two products bought, -1 for none. */
+  /** Product table slots of the latest product bought and of the worst one bought before it, -1 for none. */
   product1: number;
   product2: number;
 }
@@ -55,7 +55,12 @@ export class CustomerExperience {
   private day: Uint16Array;
   private baseline: Uint8Array;
   private snapshotIndex: Uint8Array;
-  /** Product table slot + 1 of the last two products bought (the latest first); 0 = none. */
+  /**
+   * Product table slot + 1 of the latest product bought, then of the worst (lowest others' voice when it was
+   * displaced) of those bought before it; 0 = none. A frequent buyer replaces its latest product within days; the
+   * worst is remembered while it stays the worst, so a defective product's voice reaches its buyer for as long as
+   * the product is bad (read live from the product table), not just until the next order.
+   */
   private products: Uint16Array;
   private readonly lnP: number;
   private readonly lnC: number;
@@ -81,10 +86,11 @@ export class CustomerExperience {
 
   /**
    * Folds one event's evidence at `ts` into the customer's values. `productSlot` (≥ 0) is the product table slot of
-   * the product it names; a purchase of it makes it the customer's latest product. `indexNow(read)` is the index of
-   * a read (the caller adds O): the baseline takes it when the reference day moves.
+   * the product it names; a purchase of it makes it the customer's latest product, and the latest before it is kept
+   * instead of the one held beside it if `othersOf` (a product slot's voice now, in [−1, 1]) says it is worse.
+   * `indexNow(read)` is the index of a read (the caller adds O): the baseline takes it when the reference day moves.
    */
-  add(slot: number, ts: number, e: ExperienceEvidence, productSlot: number, indexNow: (r: ExperienceRead) => number, scratch: ExperienceRead): void {
+  add(slot: number, ts: number, e: ExperienceEvidence, productSlot: number, indexNow: (r: ExperienceRead) => number, scratch: ExperienceRead, othersOf: (productSlot: number) => number): void {
     const d = Math.floor(ts / DAY_MS);
     const ref = this.day[slot];
     if (ref === 0) this.day[slot] = d;
@@ -113,9 +119,12 @@ export class CustomerExperience {
     }
     if (e.purchase !== 0 && productSlot >= 0) {
       const i = slot * PRODUCTS_PER_CUSTOMER;
-      // The same product bought again stays where it is; another moves the latest one down.
-      if (this.products[i] !== productSlot + 1 && this.products[i + 1] !== productSlot + 1) {
-        this.products[i + 1] = this.products[i];
+      const latest = this.products[i];
+      const held = this.products[i + 1];
+      // The same product bought again stays where it is. Another becomes the latest; the one it displaces takes the
+      // second place if nothing is held there, if it was the held one's place, or if others say it is worse.
+      if (latest !== productSlot + 1) {
+        if (held === productSlot + 1 || held === 0 || (latest !== 0 && othersOf(latest - 1) < othersOf(held - 1))) this.products[i + 1] = latest;
         this.products[i] = productSlot + 1;
       }
     }

@@ -296,8 +296,8 @@ export class CustomerWindows {
    * Folds an event's brand experience evidence (already read from it) into the customer's; `productSlot` is the
    * product it names in the product table (-1: none), `indexNow` the index of a read with O added (the baseline's).
    */
-  recordExperience(slot: number, ts: number, e: ExperienceEvidence, productSlot: number, indexNow: (r: ExperienceRead) => number): void {
-    this.experience.add(slot, ts, e, productSlot, indexNow, this.experienceScratch);
+  recordExperience(slot: number, ts: number, e: ExperienceEvidence, productSlot: number, indexNow: (r: ExperienceRead) => number, othersOf: (productSlot: number) => number): void {
+    this.experience.add(slot, ts, e, productSlot, indexNow, this.experienceScratch, othersOf);
   }
   private readonly experienceScratch = emptyExperienceRead();
 

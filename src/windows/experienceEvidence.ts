@@ -26,6 +26,12 @@ export interface ExperienceEvidence extends VoicedEvidence {
   productId: string | null;
 }
 
+/**
+ * A purchase is weak good evidence (bought, nothing wrong yet): a frequent buyer's routine orders must not bury the
+ * defect, return and refund of one bad unit (a problem weighs signals/experience.ts PROBLEM_WEIGHT).
+ */
+export const PURCHASE_GOOD = 0.1;
+
 /** The types that can carry evidence (any other type only through `props.error`). */
 const EVIDENCE_TYPES: ReadonlySet<string> = new Set(['purchase', 'refund', 'payment_failed', 'support_ticket', ...EXPERIENCE_TYPES]);
 
@@ -39,7 +45,7 @@ export function emptyEvidence(): ExperienceEvidence {
  * of its range or of the wrong type is ignored: the event stays valid, that piece of evidence is simply absent.
  *
  * Weights (bad → a problem, good → a good experience; each 1 unless said):
- * P: refund, return_requested, defect_reported bad; payment_failed bad 0.5; a purchase good 0.5 (bought, nothing
+ * P: refund, return_requested, defect_reported bad; payment_failed bad 0.5; a purchase good 0.1 (bought, nothing
  *    wrong yet); product_rating and review_posted with `rating` ≤ 2 bad, ≥ 4 good.
  * C: support_ticket, checkout_failed, public_complaint bad; error_page, or any event with a string `props.error`,
  *    bad 0.5; delivery_delayed bad 1 + delayHours / 48 (at most 3); ticket_resolved within a day good, later bad
@@ -56,7 +62,7 @@ export function readEvidence(ev: VigilEvent, into: ExperienceEvidence): boolean 
   into.productId = null;
   switch (ev.type) {
     case 'purchase':
-      into.pGood = 0.5;
+      into.pGood = PURCHASE_GOOD;
       into.purchase = 1;
       break;
     case 'refund':
