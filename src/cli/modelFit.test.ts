@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOLDOUT_EXAMPLE, purchaseLogCsv, simulateCustomers, type SimulatedCustomer } from '../signals/models/simulate.js';
 import type { ComparisonReport } from './modelComparison.js';
-import { fitFromSummaries, fitSegments, runModelFit, type ModelFitSummary } from './modelFit.js';
+import { fitFromSummaries, runModelFit, type ModelFitSummary } from './modelFit.js';
+import { fitSegments } from './modelFitClickHouse.js';
+import { COUNT_MODELS } from '../signals/models/countModels.js';
 
 const CDNOW_WEEKS = { r: 0.24, alpha: 4.41, a: 0.79, b: 2.43 };
 const SPEND = { p: 6.25, q: 3.74, gamma: 15.44 };
@@ -207,5 +209,17 @@ describe('fitSegments', () => {
     expect(rate('vip')).toBeLessThan(0.65);
     expect(rate('basic')).toBeGreaterThan(0.035);
     expect(rate('basic')).toBeLessThan(0.08);
+  });
+
+  it('fits the segments with the count model the version scores with', () => {
+    const vip = simulateCustomers({ customers: 600, bgNbd: { r: 2, alpha: 4, a: 0.3, b: 6 }, observationEnd: 39, acquisition: [0, 12], seed: 7 });
+    const inputs = vip.map((c) => ({ segment: 'vip', x: c.x, tx: c.tx, T: c.T }));
+    const { fits } = fitSegments(inputs, 500, 'mbg_nbd');
+    expect(fits).toHaveLength(1);
+    expect(fits[0].model).toBe('mbg_nbd');
+    // the same maximum a direct MBG/NBD fit of the segment reaches, with its covariance for the live intervals
+    const direct = COUNT_MODELS.mbg_nbd.fit(inputs, { minCustomers: 500 });
+    expect(fits[0].logLikelihood).toBeCloseTo(direct.logLikelihood, 6);
+    expect(fits[0].logCovariance).toHaveLength(4);
   });
 });

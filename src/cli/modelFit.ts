@@ -6,11 +6,8 @@ import { Progress } from './progress.js';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
-import { DAY_MS, MINUTE_MS } from '../shared/clock.js';
 import { VigilError, errorMessage } from '../shared/errors.js';
 import { createClickHouseClient, type ClickHouseClient } from '../sinks/clickhouse/client.js';
-import { BGNBD_MODEL, GAMMA_GAMMA_MODEL, readPurchaseHistories, storeModelFits, storedModelName, type ModelFitRecord, type StoredModel } from '../sources/purchaseModels.js';
-import { COUNT_MODELS, type CountModelName } from '../signals/models/countModels.js';
 import { fitBgNbd, type BgNbdParams, type CustomerSummary } from '../signals/models/bgnbd.js';
 import { fitGammaGamma, type GammaGammaParams } from '../signals/models/gammaGamma.js';
 import { evaluateHoldout, formatHoldoutTable } from '../signals/models/holdout.js';
@@ -18,10 +15,8 @@ import { compareModels } from '../signals/models/modelChoice.js';
 import { splitCalibrationHoldout } from '../signals/models/purchaseLog.js';
 import { trackingData, trackingSvg } from '../signals/models/trackingPlot.js';
 import { parameterUncertainty } from '../signals/models/uncertainty.js';
-import { modelInputs } from '../signals/purchaseModel.js';
-import { modelSelectionRows, storeModelSelection } from '../sources/modelSelection.js';
-import { chosenModelTracking, storeModelTracking } from '../sources/modelTracking.js';
-import { buildComparisonReport, formatComparison, type ComparisonReport } from './modelComparison.js';
+import { buildComparisonReport, formatComparison } from './modelComparison.js';
+import { DEFAULT_HOLDOUT_DAYS, DEFAULT_MIN_CUSTOMERS, fitFromClickHouse } from './modelFitClickHouse.js';
 import { parsePurchaseLogCsv, parseSummaryCsv, readCsv, type SummaryRow, type TimeUnit } from './modelFitCsv.js';
 
 export type { SummaryRow, TimeUnit };
@@ -88,201 +83,6 @@ export function fitFromSummaries(rows: readonly SummaryRow[], unit: TimeUnit = '
 
 function standardErrors(params: BgNbdParams, data: readonly CustomerSummary[]): Record<string, number> {
   return parameterUncertainty('bgnbd', { ...params }, data).standardErrors;
-}
-
-/** Covariance of ln(r, alpha, a, b) at the fit, stored with it for the live P(alive) intervals; null when singular. */
-function logCovariance(params: BgNbdParams, data: readonly CustomerSummary[]): { standardErrors: Record<string, number>; logCovariance: number[][] | null } {
-  const u = parameterUncertainty('bgnbd', { ...params }, data);
-  return { standardErrors: u.standardErrors, logCovariance: u.logCovariance };
-}
-
-/** What `vigil model fit` prints and stores when it fits from ClickHouse. */
-export interface ClickHouseModelFit extends ModelFitSummary {
-  source: string;
-  /** Purchases up to this time count; x, t_x and T are as of it. */
-  asOf: string;
-  /** As stored in model_params (whole seconds). */
-  fittedAt: string;
-  /** The name the processor gives the model once it reads this fit (customer_signals.model). */
-  model: string;
-  /** Why Gamma-Gamma was not fitted (the processor then keeps the config's spend parameters). */
-  gammaGammaSkipped?: string;
-  /** BG/NBD per customer segment with at least minSegmentBuyers buyers (the spend model stays the pooled one). */
-  segments?: SegmentFit[];
-  /** Segments with buyers but too few, or whose fit failed, with why: their customers are scored with the pooled fit. */
-  segmentsSkipped?: Record<string, string>;
-  /** BG/NBD, Pareto/NBD and MBG/NBD compared on the last holdoutDays (times in days since the earliest purchase). */
-  comparison?: ComparisonReport;
-  comparisonSkipped?: string;
-  /** The comparison's choice other than BG/NBD, fitted on the whole history: the version scores with it if converged. */
-  live?: { model: CountModelName; params: Record<string, number>; logLikelihood: number; converged: boolean };
-}
-
-export const DEFAULT_MIN_CUSTOMERS = 100;
-
-/** One segment's BG/NBD fit in a version. */
-export interface SegmentFit {
-  segment: string;
-  customers: number;
-  params: BgNbdParams;
-  logLikelihood: number;
-  converged: boolean;
-  /** As the pooled fit's: the live P(alive) intervals of the segment's customers. */
-  logCovariance: number[][] | null;
-}
-
-/**
- * BG/NBD per segment ('' is no segment: the pooled fit covers it) with at least `minBuyers` buyers; the rest, and any
- * fit that throws, go to `skipped` with the reason. Segments are fitted largest first.
- */
-export function fitSegments(inputs: readonly { segment: string; x: number; tx: number; T: number }[], minBuyers: number): { fits: SegmentFit[]; skipped: Record<string, string> } {
-  const bySegment = new Map<string, CustomerSummary[]>();
-  for (const i of inputs) {
-    if (!i.segment) continue;
-    let list = bySegment.get(i.segment);
-    if (!list) bySegment.set(i.segment, (list = []));
-    list.push({ x: i.x, tx: i.tx, T: i.T });
-  }
-  const fits: SegmentFit[] = [];
-  const skipped: Record<string, string> = {};
-  for (const [segment, data] of [...bySegment].sort((a, b) => b[1].length - a[1].length)) {
-    if (data.length < minBuyers) {
-      skipped[segment] = `${data.length} buyers, at least ${minBuyers} needed (minSegmentBuyers)`;
-      continue;
-    }
-    try {
-      const fit = fitBgNbd(data, { minCustomers: minBuyers });
-      fits.push({ segment, customers: data.length, params: fit.params, logLikelihood: fit.logLikelihood, converged: fit.converged, logCovariance: logCovariance(fit.params, data).logCovariance });
-    } catch (err) {
-      skipped[segment] = errorMessage(err);
-    }
-  }
-  return { fits, skipped };
-}
-
-/**
- * Fits both models on every customer's purchases in `events` as of `asOfMs`, with x, t_x and T computed exactly as
- * the live windows compute them (modelInputs), and stores the fits in model_params with one fit date.
- */
-export async function fitFromClickHouse(
-  ch: ClickHouseClient,
-  options: { asOfMs: number; fittedAtMs: number; minCustomers?: number; minSegmentBuyers?: number; holdoutDays?: number; progress?: (step: string) => void },
-): Promise<ClickHouseModelFit> {
-  const minCustomers = options.minCustomers ?? DEFAULT_MIN_CUSTOMERS;
-  const asOf = isoSeconds(options.asOfMs);
-  const source = `${ch.database}.events as of ${asOf}`;
-  const step = options.progress ?? (() => undefined);
-  step(`reading every customer's purchases from ${source}`);
-  const minSegmentBuyers = options.minSegmentBuyers ?? 0;
-  const histories = await readPurchaseHistories(ch, options.asOfMs, { segments: minSegmentBuyers > 0 });
-  if (histories.length < minCustomers) {
-    throw new VigilError(
-      'MODEL_INPUT_INVALID',
-      `${source} has purchases of ${histories.length} customer${histories.length === 1 ? '' : 's'}; BG/NBD needs at least ${minCustomers} (--min-customers) to be fitted`,
-    );
-  }
-  const nowMin = Math.floor(options.asOfMs / MINUTE_MS);
-  const inputs = histories.map((h) => modelInputs(h.history, nowMin));
-  step(`fitting BG/NBD on ${inputs.length.toLocaleString('en-US')} customers`);
-  const bg = fitBgNbd(inputs.map(({ x, tx, T }) => ({ x, tx, T })), { minCustomers });
-  const uncertainty = logCovariance(bg.params, inputs);
-  const fit: ClickHouseModelFit = {
-    bgnbd: { params: bg.params, logLikelihood: bg.logLikelihood, converged: bg.converged, standardErrors: uncertainty.standardErrors },
-    unit: 'days',
-    customers: inputs.length,
-    source,
-    asOf,
-    fittedAt: isoSeconds(options.fittedAtMs),
-    model: '',
-  };
-  // Gamma-Gamma takes repeat buyers with a positive mean repeat spend; purchases without a value carry none.
-  const spenders = inputs.filter((i) => i.x > 0 && i.meanRepeatSpend > 0);
-  if (spenders.length >= minCustomers) {
-    step(`fitting Gamma-Gamma on ${spenders.length.toLocaleString('en-US')} repeat buyers`);
-    const gg = fitGammaGamma(spenders.map((i) => ({ x: i.x, mValue: i.meanRepeatSpend })), { minCustomers });
-    fit.gammaGamma = {
-      params: gg.params,
-      logLikelihood: gg.logLikelihood,
-      converged: gg.converged,
-      customers: gg.customers,
-      frequencySpendCorrelation: gg.frequencySpendCorrelation,
-    };
-  } else {
-    fit.gammaGammaSkipped = `${spenders.length} repeat buyers with spend, at least ${minCustomers} needed (--min-customers)`;
-  }
-  if (minSegmentBuyers > 0) {
-    step(`fitting BG/NBD per segment with at least ${minSegmentBuyers} buyers`);
-    const segmented = fitSegments(histories.map((h, k) => ({ segment: h.segment ?? '', x: inputs[k].x, tx: inputs[k].tx, T: inputs[k].T })), minSegmentBuyers);
-    fit.segments = segmented.fits;
-    if (Object.keys(segmented.skipped).length > 0) fit.segmentsSkipped = segmented.skipped;
-  }
-  const fittedAtMs = Math.floor(options.fittedAtMs / 1000) * 1000;
-  // The comparison first: the version stored below carries the chosen model's fit when it is not BG/NBD.
-  const holdoutDays = options.holdoutDays ?? DEFAULT_HOLDOUT_DAYS;
-  if (holdoutDays > 0) step(`comparing BG/NBD, Pareto/NBD and MBG/NBD on the last ${holdoutDays} days`);
-  const outcome = holdoutDays > 0 ? await compareOnHoldout(ch, histories, { asOfMs: options.asOfMs, holdoutDays, minCustomers }) : null;
-  const compared = typeof outcome === 'string' ? ((fit.comparisonSkipped = outcome), null) : outcome;
-  const chosenName = compared?.comparison.chosen;
-  let chosen: StoredModel['chosen'], storedChoice: ModelFitRecord | undefined;
-  if (chosenName && chosenName !== 'bgnbd') {
-    step(`fitting ${COUNT_MODELS[chosenName].label}, the holdout's choice, on ${inputs.length.toLocaleString('en-US')} customers for live scoring`);
-    const summaries = inputs.map(({ x, tx, T }) => ({ x, tx, T }));
-    const full = COUNT_MODELS[chosenName].fit(summaries, { minCustomers });
-    const logCovariance = parameterUncertainty(chosenName, full.params, summaries).logCovariance;
-    fit.live = { model: chosenName, params: full.params, logLikelihood: full.logLikelihood, converged: full.converged };
-    if (full.converged) chosen = { model: chosenName, params: full.params, logCovariance }; // else stored, not read
-    storedChoice = { ...fit.live, customers: inputs.length, logCovariance };
-  }
-  const ggUsable = fit.gammaGamma?.converged === true;
-  fit.model = storedModelName({ fittedAtMs, gammaGamma: ggUsable ? fit.gammaGamma!.params : null, chosen });
-  step(`storing ${fit.model} in model_params`);
-  // One insert: the watch never reads a version without the chosen model's row that names it.
-  await storeModelFits(ch, fittedAtMs, source, [
-    { model: BGNBD_MODEL, params: bg.params, logLikelihood: bg.logLikelihood, customers: inputs.length, converged: bg.converged, logCovariance: uncertainty.logCovariance },
-    ...(fit.gammaGamma
-      ? [{ model: GAMMA_GAMMA_MODEL, params: fit.gammaGamma.params, logLikelihood: fit.gammaGamma.logLikelihood, customers: fit.gammaGamma.customers, converged: fit.gammaGamma.converged } as const]
-      : []),
-    ...(fit.segments ?? []).map((s) => ({ model: BGNBD_MODEL, params: s.params, logLikelihood: s.logLikelihood, customers: s.customers, converged: s.converged, segment: s.segment, logCovariance: s.logCovariance }) as const),
-    ...[storedChoice ?? []].flat(),
-  ]);
-  if (compared) {
-    fit.comparison = compared.report;
-    step(`storing the comparison (chosen: ${compared.report.chosen}) in model_selection and its tracking plot in model_tracking`);
-    const selection = modelSelectionRows(compared.comparison, compared.uncertainty, { fittedAtMs, originMs: compared.originMs, source });
-    await Promise.all([storeModelSelection(ch, selection), storeModelTracking(ch, compared.tracking(fittedAtMs))]);
-  }
-  return fit;
-}
-
-export const DEFAULT_HOLDOUT_DAYS = 90;
-
-/**
- * Calibration summaries as of asOf − holdoutDays (the same query, earlier), holdout counts as the purchases since;
- * times in days since the earliest first purchase. A reason instead when the calibration period is too thin.
- */
-async function compareOnHoldout(
-  ch: ClickHouseClient,
-  histories: Awaited<ReturnType<typeof readPurchaseHistories>>,
-  o: { asOfMs: number; holdoutDays: number; minCustomers: number },
-) {
-  const calibrationEndMs = o.asOfMs - o.holdoutDays * DAY_MS;
-  const earlier = await readPurchaseHistories(ch, calibrationEndMs);
-  const now = new Map(histories.map((h) => [h.customerId, h.history.purchases]));
-  const calibration = earlier.map((h) => ({ customerId: h.customerId, ...modelInputs(h.history, Math.floor(calibrationEndMs / MINUTE_MS)) }));
-  if (calibration.length < o.minCustomers || !calibration.some((c) => c.x > 0)) {
-    return `${calibration.length} customers bought before the holdout's start, ${calibration.filter((c) => c.x > 0).length} of them again: too few to compare (at least ${o.minCustomers}, some repeat buyers)`;
-  }
-  const originMs = earlier.reduce((min, h) => Math.min(min, h.history.firstMin), Number.POSITIVE_INFINITY) * MINUTE_MS;
-  const calibrationEnd = (calibrationEndMs - originMs) / DAY_MS;
-  const holdoutPurchases = earlier.map((h) => (now.get(h.customerId) ?? h.history.purchases) - h.history.purchases);
-  const comparison = compareModels({ calibration, holdoutPurchases, calibrationEnd, holdoutEnd: calibrationEnd + o.holdoutDays }, { minCustomers: o.minCustomers });
-  const firstDays = earlier.map((h) => (h.history.firstMin * MINUTE_MS - originMs) / DAY_MS);
-  const tracking = await chosenModelTracking(ch, { comparison, firstDays, originMs, calibrationEndMs, asOfMs: o.asOfMs });
-  return { comparison, originMs, tracking, ...buildComparisonReport(comparison, calibration, 'days') };
-}
-
-function isoSeconds(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 export interface ModelFitIo {

@@ -87,13 +87,17 @@ describe('watchStoredModel', () => {
     expect(set.forSegment('vip').pAlive(3, 40, 100)).not.toBeCloseTo(set.pAlive(3, 40, 100), 3);
   });
 
-  it('scores the pooled customers with the count model the refit chose, named by it; segments keep BG/NBD', async () => {
+  it('scores the pooled customers and the segments with the count model the refit chose, named by it', async () => {
     const config = parseConfig({}).signals.model;
     const { db, ch } = fakeClickHouse();
     db.fittedS = 1_800_000_000;
-    db.segments = { vip: { r: 2, alpha: 10, a: 0.1, b: 5 } };
     const pareto = { r: 0.55, alpha: 10.58, s: 0.61, beta: 11.67 };
-    db.extra = [{ model: 'pareto_nbd', params: { ...pareto, unit: 'days', logCovariance: [[0.01, 0, 0, 0], [0, 0.01, 0, 0], [0, 0, 0.01, 0], [0, 0, 0, 0.01]] } }];
+    const vipPareto = { r: 2, alpha: 10, s: 0.2, beta: 40 };
+    const identity = [[0.01, 0, 0, 0], [0, 0.01, 0, 0], [0, 0, 0.01, 0], [0, 0, 0, 0.01]];
+    db.extra = [
+      { model: 'pareto_nbd', params: { ...pareto, unit: 'days', logCovariance: identity } },
+      { model: 'pareto_nbd', segment: 'vip', params: { ...vipPareto, unit: 'days', logCovariance: identity } },
+    ];
     const target = { model: configuredPurchaseModel(config), setModel(m: PurchaseModelSet) { target.model = m; } };
     const watch = watchStoredModel({ ch, config, log: silentLogger, target, clock: new ManualClock(0) });
     await watch.ready;
@@ -103,7 +107,17 @@ describe('watchStoredModel', () => {
     expect(set.pAlive(3, 40, 100)).toBe(paretoNbdPAlive(pareto, 3, 40, 100));
     expect(set.pAliveInterval?.(3, 40, 100).upper).toBeGreaterThan(set.pAlive(3, 40, 100));
     expect(set.forSegment('vip').name).toBe('pareto_nbd:2027-01-15T08:00:00Z,gg:config@vip');
-    expect(set.forSegment('vip').pAlive(3, 40, 100)).toBe(bgNbdPAlive({ r: 2, alpha: 10, a: 0.1, b: 5 }, 3, 40, 100));
+    // the segment's fit is of the chosen model too, with its own interval
+    expect(set.forSegment('vip').pAlive(3, 40, 100)).toBe(paretoNbdPAlive(vipPareto, 3, 40, 100));
+    expect(set.forSegment('vip').pAliveInterval?.(3, 40, 100).lower).toBeLessThan(set.forSegment('vip').pAlive(3, 40, 100));
+    // a version stored before segments followed the choice: its BG/NBD segment rows still score their segment
+    db.extra = [db.extra[0]];
+    db.segments = { vip: { r: 2, alpha: 10, a: 0.1, b: 5 } };
+    const old = { model: configuredPurchaseModel(config), setModel(m: PurchaseModelSet) { old.model = m; } };
+    const again = watchStoredModel({ ch, config, log: silentLogger, target: old, clock: new ManualClock(0) });
+    await again.ready;
+    again.stop();
+    expect(old.model.forSegment('vip').pAlive(3, 40, 100)).toBe(bgNbdPAlive({ r: 2, alpha: 10, a: 0.1, b: 5 }, 3, 40, 100));
   });
 
   it('builds the live set of a stored version with each model: BG/NBD without a choice, else the chosen one', () => {

@@ -5,7 +5,7 @@
 import type { VigilConfig } from '../config/schema.js';
 import type { BgNbdParams } from '../signals/models/bgnbd.js';
 import type { GammaGammaParams } from '../signals/models/gammaGamma.js';
-import { COUNT_MODELS, type ModelParams } from '../signals/models/countModels.js';
+import { COUNT_MODELS, type CountModelName, type ModelParams } from '../signals/models/countModels.js';
 import { createCountPurchaseModel, createPurchaseModel, purchaseModelSet, segmentModelName, type PurchaseHistory, type PurchaseModel, type PurchaseModelSet } from '../signals/purchaseModel.js';
 import { backgroundClock, every, type Scheduler } from '../shared/clock.js';
 import { errorMessage, VigilError } from '../shared/errors.js';
@@ -101,13 +101,16 @@ export interface StoredModel {
   bgnbd: BgNbdParams;
   /** Null when that fit had no Gamma-Gamma (too few repeat buyers with spend) or it did not converge. */
   gammaGamma: GammaGammaParams | null;
-  /** The converged BG/NBD fits of customer segments in this version, by segment (none: pooled for all). */
-  segments?: Record<string, BgNbdParams>;
-  /** The BG/NBD fits' stored log-covariances by segment ('' the pooled fit's), where stored: P(alive) intervals. */
+  /**
+   * The converged fits of customer segments in this version, by segment (none: pooled for all): of the count model
+   * the version scores with (the chosen one, else BG/NBD).
+   */
+  segments?: Record<string, { model: CountModelName; params: ModelParams }>;
+  /** Stored log-covariances by segment ('' the pooled BG/NBD fit's), where stored: P(alive) intervals. */
   logCovariance?: Record<string, number[][]>;
   /**
    * The count model the holdout comparison chose, when not BG/NBD: its pooled fit scores every customer without a
-   * segment fit of their own (segments keep BG/NBD; BG/NBD stays the drift reference).
+   * segment fit of their own (BG/NBD stays the drift reference).
    */
   chosen?: { model: ChosenModelName; params: ModelParams; logCovariance: number[][] | null };
 }
@@ -144,11 +147,12 @@ export async function readLatestModel(ch: ClickHouseClient, fittedAtMs?: number)
   const bg = rows.find((r) => r.model === BGNBD_MODEL && !r.segment);
   if (!bg) return null;
   const gg = rows.find((r) => r.model === GAMMA_GAMMA_MODEL && !r.segment);
-  const segments: Record<string, BgNbdParams> = {};
+  const segments: NonNullable<StoredModel['segments']> = {};
   const logCovariance: Record<string, number[][]> = {};
   for (const r of rows) {
-    if (r.model !== BGNBD_MODEL) continue;
-    if (r.segment) segments[r.segment] = pick(r.params, ['r', 'alpha', 'a', 'b']) as unknown as BgNbdParams;
+    const model = r.model === BGNBD_MODEL ? BGNBD_MODEL : CHOSEN_MODELS.find((m) => m === r.model);
+    if (!model || (!r.segment && model !== BGNBD_MODEL)) continue;
+    if (r.segment) segments[r.segment] = { model, params: pick(r.params, COUNT_MODELS[model].paramNames) };
     const cov = covarianceOf(r.params);
     if (cov) logCovariance[r.segment ?? ''] = cov;
   }
@@ -190,7 +194,7 @@ export function versionFittedAt(name: string): number | null {
 
 /**
  * The live model set of a stored version: the pooled fit (the chosen count model's when the version has one, else
- * BG/NBD's) for every customer, each segment's BG/NBD (with the pooled spend model) for that segment's. Throws when the pooled parameters cannot be used; a segment whose parameters
+ * BG/NBD's) for every customer, each segment's fit (of the same count model, with the pooled spend model) for that segment's. Throws when the pooled parameters cannot be used; a segment whose parameters
  * cannot be is left to the pooled fit and named in `unusable`.
  */
 export function storedModelSet(config: Pick<ModelConfig, 'valueHorizonDays' | 'annualDiscountRate' | 'gammaGamma'>, stored: StoredModel): { set: PurchaseModelSet; unusable: string[] } {
@@ -201,9 +205,9 @@ export function storedModelSet(config: Pick<ModelConfig, 'valueHorizonDays' | 'a
     : createPurchaseModel(config, stored.bgnbd, gg, name, stored.logCovariance?.['']);
   const segments = new Map<string, PurchaseModel>();
   const unusable: string[] = [];
-  for (const [segment, params] of Object.entries(stored.segments ?? {})) {
+  for (const [segment, fit] of Object.entries(stored.segments ?? {})) {
     try {
-      segments.set(segment, createPurchaseModel(config, params, gg, segmentModelName(name, segment), stored.logCovariance?.[segment]));
+      segments.set(segment, createCountPurchaseModel(config, fit.model, fit.params, gg, segmentModelName(name, segment), stored.logCovariance?.[segment]));
     } catch {
       unusable.push(segment);
     }

@@ -1,7 +1,7 @@
 // The scheduled refit's worker thread (modelRefit.ts starts it): the fit of `vigil model fit` from ClickHouse, with the
 // last accepted version read first, so the processor's event loop never runs the optimiser.
 import { parentPort, workerData } from 'node:worker_threads';
-import { fitFromClickHouse } from '../cli/modelFit.js';
+import { fitFromClickHouse } from '../cli/modelFitClickHouse.js';
 import type { VigilConfig } from '../config/schema.js';
 import { errorMessage } from '../shared/errors.js';
 import { createClickHouseClient } from '../sinks/clickhouse/client.js';

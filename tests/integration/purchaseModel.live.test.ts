@@ -4,7 +4,8 @@
 // offline from the same x, t_x and T (read from ClickHouse as the fitting command reads them).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from 'nats';
-import { runModelFit, type ClickHouseModelFit } from '../../src/cli/modelFit.js';
+import { runModelFit } from '../../src/cli/modelFit.js';
+import type { ClickHouseModelFit } from '../../src/cli/modelFitClickHouse.js';
 import type { VigilConfig } from '../../src/config/schema.js';
 import type { RunningProcessor } from '../../src/runtime/processor.js';
 import type { ClickHouseClient } from '../../src/sinks/clickhouse/client.js';

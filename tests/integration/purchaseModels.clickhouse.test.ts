@@ -2,7 +2,7 @@
 // runs) and current ClickHouse (chdb, in-process). Purchase histories from `events` against hand-worked values,
 // fits stored in and read back from `model_params`, and `vigil model fit` from ClickHouse end to end.
 import { describe, expect, it } from 'vitest';
-import { fitFromClickHouse } from '../../src/cli/modelFit.js';
+import { fitFromClickHouse } from '../../src/cli/modelFitClickHouse.js';
 import { toChDateTime, type ClickHouseClient } from '../../src/sinks/clickhouse/client.js';
 import { readLatestModel, readPurchaseHistories, storedModelName, storeModelFits } from '../../src/sources/purchaseModels.js';
 import { latestFitDate, readAcceptedFit } from '../../src/sources/modelRefitQueries.js';
@@ -185,11 +185,11 @@ describe.each(CLICKHOUSE_ENGINES)('purchase models in %s', (_name, make) => {
       bgnbd: fit.bgnbd.params,
       // every purchase is worth 10: the spend model may not converge, and then is not part of the version
       gammaGamma: fit.gammaGamma?.converged ? fit.gammaGamma.params : null,
-      segments: { basic: fit.segments![1].params, vip: fit.segments![0].params },
+      segments: { basic: { model: 'bgnbd', params: fit.segments![1].params }, vip: { model: 'bgnbd', params: fit.segments![0].params } },
       logCovariance: { '': expect.any(Array), basic: fit.segments![1].logCovariance, vip: fit.segments![0].logCovariance },
     });
     // the vip buyers' own fit: a higher purchase rate than the pooled one
-    expect(latest!.segments!.vip.r / latest!.segments!.vip.alpha).toBeGreaterThan(latest!.bgnbd.r / latest!.bgnbd.alpha);
+    expect(latest!.segments!.vip.params.r / latest!.segments!.vip.params.alpha).toBeGreaterThan(latest!.bgnbd.r / latest!.bgnbd.alpha);
     // an older version by its date (a checkpoint's), and none for a date without a fit
     expect(await readLatestModel(ch, Date.parse('2026-11-20T12:00:01Z'))).toMatchObject({ fittedAtMs: Date.parse('2026-11-20T12:00:01Z'), segments: {} });
     expect(await readLatestModel(ch, Date.parse('2026-11-20T12:00:02Z'))).toBeNull();

@@ -2,7 +2,7 @@
 // how many purchases to expect, from each customer's repeat purchases x, recency t_x and age T.
 import { VigilError } from '../../shared/errors.js';
 import { dropoutCountProbabilityIfAlive, logCountProbability } from './countDistribution.js';
-import { fitLogParameters, groupSummaries, logRepeatRate, validateSummaries, type CustomerSummary, type FitOptions, type ModelFit } from './mle.js';
+import { fitLogParameters, groupSummaries, logRepeatRate, searchSample, validateSummaries, type CustomerSummary, type FitOptions, type ModelFit } from './mle.js';
 import { hypergeometricPFQ, lnGamma, logAddExp } from './specialFunctions.js';
 
 export type { CustomerSummary, ModelFit };
@@ -161,10 +161,16 @@ const fromVector = (v: readonly number[]): BgNbdParams => ({ r: v[0], alpha: v[1
 export function fitBgNbd(data: readonly CustomerSummary[], options: FitBgNbdOptions = {}): BgNbdFit {
   validateBgNbdInput(data, options.minCustomers ?? 10);
   // Identical (x, t_x, T) rows are common with whole-day or whole-week data; each is evaluated once with a weight.
-  const grouped = groupSummaries(data);
-  const columns = toColumns(grouped.x, grouped.tx, grouped.T, grouped.weights);
+  const total = (rows: readonly CustomerSummary[]) => {
+    const grouped = groupSummaries(rows);
+    const columns = toColumns(grouped.x, grouped.tx, grouped.T, grouped.weights);
+    return (v: readonly number[]) => columnsLogLikelihood(fromVector(v), columns);
+  };
+  // A large fit searches on a sample first (mle.ts).
+  const sample = searchSample(data, options);
+  const search = sample ? { total: total(sample), customers: sample.length } : undefined;
   // Start at r = a = b = 1 with alpha set so that r / alpha matches the observed repeat rate.
-  const fit = fitLogParameters('BG/NBD', (v) => columnsLogLikelihood(fromVector(v), columns), [0, logRepeatRate(data), 0, 0], data.length, options);
+  const fit = fitLogParameters('BG/NBD', total(data), [0, logRepeatRate(data), 0, 0], data.length, options, search);
   return { ...fit, params: fromVector(fit.params) };
 }
 

@@ -1,8 +1,11 @@
 // Maximum likelihood for the purchase-count models (BG/NBD, MBG/NBD, Pareto/NBD): identical (x, t_x, T) rows
 // grouped into one weighted row (exact: they are sufficient statistics), log-parameters so every parameter stays
-// positive, and the same multi-start Nelder–Mead for every model.
+// positive, and the same multi-start Nelder–Mead for every model. A large fit searches on a sample of customers and
+// finishes on all of them with Newton steps (searchSample, fitLogParameters).
 import { VigilError } from '../../shared/errors.js';
+import { newtonMinimise } from './newton.js';
 import { minimiseFromStarts, type MultiStartOptions } from './nelderMead.js';
+import { createRng } from './random.js';
 
 /** One customer in model time units: x repeat purchases, the last at t_x, observed for T since the first. */
 export interface CustomerSummary {
@@ -71,6 +74,38 @@ export interface FitOptions extends MultiStartOptions {
   minCustomers?: number;
   /** L2 penalty on the parameters, added to the mean negative log-likelihood (default 0). */
   penalizer?: number;
+  /**
+   * Above twice this many customers, the multi-start search runs on a seeded sample of this many and Newton steps on
+   * every customer finish from its optimum (default 50,000; 0 or Infinity: search on every customer).
+   */
+  searchCustomers?: number;
+}
+
+export const DEFAULT_SEARCH_CUSTOMERS = 50_000;
+
+/** The search stage's customers: a seeded simple random sample of searchCustomers, or null to search on all. */
+export function searchSample<T>(data: readonly T[], options: FitOptions = {}): T[] | null {
+  const m = options.searchCustomers ?? DEFAULT_SEARCH_CUSTOMERS;
+  if (!(m > 0) || !Number.isFinite(m) || data.length <= 2 * m) return null;
+  return seededSample(data, m, options.seed ?? 1);
+}
+
+/** A simple random sample of m of `data` (all of it when m ≥ its length), in data's order, repeatable from the seed. */
+export function seededSample<T>(data: readonly T[], m: number, seed: number): T[] {
+  if (m >= data.length) return [...data];
+  // Selection sampling (Knuth's algorithm S): each item in turn with probability (still needed) / (still left).
+  const rng = createRng(seed + 0x5eed);
+  const sample: T[] = [];
+  for (let i = 0; i < data.length && sample.length < m; i++) {
+    if ((data.length - i) * rng.uniform() < m - sample.length) sample.push(data[i]);
+  }
+  return sample;
+}
+
+/** The search stage of a large fit: the total log-likelihood of the sample and its size. */
+export interface SearchStage {
+  total: (params: readonly number[]) => number;
+  customers: number;
 }
 
 export interface ModelFit<P> {
@@ -79,7 +114,7 @@ export interface ModelFit<P> {
   logLikelihood: number;
   /** The winning run met its tolerances before its iteration limit. */
   converged: boolean;
-  /** Nelder–Mead iterations of the winning run, polishing restarts included. */
+  /** Nelder–Mead iterations of the winning run, polishing restarts included (and Newton steps, for a large fit). */
   iterations: number;
 }
 
@@ -96,7 +131,10 @@ export function logRepeatRate(data: readonly CustomerSummary[]): number {
 
 /**
  * Maximises totalLogLikelihood over log-parameters from `baseLog`, with the mean negative log-likelihood per
- * customer (plus the penalty) as the objective so the tolerances mean the same at any size.
+ * customer (plus the penalty) as the objective so the tolerances mean the same at any size. With a `search` stage
+ * (a sample of the customers), the multi-start search runs on it and Newton steps on every customer finish from its
+ * optimum: about 100 evaluations of the whole data instead of about 700. Where Newton cannot work from there (a
+ * Hessian that is not positive definite), Nelder–Mead on the whole data takes over from the same point.
  */
 export function fitLogParameters(
   model: string,
@@ -104,14 +142,25 @@ export function fitLogParameters(
   baseLog: readonly number[],
   customers: number,
   options: FitOptions = {},
+  search?: SearchStage,
 ): ModelFit<number[]> {
   const penalizer = options.penalizer ?? 0;
-  const objective = (theta: readonly number[]): number => {
+  const objectiveOf = (total: (params: readonly number[]) => number, n: number) => (theta: readonly number[]): number => {
     const params = theta.map(Math.exp);
     const penalty = penalizer * params.reduce((s, v) => s + v * v, 0);
-    return -totalLogLikelihood(params) / customers + penalty;
+    return -total(params) / n + penalty;
   };
-  const best = minimiseFromStarts(objective, baseLog, options);
+  const objective = objectiveOf(totalLogLikelihood, customers);
+  let best: { x: number[]; fx: number; converged: boolean; iterations: number };
+  if (search) {
+    const found = minimiseFromStarts(objectiveOf(search.total, search.customers), baseLog, options);
+    const finished = Number.isFinite(found.fx) ? newtonMinimise(objective, found.x) : null;
+    best = finished
+      ? { ...finished, iterations: found.iterations + finished.iterations }
+      : minimiseFromStarts(objective, Number.isFinite(found.fx) ? found.x : baseLog, { ...options, restarts: 1 });
+  } else {
+    best = minimiseFromStarts(objective, baseLog, options);
+  }
   if (!Number.isFinite(best.fx)) {
     throw new VigilError('MODEL_FIT_FAILED', `${model} likelihood was not finite at any point the optimiser tried`);
   }
@@ -132,8 +181,7 @@ export function fitByRows<P>(
   options: FitOptions = {},
 ): ModelFit<P> {
   validateSummaries(data, model, options.minCustomers ?? 10);
-  const g = groupSummaries(data);
-  const total = (v: readonly number[]) => {
+  const total = (g: GroupedSummaries) => (v: readonly number[]) => {
     const params = fromVector(v);
     let sum = 0;
     try {
@@ -143,6 +191,8 @@ export function fitByRows<P>(
     }
     return sum;
   };
-  const fit = fitLogParameters(model, total, baseLog, data.length, options);
+  const sample = searchSample(data, options);
+  const search = sample ? { total: total(groupSummaries(sample)), customers: sample.length } : undefined;
+  const fit = fitLogParameters(model, total(groupSummaries(data)), baseLog, data.length, options, search);
   return { ...fit, params: fromVector(fit.params) };
 }

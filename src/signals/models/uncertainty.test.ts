@@ -3,7 +3,8 @@ import { fitBgNbd, type BgNbdParams } from './bgnbd.js';
 import { cdnowSummaries } from './cdnow.testing.js';
 import { COUNT_MODELS, type ModelParams } from './countModels.js';
 import { simulateCustomers } from './simulate.js';
-import { customerIntervals, deltaInterval, formatInterval, invert, parameterUncertainty } from './uncertainty.js';
+import { invert } from './linearAlgebra.js';
+import { customerIntervals, deltaInterval, formatInterval, parameterUncertainty } from './uncertainty.js';
 
 const relative = (actual: number, expected: number) => Math.abs(actual - expected) / Math.abs(expected);
 

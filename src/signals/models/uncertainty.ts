@@ -4,6 +4,7 @@
 // formed on the logit or log scale so they stay inside (0, 1) or above 0.
 import { VigilError } from '../../shared/errors.js';
 import { COUNT_MODELS, type CountModelName, type ModelParams } from './countModels.js';
+import { invert } from './linearAlgebra.js';
 import { groupSummaries, type CustomerSummary } from './mle.js';
 
 export interface ParameterUncertainty {
@@ -16,26 +17,6 @@ export interface ParameterUncertainty {
 
 // Central differences in log space: 1e-3 keeps the rounding of a total near 1e4 (about 1e-12) well below h².
 const HESSIAN_STEP = 1e-3;
-
-/** Inverse of a symmetric positive-definite matrix by Gauss–Jordan with pivoting; null when it is not invertible. */
-export function invert(matrix: readonly (readonly number[])[]): number[][] | null {
-  const n = matrix.length;
-  const a = matrix.map((row, i) => [...row, ...Array.from({ length: n }, (_, j) => (i === j ? 1 : 0))]);
-  for (let col = 0; col < n; col++) {
-    let pivot = col;
-    for (let r = col + 1; r < n; r++) if (Math.abs(a[r][col]) > Math.abs(a[pivot][col])) pivot = r;
-    if (!(Math.abs(a[pivot][col]) > 1e-300)) return null;
-    [a[col], a[pivot]] = [a[pivot], a[col]];
-    const p = a[col][col];
-    for (let j = 0; j < 2 * n; j++) a[col][j] /= p;
-    for (let r = 0; r < n; r++) {
-      if (r === col) continue;
-      const f = a[r][col];
-      if (f !== 0) for (let j = 0; j < 2 * n; j++) a[r][j] -= f * a[col][j];
-    }
-  }
-  return a.map((row) => row.slice(n));
-}
 
 /** The observed information's inverse at `params` (a maximum of the likelihood of `data`). */
 export function parameterUncertainty(model: CountModelName, params: ModelParams, data: readonly CustomerSummary[]): ParameterUncertainty {

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { COUNT_MODEL_NAMES, COUNT_MODELS } from './countModels.js';
+import { searchSample } from './mle.js';
+import { newtonMinimise } from './newton.js';
+import { simulateCustomers } from './simulate.js';
+
+describe('newtonMinimise', () => {
+  it('finds the minimum of a smooth function from near it, in a few steps', () => {
+    // A shifted, correlated quartic bowl: minimum at (1, -2, 0.5).
+    const f = (v: readonly number[]) => {
+      const [a, b, c] = [v[0] - 1, v[1] + 2, v[2] - 0.5];
+      return a * a + 2 * b * b + 0.5 * c * c + 0.8 * a * b + a ** 4 + Math.exp(c) - c;
+    };
+    const r = newtonMinimise(f, [1.3, -1.7, 0.2]);
+    expect(r).not.toBeNull();
+    expect(r!.converged).toBe(true);
+    expect(r!.iterations).toBeLessThan(10);
+    expect(r!.x[0]).toBeCloseTo(1, 5);
+    expect(r!.x[1]).toBeCloseTo(-2, 5);
+    expect(r!.x[2]).toBeCloseTo(0.5, 5);
+  });
+
+  it('gives up (null) where the Hessian is not positive definite, so the caller falls back', () => {
+    // A saddle at the start: Newton would head for it, not for a minimum.
+    expect(newtonMinimise((v) => v[0] * v[0] - v[1] * v[1] + 0.01 * v[1] ** 4, [0.1, 0.1])).toBeNull();
+  });
+});
+
+describe('searchSample', () => {
+  it('samples exactly searchCustomers, repeatably from the seed, and only for data over twice that', () => {
+    const data = Array.from({ length: 10_000 }, (_, i) => i);
+    expect(searchSample(data, { searchCustomers: 5_000 })).toBeNull();
+    const a = searchSample(data, { searchCustomers: 1_000 })!;
+    expect(a).toHaveLength(1_000);
+    expect(new Set(a).size).toBe(1_000);
+    expect(searchSample(data, { searchCustomers: 1_000 })).toEqual(a);
+    expect(searchSample(data, { searchCustomers: 1_000, seed: 2 })).not.toEqual(a);
+    // Spread over the whole data, not its head: the mean of a uniform sample of 0..9999 is near 5,000.
+    expect(Math.abs(a.reduce((s, v) => s + v, 0) / a.length - 5_000)).toBeLessThan(300);
+    expect(searchSample(data, { searchCustomers: 0 })).toBeNull();
+  });
+});
+
+describe('a large fit: the search on a sample, Newton on every customer', () => {
+  // Minute-resolution times as the live windows keep them: nearly every row distinct.
+  const simulated = simulateCustomers({ customers: 4_000, bgNbd: { r: 0.24, alpha: 4.41 * 7, a: 0.79, b: 2.43 }, observationEnd: 546, acquisition: [0, 365], seed: 11 });
+  const data = simulated.map(({ x, tx, T }) => ({ x, tx: Math.round(tx * 1440) / 1440, T: Math.round(T * 1440) / 1440 }));
+
+  it.each(COUNT_MODEL_NAMES)('%s reaches the optimum the search on every customer reaches', (name) => {
+    const model = COUNT_MODELS[name];
+    const whole = model.fit(data, { searchCustomers: 0 });
+    const staged = model.fit(data, { searchCustomers: 800 });
+    expect(staged.converged).toBe(true);
+    // The same maximum: the log-likelihood to 1e-6 of a nat over 4,000 customers, each parameter to 1e-4.
+    expect(Math.abs(staged.logLikelihood - whole.logLikelihood)).toBeLessThan(1e-6);
+    for (const key of model.paramNames) expect(Math.abs(staged.params[key] / whole.params[key] - 1)).toBeLessThan(1e-4);
+  });
+});

@@ -1,0 +1,88 @@
+// Newton's method with central-difference derivatives, for the last steps of a large fit: started near the optimum
+// (the multi-start search on a sample of customers, mle.ts), it reaches the full data's optimum in two or three
+// steps of 2n² + 1 evaluations each, where Nelder–Mead polishing takes hundreds of evaluations of the whole data.
+import { invert, positiveDefinite } from './linearAlgebra.js';
+
+export interface NewtonResult {
+  x: number[];
+  fx: number;
+  /** Newton steps taken. */
+  iterations: number;
+  /** The last step moved every coordinate by less than xTolerance and gained less than fTolerance. */
+  converged: boolean;
+}
+
+export interface NewtonOptions {
+  /** Central-difference step (default 1e-3: the objectives here are means near 1, rounding near 1e-15). */
+  step?: number;
+  maxIterations?: number;
+  xTolerance?: number;
+  fTolerance?: number;
+}
+
+/** Gradient and Hessian of f at x by central differences: 2n² + 1 evaluations (n = 4: 33). */
+export function centralDerivatives(f: (x: readonly number[]) => number, x: readonly number[], h: number): { fx: number; gradient: number[]; hessian: number[][] } {
+  const n = x.length;
+  const at = (moves: [number, number][]): number => {
+    const v = [...x];
+    for (const [i, d] of moves) v[i] += d;
+    return f(v);
+  };
+  const fx = f(x);
+  const gradient = new Array<number>(n);
+  const hessian = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  for (let i = 0; i < n; i++) {
+    const up = at([[i, h]]);
+    const down = at([[i, -h]]);
+    gradient[i] = (up - down) / (2 * h);
+    hessian[i][i] = (up - 2 * fx + down) / (h * h);
+    for (let j = 0; j < i; j++) {
+      const d = (at([[i, h], [j, h]]) - at([[i, h], [j, -h]]) - at([[i, -h], [j, h]]) + at([[i, -h], [j, -h]])) / (4 * h * h);
+      hessian[i][j] = hessian[j][i] = d;
+    }
+  }
+  return { fx, gradient, hessian };
+}
+
+/**
+ * Minimises f from x0 by Newton steps with step halving. Returns null where Newton cannot work, so the caller falls
+ * back to a derivative-free method: the Hessian is not positive definite (x0 is not in the optimum's basin) or no
+ * halving of a step lowers f. A non-finite f counts as +Infinity.
+ */
+export function newtonMinimise(f: (x: readonly number[]) => number, x0: readonly number[], options: NewtonOptions = {}): NewtonResult | null {
+  const h = options.step ?? 1e-3;
+  const maxIterations = options.maxIterations ?? 20;
+  const xTolerance = options.xTolerance ?? 1e-6;
+  const fTolerance = options.fTolerance ?? 1e-12;
+  const value = (x: readonly number[]): number => {
+    const v = f(x);
+    return Number.isFinite(v) ? v : Number.POSITIVE_INFINITY;
+  };
+  let x = [...x0];
+  for (let iteration = 1; iteration <= maxIterations; iteration++) {
+    const { fx, gradient, hessian } = centralDerivatives(value, x, h);
+    if (!Number.isFinite(fx) || !gradient.every(Number.isFinite) || !hessian.every((row) => row.every(Number.isFinite))) return null;
+    const inverse = invert(hessian);
+    if (!inverse || !positiveDefinite(hessian)) return null;
+    const direction = inverse.map((row) => -row.reduce((s, v, j) => s + v * gradient[j], 0));
+    let t = 1;
+    let next: number[] | null = null;
+    let fNext = fx;
+    for (let halving = 0; halving < 30; halving++, t /= 2) {
+      const candidate = x.map((v, i) => v + t * direction[i]);
+      const fc = value(candidate);
+      if (fc <= fx) {
+        next = candidate;
+        fNext = fc;
+        break;
+      }
+    }
+    // No step lowers f. With a tiny Newton step that is rounding: x is the optimum to the precision f has (the step
+    // is far below any standard error). With a large one Newton is lost here: the caller falls back.
+    if (next === null) return Math.max(...direction.map((d) => Math.abs(d))) < 1e-4 ? { x, fx, iterations: iteration, converged: true } : null;
+    const moved = Math.max(...next.map((v, i) => Math.abs(v - x[i])));
+    x = next;
+    if (moved < xTolerance && fx - fNext < fTolerance) return { x, fx: fNext, iterations: iteration, converged: true };
+  }
+  return { x, fx: value(x), iterations: maxIterations, converged: false };
+}
