@@ -2,7 +2,7 @@
 // how many purchases to expect, from each customer's repeat purchases x, recency t_x and age T.
 import { VigilError } from '../../shared/errors.js';
 import { dropoutCountProbabilityIfAlive, logCountProbability } from './countDistribution.js';
-import { fitLogParameters, groupSummaries, logRepeatRate, searchSample, validateSummaries, type CustomerSummary, type FitOptions, type ModelFit } from './mle.js';
+import { fitByColumns, logRepeatRate, toColumns, validateSummaries, type Columns, type CustomerSummary, type FitOptions, type ModelFit } from './mle.js';
 import { hypergeometricPFQ, lnGamma, logAddExp } from './specialFunctions.js';
 
 export type { CustomerSummary, ModelFit };
@@ -42,45 +42,6 @@ export function bgNbdTotalLogLikelihood(
     throw new VigilError('MODEL_INPUT_INVALID', 'x, t_x, T (and weights) must have the same length');
   }
   return columnsLogLikelihood(params, toColumns(x, tx, T, weights));
-}
-
-interface Columns {
-  x: ArrayLike<number>;
-  tx: ArrayLike<number>;
-  T: ArrayLike<number>;
-  /** How many customers each row stands for; 1 each when absent. */
-  weights?: ArrayLike<number>;
-  /** Each row's position in distinctX: terms that depend on x only are computed once per distinct x. */
-  xIndex: Int32Array;
-  distinctX: Float64Array;
-  /** Scratch for those per-x terms, so the optimiser's inner loop allocates nothing. */
-  lead: Float64Array;
-  dropLead: Float64Array;
-}
-
-function toColumns(
-  x: ArrayLike<number>,
-  tx: ArrayLike<number>,
-  T: ArrayLike<number>,
-  weights?: ArrayLike<number>,
-): Columns {
-  const xIndex = new Int32Array(x.length);
-  const position = new Map<number, number>();
-  for (let i = 0; i < x.length; i++) {
-    let k = position.get(x[i]);
-    if (k === undefined) position.set(x[i], (k = position.size));
-    xIndex[i] = k;
-  }
-  return {
-    x,
-    tx,
-    T,
-    weights,
-    xIndex,
-    distinctX: Float64Array.from(position.keys()),
-    lead: new Float64Array(position.size),
-    dropLead: new Float64Array(position.size),
-  };
 }
 
 /** bgNbdLogLikelihood summed over columns, with its ln Γ terms computed once per distinct x. */
@@ -159,19 +120,8 @@ const fromVector = (v: readonly number[]): BgNbdParams => ({ r: v[0], alpha: v[1
 
 /** Maximum likelihood over log-parameters, so they stay positive, with Nelder–Mead from several starting points. */
 export function fitBgNbd(data: readonly CustomerSummary[], options: FitBgNbdOptions = {}): BgNbdFit {
-  validateBgNbdInput(data, options.minCustomers ?? 10);
-  // Identical (x, t_x, T) rows are common with whole-day or whole-week data; each is evaluated once with a weight.
-  const total = (rows: readonly CustomerSummary[]) => {
-    const grouped = groupSummaries(rows);
-    const columns = toColumns(grouped.x, grouped.tx, grouped.T, grouped.weights);
-    return (v: readonly number[]) => columnsLogLikelihood(fromVector(v), columns);
-  };
-  // A large fit searches on a sample first (mle.ts).
-  const sample = searchSample(data, options);
-  const search = sample ? { total: total(sample), customers: sample.length } : undefined;
   // Start at r = a = b = 1 with alpha set so that r / alpha matches the observed repeat rate.
-  const fit = fitLogParameters('BG/NBD', total(data), [0, logRepeatRate(data), 0, 0], data.length, options, search);
-  return { ...fit, params: fromVector(fit.params) };
+  return fitByColumns('BG/NBD', data, columnsLogLikelihood, fromVector, [0, logRepeatRate(data), 0, 0], options);
 }
 
 /** ln P(k purchases in (T, T + t] | x, t_x, T): given alive, lambda ~ Gamma(r + x, α + T), p ~ Beta(a, b + x). */

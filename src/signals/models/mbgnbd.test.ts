@@ -41,6 +41,9 @@ describe('MBG/NBD against published values (CDNOW)', () => {
     for (const key of ['r', 'alpha', 'a', 'b'] as const) expect(Math.abs(fit.params[key] - BTYDPLUS[key])).toBeLessThan(1e-3);
     // a likelihood a little above BG/NBD's −9582.4: one more way to drop out
     expect(fit.logLikelihood).toBeCloseTo(-9582.13, 1);
+    // the fit's sum over grouped columns (per-x terms once per x) is the sum of the row-by-row likelihood
+    const rows = cdnowSummaries().reduce((sum, c) => sum + mbgNbdLogLikelihood(fit.params, c.x, c.tx, c.T), 0);
+    expect(Math.abs(fit.logLikelihood - rows)).toBeLessThan(1e-8 * Math.abs(rows));
   });
 
   it('expects about 1.226 purchases in 39 weeks for CDNOW customer 1, as lifetimes checks it (within 0.05)', () => {

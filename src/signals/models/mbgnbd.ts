@@ -3,7 +3,7 @@
 // is Beta(a, b + x + 1), one coin more than BG/NBD's, which is how the expectations below reuse BG/NBD's.
 import { expectedPurchasesIfAlive } from './bgnbd.js';
 import { dropoutCountProbabilityIfAlive, logCountProbability } from './countDistribution.js';
-import { fitByRows, logRepeatRate, type CustomerSummary, type FitOptions, type ModelFit } from './mle.js';
+import { fitByColumns, logRepeatRate, type Columns, type CustomerSummary, type FitOptions, type ModelFit } from './mle.js';
 import { lnGamma, logAddExp } from './specialFunctions.js';
 
 /** lambda ~ Gamma(r, alpha); p ~ Beta(a, b) dropout at the first purchase and after each repeat one. */
@@ -50,6 +50,25 @@ export type MbgNbdFit = ModelFit<MbgNbdParams>;
 
 const fromVector = (v: readonly number[]): MbgNbdParams => ({ r: v[0], alpha: v[1], a: v[2], b: v[3] });
 
+/** mbgNbdLogLikelihood summed over columns, its ln Γ terms and ln a − ln(b + x) computed once per distinct x. */
+function columnsLogLikelihood(params: MbgNbdParams, columns: Columns): number {
+  const { r, alpha, a, b } = params;
+  const { x, tx, T, weights, xIndex, distinctX, lead, dropLead } = columns;
+  const constant = -lnGamma(r) + r * Math.log(alpha) + lnGamma(a + b) - lnGamma(b);
+  for (let k = 0; k < distinctX.length; k++) {
+    const xk = distinctX[k];
+    lead[k] = constant + lnGamma(r + xk) + lnGamma(b + xk + 1) - lnGamma(a + b + xk + 1);
+    dropLead[k] = Math.log(a) - Math.log(b + xk);
+  }
+  let total = 0;
+  for (let i = 0; i < x.length; i++) {
+    const k = xIndex[i];
+    const ll = lead[k] + logAddExp(-(r + x[i]) * Math.log(alpha + T[i]), dropLead[k] - (r + x[i]) * Math.log(alpha + tx[i]));
+    total += weights ? weights[i] * ll : ll;
+  }
+  return total;
+}
+
 export function fitMbgNbd(data: readonly CustomerSummary[], options: FitOptions = {}): MbgNbdFit {
-  return fitByRows('MBG/NBD', data, mbgNbdLogLikelihood, fromVector, [0, logRepeatRate(data), 0, 0], options);
+  return fitByColumns('MBG/NBD', data, columnsLogLikelihood, fromVector, [0, logRepeatRate(data), 0, 0], options);
 }

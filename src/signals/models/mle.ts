@@ -168,31 +168,66 @@ export function fitLogParameters(
   return { params, logLikelihood: totalLogLikelihood(params), converged: best.converged, iterations: best.iterations };
 }
 
+/** Grouped rows as columns, indexed by distinct x: a likelihood's terms that depend on x only, once per distinct x. */
+export interface Columns {
+  x: ArrayLike<number>;
+  tx: ArrayLike<number>;
+  T: ArrayLike<number>;
+  /** How many customers each row stands for; 1 each when absent. */
+  weights?: ArrayLike<number>;
+  /** Each row's position in distinctX: terms that depend on x only are computed once per distinct x. */
+  xIndex: Int32Array;
+  distinctX: Float64Array;
+  /** Scratch for those per-x terms (two per x), so the optimiser's inner loop allocates nothing. */
+  lead: Float64Array;
+  dropLead: Float64Array;
+}
+
+export function toColumns(
+  x: ArrayLike<number>,
+  tx: ArrayLike<number>,
+  T: ArrayLike<number>,
+  weights?: ArrayLike<number>,
+): Columns {
+  const xIndex = new Int32Array(x.length);
+  const position = new Map<number, number>();
+  for (let i = 0; i < x.length; i++) {
+    let k = position.get(x[i]);
+    if (k === undefined) position.set(x[i], (k = position.size));
+    xIndex[i] = k;
+  }
+  return {
+    x,
+    tx,
+    T,
+    weights,
+    xIndex,
+    distinctX: Float64Array.from(position.keys()),
+    lead: new Float64Array(position.size),
+    dropLead: new Float64Array(position.size),
+  };
+}
+
 /**
- * Validates, groups identical rows and fits: the path of every model whose likelihood is a sum over customers. A
- * likelihood that throws at some parameters (a series that will not converge there) counts as unusable there.
+ * Validates, groups identical rows into columns and fits: the path of every model whose likelihood is a sum over
+ * customers. A large fit searches on a sample's columns first (fitLogParameters).
  */
-export function fitByRows<P>(
+export function fitByColumns<P>(
   model: string,
   data: readonly CustomerSummary[],
-  rowLogLikelihood: (params: P, x: number, tx: number, T: number) => number,
+  columnsLogLikelihood: (params: P, columns: Columns) => number,
   fromVector: (v: readonly number[]) => P,
   baseLog: readonly number[],
   options: FitOptions = {},
 ): ModelFit<P> {
   validateSummaries(data, model, options.minCustomers ?? 10);
-  const total = (g: GroupedSummaries) => (v: readonly number[]) => {
-    const params = fromVector(v);
-    let sum = 0;
-    try {
-      for (let i = 0; i < g.x.length; i++) sum += g.weights[i] * rowLogLikelihood(params, g.x[i], g.tx[i], g.T[i]);
-    } catch {
-      return Number.NaN;
-    }
-    return sum;
+  const total = (rows: readonly CustomerSummary[]) => {
+    const g = groupSummaries(rows);
+    const columns = toColumns(g.x, g.tx, g.T, g.weights);
+    return (v: readonly number[]) => columnsLogLikelihood(fromVector(v), columns);
   };
   const sample = searchSample(data, options);
-  const search = sample ? { total: total(groupSummaries(sample)), customers: sample.length } : undefined;
-  const fit = fitLogParameters(model, total(groupSummaries(data)), baseLog, data.length, options, search);
+  const search = sample ? { total: total(sample), customers: sample.length } : undefined;
+  const fit = fitLogParameters(model, total(data), baseLog, data.length, options, search);
   return { ...fit, params: fromVector(fit.params) };
 }

@@ -50,6 +50,9 @@ describe('Pareto/NBD against published values (CDNOW)', () => {
     expect(fit.params.s).toBeCloseTo(0.606, 2);
     expect(fit.params.beta).toBeCloseTo(11.669, 1);
     expect(fit.logLikelihood).toBeCloseTo(-9595.0, 0);
+    // the fit's sum over grouped columns (per-x terms once per x) is the sum of the row-by-row likelihood
+    const rows = data.reduce((sum, c) => sum + paretoNbdLogLikelihood(fit.params, c.x, c.tx, c.T), 0);
+    expect(Math.abs(fit.logLikelihood - rows)).toBeLessThan(1e-8 * Math.abs(rows));
   });
 
   it('gives P(alive) 0.9979 for x=26, t_x=30.86, T=31 (BTYD walkthrough, p. 8)', () => {

@@ -2,7 +2,7 @@
 // the Pareto/NBD Model and Related Expressions" (2005): purchases at rate lambda ~ Gamma(r, alpha) while alive,
 // an exponential lifetime of rate mu ~ Gamma(s, beta), dropout possible at any moment, not only after a purchase.
 import { logCountProbability, logNegativeBinomial } from './countDistribution.js';
-import { fitByRows, logRepeatRate, type CustomerSummary, type FitOptions, type ModelFit } from './mle.js';
+import { fitByColumns, logRepeatRate, type Columns, type CustomerSummary, type FitOptions, type ModelFit } from './mle.js';
 import { gaussLegendreUnit, hyp2f1, lnGamma, logAddExp } from './specialFunctions.js';
 
 export interface ParetoNbdParams {
@@ -103,8 +103,34 @@ export type ParetoNbdFit = ModelFit<ParetoNbdParams>;
 
 const fromVector = (v: readonly number[]): ParetoNbdParams => ({ r: v[0], alpha: v[1], s: v[2], beta: v[3] });
 
+/**
+ * paretoNbdLogLikelihood summed over columns, its ln Γ terms and ln s − ln(r + s + x) once per distinct x. A series
+ * that will not converge at these parameters makes them unusable there (NaN).
+ */
+function columnsLogLikelihood(params: ParetoNbdParams, columns: Columns): number {
+  const { r, alpha, s, beta } = params;
+  const { x, tx, T, weights, xIndex, distinctX, lead, dropLead } = columns;
+  const constant = -lnGamma(r) + r * Math.log(alpha) + s * Math.log(beta);
+  for (let k = 0; k < distinctX.length; k++) {
+    lead[k] = constant + lnGamma(r + distinctX[k]);
+    dropLead[k] = Math.log(s) - Math.log(r + s + distinctX[k]);
+  }
+  let total = 0;
+  try {
+    for (let i = 0; i < x.length; i++) {
+      const k = xIndex[i];
+      const alive = -(r + x[i]) * Math.log(alpha + T[i]) - s * Math.log(beta + T[i]);
+      const ll = lead[k] + logAddExp(alive, dropLead[k] + logA0(params, x[i], tx[i], T[i]));
+      total += weights ? weights[i] * ll : ll;
+    }
+  } catch {
+    return Number.NaN;
+  }
+  return total;
+}
+
 export function fitParetoNbd(data: readonly CustomerSummary[], options: FitOptions = {}): ParetoNbdFit {
   // Start with the lifetime scale beta at the purchase-rate scale alpha: alpha = beta takes the simplest branch.
   const rate = logRepeatRate(data);
-  return fitByRows('Pareto/NBD', data, paretoNbdLogLikelihood, fromVector, [0, rate, 0, rate], options);
+  return fitByColumns('Pareto/NBD', data, columnsLogLikelihood, fromVector, [0, rate, 0, rate], options);
 }

@@ -102,7 +102,30 @@ export function hypergeometricPFQ(
  */
 export function hyp2f1(a: number, b: number, c: number, z: number, options?: SeriesOptions): number {
   if (z < 0) {
-    return Math.pow(1 - z, -a) * hypergeometricPFQ([a, c - b], [c], z / (z - 1), options);
+    return Math.pow(1 - z, -a) * gaussSeries(a, c - b, c, z / (z - 1), options);
+  }
+  return gaussSeries(a, b, c, z, options);
+}
+
+/**
+ * hypergeometricPFQ([a, b], [c], z) term for term, with its stopping bound, without the arrays and loops over them:
+ * the Pareto/NBD likelihood sums two of these per customer per evaluation of a fit. Anything unusual (a pole, |z| ≥ 1,
+ * a non-positive parameter, a series that will not end) goes to the general series, which says what is wrong.
+ */
+function gaussSeries(a: number, b: number, c: number, z: number, options: SeriesOptions = {}): number {
+  if (!(a > 0 && b > 0 && c > 0 && z >= 0 && z < 1)) return hypergeometricPFQ([a, b], [c], z, options);
+  const tolerance = options.relativeTolerance ?? 1e-15;
+  const maxTerms = options.maxTerms ?? 1_000_000;
+  let term = 1;
+  let sum = 1;
+  for (let m = 0; m < maxTerms; m++) {
+    term *= (z * (a + m) * (b + m)) / ((c + m) * (m + 1));
+    sum += term;
+    if (term === 0) return sum;
+    if (term > 1e-3 * sum) continue;
+    const next = m + 1;
+    const rho = z * Math.max(1, (a + next) / (next + 1)) * Math.max(1, (b + next) / (c + next));
+    if (rho < 1 && term * rho <= tolerance * (1 - rho) * sum) return sum;
   }
   return hypergeometricPFQ([a, b], [c], z, options);
 }
