@@ -17,7 +17,7 @@ import { evaluateHoldout, formatHoldoutTable } from '../signals/models/holdout.j
 import { compareModels } from '../signals/models/modelChoice.js';
 import { splitCalibrationHoldout } from '../signals/models/purchaseLog.js';
 import { trackingData, trackingSvg } from '../signals/models/trackingPlot.js';
-import { parameterUncertainty } from '../signals/models/uncertainty.js';
+import { gammaGammaUncertainty, parameterUncertainty } from '../signals/models/uncertainty.js';
 import { modelInputs } from '../signals/purchaseModel.js';
 import { modelSelectionRows, storeModelSelection } from '../sources/modelSelection.js';
 import { chosenModelTracking, storeModelTracking } from '../sources/modelTracking.js';
@@ -64,6 +64,9 @@ export interface ModelFitSummary {
     /** Repeat buyers the spend model was fitted on. */
     customers: number;
     frequencySpendCorrelation: number;
+    /** From the fit from ClickHouse: standard errors, and the covariance of ln(p, q, gamma) stored for the value intervals. */
+    standardErrors?: Record<string, number>;
+    logCovariance?: number[][] | null;
   };
   unit: TimeUnit;
   customers: number;
@@ -199,14 +202,10 @@ export async function fitFromClickHouse(
   const spenders = inputs.filter((i) => i.x > 0 && i.meanRepeatSpend > 0);
   if (spenders.length >= minCustomers) {
     step(`fitting Gamma-Gamma on ${spenders.length.toLocaleString('en-US')} repeat buyers`);
-    const gg = fitGammaGamma(spenders.map((i) => ({ x: i.x, mValue: i.meanRepeatSpend })), { minCustomers });
-    fit.gammaGamma = {
-      params: gg.params,
-      logLikelihood: gg.logLikelihood,
-      converged: gg.converged,
-      customers: gg.customers,
-      frequencySpendCorrelation: gg.frequencySpendCorrelation,
-    };
+    const spend = spenders.map((i) => ({ x: i.x, mValue: i.meanRepeatSpend }));
+    const gg = fitGammaGamma(spend, { minCustomers });
+    const { standardErrors, logCovariance } = gammaGammaUncertainty(gg.params, spend);
+    fit.gammaGamma = { params: gg.params, logLikelihood: gg.logLikelihood, converged: gg.converged, customers: gg.customers, frequencySpendCorrelation: gg.frequencySpendCorrelation, standardErrors, logCovariance };
   } else {
     fit.gammaGammaSkipped = `${spenders.length} repeat buyers with spend, at least ${minCustomers} needed (--min-customers)`;
   }
@@ -240,7 +239,7 @@ export async function fitFromClickHouse(
   await storeModelFits(ch, fittedAtMs, source, [
     { model: BGNBD_MODEL, params: bg.params, logLikelihood: bg.logLikelihood, customers: inputs.length, converged: bg.converged, logCovariance: uncertainty.logCovariance },
     ...(fit.gammaGamma
-      ? [{ model: GAMMA_GAMMA_MODEL, params: fit.gammaGamma.params, logLikelihood: fit.gammaGamma.logLikelihood, customers: fit.gammaGamma.customers, converged: fit.gammaGamma.converged } as const]
+      ? [{ model: GAMMA_GAMMA_MODEL, params: fit.gammaGamma.params, logLikelihood: fit.gammaGamma.logLikelihood, customers: fit.gammaGamma.customers, converged: fit.gammaGamma.converged, logCovariance: fit.gammaGamma.logCovariance } as const]
       : []),
     ...(fit.segments ?? []).map((s) => ({ model: BGNBD_MODEL, params: s.params, logLikelihood: s.logLikelihood, customers: s.customers, converged: s.converged, segment: s.segment, logCovariance: s.logCovariance }) as const),
     ...[storedChoice ?? []].flat(),

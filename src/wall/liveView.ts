@@ -33,6 +33,8 @@ export class LiveView {
   private readonly listeners = new Set<(f: WallFrame) => void>();
   private readonly statsHistory: ProcessorStats[] = [];
   private readonly atRisk = new Map<string, AtRiskEntry>();
+  /** The signal each entry came from, until its intervals are filled in; weak, so a replaced entry takes it along. */
+  private readonly unfilled = new WeakMap<AtRiskEntry, CustomerSignals['churn']>();
   private readonly startedAt: number;
   private lagSamples: number[] = [];
   private lastTick: { at: number; processed: number };
@@ -67,7 +69,10 @@ export class LiveView {
       this.atRisk.delete(customerId);
       return;
     }
-    this.atRisk.set(customerId, { customerId, risk: s.churn.risk, pAlive: s.churn.pAlive, valueAtRisk: s.churn.valueAtRisk, reasons: s.churn.reasons, updatedAt: now });
+    const entry: AtRiskEntry = { customerId, risk: s.churn.risk, pAlive: s.churn.pAlive, valueAtRisk: s.churn.valueAtRisk, reasons: s.churn.reasons, updatedAt: now };
+    this.atRisk.set(customerId, entry);
+    // Its intervals cost a few hundred model evaluations: worked out when a list shows the entry (shownAtRisk).
+    if (s.churn.intervals) this.unfilled.set(entry, s.churn);
     // Keep a bounded candidate set: twice the wall's list, the highest value at risk first.
     const cap = cfg.wall.atRiskListSize * 2;
     if (this.atRisk.size > cap * 2) {
@@ -118,7 +123,7 @@ export class LiveView {
   tickFrames(stats: ProcessorStats, nowMin: number, now: number): void {
     this.lastStats = { ...stats, alerts: this.alertTotals(now) };
     this.emit({ type: 'stats', stats: this.lastStats });
-    this.emit({ type: 'at_risk', atRisk: this.atRiskList() });
+    this.emit({ type: 'at_risk', atRisk: this.shownAtRisk() });
     this.emit({ type: 'overload', overload: this.deps.overload(nowMin, now) });
     if (this.deps.experience) this.emit({ type: 'experience', experience: this.deps.experience(this.deps.watermark(now)) });
   }
@@ -131,7 +136,7 @@ export class LiveView {
       serverTime: now,
       stats: this.lastStats,
       statsHistory: [...this.statsHistory],
-      atRisk: this.atRiskList(),
+      atRisk: this.shownAtRisk(),
       overload: this.deps.overload(Math.floor(this.deps.watermark(now) / MINUTE_MS), now),
       experience: this.deps.experience?.(this.deps.watermark(now)) ?? [],
       alerts: desk.engine.views().map((a) => desk.withSilences(a, now)),
@@ -152,6 +157,24 @@ export class LiveView {
 
   private atRiskList(n = this.deps.config.wall.atRiskListSize): AtRiskEntry[] {
     return [...this.atRisk.values()].sort((a, b) => b.valueAtRisk - a.valueAtRisk || b.risk - a.risk).slice(0, n);
+  }
+
+  /**
+   * The list the wall is sent, each entry with its intervals: worked out once an entry is shown, so per tick for at
+   * most the entries that changed among the shown ones, never per event.
+   */
+  private shownAtRisk(): AtRiskEntry[] {
+    const list = this.atRiskList();
+    for (let i = 0; i < list.length; i++) {
+      const churn = this.unfilled.get(list[i]);
+      if (churn === undefined) continue;
+      this.unfilled.delete(list[i]);
+      const intervals = churn.intervals?.();
+      if (intervals === undefined) continue;
+      list[i] = { ...list[i], intervals };
+      this.atRisk.set(list[i].customerId, list[i]);
+    }
+    return list;
   }
 
   private emit(frame: WallFrame): void {
