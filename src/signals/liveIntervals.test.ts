@@ -30,7 +30,8 @@ const SPEND_COV = [
   [-0.02, 0.006, 0.02],
   [-0.03, 0.02, 0.07],
 ];
-const CUSTOMERS: [number, number, number, number][] = [[2, 30.43, 38.86, 22.35], [7, 37, 38, 73.74], [1, 2, 60, 11.77], [0, 0, 38.86, 0], [26, 30.86, 31, 40]];
+// T on the hour grid the spread is worked out on (liveCustomerIntervals); off the grid below.
+const CUSTOMERS: [number, number, number, number][] = [[2, 30.43, 38.875, 22.35], [7, 37, 38, 73.74], [1, 2, 60, 11.77], [0, 0, 38.875, 0], [26, 30.86, 31, 40]];
 const relative = (actual: number, expected: number) => Math.abs(actual - expected) / Math.abs(expected);
 
 /** customerLifetimeValue's sum with the model's unconditional E[Y(t)] and the joint record's Gamma-Gamma parameters. */
@@ -74,6 +75,16 @@ describe.each(COUNT_MODEL_NAMES)('the live intervals of %s', (model) => {
         expect(relative(got.expectedPurchases90d[k], expected.expectedPurchases[k])).toBeLessThan(1e-6);
       }
     }
+  });
+
+  it('off the hour grid, keeps its estimates exact and its bounds within 1e-3 of deltaInterval’s', () => {
+    const [x, tx, T, m] = [2, 30.43, 38.86, 22.35];
+    const expected = deltaInterval((j) => valueOf(model, j, x, tx, T, m), { ...PARAMS[model], ...gg }, joint, { scale: 'log' });
+    const got = live.intervals!(x, tx, T, m, true);
+    expect(relative(got.value!.estimate, expected.estimate)).toBeLessThan(1e-5);
+    expect(relative(got.value!.lower, expected.lower)).toBeLessThan(1e-3);
+    expect(relative(got.value!.upper, expected.upper)).toBeLessThan(1e-3);
+    expect(got.pAlive.estimate).toBe(live.pAlive(x, tx, T));
   });
 
   it('has no value interval without the spend covariance or without spend, and no intervals without the count one', () => {

@@ -23,6 +23,11 @@ export interface LiveEstimates {
 const Z90 = 1.6448536269514722;
 const STEP = 1e-5;
 const HORIZON = 90;
+/** The grid of T (days) the spread is worked out on: an hour. */
+const HOURS_PER_DAY = 24;
+const HOUR = 1 / HOURS_PER_DAY;
+/** Spreads kept before the memo starts over (a few hundred bytes each). */
+const MAX_SPREADS = 10_000;
 const logit = (v: number): number => Math.log(v) - Math.log1p(-v);
 
 /**
@@ -65,9 +70,14 @@ export function liveCustomerIntervals(
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) v += g[i] * countCovariance[i][j] * g[j];
     return v;
   };
-  return (x, tx, T, meanRepeatSpend, hasSpend) => {
-    const m = Math.max(0, meanRepeatSpend);
-    const withValue = spendCovariance !== null && hasSpend;
+  // Variances by (x, t_x, T on the hour grid, with value): an open alert is re-sampled as its minute moves, and
+  // each time its reasons are read (alerts/customerRules.ts); the spread moves little in an hour, the estimates not
+  // at all (they are the live model's, at T).
+  const spreads = new Map<string, Float64Array>();
+  const spreadAt = (x: number, tx: number, T: number, withValue: boolean): Float64Array => {
+    const key = `${x} ${tx} ${T} ${withValue ? 1 : 0}`;
+    const known = spreads.get(key);
+    if (known !== undefined) return known;
     for (let i = 0; i < n; i++) {
       const name = names[i];
       // ln P(alive), its logit, ln E[Y(90) | alive] and ln of the discounted purchases, a step up then down.
@@ -85,6 +95,15 @@ export function liveCustomerIntervals(
       gExpected[i] = (lnAlive + ifAliveUp - ifAliveDown) / (2 * STEP);
       gValue[i] = (lnAlive + discountedUp - discountedDown) / (2 * STEP);
     }
+    const spread = Float64Array.of(countVariance(gLogit), countVariance(gExpected), withValue ? countVariance(gValue) : 0);
+    if (spreads.size >= MAX_SPREADS) spreads.clear();
+    spreads.set(key, spread);
+    return spread;
+  };
+  return (x, tx, T, meanRepeatSpend, hasSpend) => {
+    const m = Math.max(0, meanRepeatSpend);
+    const withValue = spendCovariance !== null && hasSpend;
+    const [logitVariance, expectedVariance, valueVariance] = spreadAt(x, tx, Math.max(tx, Math.round(T / HOUR) / HOURS_PER_DAY), withValue);
     const pAlive = live.pAlive(x, tx, T);
     const expected = live.expectedPurchases(HORIZON, x, tx, T);
     let valueInterval: Interval | null = null;
@@ -95,9 +114,9 @@ export function liveCustomerIntervals(
       const h = [1 - (p * x) / denominator, -q / denominator, gamma / (gamma + (x > 0 ? x * m : 0))];
       let spendVariance = 0;
       for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) spendVariance += h[i] * spendCovariance[i][j] * h[j];
-      valueInterval = logInterval(live.customerValue(x, tx, T, m), countVariance(gValue) + spendVariance);
+      valueInterval = logInterval(live.customerValue(x, tx, T, m), valueVariance + spendVariance);
     }
-    return { pAlive: logitInterval(pAlive, countVariance(gLogit)), expectedPurchases90d: logInterval(expected, countVariance(gExpected)), value: valueInterval };
+    return { pAlive: logitInterval(pAlive, logitVariance), expectedPurchases90d: logInterval(expected, expectedVariance), value: valueInterval };
   };
 }
 

@@ -33,8 +33,6 @@ export class LiveView {
   private readonly listeners = new Set<(f: WallFrame) => void>();
   private readonly statsHistory: ProcessorStats[] = [];
   private readonly atRisk = new Map<string, AtRiskEntry>();
-  /** The signal each entry came from, until its intervals are filled in; weak, so a replaced entry takes it along. */
-  private readonly unfilled = new WeakMap<AtRiskEntry, CustomerSignals['churn']>();
   private readonly startedAt: number;
   private lagSamples: number[] = [];
   private lastTick: { at: number; processed: number };
@@ -69,10 +67,7 @@ export class LiveView {
       this.atRisk.delete(customerId);
       return;
     }
-    const entry: AtRiskEntry = { customerId, risk: s.churn.risk, pAlive: s.churn.pAlive, valueAtRisk: s.churn.valueAtRisk, reasons: s.churn.reasons, updatedAt: now };
-    this.atRisk.set(customerId, entry);
-    // Its intervals cost a few hundred model evaluations: worked out when a list shows the entry (shownAtRisk).
-    if (s.churn.intervals) this.unfilled.set(entry, s.churn);
+    this.atRisk.set(customerId, new UnfilledEntry(customerId, s.churn, now));
     // Keep a bounded candidate set: twice the wall's list, the highest value at risk first.
     const cap = cfg.wall.atRiskListSize * 2;
     if (this.atRisk.size > cap * 2) {
@@ -166,13 +161,10 @@ export class LiveView {
   private shownAtRisk(): AtRiskEntry[] {
     const list = this.atRiskList();
     for (let i = 0; i < list.length; i++) {
-      const churn = this.unfilled.get(list[i]);
-      if (churn === undefined) continue;
-      this.unfilled.delete(list[i]);
-      const intervals = churn.intervals?.();
-      if (intervals === undefined) continue;
-      list[i] = { ...list[i], intervals };
-      this.atRisk.set(list[i].customerId, list[i]);
+      const e = list[i];
+      if (!(e instanceof UnfilledEntry)) continue;
+      list[i] = e.filled();
+      this.atRisk.set(e.customerId, list[i]);
     }
     return list;
   }
@@ -218,6 +210,38 @@ export class LiveView {
     }
     totals.customerGroups = [...groups.values()].sort((a, b) => b.firing + b.pending - (a.firing + a.pending) || byGroupName(a, b)).slice(0, 50);
     return totals;
+  }
+}
+
+/**
+ * An at-risk entry as the derive step makes it, the signal it came from carried along in a private field (neither
+ * JSON nor a copy takes it): its intervals cost a few hundred model evaluations, so they are worked out only once a
+ * list shows the entry (filled), and a per-event update costs no more than a plain entry.
+ */
+class UnfilledEntry implements AtRiskEntry {
+  customerId: string;
+  risk: number;
+  pAlive: number;
+  valueAtRisk: number;
+  reasons: string[];
+  updatedAt: number;
+  readonly #churn: CustomerSignals['churn'];
+
+  constructor(customerId: string, churn: CustomerSignals['churn'], now: number) {
+    this.customerId = customerId;
+    this.risk = churn.risk;
+    this.pAlive = churn.pAlive;
+    this.valueAtRisk = churn.valueAtRisk;
+    this.reasons = churn.reasons;
+    this.updatedAt = now;
+    this.#churn = churn;
+  }
+
+  /** A plain entry, with the intervals when the signal's model has them. */
+  filled(): AtRiskEntry {
+    const { customerId, risk, pAlive, valueAtRisk, reasons, updatedAt } = this;
+    const intervals = this.#churn.intervals?.();
+    return intervals ? { customerId, risk, pAlive, valueAtRisk, reasons, updatedAt, intervals } : { customerId, risk, pAlive, valueAtRisk, reasons, updatedAt };
   }
 }
 
