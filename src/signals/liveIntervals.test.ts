@@ -3,6 +3,7 @@
 // count model; and the value interval's coverage over simulated data sets with known parameters.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
+import { CDNOW_COUNT_FITS, CDNOW_SPEND_FIT } from './models/cdnowFits.testing.js';
 import { fitBgNbd } from './models/bgnbd.js';
 import { COUNT_MODELS, COUNT_MODEL_NAMES, type CountModelName, type ModelParams } from './models/countModels.js';
 import { expectedAverageValue, fitGammaGamma } from './models/gammaGamma.js';
@@ -11,13 +12,8 @@ import { customerIntervals, deltaInterval, gammaGammaUncertainty, parameterUncer
 import { createCountPurchaseModel, createPurchaseModel, lifetimeValueOptions, purchaseModelSet } from './purchaseModel.js';
 
 const config = parseConfig({}).signals.model;
-const gg = { p: 6.25, q: 3.74, gamma: 15.44 };
-// CDNOW fits in weeks taken as days (countPurchaseModel.test.ts): shapes a live fit can have.
-const PARAMS: Record<CountModelName, ModelParams> = {
-  bgnbd: { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 },
-  pareto_nbd: { r: 0.55, alpha: 10.58, s: 0.61, beta: 11.67 },
-  mbg_nbd: { r: 0.525, alpha: 6.183, a: 0.891, b: 1.614 },
-};
+const gg = CDNOW_SPEND_FIT;
+const PARAMS = CDNOW_COUNT_FITS;
 // A covariance of ln(r, alpha, a|s, b|beta) with correlations, and one of ln(p, q, gamma) as CDNOW's fit has them.
 const COUNT_COV = [
   [0.01, 0.004, 0, 0],
