@@ -8,7 +8,7 @@ import { ManualClock } from '../shared/clock.js';
 import { emptyView } from '../windows/customerWindows.js';
 import { AlertDesk } from './alertDesk.js';
 import { MemoryAlertStore } from './alertStore.js';
-import { evaluateCustomer } from './customerRules.js';
+import { customerSample, evaluateCustomer } from './customerRules.js';
 import { ruleSampler } from './sampler.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
@@ -32,6 +32,16 @@ function setup() {
 }
 
 describe('evaluate (customer rules)', () => {
+  it('gives the churn alert the value at risk with its 90 % interval when the model has one, the bare figure otherwise', () => {
+    const rule = parseConfig({}).alerts.rules.find((r) => r.signal === 'churn_risk')!;
+    const churn = { risk: 0.8, pAlive: 0.2, valueAtRisk: 1240.4, customerValue: 1550.5, expectedPurchases30d: 0, expectedPurchases90d: 0, reasons: ['no purchase for 41 days'] };
+    const valueAtRisk = { estimate: 1240.4, lower: 980.2, upper: 1510.7, level: 0.9 };
+    const sure = { ...signals(0), churn: { ...churn, intervals: () => ({ pAlive: valueAtRisk, expectedPurchases90d: valueAtRisk, valueAtRisk }) } } as unknown as CustomerSignals;
+    expect(customerSample(rule, sure)!.reasons).toEqual(['no purchase for 41 days', 'customer value 1551, at risk 1240, 90 % 980–1511']);
+    const plain = { ...signals(0), churn } as unknown as CustomerSignals;
+    expect(customerSample(rule, plain)!.reasons).toEqual(['no purchase for 41 days', 'customer value 1551, at risk 1240']);
+  });
+
   it('fires on a breaching event, the event its trigger and its campaign and channel the alert\'s labels', () => {
     const { desk, changes } = setup();
     evaluateCustomer(desk.engine, desk.customerRules, ev, signals(2), NOW);

@@ -4,6 +4,7 @@ import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js'
 import type { CustomerSignals, ExperienceSignal } from '../contract/pipeline.js';
 import type { Sample } from './alertStateMachine.js';
 import type { AlertEngine } from './engine.js';
+import { formatInterval } from '../signals/models/uncertainty.js';
 
 /**
  * Samples the customer rules with a customer's signals at `now`, its latest event `ev` (received at `receivedAt`,
@@ -28,7 +29,9 @@ export function evaluateCustomer(engine: AlertEngine, rules: readonly AlertRule[
 /** A customer rule's sample from signals (a tick's re-check, no triggering event); null when the rule reads none. */
 export function customerSample(rule: AlertRule, signals: CustomerSignals): Sample | null {
   const value = customerRuleValue(rule, signals);
-  return value === null ? null : { value, reasons: customerReasons(rule, signals), trigger: null };
+  // Reasons read only when the value moved (the state machine keeps the record otherwise): with the value's interval
+  // they cost about 0.1 ms, and a tick re-checks up to CUSTOMER_SAMPLES_PER_TICK alerts.
+  return value === null ? null : { value, get reasons() { return customerReasons(rule, signals); }, trigger: null };
 }
 
 /** The campaign, channel and segment an event carries, as alert labels. */
@@ -62,7 +65,10 @@ function customerRuleValue(rule: AlertRule, s: CustomerSignals): number | null {
 function customerReasons(rule: AlertRule, s: CustomerSignals): string[] {
   if (rule.signal === 'fatigue') return s.fatigue.reasons;
   if (rule.signal === 'experience' || rule.signal === 'experience_trend') return experienceReasons(s.experience);
-  const value = s.churn.customerValue > 0 ? [`customer value ${Math.round(s.churn.customerValue)}, at risk ${Math.round(s.churn.valueAtRisk)}`] : [];
+  // With a fitted version's covariances: "customer value 1520, at risk 1240, 90 % 980–1510" (formatInterval).
+  const range = s.churn.customerValue > 0 ? s.churn.intervals?.()?.valueAtRisk : null;
+  const atRisk = range ? formatInterval('at risk', range, 0) : `at risk ${Math.round(s.churn.valueAtRisk)}`;
+  const value = s.churn.customerValue > 0 ? [`customer value ${Math.round(s.churn.customerValue)}, ${atRisk}`] : [];
   return [...s.churn.reasons, ...value];
 }
 

@@ -59,6 +59,9 @@ export interface ModelFitSummary {
     /** Repeat buyers the spend model was fitted on. */
     customers: number;
     frequencySpendCorrelation: number;
+    /** From the fit from ClickHouse: standard errors, and the covariance of ln(p, q, gamma) stored for the value intervals. */
+    standardErrors?: Record<string, number>;
+    logCovariance?: number[][] | null;
   };
   unit: TimeUnit;
   customers: number;

@@ -10,7 +10,7 @@ import { fitBgNbd, type BgNbdParams, type CustomerSummary } from '../signals/mod
 import { fitGammaGamma } from '../signals/models/gammaGamma.js';
 import { seededSample } from '../signals/models/mle.js';
 import { compareModels } from '../signals/models/modelChoice.js';
-import { parameterUncertainty } from '../signals/models/uncertainty.js';
+import { gammaGammaUncertainty, parameterUncertainty } from '../signals/models/uncertainty.js';
 import { modelInputs } from '../signals/purchaseModel.js';
 import { modelSelectionRows, storeModelSelection } from '../sources/modelSelection.js';
 import { chosenModelTracking, storeModelTracking } from '../sources/modelTracking.js';
@@ -141,14 +141,10 @@ export async function fitFromClickHouse(
   const spenders = inputs.filter((i) => i.x > 0 && i.meanRepeatSpend > 0);
   if (spenders.length >= minCustomers) {
     step(`fitting Gamma-Gamma on ${spenders.length.toLocaleString('en-US')} repeat buyers`);
-    const gg = fitGammaGamma(spenders.map((i) => ({ x: i.x, mValue: i.meanRepeatSpend })), { minCustomers });
-    fit.gammaGamma = {
-      params: gg.params,
-      logLikelihood: gg.logLikelihood,
-      converged: gg.converged,
-      customers: gg.customers,
-      frequencySpendCorrelation: gg.frequencySpendCorrelation,
-    };
+    const spend = spenders.map((i) => ({ x: i.x, mValue: i.meanRepeatSpend }));
+    const gg = fitGammaGamma(spend, { minCustomers });
+    const { standardErrors, logCovariance } = gammaGammaUncertainty(gg.params, spend);
+    fit.gammaGamma = { params: gg.params, logLikelihood: gg.logLikelihood, converged: gg.converged, customers: gg.customers, frequencySpendCorrelation: gg.frequencySpendCorrelation, standardErrors, logCovariance };
   } else {
     fit.gammaGammaSkipped = `${spenders.length} repeat buyers with spend, at least ${minCustomers} needed (--min-customers)`;
   }
@@ -185,7 +181,7 @@ export async function fitFromClickHouse(
   await storeModelFits(ch, fittedAtMs, source, [
     { model: BGNBD_MODEL, params: bg.params, logLikelihood: bg.logLikelihood, customers: inputs.length, converged: bg.converged, logCovariance: uncertainty.logCovariance },
     ...(fit.gammaGamma
-      ? [{ model: GAMMA_GAMMA_MODEL, params: fit.gammaGamma.params, logLikelihood: fit.gammaGamma.logLikelihood, customers: fit.gammaGamma.customers, converged: fit.gammaGamma.converged } as const]
+      ? [{ model: GAMMA_GAMMA_MODEL, params: fit.gammaGamma.params, logLikelihood: fit.gammaGamma.logLikelihood, customers: fit.gammaGamma.customers, converged: fit.gammaGamma.converged, logCovariance: fit.gammaGamma.logCovariance } as const]
       : []),
     ...(fit.segments ?? []).map((s) => ({ model: s.model, params: s.params, logLikelihood: s.logLikelihood, customers: s.customers, converged: s.converged, segment: s.segment, logCovariance: s.logCovariance }) as const),
     ...[storedChoice ?? []].flat(),

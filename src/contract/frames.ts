@@ -34,6 +34,22 @@ export interface AlertView {
   silencedBy?: string[];
 }
 
+/** An estimate with its interval, e.g. a 90 % one: level 0.9. */
+export interface IntervalEstimate {
+  estimate: number;
+  lower: number;
+  upper: number;
+  level: number;
+}
+
+/** A customer's 90 % delta-method intervals (src/signals/liveIntervals.ts). */
+export interface AtRiskIntervals {
+  pAlive: IntervalEstimate;
+  expectedPurchases90d: IntervalEstimate;
+  /** The value interval times the risk; null without the spend model's covariance or without spend. */
+  valueAtRisk: IntervalEstimate | null;
+}
+
 export interface AtRiskEntry {
   customerId: string;
   risk: number;
@@ -42,6 +58,8 @@ export interface AtRiskEntry {
   valueAtRisk: number;
   reasons: string[];
   updatedAt: number;
+  /** Only from a fitted version stored with its covariance, and filled only for the entries a list shows. */
+  intervals?: AtRiskIntervals;
 }
 
 export interface OverloadCell {

@@ -82,15 +82,22 @@ describe('revealFrame', () => {
     reasons: [], labels: { subject_key: key }, summary: `customer ${key}: churn_risk 0.90 >= 0.80`, startsAt: 0, updatedAt: 0, endsAt: null, acknowledged: null, trigger: null,
   });
 
+  const SURE = {
+    pAlive: { estimate: 0.1, lower: 0.07, upper: 0.14, level: 0.9 },
+    expectedPurchases90d: { estimate: 0.2, lower: 0.15, upper: 0.27, level: 0.9 },
+    valueAtRisk: { estimate: 5, lower: 4, upper: 6.2, level: 0.9 },
+  };
+
   it('shows responders the original ids it still remembers, in at-risk entries, alerts, their labels and summaries, and silences', () => {
     const snapshot = {
       type: 'snapshot', serverTime: 0, stats: {} as SnapshotFrame['stats'], statsHistory: [], overload: [], experience: [],
-      atRisk: [{ customerId: alice, risk: 0.9, pAlive: 0.1, valueAtRisk: 5, reasons: [], updatedAt: 0 }, { customerId: unknown, risk: 0.8, pAlive: 0.2, valueAtRisk: 1, reasons: [], updatedAt: 0 }],
+      atRisk: [{ customerId: alice, risk: 0.9, pAlive: 0.1, valueAtRisk: 5, reasons: [], updatedAt: 0, intervals: SURE }, { customerId: unknown, risk: 0.8, pAlive: 0.2, valueAtRisk: 1, reasons: [], updatedAt: 0 }],
       alerts: [alert(alice), alert('spring', 'campaign')],
       silences: [{ id: 's', matchers: [{ name: 'subject_key', op: '=', value: alice }], startsAt: 0, endsAt: 1, createdBy: 'ops', comment: '', createdAt: 0 }],
     } as SnapshotFrame;
     const shown = revealFrame(snapshot, (x) => p.original(x)) as SnapshotFrame;
     expect(shown.atRisk.map((e) => e.customerId)).toEqual(['alice', unknown]);
+    expect(shown.atRisk[0].intervals).toEqual(SURE);
     expect(shown.alerts[0]).toMatchObject({ subject: { kind: 'customer', key: 'alice' }, labels: { subject_key: 'alice' }, summary: 'customer alice: churn_risk 0.90 >= 0.80' });
     expect(shown.alerts[1]).toBe(snapshot.alerts[1]);
     expect(shown.silences[0].matchers[0].value).toBe('alice');

@@ -1,4 +1,5 @@
 // Churn risk: 1 − P(alive) from the purchase model, blended with engagement decline and negative events, with reasons.
+import type { AtRiskIntervals } from '../contract/frames.js';
 import type { CustomerView, NegativeKind } from '../windows/customerWindows.js';
 import type { EngagementSignal } from './engagement.js';
 import type { ExperienceSignal } from './experience.js';
@@ -22,6 +23,11 @@ export interface ChurnSignal {
   valueAtRisk: number;
   /** Reasons in order of weight, each a sentence a marketer can act on. */
   reasons: string[];
+  /**
+   * The 90 % intervals of P(alive), expected purchases in 90 days and value at risk, when the model has them
+   * (PurchaseModel.intervals); worked out on the first call, only where they are shown.
+   */
+  intervals?(): AtRiskIntervals | undefined;
 }
 
 /** How much each negative event, within 7 days, adds to risk on its own (noisy-OR with the rest). */
@@ -87,6 +93,7 @@ class Churn implements ChurnSignal {
   private readonly experience: ExperienceSignal | null = null;
   private forecast: { e30: number; e90: number; value: number } | null = null;
   private text: string[] | null = null;
+  private ranges: AtRiskIntervals | undefined | null = null;
 
   constructor(
     view: CustomerView,
@@ -163,6 +170,23 @@ class Churn implements ChurnSignal {
 
   get valueAtRisk(): number {
     return this.forecasts().value * this.risk;
+  }
+
+  /**
+   * The value at risk's interval is the value's times the risk, the risk held fixed. A higher P(alive) raises the
+   * value and lowers the risk, so the product moves less than the value: this band is the wider, conservative one.
+   */
+  intervals(): AtRiskIntervals | undefined {
+    if (this.ranges !== null) return this.ranges;
+    const i = this.inputs;
+    const c = i === null ? undefined : this.model.intervals?.(i.x, i.tx, i.T, i.meanRepeatSpend, i.hasSpend);
+    const risk = this.risk;
+    const value = c?.value;
+    return (this.ranges = c && {
+      pAlive: c.pAlive,
+      expectedPurchases90d: c.expectedPurchases90d,
+      valueAtRisk: value ? { estimate: value.estimate * risk, lower: value.lower * risk, upper: value.upper * risk, level: value.level } : null,
+    });
   }
 
   private forecasts(): { e30: number; e90: number; value: number } {

@@ -3,19 +3,15 @@
 // customerLifetimeValue sums them; the P(alive) interval against uncertainty.ts's deltaInterval.
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
-import { COUNT_MODELS, COUNT_MODEL_NAMES, type CountModelName, type ModelParams } from './models/countModels.js';
+import { CDNOW_COUNT_FITS, CDNOW_SPEND_FIT } from './models/cdnowFits.testing.js';
+import { COUNT_MODELS, COUNT_MODEL_NAMES, type CountModelName } from './models/countModels.js';
 import { expectedAverageValue } from './models/gammaGamma.js';
 import { deltaInterval } from './models/uncertainty.js';
 import { createCountPurchaseModel, createPurchaseModel, lifetimeValueOptions } from './purchaseModel.js';
 
 const config = parseConfig({}).signals.model;
-const gg = { p: 6.25, q: 3.74, gamma: 15.44 };
-// CDNOW fits in weeks (paretoNbd.test.ts, mbgnbd.test.ts, bgnbd.test.ts), taken as days: shapes a live fit can have.
-const PARAMS: Record<CountModelName, ModelParams> = {
-  bgnbd: { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 },
-  pareto_nbd: { r: 0.55, alpha: 10.58, s: 0.61, beta: 11.67 },
-  mbg_nbd: { r: 0.525, alpha: 6.183, a: 0.891, b: 1.614 },
-};
+const gg = CDNOW_SPEND_FIT;
+const PARAMS = CDNOW_COUNT_FITS;
 const CUSTOMERS: [number, number, number][] = [[0, 0, 38.86], [2, 30.43, 38.86], [7, 37, 38], [1, 2, 60], [26, 30.86, 31]];
 const relative = (actual: number, expected: number) => Math.abs(actual - expected) / Math.max(Math.abs(expected), 1e-12);
 // A small covariance of the log-parameters (the diagonal and one correlation), as a stored fit carries.

@@ -9,6 +9,7 @@ import { expectedAverageValue, type GammaGammaParams, type LifetimeValueOptions 
 import { COUNT_MODELS, type CountModelName, type ModelParams } from './models/countModels.js';
 import { bgNbdForecast, ForecastTable } from './forecastTable.js';
 import type { Interval } from './models/uncertainty.js';
+import { liveCustomerIntervals, type Covariance, type CustomerIntervals, type LiveEstimates } from './liveIntervals.js';
 
 /** What the churn signal needs of a purchase model (BG/NBD with Gamma-Gamma), in days. */
 export interface PurchaseModel {
@@ -22,6 +23,12 @@ export interface PurchaseModel {
    * config's parameters). A handful of P(alive) evaluations: for reasons, read where they are shown, not per event.
    */
   pAliveInterval?(x: number, tx: number, T: number): Interval;
+  /**
+   * The 90 % intervals of P(alive), expected purchases in 90 days and customer value (liveCustomerIntervals), for a fit
+   * stored with its covariance; the value's only when the Gamma-Gamma fit's was stored too. A few hundred model
+   * evaluations: only where they are shown (the at-risk list, alert reasons), never per event.
+   */
+  intervals?(x: number, tx: number, T: number, meanRepeatSpend: number, hasSpend: boolean): CustomerIntervals;
 }
 
 /**
@@ -106,14 +113,15 @@ export function createPurchaseModel(
   gg: GammaGammaParams,
   name: string,
   /** Covariance of ln(r, alpha, a, b) at the fit (the inverse observed information): P(alive) gets an interval. */
-  logCovariance?: readonly (readonly number[])[] | null,
+  logCovariance?: Covariance | null,
+  /** Covariance of ln(p, q, gamma) of the Gamma-Gamma fit: customer value gets an interval too. */
+  spendLogCovariance?: Covariance | null,
 ): PurchaseModel {
   validateModelParams(bg, gg);
   const options = lifetimeValueOptions(cfg);
   // Snapshots read the 30- and 90-day expectations and the value: from a table, not a series per call (forecastTable.ts).
   const table = new ForecastTable(bgNbdForecast(bg), [30, 90], options);
-  return {
-    name,
+  const live: LiveEstimates = {
     pAlive: (x, tx, T) => pAlive(bg, x, tx, T),
     expectedPurchases: (t, x, tx, T) => {
       const k = table.horizonIndex(t);
@@ -121,8 +129,16 @@ export function createPurchaseModel(
     },
     // The discounted sum of customerLifetimeValue, regrouped: P(alive) × expected spend × discounted purchases if alive.
     customerValue: (x, tx, T, meanRepeatSpend) => pAlive(bg, x, tx, T) * expectedAverageValue(gg, x, Math.max(0, meanRepeatSpend)) * table.discountedPurchases(x, T),
+  };
+  const counts = usableCovariance(logCovariance, 4) ? logCovariance : null;
+  return {
+    name,
+    pAlive: live.pAlive,
+    expectedPurchases: live.expectedPurchases,
+    customerValue: live.customerValue,
     // One shape for every model (no conditional spread): the per-event calls stay monomorphic.
-    pAliveInterval: usableCovariance(logCovariance, 4) ? pAliveInterval((p, x, tx, T) => pAlive(p as unknown as BgNbdParams, x, tx, T), { ...bg }, COUNT_MODELS.bgnbd.paramNames, logCovariance) : undefined,
+    pAliveInterval: counts ? pAliveInterval((p, x, tx, T) => pAlive(p as unknown as BgNbdParams, x, tx, T), { ...bg }, COUNT_MODELS.bgnbd.paramNames, counts) : undefined,
+    intervals: counts ? liveCustomerIntervals(COUNT_MODELS.bgnbd, { ...bg }, counts, gg, spendCovariance(spendLogCovariance), options, live) : undefined,
   };
 }
 
@@ -137,24 +153,34 @@ export function createCountPurchaseModel(
   gg: GammaGammaParams,
   name: string,
   /** Covariance of the log-parameters in the model's paramNames order. */
-  logCovariance?: readonly (readonly number[])[] | null,
+  logCovariance?: Covariance | null,
+  /** Covariance of ln(p, q, gamma) of the Gamma-Gamma fit. */
+  spendLogCovariance?: Covariance | null,
 ): PurchaseModel {
-  if (model === 'bgnbd') return createPurchaseModel(cfg, params as unknown as BgNbdParams, gg, name, logCovariance);
+  if (model === 'bgnbd') return createPurchaseModel(cfg, params as unknown as BgNbdParams, gg, name, logCovariance, spendLogCovariance);
   const spec = COUNT_MODELS[model];
   for (const key of spec.paramNames) if (typeof params[key] !== 'number') throw new VigilError('MODEL_INPUT_INVALID', `${spec.label} parameters need ${key}`);
   const own: ModelParams = Object.fromEntries(spec.paramNames.map((k) => [k, params[k]]));
   validateModelParams(own, gg);
-  const table = new ForecastTable({ alpha: own.alpha, ifAlive: (t, x, T) => spec.expectedIfAlive(own, t, x, T) }, [30, 90], lifetimeValueOptions(cfg));
+  const options = lifetimeValueOptions(cfg);
+  const table = new ForecastTable({ alpha: own.alpha, ifAlive: (t, x, T) => spec.expectedIfAlive(own, t, x, T) }, [30, 90], options);
   const alive = (x: number, tx: number, T: number): number => spec.pAlive(own, x, tx, T);
-  return {
-    name,
+  const live: LiveEstimates = {
     pAlive: alive,
     expectedPurchases: (t, x, tx, T) => {
       const k = table.horizonIndex(t);
       return k < 0 ? spec.expectedPurchases(own, t, x, tx, T) : alive(x, tx, T) * table.ifAlive(k, x, T);
     },
     customerValue: (x, tx, T, meanRepeatSpend) => alive(x, tx, T) * expectedAverageValue(gg, x, Math.max(0, meanRepeatSpend)) * table.discountedPurchases(x, T),
-    pAliveInterval: usableCovariance(logCovariance, spec.paramNames.length) ? pAliveInterval(spec.pAlive, own, spec.paramNames, logCovariance) : undefined,
+  };
+  const counts = usableCovariance(logCovariance, spec.paramNames.length) ? logCovariance : null;
+  return {
+    name,
+    pAlive: live.pAlive,
+    expectedPurchases: live.expectedPurchases,
+    customerValue: live.customerValue,
+    pAliveInterval: counts ? pAliveInterval(spec.pAlive, own, spec.paramNames, counts) : undefined,
+    intervals: counts ? liveCustomerIntervals(spec, own, counts, gg, spendCovariance(spendLogCovariance), options, live) : undefined,
   };
 }
 
@@ -170,7 +196,7 @@ function pAliveInterval(
   alive: (p: ModelParams, x: number, tx: number, T: number) => number,
   params: ModelParams,
   names: readonly string[],
-  cov: readonly (readonly number[])[],
+  cov: Covariance,
 ): (x: number, tx: number, T: number) => Interval {
   const n = names.length;
   const moved: ModelParams = { ...params };
@@ -195,8 +221,13 @@ function pAliveInterval(
   };
 }
 
+/** The Gamma-Gamma fit's 3 × 3 covariance when usable, else null: the value then has no interval. */
+function spendCovariance(m: Covariance | null | undefined): Covariance | null {
+  return usableCovariance(m, 3) ? m : null;
+}
+
 /** An n × n matrix of finite numbers (a stored fit's), else no interval. */
-function usableCovariance(m: readonly (readonly number[])[] | null | undefined, n: number): m is readonly (readonly number[])[] {
+function usableCovariance(m: Covariance | null | undefined, n: number): m is Covariance {
   return Array.isArray(m) && m.length === n && m.every((row) => Array.isArray(row) && row.length === n && row.every((v) => typeof v === 'number' && Number.isFinite(v)));
 }
 
@@ -213,6 +244,7 @@ export function purchaseModelSet(pooled: PurchaseModel, segments: ReadonlyMap<st
     expectedPurchases: pooled.expectedPurchases,
     customerValue: pooled.customerValue,
     pAliveInterval: pooled.pAliveInterval,
+    intervals: pooled.intervals,
     // One Map lookup per scored event; a customer without a segment skips it.
     forSegment: (segment) => (segment === null ? set : (segments.get(segment) ?? set)),
     segments: [...segments.keys()].sort(),

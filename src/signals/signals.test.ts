@@ -96,6 +96,27 @@ describe('churn risk', () => {
     expect(createPurchaseModel(cfg, fit.params, gg, 'x', [[1, 2], [3, 4]]).pAliveInterval).toBeUndefined();
   });
 
+  it('gives the at-risk intervals of a fitted version: P(alive), 90-day purchases, and the value interval times the risk', () => {
+    const cfg = { valueHorizonDays: 365, annualDiscountRate: 0.1 };
+    const bg = { r: 0.8, alpha: 12, a: 0.6, b: 2.5 };
+    const gg = { p: 6.25, q: 3.74, gamma: 15.44 };
+    const cov = [[0.01, 0.004, 0, 0], [0.004, 0.02, 0, 0], [0, 0, 0.03, 0.01], [0, 0, 0.01, 0.05]];
+    const spendCov = [[0.04, -0.02, -0.03], [-0.02, 0.006, 0.02], [-0.03, 0.02, 0.07]];
+    const model = createPurchaseModel(cfg, bg, gg, 'v', cov, spendCov);
+    const v = viewAfter([['purchase', T0, { value: 50 }], ['purchase', T0 + 10 * DAY, { value: 50 }], ['purchase', T0 + 20 * DAY, { value: 50 }]], T0 + 61 * DAY);
+    const c = churnSignal(v, engagementSignal(v, 20, null), model, 14);
+    const own = model.intervals!(2, 20, 61, 50, true);
+    const got = c.intervals!()!;
+    expect(got.pAlive).toEqual(own.pAlive);
+    expect(got.expectedPurchases90d).toEqual(own.expectedPurchases90d);
+    expect(got.valueAtRisk!.estimate).toBeCloseTo(c.valueAtRisk, 9);
+    expect(got.valueAtRisk!.lower).toBeCloseTo(own.value!.lower * c.risk, 9);
+    expect(got.valueAtRisk!.upper).toBeCloseTo(own.value!.upper * c.risk, 9);
+    expect(c.intervals!()).toBe(got);
+    // the config's parameters: none
+    expect(churnSignal(v, engagementSignal(v, 20, null), createPurchaseModel(cfg, bg, gg, 'x'), 14).intervals!()).toBeUndefined();
+  });
+
   it('blends the parts as a noisy-OR: 1 − (1 − 0.5)(1 − 0.3)(1 − 0.4)', () => {
     const v = viewAfter([['purchase', T0], ['complaint', T0 + 2 * HOUR]], T0 + 4 * HOUR);
     const e = { ...engagementSignal(v, 20, null), trendRelative: -0.6 };

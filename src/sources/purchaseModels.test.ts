@@ -10,7 +10,8 @@ import type { ClickHouseClient } from '../sinks/clickhouse/client.js';
 import { paretoNbdPAlive } from '../signals/models/paretoNbd.js';
 import { mbgNbdExpectedPurchases } from '../signals/models/mbgnbd.js';
 import { pAlive as bgNbdPAlive } from '../signals/models/bgnbd.js';
-import { storedModelName, storedModelSet, watchStoredModel } from './purchaseModels.js';
+import { readLatestModel, storeModelFits, storedModelName, storedModelSet, watchStoredModel, type ModelFitRecord } from './purchaseModels.js';
+import type { ModelParamsRow } from '../sinks/clickhouse/tables.js';
 
 /** model_params as ClickHouse answers it: the newest converged fit, or nothing yet. */
 function fakeClickHouse() {
@@ -140,5 +141,46 @@ describe('watchStoredModel', () => {
     expect(live.pAliveInterval).toBeUndefined();
     // a chosen fit whose parameters cannot be used leaves the version unusable (the watch keeps the current one)
     expect(() => storedModelSet(config, { ...chosen, chosen: { ...chosen.chosen, params: { ...mbg, b: 0 } } })).toThrow(/parameter b/);
+  });
+});
+
+describe('the Gamma-Gamma covariance in model_params', () => {
+  /** What storeModelFits inserts, read back as readLatestModel's query answers it (every row of the one version). */
+  async function roundTrip(fits: ModelFitRecord[]) {
+    const stored: ModelParamsRow[] = [];
+    const ch = {
+      database: 'vigil',
+      async insert(_table: string, rows: ModelParamsRow[]) {
+        stored.push(...rows);
+      },
+      async query() {
+        return stored.map((r) => ({ model: r.model, params: r.params, fitted_s: String(r.fitted_at), segment: r.segment }));
+      },
+    } as unknown as ClickHouseClient;
+    await storeModelFits(ch, Date.parse('2026-11-23T12:00:00Z'), 'test', fits);
+    return readLatestModel(ch);
+  }
+  const bg = { r: 0.24, alpha: 4.4, a: 0.79, b: 2.4 };
+  const gg = { p: 6.25, q: 3.74, gamma: 15.44 };
+  const countCov = [[0.01, 0, 0, 0], [0, 0.01, 0, 0], [0, 0, 0.01, 0], [0, 0, 0, 0.01]];
+  const spendCov = [[0.04, -0.02, -0.03], [-0.02, 0.006, 0.02], [-0.03, 0.02, 0.07]];
+  const row = (model: 'bgnbd' | 'gamma_gamma', params: Record<string, number>, logCovariance?: number[][]): ModelFitRecord => ({ model, params, logLikelihood: -1, customers: 100, converged: true, logCovariance });
+
+  it('is stored with the fit and read back: the live model gives customer value an interval', async () => {
+    const latest = await roundTrip([row('bgnbd', bg, countCov), row('gamma_gamma', gg, spendCov)]);
+    expect(latest!.gammaGamma).toEqual(gg);
+    expect(latest!.gammaGammaLogCovariance).toEqual(spendCov);
+    const set = storedModelSet(parseConfig({}).signals.model, latest!).set;
+    const value = set.intervals!(3, 40, 100, 30, true).value!;
+    expect(value.lower).toBeLessThan(value.estimate);
+    expect(value.upper).toBeGreaterThan(value.estimate);
+  });
+
+  it('is absent from a row stored before it was kept: no value interval, not an error', async () => {
+    const latest = await roundTrip([row('bgnbd', bg, countCov), row('gamma_gamma', gg)]);
+    expect(latest!.gammaGammaLogCovariance).toBeUndefined();
+    const set = storedModelSet(parseConfig({}).signals.model, latest!).set;
+    expect(set.intervals!(3, 40, 100, 30, true).value).toBeNull();
+    expect(set.intervals!(3, 40, 100, 30, true).pAlive.upper).toBeGreaterThan(set.pAlive(3, 40, 100));
   });
 });

@@ -75,7 +75,10 @@ export interface ModelFitRecord {
   converged: boolean;
   /** The segment the fit is of; absent for the pooled fit. */
   segment?: string;
-  /** Count models: covariance of the log-parameters, stored in params as `logCovariance` (the live P(alive) intervals). */
+  /**
+   * Covariance of the log-parameters, stored in params as `logCovariance`: a count model's gives the live P(alive) and
+   * expected purchases intervals, Gamma-Gamma's (of ln p, q, gamma) with it the value's.
+   */
   logCovariance?: readonly (readonly number[])[] | null;
 }
 
@@ -101,6 +104,8 @@ export interface StoredModel {
   bgnbd: BgNbdParams;
   /** Null when that fit had no Gamma-Gamma (too few repeat buyers with spend) or it did not converge. */
   gammaGamma: GammaGammaParams | null;
+  /** Its stored covariance of ln(p, q, gamma), where stored (older rows have none: no value interval). */
+  gammaGammaLogCovariance?: number[][];
   /**
    * The converged fits of customer segments in this version, by segment (none: pooled for all): of the count model
    * the version scores with (the chosen one, else BG/NBD).
@@ -147,6 +152,7 @@ export async function readLatestModel(ch: ClickHouseClient, fittedAtMs?: number)
   const bg = rows.find((r) => r.model === BGNBD_MODEL && !r.segment);
   if (!bg) return null;
   const gg = rows.find((r) => r.model === GAMMA_GAMMA_MODEL && !r.segment);
+  const spendCovariance = gg ? covarianceOf(gg.params) : null;
   const segments: NonNullable<StoredModel['segments']> = {};
   const logCovariance: Record<string, number[][]> = {};
   for (const r of rows) {
@@ -160,6 +166,7 @@ export async function readLatestModel(ch: ClickHouseClient, fittedAtMs?: number)
     fittedAtMs: Number(bg.fitted_s) * 1000,
     bgnbd: pick(bg.params, ['r', 'alpha', 'a', 'b']) as unknown as BgNbdParams,
     gammaGamma: gg ? (pick(gg.params, ['p', 'q', 'gamma']) as unknown as GammaGammaParams) : null,
+    ...(spendCovariance ? { gammaGammaLogCovariance: spendCovariance } : {}),
     segments,
     ...(Object.keys(logCovariance).length > 0 ? { logCovariance } : {}),
     ...chosenOf(rows),
@@ -200,14 +207,16 @@ export function versionFittedAt(name: string): number | null {
 export function storedModelSet(config: Pick<ModelConfig, 'valueHorizonDays' | 'annualDiscountRate' | 'gammaGamma'>, stored: StoredModel): { set: PurchaseModelSet; unusable: string[] } {
   const name = storedModelName(stored);
   const gg = stored.gammaGamma ?? config.gammaGamma;
+  // The config's spend parameters have no covariance: no value interval with them.
+  const spend = stored.gammaGamma ? stored.gammaGammaLogCovariance : null;
   const pooled = stored.chosen
-    ? createCountPurchaseModel(config, stored.chosen.model, stored.chosen.params, gg, name, stored.chosen.logCovariance)
-    : createPurchaseModel(config, stored.bgnbd, gg, name, stored.logCovariance?.['']);
+    ? createCountPurchaseModel(config, stored.chosen.model, stored.chosen.params, gg, name, stored.chosen.logCovariance, spend)
+    : createPurchaseModel(config, stored.bgnbd, gg, name, stored.logCovariance?.[''], spend);
   const segments = new Map<string, PurchaseModel>();
   const unusable: string[] = [];
   for (const [segment, fit] of Object.entries(stored.segments ?? {})) {
     try {
-      segments.set(segment, createCountPurchaseModel(config, fit.model, fit.params, gg, segmentModelName(name, segment), stored.logCovariance?.[segment]));
+      segments.set(segment, createCountPurchaseModel(config, fit.model, fit.params, gg, segmentModelName(name, segment), stored.logCovariance?.[segment], spend));
     } catch {
       unusable.push(segment);
     }

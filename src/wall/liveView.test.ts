@@ -21,7 +21,35 @@ function setup() {
   return { live, clock, counts, frames, desk };
 }
 
+const INTERVALS = {
+  pAlive: { estimate: 0.31, lower: 0.24, upper: 0.39, level: 0.9 },
+  expectedPurchases90d: { estimate: 0.8, lower: 0.6, upper: 1.1, level: 0.9 },
+  valueAtRisk: { estimate: 40, lower: 30, upper: 52, level: 0.9 },
+};
+
 describe('LiveView', () => {
+  it('works out an entry’s intervals when a list shows it, once, and never for entries the list leaves out', () => {
+    const { live } = setup();
+    const calls: string[] = [];
+    const withIntervals = (id: string, valueAtRisk: number) =>
+      ({ churn: { risk: 0.9, pAlive: 0.3, valueAtRisk, reasons: ['quiet'], intervals: () => (calls.push(id), INTERVALS) } }) as unknown as CustomerSignals;
+    live.trackAtRisk('a', withIntervals('a', 40), NOW);
+    live.trackAtRisk('b', withIntervals('b', 5), NOW);
+    live.trackAtRisk('c', at(0.9, 30), NOW);
+    expect(calls).toEqual([]);
+    const shown = live.snapshot().atRisk;
+    expect(shown.map((e) => [e.customerId, e.intervals])).toEqual([['a', INTERVALS], ['c', undefined]]);
+    expect(calls).toEqual(['a']);
+    live.snapshot();
+    expect(calls).toEqual(['a']);
+    // kept with the entry, for the checkpoint too; a new signal for the customer is worked out again when shown
+    expect(live.savedAtRisk().find((e) => e.customerId === 'a')?.intervals).toEqual(INTERVALS);
+    live.trackAtRisk('a', withIntervals('a', 41), NOW);
+    expect(live.snapshot().atRisk[0].intervals).toEqual(INTERVALS);
+    expect(calls).toEqual(['a', 'a']);
+  });
+
+
   it('measures throughput, median lag and pending per tick, and keeps the history', () => {
     const { live, clock, counts } = setup();
     counts.processed = 20;

@@ -67,7 +67,7 @@ export class LiveView {
       this.atRisk.delete(customerId);
       return;
     }
-    this.atRisk.set(customerId, { customerId, risk: s.churn.risk, pAlive: s.churn.pAlive, valueAtRisk: s.churn.valueAtRisk, reasons: s.churn.reasons, updatedAt: now });
+    this.atRisk.set(customerId, new UnfilledEntry(customerId, s.churn, now));
     // Keep a bounded candidate set: twice the wall's list, the highest value at risk first.
     const cap = cfg.wall.atRiskListSize * 2;
     if (this.atRisk.size > cap * 2) {
@@ -118,7 +118,7 @@ export class LiveView {
   tickFrames(stats: ProcessorStats, nowMin: number, now: number): void {
     this.lastStats = { ...stats, alerts: this.alertTotals(now) };
     this.emit({ type: 'stats', stats: this.lastStats });
-    this.emit({ type: 'at_risk', atRisk: this.atRiskList() });
+    this.emit({ type: 'at_risk', atRisk: this.shownAtRisk() });
     this.emit({ type: 'overload', overload: this.deps.overload(nowMin, now) });
     if (this.deps.experience) this.emit({ type: 'experience', experience: this.deps.experience(this.deps.watermark(now)) });
   }
@@ -131,7 +131,7 @@ export class LiveView {
       serverTime: now,
       stats: this.lastStats,
       statsHistory: [...this.statsHistory],
-      atRisk: this.atRiskList(),
+      atRisk: this.shownAtRisk(),
       overload: this.deps.overload(Math.floor(this.deps.watermark(now) / MINUTE_MS), now),
       experience: this.deps.experience?.(this.deps.watermark(now)) ?? [],
       alerts: desk.engine.views().map((a) => desk.withSilences(a, now)),
@@ -152,6 +152,21 @@ export class LiveView {
 
   private atRiskList(n = this.deps.config.wall.atRiskListSize): AtRiskEntry[] {
     return [...this.atRisk.values()].sort((a, b) => b.valueAtRisk - a.valueAtRisk || b.risk - a.risk).slice(0, n);
+  }
+
+  /**
+   * The list the wall is sent, each entry with its intervals: worked out once an entry is shown, so per tick for at
+   * most the entries that changed among the shown ones, never per event.
+   */
+  private shownAtRisk(): AtRiskEntry[] {
+    const list = this.atRiskList();
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i];
+      if (!(e instanceof UnfilledEntry)) continue;
+      list[i] = e.filled();
+      this.atRisk.set(e.customerId, list[i]);
+    }
+    return list;
   }
 
   private emit(frame: WallFrame): void {
@@ -195,6 +210,38 @@ export class LiveView {
     }
     totals.customerGroups = [...groups.values()].sort((a, b) => b.firing + b.pending - (a.firing + a.pending) || byGroupName(a, b)).slice(0, 50);
     return totals;
+  }
+}
+
+/**
+ * An at-risk entry as the derive step makes it, the signal it came from carried along in a private field (neither
+ * JSON nor a copy takes it): its intervals cost a few hundred model evaluations, so they are worked out only once a
+ * list shows the entry (filled), and a per-event update costs no more than a plain entry.
+ */
+class UnfilledEntry implements AtRiskEntry {
+  customerId: string;
+  risk: number;
+  pAlive: number;
+  valueAtRisk: number;
+  reasons: string[];
+  updatedAt: number;
+  readonly #churn: CustomerSignals['churn'];
+
+  constructor(customerId: string, churn: CustomerSignals['churn'], now: number) {
+    this.customerId = customerId;
+    this.risk = churn.risk;
+    this.pAlive = churn.pAlive;
+    this.valueAtRisk = churn.valueAtRisk;
+    this.reasons = churn.reasons;
+    this.updatedAt = now;
+    this.#churn = churn;
+  }
+
+  /** A plain entry, with the intervals when the signal's model has them. */
+  filled(): AtRiskEntry {
+    const { customerId, risk, pAlive, valueAtRisk, reasons, updatedAt } = this;
+    const intervals = this.#churn.intervals?.();
+    return intervals ? { customerId, risk, pAlive, valueAtRisk, reasons, updatedAt, intervals } : { customerId, risk, pAlive, valueAtRisk, reasons, updatedAt };
   }
 }
 

@@ -118,6 +118,12 @@ describe('mergeSnapshots', () => {
     expect(mergeSnapshots([a, b], { atRiskLimit: 2, now: 0 }).atRisk.map((e) => e.customerId)).toEqual(['c1', 'c3']);
   });
 
+  it("keeps an entry's intervals through the merge", () => {
+    const intervals = { pAlive: { estimate: 0.1, lower: 0.07, upper: 0.14, level: 0.9 }, expectedPurchases90d: { estimate: 0.2, lower: 0.15, upper: 0.27, level: 0.9 }, valueAtRisk: null };
+    const sure = { ...a, atRisk: [{ ...risk('c9', 500, 0.9, 1), intervals }] };
+    expect(mergeSnapshots([sure, b], { atRiskLimit: 5, now: 0 }).atRisk.find((e) => e.customerId === 'c9')?.intervals).toEqual(intervals);
+  });
+
   it('adds overload cells of the same entity, with the strongest surge and suppressions per channel', () => {
     expect(merged.overload).toEqual<OverloadCell[]>([
       { kind: 'campaign', key: 'spring', touches24h: 17, overloadedCustomers: 3, negatives1h: 2, surgeZ: 2.5, checked: 7, suppressed: 3, suppressedByChannel: { email: 2, sms: 1 } },

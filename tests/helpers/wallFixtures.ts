@@ -1,5 +1,5 @@
 // Builders for the wall's frames and config, and one realistic scene for the browser test, the screenshot and the demo server.
-import type { AlertView, AtRiskEntry, ExperienceCell, OverloadCell, ProcessorStats } from '../../src/contract/frames.js';
+import type { AlertView, AtRiskEntry, AtRiskIntervals, ExperienceCell, OverloadCell, ProcessorStats } from '../../src/contract/frames.js';
 import type { VigilConfig } from '../../src/config/schema.js';
 
 export function buildWallConfig(overrides: Partial<VigilConfig['wall']> = {}): VigilConfig['wall'] {
@@ -70,6 +70,15 @@ export function buildAlert(overrides: Partial<AlertView> = {}): AlertView {
   return overrides.labels ? alert : { ...alert, labels: labelsFor(alert) };
 }
 
+/** 90 % intervals around a P(alive) and a value at risk, of the widths a fit on a few thousand buyers gives. */
+export function buildIntervals(pAlive: number, valueAtRisk: number): AtRiskIntervals {
+  return {
+    pAlive: { estimate: pAlive, lower: Math.round(pAlive * 75) / 100, upper: Math.min(0.99, Math.round(pAlive * 130) / 100), level: 0.9 },
+    expectedPurchases90d: { estimate: pAlive * 2, lower: pAlive * 1.5, upper: pAlive * 2.6, level: 0.9 },
+    valueAtRisk: { estimate: valueAtRisk, lower: Math.round(valueAtRisk * 0.79), upper: Math.round(valueAtRisk * 1.22), level: 0.9 },
+  };
+}
+
 export function buildAtRisk(overrides: Partial<AtRiskEntry> = {}): AtRiskEntry {
   return { customerId: 'c-1', risk: 0.8, pAlive: 0.2, valueAtRisk: 420, reasons: ['no purchase in 94 days'], updatedAt: Date.now(), ...overrides };
 }
@@ -134,16 +143,20 @@ export function demoScene(now = Date.now()) {
     ['sessions down 81% week over week', 'cart abandoned ×3'],
     ['subscription cancel started', 'P(alive) 0.31'],
   ];
-  const atRisk: AtRiskEntry[] = Array.from({ length: 18 }, (_, i) =>
-    buildAtRisk({
+  const atRisk: AtRiskEntry[] = Array.from({ length: 18 }, (_, i) => {
+    const pAlive = Math.round((0.12 + i * 0.02) * 100) / 100;
+    const valueAtRisk = Math.round(2_480 / (1 + i * 0.35));
+    return buildAtRisk({
       customerId: `c-${(104_823 + i * 7_919).toString()}`,
       risk: Math.round((0.97 - i * 0.019) * 1_000) / 1_000,
-      pAlive: Math.round((0.12 + i * 0.02) * 100) / 100,
-      valueAtRisk: Math.round(2_480 / (1 + i * 0.35)),
+      pAlive,
+      valueAtRisk,
       reasons: reasonsPool[i % reasonsPool.length],
       updatedAt: now - i * 9_000,
-    }),
-  );
+      // every third customer was scored without a fitted covariance: no interval
+      ...(i % 3 === 2 ? {} : { intervals: buildIntervals(pAlive, valueAtRisk) }),
+    });
+  });
 
   const overload: OverloadCell[] = [
     buildOverloadCell({ kind: 'campaign', key: 'spring-sale', touches24h: 1_284_000, overloadedCustomers: 4_212, negatives1h: 388, surgeZ: 6.4, checked: 1_200, suppressed: 312, suppressedByChannel: { email: 300, push: 12 } }),

@@ -165,5 +165,14 @@ describe('live purchase model in ClickHouse equals the offline fit', () => {
     // The comparison means something: customers differ, and some are well past their usual purchase gap.
     expect(Math.min(...live.map((r) => r.p_alive))).toBeLessThan(0.5);
     expect(new Set(live.map((r) => r.customer_value.toFixed(6))).size).toBeGreaterThan(250);
+    // The fit was stored with both covariances: the wall's at-risk entries (derived with the snapshots above) carry
+    // their 90 % intervals, the value's too.
+    const atRisk = processor.pipeline.snapshot().atRisk;
+    expect(atRisk.length).toBeGreaterThan(0);
+    for (const e of atRisk) {
+      const iv = e.intervals!;
+      expect(iv.pAlive.lower <= e.pAlive && e.pAlive <= iv.pAlive.upper, `${e.customerId} P(alive) ${e.pAlive} in ${iv.pAlive.lower}–${iv.pAlive.upper}`).toBe(true);
+      if (e.valueAtRisk > 0) expect(iv.valueAtRisk!.lower < e.valueAtRisk && e.valueAtRisk < iv.valueAtRisk!.upper, e.customerId).toBe(true);
+    }
   });
 });

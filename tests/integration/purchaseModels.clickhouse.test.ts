@@ -120,6 +120,7 @@ describe.each(CLICKHOUSE_ENGINES)('purchase models in %s', (_name, make) => {
       fittedAtMs: Date.parse('2026-11-20T12:00:01Z'),
       bgnbd: fit.bgnbd.params,
       gammaGamma: fit.gammaGamma!.params,
+      gammaGammaLogCovariance: fit.gammaGamma!.logCovariance,
       segments: {},
       logCovariance: { '': expect.any(Array) },
       ...(scoring === 'bgnbd' ? {} : { chosen: { model: scoring, params: fit.live!.params, logCovariance: expect.any(Array) } }),
@@ -129,6 +130,9 @@ describe.each(CLICKHOUSE_ENGINES)('purchase models in %s', (_name, make) => {
     const cov = latest!.logCovariance!['']!;
     expect(cov.map((row) => row.length)).toEqual([4, 4, 4, 4]);
     expect(Math.sqrt(cov[0][0]) * fit.bgnbd.params.r).toBeCloseTo(fit.bgnbd.standardErrors.r, 10);
+    // and the Gamma-Gamma fit's, of ln(p, q, gamma): the live value intervals
+    expect(latest!.gammaGammaLogCovariance!.map((row) => row.length)).toEqual([3, 3, 3]);
+    expect(Math.sqrt(latest!.gammaGammaLogCovariance![0][0]) * fit.gammaGamma!.params.p).toBeCloseTo(fit.gammaGamma!.standardErrors!.p, 10);
     // the three count models compared on the last 90 days, stored with the same fit date; the live model stays BG/NBD
     expect(fit.comparison?.models.map((m) => m.model)).toEqual(['bgnbd', 'pareto_nbd', 'mbg_nbd']);
     expect(fit.bgnbd.standardErrors.r).toBeGreaterThan(0);
@@ -185,6 +189,7 @@ describe.each(CLICKHOUSE_ENGINES)('purchase models in %s', (_name, make) => {
       bgnbd: fit.bgnbd.params,
       // every purchase is worth 10: the spend model may not converge, and then is not part of the version
       gammaGamma: fit.gammaGamma?.converged ? fit.gammaGamma.params : null,
+      ...(fit.gammaGamma?.converged && fit.gammaGamma.logCovariance ? { gammaGammaLogCovariance: fit.gammaGamma.logCovariance } : {}),
       segments: { basic: { model: 'bgnbd', params: fit.segments![1].params }, vip: { model: 'bgnbd', params: fit.segments![0].params } },
       logCovariance: { '': expect.any(Array), basic: fit.segments![1].logCovariance, vip: fit.segments![0].logCovariance },
     });

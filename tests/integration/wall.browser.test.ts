@@ -93,6 +93,14 @@ describe.each(['uws', 'ws'] as const)('the wall page over %s', (transport) => {
       expect(await riskRows.count()).toBe(scene.atRisk.length);
       expect(await riskRows.first().getByTestId('at-risk-customer').textContent()).toBe(scene.atRisk[0].customerId);
       expect(await riskRows.first().getByTestId('at-risk-pct').textContent()).toBe(`${Math.round(scene.atRisk[0].risk * 100)}%`);
+      // how sure: the value at risk's 90 % interval under the value, P(alive)'s in the risk cell's tooltip; none without
+      const sure = scene.atRisk[0].intervals!;
+      expect(await riskRows.first().getByTestId('at-risk-value-range').textContent()).toBe(`90 % ${sure.valueAtRisk!.lower.toLocaleString('en-US')}–${sure.valueAtRisk!.upper.toLocaleString('en-US')}`);
+      expect(await riskRows.first().locator('td.num').first().getAttribute('title')).toContain(`P(alive) ${sure.pAlive.estimate.toFixed(2)}, 90 % ${sure.pAlive.lower.toFixed(2)}–${sure.pAlive.upper.toFixed(2)}`);
+      expect(scene.atRisk[2].intervals).toBeUndefined();
+      expect(await riskRows.nth(2).getByTestId('at-risk-value-range').isHidden()).toBe(true);
+      expect(await riskRows.nth(2).getByTestId('at-risk-value-range').textContent()).toBe('');
+      expect(await riskRows.nth(2).locator('td.num').first().getAttribute('title')).toBe('');
       expect(await page.getByTestId('overload-row').count()).toBe(scene.overload.length);
       expect(await page.locator('[data-testid=overload-row][data-key="campaign:spring-sale"] [data-testid=overload-surge]').getAttribute('data-level')).toBe('critical');
       // what the contact budget held back, of the sends it was asked about; a dash where no sender asks

@@ -77,7 +77,6 @@ function refuse(message: string): VigilError {
 export function fitGammaGamma(data: readonly SpendSummary[], options: FitGammaGammaOptions = {}): GammaGammaFit {
   const minCustomers = options.minCustomers ?? 10;
   const xs: number[] = [];
-  const logM: number[] = [];
   const ms: number[] = [];
   for (let i = 0; i < data.length; i++) {
     const { x, mValue } = data[i];
@@ -91,31 +90,18 @@ export function fitGammaGamma(data: readonly SpendSummary[], options: FitGammaGa
     if (mValue <= 0) throw refuse(`customer #${i} has non-positive mean spend ${mValue}; spend must be positive`);
     xs.push(x);
     ms.push(mValue);
-    logM.push(Math.log(mValue));
   }
   if (xs.length === 0) throw refuse('no repeat buyers (every frequency is zero): there is no repeat spend to model');
   if (xs.length < minCustomers) throw refuse(`${xs.length} repeat buyers, at least ${minCustomers} needed`);
 
   const penalizer = options.penalizer ?? 0;
   const n = xs.length;
-  const logX = xs.map(Math.log);
+  const total = gammaGammaTotalLogLikelihood(xs, ms);
   const objective = (theta: readonly number[]): number => {
     const p = Math.exp(theta[0]);
     const q = Math.exp(theta[1]);
     const gamma = Math.exp(theta[2]);
-    // Γ terms depend on x only; customers share a few distinct x values.
-    const perX = new Map<number, number>();
-    let ll = n * (q * Math.log(gamma) - lnGamma(q));
-    for (let i = 0; i < n; i++) {
-      const px = p * xs[i];
-      let gammaTerms = perX.get(xs[i]);
-      if (gammaTerms === undefined) {
-        gammaTerms = lnGamma(px + q) - lnGamma(px) + px * logX[i];
-        perX.set(xs[i], gammaTerms);
-      }
-      ll += gammaTerms + (px - 1) * logM[i] - (px + q) * Math.log(gamma + ms[i] * xs[i]);
-    }
-    return -ll / n + penalizer * (p * p + q * q + gamma * gamma);
+    return -total(p, q, gamma) / n + penalizer * (p * p + q * q + gamma * gamma);
   };
 
   // Start at p = 2, q = 3 with gamma matching the mean spend: p gamma / (q − 1) = mean.
@@ -135,6 +121,33 @@ export function fitGammaGamma(data: readonly SpendSummary[], options: FitGammaGa
     iterations: best.iterations,
     customers: n,
     frequencySpendCorrelation: pearson(xs, ms),
+  };
+}
+
+/**
+ * Σ gammaGammaLogLikelihood over repeat buyers (x ≥ 1, mean spend m > 0), as a function of the parameters: what the
+ * fit maximises and its observed information differentiates. The Γ terms depend on x only and are worked out once per
+ * distinct x (a million buyers share a few hundred).
+ */
+export function gammaGammaTotalLogLikelihood(xs: readonly number[], ms: readonly number[]): (p: number, q: number, gamma: number) => number {
+  const n = xs.length;
+  const distinct = [...new Set(xs)];
+  const slot = new Map(distinct.map((x, i) => [x, i]));
+  const at = Int32Array.from(xs, (x) => slot.get(x)!);
+  const logX = Float64Array.from(distinct, Math.log);
+  const logM = Float64Array.from(ms, Math.log);
+  const perX = new Float64Array(distinct.length);
+  return (p, q, gamma) => {
+    for (let k = 0; k < distinct.length; k++) {
+      const px = p * distinct[k];
+      perX[k] = lnGamma(px + q) - lnGamma(px) + px * logX[k];
+    }
+    let ll = n * (q * Math.log(gamma) - lnGamma(q));
+    for (let i = 0; i < n; i++) {
+      const px = p * xs[i];
+      ll += perX[at[i]] + (px - 1) * logM[i] - (px + q) * Math.log(gamma + ms[i] * xs[i]);
+    }
+    return ll;
   };
 }
 

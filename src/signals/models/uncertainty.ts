@@ -4,6 +4,7 @@
 // formed on the logit or log scale so they stay inside (0, 1) or above 0.
 import { VigilError } from '../../shared/errors.js';
 import { COUNT_MODELS, type CountModelName, type ModelParams } from './countModels.js';
+import { gammaGammaTotalLogLikelihood, type GammaGammaParams, type SpendSummary } from './gammaGamma.js';
 import { invert } from './linearAlgebra.js';
 import { groupSummaries, type CustomerSummary } from './mle.js';
 
@@ -23,22 +24,51 @@ export function parameterUncertainty(model: CountModelName, params: ModelParams,
   const spec = COUNT_MODELS[model];
   const names = spec.paramNames;
   const g = groupSummaries(data);
-  const total = (logs: readonly number[]): number => {
-    const p: ModelParams = {};
+  const p: ModelParams = {};
+  return logParameterUncertainty(names, params, (logs) => {
     names.forEach((name, i) => (p[name] = Math.exp(logs[i])));
     let sum = 0;
     for (let i = 0; i < g.x.length; i++) sum += g.weights[i] * spec.logLikelihood(p, g.x[i], g.tx[i], g.T[i]);
     return sum;
-  };
+  });
+}
+
+/**
+ * The Gamma-Gamma fit's: the covariance of ln(p, q, gamma) from the observed information of its likelihood over the
+ * repeat buyers (x ≥ 1 with a positive mean spend; the others carry no spend information, as in fitGammaGamma).
+ */
+export function gammaGammaUncertainty(params: GammaGammaParams, data: readonly SpendSummary[]): ParameterUncertainty {
+  const buyers = data.filter((d) => d.x > 0 && d.mValue !== undefined && d.mValue > 0);
+  const total = gammaGammaTotalLogLikelihood(buyers.map((b) => b.x), buyers.map((b) => b.mValue!));
+  return logParameterUncertainty(GAMMA_GAMMA_PARAMS, { ...params }, (logs) => total(Math.exp(logs[0]), Math.exp(logs[1]), Math.exp(logs[2])));
+}
+
+const GAMMA_GAMMA_PARAMS = ['p', 'q', 'gamma'] as const;
+
+/**
+ * The inverse of the observed information at `params`: minus the Hessian of `total` (a total log-likelihood of the
+ * log-parameters, in `names` order) by central differences, inverted; null covariance when it is not positive definite.
+ */
+export function logParameterUncertainty(names: readonly string[], params: ModelParams, total: (logs: readonly number[]) => number): ParameterUncertainty {
   const at = names.map((name) => Math.log(params[name]));
-  const h = HESSIAN_STEP;
+  const information = observedInformation(total, at);
+  const inverse = invert(information);
+  const positive = inverse !== null && inverse.every((row, i) => row[i] > 0 && row.every(Number.isFinite));
+  const logCovariance = positive ? inverse : null;
+  const standardErrors: ModelParams = {};
+  names.forEach((name, i) => (standardErrors[name] = logCovariance ? params[name] * Math.sqrt(logCovariance[i][i]) : Number.NaN));
+  return { paramNames: names, logCovariance, standardErrors };
+}
+
+/** Minus the Hessian of `total` at `at`, by central differences of step `h` (HESSIAN_STEP). */
+export function observedInformation(total: (logs: readonly number[]) => number, at: readonly number[], h = HESSIAN_STEP): number[][] {
   const shifted = (i: number, di: number, j: number, dj: number) => {
     const v = [...at];
     v[i] += di;
     v[j] += dj;
     return total(v);
   };
-  const n = names.length;
+  const n = at.length;
   const information = Array.from({ length: n }, () => new Array<number>(n).fill(0));
   const center = total(at);
   for (let i = 0; i < n; i++) {
@@ -48,12 +78,7 @@ export function parameterUncertainty(model: CountModelName, params: ModelParams,
       information[i][j] = information[j][i] = -d;
     }
   }
-  const inverse = invert(information);
-  const positive = inverse !== null && inverse.every((row, i) => row[i] > 0 && row.every(Number.isFinite));
-  const logCovariance = positive ? inverse : null;
-  const standardErrors: ModelParams = {};
-  names.forEach((name, i) => (standardErrors[name] = logCovariance ? params[name] * Math.sqrt(logCovariance[i][i]) : Number.NaN));
-  return { paramNames: names, logCovariance, standardErrors };
+  return information;
 }
 
 export interface Interval {
