@@ -41,11 +41,11 @@ export function bgNbdTotalLogLikelihood(
   if (x.length !== tx.length || x.length !== T.length || (weights && weights.length !== x.length)) {
     throw new VigilError('MODEL_INPUT_INVALID', 'x, t_x, T (and weights) must have the same length');
   }
-  return columnsLogLikelihood(params, toColumns(x, tx, T, weights));
+  return bgNbdColumnsLogLikelihood(params, toColumns(x, tx, T, weights));
 }
 
 /** bgNbdLogLikelihood summed over columns, with its ln Γ terms computed once per distinct x. */
-function columnsLogLikelihood(params: BgNbdParams, columns: Columns): number {
+export function bgNbdColumnsLogLikelihood(params: BgNbdParams, columns: Columns): number {
   const { r, alpha, a, b } = params;
   const { x, tx, T, weights, xIndex, distinctX, lead, dropLead } = columns;
   const constant = -lnGamma(r) + r * Math.log(alpha) + lnGamma(a + b) - lnGamma(b);
@@ -121,7 +121,7 @@ const fromVector = (v: readonly number[]): BgNbdParams => ({ r: v[0], alpha: v[1
 /** Maximum likelihood over log-parameters, so they stay positive, with Nelder–Mead from several starting points. */
 export function fitBgNbd(data: readonly CustomerSummary[], options: FitBgNbdOptions = {}): BgNbdFit {
   // Start at r = a = b = 1 with alpha set so that r / alpha matches the observed repeat rate.
-  return fitByColumns('BG/NBD', data, columnsLogLikelihood, fromVector, [0, logRepeatRate(data), 0, 0], options);
+  return fitByColumns('BG/NBD', data, bgNbdColumnsLogLikelihood, fromVector, [0, logRepeatRate(data), 0, 0], options);
 }
 
 /** ln P(k purchases in (T, T + t] | x, t_x, T): given alive, lambda ~ Gamma(r + x, α + T), p ~ Beta(a, b + x). */

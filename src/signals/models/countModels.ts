@@ -1,10 +1,11 @@
 // The three purchase-count models behind one shape, so the holdout comparison, the uncertainty and the tracking
 // plot treat them alike. Parameters travel as plain records keyed by each model's parameter names.
-import { bgNbdLogCountProbability, bgNbdLogLikelihood, expectedPurchases, expectedPurchasesIfAlive, fitBgNbd, pAlive, type BgNbdParams } from './bgnbd.js';
-import { fitMbgNbd, mbgNbdExpectedPurchases, mbgNbdLogCountProbability, mbgNbdLogLikelihood, mbgNbdPAlive, type MbgNbdParams } from './mbgnbd.js';
-import type { CustomerSummary, FitOptions, ModelFit } from './mle.js';
+import { bgNbdColumnsLogLikelihood, bgNbdLogCountProbability, bgNbdLogLikelihood, expectedPurchases, expectedPurchasesIfAlive, fitBgNbd, pAlive, type BgNbdParams } from './bgnbd.js';
+import { fitMbgNbd, mbgNbdColumnsLogLikelihood, mbgNbdExpectedPurchases, mbgNbdLogCountProbability, mbgNbdLogLikelihood, mbgNbdPAlive, type MbgNbdParams } from './mbgnbd.js';
+import type { Columns, CustomerSummary, FitOptions, ModelFit } from './mle.js';
 import {
   fitParetoNbd,
+  paretoNbdColumnsLogLikelihood,
   paretoNbdExpectedIfAlive,
   paretoNbdExpectedPurchases,
   paretoNbdLogCountProbability,
@@ -24,6 +25,8 @@ export interface CountModel {
   paramNames: readonly string[];
   fit(data: readonly CustomerSummary[], options?: FitOptions): ModelFit<ModelParams>;
   logLikelihood(params: ModelParams, x: number, tx: number, T: number): number;
+  /** The log-likelihood summed over grouped columns (mle.ts toColumns), as the fit sums it: NaN where unusable. */
+  columnsLogLikelihood(params: ModelParams, columns: Columns): number;
   pAlive(params: ModelParams, x: number, tx: number, T: number): number;
   /** E[Y(t) | x, t_x, T]; at x = t_x = T = 0, a new customer's E[X(t)]. */
   expectedPurchases(params: ModelParams, t: number, x: number, tx: number, T: number): number;
@@ -43,6 +46,7 @@ export const COUNT_MODELS: Record<CountModelName, CountModel> = {
     paramNames: ['r', 'alpha', 'a', 'b'],
     fit: (data, options) => fitBgNbd(data, options) as unknown as ModelFit<ModelParams>,
     logLikelihood: (p, x, tx, T) => bgNbdLogLikelihood(as<BgNbdParams>(p), x, tx, T),
+    columnsLogLikelihood: (p, c) => bgNbdColumnsLogLikelihood(as<BgNbdParams>(p), c),
     pAlive: (p, x, tx, T) => pAlive(as<BgNbdParams>(p), x, tx, T),
     expectedPurchases: (p, t, x, tx, T) => expectedPurchases(as<BgNbdParams>(p), t, x, tx, T),
     expectedIfAlive: (p, t, x, T) => expectedPurchasesIfAlive(as<BgNbdParams>(p), t, x, T),
@@ -54,6 +58,7 @@ export const COUNT_MODELS: Record<CountModelName, CountModel> = {
     paramNames: ['r', 'alpha', 's', 'beta'],
     fit: (data, options) => fitParetoNbd(data, options) as unknown as ModelFit<ModelParams>,
     logLikelihood: (p, x, tx, T) => paretoNbdLogLikelihood(as<ParetoNbdParams>(p), x, tx, T),
+    columnsLogLikelihood: (p, c) => paretoNbdColumnsLogLikelihood(as<ParetoNbdParams>(p), c),
     pAlive: (p, x, tx, T) => paretoNbdPAlive(as<ParetoNbdParams>(p), x, tx, T),
     expectedPurchases: (p, t, x, tx, T) => paretoNbdExpectedPurchases(as<ParetoNbdParams>(p), t, x, tx, T),
     expectedIfAlive: (p, t, x, T) => paretoNbdExpectedIfAlive(as<ParetoNbdParams>(p), t, x, T),
@@ -65,6 +70,7 @@ export const COUNT_MODELS: Record<CountModelName, CountModel> = {
     paramNames: ['r', 'alpha', 'a', 'b'],
     fit: (data, options) => fitMbgNbd(data, options) as unknown as ModelFit<ModelParams>,
     logLikelihood: (p, x, tx, T) => mbgNbdLogLikelihood(as<MbgNbdParams>(p), x, tx, T),
+    columnsLogLikelihood: (p, c) => mbgNbdColumnsLogLikelihood(as<MbgNbdParams>(p), c),
     pAlive: (p, x, tx, T) => mbgNbdPAlive(as<MbgNbdParams>(p), x, tx, T),
     expectedPurchases: (p, t, x, tx, T) => mbgNbdExpectedPurchases(as<MbgNbdParams>(p), t, x, tx, T),
     // BG/NBD's expectation if alive with b + 1 (mbgnbd.ts)

@@ -51,7 +51,7 @@ export type MbgNbdFit = ModelFit<MbgNbdParams>;
 const fromVector = (v: readonly number[]): MbgNbdParams => ({ r: v[0], alpha: v[1], a: v[2], b: v[3] });
 
 /** mbgNbdLogLikelihood summed over columns, its ln Γ terms and ln a − ln(b + x) computed once per distinct x. */
-function columnsLogLikelihood(params: MbgNbdParams, columns: Columns): number {
+export function mbgNbdColumnsLogLikelihood(params: MbgNbdParams, columns: Columns): number {
   const { r, alpha, a, b } = params;
   const { x, tx, T, weights, xIndex, distinctX, lead, dropLead } = columns;
   const constant = -lnGamma(r) + r * Math.log(alpha) + lnGamma(a + b) - lnGamma(b);
@@ -70,5 +70,5 @@ function columnsLogLikelihood(params: MbgNbdParams, columns: Columns): number {
 }
 
 export function fitMbgNbd(data: readonly CustomerSummary[], options: FitOptions = {}): MbgNbdFit {
-  return fitByColumns('MBG/NBD', data, columnsLogLikelihood, fromVector, [0, logRepeatRate(data), 0, 0], options);
+  return fitByColumns('MBG/NBD', data, mbgNbdColumnsLogLikelihood, fromVector, [0, logRepeatRate(data), 0, 0], options);
 }

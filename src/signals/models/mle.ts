@@ -76,12 +76,12 @@ export interface FitOptions extends MultiStartOptions {
   penalizer?: number;
   /**
    * Above twice this many customers, the multi-start search runs on a seeded sample of this many and Newton steps on
-   * every customer finish from its optimum (default 50,000; 0 or Infinity: search on every customer).
+   * every customer finish from its optimum (default 20,000; 0 or Infinity: search on every customer).
    */
   searchCustomers?: number;
 }
 
-export const DEFAULT_SEARCH_CUSTOMERS = 50_000;
+export const DEFAULT_SEARCH_CUSTOMERS = 20_000;
 
 /** The search stage's customers: a seeded simple random sample of searchCustomers, or null to search on all. */
 export function searchSample<T>(data: readonly T[], options: FitOptions = {}): T[] | null {

@@ -107,7 +107,7 @@ const fromVector = (v: readonly number[]): ParetoNbdParams => ({ r: v[0], alpha:
  * paretoNbdLogLikelihood summed over columns, its ln Γ terms and ln s − ln(r + s + x) once per distinct x. A series
  * that will not converge at these parameters makes them unusable there (NaN).
  */
-function columnsLogLikelihood(params: ParetoNbdParams, columns: Columns): number {
+export function paretoNbdColumnsLogLikelihood(params: ParetoNbdParams, columns: Columns): number {
   const { r, alpha, s, beta } = params;
   const { x, tx, T, weights, xIndex, distinctX, lead, dropLead } = columns;
   const constant = -lnGamma(r) + r * Math.log(alpha) + s * Math.log(beta);
@@ -132,5 +132,5 @@ function columnsLogLikelihood(params: ParetoNbdParams, columns: Columns): number
 export function fitParetoNbd(data: readonly CustomerSummary[], options: FitOptions = {}): ParetoNbdFit {
   // Start with the lifetime scale beta at the purchase-rate scale alpha: alpha = beta takes the simplest branch.
   const rate = logRepeatRate(data);
-  return fitByColumns('Pareto/NBD', data, columnsLogLikelihood, fromVector, [0, rate, 0, rate], options);
+  return fitByColumns('Pareto/NBD', data, paretoNbdColumnsLogLikelihood, fromVector, [0, rate, 0, rate], options);
 }
