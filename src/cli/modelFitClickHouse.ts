@@ -17,12 +17,6 @@ import { chosenModelTracking, storeModelTracking } from '../sources/modelTrackin
 import { buildComparisonReport, type ComparisonReport } from './modelComparison.js';
 import type { ModelFitSummary } from './modelFit.js';
 
-/** Covariance of ln(r, alpha, a, b) at the fit, stored with it for the live P(alive) intervals; null when singular. */
-function logCovariance(params: BgNbdParams, data: readonly CustomerSummary[]): { standardErrors: Record<string, number>; logCovariance: number[][] | null } {
-  const u = parameterUncertainty('bgnbd', { ...params }, data);
-  return { standardErrors: u.standardErrors, logCovariance: u.logCovariance };
-}
-
 /** What `vigil model fit` prints and stores when it fits from ClickHouse. */
 export interface ClickHouseModelFit extends ModelFitSummary {
   source: string;
@@ -84,7 +78,7 @@ export function fitSegments(
     }
     try {
       const fit = COUNT_MODELS[model].fit(data, { minCustomers: minBuyers });
-      const { logCovariance } = parameterUncertainty(model, fit.params, data);
+      const { logCovariance } = parameterUncertainty(model, fit.params, data, fit.information);
       fits.push({ segment, customers: data.length, model, params: fit.params, logLikelihood: fit.logLikelihood, converged: fit.converged, logCovariance });
     } catch (err) {
       skipped[segment] = errorMessage(err);
@@ -105,7 +99,7 @@ export async function fitFromClickHouse(
     minCustomers?: number;
     minSegmentBuyers?: number;
     holdoutDays?: number;
-    /** The holdout comparison fits and scores a seeded sample of this many customers (default 20,000). */
+    /** The holdout comparison fits and scores a seeded sample of this many customers (default 10,000). */
     comparisonCustomers?: number;
     progress?: (step: string) => void;
   },
@@ -127,7 +121,8 @@ export async function fitFromClickHouse(
   const inputs = histories.map((h) => modelInputs(h.history, nowMin));
   step(`fitting BG/NBD on ${inputs.length.toLocaleString('en-US')} customers`);
   const bg = fitBgNbd(inputs.map(({ x, tx, T }) => ({ x, tx, T })), { minCustomers });
-  const uncertainty = logCovariance(bg.params, inputs);
+  // Stored with the fit for the live P(alive) intervals (the staged fit's own information, when it has it).
+  const uncertainty = parameterUncertainty('bgnbd', { ...bg.params }, inputs, bg.information);
   const fit: ClickHouseModelFit = {
     bgnbd: { params: bg.params, logLikelihood: bg.logLikelihood, converged: bg.converged, standardErrors: uncertainty.standardErrors },
     unit: 'days',
@@ -143,7 +138,7 @@ export async function fitFromClickHouse(
     step(`fitting Gamma-Gamma on ${spenders.length.toLocaleString('en-US')} repeat buyers`);
     const spend = spenders.map((i) => ({ x: i.x, mValue: i.meanRepeatSpend }));
     const gg = fitGammaGamma(spend, { minCustomers });
-    const { standardErrors, logCovariance } = gammaGammaUncertainty(gg.params, spend);
+    const { standardErrors, logCovariance } = gammaGammaUncertainty(gg.params, spend, gg.information);
     fit.gammaGamma = { params: gg.params, logLikelihood: gg.logLikelihood, converged: gg.converged, customers: gg.customers, frequencySpendCorrelation: gg.frequencySpendCorrelation, standardErrors, logCovariance };
   } else {
     fit.gammaGammaSkipped = `${spenders.length} repeat buyers with spend, at least ${minCustomers} needed (--min-customers)`;
@@ -161,7 +156,7 @@ export async function fitFromClickHouse(
     step(`fitting ${COUNT_MODELS[chosenName].label}, the holdout's choice, on ${inputs.length.toLocaleString('en-US')} customers for live scoring`);
     const summaries = inputs.map(({ x, tx, T }) => ({ x, tx, T }));
     const full = COUNT_MODELS[chosenName].fit(summaries, { minCustomers });
-    const logCovariance = parameterUncertainty(chosenName, full.params, summaries).logCovariance;
+    const logCovariance = parameterUncertainty(chosenName, full.params, summaries, full.information).logCovariance;
     fit.live = { model: chosenName, params: full.params, logLikelihood: full.logLikelihood, converged: full.converged };
     if (full.converged) chosen = { model: chosenName, params: full.params, logCovariance }; // else stored, not read
     storedChoice = { ...fit.live, customers: inputs.length, logCovariance };
@@ -196,7 +191,7 @@ export async function fitFromClickHouse(
 }
 
 export const DEFAULT_HOLDOUT_DAYS = 90;
-export const DEFAULT_COMPARISON_CUSTOMERS = 20_000;
+export const DEFAULT_COMPARISON_CUSTOMERS = 10_000;
 
 /**
  * Calibration summaries as of asOf − holdoutDays (the same query, earlier), holdout counts as the purchases since;
@@ -225,7 +220,8 @@ async function compareOnHoldout(
   );
   const comparison = compareModels(
     { calibration: compared, holdoutPurchases: compared.map((c) => c.holdout), calibrationEnd, holdoutEnd: calibrationEnd + o.holdoutDays },
-    { minCustomers: o.minCustomers },
+    // Staged fits (mle.ts) on a quarter of the sample: Pareto/NBD's series make its fits the refit's costliest step.
+    { minCustomers: o.minCustomers, searchCustomers: Math.max(1_000, Math.floor(o.comparisonCustomers / 4)) },
   );
   const firstDays = earlier.map((h) => (h.history.firstMin * MINUTE_MS - originMs) / DAY_MS);
   const tracking = await chosenModelTracking(ch, { comparison, firstDays, originMs, calibrationEndMs, asOfMs: o.asOfMs });

@@ -2,7 +2,7 @@
 // purchases will be worth, and with BG/NBD, what the customer is worth.
 import { VigilError } from '../../shared/errors.js';
 import { expectedPurchases, type BgNbdParams, type ModelFit } from './bgnbd.js';
-import { minimiseFromStarts } from './nelderMead.js';
+import { fitLogParameters, searchSample, type FitOptions } from './mle.js';
 import { lnGamma } from './specialFunctions.js';
 
 /** Purchase values ~ Gamma(p, nu) around each customer's nu ~ Gamma(q, gamma). */
@@ -25,16 +25,8 @@ export interface GammaGammaFit extends ModelFit<GammaGammaParams> {
   frequencySpendCorrelation: number;
 }
 
-export interface FitGammaGammaOptions {
-  /** Refuse to fit fewer repeat buyers than this (default 10). */
-  minCustomers?: number;
-  /** L2 penalty on the parameters, added to the mean negative log-likelihood (default 0). */
-  penalizer?: number;
-  /** Starting points for Nelder–Mead (default 3); the lowest optimum wins. */
-  restarts?: number;
-  seed?: number;
-  maxIterations?: number;
-}
+/** minCustomers counts repeat buyers; a large fit searches on a sample of them (FitOptions.searchCustomers). */
+export type FitGammaGammaOptions = FitOptions;
 
 /**
  * ln f(m | x) = ln Γ(px + q) − ln Γ(px) − ln Γ(q) + q ln γ + (px − 1) ln m + px ln x − (px + q) ln(γ + m x):
@@ -94,33 +86,26 @@ export function fitGammaGamma(data: readonly SpendSummary[], options: FitGammaGa
   if (xs.length === 0) throw refuse('no repeat buyers (every frequency is zero): there is no repeat spend to model');
   if (xs.length < minCustomers) throw refuse(`${xs.length} repeat buyers, at least ${minCustomers} needed`);
 
-  const penalizer = options.penalizer ?? 0;
   const n = xs.length;
-  const total = gammaGammaTotalLogLikelihood(xs, ms);
-  const objective = (theta: readonly number[]): number => {
-    const p = Math.exp(theta[0]);
-    const q = Math.exp(theta[1]);
-    const gamma = Math.exp(theta[2]);
-    return -total(p, q, gamma) / n + penalizer * (p * p + q * q + gamma * gamma);
+  const totalOf = (rows: readonly number[] | null) => {
+    const t = rows ? gammaGammaTotalLogLikelihood(rows.map((i) => xs[i]), rows.map((i) => ms[i])) : gammaGammaTotalLogLikelihood(xs, ms);
+    return (v: readonly number[]) => t(v[0], v[1], v[2]);
   };
-
+  // A large fit searches on a sample of the buyers and finishes on all of them (mle.ts).
+  const sample = searchSample(Array.from(xs, (_, i) => i), options);
+  const search = sample ? { total: totalOf(sample), customers: sample.length } : undefined;
   // Start at p = 2, q = 3 with gamma matching the mean spend: p gamma / (q − 1) = mean.
   const meanSpend = ms.reduce((s, m) => s + m, 0) / n;
-  const base = [Math.log(2), Math.log(3), Math.log(meanSpend)];
-  const best = minimiseFromStarts(objective, base, options);
-  if (!Number.isFinite(best.fx)) {
-    throw new VigilError('MODEL_FIT_FAILED', 'Gamma-Gamma likelihood was not finite at any point the optimiser tried');
-  }
-  const params = { p: Math.exp(best.x[0]), q: Math.exp(best.x[1]), gamma: Math.exp(best.x[2]) };
-  let logLikelihood = 0;
-  for (let i = 0; i < n; i++) logLikelihood += gammaGammaLogLikelihood(params, xs[i], ms[i]);
+  const fit = fitLogParameters('Gamma-Gamma', totalOf(null), [Math.log(2), Math.log(3), Math.log(meanSpend)], n, options, search);
+  const [p, q, gamma] = fit.params;
   return {
-    params,
-    logLikelihood,
-    converged: best.converged,
-    iterations: best.iterations,
+    params: { p, q, gamma },
+    logLikelihood: fit.logLikelihood,
+    converged: fit.converged,
+    iterations: fit.iterations,
     customers: n,
     frequencySpendCorrelation: pearson(xs, ms),
+    ...(fit.information ? { information: fit.information } : {}),
   };
 }
 

@@ -116,6 +116,11 @@ export interface ModelFit<P> {
   converged: boolean;
   /** Nelder–Mead iterations of the winning run, polishing restarts included (and Newton steps, for a large fit). */
   iterations: number;
+  /**
+   * The observed information in the log-parameters (minus the Hessian of the total log-likelihood), from Newton's last
+   * step: present for a converged staged fit without a penalty, so its standard errors cost no more evaluations.
+   */
+  information?: number[][];
 }
 
 /** ln(Σ x / Σ T): the log of the observed repeat rate, where every model's purchase-rate scale starts. */
@@ -152,12 +157,15 @@ export function fitLogParameters(
   };
   const objective = objectiveOf(totalLogLikelihood, customers);
   let best: { x: number[]; fx: number; converged: boolean; iterations: number };
+  let information: number[][] | undefined;
   if (search) {
     const found = minimiseFromStarts(objectiveOf(search.total, search.customers), baseLog, options);
     const finished = Number.isFinite(found.fx) ? newtonMinimise(objective, found.x) : null;
     best = finished
       ? { ...finished, iterations: found.iterations + finished.iterations }
       : minimiseFromStarts(objective, Number.isFinite(found.fx) ? found.x : baseLog, { ...options, restarts: 1 });
+    // The objective is −total / customers: the total's information is customers × its Hessian.
+    if (finished?.converged && penalizer === 0) information = finished.hessian.map((row) => row.map((v) => v * customers));
   } else {
     best = minimiseFromStarts(objective, baseLog, options);
   }
@@ -165,7 +173,7 @@ export function fitLogParameters(
     throw new VigilError('MODEL_FIT_FAILED', `${model} likelihood was not finite at any point the optimiser tried`);
   }
   const params = best.x.map(Math.exp);
-  return { params, logLikelihood: totalLogLikelihood(params), converged: best.converged, iterations: best.iterations };
+  return { params, logLikelihood: totalLogLikelihood(params), converged: best.converged, iterations: best.iterations, ...(information ? { information } : {}) };
 }
 
 /** Grouped rows as columns, indexed by distinct x: a likelihood's terms that depend on x only, once per distinct x. */

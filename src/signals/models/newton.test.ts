@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { COUNT_MODEL_NAMES, COUNT_MODELS } from './countModels.js';
 import { bgNbdTotalLogLikelihood } from './bgnbd.js';
+import { fitGammaGamma } from './gammaGamma.js';
+import { gammaGammaUncertainty, parameterUncertainty } from './uncertainty.js';
 import { fitLogParameters, groupSummaries, searchSample } from './mle.js';
 import { newtonMinimise } from './newton.js';
 import { simulateCustomers } from './simulate.js';
@@ -66,6 +68,27 @@ describe('a large fit: the search on a sample, Newton on every customer', () => 
     // Newton: 33 evaluations a step, a few steps, and the final one; Nelder–Mead's starts and polishing: hundreds.
     expect(stagedEvaluations).toBeLessThan(200);
     expect(whole).toBeGreaterThan(3 * stagedEvaluations);
+    // Newton's last Hessian is the observed information: the standard errors it gives are those worked out afresh.
+    const params = { r: staged.params[0], alpha: staged.params[1], a: staged.params[2], b: staged.params[3] };
+    const fresh = parameterUncertainty('bgnbd', params, data);
+    expect(staged.information).toHaveLength(4);
+    const reused = parameterUncertainty('bgnbd', params, data, staged.information);
+    for (const key of ['r', 'alpha', 'a', 'b']) expect(Math.abs(reused.standardErrors[key] / fresh.standardErrors[key] - 1)).toBeLessThan(1e-3);
+  });
+
+  it('gives Gamma-Gamma the same staged fit, with its information', () => {
+    const spend = simulateCustomers({ customers: 6_000, bgNbd: { r: 0.24, alpha: 4.41, a: 0.79, b: 2.43 }, gammaGamma: { p: 6.25, q: 3.74, gamma: 15.44 }, observationEnd: 78, seed: 4 })
+      .filter((c) => c.x > 0)
+      .map((c) => ({ x: c.x, mValue: c.mValue! }));
+    const whole = fitGammaGamma(spend, { searchCustomers: 0 });
+    const staged = fitGammaGamma(spend, { searchCustomers: 300 });
+    expect(staged.converged).toBe(true);
+    expect(Math.abs(staged.logLikelihood - whole.logLikelihood)).toBeLessThan(1e-6);
+    for (const key of ['p', 'q', 'gamma'] as const) expect(Math.abs(staged.params[key] / whole.params[key] - 1)).toBeLessThan(1e-4);
+    const fresh = gammaGammaUncertainty(staged.params, spend);
+    expect(staged.information).toHaveLength(3);
+    const reused = gammaGammaUncertainty(staged.params, spend, staged.information);
+    for (const key of ['p', 'q', 'gamma']) expect(Math.abs(reused.standardErrors[key] / fresh.standardErrors[key] - 1)).toBeLessThan(1e-3);
   });
 
   it.each(COUNT_MODEL_NAMES)('%s reaches the optimum the search on every customer reaches', (name) => {

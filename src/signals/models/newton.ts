@@ -10,6 +10,8 @@ export interface NewtonResult {
   iterations: number;
   /** The last step moved every coordinate by less than xTolerance and gained less than fTolerance. */
   converged: boolean;
+  /** f's Hessian where the last step began: at the minimum to within that step, when converged. */
+  hessian: number[][];
 }
 
 export interface NewtonOptions {
@@ -59,6 +61,7 @@ export function newtonMinimise(f: (x: readonly number[]) => number, x0: readonly
     return Number.isFinite(v) ? v : Number.POSITIVE_INFINITY;
   };
   let x = [...x0];
+  let last: number[][] = [];
   for (let iteration = 1; iteration <= maxIterations; iteration++) {
     const { fx, gradient, hessian } = centralDerivatives(value, x, h);
     if (!Number.isFinite(fx) || !gradient.every(Number.isFinite) || !hessian.every((row) => row.every(Number.isFinite))) return null;
@@ -79,10 +82,11 @@ export function newtonMinimise(f: (x: readonly number[]) => number, x0: readonly
     }
     // No step lowers f. With a tiny Newton step that is rounding: x is the optimum to the precision f has (the step
     // is far below any standard error). With a large one Newton is lost here: the caller falls back.
-    if (next === null) return Math.max(...direction.map((d) => Math.abs(d))) < 1e-4 ? { x, fx, iterations: iteration, converged: true } : null;
+    if (next === null) return Math.max(...direction.map((d) => Math.abs(d))) < 1e-4 ? { x, fx, iterations: iteration, converged: true, hessian } : null;
     const moved = Math.max(...next.map((v, i) => Math.abs(v - x[i])));
     x = next;
-    if (moved < xTolerance && fx - fNext < fTolerance) return { x, fx: fNext, iterations: iteration, converged: true };
+    if (moved < xTolerance && fx - fNext < fTolerance) return { x, fx: fNext, iterations: iteration, converged: true, hessian };
+    last = hessian;
   }
-  return { x, fx: value(x), iterations: maxIterations, converged: false };
+  return { x, fx: value(x), iterations: maxIterations, converged: false, hessian: last };
 }

@@ -21,9 +21,16 @@ export interface ParameterUncertainty {
 const HESSIAN_STEP = 1e-3;
 
 /** The observed information's inverse at `params` (a maximum of the likelihood of `data`). */
-export function parameterUncertainty(model: CountModelName, params: ModelParams, data: readonly CustomerSummary[]): ParameterUncertainty {
+export function parameterUncertainty(
+  model: CountModelName,
+  params: ModelParams,
+  data: readonly CustomerSummary[],
+  /** The fit's own (ModelFit.information), when it has it: then nothing is evaluated again. */
+  information?: number[][],
+): ParameterUncertainty {
   const spec = COUNT_MODELS[model];
   const names = spec.paramNames;
+  if (information) return fromInformation(names, params, information);
   const g = groupSummaries(data);
   // The fit's own sum (per-x terms once per x): 33 evaluations of a million customers take seconds, not half a minute.
   const columns = toColumns(g.x, g.tx, g.T, g.weights);
@@ -38,7 +45,8 @@ export function parameterUncertainty(model: CountModelName, params: ModelParams,
  * The Gamma-Gamma fit's: the covariance of ln(p, q, gamma) from the observed information of its likelihood over the
  * repeat buyers (x ≥ 1 with a positive mean spend; the others carry no spend information, as in fitGammaGamma).
  */
-export function gammaGammaUncertainty(params: GammaGammaParams, data: readonly SpendSummary[]): ParameterUncertainty {
+export function gammaGammaUncertainty(params: GammaGammaParams, data: readonly SpendSummary[], information?: number[][]): ParameterUncertainty {
+  if (information) return fromInformation(GAMMA_GAMMA_PARAMS, { ...params }, information);
   const buyers = data.filter((d) => d.x > 0 && d.mValue !== undefined && d.mValue > 0);
   const total = gammaGammaTotalLogLikelihood(buyers.map((b) => b.x), buyers.map((b) => b.mValue!));
   return logParameterUncertainty(GAMMA_GAMMA_PARAMS, { ...params }, (logs) => total(Math.exp(logs[0]), Math.exp(logs[1]), Math.exp(logs[2])));
@@ -51,8 +59,11 @@ const GAMMA_GAMMA_PARAMS = ['p', 'q', 'gamma'] as const;
  * log-parameters, in `names` order) by central differences, inverted; null covariance when it is not positive definite.
  */
 export function logParameterUncertainty(names: readonly string[], params: ModelParams, total: (logs: readonly number[]) => number): ParameterUncertainty {
-  const at = names.map((name) => Math.log(params[name]));
-  const information = observedInformation(total, at);
+  return fromInformation(names, params, observedInformation(total, names.map((name) => Math.log(params[name]))));
+}
+
+/** The covariance of the log-parameters and the standard errors from the observed information in them. */
+function fromInformation(names: readonly string[], params: ModelParams, information: readonly (readonly number[])[]): ParameterUncertainty {
   const inverse = invert(information);
   const positive = inverse !== null && inverse.every((row, i) => row[i] > 0 && row.every(Number.isFinite));
   const logCovariance = positive ? inverse : null;
