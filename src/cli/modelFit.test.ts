@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOLDOUT_EXAMPLE, purchaseLogCsv, simulateCustomers, type SimulatedCustomer } from '../signals/models/simulate.js';
 import type { ComparisonReport } from './modelComparison.js';
-import { fitFromSummaries, runModelFit, type ModelFitSummary } from './modelFit.js';
-import { fitSegments } from './modelFitClickHouse.js';
+import { fitFromSummaries, runModelFit } from './modelFit.js';
+import { fitSegments, type ModelFitSummary } from './modelFitClickHouse.js';
 import { COUNT_MODELS } from '../signals/models/countModels.js';
 
 const CDNOW_WEEKS = { r: 0.24, alpha: 4.41, a: 0.79, b: 2.43 };

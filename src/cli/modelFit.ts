@@ -9,14 +9,14 @@ import { loadConfig } from '../config/load.js';
 import { VigilError, errorMessage } from '../shared/errors.js';
 import { createClickHouseClient, type ClickHouseClient } from '../sinks/clickhouse/client.js';
 import { fitBgNbd, type BgNbdParams, type CustomerSummary } from '../signals/models/bgnbd.js';
-import { fitGammaGamma, type GammaGammaParams } from '../signals/models/gammaGamma.js';
+import { fitGammaGamma } from '../signals/models/gammaGamma.js';
 import { evaluateHoldout, formatHoldoutTable } from '../signals/models/holdout.js';
 import { compareModels } from '../signals/models/modelChoice.js';
 import { splitCalibrationHoldout } from '../signals/models/purchaseLog.js';
 import { trackingData, trackingSvg } from '../signals/models/trackingPlot.js';
 import { parameterUncertainty } from '../signals/models/uncertainty.js';
 import { buildComparisonReport, formatComparison } from './modelComparison.js';
-import { DEFAULT_HOLDOUT_DAYS, DEFAULT_MIN_CUSTOMERS, fitFromClickHouse } from './modelFitClickHouse.js';
+import { DEFAULT_HOLDOUT_DAYS, DEFAULT_MIN_CUSTOMERS, fitFromClickHouse, type ModelFitSummary } from './modelFitClickHouse.js';
 import { parsePurchaseLogCsv, parseSummaryCsv, readCsv, type SummaryRow, type TimeUnit } from './modelFitCsv.js';
 
 export type { SummaryRow, TimeUnit };
@@ -49,23 +49,6 @@ const USAGE = `usage: vigil model fit [--config FILE] [--min-customers N] [--min
 --plot      with --holdout: writes the chosen model's tracking plot (cumulative and weekly repeat purchases,
             predicted against actual, a line at the calibration end) to FILE.svg
 --unit      time unit of the summary, or of the fit on a dated log (default days)`;
-
-export interface ModelFitSummary {
-  bgnbd: { params: BgNbdParams; logLikelihood: number; converged: boolean; standardErrors: Record<string, number> };
-  gammaGamma?: {
-    params: GammaGammaParams;
-    logLikelihood: number;
-    converged: boolean;
-    /** Repeat buyers the spend model was fitted on. */
-    customers: number;
-    frequencySpendCorrelation: number;
-    /** From the fit from ClickHouse: standard errors, and the covariance of ln(p, q, gamma) stored for the value intervals. */
-    standardErrors?: Record<string, number>;
-    logCovariance?: number[][] | null;
-  };
-  unit: TimeUnit;
-  customers: number;
-}
 
 /** BG/NBD on every row; Gamma-Gamma too when any row carries a monetary value. Throws MODEL_INPUT_INVALID on bad data. */
 export function fitFromSummaries(rows: readonly SummaryRow[], unit: TimeUnit = 'days'): ModelFitSummary {

@@ -7,7 +7,7 @@ import type { ClickHouseClient } from '../sinks/clickhouse/client.js';
 import { BGNBD_MODEL, GAMMA_GAMMA_MODEL, readPurchaseHistories, storeModelFits, storedModelName, type ModelFitRecord, type StoredModel } from '../sources/purchaseModels.js';
 import { COUNT_MODELS, type CountModelName, type ModelParams } from '../signals/models/countModels.js';
 import { fitBgNbd, type BgNbdParams, type CustomerSummary } from '../signals/models/bgnbd.js';
-import { fitGammaGamma } from '../signals/models/gammaGamma.js';
+import { fitGammaGamma, type GammaGammaParams } from '../signals/models/gammaGamma.js';
 import { seededSample } from '../signals/models/mle.js';
 import { compareModels } from '../signals/models/modelChoice.js';
 import { gammaGammaUncertainty, parameterUncertainty } from '../signals/models/uncertainty.js';
@@ -15,7 +15,25 @@ import { modelInputs } from '../signals/purchaseModel.js';
 import { modelSelectionRows, storeModelSelection } from '../sources/modelSelection.js';
 import { chosenModelTracking, storeModelTracking } from '../sources/modelTracking.js';
 import { buildComparisonReport, type ComparisonReport } from './modelComparison.js';
-import type { ModelFitSummary } from './modelFit.js';
+import type { TimeUnit } from './modelFitCsv.js';
+
+/** What `vigil model fit` prints: the pooled fits (from a CSV of summaries or from ClickHouse). */
+export interface ModelFitSummary {
+  bgnbd: { params: BgNbdParams; logLikelihood: number; converged: boolean; standardErrors: Record<string, number> };
+  gammaGamma?: {
+    params: GammaGammaParams;
+    logLikelihood: number;
+    converged: boolean;
+    /** Repeat buyers the spend model was fitted on. */
+    customers: number;
+    frequencySpendCorrelation: number;
+    /** From the fit from ClickHouse: standard errors, and the covariance of ln(p, q, gamma) stored for the value intervals. */
+    standardErrors?: Record<string, number>;
+    logCovariance?: number[][] | null;
+  };
+  unit: TimeUnit;
+  customers: number;
+}
 
 /** What `vigil model fit` prints and stores when it fits from ClickHouse. */
 export interface ClickHouseModelFit extends ModelFitSummary {
