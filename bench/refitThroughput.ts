@@ -1,13 +1,15 @@
 // The processor's throughput without and with the scheduled refit beside it, in one run (bench/refitCost.ts): the
-// processor of `npm run bench` (bench/harness.ts) takes a backlog, then a second backlog sized to last the three
-// measured windows; without a refit, with refits running one after another in its own process (the real worker thread,
-// started as the schedule starts it, at signals.model.refit.nice), and without again, so that a drift of the machine or
-// of the processor's state over the run shows in the two windows without.
+// processor of `npm run bench` (bench/harness.ts) takes its backlog, then a second one (the same workload over the
+// next eight days of event time) sized to last three measured windows: without a refit, with refits running one after
+// another in its own process (the real worker thread, started as the schedule starts it, at signals.model.refit.nice),
+// and without again, so that a drift of the machine or of the processor's state over the run shows in the two windows
+// without.
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { connect } from 'nats';
+import { DAY_MS } from '../src/shared/clock.js';
 import type { RefitJob } from '../src/sources/modelRefit.js';
-import { benchNames, cleanUp, NATS, processorConfigFor, ProcessorProcess, publishBacklog, round, runWorker, say, sleep, waitForStream, type Sample } from './harness.js';
+import { benchNames, cleanUp, NATS, processorConfigFor, ProcessorProcess, publishBacklog, round, say, sleep, waitForStream, type Sample } from './harness.js';
 import type { RefitRun, WindowResult } from './processorChild.js';
 
 export interface ThroughputOptions {
@@ -40,7 +42,8 @@ export interface ThroughputResult {
   processorCustomers: number;
   /** The first backlog's body, as `npm run bench` measures the processor: what sized the second backlog. */
   warmUp: WindowResult;
-  backlog: { firstEvents: number; secondEvents: number; secondPublishMs: number };
+  /** Events of each backlog; the second's first day (every customer again) is taken before the windows. */
+  backlog: { firstEvents: number; secondEvents: number; secondFirstDay: number; secondPublishMs: number };
   without: PhaseResult;
   with: PhaseResult;
   withoutAgain: PhaseResult;
@@ -66,11 +69,12 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
     await proc.ready;
     await proc.call({ cmd: 'start' });
     const p = proc;
-    // 1. The backlog of `npm run bench` (the first day brings every customer into state), taken as it measures it.
+    // 1. The backlog of `npm run bench` (the first day brings every customer into state), taken as it measures it;
+    //    its event time ends eight days ago, so that the second backlog's eight days follow it.
     p.proc.kill('SIGSTOP');
-    const bodyEvents = Math.max(1_000_000, o.customers * 4);
-    const workload = (worker: number, workers: number, endTs: number, seed = 1) => ({ customers: o.customers, bodyEvents, days: 7, endTs, seed, worker, workers });
-    const pub = await publishBacklog({ subjectPrefix: names.subjectPrefix, workers: o.workers, workload });
+    const workloadOf = (bodyEvents: number, daysBack: number) => (worker: number, workers: number, endTs: number) =>
+      ({ customers: o.customers, bodyEvents, days: 7, endTs: endTs - daysBack * DAY_MS, seed: 1 + daysBack, worker, workers });
+    const pub = await publishBacklog({ subjectPrefix: names.subjectPrefix, workers: o.workers, workload: workloadOf(Math.max(1_000_000, o.customers * 4), 8) });
     const firstLast = await waitForStream(nc, names.stream, pub.total);
     say(`published ${pub.total.toLocaleString('en')} events for ${o.customers.toLocaleString('en')} processor customers; the processor takes them`);
     p.proc.kill('SIGCONT');
@@ -78,25 +82,20 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
     const warmUp = await p.call<WindowResult>({ cmd: 'window', from: pub.firstDay + 1, to: firstLast });
     say(`processor alone over the backlog's body: ${warmUp.eventsPerSec.toLocaleString('en')} events/s`);
 
-    // 2. The second backlog: the three windows at that rate, the window with as long as 2.5 refits alone (the nice
-    //    refit gets the CPU the processor leaves), 20 % to spare, within maxEvents.
+    // 2. The second backlog, the same workload over the next eight days: its body lasts the three windows at that
+    //    rate, the window with as long as 2.5 refits alone (the nice refit gets the CPU the processor leaves), 20 % to
+    //    spare, within maxEvents. Its first day (every customer again) is taken before the windows begin.
     const withS = Math.max(o.windowS, (2.5 * o.refitAloneMs) / 1000);
     const wanted = Math.ceil(warmUp.eventsPerSec * (2 * o.windowS + withS) * 1.2);
-    const second = Math.min(wanted, o.maxEvents);
-    if (second < wanted) say(`the second backlog is capped at ${second.toLocaleString('en')} events (--max-events; ${wanted.toLocaleString('en')} wanted): a window may run out of events`);
+    const body = Math.min(wanted, o.maxEvents);
+    if (body < wanted) say(`the second backlog is capped at ${body.toLocaleString('en')} events (--max-events; ${wanted.toLocaleString('en')} wanted): a window may run out of events`);
     p.proc.kill('SIGSTOP');
-    const t0 = performance.now();
-    const perWorker = Math.ceil(second / o.workers);
-    await Promise.all(
-      Array.from({ length: o.workers }, (_, w) =>
-        runWorker({ mode: 'count', servers: NATS, subjectPrefix: names.subjectPrefix, workload: workload(w, o.workers, Date.now(), 11 + w), events: perWorker, tag: `rf${w}${tag}` }, () => undefined),
-      ),
-    );
-    const last = await waitForStream(nc, names.stream, firstLast + perWorker * o.workers);
-    const secondPublishMs = Math.round(performance.now() - t0);
-    say(`published ${(last - firstLast).toLocaleString('en')} more events in ${(secondPublishMs / 1000).toFixed(1)} s; the measured windows begin`);
+    const second = await publishBacklog({ subjectPrefix: names.subjectPrefix, workers: o.workers, workload: workloadOf(body, 0) });
+    const last = await waitForStream(nc, names.stream, firstLast + second.total);
+    const secondPublishMs = Math.round(second.ms);
+    say(`published ${second.total.toLocaleString('en')} more events in ${(second.ms / 1000).toFixed(1)} s; the measured windows begin after their first day`);
     p.proc.kill('SIGCONT');
-    await sleep(1_000);
+    await untilHandled(p, firstLast + second.firstDay);
 
     // 3. Without, with, without again.
     const without = await phase(p, last, async () => void (await sleep(o.windowS * 1000)));
@@ -138,7 +137,7 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
     return {
       processorCustomers: o.customers,
       warmUp,
-      backlog: { firstEvents: firstLast, secondEvents: last - firstLast, secondPublishMs },
+      backlog: { firstEvents: firstLast, secondEvents: last - firstLast, secondFirstDay: second.firstDay, secondPublishMs },
       without,
       with: withRefit,
       withoutAgain,
