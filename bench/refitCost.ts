@@ -99,7 +99,8 @@ async function main(): Promise<void> {
       });
       say(
         `processor ${throughput.with.eventsPerSec.toLocaleString('en')} events/s with a refit, ${throughput.without.eventsPerSec.toLocaleString('en')} and ` +
-          `${throughput.withoutAgain.eventsPerSec.toLocaleString('en')} without: ${throughput.ratio}; the refit beside it ${(throughput.concurrentRefitMs / 1000).toFixed(1)} s (nice ${throughput.refitThreadNice})`,
+          `${throughput.withoutAgain.eventsPerSec.toLocaleString('en')} without: ${throughput.ratio}; the refit beside it ${(throughput.concurrentRefitMs / 1000).toFixed(1)} s (nice ${throughput.refitThreadNice})` +
+          ([throughput.without, throughput.with, throughput.withoutAgain].some((w) => w.backlogRanOut) ? '; a backlog ran out within a window (see backlogRanOut): raise --max-events or shorten --window-s' : ''),
       );
     }
     const result = {
