@@ -7,7 +7,7 @@
 // the stream and everything else the run made are removed at the end.
 //
 //   npm run bench:refit                                         1,000,000 customers refit; the processor with 250,000
-//   npm run bench:refit -- --customers 100000 --processor-customers 50000 --window-s 20      a small run (~5 min)
+//   npm run bench:refit -- --customers 10000 --processor-customers 50000 --window-s 20   a small run (12 min, busy machine)
 //   options: --customers N (refit)  --processor-customers N  --window-s S (each window without; least with)
 //            --max-events N (second backlog)  --workers 2 (publishers)  --seed N  --refit-only  --keep (the database)
 // Results: bench/results/<date>-refit-cost.json and latest-refit-cost.json (with the machine's facts), and stdout.
