@@ -1,11 +1,13 @@
 // The processor under test, in a child process of its own (forked with IPC by bench/run.ts): startProcessor with every
 // signal and rule on, production timings, and the benchmark's isolated names. The parent asks it, over IPC, to watch
 // a range of stream sequences (events per second, CPU, event-loop use), for its memory, its ClickHouse counters, and to
-// checkpoint, stop and start again (restart timings).
-import { writeFileSync } from 'node:fs';
+// checkpoint, stop and start again (restart timings), and to run the scheduled refit's worker thread beside it
+// (bench/refitCost.ts).
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import type { RunningProcessor } from '../src/runtime/processor.js';
+import type { RefitJob, RefitOutcome } from '../src/sources/modelRefit.js';
 import { loadSource } from './source.js';
 
 export type ChildRequest =
@@ -18,7 +20,18 @@ export type ChildRequest =
   | { id: number; cmd: 'checkpoint' }
   | { id: number; cmd: 'stop' }
   | { id: number; cmd: 'profile'; action: 'start' | 'stop'; file?: string }
+  | { id: number; cmd: 'refit'; job: RefitJob }
+  | { id: number; cmd: 'refitStop' }
   | { id: number; cmd: 'exit' };
+
+/** One refit in its worker thread beside the processor: its steps (ms since the thread started) and outcome. */
+export interface RefitRun {
+  ms: number;
+  outcome: RefitOutcome;
+  steps: { step: string; ms: number }[];
+  /** Every thread of this process with its nice value, read once the refit's first step began (Linux; else []). */
+  threads: { tid: number; name: string; nice: number | null }[];
+}
 
 export interface WindowResult {
   from: number;
@@ -33,7 +46,7 @@ export interface WindowResult {
   customersAtEnd: number;
 }
 
-const { parseConfig, startProcessor, createLogger } = await loadSource();
+const { parseConfig, startProcessor, createLogger, runRefitWorker, niceFromStat } = await loadSource();
 const config = parseConfig(JSON.parse(process.env.VIGIL_BENCH_CONFIG!));
 const log = createLogger(process.env.VIGIL_BENCH_LOG_LEVEL ?? 'warn');
 let running: RunningProcessor | null = null;
@@ -99,6 +112,33 @@ function memory() {
   return { heapUsed: m.heapUsed, rss: m.rss, external: m.external, arrayBuffers: m.arrayBuffers, customers: p.windows.size, bytesPerSlot: p.windows.bytesPerSlot };
 }
 
+/** This process's threads and their nice values, from /proc/self/task (empty where there is none). */
+function threads(): RefitRun['threads'] {
+  try {
+    return readdirSync('/proc/self/task').map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return { tid: Number(tid), name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), nice: niceFromStat(stat) };
+    });
+  } catch {
+    return [];
+  }
+}
+
+let refitRunning: { terminate(): Promise<number> } | null = null;
+
+async function refit(job: RefitJob): Promise<RefitRun> {
+  const t0 = performance.now();
+  const steps: RefitRun['steps'] = [];
+  let seen: RefitRun['threads'] = [];
+  const run = runRefitWorker({ ...job, progress: true }, (p) => {
+    if (steps.length === 0) seen = threads();
+    steps.push({ step: p.progress, ms: Math.round(p.ms) });
+  });
+  refitRunning = run;
+  const outcome = await run.outcome.finally(() => (refitRunning = null));
+  return { ms: Math.round(performance.now() - t0), outcome, steps, threads: seen };
+}
+
 async function answer(req: ChildRequest): Promise<unknown> {
   switch (req.cmd) {
     case 'start': {
@@ -152,6 +192,11 @@ async function answer(req: ChildRequest): Promise<unknown> {
       inspector!.disconnect();
       return { file: req.file };
     }
+    case 'refit':
+      return refit(req.job);
+    case 'refitStop':
+      await refitRunning?.terminate();
+      return {};
     case 'exit':
       setImmediate(() => process.exit(0));
       return {};

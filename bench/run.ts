@@ -10,18 +10,32 @@
 //            --set key=value (a processor config key, e.g. --set processor.checkpointIntervalMs=60000; repeatable)
 //            --throughput-only (stops after the ceiling and processor runs; prints them, writes no results)
 //            --budget-only (the processor's maximum, then only the contact budget under load; prints it, writes no results)
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
 import { build as buildHistogram } from 'hdr-histogram-js';
 import { connect, type NatsConnection } from 'nats';
-import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import type { BaselineSettings } from './baselineConsumer.js';
-import type { ChildRequest } from './processorChild.js';
-import type { PublisherJob, PublisherReport } from './publisher.worker.js';
+import {
+  applySetting,
+  benchNames,
+  cleanUp as cleanUpRun,
+  NATS,
+  processorConfigFor,
+  ProcessorProcess,
+  publishBacklog as publishWorkload,
+  REDIS,
+  root,
+  round,
+  runWorker,
+  say,
+  sleep,
+  streamLastSeq as lastSeqOf,
+  waitForStream as waitForStreamOf,
+  type Sample,
+} from './harness.js';
 import { machineFacts } from './machine.js';
 import { costSvg } from './plot.js';
 import { pressureLoad } from './pressure.js';
@@ -56,180 +70,23 @@ const bodyEvents = Number(args['body-events'] ?? process.env.VIGIL_BENCH_BODY_EV
 const latencyS = Number(args['latency-s'] ?? preset.latencyS);
 const rates = args.rates ? args.rates.split(',').map(Number) : preset.rates;
 const workers = Number(args.workers);
-const root = new URL('../', import.meta.url).pathname;
 const resultsDir = `${root}bench/results/`;
 
-const NATS = process.env.VIGIL_NATS__SERVERS ?? 'nats://127.0.0.1:4222';
-const REDIS = process.env.VIGIL_REDIS__URL ?? 'redis://127.0.0.1:6379';
-const CLICKHOUSE = process.env.VIGIL_CLICKHOUSE__URL ?? 'http://127.0.0.1:8123';
 const tag = randomBytes(3).toString('hex');
-const names = {
-  stream: `BENCH_${tag}`,
-  subjectPrefix: `bench${tag}.events`,
-  consumer: `vigil_bench_${tag}`,
-  database: `vigil_bench_${tag}`,
-  redisPrefix: `vigil_bench_${tag}:`,
-  baselinePrefix: `vigil_bench_${tag}_zset:`,
-  checkpointBucket: `vigil_bench_${tag}`,
-  spillDir: `bench/results/tmp/spill/${tag}`,
-  budgetBucket: `vigil_bench_${tag}_suppressed`,
-};
-const processorConfig = {
-  log: { level: 'warn' },
-  nats: { servers: NATS, stream: names.stream, subjectPrefix: names.subjectPrefix, consumer: names.consumer, deadLetterSubject: `bench${tag}.deadletter`, alertSubjectPrefix: `bench${tag}.alerts` },
-  clickhouse: { url: CLICKHOUSE, database: names.database, spill: { dir: `${root}${names.spillDir}` } },
-  redis: { url: REDIS, keyPrefix: names.redisPrefix },
-  wall: { port: 0, host: '127.0.0.1' },
-  processor: { checkpointBucket: names.checkpointBucket },
-  budget: { bucket: names.budgetBucket, subject: `bench${tag}.pressure` },
-};
-// `--set a.b=value`: one config key changed for this run (numbers and booleans as JSON, anything else as text).
-for (const assignment of args.set ?? []) {
-  const eq = assignment.indexOf('=');
-  if (eq < 1) throw new Error(`--set ${assignment}: expected key=value`);
-  const path = assignment.slice(0, eq).split('.');
-  const text = assignment.slice(eq + 1);
-  let value: unknown = text;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    // plain text
-  }
-  let at = processorConfig as Record<string, unknown>;
-  for (const key of path.slice(0, -1)) at = (at[key] ??= {}) as Record<string, unknown>;
-  at[path[path.length - 1]] = value;
-}
+const names = benchNames(tag);
+const processorConfig = processorConfigFor(names, tag);
+for (const assignment of args.set ?? []) applySetting(processorConfig, assignment);
 // The defaults the processor runs with (src/config/schema.ts); the baselines take the same.
 const consumerSettings = { fetchBatch: 1_000, maxAckPending: 100_000, ackWaitMs: 60_000 };
-
-const say = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const round = (v: number, digits = 0) => Math.round(v * 10 ** digits) / 10 ** digits;
-
-/** A request without its id, for each kind of request (Omit over the union, member by member). */
-type Request = ChildRequest extends infer R ? (R extends ChildRequest ? Omit<R, 'id'> : never) : never;
-
-// ---- the processor child -------------------------------------------------------------------------------------------
-
-class ProcessorProcess {
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  readonly ready: Promise<void>;
-  readonly stderr: string[] = [];
-
-  constructor(readonly proc: ChildProcess) {
-    let markReady!: () => void;
-    let failStart!: (e: Error) => void;
-    this.ready = new Promise((resolve, reject) => {
-      markReady = resolve;
-      failStart = reject;
-    });
-    proc.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: string }) => {
-      if (m.id === 0) return markReady();
-      const w = this.waiting.get(m.id);
-      this.waiting.delete(m.id);
-      if (m.ok) w?.resolve(m.result);
-      else w?.reject(new Error(`processor child: ${m.error}`));
-    });
-    proc.stderr!.on('data', (d: Buffer) => {
-      this.stderr.push(d.toString('utf8'));
-      if (this.stderr.length > 200) this.stderr.shift();
-    });
-    proc.on('exit', (code, signal) => {
-      // A child that dies while loading (a module not found) would otherwise leave the bench waiting forever.
-      failStart(new Error(`processor child exited (${code ?? signal}) before it was ready: ${this.stderr.slice(-5).join('')}`));
-      for (const w of this.waiting.values()) w.reject(new Error(`processor child exited (${code ?? signal}): ${this.stderr.slice(-5).join('')}`));
-      this.waiting.clear();
-    });
-  }
-
-  static start(): ProcessorProcess {
-    const execArgv = ['--import', 'tsx', '--expose-gc', '--max-old-space-size=8192'];
-    const proc = fork(`${root}bench/processorChild.ts`, [], {
-      cwd: root,
-      execArgv,
-      env: { ...process.env, VIGIL_BENCH_CONFIG: JSON.stringify(processorConfig) },
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-    });
-    return new ProcessorProcess(proc);
-  }
-
-  /** Ends a stopped processor's process. */
-  static async exit(p: ProcessorProcess): Promise<void> {
-    const exited = new Promise((r) => p.proc.once('exit', r));
-    await p.call({ cmd: 'exit' }).catch(() => undefined);
-    await exited;
-  }
-
-  /** A new process in place of a stopped one. */
-  static async restart(p: ProcessorProcess): Promise<ProcessorProcess> {
-    await ProcessorProcess.exit(p);
-    const next = ProcessorProcess.start();
-    await next.ready;
-    return next;
-  }
-
-  call<T>(req: Request): Promise<T> {
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.proc.send({ ...req, id });
-    });
-  }
-}
-
-// ---- publishing ----------------------------------------------------------------------------------------------------
-
-function runWorker(job: PublisherJob, onReport: (r: PublisherReport) => void): Promise<Extract<PublisherReport, { kind: 'done' }>> {
-  return new Promise((resolve, reject) => {
-    const entry = new URL('./publisher.worker.ts', import.meta.url).href;
-    const w = new Worker(new URL('./tsWorker.mjs', import.meta.url), { workerData: { ...job, entry } });
-    w.on('message', (r: PublisherReport) => {
-      onReport(r);
-      if (r.kind === 'done') resolve(r);
-    });
-    w.on('error', reject);
-    w.on('exit', (code) => code !== 0 && reject(new Error(`publisher exited with ${code}`)));
-  });
-}
 
 function workload(worker: number, count: number, endTs: number, seed = 1) {
   return { customers, bodyEvents, days: 7, endTs, seed, worker, workers: count };
 }
 
-async function publishBacklog(): Promise<{ total: number; firstDay: number; ms: number; byType: Record<string, number> }> {
-  const progress = new SharedArrayBuffer(4 * workers);
-  const endTs = Date.now();
-  const t0 = performance.now();
-  let lastSaid = 0;
-  const reports = await Promise.all(
-    Array.from({ length: workers }, (_, w) =>
-      runWorker({ mode: 'backlog', servers: NATS, subjectPrefix: names.subjectPrefix, workload: workload(w, workers, endTs), progress }, (r) => {
-        if (r.kind === 'progress' && r.worker === 0 && performance.now() - lastSaid > 10_000) {
-          lastSaid = performance.now();
-          say(`  publishing: event-time day ${(r.minute / 1440).toFixed(1)} of 8`);
-        }
-      }),
-    ),
-  );
-  const byType: Record<string, number> = {};
-  for (const r of reports) for (const [k, v] of Object.entries(r.byType)) byType[k] = (byType[k] ?? 0) + v;
-  return { total: reports.reduce((n, r) => n + r.published, 0), firstDay: reports.reduce((n, r) => n + r.firstDayEvents, 0), ms: performance.now() - t0, byType };
-}
-
-async function streamLastSeq(nc: NatsConnection): Promise<number> {
-  const info = await (await nc.jetstreamManager()).streams.info(names.stream);
-  return info.state.last_seq;
-}
-
-async function waitForStream(nc: NatsConnection, expected: number): Promise<number> {
-  for (let i = 0; i < 600; i++) {
-    const last = await streamLastSeq(nc);
-    if (last >= expected) return last;
-    await sleep(100);
-  }
-  throw new Error(`stream holds ${await streamLastSeq(nc)} of ${expected} published messages`);
-}
+const publishBacklog = () => publishWorkload({ subjectPrefix: names.subjectPrefix, workers, workload });
+const streamLastSeq = (nc: NatsConnection) => lastSeqOf(nc, names.stream);
+const waitForStream = (nc: NatsConnection, expected: number) => waitForStreamOf(nc, names.stream, expected);
+const cleanUp = (nc: NatsConnection) => cleanUpRun(nc, names);
 
 // ---- baselines -----------------------------------------------------------------------------------------------------
 
@@ -404,12 +261,6 @@ function sayBudget(b: BudgetResult): void {
   say(`budget at ${b.fraction * 100}% (${b.ratePerSec.toLocaleString('en')} events/s): ${l.nats.sentPerSec} NATS checks/s p50 ${l.nats.p50Ms} ms, p99 ${l.nats.p99Ms} ms, max ${l.nats.maxMs} ms (${l.nats.errors} errors); HTTP p50 ${l.http.p50Ms} ms, p99 ${l.http.p99Ms} ms; batch of ${l.batch.size}: ${l.batch.samplesMs.join(', ')} ms; stream ${b.with.eventsPerSec.toLocaleString('en')}/s against ${b.without.eventsPerSec.toLocaleString('en')}/s without checks (${b.streamRatio})`);
 }
 
-interface Sample {
-  t: number;
-  handled: number;
-  cpuUs: number;
-}
-
 // ---- memory --------------------------------------------------------------------------------------------------------
 
 function memoryChild(n: number): Promise<Record<string, number>> {
@@ -421,27 +272,6 @@ function memoryChild(n: number): Promise<Record<string, number>> {
     proc.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
     proc.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>) : reject(new Error(`memory child failed: ${err}`))));
   });
-}
-
-// ---- clean-up ------------------------------------------------------------------------------------------------------
-
-async function cleanUp(nc: NatsConnection): Promise<void> {
-  const jsm = await nc.jetstreamManager();
-  await jsm.streams.delete(names.stream).catch(() => undefined);
-  await jsm.streams.delete(`OBJ_${names.checkpointBucket}`).catch(() => undefined);
-  await jsm.streams.delete(`KV_${names.budgetBucket}`).catch(() => undefined);
-  await fetch(`${CLICKHOUSE}/`, { method: 'POST', body: `DROP DATABASE IF EXISTS ${names.database}` }).catch(() => undefined);
-  rmSync(`${root}${names.spillDir}`, { recursive: true, force: true });
-  const redis = new Redis(REDIS);
-  for (const prefix of [names.redisPrefix, names.baselinePrefix]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 20_000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  }
-  redis.disconnect();
 }
 
 // ---- machine -------------------------------------------------------------------------------------------------------
@@ -464,7 +294,7 @@ async function main(): Promise<void> {
   try {
     // 1. The processor starts on the empty stream, and is frozen while the backlog is published and the baselines
     //    read it: it then takes the whole backlog live (consumer, signals, alerts), not as a restart's replay.
-    proc = ProcessorProcess.start();
+    proc = ProcessorProcess.start(processorConfig);
     await proc.ready;
     const started = await proc.call<{ wallPort: number }>({ cmd: 'start' });
     const wallPort = started.wallPort;

@@ -7,6 +7,8 @@ import type * as ConfigLoad from '../src/config/load.js';
 import type * as PipelineModule from '../src/pipeline.js';
 import type * as Processor from '../src/runtime/processor.js';
 import type * as Clock from '../src/shared/clock.js';
+import type * as ModelRefit from '../src/sources/modelRefit.js';
+import type * as ThreadPriority from '../src/shared/threadPriority.js';
 import type * as Logger from '../src/shared/logger.js';
 import type * as PurchaseModel from '../src/signals/purchaseModel.js';
 import type * as Trend from '../src/signals/models/trend.js';
@@ -16,7 +18,7 @@ const base = dist ? pathToFileURL(`${resolve(dist)}/`) : new URL('../src/', impo
 
 export async function loadSource() {
   const load = <T>(path: string) => import(new URL(path, base).href) as Promise<T>;
-  const [alerts, config, pipeline, processor, clock, logger, model, trend] = await Promise.all([
+  const [alerts, config, pipeline, processor, clock, logger, model, trend, refit, priority] = await Promise.all([
     load<typeof Alerts>('alerts/alertStore.js'),
     load<typeof ConfigLoad>('config/load.js'),
     load<typeof PipelineModule>('pipeline.js'),
@@ -25,6 +27,8 @@ export async function loadSource() {
     load<typeof Logger>('shared/logger.js'),
     load<typeof PurchaseModel>('signals/purchaseModel.js'),
     load<typeof Trend>('signals/models/trend.js'),
+    load<typeof ModelRefit>('sources/modelRefit.js'),
+    load<typeof ThreadPriority>('shared/threadPriority.js'),
   ]);
   return {
     MemoryAlertStore: alerts.MemoryAlertStore,
@@ -35,6 +39,8 @@ export async function loadSource() {
     createLogger: logger.createLogger,
     configuredPurchaseModel: model.configuredPurchaseModel,
     liveEngagementTrend: trend.liveEngagementTrend,
+    runRefitWorker: refit.runRefitWorker,
+    niceFromStat: priority.niceFromStat,
     compiled: Boolean(process.env.VIGIL_BENCH_DIST),
   };
 }

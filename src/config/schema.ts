@@ -209,6 +209,11 @@ export const configSchema = z
                  * scores its customers (the rest: the pooled fit); 0 fits the pooled model only.
                  */
                 minSegmentBuyers: z.number().int().min(0).default(1000).refine((n) => n === 0 || n >= 10, 'must be 0 (off) or at least 10'),
+                /**
+                 * The nice value of the refit's worker thread (Linux: that thread only), so a refit takes the CPU the
+                 * event loop leaves; 0 runs it at the processor's priority.
+                 */
+                nice: z.number().int().min(0).max(19).default(19),
                 /** A new fit moved this far from the last accepted one raises `model_drift`. */
                 drift: z
                   .object({

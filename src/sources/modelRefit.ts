@@ -12,9 +12,9 @@ import { spawnModuleWorker } from '../shared/worker.js';
 import type { ClickHouseClient } from '../sinks/clickhouse/client.js';
 import { modelDrift, type DriftVerdict } from './modelDrift.js';
 import { countPurchasesSince, latestFitDate } from './modelRefitQueries.js';
-import type { RefitJob, RefitOutcome } from './refitWorker.js';
+import type { RefitJob, RefitOutcome, RefitProgress } from './refitWorker.js';
 
-export type { RefitOutcome };
+export type { RefitJob, RefitOutcome, RefitProgress };
 
 type RefitConfig = VigilConfig['signals']['model']['refit'];
 
@@ -129,6 +129,20 @@ export function scheduleRefits(deps: RefitDeps): RefitSchedule {
   return { status: () => structuredClone(status), idle: async () => void (await running), stop };
 }
 
+/** One refit in a worker thread (refitWorker.ts), as the schedule runs it and as `npm run bench:refit` times it. */
+export function runRefitWorker(job: RefitJob, onProgress?: (p: RefitProgress) => void): { outcome: Promise<RefitOutcome>; terminate: () => Promise<number> } {
+  const worker = spawnModuleWorker(import.meta.url, 'refitWorker', job);
+  const outcome = new Promise<RefitOutcome>((resolve) => {
+    worker.on('message', (m: RefitOutcome | RefitProgress) => {
+      if ('progress' in m) onProgress?.(m);
+      else resolve(m);
+    });
+    worker.once('error', (err) => resolve({ ok: false, error: errorMessage(err) }));
+    worker.once('exit', (code) => resolve({ ok: false, error: `the refit worker exited with code ${code} before answering` }));
+  });
+  return { outcome, terminate: () => worker.terminate() };
+}
+
 /** The processor's refit: the counts from ClickHouse, the fit in a worker thread on the processor's ClickHouse config. */
 export function startModelRefit(opts: {
   config: RefitConfig;
@@ -140,21 +154,22 @@ export function startModelRefit(opts: {
   onDrift?: (verdict: DriftVerdict) => void;
 }): RefitSchedule {
   const workers = new Set<{ terminate(): Promise<number> }>();
+  let priorityTold = false;
   const schedule = scheduleRefits({
     ...opts,
     newPurchases: async () => countPurchasesSince(opts.ch, await latestFitDate(opts.ch)),
-    fit: (asOfMs) =>
-      new Promise<RefitOutcome>((resolve) => {
-        const job: RefitJob = { clickhouse: opts.clickhouse, asOfMs, minCustomers: opts.config.minCustomers, minSegmentBuyers: opts.config.minSegmentBuyers };
-        const worker = spawnModuleWorker(import.meta.url, 'refitWorker', job);
-        workers.add(worker);
-        worker.once('message', (o: RefitOutcome) => resolve(o));
-        worker.once('error', (err) => resolve({ ok: false, error: errorMessage(err) }));
-        worker.once('exit', (code) => {
-          workers.delete(worker);
-          resolve({ ok: false, error: `the refit worker exited with code ${code} before answering` });
-        });
-      }),
+    fit: async (asOfMs) => {
+      const job: RefitJob = { clickhouse: opts.clickhouse, asOfMs, minCustomers: opts.config.minCustomers, minSegmentBuyers: opts.config.minSegmentBuyers, nice: opts.config.nice };
+      const run = runRefitWorker(job);
+      workers.add(run);
+      const outcome = await run.outcome.finally(() => workers.delete(run));
+      // Once per process: every refit would say the same.
+      if (outcome.priority && !outcome.priority.ok && !priorityTold) {
+        priorityTold = true;
+        opts.log.warn({ reason: outcome.priority.reason }, 'the refit thread runs at the processor\'s priority (signals.model.refit.nice not applied)');
+      }
+      return outcome;
+    },
   });
   return {
     ...schedule,

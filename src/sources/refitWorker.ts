@@ -1,9 +1,11 @@
 // The scheduled refit's worker thread (modelRefit.ts starts it): the fit of `vigil model fit` from ClickHouse, with the
-// last accepted version read first, so the processor's event loop never runs the optimiser.
+// last accepted version read first, so the processor's event loop never runs the optimiser. The thread first lowers
+// its own priority (signals.model.refit.nice), so the fit takes the CPU the event loop leaves.
 import { parentPort, workerData } from 'node:worker_threads';
 import { fitFromClickHouse } from '../cli/modelFitClickHouse.js';
 import type { VigilConfig } from '../config/schema.js';
 import { errorMessage } from '../shared/errors.js';
+import { lowerThreadPriority, type ThreadPriority } from '../shared/threadPriority.js';
 import { createClickHouseClient } from '../sinks/clickhouse/client.js';
 import { readAcceptedFit } from './modelRefitQueries.js';
 import type { FitFigures } from './modelDrift.js';
@@ -14,19 +16,33 @@ export interface RefitJob {
   minCustomers: number;
   /** signals.model.refit.minSegmentBuyers: 0 fits the pooled model only. */
   minSegmentBuyers: number;
+  /** signals.model.refit.nice: this thread's nice value (0 leaves it). */
+  nice: number;
+  /** Post a RefitProgress before each step of the fit (the bench times them). */
+  progress?: boolean;
 }
 
-/** What the worker answers: the new fit against the last accepted one, or why there is none. */
-export type RefitOutcome =
+/** What the worker answers: the new fit against the last accepted one, or why there is none; and its priority. */
+export type RefitOutcome = (
   | { ok: true; previous: FitFigures | null; next: FitFigures; model: string; fittedAt: string; chosen: string | null; segments: string[] }
-  | { ok: false; error: string };
+  | { ok: false; error: string }
+) & { priority?: ThreadPriority };
+
+/** A step of the fit beginning, when the job asked for them: ms since the thread started. */
+export interface RefitProgress {
+  progress: string;
+  ms: number;
+}
 
 const job = workerData as RefitJob;
+const started = performance.now();
+const priority = lowerThreadPriority(job.nice);
 const ch = createClickHouseClient(job.clickhouse);
+const progress = job.progress ? (step: string) => parentPort!.postMessage({ progress: step, ms: performance.now() - started } satisfies RefitProgress) : undefined;
 let outcome: RefitOutcome;
 try {
   const previous = await readAcceptedFit(ch);
-  const fit = await fitFromClickHouse(ch, { asOfMs: job.asOfMs, fittedAtMs: job.asOfMs, minCustomers: job.minCustomers, minSegmentBuyers: job.minSegmentBuyers });
+  const fit = await fitFromClickHouse(ch, { asOfMs: job.asOfMs, fittedAtMs: job.asOfMs, minCustomers: job.minCustomers, minSegmentBuyers: job.minSegmentBuyers, progress });
   outcome = {
     ok: true,
     previous,
@@ -35,10 +51,12 @@ try {
     fittedAt: fit.fittedAt,
     chosen: fit.comparison?.chosen ?? null,
     segments: (fit.segments ?? []).filter((s) => s.converged).map((s) => s.segment),
+    priority,
   };
 } catch (err) {
-  outcome = { ok: false, error: errorMessage(err) };
+  outcome = { ok: false, error: errorMessage(err), priority };
 } finally {
   await ch.close().catch(() => undefined);
 }
+progress?.('done');
 parentPort!.postMessage(outcome!);
