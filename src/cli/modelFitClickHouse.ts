@@ -128,7 +128,11 @@ export async function fitFromClickHouse(
   const step = options.progress ?? (() => undefined);
   step(`reading every customer's purchases from ${source}`);
   const minSegmentBuyers = options.minSegmentBuyers ?? 0;
-  const histories = await readPurchaseHistories(ch, options.asOfMs, { segments: minSegmentBuyers > 0 });
+  const holdoutDays = options.holdoutDays ?? DEFAULT_HOLDOUT_DAYS;
+  const histories = await readPurchaseHistories(ch, options.asOfMs, {
+    segments: minSegmentBuyers > 0,
+    ...(holdoutDays > 0 ? { calibrationEndMs: options.asOfMs - holdoutDays * DAY_MS } : {}),
+  });
   if (histories.length < minCustomers) {
     throw new VigilError(
       'MODEL_INPUT_INVALID',
@@ -163,7 +167,6 @@ export async function fitFromClickHouse(
   }
   const fittedAtMs = Math.floor(options.fittedAtMs / 1000) * 1000;
   // The comparison first: the version stored below carries the chosen model's fit when it is not BG/NBD.
-  const holdoutDays = options.holdoutDays ?? DEFAULT_HOLDOUT_DAYS;
   if (holdoutDays > 0) step(`comparing BG/NBD, Pareto/NBD and MBG/NBD on the last ${holdoutDays} days`);
   const comparisonCustomers = options.comparisonCustomers ?? DEFAULT_COMPARISON_CUSTOMERS;
   const outcome = holdoutDays > 0 ? await compareOnHoldout(ch, histories, { asOfMs: options.asOfMs, holdoutDays, minCustomers, comparisonCustomers }) : null;
@@ -221,8 +224,8 @@ async function compareOnHoldout(
   o: { asOfMs: number; holdoutDays: number; minCustomers: number; comparisonCustomers: number },
 ) {
   const calibrationEndMs = o.asOfMs - o.holdoutDays * DAY_MS;
-  const earlier = await readPurchaseHistories(ch, calibrationEndMs);
-  const now = new Map(histories.map((h) => [h.customerId, h.history.purchases]));
+  // Each customer's purchases up to the calibration end, read in the same scan as the histories.
+  const earlier = histories.flatMap((h) => (h.calibration ? [{ ...h, history: h.calibration, purchasesNow: h.history.purchases }] : []));
   const calibration = earlier.map((h) => ({ customerId: h.customerId, ...modelInputs(h.history, Math.floor(calibrationEndMs / MINUTE_MS)) }));
   if (calibration.length < o.minCustomers || !calibration.some((c) => c.x > 0)) {
     return `${calibration.length} customers bought before the holdout's start, ${calibration.filter((c) => c.x > 0).length} of them again: too few to compare (at least ${o.minCustomers}, some repeat buyers)`;
@@ -232,7 +235,7 @@ async function compareOnHoldout(
   // The choice is a statistical comparison: a seeded sample of comparisonCustomers decides it as well as everyone
   // would, at a fraction of the cost (Pareto/NBD's likelihood costs ~3 µs a customer per evaluation).
   const compared = seededSample(
-    calibration.map((c, i) => ({ ...c, holdout: (now.get(c.customerId) ?? earlier[i].history.purchases) - earlier[i].history.purchases })),
+    calibration.map((c, i) => ({ ...c, holdout: earlier[i].purchasesNow - earlier[i].history.purchases })),
     o.comparisonCustomers,
     1,
   );

@@ -30,6 +30,8 @@ export interface CustomerPurchaseHistory {
   history: PurchaseHistory;
   /** The customer's latest segment ('' for none), when read with `segments`. */
   segment?: string;
+  /** The purchases up to `calibrationEndMs`, when read with it and the customer had one by then. */
+  calibration?: PurchaseHistory;
 }
 
 /**
@@ -37,32 +39,60 @@ export interface CustomerPurchaseHistory {
  * first purchase is the earliest by event time (argMin over milliseconds, as the live windows order it); FINAL
  * counts a redelivered event once. Holds one row per customer in memory (about 100 bytes each).
  */
-export async function readPurchaseHistories(ch: ClickHouseClient, asOfMs: number, opts: { segments?: boolean } = {}): Promise<CustomerPurchaseHistory[]> {
+export async function readPurchaseHistories(
+  ch: ClickHouseClient,
+  asOfMs: number,
+  opts: { segments?: boolean; calibrationEndMs?: number } = {},
+): Promise<CustomerPurchaseHistory[]> {
   const db = quoteIdentifier(ch.database);
+  // The holdout comparison's calibration histories come in the same scan (-If aggregates, as on 18.16), not a second.
+  const calibration =
+    opts.calibrationEndMs === undefined
+      ? ''
+      : `,
+       countIf(ts_ms <= {cal:UInt64}) AS cal_purchases,
+       intDiv(minIf(ts_ms, ts_ms <= {cal:UInt64}), 60000) AS cal_first_min,
+       intDiv(maxIf(ts_ms, ts_ms <= {cal:UInt64}), 60000) AS cal_last_min,
+       sumIf(value, ts_ms <= {cal:UInt64}) AS cal_revenue,
+       argMinIf(value, ts_ms, ts_ms <= {cal:UInt64}) AS cal_first_value`;
   const histories = `SELECT
        customer_id,
        count() AS purchases,
        intDiv(min(ts_ms), 60000) AS first_min,
        intDiv(max(ts_ms), 60000) AS last_min,
        sum(value) AS revenue,
-       argMin(value, ts_ms) AS first_value
+       argMin(value, ts_ms) AS first_value${calibration}
      FROM ${db}.events FINAL
      WHERE type = 'purchase' AND ts_ms <= {asOf:UInt64}
      GROUP BY customer_id`;
   // The latest segment any event named (customer_segments, migration 0010), as the live windows hold it; ANY LEFT
   // JOIN … USING reads the same on 18.16 and current servers, '' for a customer that never had one.
   const sql = opts.segments
-    ? `SELECT customer_id, purchases, first_min, last_min, revenue, first_value, latest_segment
+    ? `SELECT *
        FROM (${histories}) AS h
        ANY LEFT JOIN (SELECT customer_id, argMax(segment, ts_ms) AS latest_segment FROM ${db}.customer_segments GROUP BY customer_id) AS s USING customer_id`
     : histories;
-  const rows = await ch.query<{ customer_id: string; purchases: string; first_min: string; last_min: string; revenue: number; first_value: number; latest_segment?: string }>(sql, {
+  type Row = { customer_id: string; purchases: string; first_min: string; last_min: string; revenue: number; first_value: number; latest_segment?: string };
+  type CalibrationRow = { cal_purchases: string; cal_first_min: string; cal_last_min: string; cal_revenue: number; cal_first_value: number };
+  const rows = await ch.query<Row & Partial<CalibrationRow>>(sql, {
     asOf: Math.floor(asOfMs),
+    cal: Math.floor(opts.calibrationEndMs ?? 0),
   });
   return rows.map((r) => ({
     customerId: r.customer_id,
     history: { purchases: Number(r.purchases), firstMin: Number(r.first_min), lastMin: Number(r.last_min), revenue: Number(r.revenue), firstValue: Number(r.first_value) },
     ...(opts.segments ? { segment: r.latest_segment ?? '' } : {}),
+    ...(Number(r.cal_purchases ?? 0) > 0
+      ? {
+          calibration: {
+            purchases: Number(r.cal_purchases),
+            firstMin: Number(r.cal_first_min),
+            lastMin: Number(r.cal_last_min),
+            revenue: Number(r.cal_revenue),
+            firstValue: Number(r.cal_first_value),
+          },
+        }
+      : {}),
   }));
 }
 
