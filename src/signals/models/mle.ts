@@ -26,7 +26,7 @@ export interface GroupedSummaries {
 
 /**
  * Identical rows in first-seen order, by an open-addressing hash over the three numbers' bits (a string key per row
- * cost about 3 s for a million customers; this, tens of milliseconds). −0 counts as 0.
+ * cost about 3 s for a million customers; this, well under one). −0 counts as 0.
  */
 export function groupSummaries(data: readonly CustomerSummary[]): GroupedSummaries {
   const n = data.length;
