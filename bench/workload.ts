@@ -3,6 +3,7 @@
 // slightly out of order, a few late events and producer retries. Customers are partitioned by index over the
 // publishing workers, so each worker generates its own customers' events in event-time order, minute by minute.
 import { MINUTE_MS } from '../src/shared/clock.js';
+import type { SimEvent } from '../src/simulate/simEvent.js';
 
 export interface WorkloadOptions {
   /** Customers in the base; every one of them has at least one event (the first day, "acquisition"). */
@@ -19,16 +20,8 @@ export interface WorkloadOptions {
   workers: number;
 }
 
-export interface GenEvent {
-  id: string;
-  customerId: string;
-  type: string;
-  ts: number;
-  channel?: string;
-  value?: number;
-  segment?: string;
-  campaignId?: string;
-}
+/** The simulator's event without its props: the bench's events carry none. */
+export type GenEvent = Omit<SimEvent, 'props'>;
 
 const DAY_MIN = 1440;
 const SEGMENTS = ['regular', 'new', 'bargain', 'vip'];
