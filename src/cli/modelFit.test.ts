@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOLDOUT_EXAMPLE, purchaseLogCsv, simulateCustomers, type SimulatedCustomer } from '../signals/models/simulate.js';
 import type { ComparisonReport } from './modelComparison.js';
 import { fitFromSummaries, runModelFit } from './modelFit.js';
+import { inThisThread } from './fitTasks.js';
+import { FitThread } from './fitThread.js';
 import { fitSegments, type ModelFitSummary } from './modelFitClickHouse.js';
 import { COUNT_MODELS } from '../signals/models/countModels.js';
 
@@ -162,8 +164,10 @@ describe('vigil model fit', () => {
 
   it.each([
     [['--summary', 'a.csv', '--holdout', 'b.csv'], /give one of --summary or --holdout, or neither to fit from ClickHouse/],
-    [['--summary', 'a.csv', '--min-customers', '50'], /--config, --min-customers, --min-segment-buyers and --holdout-days are for the fit from ClickHouse/],
-    [['--summary', 'a.csv', '--min-segment-buyers', '50'], /--min-segment-buyers and --holdout-days are for the fit from ClickHouse/],
+    [['--summary', 'a.csv', '--min-customers', '50'], /--config, --min-customers, --min-segment-buyers, --holdout-days and --threads are for the fit from ClickHouse/],
+    [['--summary', 'a.csv', '--min-segment-buyers', '50'], /--holdout-days and --threads are for the fit from ClickHouse/],
+    [['--holdout', 'a.csv', '--threads', '2'], /--threads are for the fit from ClickHouse/],
+    [['--threads', '3'], /--threads must be 1 or 2, got "3"/],
     [['--min-segment-buyers', '5'], /--min-segment-buyers must be 0 or a whole number ≥ 10, got "5"/],
     [['--min-customers', '5'], /--min-customers must be a whole number ≥ 10/],
     [['--unit', 'weeks'], /--unit is for --summary and --holdout/],
@@ -173,7 +177,7 @@ describe('vigil model fit', () => {
     [['--summary', 'a.csv', '--plot', 'x.svg'], /--json and --plot are for --holdout/],
     [['--json'], /--json and --plot are for --holdout/],
     [['--holdout-days', 'many'], /--holdout-days must be a whole number ≥ 0, got "many"/],
-    [['--holdout', 'a.csv', '--holdout-days', '30'], /--holdout-days are for the fit from ClickHouse/],
+    [['--holdout', 'a.csv', '--holdout-days', '30'], /--holdout-days and --threads are for the fit from ClickHouse/],
     [['--summary', '/nonexistent/x.csv'], /cannot read \/nonexistent\/x.csv/],
   ])('rejects %j with a usage message', async (argv, message) => {
     const err = await rejection(argv);
@@ -184,12 +188,12 @@ describe('vigil model fit', () => {
   it('prints usage for --help', async () => {
     const { code, out } = await run(['--help']);
     expect(code).toBe(0);
-    expect(out).toMatch(/^usage: vigil model fit \[--config FILE\] \[--min-customers N\] \[--min-segment-buyers N\] \[--holdout-days N\] \[--quiet\]\n.*vigil model fit --summary FILE.csv/);
+    expect(out).toMatch(/^usage: vigil model fit \[--config FILE\] \[--min-customers N\] \[--min-segment-buyers N\] \[--holdout-days N\] \[--threads 1\|2\] \[--quiet\]\n.*vigil model fit --summary FILE.csv/);
   });
 });
 
 describe('fitSegments', () => {
-  it('fits each segment with enough buyers on its own customers, leaves the rest (and no segment) to the pooled fit', () => {
+  it('fits each segment with enough buyers on its own customers, leaves the rest (and no segment) to the pooled fit', async () => {
     // two purchase processes: frequent buyers who stay (vip) against the CDNOW one (basic)
     const vip = simulateCustomers({ customers: 1500, bgNbd: { r: 2, alpha: 4, a: 0.3, b: 6 }, observationEnd: 39, acquisition: [0, 12], seed: 7 });
     const basic = simulateCustomers({ customers: 1500, bgNbd: CDNOW_WEEKS, observationEnd: 39, acquisition: [0, 12], seed: 8 });
@@ -200,7 +204,7 @@ describe('fitSegments', () => {
       ...few.map((c) => ({ segment: 'few', x: c.x, tx: c.tx, T: c.T })),
       ...few.map((c) => ({ segment: '', x: c.x, tx: c.tx, T: c.T })),
     ];
-    const { fits, skipped } = fitSegments(inputs, 1000);
+    const { fits, skipped } = await fitSegments(inputs, 1000);
     expect(fits.map((f) => [f.segment, f.customers, f.converged])).toEqual([['vip', 1500, true], ['basic', 1500, true]]);
     expect(skipped).toEqual({ few: '40 buyers, at least 1000 needed (minSegmentBuyers)' });
     // each segment's fit finds its own process: the vip rate r / alpha near 0.5 a week, basic near CDNOW's 0.055
@@ -211,15 +215,35 @@ describe('fitSegments', () => {
     expect(rate('basic')).toBeLessThan(0.08);
   });
 
-  it('fits the segments with the count model the version scores with', () => {
+  it('fits the segments with the count model the version scores with', async () => {
     const vip = simulateCustomers({ customers: 600, bgNbd: { r: 2, alpha: 4, a: 0.3, b: 6 }, observationEnd: 39, acquisition: [0, 12], seed: 7 });
     const inputs = vip.map((c) => ({ segment: 'vip', x: c.x, tx: c.tx, T: c.T }));
-    const { fits } = fitSegments(inputs, 500, 'mbg_nbd');
+    const { fits } = await fitSegments(inputs, 500, 'mbg_nbd');
     expect(fits).toHaveLength(1);
     expect(fits[0].model).toBe('mbg_nbd');
     // the same maximum a direct MBG/NBD fit of the segment reaches, with its covariance for the live intervals
     const direct = COUNT_MODELS.mbg_nbd.fit(inputs, { minCustomers: 500 });
     expect(fits[0].logLikelihood).toBeCloseTo(direct.logLikelihood, 6);
     expect(fits[0].logCovariance).toHaveLength(4);
+  });
+
+  it('with a second fitting thread, fits the same segments to the same numbers, and reports a failed one as skipped', async () => {
+    const simulate = (seed: number, bgNbd: { r: number; alpha: number; a: number; b: number }) => simulateCustomers({ customers: 800, bgNbd, observationEnd: 39, acquisition: [0, 12], seed });
+    const inputs = [
+      ...simulate(7, { r: 2, alpha: 4, a: 0.3, b: 6 }).map((c) => ({ segment: 'vip', x: c.x, tx: c.tx, T: c.T })),
+      ...simulate(8, CDNOW_WEEKS).map((c) => ({ segment: 'basic', x: c.x, tx: c.tx, T: c.T })),
+      ...simulate(9, CDNOW_WEEKS).map((c) => ({ segment: 'lapsed', x: 0, tx: 0, T: c.T })),
+    ];
+    const thread = FitThread.start({ nice: 0 });
+    try {
+      const [one, two] = [await fitSegments(inputs, 500), await fitSegments(inputs, 500, 'bgnbd', [inThisThread, thread])];
+      expect(two.fits.map((f) => f.segment)).toEqual(['vip', 'basic']);
+      expect(two.fits).toEqual(one.fits);
+      // no repeat buyer in the segment: the fit refuses in the other thread, and its reason comes back with the segment
+      expect(two.skipped).toEqual(one.skipped);
+      expect(two.skipped.lapsed).toMatch(/every frequency is zero/);
+    } finally {
+      await thread.close();
+    }
   });
 });

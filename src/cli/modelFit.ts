@@ -21,7 +21,7 @@ import { parsePurchaseLogCsv, parseSummaryCsv, readCsv, type SummaryRow, type Ti
 
 export type { SummaryRow, TimeUnit };
 
-const USAGE = `usage: vigil model fit [--config FILE] [--min-customers N] [--min-segment-buyers N] [--holdout-days N] [--quiet]
+const USAGE = `usage: vigil model fit [--config FILE] [--min-customers N] [--min-segment-buyers N] [--holdout-days N] [--threads 1|2] [--quiet]
        vigil model fit --summary FILE.csv [--unit days|weeks]
        vigil model fit --holdout FILE.csv --calibration-end DATE|NUMBER [--unit days|weeks] [--json] [--plot FILE.svg]
 
@@ -34,6 +34,8 @@ const USAGE = `usage: vigil model fit [--config FILE] [--min-customers N] [--min
             version; the processor scores a segment's customers with it (default 0: the pooled fit only)
 --holdout-days
             length of the holdout for that comparison (default 90; 0 skips it)
+--threads   fitting threads (default 2: the pooled fit in one while the other compares the models, then the
+            segments shared out between both; 1: everything in one thread)
 --config    the processor's config file, for the ClickHouse connection (VIGIL_* environment overrides apply)
 --min-customers
             refuse to fit BG/NBD on fewer customers, or Gamma-Gamma on fewer repeat buyers with spend (default 100)
@@ -84,7 +86,7 @@ export interface ModelFitIo {
 export async function runModelFit(argv: string[], io: ModelFitIo): Promise<number> {
   let values: {
     summary?: string; holdout?: string; 'calibration-end'?: string; unit?: string; config?: string; 'min-customers'?: string; 'min-segment-buyers'?: string;
-    'holdout-days'?: string; json?: boolean; plot?: string; quiet?: boolean; help?: boolean;
+    'holdout-days'?: string; threads?: string; json?: boolean; plot?: string; quiet?: boolean; help?: boolean;
   };
   try {
     ({ values } = parseArgs({
@@ -98,6 +100,7 @@ export async function runModelFit(argv: string[], io: ModelFitIo): Promise<numbe
         'min-customers': { type: 'string' },
         'min-segment-buyers': { type: 'string' },
         'holdout-days': { type: 'string' },
+        threads: { type: 'string' },
         json: { type: 'boolean' },
         plot: { type: 'string' },
         quiet: { type: 'boolean' },
@@ -130,12 +133,14 @@ export async function runModelFit(argv: string[], io: ModelFitIo): Promise<numbe
     const rawDays = values['holdout-days'];
     const holdoutDays = rawDays === undefined ? DEFAULT_HOLDOUT_DAYS : Number(rawDays);
     if (!Number.isInteger(holdoutDays) || holdoutDays < 0) throw usageError(`--holdout-days must be a whole number ≥ 0, got "${rawDays}"`);
+    const threads = values.threads === undefined ? 2 : Number(values.threads);
+    if (threads !== 1 && threads !== 2) throw usageError(`--threads must be 1 or 2, got "${values.threads}"`);
     const ch = io.clickhouse ?? createClickHouseClient(loadConfig({ file: values.config }).clickhouse);
     try {
       const now = (io.now ?? Date.now)();
       const stderr = io.stderr;
       const progress = stderr && !values.quiet ? new Progress({ label: 'vigil model fit', unit: 'steps', clock: systemClock, write: stderr }) : null;
-      const fit = await fitFromClickHouse(ch, { asOfMs: now, fittedAtMs: now, minCustomers, minSegmentBuyers, holdoutDays, progress: progress ? (m) => progress.step(m) : undefined });
+      const fit = await fitFromClickHouse(ch, { asOfMs: now, fittedAtMs: now, minCustomers, minSegmentBuyers, holdoutDays, threads, progress: progress ? (m) => progress.step(m) : undefined });
       progress?.step('done');
       io.stdout(`${JSON.stringify(fit, null, 2)}\n`);
     } finally {
@@ -143,8 +148,8 @@ export async function runModelFit(argv: string[], io: ModelFitIo): Promise<numbe
     }
     return 0;
   }
-  if (values.config !== undefined || values['min-customers'] !== undefined || values['min-segment-buyers'] !== undefined || values['holdout-days'] !== undefined) {
-    throw usageError('--config, --min-customers, --min-segment-buyers and --holdout-days are for the fit from ClickHouse, without --summary or --holdout');
+  if (values.config !== undefined || values['min-customers'] !== undefined || values['min-segment-buyers'] !== undefined || values['holdout-days'] !== undefined || values.threads !== undefined) {
+    throw usageError('--config, --min-customers, --min-segment-buyers, --holdout-days and --threads are for the fit from ClickHouse, without --summary or --holdout');
   }
   if (values.summary !== undefined && (values.json || values.plot !== undefined)) throw usageError('--json and --plot are for --holdout');
   if (values.summary !== undefined) {

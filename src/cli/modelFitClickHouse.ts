@@ -6,15 +6,16 @@ import { VigilError, errorMessage } from '../shared/errors.js';
 import type { ClickHouseClient } from '../sinks/clickhouse/client.js';
 import { BGNBD_MODEL, GAMMA_GAMMA_MODEL, readPurchaseHistories, storeModelFits, storedModelName, type ModelFitRecord, type StoredModel } from '../sources/purchaseModels.js';
 import { COUNT_MODELS, type CountModelName, type ModelParams } from '../signals/models/countModels.js';
-import { fitBgNbd, type BgNbdParams, type CustomerSummary } from '../signals/models/bgnbd.js';
-import { fitGammaGamma, type GammaGammaParams } from '../signals/models/gammaGamma.js';
-import { seededSample } from '../signals/models/mle.js';
-import { compareModels } from '../signals/models/modelChoice.js';
-import { gammaGammaUncertainty, parameterUncertainty } from '../signals/models/uncertainty.js';
+import type { BgNbdParams, CustomerSummary } from '../signals/models/bgnbd.js';
+import type { GammaGammaParams } from '../signals/models/gammaGamma.js';
+import { seededSample, type FitOptions, type ModelFit } from '../signals/models/mle.js';
+import type { HoldoutData, ModelComparison } from '../signals/models/modelChoice.js';
 import { modelInputs } from '../signals/purchaseModel.js';
 import { modelSelectionRows, storeModelSelection } from '../sources/modelSelection.js';
-import { chosenModelTracking, storeModelTracking } from '../sources/modelTracking.js';
+import { chosenModelTracking, repeatPurchasesByWeek, storeModelTracking } from '../sources/modelTracking.js';
 import { buildComparisonReport, type ComparisonReport } from './modelComparison.js';
+import { inThisThread, runShared, type CountFitResult, type FitExecutor, type FitTask, type Settled } from './fitTasks.js';
+import { FitThread } from './fitThread.js';
 import type { TimeUnit } from './modelFitCsv.js';
 
 /** What `vigil model fit` prints: the pooled fits (from a CSV of summaries or from ClickHouse). */
@@ -73,13 +74,25 @@ export interface SegmentFit {
 
 /**
  * `model` (BG/NBD by default) per segment ('' is no segment: the pooled fit covers it) with at least `minBuyers`
- * buyers; the rest, and any fit that throws, go to `skipped` with the reason. Segments are fitted largest first.
+ * buyers; the rest, and any fit that fails, go to `skipped` with the reason. Segments are shared out between the
+ * executors (largest first, runShared), so with a second fitting thread two segments are fitted at once.
  */
-export function fitSegments(
+export async function fitSegments(
   inputs: readonly { segment: string; x: number; tx: number; T: number }[],
   minBuyers: number,
   model: CountModelName = 'bgnbd',
-): { fits: SegmentFit[]; skipped: Record<string, string> } {
+  executors: readonly FitExecutor[] = [inThisThread],
+): Promise<{ fits: SegmentFit[]; skipped: Record<string, string> }> {
+  const { jobs, skipped } = segmentJobs(inputs, minBuyers, model);
+  const settled = await runShared(jobs.map((j) => ({ weight: j.data.length, run: (e: FitExecutor) => e.run(j.task) })), executors);
+  const result = segmentFits(jobs, settled, model);
+  return { fits: result.fits, skipped: { ...skipped, ...result.skipped } };
+}
+
+type SegmentJob = { segment: string; data: CustomerSummary[]; task: FitTask & { kind: 'count' } };
+
+/** Each segment's fit as a task, largest segment first; the segments with too few buyers, with why. */
+function segmentJobs(inputs: readonly { segment: string; x: number; tx: number; T: number }[], minBuyers: number, model: CountModelName): { jobs: SegmentJob[]; skipped: Record<string, string> } {
   const bySegment = new Map<string, CustomerSummary[]>();
   for (const i of inputs) {
     if (!i.segment) continue;
@@ -87,27 +100,43 @@ export function fitSegments(
     if (!list) bySegment.set(i.segment, (list = []));
     list.push({ x: i.x, tx: i.tx, T: i.T });
   }
-  const fits: SegmentFit[] = [];
+  const jobs: SegmentJob[] = [];
   const skipped: Record<string, string> = {};
   for (const [segment, data] of [...bySegment].sort((a, b) => b[1].length - a[1].length)) {
-    if (data.length < minBuyers) {
-      skipped[segment] = `${data.length} buyers, at least ${minBuyers} needed (minSegmentBuyers)`;
-      continue;
-    }
-    try {
-      const fit = COUNT_MODELS[model].fit(data, { minCustomers: minBuyers });
-      const { logCovariance } = parameterUncertainty(model, fit.params, data, fit.information);
-      fits.push({ segment, customers: data.length, model, params: fit.params, logLikelihood: fit.logLikelihood, converged: fit.converged, logCovariance });
-    } catch (err) {
-      skipped[segment] = errorMessage(err);
-    }
+    if (data.length < minBuyers) skipped[segment] = `${data.length} buyers, at least ${minBuyers} needed (minSegmentBuyers)`;
+    else jobs.push({ segment, data, task: { kind: 'count', model, data, options: { minCustomers: minBuyers } } });
   }
+  return { jobs, skipped };
+}
+
+/** The segments' fits from their settled tasks, in the jobs' order; a failed one goes to skipped with its reason. */
+function segmentFits(jobs: readonly SegmentJob[], settled: readonly Settled<CountFitResult>[], model: CountModelName): { fits: SegmentFit[]; skipped: Record<string, string> } {
+  const fits: SegmentFit[] = [];
+  const skipped: Record<string, string> = {};
+  jobs.forEach((j, k) => {
+    const s = settled[k];
+    if (!s.ok) skipped[j.segment] = errorMessage(s.error);
+    else {
+      const { fit, uncertainty } = s.value;
+      fits.push({ segment: j.segment, customers: j.data.length, model, params: fit.params, logLikelihood: fit.logLikelihood, converged: fit.converged, logCovariance: uncertainty.logCovariance });
+    }
+  });
   return { fits, skipped };
+}
+
+/** Handles a rejection now (so none is unhandled while this thread is busy) and still rejects when awaited. */
+function observed<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }
 
 /**
  * Fits both models on every customer's purchases in `events` as of `asOfMs`, with x, t_x and T computed exactly as
  * the live windows compute them (modelInputs), and stores the fits in model_params with one fit date.
+ *
+ * With `threads` 2, a second fitting thread (fitThread.ts) compares the models and fits Gamma-Gamma while this one
+ * fits the pooled BG/NBD; the chosen model's fit on everyone and the segments' fits are then shared out between both;
+ * the tracking plot's weekly purchases are counted by ClickHouse meanwhile.
  */
 export async function fitFromClickHouse(
   ch: ClickHouseClient,
@@ -119,6 +148,10 @@ export async function fitFromClickHouse(
     holdoutDays?: number;
     /** The holdout comparison fits and scores a seeded sample of this many customers (default 10,000). */
     comparisonCustomers?: number;
+    /** Fitting threads: 1 (the default) fits everything in the calling thread, 2 adds a second one. */
+    threads?: number;
+    /** The second fitting thread's nice value (default 0). */
+    nice?: number;
     progress?: (step: string) => void;
   },
 ): Promise<ClickHouseModelFit> {
@@ -141,74 +174,104 @@ export async function fitFromClickHouse(
   }
   const nowMin = Math.floor(options.asOfMs / MINUTE_MS);
   const inputs = histories.map((h) => modelInputs(h.history, nowMin));
-  step(`fitting BG/NBD on ${inputs.length.toLocaleString('en-US')} customers`);
-  const bg = fitBgNbd(inputs.map(({ x, tx, T }) => ({ x, tx, T })), { minCustomers });
-  // Stored with the fit for the live P(alive) intervals (the staged fit's own information, when it has it).
-  const uncertainty = parameterUncertainty('bgnbd', { ...bg.params }, inputs, bg.information);
-  const fit: ClickHouseModelFit = {
-    bgnbd: { params: bg.params, logLikelihood: bg.logLikelihood, converged: bg.converged, standardErrors: uncertainty.standardErrors },
-    unit: 'days',
-    customers: inputs.length,
-    source,
-    asOf,
-    fittedAt: isoSeconds(options.fittedAtMs),
-    model: '',
-  };
+  const summaries = inputs.map(({ x, tx, T }) => ({ x, tx, T }));
   // Gamma-Gamma takes repeat buyers with a positive mean repeat spend; purchases without a value carry none.
-  const spenders = inputs.filter((i) => i.x > 0 && i.meanRepeatSpend > 0);
-  if (spenders.length >= minCustomers) {
-    step(`fitting Gamma-Gamma on ${spenders.length.toLocaleString('en-US')} repeat buyers`);
-    const spend = spenders.map((i) => ({ x: i.x, mValue: i.meanRepeatSpend }));
-    const gg = fitGammaGamma(spend, { minCustomers });
-    const { standardErrors, logCovariance } = gammaGammaUncertainty(gg.params, spend, gg.information);
-    fit.gammaGamma = { params: gg.params, logLikelihood: gg.logLikelihood, converged: gg.converged, customers: gg.customers, frequencySpendCorrelation: gg.frequencySpendCorrelation, standardErrors, logCovariance };
-  } else {
-    fit.gammaGammaSkipped = `${spenders.length} repeat buyers with spend, at least ${minCustomers} needed (--min-customers)`;
+  const spend = inputs.filter((i) => i.x > 0 && i.meanRepeatSpend > 0).map((i) => ({ x: i.x, mValue: i.meanRepeatSpend }));
+  const thread = (options.threads ?? 1) > 1 ? FitThread.start({ nice: options.nice ?? 0 }) : null;
+  const other: FitExecutor = thread ?? inThisThread;
+  try {
+    const holdout = holdoutDays > 0 ? prepareHoldout(ch, histories, { asOfMs: options.asOfMs, holdoutDays, minCustomers, comparisonCustomers: options.comparisonCustomers ?? DEFAULT_COMPARISON_CUSTOMERS }) : null;
+    const n = inputs.length.toLocaleString('en-US');
+    step(
+      [
+        `fitting BG/NBD on ${n} customers`,
+        spend.length >= minCustomers ? `Gamma-Gamma on ${spend.length.toLocaleString('en-US')} repeat buyers` : '',
+        holdout ? `comparing BG/NBD, Pareto/NBD and MBG/NBD on the last ${holdoutDays} days` : '',
+      ]
+        .filter(Boolean)
+        .join(', ') + (thread ? ' (two threads)' : ''),
+    );
+    // The other thread's tasks are handed over first; in one thread they run here, in this order.
+    const comparing = holdout && typeof holdout !== 'string' ? observed(other.run({ kind: 'compare', data: holdout.data, options: holdout.options })) : null;
+    const spending = spend.length >= minCustomers ? observed(other.run({ kind: 'spend', data: spend, minCustomers })) : null;
+    const pooled = await inThisThread.run({ kind: 'count', model: 'bgnbd', data: summaries, options: { minCustomers } });
+    const bg = pooled.fit as unknown as ModelFit<BgNbdParams>;
+    const fit: ClickHouseModelFit = {
+      bgnbd: { params: bg.params, logLikelihood: bg.logLikelihood, converged: bg.converged, standardErrors: pooled.uncertainty.standardErrors },
+      unit: 'days',
+      customers: inputs.length,
+      source,
+      asOf,
+      fittedAt: isoSeconds(options.fittedAtMs),
+      model: '',
+    };
+    if (spending) {
+      const { fit: gg, uncertainty } = await spending;
+      fit.gammaGamma = { params: gg.params, logLikelihood: gg.logLikelihood, converged: gg.converged, customers: gg.customers, frequencySpendCorrelation: gg.frequencySpendCorrelation, standardErrors: uncertainty.standardErrors, logCovariance: uncertainty.logCovariance };
+    } else {
+      fit.gammaGammaSkipped = `${spend.length} repeat buyers with spend, at least ${minCustomers} needed (--min-customers)`;
+    }
+    const fittedAtMs = Math.floor(options.fittedAtMs / 1000) * 1000;
+    // The comparison first: the version stored below carries the chosen model's fit when it is not BG/NBD.
+    const compared = typeof holdout === 'string' ? ((fit.comparisonSkipped = holdout), null) : holdout && comparing ? await holdout.finish(await comparing) : null;
+    const chosenName = compared?.comparison.chosen;
+    const live = chosenName && chosenName !== 'bgnbd' ? chosenName : null;
+    // Segments are fitted with the model the version scores with: the chosen one when its fit converged (known only
+    // once it is fitted; a chosen fit that does not converge is rare, and its segments are then fitted again).
+    const segmentModel: CountModelName = live ?? 'bgnbd';
+    const segmented = minSegmentBuyers > 0 ? segmentJobs(histories.map((h, k) => ({ segment: h.segment ?? '', ...summaries[k] })), minSegmentBuyers, segmentModel) : null;
+    if (live || segmented) {
+      step(
+        [
+          live ? `fitting ${COUNT_MODELS[live].label}, the holdout's choice, on ${n} customers for live scoring` : '',
+          segmented ? `fitting ${COUNT_MODELS[segmentModel].label} per segment with at least ${minSegmentBuyers} buyers` : '',
+        ]
+          .filter(Boolean)
+          .join('; ') + (thread ? ' (two threads)' : ''),
+      );
+    }
+    const liveJob = live ? [{ weight: summaries.length, run: (e: FitExecutor) => e.run({ kind: 'count', model: live, data: summaries, options: { minCustomers } }) }] : [];
+    const segmentRuns = (segmented?.jobs ?? []).map((j) => ({ weight: j.data.length, run: (e: FitExecutor) => e.run(j.task) }));
+    const settled = await runShared([...liveJob, ...segmentRuns], thread ? [inThisThread, thread] : [inThisThread]);
+    let chosen: StoredModel['chosen'], storedChoice: ModelFitRecord | undefined;
+    if (live) {
+      const outcome = settled[0];
+      if (!outcome.ok) throw outcome.error;
+      const { fit: full, uncertainty } = outcome.value;
+      fit.live = { model: live, params: full.params, logLikelihood: full.logLikelihood, converged: full.converged };
+      if (full.converged) chosen = { model: live, params: full.params, logCovariance: uncertainty.logCovariance }; // else stored, not read
+      storedChoice = { ...fit.live, customers: inputs.length, logCovariance: uncertainty.logCovariance };
+    }
+    if (segmented) {
+      let result = segmentFits(segmented.jobs, settled.slice(liveJob.length), segmentModel);
+      // The chosen model's fit did not converge: the version scores with BG/NBD, and so must its segments.
+      if (live && !chosen) result = await fitSegments(histories.map((h, k) => ({ segment: h.segment ?? '', ...summaries[k] })), minSegmentBuyers, 'bgnbd', thread ? [inThisThread, thread] : [inThisThread]);
+      fit.segments = result.fits;
+      const skipped = { ...segmented.skipped, ...result.skipped };
+      if (Object.keys(skipped).length > 0) fit.segmentsSkipped = skipped;
+    }
+    const ggUsable = fit.gammaGamma?.converged === true;
+    fit.model = storedModelName({ fittedAtMs, gammaGamma: ggUsable ? fit.gammaGamma!.params : null, chosen });
+    step(`storing ${fit.model} in model_params`);
+    // One insert: the watch never reads a version without the chosen model's row that names it.
+    await storeModelFits(ch, fittedAtMs, source, [
+      { model: BGNBD_MODEL, params: bg.params, logLikelihood: bg.logLikelihood, customers: inputs.length, converged: bg.converged, logCovariance: pooled.uncertainty.logCovariance },
+      ...(fit.gammaGamma
+        ? [{ model: GAMMA_GAMMA_MODEL, params: fit.gammaGamma.params, logLikelihood: fit.gammaGamma.logLikelihood, customers: fit.gammaGamma.customers, converged: fit.gammaGamma.converged, logCovariance: fit.gammaGamma.logCovariance } as const]
+        : []),
+      ...(fit.segments ?? []).map((s) => ({ model: s.model, params: s.params, logLikelihood: s.logLikelihood, customers: s.customers, converged: s.converged, segment: s.segment, logCovariance: s.logCovariance }) as const),
+      ...[storedChoice ?? []].flat(),
+    ]);
+    if (compared) {
+      fit.comparison = compared.report;
+      step(`storing the comparison (chosen: ${compared.report.chosen}) in model_selection and its tracking plot in model_tracking`);
+      const selection = modelSelectionRows(compared.comparison, compared.uncertainty, { fittedAtMs, originMs: compared.originMs, source });
+      await Promise.all([storeModelSelection(ch, selection), storeModelTracking(ch, compared.tracking(fittedAtMs))]);
+    }
+    return fit;
+  } finally {
+    await thread?.close();
   }
-  const fittedAtMs = Math.floor(options.fittedAtMs / 1000) * 1000;
-  // The comparison first: the version stored below carries the chosen model's fit when it is not BG/NBD.
-  if (holdoutDays > 0) step(`comparing BG/NBD, Pareto/NBD and MBG/NBD on the last ${holdoutDays} days`);
-  const comparisonCustomers = options.comparisonCustomers ?? DEFAULT_COMPARISON_CUSTOMERS;
-  const outcome = holdoutDays > 0 ? await compareOnHoldout(ch, histories, { asOfMs: options.asOfMs, holdoutDays, minCustomers, comparisonCustomers }) : null;
-  const compared = typeof outcome === 'string' ? ((fit.comparisonSkipped = outcome), null) : outcome;
-  const chosenName = compared?.comparison.chosen;
-  let chosen: StoredModel['chosen'], storedChoice: ModelFitRecord | undefined;
-  if (chosenName && chosenName !== 'bgnbd') {
-    step(`fitting ${COUNT_MODELS[chosenName].label}, the holdout's choice, on ${inputs.length.toLocaleString('en-US')} customers for live scoring`);
-    const summaries = inputs.map(({ x, tx, T }) => ({ x, tx, T }));
-    const full = COUNT_MODELS[chosenName].fit(summaries, { minCustomers });
-    const logCovariance = parameterUncertainty(chosenName, full.params, summaries, full.information).logCovariance;
-    fit.live = { model: chosenName, params: full.params, logLikelihood: full.logLikelihood, converged: full.converged };
-    if (full.converged) chosen = { model: chosenName, params: full.params, logCovariance }; // else stored, not read
-    storedChoice = { ...fit.live, customers: inputs.length, logCovariance };
-  }
-  if (minSegmentBuyers > 0) {
-    // Segments are fitted with the model the version scores with: the chosen one when its fit converged.
-    const segmentModel = chosen?.model ?? 'bgnbd';
-    step(`fitting ${COUNT_MODELS[segmentModel].label} per segment with at least ${minSegmentBuyers} buyers`);
-    const segmented = fitSegments(histories.map((h, k) => ({ segment: h.segment ?? '', x: inputs[k].x, tx: inputs[k].tx, T: inputs[k].T })), minSegmentBuyers, segmentModel);
-    fit.segments = segmented.fits;
-    if (Object.keys(segmented.skipped).length > 0) fit.segmentsSkipped = segmented.skipped;
-  }
-  const ggUsable = fit.gammaGamma?.converged === true;
-  fit.model = storedModelName({ fittedAtMs, gammaGamma: ggUsable ? fit.gammaGamma!.params : null, chosen });
-  step(`storing ${fit.model} in model_params`);
-  // One insert: the watch never reads a version without the chosen model's row that names it.
-  await storeModelFits(ch, fittedAtMs, source, [
-    { model: BGNBD_MODEL, params: bg.params, logLikelihood: bg.logLikelihood, customers: inputs.length, converged: bg.converged, logCovariance: uncertainty.logCovariance },
-    ...(fit.gammaGamma
-      ? [{ model: GAMMA_GAMMA_MODEL, params: fit.gammaGamma.params, logLikelihood: fit.gammaGamma.logLikelihood, customers: fit.gammaGamma.customers, converged: fit.gammaGamma.converged, logCovariance: fit.gammaGamma.logCovariance } as const]
-      : []),
-    ...(fit.segments ?? []).map((s) => ({ model: s.model, params: s.params, logLikelihood: s.logLikelihood, customers: s.customers, converged: s.converged, segment: s.segment, logCovariance: s.logCovariance }) as const),
-    ...[storedChoice ?? []].flat(),
-  ]);
-  if (compared) {
-    fit.comparison = compared.report;
-    step(`storing the comparison (chosen: ${compared.report.chosen}) in model_selection and its tracking plot in model_tracking`);
-    const selection = modelSelectionRows(compared.comparison, compared.uncertainty, { fittedAtMs, originMs: compared.originMs, source });
-    await Promise.all([storeModelSelection(ch, selection), storeModelTracking(ch, compared.tracking(fittedAtMs))]);
-  }
-  return fit;
 }
 
 export const DEFAULT_HOLDOUT_DAYS = 90;
@@ -216,9 +279,11 @@ export const DEFAULT_COMPARISON_CUSTOMERS = 10_000;
 
 /**
  * Calibration summaries as of asOf − holdoutDays (the same query, earlier), holdout counts as the purchases since;
- * times in days since the earliest first purchase. A reason instead when the calibration period is too thin.
+ * times in days since the earliest first purchase. A reason instead when the calibration period is too thin. The
+ * comparison's fits are a task (`data`, `options`) for whichever thread is free; the tracking plot's weekly purchases
+ * are counted by ClickHouse from now on, and `finish` puts the comparison, the report and the plot together.
  */
-async function compareOnHoldout(
+function prepareHoldout(
   ch: ClickHouseClient,
   histories: Awaited<ReturnType<typeof readPurchaseHistories>>,
   o: { asOfMs: number; holdoutDays: number; minCustomers: number; comparisonCustomers: number },
@@ -239,14 +304,24 @@ async function compareOnHoldout(
     o.comparisonCustomers,
     1,
   );
-  const comparison = compareModels(
-    { calibration: compared, holdoutPurchases: compared.map((c) => c.holdout), calibrationEnd, holdoutEnd: calibrationEnd + o.holdoutDays },
-    // Staged fits (mle.ts) on a quarter of the sample: Pareto/NBD's series make its fits the refit's costliest step.
-    { minCustomers: o.minCustomers, searchCustomers: Math.max(1_000, Math.floor(o.comparisonCustomers / 4)) },
-  );
+  const data: HoldoutData = {
+    calibration: compared.map(({ x, tx, T }) => ({ x, tx, T })),
+    holdoutPurchases: compared.map((c) => c.holdout),
+    calibrationEnd,
+    holdoutEnd: calibrationEnd + o.holdoutDays,
+  };
+  // Staged fits (mle.ts) on a quarter of the sample: Pareto/NBD's series make its fits the refit's costliest step.
+  const options: FitOptions = { minCustomers: o.minCustomers, searchCustomers: Math.max(1_000, Math.floor(o.comparisonCustomers / 4)) };
   const firstDays = earlier.map((h) => (h.history.firstMin * MINUTE_MS - originMs) / DAY_MS);
-  const tracking = await chosenModelTracking(ch, { comparison, firstDays, originMs, calibrationEndMs, asOfMs: o.asOfMs });
-  return { comparison, originMs, tracking, ...buildComparisonReport(comparison, compared, 'days') };
+  const actualByWeek = observed(repeatPurchasesByWeek(ch, { originMs, calibrationEndMs, asOfMs: o.asOfMs }));
+  return {
+    data,
+    options,
+    finish: async (comparison: ModelComparison) => {
+      const tracking = chosenModelTracking({ comparison, firstDays, originMs, actualByWeek: await actualByWeek });
+      return { comparison, originMs, tracking, ...buildComparisonReport(comparison, compared, 'days') };
+    },
+  };
 }
 
 function isoSeconds(ms: number): string {

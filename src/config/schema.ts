@@ -214,6 +214,11 @@ export const configSchema = z
                  * event loop leaves; 0 runs it at the processor's priority.
                  */
                 nice: z.number().int().min(0).max(19).default(19),
+                /**
+                 * Fitting threads: 2 fits the pooled model in the refit's thread while a second one (at the same nice
+                 * value) compares the models, then shares the segments' fits out between both; 1 fits everything in one.
+                 */
+                threads: z.number().int().min(1).max(2).default(2),
                 /** A new fit moved this far from the last accepted one raises `model_drift`. */
                 drift: z
                   .object({

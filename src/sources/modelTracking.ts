@@ -73,14 +73,15 @@ export function trackingRows(o: {
   return rows;
 }
 
-/** The chosen model's calibration fit against its cohort's weekly purchases: the rows, once the fit date is known. */
-export async function chosenModelTracking(
-  ch: ClickHouseClient,
-  o: { comparison: ModelComparison; firstDays: readonly number[]; originMs: number; calibrationEndMs: number; asOfMs: number },
-): Promise<(fittedAtMs: number) => ModelTrackingRow[]> {
-  const { comparison } = o;
+/** The chosen model's calibration fit against its cohort's weekly purchases (repeatPurchasesByWeek): the rows, once the fit date is known. */
+export function chosenModelTracking(o: {
+  comparison: ModelComparison;
+  firstDays: readonly number[];
+  originMs: number;
+  actualByWeek: ReadonlyMap<number, number>;
+}): (fittedAtMs: number) => ModelTrackingRow[] {
+  const { comparison, actualByWeek } = o;
   const params = comparison.scores.find((s) => s.model === comparison.chosen)!.fit.params;
-  const actualByWeek = await repeatPurchasesByWeek(ch, o);
   const at = { originMs: o.originMs, calibrationEnd: comparison.calibrationEnd, holdoutEnd: comparison.holdoutEnd };
   return (fittedAtMs) => trackingRows({ model: comparison.chosen, params, firstDays: o.firstDays, actualByWeek, ...at, fittedAtMs });
 }

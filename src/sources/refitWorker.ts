@@ -18,6 +18,8 @@ export interface RefitJob {
   minSegmentBuyers: number;
   /** signals.model.refit.nice: this thread's nice value (0 leaves it). */
   nice: number;
+  /** signals.model.refit.threads: 2 adds a second fitting thread at the same nice value. */
+  threads: number;
   /** Post a RefitProgress before each step of the fit (the bench times them). */
   progress?: boolean;
 }
@@ -42,7 +44,7 @@ const progress = job.progress ? (step: string) => parentPort!.postMessage({ prog
 let outcome: RefitOutcome;
 try {
   const previous = await readAcceptedFit(ch);
-  const fit = await fitFromClickHouse(ch, { asOfMs: job.asOfMs, fittedAtMs: job.asOfMs, minCustomers: job.minCustomers, minSegmentBuyers: job.minSegmentBuyers, progress });
+  const fit = await fitFromClickHouse(ch, { asOfMs: job.asOfMs, fittedAtMs: job.asOfMs, minCustomers: job.minCustomers, minSegmentBuyers: job.minSegmentBuyers, threads: job.threads, nice: job.nice, progress });
   outcome = {
     ok: true,
     previous,
