@@ -3,7 +3,7 @@
 // positive, and the same multi-start Nelder–Mead for every model. A large fit searches on a sample of customers and
 // finishes on all of them with Newton steps (searchSample, fitLogParameters).
 import { VigilError } from '../../shared/errors.js';
-import { newtonMinimise } from './newton.js';
+import { centralDerivatives, newtonMinimise } from './newton.js';
 import { minimiseFromStarts, type MultiStartOptions } from './nelderMead.js';
 import { createRng } from './random.js';
 
@@ -160,7 +160,8 @@ export function logRepeatRate(data: readonly CustomerSummary[]): number {
  * Maximises totalLogLikelihood over log-parameters from `baseLog`, with the mean negative log-likelihood per
  * customer (plus the penalty) as the objective so the tolerances mean the same at any size. With a `search` stage
  * (a sample of the customers), the multi-start search runs on it and Newton steps on every customer finish from its
- * optimum: about 100 evaluations of the whole data instead of about 700. Where Newton cannot work from there (a
+ * optimum, the first ones with the sample's Hessian (gradient only): about 75 evaluations of the whole data instead
+ * of about 700 (100 with every step's Hessian computed on the whole data). Where Newton cannot work from there (a
  * Hessian that is not positive definite), Nelder–Mead on the whole data takes over from the same point.
  */
 export function fitLogParameters(
@@ -181,8 +182,12 @@ export function fitLogParameters(
   let best: { x: number[]; fx: number; converged: boolean; iterations: number };
   let information: number[][] | undefined;
   if (search) {
-    const found = minimiseFromStarts(objectiveOf(search.total, search.customers), baseLog, options);
-    const finished = Number.isFinite(found.fx) ? newtonMinimise(objective, found.x) : null;
+    const sampleObjective = objectiveOf(search.total, search.customers);
+    const found = minimiseFromStarts(sampleObjective, baseLog, options);
+    // The sample's Hessian of the same per-customer mean, at its optimum (2n² + 1 evaluations of the sample only), is
+    // close to every customer's: Newton's first step on all of them then needs only their gradient.
+    const initialHessian = Number.isFinite(found.fx) ? centralDerivatives(sampleObjective, found.x, 1e-3).hessian : undefined;
+    const finished = Number.isFinite(found.fx) ? newtonMinimise(objective, found.x, { initialHessian }) : null;
     best = finished
       ? { ...finished, iterations: found.iterations + finished.iterations }
       : minimiseFromStarts(objective, Number.isFinite(found.fx) ? found.x : baseLog, { ...options, restarts: 1 });

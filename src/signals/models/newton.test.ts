@@ -4,7 +4,7 @@ import { bgNbdTotalLogLikelihood } from './bgnbd.js';
 import { fitGammaGamma } from './gammaGamma.js';
 import { gammaGammaUncertainty, parameterUncertainty } from './uncertainty.js';
 import { fitLogParameters, groupSummaries, searchSample } from './mle.js';
-import { newtonMinimise } from './newton.js';
+import { centralDerivatives, newtonMinimise } from './newton.js';
 import { simulateCustomers } from './simulate.js';
 
 describe('newtonMinimise', () => {
@@ -21,6 +21,37 @@ describe('newtonMinimise', () => {
     expect(r!.x[0]).toBeCloseTo(1, 5);
     expect(r!.x[1]).toBeCloseTo(-2, 5);
     expect(r!.x[2]).toBeCloseTo(0.5, 5);
+  });
+
+  it('takes its first steps with a given Hessian estimate, gradient only, and ends on f\'s own Hessian', () => {
+    // A smooth bowl in four variables: minimum at (0.3, −0.2, 0.1, 0), Hessian diag(2, 4, 6, 8) plus a quartic term.
+    let evaluations = 0;
+    const f = (v: readonly number[]) => {
+      evaluations++;
+      const d = [v[0] - 0.3, v[1] + 0.2, v[2] - 0.1, v[3]];
+      return d[0] ** 2 + 2 * d[1] ** 2 + 3 * d[2] ** 2 + 4 * d[3] ** 2 + 0.3 * d[0] * d[1] + d[0] ** 4 + d[3] ** 4;
+    };
+    const x0 = [0.32, -0.21, 0.11, 0.01];
+    const own = newtonMinimise(f, x0)!;
+    const ownEvaluations = evaluations;
+    evaluations = 0;
+    // The estimate a sample gives: near f's Hessian, a few per cent off.
+    const estimate = [[2.1, 0.3, 0, 0], [0.3, 4.1, 0, 0], [0, 0, 5.8, 0], [0, 0, 0, 8.3]];
+    const helped = newtonMinimise(f, x0, { initialHessian: estimate })!;
+    const helpedEvaluations = evaluations;
+    expect(helped.converged).toBe(true);
+    helped.x.forEach((v, i) => expect(v).toBeCloseTo(own.x[i], 7));
+    // The Hessian it returns is f's own where the last step began, not the estimate.
+    const exact = centralDerivatives(f, helped.x, 1e-3).hessian;
+    helped.hessian.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(exact[i][j], 3)));
+    expect(helped.hessian[2][2]).not.toBeCloseTo(5.8, 1);
+    // Three steps of 2n + 1 = 9 evaluations (and one for each step's end) and one of f's own 33 (and 1): 64, against 68.
+    expect(helpedEvaluations).toBeLessThan(ownEvaluations);
+    // An estimate that is not positive definite is ignored: the same steps as without one.
+    evaluations = 0;
+    const ignored = newtonMinimise(f, x0, { initialHessian: [[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]] })!;
+    expect(ignored.x).toEqual(own.x);
+    expect(evaluations).toBe(ownEvaluations);
   });
 
   it('gives up (null) where the Hessian is not positive definite, so the caller falls back', () => {
