@@ -83,7 +83,7 @@ export async function fitSegments(
   model: CountModelName = 'bgnbd',
   executors: readonly FitExecutor[] = [inThisThread],
 ): Promise<{ fits: SegmentFit[]; skipped: Record<string, string> }> {
-  const { jobs, skipped } = segmentJobs(inputs, minBuyers, model);
+  const { jobs, skipped } = segmentJobs((k) => inputs[k].segment, inputs, minBuyers, model);
   const settled = await runShared(jobs.map((j) => ({ weight: j.data.length, run: (e: FitExecutor) => e.run(j.task) })), executors);
   const result = segmentFits(jobs, settled, model);
   return { fits: result.fits, skipped: { ...skipped, ...result.skipped } };
@@ -92,13 +92,20 @@ export async function fitSegments(
 type SegmentJob = { segment: string; data: CustomerSummary[]; task: FitTask & { kind: 'count' } };
 
 /** Each segment's fit as a task, largest segment first; the segments with too few buyers, with why. */
-function segmentJobs(inputs: readonly { segment: string; x: number; tx: number; T: number }[], minBuyers: number, model: CountModelName): { jobs: SegmentJob[]; skipped: Record<string, string> } {
+function segmentJobs(
+  segmentOf: (k: number) => string,
+  summaries: readonly CustomerSummary[],
+  minBuyers: number,
+  model: CountModelName,
+): { jobs: SegmentJob[]; skipped: Record<string, string> } {
   const bySegment = new Map<string, CustomerSummary[]>();
-  for (const i of inputs) {
-    if (!i.segment) continue;
-    let list = bySegment.get(i.segment);
-    if (!list) bySegment.set(i.segment, (list = []));
-    list.push({ x: i.x, tx: i.tx, T: i.T });
+  for (let k = 0; k < summaries.length; k++) {
+    const segment = segmentOf(k);
+    if (!segment) continue;
+    let list = bySegment.get(segment);
+    if (!list) bySegment.set(segment, (list = []));
+    const { x, tx, T } = summaries[k];
+    list.push({ x, tx, T });
   }
   const jobs: SegmentJob[] = [];
   const skipped: Record<string, string> = {};
@@ -179,6 +186,7 @@ export async function fitFromClickHouse(
   const spend = inputs.filter((i) => i.x > 0 && i.meanRepeatSpend > 0).map((i) => ({ x: i.x, mValue: i.meanRepeatSpend }));
   const thread = (options.threads ?? 1) > 1 ? FitThread.start({ nice: options.nice ?? 0 }) : null;
   const other: FitExecutor = thread ?? inThisThread;
+  const executors = thread ? [inThisThread, thread] : [inThisThread];
   try {
     const holdout = holdoutDays > 0 ? prepareHoldout(ch, histories, { asOfMs: options.asOfMs, holdoutDays, minCustomers, comparisonCustomers: options.comparisonCustomers ?? DEFAULT_COMPARISON_CUSTOMERS }) : null;
     const n = inputs.length.toLocaleString('en-US');
@@ -186,7 +194,7 @@ export async function fitFromClickHouse(
       [
         `fitting BG/NBD on ${n} customers`,
         spend.length >= minCustomers ? `Gamma-Gamma on ${spend.length.toLocaleString('en-US')} repeat buyers` : '',
-        holdout ? `comparing BG/NBD, Pareto/NBD and MBG/NBD on the last ${holdoutDays} days` : '',
+        holdout && typeof holdout !== 'string' ? `comparing BG/NBD, Pareto/NBD and MBG/NBD on the last ${holdoutDays} days` : '',
       ]
         .filter(Boolean)
         .join(', ') + (thread ? ' (two threads)' : ''),
@@ -219,7 +227,8 @@ export async function fitFromClickHouse(
     // Segments are fitted with the model the version scores with: the chosen one when its fit converged (known only
     // once it is fitted; a chosen fit that does not converge is rare, and its segments are then fitted again).
     const segmentModel: CountModelName = live ?? 'bgnbd';
-    const segmented = minSegmentBuyers > 0 ? segmentJobs(histories.map((h, k) => ({ segment: h.segment ?? '', ...summaries[k] })), minSegmentBuyers, segmentModel) : null;
+    const segmentOf = (k: number) => histories[k].segment ?? '';
+    const segmented = minSegmentBuyers > 0 ? segmentJobs(segmentOf, summaries, minSegmentBuyers, segmentModel) : null;
     if (live || segmented) {
       step(
         [
@@ -232,7 +241,7 @@ export async function fitFromClickHouse(
     }
     const liveJob = live ? [{ weight: summaries.length, run: (e: FitExecutor) => e.run({ kind: 'count', model: live, data: summaries, options: { minCustomers } }) }] : [];
     const segmentRuns = (segmented?.jobs ?? []).map((j) => ({ weight: j.data.length, run: (e: FitExecutor) => e.run(j.task) }));
-    const settled = await runShared([...liveJob, ...segmentRuns], thread ? [inThisThread, thread] : [inThisThread]);
+    const settled = await runShared([...liveJob, ...segmentRuns], executors);
     let chosen: StoredModel['chosen'], storedChoice: ModelFitRecord | undefined;
     if (live) {
       const outcome = settled[0];
@@ -245,7 +254,10 @@ export async function fitFromClickHouse(
     if (segmented) {
       let result = segmentFits(segmented.jobs, settled.slice(liveJob.length), segmentModel);
       // The chosen model's fit did not converge: the version scores with BG/NBD, and so must its segments.
-      if (live && !chosen) result = await fitSegments(histories.map((h, k) => ({ segment: h.segment ?? '', ...summaries[k] })), minSegmentBuyers, 'bgnbd', thread ? [inThisThread, thread] : [inThisThread]);
+      if (live && !chosen) {
+        const again = segmentJobs(segmentOf, summaries, minSegmentBuyers, 'bgnbd');
+        result = segmentFits(again.jobs, await runShared(again.jobs.map((j) => ({ weight: j.data.length, run: (e: FitExecutor) => e.run(j.task) })), executors), 'bgnbd');
+      }
       fit.segments = result.fits;
       const skipped = { ...segmented.skipped, ...result.skipped };
       if (Object.keys(skipped).length > 0) fit.segmentsSkipped = skipped;
@@ -289,21 +301,30 @@ function prepareHoldout(
   o: { asOfMs: number; holdoutDays: number; minCustomers: number; comparisonCustomers: number },
 ) {
   const calibrationEndMs = o.asOfMs - o.holdoutDays * DAY_MS;
-  // Each customer's purchases up to the calibration end, read in the same scan as the histories.
-  const earlier = histories.flatMap((h) => (h.calibration ? [{ ...h, history: h.calibration, purchasesNow: h.history.purchases }] : []));
-  const calibration = earlier.map((h) => ({ customerId: h.customerId, ...modelInputs(h.history, Math.floor(calibrationEndMs / MINUTE_MS)) }));
-  if (calibration.length < o.minCustomers || !calibration.some((c) => c.x > 0)) {
-    return `${calibration.length} customers bought before the holdout's start, ${calibration.filter((c) => c.x > 0).length} of them again: too few to compare (at least ${o.minCustomers}, some repeat buyers)`;
+  const calibrationEndMin = Math.floor(calibrationEndMs / MINUTE_MS);
+  // The customers who bought by the calibration end (their purchases up to it come from the same scan as the
+  // histories), by index: at a million customers, an object each per step cost seconds of copying and collection.
+  const earlier: number[] = [];
+  let repeatBuyers = 0;
+  let originMin = Number.POSITIVE_INFINITY;
+  for (let k = 0; k < histories.length; k++) {
+    const cal = histories[k].calibration;
+    if (!cal) continue;
+    earlier.push(k);
+    if (cal.purchases > 1) repeatBuyers++;
+    originMin = Math.min(originMin, cal.firstMin);
   }
-  const originMs = earlier.reduce((min, h) => Math.min(min, h.history.firstMin), Number.POSITIVE_INFINITY) * MINUTE_MS;
+  if (earlier.length < o.minCustomers || repeatBuyers === 0) {
+    return `${earlier.length} customers bought before the holdout's start, ${repeatBuyers} of them again: too few to compare (at least ${o.minCustomers}, some repeat buyers)`;
+  }
+  const originMs = originMin * MINUTE_MS;
   const calibrationEnd = (calibrationEndMs - originMs) / DAY_MS;
   // The choice is a statistical comparison: a seeded sample of comparisonCustomers decides it as well as everyone
   // would, at a fraction of the cost (Pareto/NBD's likelihood costs ~3 µs a customer per evaluation).
-  const compared = seededSample(
-    calibration.map((c, i) => ({ ...c, holdout: earlier[i].purchasesNow - earlier[i].history.purchases })),
-    o.comparisonCustomers,
-    1,
-  );
+  const compared = seededSample(earlier, o.comparisonCustomers, 1).map((k) => {
+    const h = histories[k];
+    return { customerId: h.customerId, ...modelInputs(h.calibration!, calibrationEndMin), holdout: h.history.purchases - h.calibration!.purchases };
+  });
   const data: HoldoutData = {
     calibration: compared.map(({ x, tx, T }) => ({ x, tx, T })),
     holdoutPurchases: compared.map((c) => c.holdout),
@@ -312,7 +333,7 @@ function prepareHoldout(
   };
   // Staged fits (mle.ts) on a quarter of the sample: Pareto/NBD's series make its fits the refit's costliest step.
   const options: FitOptions = { minCustomers: o.minCustomers, searchCustomers: Math.max(1_000, Math.floor(o.comparisonCustomers / 4)) };
-  const firstDays = earlier.map((h) => (h.history.firstMin * MINUTE_MS - originMs) / DAY_MS);
+  const firstDays = earlier.map((k) => (histories[k].calibration!.firstMin * MINUTE_MS - originMs) / DAY_MS);
   const actualByWeek = observed(repeatPurchasesByWeek(ch, { originMs, calibrationEndMs, asOfMs: o.asOfMs }));
   return {
     data,

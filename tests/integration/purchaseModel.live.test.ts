@@ -96,10 +96,8 @@ describe('live purchase model in ClickHouse equals the offline fit', () => {
     // Each step of the fit on stderr, stdout only the fit.
     expect(progress.split('\n').filter(Boolean).map((l) => l.replace(/ \(.*elapsed\)$/, ''))).toEqual([
       `vigil model fit: reading every customer's purchases from ${db}.events as of ${(JSON.parse(out) as ClickHouseModelFit).asOf}`,
-      'vigil model fit: fitting BG/NBD on 300 customers',
-      expect.stringMatching(/^vigil model fit: fitting Gamma-Gamma on \d+ repeat buyers$/),
-      'vigil model fit: comparing BG/NBD, Pareto/NBD and MBG/NBD on the last 90 days',
       // every purchase here is within the last 90 days: no calibration period to compare the models on
+      expect.stringMatching(/^vigil model fit: fitting BG\/NBD on 300 customers, Gamma-Gamma on \d+ repeat buyers$/),
       `vigil model fit: storing ${(JSON.parse(out) as ClickHouseModelFit).model} in model_params`,
       'vigil model fit: done',
     ]);
