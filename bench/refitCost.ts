@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     say(`merged in ${(optimizeMs / 1000).toFixed(1)} s`);
 
     // The refit alone: nothing else of the bench runs.
-    const job: RefitJob = { clickhouse: config.clickhouse, asOfMs: Date.now(), minCustomers: refit.minCustomers, minSegmentBuyers: refit.minSegmentBuyers, nice: refit.nice, threads: refit.threads, progress: true };
+    const job: RefitJob = { clickhouse: config.clickhouse, asOfMs: Date.now(), minCustomers: refit.minCustomers, minSegmentBuyers: refit.minSegmentBuyers, nice: refit.nice, threads: refit.threads, clickhouseThreads: refit.clickhouseThreads, progress: true };
     const loadBefore = loadavg()[0];
     const steps: { step: string; ms: number }[] = [];
     const start = performance.now();
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
       bench: 'refit-cost',
       machine: facts,
       command: `npm run bench:refit -- ${process.argv.slice(2).join(' ')}`.trim(),
-      refitConfig: { minCustomers: refit.minCustomers, minSegmentBuyers: refit.minSegmentBuyers, nice: refit.nice, threads: refit.threads },
+      refitConfig: { minCustomers: refit.minCustomers, minSegmentBuyers: refit.minSegmentBuyers, nice: refit.nice, threads: refit.threads, clickhouseThreads: refit.clickhouseThreads },
       load: { ...loaded, rowsPerSec: Math.round((loaded.purchases * 1000) / loaded.ms), optimizeMs },
       alone,
       throughput,

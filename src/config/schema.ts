@@ -219,6 +219,11 @@ export const configSchema = z
                  * value) compares the models, then shares the segments' fits out between both; 1 fits everything in one.
                  */
                 threads: z.number().int().min(1).max(2).default(2),
+                /**
+                 * ClickHouse's max_threads for the refit's queries (its reads of every purchase): 1 leaves the server's
+                 * other threads to the processor's inserts and reads; 0 takes the server's default (one per core).
+                 */
+                clickhouseThreads: z.number().int().min(0).default(1),
                 /** A new fit moved this far from the last accepted one raises `model_drift`. */
                 drift: z
                   .object({

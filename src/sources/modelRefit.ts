@@ -159,7 +159,7 @@ export function startModelRefit(opts: {
     ...opts,
     newPurchases: async () => countPurchasesSince(opts.ch, await latestFitDate(opts.ch)),
     fit: async (asOfMs) => {
-      const job: RefitJob = { clickhouse: opts.clickhouse, asOfMs, minCustomers: opts.config.minCustomers, minSegmentBuyers: opts.config.minSegmentBuyers, nice: opts.config.nice, threads: opts.config.threads };
+      const job: RefitJob = { clickhouse: opts.clickhouse, asOfMs, minCustomers: opts.config.minCustomers, minSegmentBuyers: opts.config.minSegmentBuyers, nice: opts.config.nice, threads: opts.config.threads, clickhouseThreads: opts.config.clickhouseThreads };
       const run = runRefitWorker(job);
       workers.add(run);
       const outcome = await run.outcome.finally(() => workers.delete(run));

@@ -20,6 +20,8 @@ export interface RefitJob {
   nice: number;
   /** signals.model.refit.threads: 2 adds a second fitting thread at the same nice value. */
   threads: number;
+  /** signals.model.refit.clickhouseThreads: ClickHouse's max_threads for the refit's queries (0: the server's). */
+  clickhouseThreads: number;
   /** Post a RefitProgress before each step of the fit (the bench times them). */
   progress?: boolean;
 }
@@ -39,7 +41,7 @@ export interface RefitProgress {
 const job = workerData as RefitJob;
 const started = performance.now();
 const priority = lowerThreadPriority(job.nice);
-const ch = createClickHouseClient(job.clickhouse);
+const ch = createClickHouseClient(job.clickhouse, job.clickhouseThreads > 0 ? { max_threads: job.clickhouseThreads } : {});
 const progress = job.progress ? (step: string) => parentPort!.postMessage({ progress: step, ms: performance.now() - started } satisfies RefitProgress) : undefined;
 let outcome: RefitOutcome;
 try {

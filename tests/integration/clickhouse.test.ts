@@ -3,11 +3,11 @@
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VigilError } from '../../src/shared/errors.js';
-import { ClickHouseError, compareVersions, toChDateTime, type ClickHouseClient } from '../../src/sinks/clickhouse/client.js';
+import { ClickHouseError, compareVersions, createClickHouseClient, toChDateTime, type ClickHouseClient } from '../../src/sinks/clickhouse/client.js';
 import { loadMigrations, migrate, parseMigration, type Migration } from '../../src/sinks/clickhouse/migrate.js';
 import { TABLES, TABLE_NAMES, type CustomerActivityRow, type EventRow } from '../../src/sinks/clickhouse/tables.js';
 import { ClickHouseSink } from '../../src/sinks/clickhouse/writer.js';
-import { CLICKHOUSE_URL, columnsOf, eventually, savedQueries, testClickHouseClient, testDatabaseName } from '../helpers/clickhouse.js';
+import { CLICKHOUSE_URL, columnsOf, eventually, savedQueries, testClickHouseClient, testClickHouseConfig, testDatabaseName } from '../helpers/clickhouse.js';
 
 const db = testDatabaseName();
 let client: ClickHouseClient;
@@ -56,6 +56,18 @@ describe('client', () => {
       { s: tricky, n: 41, a: ['x', "y'"], t: new Date(Date.UTC(2025, 5, 1, 12, 0, 0)) },
     );
     expect(row).toEqual({ s: tricky, n: '42', a: ['x', "y'"], t: Date.UTC(2025, 5, 1, 12) / 1000 });
+  });
+
+  it('sends a client\'s own settings with each of its requests (the refit\'s max_threads), and Vigil\'s own as well', async () => {
+    const [one, three] = [createClickHouseClient(testClickHouseConfig(db), { max_threads: 1 }), createClickHouseClient(testClickHouseConfig(db), { max_threads: 3 })];
+    try {
+      const setting = (c: ClickHouseClient, name: string) => c.query<{ value: string }>('SELECT value FROM system.settings WHERE name = {name:String}', { name }).then((r) => r[0].value);
+      expect(await setting(one, 'max_threads')).toBe('1');
+      expect(await setting(three, 'max_threads')).toBe('3');
+      expect(await setting(one, 'output_format_json_quote_64bit_integers')).toBe('1');
+    } finally {
+      await Promise.all([one.close(), three.close()]);
+    }
   });
 
   it('reports an unreachable server as CLICKHOUSE_UNAVAILABLE and a bad statement as CLICKHOUSE_QUERY_FAILED', async () => {

@@ -226,7 +226,11 @@ function abbreviate(sql: string): string {
  * ClickHouse; gzip would cost the CPU the signals need), and the client's own logging is off:
  * every failure reaches the caller as a ClickHouseError instead.
  */
-export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClient {
+export function createClickHouseClient(
+  config: ClickHouseConfig,
+  /** Settings sent with every request of this client besides Vigil's own (the refit's: max_threads). */
+  settings: Record<string, number> = {},
+): ClickHouseClient {
   const ch = createClient({
     url: config.url,
     username: config.username,
@@ -237,7 +241,7 @@ export function createClickHouseClient(config: ClickHouseConfig): ClickHouseClie
     compression: { request: false, response: false },
     // 18.16 closes an idle connection after 3 s; a busy event loop reused such sockets (EPIPE, a retried batch).
     keep_alive: { idle_socket_ttl: 1_500, eagerly_destroy_stale_sockets: true },
-    clickhouse_settings: SETTINGS,
+    clickhouse_settings: { ...settings, ...SETTINGS },
     log: { level: ClickHouseLogLevel.OFF },
   });
   return new OfficialClickHouseClient(ch, config.database);
