@@ -67,33 +67,27 @@ export async function readPurchaseHistories(
      GROUP BY customer_id`;
   // The latest segment any event named (customer_segments, migration 0010), as the live windows hold it; ANY LEFT
   // JOIN … USING reads the same on 18.16 and current servers, '' for a customer that never had one.
+  // Columns in this order: the rows come as text fields (queryText), a million of them at a refit.
+  const columns = ['customer_id', 'purchases', 'first_min', 'last_min', 'revenue', 'first_value'];
+  if (opts.calibrationEndMs !== undefined) columns.push('cal_purchases', 'cal_first_min', 'cal_last_min', 'cal_revenue', 'cal_first_value');
   const sql = opts.segments
-    ? `SELECT *
+    ? `SELECT ${columns.join(', ')}, latest_segment
        FROM (${histories}) AS h
        ANY LEFT JOIN (SELECT customer_id, argMax(segment, ts_ms) AS latest_segment FROM ${db}.customer_segments GROUP BY customer_id) AS s USING customer_id`
-    : histories;
-  type Row = { customer_id: string; purchases: string; first_min: string; last_min: string; revenue: number; first_value: number; latest_segment?: string };
-  type CalibrationRow = { cal_purchases: string; cal_first_min: string; cal_last_min: string; cal_revenue: number; cal_first_value: number };
-  const rows = await ch.query<Row & Partial<CalibrationRow>>(sql, {
-    asOf: Math.floor(asOfMs),
-    cal: Math.floor(opts.calibrationEndMs ?? 0),
+    : `SELECT ${columns.join(', ')} FROM (${histories})`;
+  const rows = await ch.queryText(sql, { asOf: Math.floor(asOfMs), cal: Math.floor(opts.calibrationEndMs ?? 0) });
+  const segmentAt = columns.length;
+  return rows.map((f) => {
+    const h: CustomerPurchaseHistory = {
+      customerId: f[0],
+      history: { purchases: Number(f[1]), firstMin: Number(f[2]), lastMin: Number(f[3]), revenue: Number(f[4]), firstValue: Number(f[5]) },
+    };
+    if (opts.segments) h.segment = f[segmentAt] ?? '';
+    if (opts.calibrationEndMs !== undefined && Number(f[6]) > 0) {
+      h.calibration = { purchases: Number(f[6]), firstMin: Number(f[7]), lastMin: Number(f[8]), revenue: Number(f[9]), firstValue: Number(f[10]) };
+    }
+    return h;
   });
-  return rows.map((r) => ({
-    customerId: r.customer_id,
-    history: { purchases: Number(r.purchases), firstMin: Number(r.first_min), lastMin: Number(r.last_min), revenue: Number(r.revenue), firstValue: Number(r.first_value) },
-    ...(opts.segments ? { segment: r.latest_segment ?? '' } : {}),
-    ...(Number(r.cal_purchases ?? 0) > 0
-      ? {
-          calibration: {
-            purchases: Number(r.cal_purchases),
-            firstMin: Number(r.cal_first_min),
-            lastMin: Number(r.cal_last_min),
-            revenue: Number(r.cal_revenue),
-            firstValue: Number(r.cal_first_value),
-          },
-        }
-      : {}),
-  }));
 }
 
 /** One fit of one model, as `vigil model fit` stores it. */

@@ -1,7 +1,7 @@
 // The ClickHouseClient interface over chdb, the ClickHouse engine embedded in-process (a current
 // version, 26.x), so the tests prove the migrations' current-version path without a server.
 import { Session } from 'chdb';
-import { bindParams, qualifyTable, type ClickHouseClient, type QueryParams } from '../../src/sinks/clickhouse/client.js';
+import { bindParams, parseTabSeparated, qualifyTable, type ClickHouseClient, type QueryParams } from '../../src/sinks/clickhouse/client.js';
 
 export class ChdbClient implements ClickHouseClient {
   private readonly session: Session;
@@ -24,6 +24,10 @@ export class ChdbClient implements ClickHouseClient {
       .split('\n')
       .filter((line) => line.trim() !== '')
       .map((line) => JSON.parse(line) as T);
+  }
+
+  async queryText(sql: string, params?: QueryParams): Promise<string[][]> {
+    return parseTabSeparated(this.session.query(bindParams(sql, params), 'TabSeparated'));
   }
 
   /** A query's result with its column names and types, as ClickHouse's JSON format gives them (also for no rows). */

@@ -202,4 +202,13 @@ describe.each(CLICKHOUSE_ENGINES)('purchase models in %s', (_name, make) => {
     expect(await readAcceptedFit(ch)).toMatchObject({ customers: 1022, params: fit.bgnbd.params, fittedAtMs });
     expect(await latestFitDate(ch)).toBe(fittedAtMs);
   });
+
+  // Last in the block: the customer it adds would change the counts the fits above expect.
+  it('reads the histories as tab-separated text: an id with a tab, a newline and a backslash, a value to its last bit', async () => {
+    const id = 'e\t\n\\x';
+    await ch.insert('events', [event('e1', id, 'purchase', AS_OF - DAY, 0.1 + 0.2, 'seg\tment')]);
+    const read = (await readPurchaseHistories(ch, AS_OF, { segments: true })).find((h) => h.customerId === id);
+    const minute = Math.floor((AS_OF - DAY) / MIN);
+    expect(read).toEqual({ customerId: id, segment: 'seg\tment', history: { purchases: 1, firstMin: minute, lastMin: minute, revenue: 0.1 + 0.2, firstValue: 0.1 + 0.2 } });
+  });
 });

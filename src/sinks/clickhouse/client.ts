@@ -22,6 +22,11 @@ export interface ClickHouseClient {
   insert(table: string, rows: readonly object[]): Promise<void>;
   /** Runs a SELECT and returns its rows as ClickHouse's JSON gives them (64-bit integers as strings). */
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>;
+  /**
+   * Runs a SELECT and returns each row's fields as text, in the SELECT's order (TabSeparated, unescaped): for reads
+   * of a million rows, where JSON cost the server twice the time to write and this process four times to read.
+   */
+  queryText(sql: string, params?: QueryParams): Promise<string[][]>;
   /** Runs a statement that returns no rows (DDL, ALTER, OPTIMIZE...). */
   command(sql: string, params?: QueryParams): Promise<void>;
   /** True when the server answers; never throws. */
@@ -121,6 +126,27 @@ export function bindParams(sql: string, params: QueryParams | undefined): string
 }
 
 /** `table` as the server should see it: qualified with the default database unless it already is. */
+const TSV_ESCAPES: Record<string, string> = { b: '\b', f: '\f', r: '\r', n: '\n', t: '\t', '0': '\0', "'": "'", '\\': '\\' };
+
+/**
+ * ClickHouse's TabSeparated output as rows of fields: a row per line, a field per tab, each backslash escape (\t, \n,
+ * \\, \0, \', \b, \f, \r) turned back into its character; any other escaped character stands for itself.
+ */
+export function parseTabSeparated(text: string): string[][] {
+  const rows: string[][] = [];
+  const lines = text.split('\n');
+  // Every row ends with a newline: the last piece is empty (a row of one empty field is a line of its own).
+  if (lines[lines.length - 1] === '') lines.pop();
+  for (const line of lines) {
+    const fields = line.split('\t');
+    for (let i = 0; i < fields.length; i++) {
+      if (fields[i].includes('\\')) fields[i] = fields[i].replace(/\\(.)/g, (_, c: string) => TSV_ESCAPES[c] ?? c);
+    }
+    rows.push(fields);
+  }
+  return rows;
+}
+
 export function qualifyTable(database: string, table: string): string {
   if (!TABLE_REF.test(table)) throw new ClickHouseError('CLICKHOUSE_QUERY_FAILED', `not a table name: ${JSON.stringify(table)}`, null, undefined);
   return table.includes('.') ? table : `${database}.${table}`;
@@ -177,6 +203,16 @@ class OfficialClickHouseClient implements ClickHouseClient {
     try {
       const result = await this.ch.query({ query: text, format: 'JSONEachRow' });
       return await result.json<T>();
+    } catch (err) {
+      throw toClickHouseError(err, `query failed (${abbreviate(text)})`);
+    }
+  }
+
+  async queryText(sql: string, params?: QueryParams): Promise<string[][]> {
+    const text = bindParams(sql, params);
+    try {
+      const result = await this.ch.query({ query: text, format: 'TabSeparated' });
+      return parseTabSeparated(await result.text());
     } catch (err) {
       throw toClickHouseError(err, `query failed (${abbreviate(text)})`);
     }
