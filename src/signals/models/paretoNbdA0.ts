@@ -102,21 +102,12 @@ function seriesSum(co: A0Coefficients, z: number, uT: number, d: number): number
     s4 += t4;
     // the bound cannot be met while terms are this large (ρ ≥ z ≥ the term ratio's limit), so skip its divisions;
     // s1 is part of the sum, so this can only delay a stop
-    if (t4 > 1e-13 * s1) {
-      p1 *= r4;
-      p2 *= r4;
-      p3 *= r4;
-      p4 *= r4;
-      q1 = q1 * u4 + d4;
-      q2 = q2 * u4 + d4;
-      q3 = q3 * u4 + d4;
-      q4 = q4 * u4 + d4;
-      continue;
+    if (t4 <= 1e-13 * s1) {
+      const sum = s1 + s2 + s3 + s4;
+      const last = n + 3;
+      const rho = z * Math.max(1, (b2 + last) / (last + 1)) * (uT + d / q4);
+      if (rho < 1 && t4 * rho <= TOLERANCE * (1 - rho) * sum) return sum;
     }
-    const sum = s1 + s2 + s3 + s4;
-    const last = n + 3;
-    const rho = z * Math.max(1, (b2 + last) / (last + 1)) * (uT + d / q4);
-    if (rho < 1 && t4 * rho <= TOLERANCE * (1 - rho) * sum) return sum;
     p1 *= r4;
     p2 *= r4;
     p3 *= r4;
