@@ -117,6 +117,12 @@ describe('ln A0 against an independent quadrature of its integral', () => {
     }
   });
 
+  it('keeps its digits when u_T = (m + t_x) / (m + T) is tiny and a small: 1 − u_T^a from u_T itself, not 1 − d', () => {
+    // u_T = 3e-5 here; ln(1 − d) with d = 1 − u_T rounded cost 6e-14 of ln A0 (measured before the fix)
+    const row = [0.0028901596931908075, 0.0001945625108026805, 0.010023277075738173, 0.00013438298924660082, 0, 0, 4.8403309420561875] as const;
+    expect(error(logA0(...row), referenceLogA0(...row))).toBeLessThan(5e-15);
+  });
+
   it('is −∞ at t_x = T: no time in which to have died', () => {
     expect(logA0(0.5, 3, 0.7, 9, 2, 20, 20)).toBe(Number.NEGATIVE_INFINITY);
   });

@@ -74,7 +74,8 @@ const MAX_TERMS = 20 * SERIES_TERMS;
  */
 function seriesSum(co: A0Coefficients, z: number, uT: number, d: number): number {
   const ratio = co.zRef > 0 ? z / co.zRef : 0;
-  const q0 = -Math.expm1(co.a * Math.log1p(-d));
+  // ln u_T from whichever of u_T and d = 1 − u_T is the smaller: each is a correctly rounded quotient, 1 − the other is not
+  const q0 = -Math.expm1(co.a * (d < 0.5 ? Math.log1p(-d) : Math.log(uT)));
   let q1 = q0 * uT + d;
   let q2 = q1 * uT + d;
   let q3 = q2 * uT + d;
