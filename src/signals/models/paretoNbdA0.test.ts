@@ -187,6 +187,24 @@ describe('the switch between series and quadrature', () => {
     }
   });
 
+  it('has the shared-sum form (t_x at zRef, u_T^a ≤ 1/2) and the per-row recurrence agreeing to 2e-15 on both sides of u_T^a = 1/2', () => {
+    const m = 251;
+    for (const [a, b2, z] of [[2.06, 0.85, 0.78], [0.3, 0.1, 0.5], [13, 11.8, 0.6], [5, 2.2, 0.95], [101, 100, 0.2]]) {
+      const mu = m * (1 - z);
+      const boundary = m * (Math.pow(2, 1 / a) - 1);
+      for (const T of [boundary * 0.5, boundary * (1 - 1e-12), boundary * (1 + 1e-12), boundary * 3]) {
+        const shared = new A0Coefficients();
+        shared.reset(a, b2, z);
+        // a zRef one ulp above z: every power (z / zRef)^n ≠ 1, so the row takes the recurrence
+        const perRow = new A0Coefficients();
+        perRow.reset(a, b2, z * (1 + Number.EPSILON));
+        const viaShared = logA0WithCoefficients(shared, a, b2, mu, m, 0, T);
+        expect(error(viaShared, logA0WithCoefficients(perRow, a, b2, mu, m, 0, T))).toBeLessThan(2e-15);
+        expect(error(viaShared, logA0ByQuadrature(a, b2, mu, m, 0, T))).toBeLessThan(2e-15);
+      }
+    }
+  });
+
   it('moves the mean log-likelihood by under 1e-14 relative when α crosses it (Newton differences by steps of 1e-3)', () => {
     const rows = [
       [0, 0, 10],
