@@ -3,7 +3,8 @@
 // an exponential lifetime of rate mu ~ Gamma(s, beta), dropout possible at any moment, not only after a purchase.
 import { logCountProbability, logNegativeBinomial } from './countDistribution.js';
 import { fitByColumns, logRepeatRate, type Columns, type CustomerSummary, type FitOptions, type ModelFit } from './mle.js';
-import { gaussLegendreUnit, hyp2f1, lnGamma, logAddExp } from './specialFunctions.js';
+import { A0Coefficients, exponentOfSmaller, logA0, logA0WithCoefficients, seriesLimit } from './paretoNbdA0.js';
+import { gaussLegendreUnit, lnGamma, logAddExp } from './specialFunctions.js';
 
 export interface ParetoNbdParams {
   r: number;
@@ -12,25 +13,9 @@ export interface ParetoNbdParams {
   beta: number;
 }
 
-/**
- * ln A0 of the note's eq. (19)/(20), A0 = F(t_x) − F(T) with F(t) = 2F1(r+s+x, b2; r+s+x+1; |α−β| / (m + t)) /
- * (m + t)^(r+s+x), m = max(α, β), b2 = s + 1 when α ≥ β, r + x when α < β: the branch that keeps the argument in
- * [0, 1), so the series converges. The difference is taken in logs (e^u − e^v = e^u (1 − e^(v−u))); −∞ when t_x = T.
- */
-// An argument near 1 needs many terms; past this the fit treats the point as unusable rather than stall.
-const SERIES = { maxTerms: 20_000 };
-
-function logA0(params: ParetoNbdParams, x: number, tx: number, T: number): number {
-  const { r, alpha, s, beta } = params;
-  const rsx = r + s + x;
-  const m = Math.max(alpha, beta);
-  const gap = Math.abs(alpha - beta);
-  const b2 = alpha >= beta ? s + 1 : r + x;
-  const logF = (t: number) => Math.log(hyp2f1(rsx, b2, rsx + 1, gap / (m + t), SERIES)) - rsx * Math.log(m + t);
-  const u = logF(tx);
-  const v = logF(T);
-  return u > v ? u + Math.log(-Math.expm1(v - u)) : Number.NEGATIVE_INFINITY;
-}
+// ln A0 of the note's eq. (19)/(20), A0 = F(t_x) − F(T) with F(t) = 2F1(r+s+x, b2; r+s+x+1; |α−β| / (m + t)) /
+// (m + t)^(r+s+x), m = max(α, β), b2 = s + 1 when α ≥ β, r + x when α < β, comes from paretoNbdA0.ts: one series
+// on the integral F(t_x) − F(T) stands for, or quadrature where that series is long. −∞ when t_x = T.
 
 /**
  * ln L = ln Γ(r + x) − ln Γ(r) + r ln α + s ln β
@@ -40,14 +25,14 @@ export function paretoNbdLogLikelihood(params: ParetoNbdParams, x: number, tx: n
   const { r, alpha, s, beta } = params;
   const lead = lnGamma(r + x) - lnGamma(r) + r * Math.log(alpha) + s * Math.log(beta);
   const alive = -(r + x) * Math.log(alpha + T) - s * Math.log(beta + T);
-  const died = Math.log(s) - Math.log(r + s + x) + logA0(params, x, tx, T);
+  const died = Math.log(s) - Math.log(r + s + x) + logA0(r, alpha, s, beta, x, tx, T);
   return lead + logAddExp(alive, died);
 }
 
 /** P(alive | x, t_x, T) = 1 / (1 + s / (r + s + x) · (α + T)^(r+x) (β + T)^s · A0). */
 export function paretoNbdPAlive(params: ParetoNbdParams, x: number, tx: number, T: number): number {
   const { r, alpha, s, beta } = params;
-  const logOdds = Math.log(s) - Math.log(r + s + x) + (r + x) * Math.log(alpha + T) + s * Math.log(beta + T) + logA0(params, x, tx, T);
+  const logOdds = Math.log(s) - Math.log(r + s + x) + (r + x) * Math.log(alpha + T) + s * Math.log(beta + T) + logA0(r, alpha, s, beta, x, tx, T);
   return 1 / (1 + Math.exp(logOdds));
 }
 
@@ -103,28 +88,51 @@ export type ParetoNbdFit = ModelFit<ParetoNbdParams>;
 
 const fromVector = (v: readonly number[]): ParetoNbdParams => ({ r: v[0], alpha: v[1], s: v[2], beta: v[3] });
 
+/** What a set of columns keeps between evaluations: each distinct x's series coefficients and smallest t_x. */
+interface ColumnScratch {
+  coefficients: A0Coefficients[];
+  minTx: Float64Array;
+}
+
+// Keyed by the columns object, so a fit's scratch lives as long as its columns and no longer.
+const SCRATCH = new WeakMap<Columns, ColumnScratch>();
+
+function scratchFor(columns: Columns): ColumnScratch {
+  let scratch = SCRATCH.get(columns);
+  if (!scratch) {
+    const { tx, xIndex, distinctX } = columns;
+    const minTx = new Float64Array(distinctX.length).fill(Number.POSITIVE_INFINITY);
+    for (let i = 0; i < xIndex.length; i++) minTx[xIndex[i]] = Math.min(minTx[xIndex[i]], tx[i]);
+    scratch = { coefficients: Array.from(distinctX, () => new A0Coefficients()), minTx };
+    SCRATCH.set(columns, scratch);
+  }
+  return scratch;
+}
+
 /**
- * paretoNbdLogLikelihood summed over columns, its ln Γ terms and ln s − ln(r + s + x) once per distinct x. A series
- * that will not converge at these parameters makes them unusable there (NaN).
+ * paretoNbdLogLikelihood summed over columns, its ln Γ terms, ln s − ln(r + s + x) and A0's series coefficients once
+ * per distinct x (the coefficients scaled to the largest z among that x's rows, so every row's terms only shrink).
  */
 export function paretoNbdColumnsLogLikelihood(params: ParetoNbdParams, columns: Columns): number {
   const { r, alpha, s, beta } = params;
   const { x, tx, T, weights, xIndex, distinctX, lead, dropLead } = columns;
+  const { coefficients, minTx } = scratchFor(columns);
   const constant = -lnGamma(r) + r * Math.log(alpha) + s * Math.log(beta);
+  const m = Math.max(alpha, beta);
+  const gap = Math.abs(alpha - beta);
   for (let k = 0; k < distinctX.length; k++) {
     lead[k] = constant + lnGamma(r + distinctX[k]);
     dropLead[k] = Math.log(s) - Math.log(r + s + distinctX[k]);
+    const b2 = exponentOfSmaller(r, alpha, s, beta, distinctX[k]);
+    coefficients[k].reset(r + s + distinctX[k], b2, Math.min(gap / (m + minTx[k]), seriesLimit(b2)));
   }
   let total = 0;
-  try {
-    for (let i = 0; i < x.length; i++) {
-      const k = xIndex[i];
-      const alive = -(r + x[i]) * Math.log(alpha + T[i]) - s * Math.log(beta + T[i]);
-      const ll = lead[k] + logAddExp(alive, dropLead[k] + logA0(params, x[i], tx[i], T[i]));
-      total += weights ? weights[i] * ll : ll;
-    }
-  } catch {
-    return Number.NaN;
+  for (let i = 0; i < x.length; i++) {
+    const k = xIndex[i];
+    const co = coefficients[k];
+    const alive = -(r + x[i]) * Math.log(alpha + T[i]) - s * Math.log(beta + T[i]);
+    const ll = lead[k] + logAddExp(alive, dropLead[k] + logA0WithCoefficients(co, co.a, co.b2, alpha, beta, tx[i], T[i]));
+    total += weights ? weights[i] * ll : ll;
   }
   return total;
 }
