@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CDNOW_COUNT_FITS } from '../signals/models/cdnowFits.testing.js';
 import { simulateCustomers } from '../signals/models/simulate.js';
 import { inThisThread, runFitTask, runShared, type FitExecutor, type FitTask } from './fitTasks.js';
+import { threadNice } from '../shared/threadPriority.js';
 import { FitThread } from './fitThread.js';
 
 /** An executor that only records what it was given, answering each task with its label. */
@@ -44,6 +45,20 @@ describe('FitThread', () => {
       expect(await thread.run(task)).toEqual(runFitTask(task));
       const refused = thread.run({ kind: 'count', model: 'bgnbd', data: data.slice(0, 5), options: { minCustomers: 100 } });
       await expect(refused).rejects.toMatchObject({ code: 'MODEL_INPUT_INVALID', message: expect.stringMatching(/5 customers, at least 100 needed/) });
+    } finally {
+      await thread.close();
+    }
+  });
+
+  it('runs at the nice value it was given (on Linux, that thread only), as the refit\'s own thread does', async () => {
+    const before = threadNice();
+    const thread = FitThread.start({ nice: 7 });
+    try {
+      const priority = await thread.priority;
+      if (process.platform === 'linux') expect(priority).toEqual({ ok: true, nice: 7 });
+      else expect(priority).toMatchObject({ ok: false, reason: expect.stringMatching(/per process/) });
+      // this thread keeps its own
+      expect(threadNice()).toBe(before);
     } finally {
       await thread.close();
     }
