@@ -3,13 +3,15 @@
 // (bench/refitData.ts) go into a scratch database migrated as the processor migrates its own; the refit then runs
 // alone, in its worker thread as the schedule starts it (src/sources/modelRefit.ts runRefitWorker: fitFromClickHouse
 // with holdout comparison and segments as configured by default), with the time of each step; then the processor of
-// `npm run bench` takes a backlog without and with refits beside it (bench/refitThroughput.ts). The scratch database,
-// the stream and everything else the run made are removed at the end.
+// `npm run bench` takes a backlog in windows that alternate without and with refits beside it, W R W R … W, each R
+// against the mean of its two neighbours (bench/refitThroughput.ts, whose header describes the method and the JSON).
+// The scratch database, the stream and everything else the run made are removed at the end.
 //
 //   npm run bench:refit                                         1,000,000 customers refit; the processor with 250,000
-//   npm run bench:refit -- --customers 10000 --processor-customers 50000 --window-s 20   a small run (12 min, busy machine)
-//   options: --customers N (refit)  --processor-customers N  --window-s S (each window without; least with)
-//            --max-events N (second backlog)  --workers 2 (publishers)  --seed N  --refit-only  --keep (the database)
+//   npm run bench:refit -- --customers 10000 --processor-customers 50000 --window-s 15 --pairs 2   a small run
+//   options: --customers N (refit)  --processor-customers N  --window-s S (every window; least of the first with)
+//            --pairs N (3: windows W R W R W R W)  --max-events N (second backlog)  --workers 2 (publishers)
+//            --seed N  --refit-only (no processor)  --keep (the database)
 // Results: bench/results/<date>-refit-cost.json and latest-refit-cost.json (with the machine's facts), and stdout.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -28,8 +30,11 @@ const { values: args } = parseArgs({
   options: {
     customers: { type: 'string', default: '1000000' },
     'processor-customers': { type: 'string', default: '250000' },
-    'window-s': { type: 'string', default: '30' },
-    'max-events': { type: 'string', default: '15000000' },
+    'window-s': { type: 'string', default: '60' },
+    pairs: { type: 'string', default: '3' },
+    // Enough for the default run: 23,238 events/s × (6 windows × 60 s + a first refit of about 140 s) × 1.2 is
+    // 15.6 million; publishing 7.8 million took 62 s, so this is about two and a half minutes off the stream.
+    'max-events': { type: 'string', default: '20000000' },
     workers: { type: 'string', default: '2' },
     seed: { type: 'string', default: '17' },
     'refit-only': { type: 'boolean', default: false },
@@ -37,6 +42,9 @@ const { values: args } = parseArgs({
   },
 });
 const customers = Number(args.customers);
+// A pair needs a whole window each side: anything but a positive count of pairs and a positive length is a typo.
+if (!Number.isInteger(Number(args.pairs)) || Number(args.pairs) < 1) throw new Error(`--pairs ${args.pairs}: expected a whole number from 1`);
+if (!(Number(args['window-s']) > 0)) throw new Error(`--window-s ${args['window-s']}: expected a length in seconds above 0`);
 const resultsDir = `${root}bench/results/`;
 
 async function main(): Promise<void> {
@@ -94,13 +102,15 @@ async function main(): Promise<void> {
         refitAloneMs: aloneMs,
         customers: Number(args['processor-customers']),
         windowS: Number(args['window-s']),
+        pairs: Number(args.pairs),
         workers: Number(args.workers),
         maxEvents: Number(args['max-events']),
       });
+      const t = throughput;
       say(
-        `processor ${throughput.with.eventsPerSec.toLocaleString('en')} events/s with a refit, ${throughput.without.eventsPerSec.toLocaleString('en')} and ` +
-          `${throughput.withoutAgain.eventsPerSec.toLocaleString('en')} without: ${throughput.ratio}; the refit beside it ${(throughput.concurrentRefitMs / 1000).toFixed(1)} s (nice ${throughput.refitThreadNice})` +
-          ([throughput.without, throughput.with, throughput.withoutAgain].some((w) => w.backlogRanOut) ? '; a backlog ran out within a window (see backlogRanOut): raise --max-events or shorten --window-s' : ''),
+        `processor with refits against without, per pair: ${t.pairs.map((q) => q.ratio).join(', ')}; median ${t.ratio} (mean ${t.ratioMean}, ${t.ratioMin} to ${t.ratioMax}, ` +
+          `${t.pairsInRatio} of ${t.pairs.length} pairs); the first refit beside it ${(t.concurrentRefitMs / 1000).toFixed(1)} s (nice ${t.refitThreadNice})` +
+          (t.windows.some((w) => w.backlogRanOut) ? '; a backlog ran out within a window (see backlogRanOut): raise --max-events or shorten --window-s' : ''),
       );
     }
     const result = {

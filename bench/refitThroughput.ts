@@ -1,26 +1,55 @@
 // The processor's throughput without and with the scheduled refit beside it, in one run (bench/refitCost.ts): the
 // processor of `npm run bench` (bench/harness.ts) takes its backlog, then a second one (the same workload over the
-// next eight days of event time) sized to last three measured windows: without a refit, with refits running one after
-// another in its own process (the real worker thread, started as the schedule starts it, at signals.model.refit.nice),
-// and without again, so that a drift of the machine or of the processor's state over the run shows in the two windows
-// without.
+// next eight days of event time) sized to last every measured window. The windows alternate, W R W R … W (2·pairs + 1
+// of them): W without a refit, R with refits running one after another in the processor's own process (the real worker
+// thread, started as the schedule starts it, at signals.model.refit.nice). Every window lasts --window-s but the first
+// R, which lasts until the first refit ends (its wall time beside the processor is a result): a refit still running
+// at an R window's end is stopped, and the ClickHouse queries it left running are killed before the next W begins.
+//
+// One window each side is not a fair comparison: the windows cover different days of event time (different event
+// mixes) and the processor's state drifts, and two windows without once differed by 23 %, more than the effect. So
+// each R window is set against the mean of its two neighbouring W windows, whose midpoints lie equally far before and
+// after its own (also around the longer first R), so that a drift linear in time cancels; each pair (W, R, W) gives a
+// ratio, and the run's ratio is their median (the mean, least and greatest beside it).
+//
+// The result (ThroughputResult, in the JSON's `throughput`):
+//   warmUp            the first backlog's body, as `npm run bench` measures the processor: what sized the second one
+//   backlog           events of each backlog; the second's first day (every customer again) is taken before the windows
+//   windows           every window in order: kind ('without' | 'with'), startS (seconds after the first window began),
+//                     eventsPerSec, events, ms, cpu (cores, every thread), backlogRanOut, loadAverage (1 min, at its end)
+//   pairs             per R window: window (its index in windows; its neighbours are window - 1 and window + 1),
+//                     withEventsPerSec, withoutEventsPerSec (the neighbours' mean), ratio (with / without),
+//                     drift (the later neighbour against the earlier, minus one: what the mean cancels if linear),
+//                     backlogRanOut (one of the three ran out: its rate covers only the part with events)
+//   ratio             the median of the pairs' ratios (of the pairs whose backlog lasted, if any did; else of all
+//                     with events); ratioMean, ratioMin, ratioMax over the same pairs; pairsInRatio how many
+//   refits            every refit: window (index in windows), ms, ok, error, stoppedAtWindowEnd, queriesKilled (its
+//                     ClickHouse queries still running when it was stopped), steps (which steps ran, and how long)
+//   concurrentRefitMs the first refit's wall time beside the processor (run to its end); refitThreadNice its thread's
+//                     nice value; threadsByNice the nice value of every thread of the processor's process meanwhile
+//
+// An R window after the first covers the first --window-s seconds of a refit (reading the histories, BG/NBD, part of
+// the holdout comparison) more often than its last steps: its steps in `refits` say which ran. The first R window
+// covers one whole refit; a --window-s as long as a refit beside the processor makes every R window do so.
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { connect } from 'nats';
 import { DAY_MS } from '../src/shared/clock.js';
 import type { RefitJob } from '../src/sources/modelRefit.js';
-import { benchNames, cleanUp, NATS, processorConfigFor, ProcessorProcess, publishBacklog, round, say, sleep, waitForStream, type Sample } from './harness.js';
+import { benchNames, cleanUp, CLICKHOUSE, NATS, processorConfigFor, ProcessorProcess, publishBacklog, round, say, sleep, waitForStream, type Sample } from './harness.js';
 import type { RefitRun, WindowResult } from './processorChild.js';
 
 export interface ThroughputOptions {
   /** The refit each window "with" runs, on the scratch database. */
   job: RefitJob;
-  /** How long the refit took alone: the window with a refit lasts until the first one ends, so the backlog must too. */
+  /** How long the refit took alone: the first window with a refit lasts until that refit ends, so the backlog must too. */
   refitAloneMs: number;
   /** The processor's customers (the workload of `npm run bench`). */
   customers: number;
-  /** Length of each window without, and the least length of the window with (refits restarted to fill it). */
+  /** Length of every window, and the least length of the first with a refit (refits restarted to fill it). */
   windowS: number;
+  /** Pairs of windows (without, with) before a last window without: 2·pairs + 1 windows. */
+  pairs: number;
   workers: number;
   /** The most events the second backlog may hold (a publish takes the processor off the stream for that long). */
   maxEvents: number;
@@ -30,12 +59,43 @@ export interface PhaseResult {
   eventsPerSec: number;
   events: number;
   ms: number;
-  /** Share of one core the processor's process used (every thread: the refit's too in the window with). */
+  /** Share of one core the processor's process used (every thread: the refit's too in a window with). */
   cpu: number;
   /** The backlog ran out before the window's end: the rate is over the part where the processor had events. */
   backlogRanOut: boolean;
   /** The machine's 1-minute load average at the window's end (other work on a shared machine shows here). */
   loadAverage: number;
+}
+
+export interface WindowRecord extends PhaseResult {
+  kind: 'without' | 'with';
+  /** When the window began, seconds after the first window began. */
+  startS: number;
+}
+
+/** A window with refits against its two neighbours without (windows[window - 1] and windows[window + 1]). */
+export interface PairResult {
+  window: number;
+  withEventsPerSec: number;
+  /** The mean of the two neighbours' rates. */
+  withoutEventsPerSec: number;
+  ratio: number;
+  /** The later neighbour's rate against the earlier one's, minus one: the drift their mean cancels if it is linear. */
+  drift: number;
+  /** One of the three windows ran out of backlog: its rate covers only the part with events. */
+  backlogRanOut: boolean;
+}
+
+export interface RefitRecord {
+  /** The window with refits it ran in (its index in windows). */
+  window: number;
+  ms: number;
+  ok: boolean;
+  error?: string;
+  stoppedAtWindowEnd: boolean;
+  /** Its ClickHouse queries still running when it was stopped, killed before the next window. */
+  queriesKilled?: number;
+  steps: StepTime[];
 }
 
 export interface ThroughputResult {
@@ -44,13 +104,17 @@ export interface ThroughputResult {
   warmUp: WindowResult;
   /** Events of each backlog; the second's first day (every customer again) is taken before the windows. */
   backlog: { firstEvents: number; secondEvents: number; secondFirstDay: number; secondPublishMs: number };
-  without: PhaseResult;
-  with: PhaseResult;
-  withoutAgain: PhaseResult;
-  /** The window with a refit against the mean of the windows without that had events (NaN when none had). */
+  /** W R W R … W, in the order they ran. */
+  windows: WindowRecord[];
+  pairs: PairResult[];
+  /** The median of the pairs' ratios (see pairsInRatio); NaN when no pair had events in all three windows. */
   ratio: number;
-  /** Each refit of the window with: the first ran from the window's start to its end (or past the least length). */
-  refits: { ms: number; ok: boolean; error?: string; stoppedAtWindowEnd: boolean; steps: StepTime[] }[];
+  ratioMean: number;
+  ratioMin: number;
+  ratioMax: number;
+  /** The pairs the ratio is over: those whose backlog lasted, if any did, else those with events in all three. */
+  pairsInRatio: number;
+  refits: RefitRecord[];
   /** The first refit's wall time beside the processor taking its backlog, and its thread's nice value. */
   concurrentRefitMs: number;
   refitThreadNice: number | null;
@@ -58,7 +122,7 @@ export interface ThroughputResult {
   threadsByNice: Record<string, number>;
 }
 
-/** Runs the three windows and cleans up the processor's stream, database and keys. */
+/** Runs the windows and cleans up the processor's stream, database and keys. */
 export async function measureThroughput(o: ThroughputOptions): Promise<ThroughputResult> {
   const tag = randomBytes(3).toString('hex');
   const names = benchNames(tag);
@@ -82,11 +146,11 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
     const warmUp = await p.call<WindowResult>({ cmd: 'window', from: pub.firstDay + 1, to: firstLast });
     say(`processor alone over the backlog's body: ${warmUp.eventsPerSec.toLocaleString('en')} events/s`);
 
-    // 2. The second backlog, the same workload over the next eight days: its body lasts the three windows at that
-    //    rate, the window with as long as 3 refits alone (the nice refit gets the CPU the processor leaves), 20 % to
+    // 2. The second backlog, the same workload over the next eight days: its body lasts every window at that rate
+    //    (the first with a refit as long as two refits alone: 138.6 s against 70.2 s alone was measured), 20 % to
     //    spare, within maxEvents. Its first day (every customer again) is taken before the windows begin.
-    const withS = Math.max(o.windowS, (3 * o.refitAloneMs) / 1000);
-    const wanted = Math.ceil(warmUp.eventsPerSec * (2 * o.windowS + withS) * 1.2);
+    const measuredS = 2 * o.pairs * o.windowS + Math.max(o.windowS, (2 * o.refitAloneMs) / 1000);
+    const wanted = Math.ceil(warmUp.eventsPerSec * measuredS * 1.2);
     const body = Math.min(wanted, o.maxEvents);
     if (body < wanted) say(`the second backlog is capped at ${body.toLocaleString('en')} events (--max-events; ${wanted.toLocaleString('en')} wanted): a window may run out of events`);
     p.proc.kill('SIGSTOP');
@@ -98,39 +162,27 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
     p.proc.kill('SIGCONT');
     await untilHandled(p, firstLast + second.firstDay);
 
-    // 3. Without, with, without again.
-    const without = await phase(p, last, async () => void (await sleep(o.windowS * 1000)));
-    say(`without a refit: ${without.eventsPerSec.toLocaleString('en')} events/s`);
-    const refits: ThroughputResult['refits'] = [];
+    // 3. W R W R … W.
+    const windows: WindowRecord[] = [];
+    const refits: RefitRecord[] = [];
     let firstRun: RefitRun | null = null;
-    const withRefit = await phase(p, last, async () => {
-      const start = performance.now();
-      const left = () => o.windowS * 1000 - (performance.now() - start);
-      for (let k = 0; ; k++) {
-        const running = p.call<RefitRun>({ cmd: 'refit', job: { ...o.job, asOfMs: Date.now() } });
-        // The first refit runs to its end, however long: its wall time beside the processor is a result.
-        const done = k === 0 ? await running : await Promise.race([running, sleep(Math.max(0, left())).then(() => null)]);
-        if (done && !firstRun) firstRun = done;
-        if (done) {
-          refits.push(refitRecord(done, false));
-          say(`  refit beside the processor: ${(done.ms / 1000).toFixed(1)} s${done.outcome.ok ? '' : ` (failed: ${done.outcome.error})`}`);
-          if (left() > 0) continue;
-          return;
-        }
-        // The window's least length is over while a refit that filled it runs: it is stopped after the window's end.
-        return async () => {
-          await p.call({ cmd: 'refitStop' });
-          refits.push(refitRecord(await running, true));
-        };
-      }
-    });
-    say(`with a refit: ${withRefit.eventsPerSec.toLocaleString('en')} events/s`);
-    const withoutAgain = await phase(p, last, async () => void (await sleep(o.windowS * 1000)));
-    say(`without a refit again: ${withoutAgain.eventsPerSec.toLocaleString('en')} events/s`);
+    const t0 = performance.now();
+    for (let k = 0; k < 2 * o.pairs + 1; k++) {
+      const startS = round((performance.now() - t0) / 1000, 1);
+      const kind = k % 2 === 0 ? 'without' : 'with';
+      const w =
+        kind === 'without'
+          ? await phase(p, last, async () => void (await sleep(o.windowS * 1000)))
+          : await phase(p, last, () => refitsBackToBack(p, o, k, refits, (run) => (firstRun ??= run)));
+      windows.push({ kind, startS, ...w });
+      say(`window ${k + 1} of ${2 * o.pairs + 1}, ${kind} a refit: ${w.eventsPerSec.toLocaleString('en')} events/s over ${(w.ms / 1000).toFixed(1)} s${w.backlogRanOut ? ' (the backlog ran out)' : ''}`);
+    }
     await p.call({ cmd: 'stop' });
     await ProcessorProcess.exit(p);
     proc = null;
 
+    const pairs = pairsOf(windows);
+    for (const q of pairs) say(`  window ${q.window + 1}: ${q.ratio} of its neighbours without (they differ by ${round(q.drift * 100, 1)} %)`);
     const first = firstRun as RefitRun | null;
     const threadsByNice: Record<string, number> = {};
     for (const t of first?.threads ?? []) threadsByNice[String(t.nice)] = (threadsByNice[String(t.nice)] ?? 0) + 1;
@@ -139,10 +191,9 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
       processorCustomers: o.customers,
       warmUp,
       backlog: { firstEvents: firstLast, secondEvents: last - firstLast, secondFirstDay: second.firstDay, secondPublishMs },
-      without,
-      with: withRefit,
-      withoutAgain,
-      ratio: ratio(withRefit, [without, withoutAgain]),
+      windows,
+      pairs,
+      ...summary(pairs),
       refits,
       concurrentRefitMs: first?.ms ?? Number.NaN,
       refitThreadNice: priority?.ok ? priority.nice : null,
@@ -153,6 +204,60 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
     await cleanUp(nc, names).catch((err: unknown) => say(`clean-up failed: ${String(err)}`));
     await nc.close();
   }
+}
+
+/**
+ * A window with refits, one after another from its start: the first refit of the run (window 1) runs to its end,
+ * however long, its wall time beside the processor being a result; then more until the window's length is over. The
+ * refit running then is stopped after the window's closing sample (the last step handed to phase), and the ClickHouse
+ * queries it left are killed, so that neither runs into the next window without.
+ */
+async function refitsBackToBack(p: ProcessorProcess, o: ThroughputOptions, window: number, refits: RefitRecord[], onRun: (run: RefitRun) => void): Promise<void | (() => Promise<void>)> {
+  const start = performance.now();
+  const left = () => o.windowS * 1000 - (performance.now() - start);
+  for (let k = 0; ; k++) {
+    const running = p.call<RefitRun>({ cmd: 'refit', job: { ...o.job, asOfMs: Date.now() } });
+    const done = window === 1 && k === 0 ? await running : await Promise.race([running, sleep(Math.max(0, left())).then(() => null)]);
+    if (done) {
+      onRun(done);
+      refits.push(refitRecord(done, window, false));
+      say(`  refit beside the processor: ${(done.ms / 1000).toFixed(1)} s${done.outcome.ok ? '' : ` (failed: ${done.outcome.error})`}`);
+      if (left() > 0) continue;
+      return;
+    }
+    return async () => {
+      await p.call({ cmd: 'refitStop' });
+      const stopped = await running;
+      const queriesKilled = await killQueriesOn(o.job.clickhouse.database);
+      refits.push({ ...refitRecord(stopped, window, true), queriesKilled });
+    };
+  }
+}
+
+/**
+ * Kills the queries still running on the refit's database and waits until they are gone: ClickHouse 18.16 goes on
+ * with a read whose HTTP client went away (a stopped refit's worker), and such a read would take CPU from the next
+ * window without. The query texts name the database (purchaseModels.ts, modelTracking.ts); the processor's is another.
+ */
+async function killQueriesOn(database: string): Promise<number> {
+  const running = async () =>
+    (await clickhouse(`SELECT query_id FROM system.processes WHERE query LIKE '%${database}.%' AND query NOT LIKE '%system.processes%' FORMAT TSV`)).split('\n').filter(Boolean);
+  const ids = await running();
+  if (ids.length === 0) return 0;
+  await clickhouse(`KILL QUERY WHERE query_id IN (${ids.map((id) => `'${id.replace(/'/g, "\\'")}'`).join(', ')}) ASYNC`);
+  for (let i = 0; i < 300; i++) {
+    if ((await running()).length === 0) return ids.length;
+    await sleep(100);
+  }
+  say(`  queries of the stopped refit still run in ClickHouse after 30 s: the next window without shares the machine with them`);
+  return ids.length;
+}
+
+async function clickhouse(sql: string): Promise<string> {
+  const res = await fetch(`${CLICKHOUSE}/`, { method: 'POST', body: sql });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`ClickHouse: ${text.slice(0, 300)}`);
+  return text;
 }
 
 /** A step of a refit: when it began (ms since the worker started) and how long it took, up to the next one. */
@@ -167,15 +272,41 @@ export function stepDurations(steps: readonly { step: string; ms: number }[]): S
   return steps.slice(0, -1).map((s, k) => ({ step: s.step, startMs: s.ms, seconds: round((steps[k + 1].ms - s.ms) / 1000, 2) }));
 }
 
-/** With against the mean of the windows without that had events to the end (else of those with any events). */
-function ratio(withRefit: PhaseResult, withouts: PhaseResult[]): number {
-  const full = withouts.filter((w) => !w.backlogRanOut);
-  const usable = full.length > 0 ? full : withouts.filter((w) => w.events > 0);
-  return round(withRefit.eventsPerSec / (usable.reduce((sum, w) => sum + w.eventsPerSec, 0) / usable.length), 3);
+/** Each window with against the mean of its two neighbours without. */
+export function pairsOf(windows: readonly WindowRecord[]): PairResult[] {
+  const pairs: PairResult[] = [];
+  for (let k = 1; k + 1 < windows.length; k += 2) {
+    const [before, during, after] = [windows[k - 1], windows[k], windows[k + 1]];
+    const without = (before.eventsPerSec + after.eventsPerSec) / 2;
+    pairs.push({
+      window: k,
+      withEventsPerSec: during.eventsPerSec,
+      withoutEventsPerSec: Math.round(without),
+      ratio: round(during.eventsPerSec / without, 3),
+      drift: round(after.eventsPerSec / before.eventsPerSec - 1, 3),
+      backlogRanOut: before.backlogRanOut || during.backlogRanOut || after.backlogRanOut,
+    });
+  }
+  return pairs;
 }
 
-function refitRecord(r: RefitRun, stoppedAtWindowEnd: boolean): ThroughputResult['refits'][number] {
-  return { ms: r.ms, ok: r.outcome.ok, ...(r.outcome.ok || stoppedAtWindowEnd ? {} : { error: r.outcome.error }), stoppedAtWindowEnd, steps: stepDurations(r.steps) };
+/**
+ * The run's ratio: the median of the pairs' ratios, because one window disturbed by other work on a shared machine
+ * moves the mean of three pairs but not their median; the mean, least and greatest show how far the pairs agree.
+ * Over the pairs whose backlog lasted through all three windows if any did, else over those with events in all three.
+ */
+export function summary(pairs: readonly PairResult[]): Pick<ThroughputResult, 'ratio' | 'ratioMean' | 'ratioMin' | 'ratioMax' | 'pairsInRatio'> {
+  const withEvents = pairs.filter((q) => Number.isFinite(q.ratio));
+  const lasted = withEvents.filter((q) => !q.backlogRanOut);
+  const r = (lasted.length > 0 ? lasted : withEvents).map((q) => q.ratio).sort((x, y) => x - y);
+  const n = r.length;
+  if (n === 0) return { ratio: Number.NaN, ratioMean: Number.NaN, ratioMin: Number.NaN, ratioMax: Number.NaN, pairsInRatio: 0 };
+  const median = n % 2 === 1 ? r[(n - 1) / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+  return { ratio: round(median, 3), ratioMean: round(r.reduce((a, v) => a + v, 0) / n, 3), ratioMin: r[0], ratioMax: r[n - 1], pairsInRatio: n };
+}
+
+function refitRecord(r: RefitRun, window: number, stoppedAtWindowEnd: boolean): RefitRecord {
+  return { window, ms: r.ms, ok: r.outcome.ok, ...(r.outcome.ok || stoppedAtWindowEnd ? {} : { error: r.outcome.error }), stoppedAtWindowEnd, steps: stepDurations(r.steps) };
 }
 
 async function untilHandled(p: ProcessorProcess, seq: number): Promise<void> {
