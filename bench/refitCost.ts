@@ -11,7 +11,7 @@
 //   npm run bench:refit -- --customers 10000 --processor-customers 50000 --window-s 15 --pairs 2   a small run
 //   options: --customers N (refit)  --processor-customers N  --window-s S (every window; least of the first with)
 //            --pairs N (3: windows W R W R W R W)  --max-events N (second backlog)  --workers 2 (publishers)
-//            --seed N  --refit-only (no processor)  --keep (the database)
+//            --seed N  --refit-only (no processor)  --keep (the database)  --refit-threads 1|2 (signals.model.refit.threads)
 // Results: bench/results/<date>-refit-cost.json and latest-refit-cost.json (with the machine's facts), and stdout.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -38,6 +38,8 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '2' },
     seed: { type: 'string', default: '17' },
     'refit-only': { type: 'boolean', default: false },
+    /** signals.model.refit.threads for this run (default: the config's default). */
+    'refit-threads': { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -51,7 +53,8 @@ async function main(): Promise<void> {
   const facts = machineFacts(root, 'tsx');
   const database = `vigil_refitbench_${randomBytes(3).toString('hex')}`;
   // Defaults everywhere but the connection: the refit as the processor runs it (signals.model.refit).
-  const config = parseConfig({ clickhouse: { url: CLICKHOUSE, database, requestTimeoutMs: 0 } });
+  const threads = args['refit-threads'] === undefined ? {} : { signals: { model: { refit: { threads: Number(args['refit-threads']) } } } };
+  const config = parseConfig({ clickhouse: { url: CLICKHOUSE, database, requestTimeoutMs: 0 }, ...threads });
   const refit = config.signals.model.refit;
   const ch = createClickHouseClient(config.clickhouse);
   try {
