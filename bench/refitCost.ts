@@ -11,7 +11,7 @@
 //   npm run bench:refit -- --customers 10000 --processor-customers 50000 --window-s 15 --pairs 2   a small run
 //   options: --customers N (refit)  --processor-customers N  --window-s S (every window; least of the first with)
 //            --pairs N (3: windows W R W R W R W)  --max-events N (second backlog)  --workers 2 (publishers)
-//            --seed N  --refit-only (no processor)  --keep (the database)  --refit-threads 1|2 (signals.model.refit.threads)
+//            --seed N  --refit-only (no processor)  --keep (the database)  --refit-threads 1|2  --busy-duty D (signals.model.refit.*)
 // Results: bench/results/<date>-refit-cost.json and latest-refit-cost.json (with the machine's facts), and stdout.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -40,6 +40,8 @@ const { values: args } = parseArgs({
     'refit-only': { type: 'boolean', default: false },
     /** signals.model.refit.threads for this run (default: the config's default). */
     'refit-threads': { type: 'string' },
+    /** signals.model.refit.busyDuty for this run (default: the config's default). */
+    'busy-duty': { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -53,8 +55,11 @@ async function main(): Promise<void> {
   const facts = machineFacts(root, 'tsx');
   const database = `vigil_refitbench_${randomBytes(3).toString('hex')}`;
   // Defaults everywhere but the connection: the refit as the processor runs it (signals.model.refit).
-  const threads = args['refit-threads'] === undefined ? {} : { signals: { model: { refit: { threads: Number(args['refit-threads']) } } } };
-  const config = parseConfig({ clickhouse: { url: CLICKHOUSE, database, requestTimeoutMs: 0 }, ...threads });
+  const refitOverrides = {
+    ...(args['refit-threads'] === undefined ? {} : { threads: Number(args['refit-threads']) }),
+    ...(args['busy-duty'] === undefined ? {} : { busyDuty: Number(args['busy-duty']) }),
+  };
+  const config = parseConfig({ clickhouse: { url: CLICKHOUSE, database, requestTimeoutMs: 0 }, signals: { model: { refit: refitOverrides } } });
   const refit = config.signals.model.refit;
   const ch = createClickHouseClient(config.clickhouse);
   try {
@@ -75,7 +80,7 @@ async function main(): Promise<void> {
     say(`merged in ${(optimizeMs / 1000).toFixed(1)} s`);
 
     // The refit alone: nothing else of the bench runs.
-    const job: RefitJob = { clickhouse: config.clickhouse, asOfMs: Date.now(), minCustomers: refit.minCustomers, minSegmentBuyers: refit.minSegmentBuyers, nice: refit.nice, threads: refit.threads, clickhouseThreads: refit.clickhouseThreads, progress: true };
+    const job: RefitJob = { clickhouse: config.clickhouse, asOfMs: Date.now(), minCustomers: refit.minCustomers, minSegmentBuyers: refit.minSegmentBuyers, nice: refit.nice, threads: refit.threads, clickhouseThreads: refit.clickhouseThreads, busyDuty: refit.busyDuty, progress: true };
     const loadBefore = loadavg()[0];
     const steps: { step: string; ms: number }[] = [];
     const start = performance.now();
@@ -120,7 +125,7 @@ async function main(): Promise<void> {
       bench: 'refit-cost',
       machine: facts,
       command: `npm run bench:refit -- ${process.argv.slice(2).join(' ')}`.trim(),
-      refitConfig: { minCustomers: refit.minCustomers, minSegmentBuyers: refit.minSegmentBuyers, nice: refit.nice, threads: refit.threads, clickhouseThreads: refit.clickhouseThreads },
+      refitConfig: { minCustomers: refit.minCustomers, minSegmentBuyers: refit.minSegmentBuyers, nice: refit.nice, threads: refit.threads, clickhouseThreads: refit.clickhouseThreads, busyDuty: refit.busyDuty },
       load: { ...loaded, rowsPerSec: Math.round((loaded.purchases * 1000) / loaded.ms), optimizeMs },
       alone,
       throughput,

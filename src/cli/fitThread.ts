@@ -2,6 +2,7 @@
 // half the time. It lives for one version's fits; a thread that fails or exits fails the tasks it held, with why.
 import type { Worker } from 'node:worker_threads';
 import { VigilError, errorMessage, type VigilErrorCode } from '../shared/errors.js';
+import type { PaceShare } from '../shared/pacing.js';
 import type { ThreadPriority } from '../shared/threadPriority.js';
 import { spawnModuleWorker } from '../shared/worker.js';
 import type { FitExecutor, FitTask, FitTaskResult } from './fitTasks.js';
@@ -9,6 +10,8 @@ import type { FitExecutor, FitTask, FitTaskResult } from './fitTasks.js';
 export interface FitThreadData {
   /** The thread's nice value (signals.model.refit.nice for the processor's refit; 0 for `vigil model fit`). */
   nice: number;
+  /** Back off while the processor is busy, as the refit's thread does (shared/pacing.ts). */
+  pace?: PaceShare;
 }
 
 export interface FitRequest {

@@ -3,12 +3,15 @@
 // machine that also runs the processor both fitting threads take only the CPU the processor leaves.
 import { parentPort, workerData } from 'node:worker_threads';
 import { VigilError, errorMessage } from '../shared/errors.js';
+import { pacer } from '../shared/pacing.js';
 import { lowerThreadPriority } from '../shared/threadPriority.js';
+import { paceEvaluations } from '../signals/models/mle.js';
 import { runFitTask, type FitTask } from './fitTasks.js';
 import type { FitReply, FitRequest, FitThreadData } from './fitThread.js';
 
-const { nice } = workerData as FitThreadData;
+const { nice, pace } = workerData as FitThreadData;
 const priority = lowerThreadPriority(nice);
+paceEvaluations(pacer(pace));
 parentPort!.postMessage({ priority } satisfies FitReply);
 parentPort!.on('message', ({ id, task }: FitRequest) => {
   let reply: FitReply;

@@ -16,6 +16,7 @@ import { chosenModelTracking, repeatPurchasesByWeek, storeModelTracking } from '
 import { buildComparisonReport, type ComparisonReport } from './modelComparison.js';
 import { inThisThread, runShared, type CountFitResult, type FitExecutor, type FitTask, type Settled } from './fitTasks.js';
 import { FitThread } from './fitThread.js';
+import type { PaceShare } from '../shared/pacing.js';
 import type { TimeUnit } from './modelFitCsv.js';
 
 /** What `vigil model fit` prints: the pooled fits (from a CSV of summaries or from ClickHouse). */
@@ -159,6 +160,8 @@ export async function fitFromClickHouse(
     threads?: number;
     /** The second fitting thread's nice value (default 0). */
     nice?: number;
+    /** The second fitting thread backs off as this one does while the processor is busy (the refit's; shared/pacing.ts). */
+    pace?: PaceShare;
     progress?: (step: string) => void;
   },
 ): Promise<ClickHouseModelFit> {
@@ -184,7 +187,7 @@ export async function fitFromClickHouse(
   const summaries = inputs.map(({ x, tx, T }) => ({ x, tx, T }));
   // Gamma-Gamma takes repeat buyers with a positive mean repeat spend; purchases without a value carry none.
   const spend = inputs.filter((i) => i.x > 0 && i.meanRepeatSpend > 0).map((i) => ({ x: i.x, mValue: i.meanRepeatSpend }));
-  const thread = (options.threads ?? 1) > 1 ? FitThread.start({ nice: options.nice ?? 0 }) : null;
+  const thread = (options.threads ?? 1) > 1 ? FitThread.start({ nice: options.nice ?? 0, ...(options.pace ? { pace: options.pace } : {}) }) : null;
   const other: FitExecutor = thread ?? inThisThread;
   const executors = thread ? [inThisThread, thread] : [inThisThread];
   try {

@@ -224,6 +224,12 @@ export const configSchema = z
                  * other threads to the processor's inserts and reads; 0 takes the server's default (one per core).
                  */
                 clickhouseThreads: z.number().int().min(0).default(1),
+                /**
+                 * While the processor's event loop is busy (more than half of each 200 ms), each fitting thread works
+                 * this share of the time and sleeps the rest after every evaluation of a likelihood: on a 2-core machine
+                 * any work on the second core slows the processor, nice or not. 1 never backs off.
+                 */
+                busyDuty: z.number().gt(0).max(1).default(0.3),
                 /** A new fit moved this far from the last accepted one raises `model_drift`. */
                 drift: z
                   .object({

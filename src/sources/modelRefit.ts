@@ -8,6 +8,7 @@ import type { ModelState } from '../contract/frames.js';
 import { every, type SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { watchEventLoop } from '../shared/pacing.js';
 import { spawnModuleWorker } from '../shared/worker.js';
 import type { ClickHouseClient } from '../sinks/clickhouse/client.js';
 import { modelDrift, type DriftVerdict } from './modelDrift.js';
@@ -131,7 +132,9 @@ export function scheduleRefits(deps: RefitDeps): RefitSchedule {
 
 /** One refit in a worker thread (refitWorker.ts), as the schedule runs it and as `npm run bench:refit` times it. */
 export function runRefitWorker(job: RefitJob, onProgress?: (p: RefitProgress) => void): { outcome: Promise<RefitOutcome>; terminate: () => Promise<number> } {
-  const worker = spawnModuleWorker(import.meta.url, 'refitWorker', job);
+  // This thread's event loop tells the fitting threads when to back off (shared/pacing.ts), for as long as they run.
+  const watch = job.busyDuty < 1 ? watchEventLoop() : null;
+  const worker = spawnModuleWorker(import.meta.url, 'refitWorker', watch ? { ...job, pace: { flag: watch.flag, duty: job.busyDuty } } : job);
   const outcome = new Promise<RefitOutcome>((resolve) => {
     worker.on('message', (m: RefitOutcome | RefitProgress) => {
       if ('progress' in m) onProgress?.(m);
@@ -139,7 +142,7 @@ export function runRefitWorker(job: RefitJob, onProgress?: (p: RefitProgress) =>
     });
     worker.once('error', (err) => resolve({ ok: false, error: errorMessage(err) }));
     worker.once('exit', (code) => resolve({ ok: false, error: `the refit worker exited with code ${code} before answering` }));
-  });
+  }).finally(() => watch?.stop());
   return { outcome, terminate: () => worker.terminate() };
 }
 
@@ -159,7 +162,7 @@ export function startModelRefit(opts: {
     ...opts,
     newPurchases: async () => countPurchasesSince(opts.ch, await latestFitDate(opts.ch)),
     fit: async (asOfMs) => {
-      const job: RefitJob = { clickhouse: opts.clickhouse, asOfMs, minCustomers: opts.config.minCustomers, minSegmentBuyers: opts.config.minSegmentBuyers, nice: opts.config.nice, threads: opts.config.threads, clickhouseThreads: opts.config.clickhouseThreads };
+      const job: RefitJob = { clickhouse: opts.clickhouse, asOfMs, minCustomers: opts.config.minCustomers, minSegmentBuyers: opts.config.minSegmentBuyers, nice: opts.config.nice, threads: opts.config.threads, clickhouseThreads: opts.config.clickhouseThreads, busyDuty: opts.config.busyDuty };
       const run = runRefitWorker(job);
       workers.add(run);
       const outcome = await run.outcome.finally(() => workers.delete(run));

@@ -5,7 +5,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { fitFromClickHouse } from '../cli/modelFitClickHouse.js';
 import type { VigilConfig } from '../config/schema.js';
 import { errorMessage } from '../shared/errors.js';
+import { pacer, type PaceShare } from '../shared/pacing.js';
 import { lowerThreadPriority, type ThreadPriority } from '../shared/threadPriority.js';
+import { paceEvaluations } from '../signals/models/mle.js';
 import { createClickHouseClient } from '../sinks/clickhouse/client.js';
 import { readAcceptedFit } from './modelRefitQueries.js';
 import type { FitFigures } from './modelDrift.js';
@@ -22,6 +24,10 @@ export interface RefitJob {
   threads: number;
   /** signals.model.refit.clickhouseThreads: ClickHouse's max_threads for the refit's queries (0: the server's). */
   clickhouseThreads: number;
+  /** signals.model.refit.busyDuty: the share of the time the fitting threads work while the processor is busy. */
+  busyDuty: number;
+  /** Set by runRefitWorker: the flag its event loop keeps up while busy, with busyDuty. */
+  pace?: PaceShare;
   /** Post a RefitProgress before each step of the fit (the bench times them). */
   progress?: boolean;
 }
@@ -41,12 +47,13 @@ export interface RefitProgress {
 const job = workerData as RefitJob;
 const started = performance.now();
 const priority = lowerThreadPriority(job.nice);
+paceEvaluations(pacer(job.pace));
 const ch = createClickHouseClient(job.clickhouse, job.clickhouseThreads > 0 ? { max_threads: job.clickhouseThreads } : {});
 const progress = job.progress ? (step: string) => parentPort!.postMessage({ progress: step, ms: performance.now() - started } satisfies RefitProgress) : undefined;
 let outcome: RefitOutcome;
 try {
   const previous = await readAcceptedFit(ch);
-  const fit = await fitFromClickHouse(ch, { asOfMs: job.asOfMs, fittedAtMs: job.asOfMs, minCustomers: job.minCustomers, minSegmentBuyers: job.minSegmentBuyers, threads: job.threads, nice: job.nice, progress });
+  const fit = await fitFromClickHouse(ch, { asOfMs: job.asOfMs, fittedAtMs: job.asOfMs, minCustomers: job.minCustomers, minSegmentBuyers: job.minSegmentBuyers, threads: job.threads, nice: job.nice, pace: job.pace, progress });
   outcome = {
     ok: true,
     previous,

@@ -105,6 +105,15 @@ export interface FitOptions extends MultiStartOptions {
 
 export const DEFAULT_SEARCH_CUSTOMERS = 20_000;
 
+// Called after every evaluation of a fit's likelihood with the time it took: a thread that fits in the background
+// sets it to back off while the processor is busy (shared/pacing.ts); by default it does nothing.
+let afterEvaluation: (ms: number) => void = () => undefined;
+
+/** This thread's pacing of every fit's likelihood evaluations (refitWorker.ts and fitWorker.ts set it). */
+export function paceEvaluations(pace: (ms: number) => void): void {
+  afterEvaluation = pace;
+}
+
 /** The search stage's customers: a seeded simple random sample of searchCustomers, or null to search on all. */
 export function searchSample<T>(data: readonly T[], options: FitOptions = {}): T[] | null {
   const m = options.searchCustomers ?? DEFAULT_SEARCH_CUSTOMERS;
@@ -176,7 +185,10 @@ export function fitLogParameters(
   const objectiveOf = (total: (params: readonly number[]) => number, n: number) => (theta: readonly number[]): number => {
     const params = theta.map(Math.exp);
     const penalty = penalizer * params.reduce((s, v) => s + v * v, 0);
-    return -total(params) / n + penalty;
+    const start = performance.now();
+    const value = -total(params) / n + penalty;
+    afterEvaluation(performance.now() - start);
+    return value;
   };
   const objective = objectiveOf(totalLogLikelihood, customers);
   let best: { x: number[]; fx: number; converged: boolean; iterations: number };
