@@ -84,7 +84,18 @@ export async function fitSegments(
   model: CountModelName = 'bgnbd',
   executors: readonly FitExecutor[] = [inThisThread],
 ): Promise<{ fits: SegmentFit[]; skipped: Record<string, string> }> {
-  const { jobs, skipped } = segmentJobs((k) => inputs[k].segment, inputs, minBuyers, model);
+  return fitSegmentsOf((k) => inputs[k].segment, inputs, minBuyers, model, executors);
+}
+
+/** fitSegments over summaries whose segments segmentOf gives by index (no object per customer to carry it). */
+async function fitSegmentsOf(
+  segmentOf: (k: number) => string,
+  summaries: readonly CustomerSummary[],
+  minBuyers: number,
+  model: CountModelName,
+  executors: readonly FitExecutor[],
+): Promise<{ fits: SegmentFit[]; skipped: Record<string, string> }> {
+  const { jobs, skipped } = segmentJobs(segmentOf, summaries, minBuyers, model);
   const settled = await runShared(jobs.map((j) => ({ weight: j.data.length, run: (e: FitExecutor) => e.run(j.task) })), executors);
   const result = segmentFits(jobs, settled, model);
   return { fits: result.fits, skipped: { ...skipped, ...result.skipped } };
@@ -257,10 +268,7 @@ export async function fitFromClickHouse(
     if (segmented) {
       let result = segmentFits(segmented.jobs, settled.slice(liveJob.length), segmentModel);
       // The chosen model's fit did not converge: the version scores with BG/NBD, and so must its segments.
-      if (live && !chosen) {
-        const again = segmentJobs(segmentOf, summaries, minSegmentBuyers, 'bgnbd');
-        result = segmentFits(again.jobs, await runShared(again.jobs.map((j) => ({ weight: j.data.length, run: (e: FitExecutor) => e.run(j.task) })), executors), 'bgnbd');
-      }
+      if (live && !chosen) result = await fitSegmentsOf(segmentOf, summaries, minSegmentBuyers, 'bgnbd', executors);
       fit.segments = result.fits;
       const skipped = { ...segmented.skipped, ...result.skipped };
       if (Object.keys(skipped).length > 0) fit.segmentsSkipped = skipped;
