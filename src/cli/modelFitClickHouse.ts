@@ -16,7 +16,7 @@ import { chosenModelTracking, repeatPurchasesByWeek, storeModelTracking } from '
 import { buildComparisonReport, type ComparisonReport } from './modelComparison.js';
 import { inThisThread, runShared, type CountFitResult, type FitExecutor, type FitTask, type Settled } from './fitTasks.js';
 import { FitThread } from './fitThread.js';
-import type { PaceShare } from '../shared/pacing.js';
+import { pacer, type PaceShare } from '../shared/pacing.js';
 import type { TimeUnit } from './modelFitCsv.js';
 
 /** What `vigil model fit` prints: the pooled fits (from a CSV of summaries or from ClickHouse). */
@@ -171,7 +171,10 @@ export async function fitFromClickHouse(
     threads?: number;
     /** The second fitting thread's nice value (default 0). */
     nice?: number;
-    /** The second fitting thread backs off as this one does while the processor is busy (the refit's; shared/pacing.ts). */
+    /**
+     * The refit's share (shared/pacing.ts): while the processor is busy, the read's parsing and the second fitting
+     * thread back off as this thread's evaluations do (paceEvaluations, set by the refit's worker).
+     */
     pace?: PaceShare;
     progress?: (step: string) => void;
   },
@@ -184,6 +187,7 @@ export async function fitFromClickHouse(
   const minSegmentBuyers = options.minSegmentBuyers ?? 0;
   const holdoutDays = options.holdoutDays ?? DEFAULT_HOLDOUT_DAYS;
   const histories = await readPurchaseHistories(ch, options.asOfMs, {
+    pace: pacer(options.pace),
     segments: minSegmentBuyers > 0,
     ...(holdoutDays > 0 ? { calibrationEndMs: options.asOfMs - holdoutDays * DAY_MS } : {}),
   });

@@ -225,9 +225,10 @@ export const configSchema = z
                  */
                 clickhouseThreads: z.number().int().min(0).default(1),
                 /**
-                 * While the processor's event loop is busy (more than half of each 200 ms), each fitting thread works
-                 * this share of the time and sleeps the rest after every evaluation of a likelihood: on a 2-core machine
-                 * any work on the second core slows the processor, nice or not. 1 never backs off.
+                 * While the processor's event loop is busy (more than half of each 200 ms), the refit takes this share
+                 * of one core: each of its `threads` fitting threads works busyDuty / threads of the time and sleeps the
+                 * rest after every evaluation of a likelihood, and the read's parsing backs off likewise. On a 2-core
+                 * machine any work on the second core slows the processor, nice or not. 1 never backs off.
                  */
                 busyDuty: z.number().gt(0).max(1).default(0.3),
                 /** A new fit moved this far from the last accepted one raises `model_drift`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { busyFrom, pacer, sleepSync, watchEventLoop } from './pacing.js';
+import { busyFrom, pacer, sleepSync, stepPacer, watchEventLoop } from './pacing.js';
 
 describe('pacer', () => {
   const share = (duty: number, busy: 0 | 1) => {
@@ -29,6 +29,45 @@ describe('pacer', () => {
     expect(slept).toEqual([10]);
   });
 
+});
+
+describe('stepPacer', () => {
+  it('hands the pace the time of every `every` steps, and nothing in between', () => {
+    const worked: number[] = [];
+    const step = stepPacer((ms) => worked.push(ms), 3);
+    for (let i = 0; i < 7; i++) step();
+    expect(worked).toHaveLength(2);
+    for (const ms of worked) expect(ms).toBeGreaterThanOrEqual(0);
+    for (let i = 0; i < 2; i++) step();
+    expect(worked).toHaveLength(3);
+  });
+
+  it('times each slice from the end of the pace before it, so a sleep is not counted as work', () => {
+    let t = 0;
+    const worked: number[] = [];
+    const step = stepPacer(
+      (ms) => {
+        worked.push(ms);
+        t += 100; // the pace sleeps 100 ms
+      },
+      2,
+      () => t,
+    );
+    t += 5;
+    step();
+    t += 7;
+    step(); // 12 ms of work
+    t += 3;
+    step();
+    t += 4;
+    step(); // 7 ms of work after the 100 ms asleep
+    expect(worked).toEqual([12, 7]);
+  });
+
+  it('without a pace, steps do nothing', () => {
+    const step = stepPacer(undefined, 1);
+    expect(() => step()).not.toThrow();
+  });
 });
 
 describe('watchEventLoop', () => {

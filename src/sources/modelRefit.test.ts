@@ -4,7 +4,7 @@ import { ManualClock } from '../shared/clock.js';
 import { silentLogger } from '../shared/logger.js';
 import type { FitFigures } from './modelDrift.js';
 import { processorSample } from '../alerts/entityRules.js';
-import { modelState, refitDecision, scheduleRefits, type RefitOutcome } from './modelRefit.js';
+import { modelState, refitDecision, refitThreadDuty, scheduleRefits, type RefitOutcome } from './modelRefit.js';
 
 const HOUR = 3_600_000;
 const fitOf = (r: number, converged = true): FitFigures => ({ params: { r, alpha: 30, a: 0.8, b: 2.4 }, logLikelihood: -300, customers: 100, converged });
@@ -23,6 +23,15 @@ describe('refitDecision', () => {
     expect(refitDecision({ ...base, busy: true, newPurchases: 1e6 }).refit).toBe(false);
     // a version is its fit date in seconds: never two fits in one second
     expect(refitDecision({ ...base, lastFitAt: 10_000 })).toEqual({ refit: false, why: 'a fit is stored for this second already' });
+  });
+});
+
+describe('refitThreadDuty', () => {
+  it('splits busyDuty, the share of one core the refit takes while the processor is busy, between its threads', () => {
+    expect(refitThreadDuty({ busyDuty: 0.3, threads: 2 })).toBeCloseTo(0.15, 12);
+    expect(refitThreadDuty({ busyDuty: 0.3, threads: 1 })).toBe(0.3);
+    // 1 never backs off, however many threads.
+    expect(refitThreadDuty({ busyDuty: 1, threads: 2 })).toBe(1);
   });
 });
 

@@ -130,11 +130,17 @@ export function scheduleRefits(deps: RefitDeps): RefitSchedule {
   return { status: () => structuredClone(status), idle: async () => void (await running), stop };
 }
 
+/** The share of the time each fitting thread works while the processor is busy: busyDuty split between them (1: all). */
+export function refitThreadDuty(job: Pick<RefitJob, 'busyDuty' | 'threads'>): number {
+  return job.busyDuty >= 1 ? 1 : job.busyDuty / Math.max(1, job.threads);
+}
+
 /** One refit in a worker thread (refitWorker.ts), as the schedule runs it and as `npm run bench:refit` times it. */
 export function runRefitWorker(job: RefitJob, onProgress?: (p: RefitProgress) => void): { outcome: Promise<RefitOutcome>; terminate: () => Promise<number> } {
   // This thread's event loop tells the fitting threads when to back off (shared/pacing.ts), for as long as they run.
+  // busyDuty is the share of one core the whole refit takes meanwhile: each of its fitting threads takes its part.
   const watch = job.busyDuty < 1 ? watchEventLoop() : null;
-  const worker = spawnModuleWorker(import.meta.url, 'refitWorker', watch ? { ...job, pace: { flag: watch.flag, duty: job.busyDuty } } : job);
+  const worker = spawnModuleWorker(import.meta.url, 'refitWorker', watch ? { ...job, pace: { flag: watch.flag, duty: refitThreadDuty(job) } } : job);
   const outcome = new Promise<RefitOutcome>((resolve) => {
     worker.on('message', (m: RefitOutcome | RefitProgress) => {
       if ('progress' in m) onProgress?.(m);

@@ -9,6 +9,7 @@ import { COUNT_MODELS, type CountModelName, type ModelParams } from '../signals/
 import { createCountPurchaseModel, createPurchaseModel, purchaseModelSet, segmentModelName, type PurchaseHistory, type PurchaseModel, type PurchaseModelSet } from '../signals/purchaseModel.js';
 import { backgroundClock, every, type Scheduler } from '../shared/clock.js';
 import { errorMessage, VigilError } from '../shared/errors.js';
+import { stepPacer } from '../shared/pacing.js';
 import type { Logger } from '../shared/logger.js';
 import { quoteIdentifier, toChDateTime, type ClickHouseClient } from '../sinks/clickhouse/client.js';
 import type { ModelParamsRow } from '../sinks/clickhouse/tables.js';
@@ -37,12 +38,14 @@ export interface CustomerPurchaseHistory {
 /**
  * One row per customer with a purchase at or before `asOfMs`, in epoch minutes as the live windows keep them. The
  * first purchase is the earliest by event time (argMin over milliseconds, as the live windows order it); FINAL
- * counts a redelivered event once. Holds one row per customer in memory (about 100 bytes each).
+ * counts a redelivered event once. Holds one row per customer in memory (about 100 bytes each). `pace`, a worker's
+ * pacer (shared/pacing.ts), is handed the time of each slice of rows parsed and built, so a refit's read backs off
+ * while the processor is busy as its fits do.
  */
 export async function readPurchaseHistories(
   ch: ClickHouseClient,
   asOfMs: number,
-  opts: { segments?: boolean; calibrationEndMs?: number } = {},
+  opts: { segments?: boolean; calibrationEndMs?: number; pace?: (workedMs: number) => void } = {},
 ): Promise<CustomerPurchaseHistory[]> {
   const db = quoteIdentifier(ch.database);
   // The holdout comparison's calibration histories come in the same scan (-If aggregates, as on 18.16), not a second.
@@ -78,9 +81,11 @@ export async function readPurchaseHistories(
        ANY LEFT JOIN (SELECT customer_id, argMax(segment, ts_ms) AS latest_segment FROM ${db}.customer_segments GROUP BY customer_id) AS s USING customer_id
        ORDER BY customer_id`
     : `SELECT ${columns.join(', ')} FROM (${histories}) ORDER BY customer_id`;
-  const rows = await ch.queryText(sql, { asOf: Math.floor(asOfMs), cal: Math.floor(opts.calibrationEndMs ?? 0) });
+  const step = stepPacer(opts.pace);
+  const rows = await ch.queryText(sql, { asOf: Math.floor(asOfMs), cal: Math.floor(opts.calibrationEndMs ?? 0) }, step);
   const segmentAt = columns.length;
   return rows.map((f) => {
+    step();
     const h: CustomerPurchaseHistory = {
       customerId: f[0],
       history: { purchases: Number(f[1]), firstMin: Number(f[2]), lastMin: Number(f[3]), revenue: Number(f[4]), firstValue: Number(f[5]) },

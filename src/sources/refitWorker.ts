@@ -24,9 +24,9 @@ export interface RefitJob {
   threads: number;
   /** signals.model.refit.clickhouseThreads: ClickHouse's max_threads for the refit's queries (0: the server's). */
   clickhouseThreads: number;
-  /** signals.model.refit.busyDuty: the share of the time the fitting threads work while the processor is busy. */
+  /** signals.model.refit.busyDuty: the share of one core the refit takes while the processor is busy. */
   busyDuty: number;
-  /** Set by runRefitWorker: the flag its event loop keeps up while busy, with busyDuty. */
+  /** Set by runRefitWorker: the flag its event loop keeps up while busy, with each thread's part of busyDuty. */
   pace?: PaceShare;
   /** Post a RefitProgress before each step of the fit (the bench times them). */
   progress?: boolean;

@@ -26,8 +26,8 @@ export class ChdbClient implements ClickHouseClient {
       .map((line) => JSON.parse(line) as T);
   }
 
-  async queryText(sql: string, params?: QueryParams): Promise<string[][]> {
-    return parseTabSeparated(this.session.query(bindParams(sql, params), 'TabSeparated'));
+  async queryText(sql: string, params?: QueryParams, step?: () => void): Promise<string[][]> {
+    return parseTabSeparated(this.session.query(bindParams(sql, params), 'TabSeparated'), step);
   }
 
   /** A query's result with its column names and types, as ClickHouse's JSON format gives them (also for no rows). */

@@ -15,6 +15,12 @@ describe('parseTabSeparated', () => {
     expect(parseTabSeparated('')).toEqual([]);
   });
 
+  it('calls step once per row, after the row is read', () => {
+    let steps = 0;
+    expect(parseTabSeparated('a\n\nb\n', () => steps++)).toEqual([['a'], [''], ['b']]);
+    expect(steps).toBe(3);
+  });
+
   it('reads an escape of any other character as that character, and a backslash before a backslash once', () => {
     expect(parseTabSeparated('\\q\\\\\\\\n\n')).toEqual([['q\\\\n']]);
   });
