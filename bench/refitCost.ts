@@ -10,7 +10,7 @@
 //   npm run bench:refit                                         1,000,000 customers refit; the processor with 250,000
 //   npm run bench:refit -- --customers 10000 --processor-customers 50000 --window-s 15 --pairs 2   a small run
 //   options: --customers N (refit)  --processor-customers N  --window-s S (every window; least of the first with)
-//            --pairs N (3: windows W R W R W R W)  --max-events N (second backlog)  --workers 2 (publishers)
+//            --pairs N (3: windows W R W R W R W)  --max-events N (second backlog, 40,000,000)  --workers 2 (publishers)
 //            --seed N  --refit-only (no processor)  --keep (the database)  --refit-threads 1|2  --busy-duty D (signals.model.refit.*)
 // Results: bench/results/<date>-refit-cost.json and latest-refit-cost.json (with the machine's facts), and stdout.
 import { randomBytes } from 'node:crypto';
@@ -34,7 +34,7 @@ const { values: args } = parseArgs({
     pairs: { type: 'string', default: '3' },
     // Enough for the default run: 23,238 events/s × (6 windows × 60 s + a first refit of about 140 s) × 1.2 is
     // 15.6 million; publishing 7.8 million took 62 s, so this is about two and a half minutes off the stream.
-    'max-events': { type: 'string', default: '20000000' },
+    'max-events': { type: 'string', default: '40000000' },
     workers: { type: 'string', default: '2' },
     seed: { type: 'string', default: '17' },
     'refit-only': { type: 'boolean', default: false },

@@ -147,10 +147,12 @@ export async function measureThroughput(o: ThroughputOptions): Promise<Throughpu
     say(`processor alone over the backlog's body: ${warmUp.eventsPerSec.toLocaleString('en')} events/s`);
 
     // 2. The second backlog, the same workload over the next eight days: its body lasts every window at that rate
-    //    (the first with a refit as long as two refits alone: 138.6 s against 70.2 s alone was measured), 20 % to
+    //    (the first with a refit as long as a refit beside the processor, below), 20 % to
     //    spare, within maxEvents. Its first day (every customer again) is taken before the windows begin.
-    // A refit that backs off while the processor is busy (busyDuty) takes about 1 / busyDuty as long beside it.
-    const besideS = (2 * o.refitAloneMs) / 1000 / Math.min(1, o.job.busyDuty);
+    // A refit backing off while the processor is busy takes busyDuty of one core, where alone its threads take up to
+    // one core each: up to threads / busyDuty times as long beside it (218 s against 28 s alone with 2 threads at 0.3
+    // was measured), half again to spare.
+    const besideS = (1.5 * o.refitAloneMs * Math.max(1, o.job.threads)) / 1000 / Math.min(1, o.job.busyDuty);
     const measuredS = 2 * o.pairs * o.windowS + Math.max(o.windowS, besideS);
     const wanted = Math.ceil(warmUp.eventsPerSec * measuredS * 1.2);
     const body = Math.min(wanted, o.maxEvents);
