@@ -6,11 +6,12 @@ import { parseConfig } from '../config/load.js';
 import { ManualClock } from '../shared/clock.js';
 import { silentLogger } from '../shared/logger.js';
 import { configuredPurchaseModel, type PurchaseModelSet } from '../signals/purchaseModel.js';
-import type { ClickHouseClient } from '../sinks/clickhouse/client.js';
+import { parseTabSeparated, type ClickHouseClient } from '../sinks/clickhouse/client.js';
+import { STEPS_PER_PACE } from '../shared/pacing.js';
 import { paretoNbdPAlive } from '../signals/models/paretoNbd.js';
 import { mbgNbdExpectedPurchases } from '../signals/models/mbgnbd.js';
 import { pAlive as bgNbdPAlive } from '../signals/models/bgnbd.js';
-import { readLatestModel, storeModelFits, storedModelName, storedModelSet, watchStoredModel, type ModelFitRecord } from './purchaseModels.js';
+import { readLatestModel, readPurchaseHistories, storeModelFits, storedModelName, storedModelSet, watchStoredModel, type ModelFitRecord } from './purchaseModels.js';
 import type { ModelParamsRow } from '../sinks/clickhouse/tables.js';
 
 /** model_params as ClickHouse answers it: the newest converged fit, or nothing yet. */
@@ -182,5 +183,27 @@ describe('the Gamma-Gamma covariance in model_params', () => {
     const set = storedModelSet(parseConfig({}).signals.model, latest!).set;
     expect(set.intervals!(3, 40, 100, 30, true).value).toBeNull();
     expect(set.intervals!(3, 40, 100, 30, true).pAlive.upper).toBeGreaterThan(set.pAlive(3, 40, 100));
+  });
+});
+
+describe('readPurchaseHistories', () => {
+  it('hands its pace a slice of rows at a time, while parsing the text and while building the histories', async () => {
+    const customers = 2 * STEPS_PER_PACE;
+    const text = Array.from({ length: customers }, (_, i) => `c${i}\t${1 + (i % 3)}\t100\t${200 + i}\t30\t10\n`).join('');
+    const paced: string[] = [];
+    let phase = 'parsing';
+    const ch = {
+      database: 'vigil',
+      async queryText(_sql: string, _params: unknown, step?: () => void) {
+        const rows = parseTabSeparated(text, step);
+        phase = 'building';
+        return rows;
+      },
+    } as unknown as ClickHouseClient;
+    const histories = await readPurchaseHistories(ch, 1_800_000_000_000, { pace: () => paced.push(phase) });
+    expect(histories).toHaveLength(customers);
+    expect(histories[5]).toEqual({ customerId: 'c5', history: { purchases: 3, firstMin: 100, lastMin: 205, revenue: 30, firstValue: 10 } });
+    // One pace per STEPS_PER_PACE rows parsed, and as many again while the rows become histories.
+    expect(paced).toEqual(['parsing', 'parsing', 'building', 'building']);
   });
 });
