@@ -29,7 +29,7 @@ export interface RefitRun {
   ms: number;
   outcome: RefitOutcome;
   steps: { step: string; ms: number }[];
-  /** Every thread of this process with its nice value, read once the refit's first step began (Linux; else []). */
+  /** Every thread of this process with its nice value, read as the refit's last step before 'done' began (Linux; else []). */
   threads: { tid: number; name: string; nice: number | null }[];
 }
 
@@ -131,7 +131,8 @@ async function refit(job: RefitJob): Promise<RefitRun> {
   const steps: RefitRun['steps'] = [];
   let seen: RefitRun['threads'] = [];
   const run = runRefitWorker({ ...job, progress: true }, (p) => {
-    if (steps.length === 0) seen = threads();
+    // At each step before the last: the second fitting thread exists from the fits on, and is gone at 'done'.
+    if (p.progress !== 'done') seen = threads();
     steps.push({ step: p.progress, ms: Math.round(p.ms) });
   });
   refitRunning = run;
