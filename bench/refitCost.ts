@@ -32,8 +32,8 @@ const { values: args } = parseArgs({
     'processor-customers': { type: 'string', default: '250000' },
     'window-s': { type: 'string', default: '60' },
     pairs: { type: 'string', default: '3' },
-    // Enough for the default run: 23,238 events/s × (6 windows × 60 s + a first refit of about 140 s) × 1.2 is
-    // 15.6 million; publishing 7.8 million took 62 s, so this is about two and a half minutes off the stream.
+    // Enough for the default run: about 40,000 events/s × (6 windows × 60 s + a first refit sized at about 360 s,
+    // see refitThroughput.ts) × 1.2 is about 35 million; publishing 26.6 million took 114 s on this machine.
     'max-events': { type: 'string', default: '40000000' },
     workers: { type: 'string', default: '2' },
     seed: { type: 'string', default: '17' },
