@@ -132,3 +132,66 @@ describe('ContactBudget under fresh ids', () => {
     expect(contact.check(check('k2')).reasons).toMatchObject([{ code: 'reservations_full', text: 'no room to reserve: 1 reservations held (budget.maxReservations)' }]);
   });
 });
+
+describe('Reservations against a plain list of every slot taken', () => {
+  // The index by customer only lets count() and consume() skip customers with nothing held: a seeded walk of every
+  // operation holds each answer, the sizes and the room left to a list of (customer, channel, expiry) kept the same
+  // way (an expired slot is released when its key is read, or by the sweep).
+  it('answers every count, consume, reserve, forget and sweep as the list does', () => {
+    let seed = 42;
+    const rand = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    const channels = ['email', 'push', 'sms'] as const;
+    const limits = { maxTotal: 40, maxUnknown: 12, maxPerKey: 4 };
+    const r = new Reservations(TTL, limits);
+    let model: { id: string; ch: (typeof channels)[number]; until: number; unknown: boolean }[] = [];
+    let now = NOW;
+    const unknownHeld = () => model.filter((m) => m.unknown).length;
+    for (let step = 0; step < 20_000; step++) {
+      now += rand(20_000);
+      const id = `c${rand(30)}`;
+      const ch = channels[rand(3)];
+      // What reading the key does first: its expired slots are released.
+      const readKey = () => {
+        model = model.filter((m) => !(m.id === id && m.ch === ch && m.until <= now));
+        return model.filter((m) => m.id === id && m.ch === ch);
+      };
+      switch (rand(5)) {
+        case 0: {
+          const known = rand(2) === 0;
+          const held = readKey();
+          const unknown = held.length > 0 ? held[0].unknown : !known;
+          const full = model.length >= limits.maxTotal || (unknown && unknownHeld() >= limits.maxUnknown);
+          const want = held.length >= limits.maxPerKey ? 'saturated' : full ? 'full' : 'reserved';
+          expect(r.reserve(id, ch, now, known)).toBe(want);
+          if (want === 'reserved') model.push({ id, ch, until: now + TTL, unknown });
+          break;
+        }
+        case 1: {
+          const held = readKey();
+          expect(r.consume(id, ch, now)).toBe(held.length > 0);
+          if (held.length > 0) model.splice(model.indexOf(held[0]), 1);
+          break;
+        }
+        case 2:
+          if (rand(10) === 0) {
+            r.forget(id);
+            model = model.filter((m) => m.id !== id);
+          } else expect(r.count(id, ch, now)).toBe(readKey().length);
+          break;
+        case 3:
+          if (rand(20) === 0) {
+            const before = model.length;
+            model = model.filter((m) => m.until > now);
+            expect(r.sweep(now)).toBe(before - model.length);
+          } else expect(r.count(id, ch, now)).toBe(readKey().length);
+          break;
+        default:
+          expect(r.count(id, ch, now)).toBe(readKey().length);
+      }
+      expect([r.size, r.unknownSize]).toEqual([model.length, unknownHeld()]);
+    }
+  });
+});

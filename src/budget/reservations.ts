@@ -25,6 +25,11 @@ export class Reservations {
   private readonly held: Held = new Map();
   /** The same for keys first reserved while the customer had no live state; counted against maxUnknown. */
   private readonly heldUnknown: Held = new Map();
+  /**
+   * Reservations held per customer, all channels together: a customer with none (nearly every one the stream's events
+   * ask about) is one lookup by the id itself, with no key built.
+   */
+  private readonly perCustomer = new Map<string, number>();
   private total = 0;
   private unknownTotal = 0;
 
@@ -68,13 +73,15 @@ export class Reservations {
       this.unknownTotal++;
     }
     this.total++;
+    this.perCustomer.set(customerId, (this.perCustomer.get(customerId) ?? 0) + 1);
     return 'reserved';
   }
 
   /** A touch was published: its oldest reservation on that channel is used. False when it had none. */
   consume(customerId: string, channel: BudgetChannel, now: number): boolean {
+    if (!this.perCustomer.has(customerId)) return false;
     const key = `${channel}\u0000${customerId}`;
-    // Two lookups, no object: this runs for every touch event.
+    // No key built for a customer without reservations, no object: this runs for every touch event.
     let unknown = false;
     let list = this.held.get(key);
     if (!list) {
@@ -85,15 +92,15 @@ export class Reservations {
     this.expire(key, list, unknown, now);
     if (list.length === 0) return false;
     list.shift();
-    this.total--;
-    if (unknown) this.unknownTotal--;
+    this.release(customerId, 1, unknown);
     if (list.length === 0) (unknown ? this.heldUnknown : this.held).delete(key);
     return true;
   }
 
   count(customerId: string, channel: BudgetChannel, now: number): number {
+    if (!this.perCustomer.has(customerId)) return 0;
     const key = `${channel}\u0000${customerId}`;
-    // Two lookups, no object: this runs three times per check.
+    // As consume(): this runs three times per check, and for every touch and negative event.
     let unknown = false;
     let list = this.held.get(key);
     if (!list) {
@@ -110,8 +117,7 @@ export class Reservations {
       const key = `${ch}\u0000${customerId}`;
       const found = this.find(key);
       if (!found) continue;
-      this.total -= found.list.length;
-      if (found.unknown) this.unknownTotal -= found.list.length;
+      this.release(customerId, found.list.length, found.unknown);
       (found.unknown ? this.heldUnknown : this.held).delete(key);
     }
   }
@@ -131,13 +137,20 @@ export class Reservations {
     return u ? { list: u, unknown: true } : null;
   }
 
+  private release(customerId: string, n: number, unknown: boolean): void {
+    this.total -= n;
+    if (unknown) this.unknownTotal -= n;
+    const left = (this.perCustomer.get(customerId) ?? 0) - n;
+    if (left > 0) this.perCustomer.set(customerId, left);
+    else this.perCustomer.delete(customerId);
+  }
+
   private expire(key: string, list: number[], unknown: boolean, now: number): number {
     let n = 0;
     while (n < list.length && list[n] <= now) n++;
     if (n > 0) {
       list.splice(0, n);
-      this.total -= n;
-      if (unknown) this.unknownTotal -= n;
+      this.release(key.slice(key.indexOf('\u0000') + 1), n, unknown);
       if (list.length === 0) (unknown ? this.heldUnknown : this.held).delete(key);
     }
     return n;
