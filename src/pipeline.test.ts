@@ -226,6 +226,38 @@ describe('Pipeline derive', () => {
     expect(outputs.signalsOut).toHaveLength(2);
   });
 
+  it('pays owed rows ahead of the checkpoint a piece at a time, resuming where it stopped; the checkpoint pays the rest', () => {
+    const { p, outputs, send } = setup();
+    // Five customers, each a row for a first complaint and one owed for a second inside the interval.
+    const ids = ['c1', 'c2', 'c3', 'c4', 'c5'];
+    for (const id of ids) send(e(`${id}-a`, 'complaint', { customerId: id, ts: NOW - 40_000 }));
+    for (const id of ids) send(e(`${id}-b`, 'complaint', { customerId: id, ts: NOW - 30_000 }));
+    const owed = () => outputs.signalsOut.filter((s) => s.ts === NOW - 30_000).map((s) => s.customerId);
+    expect(outputs.signalsOut).toHaveLength(5);
+    // Two rows per piece: the scan stops after the second and says where to go on.
+    let asked = 0;
+    const from = p.payOwedSnapshotsFrom(0, () => ++asked % 2 !== 0);
+    expect(from).toBeGreaterThan(0);
+    expect(owed()).toEqual(['c1', 'c2']);
+    // A sixth customer comes to owe a row meanwhile, behind the scan's position or not: the checkpoint pays it.
+    send(e('c6-a', 'complaint', { customerId: 'c6', ts: NOW - 40_000 }));
+    send(e('c6-b', 'complaint', { customerId: 'c6', ts: NOW - 30_000 }));
+    expect(p.payOwedSnapshotsFrom(from, () => ++asked % 2 !== 0)).toBeGreaterThan(from);
+    expect(owed()).toEqual(['c1', 'c2', 'c3', 'c4']);
+    p.checkpoint(12);
+    // Each owed row once, with its score as of the second complaint.
+    expect(owed().sort()).toEqual([...ids, 'c6']);
+    expect(outputs.signalsOut.filter((s) => s.ts === NOW - 30_000).every((s) => s.churnRisk > 0.6)).toBe(true);
+    // Nothing is left to pay, and a scan to the end says so.
+    expect(p.payOwedSnapshotsFrom(0, () => true)).toBe(-1);
+    expect(outputs.signalsOut).toHaveLength(12);
+    // While replaying the replay's end pays them (with experience rows): the scan leaves them.
+    send(e('c1-c', 'complaint', { customerId: 'c1', ts: NOW - 20_000 }));
+    p.replaying = true;
+    expect(p.payOwedSnapshotsFrom(0, () => true)).toBe(-1);
+    expect(outputs.signalsOut).toHaveLength(12);
+  });
+
   it('derives at the checkpoint, so the checkpoint and the rows cover the same derived state', () => {
     const a = setup();
     for (let i = 0; i < 40; i++) a.handle(e(`k${i}`, i % 4 === 0 ? 'complaint' : 'email_sent', { customerId: `c${i % 7}`, ts: NOW - 60_000 + i * 1000 }));

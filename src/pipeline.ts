@@ -6,7 +6,7 @@
 import { EVENT_LAG_BUCKETS, Histogram } from './shared/histogram.js';
 import type { VigilConfig } from './config/schema.js';
 import type { VigilEvent } from './contract/event.js';
-import type { AlertView } from './contract/frames.js';
+import type { AlertView, AtRiskEntry } from './contract/frames.js';
 import type { ErasureRequest, PipelineOutputs } from './contract/outputs.js';
 import type { CustomerSignals, InboundMessage, Outcome, PipelineRejectReason } from './contract/pipeline.js';
 import { MINUTE_MS, type Clock } from './shared/clock.js';
@@ -19,7 +19,6 @@ import { Scorer } from './signals/score.js';
 import type { PurchaseModelSet } from './signals/purchaseModel.js';
 import type { Trend } from './signals/engagement.js';
 import type { EntityStats } from './signals/entityStats.js';
-import type { AtRiskEntry } from './contract/frames.js';
 import { AlertDesk } from './alerts/alertDesk.js';
 import type { AlertStore } from './alerts/alertStore.js';
 import { evaluateCustomer } from './alerts/customerRules.js';
@@ -262,20 +261,24 @@ export class Pipeline extends WallFacing {
    */
   endReplay(): void {
     this.derive();
-    this.payOwedSnapshots(true);
+    this.windows.visitSnapshotOwed(0, (slot) => this.payOwedSnapshot(slot, true));
     this.replaying = false;
   }
 
+  /** One owed snapshot row (a move past the step inside the interval) as of the latest event; at a replay's end with its experience row. */
+  private payOwedSnapshot(slot: number, endOfReplay: boolean): void {
+    const signals = this.scorer.score(this.state.view(slot, this.windows.headMin(slot)));
+    if (endOfReplay) this.experience.customer(slot, signals, true);
+    this.deps.outputs.signals(this.scorer.snapshotRow(this.windows, slot, signals));
+  }
+
   /**
-   * Writes every snapshot row owed (a move past the step inside the interval), as of each customer's latest event;
-   * at the end of a replay with the customer's experience row too.
+   * The owed rows ahead of a checkpoint, from slot `from` on while `more()` says so, spread by the runtime over turns of
+   * the event loop; the checkpoint then pays only those owed since. Returns where to go on, -1 when done. Not while
+   * replaying: the replay's end pays them with their experience rows.
    */
-  private payOwedSnapshots(endOfReplay = false): void {
-    this.windows.forEachSnapshotOwed((slot) => {
-      const signals = this.scorer.score(this.state.view(slot, this.windows.headMin(slot)));
-      if (endOfReplay) this.experience.customer(slot, signals, true);
-      this.deps.outputs.signals(this.scorer.snapshotRow(this.windows, slot, signals));
-    });
+  payOwedSnapshotsFrom(from: number, more: () => boolean): number {
+    return this.replaying ? -1 : this.windows.visitSnapshotOwed(from, (slot) => this.payOwedSnapshot(slot, false), more);
   }
 
   private deadLetter(msg: InboundMessage, d: Extract<Admitted, { kind: 'dead-letter' }>): Outcome {
@@ -351,7 +354,7 @@ export class Pipeline extends WallFacing {
    */
   checkpoint(streamSeq: number, into?: BlobBuffer): Uint8Array {
     this.derive();
-    this.payOwedSnapshots();
+    this.windows.visitSnapshotOwed(0, (slot) => this.payOwedSnapshot(slot, false));
     const w = new SnapshotWriter();
     // The checkpoint is the model's boundary: `model` scored what it covers, `nextModel` (a staged version, taking
     // over once the blob is written) scores what follows, so the replay after a restore scores with it again.

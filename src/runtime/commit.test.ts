@@ -250,6 +250,24 @@ describe('checkpoint', () => {
     expect(slices[0].saved).toEqual([5]);
   });
 
+  it("runs the slice's preparation first, and the checkpoint covers and acks what was handled while it ran", async () => {
+    const { w, slices, committer } = setup();
+    const slice = slices[0];
+    (slice as Slice<Mark>).prepare = () => w.step('prepare:single');
+    const release = w.hold('prepare:single');
+    slice.handle(5);
+    const done = committer.checkpoint(slice);
+    await new Promise((r) => setImmediate(r));
+    // Nothing synchronous has run yet: events go on while the preparation is out.
+    expect(w.calls).toEqual(['prepare:single']);
+    slice.handle(9);
+    release();
+    await done;
+    expect(w.calls.slice(0, 3)).toEqual(['prepare:single', 'drain:single', 'snapshot:single']);
+    expect(slice.saved).toEqual([9]);
+    expect(slice.acked).toEqual([9]);
+  });
+
   it('checks no lease for a single processor', async () => {
     const { w, slices, committer } = setup();
     slices[0].handle(5);

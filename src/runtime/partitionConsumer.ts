@@ -36,6 +36,9 @@ export interface PartitionConsumerDeps {
   models?: { current(): PurchaseModelSet; version(name: string): Promise<PurchaseModelSet | null> };
 }
 
+/** How long one slice of a checkpoint's preparation may hold the event loop (as the consumer's own slices). */
+const PREPARE_SLICE_MS = 5;
+
 export class PartitionConsumer implements Slice<JsMsg> {
   readonly partition: number | null;
   readonly pipeline: Pipeline;
@@ -154,6 +157,19 @@ export class PartitionConsumer implements Slice<JsMsg> {
     this.pipeline.derive();
     this.pipeline.drainActivity();
     return this.pipeline.takeErasures();
+  }
+
+  /**
+   * The snapshot rows owed, paid in slices of PREPARE_SLICE_MS with a turn of the event loop between them (events,
+   * budget checks and the wall run there); what becomes owed meanwhile is paid by the checkpoint itself.
+   */
+  async prepare(): Promise<void> {
+    for (let from = 0; ; ) {
+      const started = performance.now();
+      from = this.pipeline.payOwedSnapshotsFrom(from, () => performance.now() - started < PREPARE_SLICE_MS);
+      if (from === -1) return;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   /**

@@ -336,10 +336,19 @@ export class CustomerWindows {
     return (this.flags[slot] & FLAG_SNAPSHOT_OWED) !== 0;
   }
 
-  /** Every live slot with a snapshot owed: a scan of one byte per slot (a millisecond at 1 M), run at checkpoints only. */
-  forEachSnapshotOwed(visit: (slot: number) => void): void {
+  /**
+   * The live slots with a snapshot owed, from slot `from` on, while `more()` (asked after each visit) says so: a scan
+   * of one byte per slot (a millisecond at 1 M). Returns the slot to go on from, or -1 once the scan reached the end.
+   * The arrays are read afresh at every call, so a scan spread over turns of the event loop survives their growth.
+   */
+  visitSnapshotOwed(from: number, visit: (slot: number) => void, more: () => boolean = () => true): number {
     const flags = this.flags;
-    for (let slot = 0, high = this.ids.high; slot < high; slot++) if ((flags[slot] & FLAG_SNAPSHOT_OWED) !== 0 && this.ids.has(slot)) visit(slot);
+    for (let slot = from, high = this.ids.high; slot < high; slot++) {
+      if ((flags[slot] & FLAG_SNAPSHOT_OWED) === 0 || !this.ids.has(slot)) continue;
+      visit(slot);
+      if (!more()) return slot + 1;
+    }
+    return -1;
   }
 
   /** The customer's latest event minute (its windows' anchor). */
