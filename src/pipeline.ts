@@ -273,9 +273,8 @@ export class Pipeline extends WallFacing {
   }
 
   /**
-   * The owed rows ahead of a checkpoint, from slot `from` on while `more()` says so, spread by the runtime over turns of
-   * the event loop; the checkpoint then pays only those owed since. Returns where to go on, -1 when done. Not while
-   * replaying: the replay's end pays them with their experience rows.
+   * Owed rows ahead of a checkpoint, from slot `from` while `more()`, spread by the runtime over turns of the event loop;
+   * returns where to go on, -1 when done. Not while replaying: the replay's end pays them with their experience rows.
    */
   payOwedSnapshotsFrom(from: number, more: () => boolean): number {
     return this.replaying ? -1 : this.windows.visitSnapshotOwed(from, (slot) => this.payOwedSnapshot(slot, false), more);
