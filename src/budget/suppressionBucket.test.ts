@@ -1,7 +1,7 @@
 // The suppression mirror's timing on the manual clock, over an in-memory KV: changes written together after a short
 // pause, the budget swept every sweepIntervalMs, entries without an end rewritten before max_age, nothing after stop.
 // What a real NATS does with the writes is tests/integration/suppressionBucket.test.ts.
-import type { KV, NatsConnection } from 'nats';
+import type { KV, Msg, MsgHdrs, NatsConnection } from 'nats';
 import { describe, expect, it } from 'vitest';
 import { settle } from '../../tests/helpers/wait.js';
 import { parseConfig } from '../config/load.js';
@@ -10,14 +10,20 @@ import { silentLogger } from '../shared/logger.js';
 import type { ContactBudget, Suppression, SuppressionChange } from './contactBudget.js';
 import { openSuppressionBucket } from './suppressionBucket.js';
 
+/** A NATS whose KV bucket stores every write at once: the mirror's publishes are acked on the next microtask. */
 function fakeNats() {
   const puts: string[] = [];
-  const kv = {
-    put: async (key: string) => (puts.push(key), 1),
-    delete: async () => undefined,
-    keys: async () => (async function* () {})(),
-  } as unknown as KV;
-  const nc = { jetstream: () => ({ views: { kv: async () => kv } }) } as unknown as NatsConnection;
+  const kv = { keys: async () => (async function* () {})() } as unknown as KV;
+  let acks: (err: Error | null, msg: Msg) => void = () => undefined;
+  const ack = new TextEncoder().encode('{"stream":"KV_vigil_suppressed","seq":1}');
+  const nc = {
+    jetstream: () => ({ views: { kv: async () => kv } }),
+    subscribe: (_subject: string, opts: { callback: typeof acks }) => ((acks = opts.callback), { unsubscribe: () => undefined }),
+    publish: (subject: string, _data: Uint8Array, opts: { reply: string; headers?: MsgHdrs }) => {
+      if (!opts.headers) puts.push(subject.replace('$KV.vigil_suppressed.', ''));
+      queueMicrotask(() => acks(null, { subject: opts.reply, data: ack } as Msg));
+    },
+  } as unknown as NatsConnection;
   return { nc, puts };
 }
 

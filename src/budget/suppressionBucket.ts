@@ -6,6 +6,7 @@ import type { BudgetConfig } from '../config/schema.js';
 import { every, sleep, systemClock, type SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { kvDeleteHeaders, PipelinedPublisher } from '../shared/pipelinedPublisher.js';
 import type { ContactBudget, Suppression, SuppressionChange } from './contactBudget.js';
 import type { BudgetScope } from './allowance.js';
 
@@ -51,6 +52,11 @@ export async function openSuppressionBucket(
   clock: SchedulingClock = systemClock,
 ): Promise<SuppressionBucket> {
   const kv = await nc.jetstream().views.kv(cfg.bucket, { history: 1, ttl: cfg.bucketMaxAgeMs, replicas });
+  // Written as kv.put and kv.delete would (the bucket is Vigil's own: no mirror, no domain), without a request each.
+  const publisher = new PipelinedPublisher(nc, 5_000, clock);
+  const subject = (key: string) => `$KV.${cfg.bucket}.${key}`;
+  const text = new TextEncoder();
+  const deleted = new Uint8Array(0);
   const pending = new Map<string, Suppression | null>();
   let writing: Promise<void> = Promise.resolve();
   let scheduled = false;
@@ -65,7 +71,7 @@ export async function openSuppressionBucket(
     for (let i = 0; i < batch.length; i += 256) {
       await Promise.all(
         batch.slice(i, i + 256).map(([key, s]) =>
-          (s ? kv.put(key, JSON.stringify(suppressionValue(s))).then(() => undefined) : kv.delete(key)).catch((err: unknown) => {
+          (s ? publisher.publish(subject(key), text.encode(JSON.stringify(suppressionValue(s)))) : publisher.publish(subject(key), deleted, kvDeleteHeaders())).catch((err: unknown) => {
             if (!pending.has(key)) pending.set(key, s);
             if (failed++ === 0) firstError = errorMessage(err);
           }),
@@ -124,6 +130,7 @@ export async function openSuppressionBucket(
       stopSweeps();
       unsubscribe();
       await flush().catch(() => undefined);
+      publisher.close();
     },
   };
 }
