@@ -279,6 +279,29 @@ describe('ClickHouseSink', () => {
     }
   });
 
+  it('inserts a batch of several RowBinary pieces whole, each row once and in its own columns', async () => {
+    const rdb = testDatabaseName();
+    const rb = testClickHouseClient(rdb);
+    try {
+      await migrate(rb, { database: rdb });
+      const t = Date.UTC(2025, 0, 16, 8, 0, 0);
+      // Two and a half pieces (ROWS_PER_CHUNK 1,024), a row's strings long enough that a piece is ~300 KB.
+      const n = 2_560;
+      await rb.insert('events', Array.from({ length: n }, (_, i) => event(`pc-${i}`, t + i, { customer_id: `c${i % 97}`, props: `{"i":${i},"pad":"${'p'.repeat(100)}"}`, stream_seq: i + 1 })));
+      expect(await rb.query(`SELECT count() AS rows, uniqExact(id) AS ids, sum(stream_seq) AS seqs, sum(ts_ms - ${t}) AS offsets FROM ${rdb}.events`)).toEqual([
+        { rows: String(n), ids: String(n), seqs: String((n * (n + 1)) / 2), offsets: String((n * (n - 1)) / 2) },
+      ]);
+      expect(await rb.query(`SELECT id, customer_id, props FROM ${rdb}.events WHERE id IN ('pc-1023', 'pc-1024', 'pc-2559') ORDER BY ts_ms`)).toEqual([
+        { id: 'pc-1023', customer_id: 'c53', props: `{"i":1023,"pad":"${'p'.repeat(100)}"}` },
+        { id: 'pc-1024', customer_id: 'c54', props: `{"i":1024,"pad":"${'p'.repeat(100)}"}` },
+        { id: 'pc-2559', customer_id: 'c37', props: `{"i":2559,"pad":"${'p'.repeat(100)}"}` },
+      ]);
+    } finally {
+      await rb.command(`DROP DATABASE IF EXISTS ${rdb}`);
+      await rb.close();
+    }
+  });
+
   it('carries every column type through RowBinary as the server reads it back', async () => {
     // A database of its own: the saved queries below count every row of the shared one.
     const rdb = testDatabaseName();

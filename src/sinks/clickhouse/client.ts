@@ -190,7 +190,7 @@ class OfficialClickHouseClient implements ClickHouseClient {
     const binary = rowBinaryTable(target);
     try {
       if (binary) {
-        const result = await this.ch.exec({ query: `INSERT INTO ${target} (${binary.columns.join(', ')}) FORMAT RowBinary`, values: Readable.from([binary.encode(rows)], { objectMode: false }) });
+        const result = await this.ch.exec({ query: `INSERT INTO ${target} (${binary.columns.join(', ')}) FORMAT RowBinary`, values: Readable.from(binary.chunks(rows), { objectMode: false }) });
         // The answer to an INSERT is empty; reading it to the end hands the socket back to the pool.
         for await (const _ of result.stream) void _;
       } else {
