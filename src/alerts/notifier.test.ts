@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertView } from '../contract/frames.js';
-import { GroupPacer, groupJson, groupKeyOf, type Notification } from './grouping.js';
+import { GroupPacer, groupKeyOf, type Notification } from './grouping.js';
 import { Notifier } from './notifier.js';
 import { compileMatchers, matches, silences, validateSilence, type CompiledMatcher, type Matcher } from './silences.js';
 import { slackBody } from './webhook.js';
@@ -82,19 +82,6 @@ describe('grouping and pacing', () => {
     expect(Object.keys(g.alerts)).toHaveLength(2);
     // After the group interval, not the repeat interval: the content is not what was sent.
     expect(p.due(330_000).map((note) => note.alerts.map((a) => a.subject.key))).toEqual([['a', 'c']]);
-  });
-
-  it('writes a group as the JSON of its whole state', () => {
-    const p = new GroupPacer(policy);
-    const a = alert({ customer: 'q"uote', campaign: 'x', reasons: ['ünï\ncode'] });
-    p.add(a, 0);
-    p.add(alert({ customer: 'b', campaign: 'x' }), 5);
-    const g = [...p.groups.values()][0];
-    expect(JSON.parse(groupJson(g))).toEqual(JSON.parse(JSON.stringify(g)));
-    p.due(30_000);
-    // the same alert views, written again after the group was sent
-    expect(JSON.parse(groupJson(g))).toEqual(JSON.parse(JSON.stringify(g)));
-    expect(JSON.parse(groupJson({ ...g, alerts: {} }))).toEqual({ ...JSON.parse(JSON.stringify(g)), alerts: {} });
   });
 
   it('never notifies pending alerts, nor the resolve of one that never fired', () => {

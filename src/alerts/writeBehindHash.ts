@@ -36,34 +36,14 @@ export class MemoryHash<T> implements KeyedStore<T> {
   async persist(): Promise<void> {}
 }
 
-/**
- * `set` and `delete` mark keys dirty; `persist()` writes them in one MULTI round trip (the processor calls it with
- * every commit). While Redis is away the dirty keys wait for the next persist; what was last persisted is what a
- * restart loads.
- */
-export class WriteBehindHash<T> implements KeyedStore<T> {
-  private readonly map = new Map<string, T>();
-  private readonly dirty = new Set<string>();
-  private lastError: string | null = null;
+/** A map in memory whose `set` and `delete` mark keys dirty, for `persist()` to write behind to Redis. */
+export abstract class WriteBehindMap<T> implements KeyedStore<T> {
+  protected readonly map = new Map<string, T>();
+  protected readonly dirty = new Set<string>();
+  protected lastError: string | null = null;
 
-  constructor(
-    private readonly redis: Redis,
-    readonly hashKey: string,
-    /** How a value is written (its JSON by default); load and refresh read it back with JSON.parse. */
-    private readonly serialize: (value: T) => string = (value) => JSON.stringify(value),
-  ) {}
-
-  async load(): Promise<number> {
-    const all = await this.redis.hgetall(this.hashKey);
-    for (const [key, json] of Object.entries(all)) this.map.set(key, JSON.parse(json) as T);
-    return this.map.size;
-  }
-
-  async refresh(): Promise<void> {
-    const all = await this.redis.hgetall(this.hashKey);
-    for (const [key, json] of Object.entries(all)) if (!this.dirty.has(key)) this.map.set(key, JSON.parse(json) as T);
-    for (const key of [...this.map.keys()]) if (!(key in all) && !this.dirty.has(key)) this.map.delete(key);
-  }
+  abstract load(): Promise<number>;
+  abstract persist(): Promise<void>;
 
   get(key: string): T | undefined {
     return this.map.get(key);
@@ -79,12 +59,45 @@ export class WriteBehindHash<T> implements KeyedStore<T> {
     this.dirty.add(key);
   }
 
-  entries(): IterableIterator<[string, T]> {
-    return this.map.entries();
-  }
-
   values(): IterableIterator<T> {
     return this.map.values();
+  }
+
+  /** null while the last persist reached Redis, else what went wrong. */
+  get error(): string | null {
+    return this.lastError;
+  }
+}
+
+/**
+ * `set` and `delete` mark keys dirty; `persist()` writes them in one MULTI round trip (the processor calls it with
+ * every commit). While Redis is away the dirty keys wait for the next persist; what was last persisted is what a
+ * restart loads.
+ */
+export class WriteBehindHash<T> extends WriteBehindMap<T> {
+  constructor(
+    private readonly redis: Redis,
+    readonly hashKey: string,
+    /** How a value is written (its JSON by default); load and refresh read it back with JSON.parse. */
+    private readonly serialize: (value: T) => string = (value) => JSON.stringify(value),
+  ) {
+    super();
+  }
+
+  async load(): Promise<number> {
+    const all = await this.redis.hgetall(this.hashKey);
+    for (const [key, json] of Object.entries(all)) this.map.set(key, JSON.parse(json) as T);
+    return this.map.size;
+  }
+
+  async refresh(): Promise<void> {
+    const all = await this.redis.hgetall(this.hashKey);
+    for (const [key, json] of Object.entries(all)) if (!this.dirty.has(key)) this.map.set(key, JSON.parse(json) as T);
+    for (const key of [...this.map.keys()]) if (!(key in all) && !this.dirty.has(key)) this.map.delete(key);
+  }
+
+  entries(): IterableIterator<[string, T]> {
+    return this.map.entries();
   }
 
   get size(): number {
@@ -93,11 +106,6 @@ export class WriteBehindHash<T> implements KeyedStore<T> {
 
   get pendingWrites(): number {
     return this.dirty.size;
-  }
-
-  /** null while the last persist reached Redis, else what went wrong. */
-  get error(): string | null {
-    return this.lastError;
   }
 
   /** Writes the dirty keys; never rejects (a failure keeps them dirty for the next call). */

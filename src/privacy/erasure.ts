@@ -8,6 +8,7 @@ import type { VigilConfig } from '../config/schema.js';
 import type { ErasureRequest } from '../contract/outputs.js';
 import { RedisAlertStore } from '../alerts/redisAlertStore.js';
 import { Notifier } from '../alerts/notifier.js';
+import { RedisGroupStore } from '../alerts/groupStore.js';
 import { WriteBehindHash } from '../alerts/writeBehindHash.js';
 import { sleep, systemClock, type SchedulingClock } from '../shared/clock.js';
 import { errorMessage, VigilError } from '../shared/errors.js';
@@ -184,8 +185,8 @@ export async function waitForMutations(t: Pick<ErasureTargets, 'ch' | 'timeoutMs
  * The customer's Redis state through its owners' own stores, so the formats stay theirs: active alerts about the
  * customer, their alerts in notification groups, silences naming them, and the consent record. Nothing is found by
  * a key's name: no key Vigil writes is a customer's own (alerts, alerts:p<k>, alerts:cluster, silences, groups,
- * consent:withdrawn, consent:changed_at, processor:<consumer>:heartbeat), and a name that merely contains a short id
- * (`c`) is someone else's state. Returns how many entries went.
+ * groups:alerts:<group key>, consent:withdrawn, consent:changed_at, processor:<consumer>:heartbeat), and a name that
+ * merely contains a short id (`c`) is someone else's state. Returns how many entries went.
  */
 export async function forgetInRedis(redis: Redis, config: VigilConfig, customerId: string): Promise<number> {
   const prefix = config.redis.keyPrefix;
@@ -210,7 +211,7 @@ export async function forgetInRedis(redis: Redis, config: VigilConfig, customerI
     await alerts.persist();
     if (!alerts.state().ok) throw new VigilError('REDIS_UNAVAILABLE', alerts.state().detail);
   }
-  const notifier = new Notifier(config.alerts.routing, new WriteBehindHash(redis, `${prefix}silences`), new WriteBehindHash(redis, `${prefix}groups`), []);
+  const notifier = new Notifier(config.alerts.routing, new WriteBehindHash(redis, `${prefix}silences`), new RedisGroupStore(redis, `${prefix}groups`), []);
   await notifier.load();
   n += notifier.forgetSubject('customer', customerId);
   await notifier.persist();

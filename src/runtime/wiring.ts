@@ -16,7 +16,8 @@ import { RedisAlertStore } from '../alerts/redisAlertStore.js';
 import { Notifier, type AlertNotifier } from '../alerts/notifier.js';
 import { createReceivers, type Receivers } from '../alerts/receivers.js';
 import { WriteBehindHash } from '../alerts/writeBehindHash.js';
-import { groupJson, type Notification } from '../alerts/grouping.js';
+import type { Notification } from '../alerts/grouping.js';
+import { RedisGroupStore } from '../alerts/groupStore.js';
 import { createClickHouseClient, type ClickHouseClient } from '../sinks/clickhouse/client.js';
 import { createClickHouseSink, type ClickHouseSink } from '../sinks/clickhouse/writer.js';
 import { NatsOutputs } from '../sinks/natsOutputs.js';
@@ -75,7 +76,7 @@ export async function openServices(config: VigilConfig, log: Logger, { clock, ti
   const notifier = new Notifier(
     config.alerts.routing,
     new WriteBehindHash(redis, `${config.redis.keyPrefix}silences`),
-    new WriteBehindHash(redis, `${config.redis.keyPrefix}groups`, groupJson),
+    new RedisGroupStore(redis, `${config.redis.keyPrefix}groups`),
     receivers.list,
     { maxSilences: config.alerts.maxSilences, warn: (fields, message) => log.warn(fields, message) },
   );

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { AlertView } from '../../src/contract/frames.js';
 import { AlertEngine } from '../../src/alerts/engine.js';
-import type { GroupState, Notification } from '../../src/alerts/grouping.js';
+import type { Notification } from '../../src/alerts/grouping.js';
+import { RedisGroupStore } from '../../src/alerts/groupStore.js';
 import { Notifier } from '../../src/alerts/notifier.js';
 import { RedisAlertStore } from '../../src/alerts/redisAlertStore.js';
 import type { Silence } from '../../src/alerts/silences.js';
@@ -29,7 +30,7 @@ describe('alerting across restarts on Redis', () => {
     await store.load();
     const sent: Notification[] = [];
     const changes: AlertView[] = [];
-    const notifier = new Notifier(policy, new WriteBehindHash<Silence>(redis, `${prefix}silences`), new WriteBehindHash<GroupState>(redis, `${prefix}groups`), [{ send: (n) => sent.push(n) }]);
+    const notifier = new Notifier(policy, new WriteBehindHash<Silence>(redis, `${prefix}silences`), new RedisGroupStore(redis, `${prefix}groups`), [{ send: (n) => sent.push(n) }]);
     await notifier.load();
     const engine = new AlertEngine(rules, store, (v) => {
       changes.push(v);

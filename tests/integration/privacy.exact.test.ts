@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VigilConfig } from '../../src/config/schema.js';
 import type { AlertView } from '../../src/contract/frames.js';
 import type { RunningProcessor } from '../../src/runtime/processor.js';
-import { groupJson } from '../../src/alerts/grouping.js';
+import { RedisGroupStore } from '../../src/alerts/groupStore.js';
 import { Notifier } from '../../src/alerts/notifier.js';
 import { RedisAlertStore } from '../../src/alerts/redisAlertStore.js';
 import { fingerprintOf } from '../../src/alerts/engine.js';
@@ -35,7 +35,7 @@ function alertView(customer: string, campaign: string): AlertView {
 /** Silences, groups and active alerts for every customer, written as the processor's own stores write them. */
 async function seedRedis(config: VigilConfig, redis: Redis): Promise<void> {
   const prefix = config.redis.keyPrefix;
-  const notifier = new Notifier(config.alerts.routing, new WriteBehindHash(redis, `${prefix}silences`), new WriteBehindHash(redis, `${prefix}groups`, groupJson), []);
+  const notifier = new Notifier(config.alerts.routing, new WriteBehindHash(redis, `${prefix}silences`), new RedisGroupStore(redis, `${prefix}groups`), []);
   await notifier.load();
   const now = Date.now();
   const alerts = new RedisAlertStore(redis, `${prefix}alerts`);
@@ -64,12 +64,15 @@ async function redisState(config: VigilConfig, redis: Redis) {
   const prefix = config.redis.keyPrefix;
   const silences = Object.values(await redis.hgetall(`${prefix}silences`)).map((v) => (JSON.parse(v) as { comment: string }).comment);
   const groups = Object.keys(await redis.hgetall(`${prefix}groups`));
+  // Each group's alerts are a hash of their own (alerts/groupStore.ts): whose alerts they are.
+  const groupAlerts = (await Promise.all(groups.map((g) => redis.hvals(`${prefix}groups:alerts:${g}`)))).flat().map((v) => (JSON.parse(v) as { subject: { key: string } }).subject.key);
   const alerts = Object.values(await redis.hgetall(`${prefix}alerts`)).map((v) => (JSON.parse(v) as { subject: { key: string } }).subject.key);
   return {
     // The heartbeat comes and goes with the processor.
     keys: (await redis.keys(`${prefix}*`)).filter((k) => !k.endsWith(':heartbeat')).sort(),
     silences: silences.sort(),
     groups: groups.sort(),
+    groupAlerts: groupAlerts.sort(),
     alerts: alerts.sort(),
     withdrawn: (await redis.smembers(`${prefix}consent:withdrawn`)).sort(),
   };
@@ -110,6 +113,7 @@ describe('erasure of one-letter ids on real services', () => {
     // A withdrawal already dropped the erased customers' own alerts, groups and silences.
     expect(before.silences).toHaveLength(OTHERS.length + 2);
     expect(before.groups).toHaveLength(OTHERS.length);
+    expect(before.groupAlerts).toEqual(OTHERS.slice().sort());
     expect(before.alerts).toHaveLength(OTHERS.length);
 
     for (const who of ERASED) publish({ id: `e-${++n}`, customerId: who, type: 'erase_request', ts: t0 + n });
@@ -123,6 +127,7 @@ describe('erasure of one-letter ids on real services', () => {
     expect(after.silences).toEqual(before.silences);
     expect(after.alerts).toEqual(before.alerts);
     expect(after.groups).toEqual(before.groups);
+    expect(after.groupAlerts).toEqual(before.groupAlerts);
 
     // After a restart the other customers are still withdrawn: their events are dropped.
     await processor!.stop();
