@@ -103,6 +103,34 @@ describe('AlertEngine', () => {
     expect(new Set(seen.flat().filter((k) => k !== 'spring')).size).toBe(10);
   });
 
+  it('under sliceRounds leaves its round of customer alerts to slices, at the time of each, the others sampled at the tick', () => {
+    const { e, changes } = engine();
+    for (let i = 0; i < 10; i++) e.observe(rules[0], { kind: 'customer', key: `c${i}` }, sample(0.9), 0);
+    e.observe(rules[1], { kind: 'campaign', key: 'spring' }, sample(6), 0);
+    e.sliceRounds = true;
+    const sampled: string[] = [];
+    // Every customer's risk fell: each one sampled resolves.
+    const fallen = (_rule: unknown, subject: { key: string }) => (sampled.push(subject.key), sample(subject.key === 'spring' ? 6 : 0.1));
+    e.tick(100, fallen, 6);
+    expect(sampled).toEqual(['spring']);
+    // Slices of two: three of them take the round of six, each at its own time; the fourth finds nothing left.
+    const before = changes.length;
+    let asked = 0;
+    expect(e.continueRound(200, () => ++asked % 2 !== 0)).toBe(false);
+    expect(e.continueRound(300, () => ++asked % 2 !== 0)).toBe(false);
+    expect(e.continueRound(400, () => ++asked % 2 !== 0)).toBe(true);
+    expect(e.continueRound(500, () => true)).toBe(true);
+    expect(sampled.slice(1)).toHaveLength(6);
+    expect(changes.slice(before).map((v) => [v.state, v.endsAt])).toEqual([200, 200, 300, 300, 400, 400].map((t) => ['resolved', t]));
+    // The next tick's round starts where this one ended, and a round left unfinished gives way to the next tick's.
+    e.tick(600, fallen, 3);
+    expect(e.continueRound(700, () => false)).toBe(false);
+    e.tick(800, fallen, 4);
+    expect(e.continueRound(900, () => true)).toBe(true);
+    expect(new Set(sampled.filter((k) => k !== 'spring')).size).toBe(10);
+    expect([...e.activeRecords()].map(({ record }) => record.subject.key)).toEqual(['spring']);
+  });
+
   it('keeps its rounds whole while the alerts of a round resolve and new ones open', () => {
     const { e } = engine();
     for (let i = 0; i < 10; i++) e.observe(rules[0], { kind: 'customer', key: `c${i}` }, sample(0.9), 0);

@@ -57,6 +57,9 @@ export interface RunningProcessor {
   natsConnections(): { processor: NatsConnection; budget: NatsConnection | null };
 }
 
+/** How long one slice of a tick's round of customer alerts may hold the event loop (as the consumer's own slices). */
+const ROUND_SLICE_MS = 5;
+
 /** A Redis key a running processor refreshes every commit interval; it expires soon after the processor stops. */
 export function heartbeatKey(config: VigilConfig): string {
   return `${config.redis.keyPrefix}processor:${config.nats.consumer}:heartbeat`;
@@ -254,13 +257,33 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     round: () => serial(() => committer.round()),
     log,
   });
+  // Each tick leaves its round of customer alerts to be sampled in slices of ROUND_SLICE_MS, events between them.
+  let sampling: Promise<void> | null = null;
+  let roundsStopped = false;
+  const sampleRounds = async (): Promise<void> => {
+    try {
+      for (let done = false; !done && !roundsStopped; ) {
+        const started = performance.now();
+        done = true;
+        for (const p of everyPipeline()) done = p.alerts.continueRound(clock.now(), () => performance.now() - started < ROUND_SLICE_MS) && done;
+        if (!done) await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'sampling the round of customer alerts failed');
+    }
+  };
   const stopTicking = every(clock, config.alerts.evaluateIntervalMs, () => {
     try {
-      for (const p of everyPipeline()) p.tick();
+      for (const p of everyPipeline()) {
+        p.alerts.sliceRounds = true;
+        p.tick();
+      }
       mode.tick();
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'tick failed');
     }
+    // One loop at a time; `finally` runs after the assignment, even for a loop that ends without waiting.
+    sampling ??= sampleRounds().finally(() => (sampling = null));
   });
   // The derive tick: per event only the counting; scores, rules, at-risk and snapshots for what changed (pipeline.ts).
   const stopDeriving = every(clock, config.signals.deriveIntervalMs, () => {
@@ -300,6 +323,8 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     stop: () =>
       (stopping ??= (async () => {
         stopTicking();
+        roundsStopped = true;
+        await sampling;
         stopDeriving();
         models.stop();
         refit?.stop();
