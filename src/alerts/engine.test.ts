@@ -131,6 +131,17 @@ describe('AlertEngine', () => {
     expect([...e.activeRecords()].map(({ record }) => record.subject.key)).toEqual(['spring']);
   });
 
+  it('samples each customer alert at most once in a round larger than their number, as tick() does', () => {
+    const { e } = engine();
+    for (let i = 0; i < 3; i++) e.observe(rules[0], { kind: 'customer', key: `c${i}` }, sample(0.9), 0);
+    e.sliceRounds = true;
+    const sampled: string[] = [];
+    e.tick(100, (_rule, subject) => (sampled.push(subject.key), sample(0.9)));
+    expect(sampled).toEqual([]);
+    while (!e.continueRound(200, () => true));
+    expect(sampled.sort()).toEqual(['c0', 'c1', 'c2']);
+  });
+
   it('keeps its rounds whole while the alerts of a round resolve and new ones open', () => {
     const { e } = engine();
     for (let i = 0; i < 10; i++) e.observe(rules[0], { kind: 'customer', key: `c${i}` }, sample(0.9), 0);

@@ -289,7 +289,9 @@ export class AlertEngine {
    * slice. A round not finished by the next tick gives way to that tick's.
    */
   beginRound(sample: Sampler, count = CUSTOMER_SAMPLES_PER_TICK): void {
-    this.round = { sample, left: count };
+    this.syncIndex();
+    // As tick() does it: each customer alert at most once per round.
+    this.round = { sample, left: Math.min(count, this.customerKeys.length) };
   }
 
   /** The next slice of the round begun: true once it is done (or none was begun). */
