@@ -5,7 +5,7 @@
 // (bench/refitCost.ts).
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import type { RunningProcessor } from '../src/runtime/processor.js';
 import type { RefitJob, RefitOutcome } from '../src/sources/modelRefit.js';
 import { loadSource } from './source.js';
@@ -20,6 +20,7 @@ export type ChildRequest =
   | { id: number; cmd: 'checkpoint' }
   | { id: number; cmd: 'stop' }
   | { id: number; cmd: 'profile'; action: 'start' | 'stop'; file?: string }
+  | { id: number; cmd: 'loopDelay'; action: 'start' | 'stop' }
   | { id: number; cmd: 'refit'; job: RefitJob }
   | { id: number; cmd: 'refitStop' }
   | { id: number; cmd: 'exit' };
@@ -31,6 +32,13 @@ export interface RefitRun {
   steps: { step: string; ms: number }[];
   /** Every thread of this process with its nice value, read as the refit's last step before 'done' began (Linux; else []). */
   threads: { tid: number; name: string; nice: number | null }[];
+}
+
+/** How late the main thread's event loop ran over a phase (perf_hooks.monitorEventLoopDelay, 1 ms resolution), in ms. */
+export interface LoopDelay {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
 }
 
 export interface WindowResult {
@@ -50,6 +58,7 @@ const { parseConfig, startProcessor, createLogger, runRefitWorker, niceFromStat 
 const config = parseConfig(JSON.parse(process.env.VIGIL_BENCH_CONFIG!));
 const log = createLogger(process.env.VIGIL_BENCH_LOG_LEVEL ?? 'warn');
 let running: RunningProcessor | null = null;
+let loopDelay: IntervalHistogram | null = null;
 let inspector: Session | null = null;
 
 /** Messages handled so far by this process's pipeline: every outcome counts, as each is one stream message. */
@@ -192,6 +201,20 @@ async function answer(req: ChildRequest): Promise<unknown> {
       writeFileSync(req.file!, JSON.stringify(profile));
       inspector!.disconnect();
       return { file: req.file };
+    }
+    case 'loopDelay': {
+      // What a budget check arriving at a random moment waits before its socket is read: the loop's delay.
+      if (req.action === 'start') {
+        loopDelay?.disable();
+        loopDelay = monitorEventLoopDelay({ resolution: 1 });
+        loopDelay.enable();
+        return {};
+      }
+      const h = loopDelay!;
+      h.disable();
+      loopDelay = null;
+      const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+      return { p50Ms: ms(h.percentile(50)), p99Ms: ms(h.percentile(99)), maxMs: ms(h.max) } satisfies LoopDelay;
     }
     case 'refit':
       return refit(req.job);

@@ -1,6 +1,6 @@
 // The largest self-time entries of a V8 CPU profile (.cpuprofile) as a Markdown table: the issue's before/after
 // profile tables come from here. `node --import tsx bench/profileTable.ts <file.cpuprofile> [N=15]`
-// `--long-tasks` instead: the N longest stretches of samples between idle ones (what held the event loop, e.g. the
+// `--long-tasks` instead: the N longest stretches of samples in one phase of the loop (what held it, e.g. the
 // checkpoint in a live phase), each with the frames that took most of it.
 import { readFileSync } from 'node:fs';
 
@@ -41,12 +41,15 @@ export function selfTimes(profile: Profile): { name: string; where: string; ms: 
 
 const frameName = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').pop() ?? ''}:${n.callFrame.lineNumber + 1}`;
 
-/** Stretches of samples between idle ones, longest first, with the time each frame on their stacks was present. */
+/**
+ * Stretches of samples between idle ones or changes of the outermost frame (a turn of the loop), longest first, with
+ * the time each frame on their stacks was present.
+ */
 export function longTasks(profile: Profile): { startMs: number; ms: number; frames: [string, number][] }[] {
   const byId = new Map<number, ProfileNode>(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const tasks: { startMs: number; ms: number; frames: Map<string, number> }[] = [];
+  const tasks: { startMs: number; ms: number; outer: number; frames: Map<string, number> }[] = [];
   let current: (typeof tasks)[number] | null = null;
   let t = 0;
   profile.samples.forEach((id, i) => {
@@ -57,7 +60,12 @@ export function longTasks(profile: Profile): { startMs: number; ms: number; fram
       current = null;
       return;
     }
-    if (!current) tasks.push((current = { startMs: t, ms: 0, frames: new Map() }));
+    // The outermost frame (the child of the root: processImmediate, processTimers, a socket's callback…) is one
+    // phase of the loop; when it changes, the loop went round and polled its sockets in between.
+    let outer = id;
+    for (let up = parent.get(outer); up !== undefined && byId.get(up)!.callFrame.functionName !== '(root)'; up = parent.get(outer)) outer = up;
+    if (current && current.outer !== outer) current = null;
+    if (!current) tasks.push((current = { startMs: t, ms: 0, outer, frames: new Map() }));
     current.ms += dt;
     const seen = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {

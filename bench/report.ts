@@ -1,6 +1,7 @@
 // The benchmark's results: their shape (kept as JSON under bench/results/) and the short markdown table the README shows.
 import type { MachineFacts } from './machine.js';
 import type { PressureLoadResult } from './pressure.js';
+import type { LoopDelay } from './processorChild.js';
 
 /** One latency phase: the processor fed at `fraction` of its measured maximum, event publish to alert frame. */
 export interface LatencyResult {
@@ -23,8 +24,9 @@ export interface BudgetResult {
   ratePerSec: number;
   checksPerSec: number;
   /** What the processor took per second over the paced phase without senders, and with them. */
-  without: { eventsPerSec: number; behind: number; cpuUsPerEvent: number };
-  with: { eventsPerSec: number; behind: number; cpuUsPerEvent: number };
+  /** loopDelay: how late the main thread's event loop ran over the phase (absent in results from before it). */
+  without: { eventsPerSec: number; behind: number; cpuUsPerEvent: number; loopDelay?: LoopDelay };
+  with: { eventsPerSec: number; behind: number; cpuUsPerEvent: number; loopDelay?: LoopDelay };
   streamRatio: number;
   load: PressureLoadResult;
 }
@@ -106,6 +108,9 @@ function budgetLines(b: BudgetResult): string[] {
   return [
     `| budget: single checks over NATS at ${n(l.nats.sentPerSec)}/s, the processor fed ${(b.fraction * 100).toFixed(0)}% of its maximum (${n(b.ratePerSec)} events/s) | p50 ${l.nats.p50Ms} ms, **p99 ${l.nats.p99Ms} ms**, max ${l.nats.maxMs} ms (${n(l.nats.count)} answers${ok(l.nats)}); over HTTP at ${n(l.http.sentPerSec)}/s beside them: p50 ${l.http.p50Ms} ms, p99 ${l.http.p99Ms} ms${ok(l.http)} | p99 < 10 ms: ${pass(l.nats.p99Ms < 10 && l.nats.errors === 0)} |`,
     `| the stream's speed while those checks are answered | ${n(b.with.eventsPerSec)} events/s against ${n(b.without.eventsPerSec)} without checks: **${b.streamRatio}** (${b.with.cpuUsPerEvent} against ${b.without.cpuUsPerEvent} µs of CPU per event, checks included) | ≥ 0.9: ${pass(b.streamRatio >= 0.9)} |`,
+    ...(b.with.loopDelay && b.without.loopDelay
+      ? [`| how late the processor's event loop ran meanwhile (what a check waits before it is read) | p99 **${b.with.loopDelay.p99Ms} ms**, max ${b.with.loopDelay.maxMs} ms (without checks: p99 ${b.without.loopDelay.p99Ms} ms, max ${b.without.loopDelay.maxMs} ms) | |`]
+      : []),
     `| budget: a batch of ${n(l.batch.size)} ids over NATS, meanwhile | p50 **${batchP50} ms**, max ${l.batch.maxMs} ms (${l.batch.samplesMs.join(', ')} ms${ok(l.batch)}) | < 50 ms: ${pass(l.batch.count > 0 && l.batch.maxMs < 50 && l.batch.errors === 0)} |`,
   ];
 }

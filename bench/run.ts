@@ -39,6 +39,7 @@ import {
 import { machineFacts } from './machine.js';
 import { costSvg } from './plot.js';
 import { pressureLoad } from './pressure.js';
+import type { LoopDelay } from './processorChild.js';
 import { resultsMarkdown, type BenchResults, type BudgetResult, type LatencyResult } from './report.js';
 
 const { values: args } = parseArgs({
@@ -212,6 +213,7 @@ async function latencyPhase(proc: ProcessorProcess, wallPort: number, fraction: 
 
 /** What the processor took while a paced publisher fed it, with or without the budget's senders beside it. */
 async function pacedPhase(proc: ProcessorProcess, rate: number, durationS: number, phaseTag: string, load: (() => Promise<BudgetResult['load']>) | null) {
+  await proc.call({ cmd: 'loopDelay', action: 'start' });
   const before = await proc.call<Sample>({ cmd: 'sample' });
   const publishing = runWorker(
     { mode: 'paced', servers: NATS, subjectPrefix: names.subjectPrefix, workload: workload(0, 1, Date.now(), 98), ratePerSec: rate, durationMs: durationS * 1000, triggerEveryMs: durationS * 1000 + 1, triggersPerBurst: 0, tag: phaseTag },
@@ -221,11 +223,12 @@ async function pacedPhase(proc: ProcessorProcess, rate: number, durationS: numbe
   // Sampled when the publisher stops, not after the last answers: the events taken over the same seconds.
   const done = await publishing;
   const after = await proc.call<Sample>({ cmd: 'sample' });
+  const loopDelay = await proc.call<LoopDelay>({ cmd: 'loopDelay', action: 'stop' });
   const result = await loading;
   const secs = (after.t - before.t) / 1000;
   const events = after.handled - before.handled;
   // What the processor had not taken when the publisher stopped: it fell behind by that much.
-  return { published: done.published, eventsPerSec: Math.round(events / secs), behind: Math.max(0, done.published - events), cpuUsPerEvent: round((after.cpuUs - before.cpuUs) / Math.max(1, events), 1), load: result };
+  return { published: done.published, eventsPerSec: Math.round(events / secs), behind: Math.max(0, done.published - events), cpuUsPerEvent: round((after.cpuUs - before.cpuUs) / Math.max(1, events), 1), loopDelay, load: result };
 }
 
 /**
@@ -249,8 +252,8 @@ async function budgetPhase(proc: ProcessorProcess, wallPort: number, maxRate: nu
     fraction,
     ratePerSec: rate,
     checksPerSec,
-    without: { eventsPerSec: without.eventsPerSec, behind: without.behind, cpuUsPerEvent: without.cpuUsPerEvent },
-    with: { eventsPerSec: loaded.eventsPerSec, behind: loaded.behind, cpuUsPerEvent: loaded.cpuUsPerEvent },
+    without: { eventsPerSec: without.eventsPerSec, behind: without.behind, cpuUsPerEvent: without.cpuUsPerEvent, loopDelay: without.loopDelay },
+    with: { eventsPerSec: loaded.eventsPerSec, behind: loaded.behind, cpuUsPerEvent: loaded.cpuUsPerEvent, loopDelay: loaded.loopDelay },
     streamRatio: round(loaded.eventsPerSec / Math.max(1, without.eventsPerSec), 2),
     load: loaded.load!,
   };
@@ -258,7 +261,7 @@ async function budgetPhase(proc: ProcessorProcess, wallPort: number, maxRate: nu
 
 function sayBudget(b: BudgetResult): void {
   const l = b.load;
-  say(`budget at ${b.fraction * 100}% (${b.ratePerSec.toLocaleString('en')} events/s): ${l.nats.sentPerSec} NATS checks/s p50 ${l.nats.p50Ms} ms, p99 ${l.nats.p99Ms} ms, max ${l.nats.maxMs} ms (${l.nats.errors} errors); HTTP p50 ${l.http.p50Ms} ms, p99 ${l.http.p99Ms} ms; batch of ${l.batch.size}: ${l.batch.samplesMs.join(', ')} ms; stream ${b.with.eventsPerSec.toLocaleString('en')}/s against ${b.without.eventsPerSec.toLocaleString('en')}/s without checks (${b.streamRatio})`);
+  say(`budget at ${b.fraction * 100}% (${b.ratePerSec.toLocaleString('en')} events/s): ${l.nats.sentPerSec} NATS checks/s p50 ${l.nats.p50Ms} ms, p99 ${l.nats.p99Ms} ms, max ${l.nats.maxMs} ms (${l.nats.errors} errors); HTTP p50 ${l.http.p50Ms} ms, p99 ${l.http.p99Ms} ms; batch of ${l.batch.size}: ${l.batch.samplesMs.join(', ')} ms; stream ${b.with.eventsPerSec.toLocaleString('en')}/s against ${b.without.eventsPerSec.toLocaleString('en')}/s without checks (${b.streamRatio}); the event loop's delay p99 ${b.with.loopDelay?.p99Ms} ms, max ${b.with.loopDelay?.maxMs} ms (without checks ${b.without.loopDelay?.p99Ms}, ${b.without.loopDelay?.maxMs} ms)`);
 }
 
 // ---- memory --------------------------------------------------------------------------------------------------------
