@@ -39,6 +39,20 @@ export interface LoopDelay {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /**
+   * Of each second, how long the main thread was ready to run and waited for a core (Linux's schedstat run delay;
+   * null elsewhere): on a machine whose cores also run NATS, ClickHouse and the load, part of the delay is not ours.
+   */
+  runQueueMsPerS: number | null;
+}
+
+/** The main thread's time waiting on a run queue so far, in ns (the second field of its schedstat), or null. */
+function runQueueNs(): number | null {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[1]);
+  } catch {
+    return null;
+  }
 }
 
 export interface WindowResult {
@@ -58,7 +72,7 @@ const { parseConfig, startProcessor, createLogger, runRefitWorker, niceFromStat 
 const config = parseConfig(JSON.parse(process.env.VIGIL_BENCH_CONFIG!));
 const log = createLogger(process.env.VIGIL_BENCH_LOG_LEVEL ?? 'warn');
 let running: RunningProcessor | null = null;
-let loopDelay: IntervalHistogram | null = null;
+let loopDelay: { h: IntervalHistogram; t: number; runQueue: number | null } | null = null;
 let inspector: Session | null = null;
 
 /** Messages handled so far by this process's pipeline: every outcome counts, as each is one stream message. */
@@ -205,16 +219,19 @@ async function answer(req: ChildRequest): Promise<unknown> {
     case 'loopDelay': {
       // What a budget check arriving at a random moment waits before its socket is read: the loop's delay.
       if (req.action === 'start') {
-        loopDelay?.disable();
-        loopDelay = monitorEventLoopDelay({ resolution: 1 });
-        loopDelay.enable();
+        loopDelay?.h.disable();
+        loopDelay = { h: monitorEventLoopDelay({ resolution: 1 }), t: performance.now(), runQueue: runQueueNs() };
+        loopDelay.h.enable();
         return {};
       }
-      const h = loopDelay!;
+      const { h, t, runQueue } = loopDelay!;
       h.disable();
       loopDelay = null;
       const ms = (ns: number) => Math.round(ns / 1e4) / 100;
-      return { p50Ms: ms(h.percentile(50)), p99Ms: ms(h.percentile(99)), maxMs: ms(h.max) } satisfies LoopDelay;
+      const waited = runQueueNs();
+      // ns waited / 1e3 = µs, per ms of the phase = ms per second.
+      const runQueueMsPerS = waited === null || runQueue === null ? null : (waited - runQueue) / 1e3 / (performance.now() - t);
+      return { p50Ms: ms(h.percentile(50)), p99Ms: ms(h.percentile(99)), maxMs: ms(h.max), runQueueMsPerS: runQueueMsPerS === null ? null : Math.round(runQueueMsPerS * 10) / 10 } satisfies LoopDelay;
     }
     case 'refit':
       return refit(req.job);

@@ -261,7 +261,7 @@ async function budgetPhase(proc: ProcessorProcess, wallPort: number, maxRate: nu
 
 function sayBudget(b: BudgetResult): void {
   const l = b.load;
-  say(`budget at ${b.fraction * 100}% (${b.ratePerSec.toLocaleString('en')} events/s): ${l.nats.sentPerSec} NATS checks/s p50 ${l.nats.p50Ms} ms, p99 ${l.nats.p99Ms} ms, max ${l.nats.maxMs} ms (${l.nats.errors} errors); HTTP p50 ${l.http.p50Ms} ms, p99 ${l.http.p99Ms} ms; batch of ${l.batch.size}: ${l.batch.samplesMs.join(', ')} ms; stream ${b.with.eventsPerSec.toLocaleString('en')}/s against ${b.without.eventsPerSec.toLocaleString('en')}/s without checks (${b.streamRatio}); the event loop's delay p99 ${b.with.loopDelay?.p99Ms} ms, max ${b.with.loopDelay?.maxMs} ms (without checks ${b.without.loopDelay?.p99Ms}, ${b.without.loopDelay?.maxMs} ms)`);
+  say(`budget at ${b.fraction * 100}% (${b.ratePerSec.toLocaleString('en')} events/s): ${l.nats.sentPerSec} NATS checks/s p50 ${l.nats.p50Ms} ms, p99 ${l.nats.p99Ms} ms, max ${l.nats.maxMs} ms (${l.nats.errors} errors); HTTP p50 ${l.http.p50Ms} ms, p99 ${l.http.p99Ms} ms; batch of ${l.batch.size}: ${l.batch.samplesMs.join(', ')} ms; stream ${b.with.eventsPerSec.toLocaleString('en')}/s against ${b.without.eventsPerSec.toLocaleString('en')}/s without checks (${b.streamRatio}); the event loop's delay p99 ${b.with.loopDelay?.p99Ms} ms, max ${b.with.loopDelay?.maxMs} ms (without checks ${b.without.loopDelay?.p99Ms}, ${b.without.loopDelay?.maxMs} ms); the main thread waited for a core ${b.with.loopDelay?.runQueueMsPerS} ms of each second (without checks ${b.without.loopDelay?.runQueueMsPerS})`);
 }
 
 // ---- memory --------------------------------------------------------------------------------------------------------

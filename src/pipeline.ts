@@ -132,10 +132,8 @@ export class Pipeline extends WallFacing {
 
   /** The model version that scored the state of the last restored checkpoint (null: none restored, or not recorded). */
   get checkpointModel(): string | null { return this.restoredModel; }
-
   /** The version that scored the events after the restored checkpoint: the replay scores them with it again. */
   get replayModel(): string | null { return this.restoredNextModel; }
-
   /** The version staged for the next checkpoint boundary (null: none waiting). */
   get pendingModel(): PurchaseModelSet | null { return this.stagedModel; }
 
@@ -209,9 +207,10 @@ export class Pipeline extends WallFacing {
    * The derive step, on its own short tick (signals.deriveIntervalMs) and before every commit and checkpoint: each
    * customer with events since the last derive is scored once as of its latest event, its rules evaluated (not while
    * replaying, as before), the at-risk list updated and its snapshot row written when due; each touched entity's
-   * rules evaluated. An evicted or erased customer is not derived. Returns the customers derived.
+   * rules evaluated. An evicted or erased customer is not derived. Returns the customers derived. With `more` (a
+   * slice's budget) it stops when that runs out, and what is left stays marked for the next call (derivePending).
    */
-  derive(now = this.deps.clock.now()): number {
+  derive(now = this.deps.clock.now(), more?: () => boolean): number {
     const engine = this.desk.engine;
     const rules = this.desk.customerRules;
     const evaluate = !this.replaying;
@@ -229,7 +228,7 @@ export class Pipeline extends WallFacing {
       else this.windows.setSnapshotOwed(slot, due === 'owe' || this.replaying);
       this.live.trackAtRisk(ev.customerId, signals, now);
       this.eventToSignal.observeMs(now - ev.ts);
-    });
+    }, more);
     if (this.dirtyEntities.size > 0) {
       if (!evaluate) this.dirtyEntities.clear();
       else {
@@ -237,7 +236,7 @@ export class Pipeline extends WallFacing {
         this.dirtyEntities.drain((slot, ev, receivedAt) => {
           const s = this.entities.signalAt(slot, nowMin);
           if (s) evaluateEntity(engine, s, ev, receivedAt, now);
-        });
+        }, more);
       }
     }
     if (this.dirtyProducts.size > 0) {
@@ -247,17 +246,20 @@ export class Pipeline extends WallFacing {
         this.dirtyProducts.drain((slot, ev, receivedAt) => {
           const s = this.state.products.signalAt(slot, at);
           if (s) evaluateProduct(engine, s, ev, receivedAt, now);
-        });
+        }, more);
       }
     }
     return derived;
   }
 
+  /** True while customers, entities or products touched since the last derive wait for one. */
+  get derivePending(): boolean { return this.dirtyCustomers.size > 0 || this.dirtyEntities.size > 0 || this.dirtyProducts.size > 0; }
+
   /**
    * The end of the replay after a restore: what it handled is derived and every customer it touched gets a snapshot
-   * row (customer_signals and experience_snapshots) as of its latest event, moved past the step or not. A process killed after its checkpoint may have written
-   * rows for these customers at other derive ticks, from events this replay handled again; without this row, such
-   * a row could stay the customer's latest in ClickHouse while the live scores had moved back from it.
+   * row (customer_signals and experience_snapshots) as of its latest event, moved past the step or not. A process
+   * killed after its checkpoint may have written rows for these customers at other derive ticks, from events this
+   * replay handled again; without this row, such a row could stay the customer's latest while the scores moved back.
    */
   endReplay(): void {
     this.derive();
@@ -265,17 +267,14 @@ export class Pipeline extends WallFacing {
     this.replaying = false;
   }
 
-  /** One owed snapshot row (a move past the step inside the interval) as of the latest event; at a replay's end with its experience row. */
+  /** One owed snapshot row as of the latest event; at a replay's end with its experience row. */
   private payOwedSnapshot(slot: number, endOfReplay: boolean): void {
     const signals = this.scorer.score(this.state.view(slot, this.windows.headMin(slot)));
     if (endOfReplay) this.experience.customer(slot, signals, true);
     this.deps.outputs.signals(this.scorer.snapshotRow(this.windows, slot, signals));
   }
 
-  /**
-   * Owed rows ahead of a checkpoint, from slot `from` while `more()`, spread by the runtime over turns of the event loop;
-   * returns where to go on, -1 when done. Not while replaying: the replay's end pays them with their experience rows.
-   */
+  /** Owed rows ahead of a checkpoint, from slot `from` while `more()`; where to go on, -1 when done (or replaying). */
   payOwedSnapshotsFrom(from: number, more: () => boolean): number {
     return this.replaying ? -1 : this.windows.visitSnapshotOwed(from, (slot) => this.payOwedSnapshot(slot, false), more);
   }

@@ -4,6 +4,7 @@ import { idProblem } from '../contract/ids.js';
 import { BUDGET_CHANNELS, type BudgetChannel } from './allowance.js';
 import type { ContactBudget } from './contactBudget.js';
 import { decisionJson, type BudgetRequest, type Priority } from './decision.js';
+import { nextTurn } from '../shared/slices.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -103,7 +104,6 @@ export function answerCheck(budget: ContactBudget, req: BudgetRequest, mapId: Id
 export const BATCH_SLICE_MS = 2;
 /** How many ids between two looks at the time (performance.now() costs about what a tenth of a check does). */
 const IDS_BETWEEN_LOOKS = 32;
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * A campaign's ids in one request: every allowed id reserves its slot. Reason texts are listed once and referred to

@@ -8,6 +8,7 @@ import type { ErasureRequest } from '../contract/outputs.js';
 import type { SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { inSlices } from '../shared/slices.js';
 import { BlobBuffer, packSnapshot } from '../shared/snapshotCodec.js';
 import { JetStreamSource, replay, streamBounds, type ConsumerTarget, type SourceDeps } from '../sources/jetstream.js';
 import type { InboundMessage } from '../contract/pipeline.js';
@@ -35,9 +36,6 @@ export interface PartitionConsumerDeps {
   /** The processor's purchase model now, and a stored version by name (null: no longer stored), for the replay. */
   models?: { current(): PurchaseModelSet; version(name: string): Promise<PurchaseModelSet | null> };
 }
-
-/** How long one slice of a checkpoint's preparation may hold the event loop (as the consumer's own slices). */
-const PREPARE_SLICE_MS = 5;
 
 export class PartitionConsumer implements Slice<JsMsg> {
   readonly partition: number | null;
@@ -160,16 +158,12 @@ export class PartitionConsumer implements Slice<JsMsg> {
   }
 
   /**
-   * The snapshot rows owed, paid in slices of PREPARE_SLICE_MS with a turn of the event loop between them (events,
+   * The snapshot rows owed, paid in slices (shared/slices.ts) with a turn of the event loop between them (events,
    * budget checks and the wall run there); what becomes owed meanwhile is paid by the checkpoint itself.
    */
   async prepare(): Promise<void> {
-    for (let from = 0; ; ) {
-      const started = performance.now();
-      from = this.pipeline.payOwedSnapshotsFrom(from, () => performance.now() - started < PREPARE_SLICE_MS);
-      if (from === -1) return;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    let from = 0;
+    await inSlices((more) => (from = this.pipeline.payOwedSnapshotsFrom(from, more)) === -1);
   }
 
   /**

@@ -23,6 +23,7 @@ import type { SuppressionBucket } from '../budget/suppressionBucket.js';
 import { createMetrics, sumOf } from '../metrics.js';
 import { Committer } from './commit.js';
 import { every, startCommitLoop } from './commitLoop.js';
+import { inSlices, SLICE_MS } from '../shared/slices.js';
 import type { PartitionConsumer } from './partitionConsumer.js';
 import { readiness } from './readiness.js';
 import { clusterNotifier, clusterRuntime } from './cluster.js';
@@ -56,9 +57,6 @@ export interface RunningProcessor {
   /** The processor's NATS connection and the contact budget's own (null when budget.enabled is off); for tests. */
   natsConnections(): { processor: NatsConnection; budget: NatsConnection | null };
 }
-
-/** How long one slice of a tick's round of customer alerts may hold the event loop (as the consumer's own slices). */
-const ROUND_SLICE_MS = 5;
 
 /** A Redis key a running processor refreshes every commit interval; it expires soon after the processor stops. */
 export function heartbeatKey(config: VigilConfig): string {
@@ -257,21 +255,19 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     round: () => serial(() => committer.round()),
     log,
   });
-  // Each tick leaves its round of customer alerts to be sampled in slices of ROUND_SLICE_MS, events between them.
+  // Each tick leaves its round of customer alerts to be sampled in slices (shared/slices.ts), events between them.
   let sampling: Promise<void> | null = null;
-  let roundsStopped = false;
-  const sampleRounds = async (): Promise<void> => {
-    try {
-      for (let done = false; !done && !roundsStopped; ) {
-        const started = performance.now();
-        done = true;
-        for (const p of everyPipeline()) done = p.alerts.continueRound(clock.now(), () => performance.now() - started < ROUND_SLICE_MS) && done;
-        if (!done) await new Promise((resolve) => setImmediate(resolve));
-      }
-    } catch (err) {
-      log.error({ err: errorMessage(err) }, 'sampling the round of customer alerts failed');
-    }
-  };
+  let slicesStopped = false;
+  const sampleRounds = (): Promise<void> =>
+    inSlices(
+      (more) => {
+        let done = true;
+        for (const p of everyPipeline()) done = p.alerts.continueRound(clock.now(), more) && done;
+        return done;
+      },
+      SLICE_MS,
+      () => slicesStopped,
+    ).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'sampling the round of customer alerts failed'));
   const stopTicking = every(clock, config.alerts.evaluateIntervalMs, () => {
     try {
       for (const p of everyPipeline()) {
@@ -285,13 +281,24 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     // One loop at a time; `finally` runs after the assignment, even for a loop that ends without waiting.
     sampling ??= sampleRounds().finally(() => (sampling = null));
   });
-  // The derive tick: per event only the counting; scores, rules, at-risk and snapshots for what changed (pipeline.ts).
+  // The derive tick: per event only the counting; scores, rules, at-risk and snapshots for what changed (pipeline.ts),
+  // in slices until none is left, so that a tick after a burst does not hold the loop for all of it at once.
+  let deriving: Promise<void> | null = null;
+  const deriveInSlices = (): Promise<void> =>
+    inSlices(
+      (more) => {
+        let pending = false;
+        for (const p of pipelines()) {
+          p.derive(clock.now(), more);
+          pending ||= p.derivePending;
+        }
+        return !pending;
+      },
+      SLICE_MS,
+      () => slicesStopped,
+    ).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'derive failed'));
   const stopDeriving = every(clock, config.signals.deriveIntervalMs, () => {
-    try {
-      for (const p of pipelines()) p.derive();
-    } catch (err) {
-      log.error({ err: errorMessage(err) }, 'derive failed');
-    }
+    deriving ??= deriveInSlices().finally(() => (deriving = null));
   });
   log.info({ port: wallPort, transport: server.transportName, ...mode.logFields() }, `wall at http://127.0.0.1:${wallPort}/`);
 
@@ -323,9 +330,11 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     stop: () =>
       (stopping ??= (async () => {
         stopTicking();
-        roundsStopped = true;
-        await sampling;
         stopDeriving();
+        // The loops end between slices; what they leave is derived by the final checkpoint.
+        slicesStopped = true;
+        await sampling;
+        await deriving;
         models.stop();
         refit?.stop();
         await mode.stopPressure();

@@ -64,6 +64,75 @@ describe('DirtySet', () => {
     expect(seen).toEqual([1, 2, 5]);
   });
 
+  it('a drain with a budget stops when it runs out, after one slot at least, and keeps the rest marked in order', () => {
+    const d = new DirtySet<string>();
+    for (const slot of [7, 3, 9, 4]) d.add(slot, `v${slot}`, slot);
+    const seen: number[] = [];
+    expect(d.drain((slot) => seen.push(slot), () => false)).toBe(1);
+    expect(seen).toEqual([7]);
+    expect(d.size).toBe(3);
+    expect(d.has(7)).toBe(false);
+    // Asked before each visit after the first: one yes is two visits.
+    let budget = 1;
+    expect(d.drain((slot) => seen.push(slot), () => budget-- > 0)).toBe(2);
+    expect(seen).toEqual([7, 3, 9]);
+    // A slot left over keeps its latest value and time; marking it again does not move it.
+    d.add(4, 'again', 40);
+    d.add(3, 'back', 30);
+    const rest: [number, string, number][] = [];
+    d.drain((slot, v, at) => rest.push([slot, v, at]));
+    expect(rest).toEqual([
+      [4, 'again', 40],
+      [3, 'back', 30],
+    ]);
+    expect(d.size).toBe(0);
+  });
+
+  it('visits each marked slot once with its latest value, however drains with budgets cut the walk (seeded walk against a model)', () => {
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const d = new DirtySet<number>();
+    // The model: marked slots in the order first marked since their last visit, each with its latest value.
+    const model = new Map<number, number>();
+    for (let step = 0; step < 20_000; step++) {
+      const op = rand(10);
+      if (op < 6) {
+        const slot = rand(300);
+        d.add(slot, step, step);
+        model.set(slot, step);
+      } else if (op < 7) {
+        const slot = rand(300);
+        d.delete(slot);
+        model.delete(slot);
+      } else {
+        let budget = rand(5);
+        const before = [...model];
+        const seen: [number, number][] = [];
+        const markedAgain: number[] = [];
+        // Now and then a visit marks its slot again: it joins the end, as an add does.
+        const visited = d.drain(
+          (slot, v) => {
+            seen.push([slot, v]);
+            if (rand(8) === 0) {
+              d.add(slot, -step, step);
+              markedAgain.push(slot);
+            }
+          },
+          op === 9 ? undefined : () => budget-- > 0,
+        );
+        expect(seen).toEqual(before.slice(0, seen.length));
+        for (const [slot] of seen) model.delete(slot);
+        for (const slot of markedAgain) model.set(slot, -step);
+        expect(visited).toBe(seen.length);
+        if (op === 9) expect(d.size).toBe(model.size);
+      }
+      expect(d.size).toBe(model.size);
+    }
+  });
+
   it('clears without visiting', () => {
     const d = new DirtySet<number>();
     d.add(4, 4, 0);

@@ -13,9 +13,12 @@ export class DirtySet<T> {
   private latest: (T | undefined)[] = [];
   private at = new Float64Array(64);
   private n = 0;
+  /** Entries of `list` unmarked by delete (-1), until the next drain or clear drops them. */
+  private holes = 0;
 
+  /** How many slots are marked. */
   get size(): number {
-    return this.n;
+    return this.n - this.holes;
   }
 
   has(slot: number): boolean {
@@ -46,13 +49,20 @@ export class DirtySet<T> {
     this.position[slot] = 0;
     this.latest[p] = undefined;
     this.list[p] = -1;
+    this.holes++;
   }
 
-  /** Visits every marked slot in the order first marked, and empties the set; returns how many were visited. */
-  drain(visit: (slot: number, latest: T, at: number) => void): number {
+  /**
+   * Visits the marked slots in the order first marked, unmarking each, and returns how many were visited. Without
+   * `more` every slot is visited and the set is left empty; with it the visits stop once `more()` answers false (after
+   * one at least) and the slots not visited stay marked, first in the order, for the next drain.
+   */
+  drain(visit: (slot: number, latest: T, at: number) => void, more?: () => boolean): number {
     const n = this.n;
     let visited = 0;
-    for (let p = 0; p < n; p++) {
+    let p = 0;
+    for (; p < n; p++) {
+      if (more !== undefined && visited > 0 && !more()) break;
       const slot = this.list[p];
       if (slot === -1) continue;
       this.position[slot] = 0;
@@ -61,17 +71,20 @@ export class DirtySet<T> {
       visit(slot, value, this.at[p]);
       visited++;
     }
-    // A slot marked during the visits (it should not happen) is kept for the next drain, moved to the front.
-    const more = this.n - n;
-    for (let q = 0; q < more; q++) {
-      const slot = this.list[n + q];
+    // What is left (slots not visited, or marked during the visits) moves to the front, in its order; deleted ones go.
+    let q = 0;
+    for (; p < this.n; p++) {
+      const slot = this.list[p];
+      const value = this.latest[p];
+      this.latest[p] = undefined;
+      if (slot === -1) continue;
       this.list[q] = slot;
-      this.latest[q] = this.latest[n + q];
-      this.latest[n + q] = undefined;
-      this.at[q] = this.at[n + q];
-      if (slot !== -1) this.position[slot] = q + 1;
+      this.latest[q] = value;
+      this.at[q] = this.at[p];
+      this.position[slot] = ++q;
     }
-    this.n = more;
+    this.n = q;
+    this.holes = 0;
     return visited;
   }
 
@@ -82,6 +95,7 @@ export class DirtySet<T> {
       this.latest[p] = undefined;
     }
     this.n = 0;
+    this.holes = 0;
   }
 }
 

@@ -50,6 +50,27 @@ describe('snapshot codec', () => {
     expect(Buffer.compare(Buffer.from(r.array('counts', Uint16Array)!.buffer), Buffer.from(counts.buffer))).toBe(0);
   });
 
+  it('packs a blob whose deflated output spans many pieces and several turns of the loop, and reads it back whole', async () => {
+    // Bytes that do not deflate: ~10 MiB out, in 1 MiB pieces joined 4 MiB per turn.
+    const noise = new Uint32Array(10 << 18);
+    let x = 2463534242;
+    for (let i = 0; i < noise.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      noise[i] = x >>> 0;
+    }
+    const w = new SnapshotWriter();
+    w.json.meta = { big: true };
+    w.array('noise', noise);
+    const blob = w.finish();
+    const packed = await packSnapshot(blob);
+    expect(packed.byteLength).toBeGreaterThan(10 << 20);
+    const r = new SnapshotReader(packed);
+    expect(r.json.meta).toEqual({ big: true });
+    expect(Buffer.compare(Buffer.from(r.array('noise', Uint32Array)!.buffer), Buffer.from(noise.buffer))).toBe(0);
+  });
+
   it('copies the arrays when the blob is finished, not after', () => {
     const w = new SnapshotWriter();
     const live = Int32Array.of(1, 2);

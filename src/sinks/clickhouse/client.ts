@@ -1,6 +1,7 @@
 // The small ClickHouse interface the rest of Vigil uses, over @clickhouse/client, tuned to work the
 // same on ClickHouse 18.16 (Debian's package) and current servers (24.x+ in docker-compose).
 import { Readable } from 'node:stream';
+import { paced } from '../../shared/slices.js';
 import { createClient, ClickHouseLogLevel, type ClickHouseClient as OfficialClient } from '@clickhouse/client';
 import type { VigilConfig } from '../../config/schema.js';
 import { VigilError, errorMessage } from '../../shared/errors.js';
@@ -190,7 +191,7 @@ class OfficialClickHouseClient implements ClickHouseClient {
     const binary = rowBinaryTable(target);
     try {
       if (binary) {
-        const result = await this.ch.exec({ query: `INSERT INTO ${target} (${binary.columns.join(', ')}) FORMAT RowBinary`, values: Readable.from(binary.chunks(rows), { objectMode: false }) });
+        const result = await this.ch.exec({ query: `INSERT INTO ${target} (${binary.columns.join(', ')}) FORMAT RowBinary`, values: Readable.from(paced(binary.chunks(rows)), { objectMode: false }) });
         // The answer to an INSERT is empty; reading it to the end hands the socket back to the pool.
         for await (const _ of result.stream) void _;
       } else {
