@@ -9,7 +9,7 @@ import type { SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { inSlices } from '../shared/slices.js';
-import { BlobBuffer, packSnapshot } from '../shared/snapshotCodec.js';
+import { BlobBuffer, packSnapshot, snapshotBytes } from '../shared/snapshotCodec.js';
 import { JetStreamSource, replay, streamBounds, type ConsumerTarget, type SourceDeps } from '../sources/jetstream.js';
 import type { InboundMessage } from '../contract/pipeline.js';
 import type { Pipeline } from '../pipeline.js';
@@ -37,6 +37,9 @@ export interface PartitionConsumerDeps {
   models?: { current(): PurchaseModelSet; version(name: string): Promise<PurchaseModelSet | null> };
 }
 
+/** How much larger than the last one the next checkpoint's blob may be before its buffer must grow in the checkpoint. */
+const GROWTH_AHEAD = 1.1;
+
 export class PartitionConsumer implements Slice<JsMsg> {
   readonly partition: number | null;
   readonly pipeline: Pipeline;
@@ -53,6 +56,8 @@ export class PartitionConsumer implements Slice<JsMsg> {
   private readonly sourceDeps: SourceDeps;
   /** Where each checkpoint blob is written: the same memory every time (see BlobBuffer). */
   private readonly blobBuffer = new BlobBuffer();
+  /** The size of the last blob written or restored: the next is expected within GROWTH_AHEAD of it. */
+  private lastBlobBytes = 0;
 
   constructor(private readonly d: PartitionConsumerDeps) {
     this.partition = d.partition;
@@ -93,6 +98,7 @@ export class PartitionConsumer implements Slice<JsMsg> {
     const saved = await this.d.checkpoints.load();
     if (saved) {
       this.coveredSeq = this.pipeline.restore(saved);
+      this.lastBlobBytes = snapshotBytes(saved);
       log.info({ seq: this.coveredSeq, bytes: saved.byteLength, customers: this.pipeline.windows.size, model: this.pipeline.checkpointModel, nextModel: this.pipeline.replayModel }, 'checkpoint restored');
       await this.replayWithCheckpointModel();
     }
@@ -159,11 +165,13 @@ export class PartitionConsumer implements Slice<JsMsg> {
 
   /**
    * The snapshot rows owed, paid in slices (shared/slices.ts) with a turn of the event loop between them (events,
-   * budget checks and the wall run there); what becomes owed meanwhile is paid by the checkpoint itself.
+   * budget checks and the wall run there); what becomes owed meanwhile is paid by the checkpoint itself. Then the
+   * blob's buffer, grown and paged in ahead when the state has grown near its size.
    */
   async prepare(): Promise<void> {
     let from = 0;
     await inSlices((more) => (from = this.pipeline.payOwedSnapshotsFrom(from, more)) === -1);
+    await this.blobBuffer.reserve(Math.ceil(this.lastBlobBytes * GROWTH_AHEAD));
   }
 
   /**
@@ -173,6 +181,7 @@ export class PartitionConsumer implements Slice<JsMsg> {
   snapshot(): { seq: number; blob: Uint8Array; release: () => void } {
     const seq = this.coveredSeq;
     const blob = this.pipeline.checkpoint(seq, this.blobBuffer);
+    this.lastBlobBytes = blob.byteLength;
     return { seq, blob, release: () => this.blobBuffer.release(blob) };
   }
 }

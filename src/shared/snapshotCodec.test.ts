@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BlobBuffer, packSnapshot, SnapshotReader, SnapshotWriter } from './snapshotCodec.js';
+import { BlobBuffer, packSnapshot, snapshotBytes, SnapshotReader, SnapshotWriter } from './snapshotCodec.js';
 
 describe('snapshot codec', () => {
   it('round-trips JSON and typed arrays of every width', () => {
@@ -127,5 +127,50 @@ describe('snapshot codec', () => {
     expect(buffer.take(64).buffer).not.toBe(first.buffer);
     buffer.release(first);
     expect(buffer.take(64).buffer).toBe(first.buffer);
+  });
+
+  it('reserves ahead: grows a free buffer too small for the size, so the next take of that size is its memory, and leaves a large enough or taken one alone', async () => {
+    const buffer = new BlobBuffer();
+    await buffer.reserve(10 << 20);
+    expect(buffer.capacity).toBeGreaterThanOrEqual(10 << 20);
+    const blob = buffer.take(10 << 20);
+    const kept = blob.buffer;
+    buffer.release(blob);
+    // Large enough already: the same memory (compared as booleans: a failed toBe would print megabytes).
+    await buffer.reserve(1 << 20);
+    const small = buffer.take(1 << 20);
+    expect(small.buffer === kept).toBe(true);
+    // Taken (a checkpoint under way): nothing changes, and a take while it is out is fresh memory as before.
+    await buffer.reserve(20 << 20);
+    expect(buffer.capacity).toBe(kept.byteLength);
+    expect(buffer.take(8).buffer === kept).toBe(false);
+    buffer.release(small);
+    // Free again: now it grows.
+    await buffer.reserve(20 << 20);
+    expect(buffer.capacity).toBeGreaterThanOrEqual(20 << 20);
+    expect(buffer.take(20 << 20).buffer === kept).toBe(false);
+  });
+
+  it('pages a reserved buffer in over turns of the event loop, and reads the plain size of a stored blob', async () => {
+    const buffer = new BlobBuffer();
+    let turns = 0;
+    let on = true;
+    const tick = () => {
+      if (!on) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    await buffer.reserve(40 << 20);
+    on = false;
+    // 50 MiB paged in 4 MiB per turn.
+    expect(turns).toBeGreaterThanOrEqual(12);
+    const w = new SnapshotWriter();
+    w.array('zeros', new Uint8Array(100_000));
+    const plain = w.finish();
+    expect(snapshotBytes(plain)).toBe(plain.byteLength);
+    const packed = await packSnapshot(plain);
+    expect(packed.byteLength).toBeLessThan(plain.byteLength / 10);
+    expect(snapshotBytes(packed)).toBe(plain.byteLength);
   });
 });

@@ -120,6 +120,33 @@ export class BlobBuffer {
   get capacity(): number {
     return this.buffer?.byteLength ?? 0;
   }
+
+  /**
+   * Ahead of a checkpoint, while the loop is free: when the kept buffer is free and smaller than `size`, a new one
+   * (a quarter larger than `size`, as take() grows it), its pages written PAGE_IN_BYTES per turn of the event loop so
+   * the kernel faults them in there, not in the checkpoint's synchronous copy: a growth there cost ~870 ms once at
+   * 1,000,000 customers. The old buffer is kept until the new one is ready.
+   */
+  async reserve(size: number): Promise<void> {
+    if (this.out || this.capacity >= size) return;
+    const next = new Uint8Array(Math.ceil(size * 1.25));
+    for (let at = 0; at < next.byteLength; at += PAGE_IN_BYTES) {
+      next.fill(0, at, Math.min(next.byteLength, at + PAGE_IN_BYTES));
+      await nextTurn();
+    }
+    // A take while it was being paged in has the old buffer out: the new one waits for the next reserve.
+    if (!this.out) this.buffer = next;
+  }
+}
+
+/** How much of a new BlobBuffer is paged in per turn of the event loop (~1-3 ms of page faults). */
+const PAGE_IN_BYTES = 4 << 20;
+
+/** The size of the plain blob a stored checkpoint holds (a packed one's header says it), to size the next one's buffer. */
+export function snapshotBytes(stored: Uint8Array): number {
+  if (stored.byteLength < 8) return stored.byteLength;
+  const view = new DataView(stored.buffer, stored.byteOffset, stored.byteLength);
+  return view.getUint32(0) === PACKED_MAGIC ? view.getUint32(4) : stored.byteLength;
 }
 
 export class SnapshotReader {
