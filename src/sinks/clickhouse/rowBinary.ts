@@ -138,7 +138,8 @@ export interface RowBinaryTable {
   /**
    * The same bytes in pieces of `rowsPerChunk` rows, each encoded only when the insert's body stream asks for it
    * (RowBinary has no header: the pieces join into the whole). A batch of 10,000 rows encoded at once held the event
-   * loop tens of milliseconds at every commit; a piece of ~1,000 is a few, with the socket's turns between them.
+   * loop tens of milliseconds at every commit; a piece of ~1,000 is a few. The client paces the pieces (paced(),
+   * shared/slices.ts): a stream pulls a plain iterator whole in one stretch while the socket takes every write.
    */
   chunks(rows: readonly object[], rowsPerChunk?: number): Generator<Buffer>;
 }
