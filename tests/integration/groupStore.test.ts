@@ -139,4 +139,41 @@ describe('RedisGroupStore', () => {
       await cleanUp();
     }
   });
+
+  it('writes a storm group ahead in slices of the event loop, and what changed between the slices as it is at the write', async () => {
+    fresh();
+    // Slices of 0 ms: a turn every 64 alerts, whatever the machine's speed.
+    const store = new RedisGroupStore(redis, prefix, 0);
+    try {
+      const customers = Array.from({ length: 20_000 }, (_, i) => `c${i}`);
+      const g = group('storm', customers);
+      store.set(g.key, g);
+      // Between two slices of the JSON written ahead: one alert replaced, one gone, one new; the group marked again.
+      let turns = 0;
+      let on = true;
+      const tick = () => {
+        if (!on) return;
+        if (++turns === 2) {
+          g.alerts['fp-c0'] = view('c0', 42);
+          delete g.alerts['fp-c1'];
+          g.alerts['fp-new'] = view('new');
+          store.set(g.key, g);
+        }
+        setImmediate(tick);
+      };
+      setImmediate(tick);
+      await store.persist();
+      on = false;
+      expect(store.error).toBeNull();
+      // 20,000 alerts, 64 a slice: the loop turned while their JSON was written.
+      expect(turns).toBeGreaterThanOrEqual(300);
+      const loaded = new RedisGroupStore(redis, prefix);
+      await loaded.load();
+      expect(plain(loaded.get('storm'))).toEqual(plain(g));
+      expect(JSON.parse((await redis.hget(store.alertsKey('storm'), 'fp-c0'))!).value).toBe(42);
+      expect(await redis.hexists(store.alertsKey('storm'), 'fp-c1')).toBe(0);
+    } finally {
+      await cleanUp();
+    }
+  });
 });
