@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertView } from '../contract/frames.js';
-import { GroupPacer, groupKeyOf, type Notification } from './grouping.js';
+import { GroupPacer, groupDigest, groupKeyOf, type Notification } from './grouping.js';
 import { Notifier } from './notifier.js';
 import { compileMatchers, matches, silences, validateSilence, type CompiledMatcher, type Matcher } from './silences.js';
 import { slackBody } from './webhook.js';
@@ -57,6 +57,33 @@ describe('grouping and pacing', () => {
     const [note] = p.due(330_000);
     expect([note.firing, note.resolved]).toEqual([0, 1]);
     expect(p.groups.size).toBe(0);
+  });
+
+  it('keeps each group\'s digest equal to the one worked out in full, through adds, sends, resolves and outside changes (seeded walk)', () => {
+    let seed = 99;
+    const rand = (k: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % k;
+    };
+    const p = new GroupPacer(policy);
+    const states = ['pending', 'firing', 'resolved'] as const;
+    let now = 0;
+    for (let step = 0; step < 5_000; step++) {
+      now += rand(20_000);
+      const op = rand(20);
+      if (op < 15) p.add(alert({ customer: `c${rand(60)}`, campaign: `k${rand(3)}`, state: states[rand(3)] }), now);
+      else if (op < 19) p.due(now);
+      else {
+        // An erasure's way: an alert taken out by hand, then contentChanged.
+        const g = [...p.groups.values()][rand(Math.max(1, p.groups.size))];
+        const fp = g ? Object.keys(g.alerts)[0] : undefined;
+        if (g && fp) {
+          delete g.alerts[fp];
+          p.contentChanged(g);
+        }
+      }
+      for (const g of p.groups.values()) expect(p.digestOf(g)).toBe(groupDigest(g));
+    }
   });
 
   it('sees a group changed by a forgotten alert: an unchanged group is not resent, a changed one is', () => {
