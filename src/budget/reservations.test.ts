@@ -41,6 +41,24 @@ describe('Reservations caps', () => {
     expect(r.count('u4', 'email', NOW + TTL + 2)).toBe(1);
   });
 
+  it('sweeps a key at a time: what is reserved or released between the steps is swept or left as the maps go', () => {
+    const r = new Reservations(TTL, { maxTotal: 100, maxUnknown: 100, maxPerKey: 10 });
+    for (let i = 0; i < 6; i++) r.reserve(`k${i}`, 'email', NOW, true);
+    r.reserve('u0', 'sms', NOW, false);
+    const steps = r.sweepSteps(NOW + TTL);
+    steps.next();
+    steps.next();
+    // Between two steps: a fresh reservation (not expired at the sweep's time), and one forgotten before its turn.
+    r.reserve('late', 'push', NOW + TTL, true);
+    r.forget('k4');
+    let done = steps.next();
+    while (!done.done) done = steps.next();
+    // Six expired email reservations and the unknown one, less k4's forgotten by hand.
+    expect(done.value).toBe(6);
+    expect([r.size, r.unknownSize]).toEqual([1, 0]);
+    expect(r.count('late', 'push', NOW + TTL)).toBe(1);
+  });
+
   it('holds at most maxPerKey for one customer and channel: more would change no decision', () => {
     const r = new Reservations(TTL, { maxTotal: 100, maxUnknown: 100, maxPerKey: 3 });
     for (let i = 0; i < 3; i++) expect(r.reserve('k', 'email', NOW)).toBe('reserved');

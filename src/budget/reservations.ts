@@ -124,9 +124,25 @@ export class Reservations {
 
   /** Releases every expired reservation; returns how many. */
   sweep(now: number): number {
+    const steps = this.sweepSteps(now);
+    for (let r = steps.next(); ; r = steps.next()) if (r.done) return r.value;
+  }
+
+  /**
+   * The sweep a key at a time, for a caller that spreads it over turns of the event loop: keys reserved or released
+   * between the steps are swept or skipped as the maps' iterators go (a key released is never visited after). Returns
+   * how many reservations it released.
+   */
+  *sweepSteps(now: number): Generator<void, number> {
     let released = 0;
-    for (const [key, list] of this.held) released += this.expire(key, list, false, now);
-    for (const [key, list] of this.heldUnknown) released += this.expire(key, list, true, now);
+    for (const [key, list] of this.held) {
+      released += this.expire(key, list, false, now);
+      yield;
+    }
+    for (const [key, list] of this.heldUnknown) {
+      released += this.expire(key, list, true, now);
+      yield;
+    }
     return released;
   }
 

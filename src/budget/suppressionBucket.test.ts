@@ -35,7 +35,10 @@ function fakeBudget(held: Suppression[]) {
     suppressions: () => held[Symbol.iterator](),
     recheck: () => undefined,
     isSuppressed: () => true,
-    sweep: () => (calls.sweeps++, { reservations: 0, suppressions: 0 }),
+    sweepSteps: function* () {
+      calls.sweeps++;
+      return { reservations: 0, suppressions: 0 };
+    },
   } as unknown as ContactBudget;
   return { budget, calls, emit: (c: SuppressionChange) => listener(c) };
 }
