@@ -8,6 +8,7 @@ import type { Logger } from '../shared/logger.js';
 import type { ContactBudget } from './contactBudget.js';
 import type { BudgetRequest } from './decision.js';
 import { answerBatch, answerCheck, parseBatch, parseBody, parseCheck, type BatchRequest, type IdMapper, type Parsed } from './requests.js';
+import { utf8 } from '../shared/wtf8.js';
 
 export const PRESSURE_SERVICE = 'vigil-pressure';
 
@@ -79,8 +80,7 @@ export async function startPressureService(nc: NatsConnection, cfg: BudgetConfig
   return srv;
 }
 
-const encoder = new TextEncoder();
-const enc = (s: string) => encoder.encode(s);
+const enc = utf8;
 
 /** An error answer (the micro framework's headers, and a JSON body with a stable code); never throws. */
 function fail(msg: ServiceMsg, status: number, code: string, message: string): void {

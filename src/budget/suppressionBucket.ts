@@ -10,6 +10,7 @@ import { kvDeleteHeaders, PipelinedPublisher } from '../shared/pipelinedPublishe
 import { inSlices, sliceBudget } from '../shared/slices.js';
 import type { ContactBudget, Suppression, SuppressionChange } from './contactBudget.js';
 import type { BudgetScope } from './allowance.js';
+import { utf8 } from '../shared/wtf8.js';
 
 const SAFE = /^[A-Za-z0-9_=-]+$/;
 const SCOPES = new Set<string>(['email', 'push', 'sms', 'all']);
@@ -56,7 +57,6 @@ export async function openSuppressionBucket(
   // Written as kv.put and kv.delete would (the bucket is Vigil's own: no mirror, no domain), without a request each.
   const publisher = new PipelinedPublisher(nc, 5_000, clock);
   const subject = (key: string) => `$KV.${cfg.bucket}.${key}`;
-  const text = new TextEncoder();
   const deleted = new Uint8Array(0);
   const pending = new Map<string, Suppression | null>();
   let writing: Promise<void> = Promise.resolve();
@@ -72,7 +72,7 @@ export async function openSuppressionBucket(
     for (let i = 0; i < batch.length; i += 256) {
       await Promise.all(
         batch.slice(i, i + 256).map(([key, s]) =>
-          (s ? publisher.publish(subject(key), text.encode(JSON.stringify(suppressionValue(s)))) : publisher.publish(subject(key), deleted, kvDeleteHeaders())).catch((err: unknown) => {
+          (s ? publisher.publish(subject(key), utf8(JSON.stringify(suppressionValue(s)))) : publisher.publish(subject(key), deleted, kvDeleteHeaders())).catch((err: unknown) => {
             if (!pending.has(key)) pending.set(key, s);
             if (failed++ === 0) firstError = errorMessage(err);
           }),

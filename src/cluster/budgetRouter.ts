@@ -11,6 +11,7 @@ import { answerBatch, answerCheck, customerPressure, parseBatch, parseBody, pars
 import { errorMessage, VigilError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { customerToken, partitionOf } from './partitioning.js';
+import { utf8 } from '../shared/wtf8.js';
 
 export interface BudgetRouterOptions {
   nc: NatsConnection;
@@ -39,7 +40,6 @@ interface BatchAnswer {
   reasons: string[];
 }
 
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** A forwarded operation, validated by the same rules as a sender's request (ids, channel, priority). */
@@ -143,7 +143,7 @@ export class BudgetRouter {
     try {
       // Checked as the service checks a sender's request: anyone who can publish here is answered the same way.
       const op = parseOp(msg.data);
-      msg.respond(enc.encode(JSON.stringify(op.ok ? await this.answer(budget, op.value) : { error: { code: 'BAD_REQUEST', message: op.reason } })));
+      msg.respond(utf8(JSON.stringify(op.ok ? await this.answer(budget, op.value) : { error: { code: 'BAD_REQUEST', message: op.reason } })));
       if (op.ok) this.counters.served++;
     } catch (e) {
       this.o.log.warn({ partition: p, err: errorMessage(e) }, 'a forwarded budget check failed');
@@ -161,7 +161,7 @@ export class BudgetRouter {
     if (budget) return this.answer(budget, op);
     this.counters.forwarded++;
     try {
-      const reply = await this.o.nc.request(this.subject(p), enc.encode(JSON.stringify(op)), { timeout: this.o.timeoutMs ?? 2_000 });
+      const reply = await this.o.nc.request(this.subject(p), utf8(JSON.stringify(op)), { timeout: this.o.timeoutMs ?? 2_000 });
       const answer = JSON.parse(dec.decode(reply.data)) as Record<string, unknown>;
       if (answer.error) throw new Error('the holder refused the forwarded request');
       return answer;

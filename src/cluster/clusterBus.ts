@@ -3,8 +3,8 @@
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { utf8 } from '../shared/wtf8.js';
 
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** A processor id as one subject token: host names carry dots. */
@@ -13,7 +13,7 @@ export function subjectToken(processorId: string): string {
 }
 
 export function encodeJson(body: unknown): Uint8Array {
-  return enc.encode(JSON.stringify(body));
+  return utf8(JSON.stringify(body));
 }
 
 /** The parsed JSON of a message, or null when it is not JSON. */

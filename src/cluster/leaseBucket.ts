@@ -10,6 +10,7 @@ import { StorageType, nanos, type KV, type NatsConnection } from 'nats';
 import type { Cancel, SchedulingClock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { isNoMessageFound, isWrongLastSequence } from '../shared/natsErrors.js';
+import { utf8 } from '../shared/wtf8.js';
 
 /**
  * starting: claimed, onAssign running · owned: running · releasing: graceful revoke running, still renewed ·
@@ -49,7 +50,6 @@ export interface LeaseBucketOptions {
   log: Logger;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function parseValue(data: Uint8Array): LeaseValue | null {
@@ -164,6 +164,6 @@ export class LeaseBucket {
 
   private value(): Uint8Array {
     const v: LeaseValue = { owner: this.o.processorId, instance: this.o.instance, at: new Date(this.o.clock.now()).toISOString() };
-    return encoder.encode(JSON.stringify(v));
+    return utf8(JSON.stringify(v));
   }
 }

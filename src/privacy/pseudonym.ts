@@ -2,6 +2,7 @@
 // downstream (windows, Redis, ClickHouse, NATS) ever holds the original id.
 import { createHmac } from 'node:crypto';
 import { readCustomerId, scanCustomerIds } from './payloadId.js';
+import { utf8 } from '../shared/wtf8.js';
 
 /** Hex characters kept of the HMAC: 128 bits, far beyond any customer base colliding, and half the storage of 64. */
 export const PSEUDONYM_HEX_CHARS = 32;
@@ -62,7 +63,6 @@ export class Pseudonymizer {
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
-const encoder = new TextEncoder();
 
 /** A dead letter as stored: its payload (pseudonymized, or withheld) and the customer it names ('' when none). */
 export interface DeadLetterPayload {
@@ -72,7 +72,7 @@ export interface DeadLetterPayload {
 
 /** What stands in for a payload whose customer id could not be located: why, and how large it was. */
 export function withheldMarker(bytes: number): Uint8Array {
-  return encoder.encode(`[payload withheld: privacy.pseudonymize is on and the customer id could not be located in it to replace; ${bytes} bytes]`);
+  return utf8(`[payload withheld: privacy.pseudonymize is on and the customer id could not be located in it to replace; ${bytes} bytes]`);
 }
 
 /**
@@ -100,7 +100,7 @@ export function deadLetterPayload(payload: Uint8Array, pseudonym: ((id: string) 
     const original = typeof v === 'string' ? v : JSON.stringify(v);
     const p = pseudonym(original);
     o.customerId = p;
-    return { payload: encoder.encode(JSON.stringify(o)), customerId: typeof v === 'string' || typeof v === 'number' ? p : '' };
+    return { payload: utf8(JSON.stringify(o)), customerId: typeof v === 'string' || typeof v === 'number' ? p : '' };
   }
   const found = scanCustomerIds(text);
   if (found.length === 0) return { payload: withheldMarker(payload.byteLength), customerId: '' };
@@ -110,7 +110,7 @@ export function deadLetterPayload(payload: Uint8Array, pseudonym: ((id: string) 
   // Broken text may name the customer again past where the scanner stopped, in any spelling it could not read.
   const stillThere = found.some((f) => f.value !== '' && (out.includes(f.value) || out.includes(JSON.stringify(f.value).slice(1, -1))));
   if (stillThere) return { payload: withheldMarker(payload.byteLength), customerId };
-  return { payload: encoder.encode(out), customerId };
+  return { payload: utf8(out), customerId };
 }
 
 /** The payload part of deadLetterPayload under pseudonymization (the cluster leader's sweep of unpartitioned subjects). */

@@ -108,3 +108,12 @@ export function utf16Length(b: Uint8Array, start: number, end: number): number {
   }
   return lone ? -n - 1 : n;
 }
+
+/**
+ * A message's UTF-8 bytes (a lone surrogate as U+FFFD, as TextEncoder writes it), for what is published per alert,
+ * check or key: Buffer.from takes a small string's bytes from Node's shared pool, where TextEncoder.encode allocates
+ * an ArrayBuffer of its own each time, 3-6x slower and counted as external memory that hastens the collector.
+ */
+export function utf8(s: string): Uint8Array {
+  return Buffer.from(s, 'utf8');
+}

@@ -5,8 +5,8 @@ import type { AlertView } from '../contract/frames.js';
 import type { RejectedRecord } from '../contract/outputs.js';
 import type { Notification } from '../alerts/grouping.js';
 import { MAX_DEAD_LETTER_PAYLOAD } from './clickhouseOutputs.js';
+import { utf8 } from '../shared/wtf8.js';
 
-const enc = new TextEncoder();
 
 export class NatsOutputs {
   deadLetters = 0;
@@ -38,7 +38,7 @@ export class NatsOutputs {
       payloadBase64: Buffer.from(r.payload.subarray(0, MAX_DEAD_LETTER_PAYLOAD)).toString('base64'),
       truncated: r.payload.byteLength > MAX_DEAD_LETTER_PAYLOAD,
     };
-    this.publish(this.deadLetterSubject, enc.encode(JSON.stringify(body)));
+    this.publish(this.deadLetterSubject, utf8(JSON.stringify(body)));
     this.deadLetters++;
   }
 
@@ -46,12 +46,12 @@ export class NatsOutputs {
   notificationDeadLetter(subject: string, n: Notification, reason: string): void {
     this.notificationDeadLetters++;
     if (this.nc.isClosed()) return;
-    this.publish(subject, enc.encode(JSON.stringify({ reason, notification: n })));
+    this.publish(subject, utf8(JSON.stringify({ reason, notification: n })));
   }
 
   alert(a: AlertView): void {
     if (this.nc.isClosed()) return;
-    this.publish(`${this.alertSubjectPrefix}.${a.severity}`, enc.encode(JSON.stringify(a)));
+    this.publish(`${this.alertSubjectPrefix}.${a.severity}`, utf8(JSON.stringify(a)));
     this.alerts++;
   }
 
