@@ -4,15 +4,17 @@
 // Written and read here in the object store's own format (chunks on $O.<bucket>.C.<nuid>, then the object's info on
 // $O.<bucket>.M.<name>), so `nats object get` and nats.js read them, but not through nats.js's put and get: those
 // hash every byte with a JavaScript SHA-256 on the processor's thread (seconds for a large state, most of the
-// processor's time at a million customers) and publish every chunk at once. Here the digest is WebCrypto's, off the
-// thread, and a few chunks are in flight at a time.
+// processor's time at a million customers) and publish every chunk at once. Here the digest comes with the blob
+// (the processor's packing hashes the deflated pieces as they come, shared/snapshotCodec.ts) or is WebCrypto's, and a
+// few chunks are in flight at a time.
 import { webcrypto } from 'node:crypto';
 import { JsHeaders, StorageType, headers, nuid, type NatsConnection, type ObjectInfo, type ObjectStore } from 'nats';
 
 export interface CheckpointStore {
   /** The latest checkpoint, or null when there is none. */
   load(): Promise<Uint8Array | null>;
-  save(blob: Uint8Array): Promise<void>;
+  /** `sha256`: the blob's digest when the caller has it already (packSnapshotDigested); else it is worked out here. */
+  save(blob: Uint8Array, sha256?: Uint8Array): Promise<void>;
   delete(): Promise<void>;
 }
 
@@ -27,8 +29,11 @@ function base64UrlPadded(bytes: Uint8Array): string {
   return s + '='.repeat((4 - (s.length % 4)) % 4);
 }
 
-async function sha256(blob: Uint8Array): Promise<string> {
-  return `SHA-256=${base64UrlPadded(new Uint8Array(await webcrypto.subtle.digest('SHA-256', blob)))}`;
+/** The object store's form of a digest. */
+const digestText = (sha256: Uint8Array): string => `SHA-256=${base64UrlPadded(sha256)}`;
+
+async function sha256Of(blob: Uint8Array): Promise<string> {
+  return digestText(new Uint8Array(await webcrypto.subtle.digest('SHA-256', blob)));
 }
 
 export async function natsCheckpointStore(nc: NatsConnection, bucket: string, name: string, replicas = 1): Promise<CheckpointStore> {
@@ -39,11 +44,11 @@ export async function natsCheckpointStore(nc: NatsConnection, bucket: string, na
   const metaSubject = `$O.${bucket}.M.${base64UrlPadded(new TextEncoder().encode(name))}`;
   const chunkSubject = (id: string) => `$O.${bucket}.C.${id}`;
 
-  const save = async (blob: Uint8Array): Promise<void> => {
+  const save = async (blob: Uint8Array, sha256?: Uint8Array): Promise<void> => {
     const old: ObjectInfo | null = await os.info(name);
     const id = nuid.next();
     const chunkSize = Math.min(CHUNK_BYTES, nc.info?.max_payload ?? CHUNK_BYTES);
-    const digest = sha256(blob);
+    const digest = sha256 ? Promise.resolve(digestText(sha256)) : sha256Of(blob);
     let chunks = 0;
     try {
       const inFlight = new Set<Promise<unknown>>();
@@ -83,7 +88,7 @@ export async function natsCheckpointStore(nc: NatsConnection, bucket: string, na
       messages.stop();
       if (at !== info.size) throw new Error(`checkpoint ${name}: read ${at} of ${info.size} bytes`);
     }
-    if ((await sha256(out)) !== info.digest) throw new Error(`checkpoint ${name}: digest does not match, the object is corrupt`);
+    if ((await sha256Of(out)) !== info.digest) throw new Error(`checkpoint ${name}: digest does not match, the object is corrupt`);
     return out;
   };
 

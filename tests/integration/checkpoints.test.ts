@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { StorageType } from 'nats';
 import { afterAll, describe, expect, it } from 'vitest';
 import { natsCheckpointStore } from '../../src/state/checkpointStore.js';
+import { packSnapshotDigested, unpackSnapshot } from '../../src/shared/snapshotCodec.js';
 import { natsConnection } from '../helpers/processor.js';
 
 const nc = await natsConnection();
@@ -39,6 +40,18 @@ describe('checkpoint store', () => {
     const theirs = blobOf(700_000, 4);
     await os.putBlob({ name: 'proc-b', options: { max_chunk_size: 128 * 1024 } }, theirs);
     expect(Buffer.compare(Buffer.from((await store.load())!), Buffer.from(theirs))).toBe(0);
+  });
+
+  it('stores a packed checkpoint with the digest its packing hashed, which nats.js and its own load verify', async () => {
+    const store = await natsCheckpointStore(nc, bucket, 'proc-e');
+    const plain = blobOf(3_000_000, 7);
+    const packed = await packSnapshotDigested(plain);
+    expect(Buffer.from(packed.sha256).toString('hex')).toBe(createHash('sha256').update(packed.bytes).digest('hex'));
+    await store.save(packed.bytes, packed.sha256);
+    const loaded = (await store.load())!;
+    expect(Buffer.compare(Buffer.from(unpackSnapshot(loaded)), Buffer.from(plain))).toBe(0);
+    const os = await nc.jetstream().views.os(bucket, { storage: StorageType.File });
+    expect(Buffer.compare(Buffer.from((await os.getBlob('proc-e'))!), Buffer.from(packed.bytes))).toBe(0);
   });
 
   it('refuses a checkpoint whose bytes do not match its digest', async () => {
