@@ -1,20 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inSlices, nextTurn, paced } from './slices.js';
-
-/** Counts turns of the event loop while `work` runs: a setImmediate that re-arms itself. */
-async function turnsDuring(work: () => Promise<void>): Promise<number> {
-  let turns = 0;
-  let on = true;
-  const tick = () => {
-    if (!on) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  await work();
-  on = false;
-  return turns;
-}
+import { turnsDuring } from './slices.testing.js';
 
 describe('slices', () => {
   it('runs a step per turn of the loop until it reports done, other work running between the slices', async () => {

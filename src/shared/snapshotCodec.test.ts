@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BlobBuffer, packSnapshot, snapshotBytes, SnapshotReader, SnapshotWriter } from './snapshotCodec.js';
+import { turnsDuring } from './slices.testing.js';
 
 describe('snapshot codec', () => {
   it('round-trips JSON and typed arrays of every width', () => {
@@ -153,16 +154,7 @@ describe('snapshot codec', () => {
 
   it('pages a reserved buffer in over turns of the event loop, and reads the plain size of a stored blob', async () => {
     const buffer = new BlobBuffer();
-    let turns = 0;
-    let on = true;
-    const tick = () => {
-      if (!on) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
-    await buffer.reserve(40 << 20);
-    on = false;
+    const turns = await turnsDuring(() => buffer.reserve(40 << 20));
     // 50 MiB paged in 4 MiB per turn.
     expect(turns).toBeGreaterThanOrEqual(12);
     const w = new SnapshotWriter();

@@ -9,6 +9,7 @@ import type { AlertView } from '../../src/contract/frames.js';
 import type { GroupState } from '../../src/alerts/grouping.js';
 import { RedisGroupStore } from '../../src/alerts/groupStore.js';
 import { REDIS_URL } from '../helpers/processor.js';
+import { turnsDuring } from '../../src/shared/slices.testing.js';
 
 function view(customer: string, value = 3): AlertView {
   return {
@@ -149,21 +150,16 @@ describe('RedisGroupStore', () => {
       const g = group('storm', customers);
       store.set(g.key, g);
       // Between two slices of the JSON written ahead: one alert replaced, one gone, one new; the group marked again.
-      let turns = 0;
-      let on = true;
-      const tick = () => {
-        if (!on) return;
-        if (++turns === 2) {
+      const turns = await turnsDuring(
+        () => store.persist(),
+        (turn) => {
+          if (turn !== 2) return;
           g.alerts['fp-c0'] = view('c0', 42);
           delete g.alerts['fp-c1'];
           g.alerts['fp-new'] = view('new');
           store.set(g.key, g);
-        }
-        setImmediate(tick);
-      };
-      setImmediate(tick);
-      await store.persist();
-      on = false;
+        },
+      );
       expect(store.error).toBeNull();
       // 20,000 alerts, 64 a slice: the loop turned while their JSON was written.
       expect(turns).toBeGreaterThanOrEqual(300);

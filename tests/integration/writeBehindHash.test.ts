@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WriteBehindHash } from '../../src/alerts/writeBehindHash.js';
 import { REDIS_URL } from '../helpers/processor.js';
+import { turnsDuring } from '../../src/shared/slices.testing.js';
 
 interface Rec {
   v: number;
@@ -29,24 +30,19 @@ describe('WriteBehindHash, JSON written ahead in slices', () => {
   it('writes each key as it is when the MULTI is built: set, replaced in place and set, or deleted between the slices', async () => {
     const hash = new WriteBehindHash<Rec>(redis, key, json, EVERY_KEY);
     for (let i = 0; i < 400; i++) hash.set(`k${i}`, { v: i });
-    // The first keys' JSON is written in the first slice; then, between slices, they change.
-    let turns = 0;
-    let on = true;
-    const mutate = () => {
-      if (!on) return;
-      if (++turns === 2) {
+    // The first keys' JSON is written in the first slices; then, between two slices, they change.
+    const turns = await turnsDuring(
+      () => hash.persist(),
+      (turn) => {
+        if (turn !== 2) return;
         hash.set('k0', { v: -1 });
         const inPlace = hash.get('k1')!;
         inPlace.v = -2;
         hash.set('k1', inPlace);
         hash.delete('k2');
         hash.set('late', { v: 7 });
-      }
-      setImmediate(mutate);
-    };
-    setImmediate(mutate);
-    await hash.persist();
-    on = false;
+      },
+    );
     expect(hash.error).toBeNull();
     expect(turns).toBeGreaterThanOrEqual(399);
     const stored = await redis.hgetall(key);
