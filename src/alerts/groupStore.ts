@@ -95,39 +95,40 @@ export class RedisGroupStore extends WriteBehindMap<GroupState> {
     const keys = [...this.dirty];
     this.dirty.clear();
     const tx = this.redis.multi();
-    const nowWritten: [string, Map<string, AlertView> | null][] = [];
+    // What each group's alerts hash holds once the MULTI lands, as changes to what it held (no map of a storm's
+    // every alert built per commit): the views written and the fingerprints deleted, and the map they change.
+    const nowWritten: { key: string; before: Map<string, AlertView> | undefined; set: [string, AlertView][]; gone: string[] }[] = [];
     for (const key of keys) {
       const g = this.map.get(key);
       if (!g) {
+        // Gone: nothing of it is held from here (a group back before the write lands is written afresh).
         tx.hdel(this.hashKey, key).del(this.alertsKey(key));
-        nowWritten.push([key, null]);
+        this.written.delete(key);
         continue;
       }
       const before = this.written.get(key);
-      const after = new Map<string, AlertView>();
       const changed: string[] = [];
+      const set: [string, AlertView][] = [];
       for (const fp in g.alerts) {
         const view = g.alerts[fp];
-        after.set(fp, view);
+        if (before?.get(fp) === view) continue;
         // A view is never changed in place: its JSON written ahead is its JSON now.
-        if (before?.get(fp) !== view) changed.push(fp, json.get(view) ?? alertJsonOf(view));
+        changed.push(fp, json.get(view) ?? alertJsonOf(view));
+        set.push([fp, view]);
       }
       const gone: string[] = [];
-      if (before) for (const fp of before.keys()) if (!after.has(fp)) gone.push(fp);
+      if (before) for (const fp of before.keys()) if (!(fp in g.alerts)) gone.push(fp);
       const { alerts: _, ...head } = g;
       tx.hset(this.hashKey, key, JSON.stringify(head));
       // A group new here, or whose last write may or may not have landed: its alerts hash is written afresh.
       if (!before) tx.del(this.alertsKey(key));
       if (changed.length > 0) tx.hset(this.alertsKey(key), ...changed);
       if (gone.length > 0) tx.hdel(this.alertsKey(key), ...gone);
-      nowWritten.push([key, after]);
+      nowWritten.push({ key, before, set, gone });
     }
     try {
       await tx.exec();
-      for (const [key, views] of nowWritten) {
-        if (views) this.written.set(key, views);
-        else this.written.delete(key);
-      }
+      for (const w of nowWritten) this.landed(w.key, w.before, w.set, w.gone);
       this.lastError = null;
     } catch (err) {
       // What Redis holds of these groups is unknown now (the MULTI may have landed without its reply): they stay
@@ -138,5 +139,22 @@ export class RedisGroupStore extends WriteBehindMap<GroupState> {
       }
       this.lastError = `Redis write failed, ${this.dirty.size} groups waiting: ${errorMessage(err)}`;
     }
+  }
+
+  /**
+   * A write of a group landed: what its alerts hash holds is `before` with `set` written and `gone` deleted. When
+   * `written` moved meanwhile from the map this write was worked out against (another write failed or landed first),
+   * what Redis holds is not known from here: the group is written afresh next time.
+   */
+  private landed(key: string, before: Map<string, AlertView> | undefined, set: [string, AlertView][], gone: string[]): void {
+    if (this.written.get(key) !== before) {
+      this.written.delete(key);
+      this.dirty.add(key);
+      return;
+    }
+    const held = before ?? new Map<string, AlertView>();
+    for (const [fp, view] of set) held.set(fp, view);
+    for (const fp of gone) held.delete(fp);
+    this.written.set(key, held);
   }
 }

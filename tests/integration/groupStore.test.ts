@@ -172,4 +172,42 @@ describe('RedisGroupStore', () => {
       await cleanUp();
     }
   });
+
+  it('holds Redis to memory through a seeded run of changes, two writes at a time now and then, and groups that go and come back', async () => {
+    const store = fresh();
+    try {
+      let seed = 7;
+      const rand = (k: number) => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return seed % k;
+      };
+      const groups = new Map<string, GroupState>();
+      for (let round = 0; round < 60; round++) {
+        for (let k = 0; k < 8; k++) {
+          const key = `g${rand(4)}`;
+          const op = rand(10);
+          if (op === 0) {
+            groups.delete(key);
+            store.delete(key);
+            continue;
+          }
+          const g = groups.get(key) ?? group(key, []);
+          groups.set(key, g);
+          const c = `c${rand(30)}`;
+          if (op < 4) delete g.alerts[`fp-${c}`];
+          else g.alerts[`fp-${c}`] = view(c, rand(100));
+          store.set(key, g);
+        }
+        // Now and then a second write starts before the first has landed (the wall's beside the commit's).
+        if (rand(4) === 0) await Promise.all([store.persist(), store.persist()]);
+        else await store.persist();
+      }
+      await store.persist();
+      const loaded = new RedisGroupStore(redis, prefix);
+      expect(await loaded.load()).toBe(groups.size);
+      for (const [key, g] of groups) expect(plain(loaded.get(key))).toEqual(plain(g));
+    } finally {
+      await cleanUp();
+    }
+  });
 });
