@@ -7,7 +7,7 @@ import { every, sleep, systemClock, type SchedulingClock } from '../shared/clock
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { kvDeleteHeaders, PipelinedPublisher } from '../shared/pipelinedPublisher.js';
-import { inSlices, sliceBudget } from '../shared/slices.js';
+import { inSlices, nextTurn, sliceBudget } from '../shared/slices.js';
 import type { ContactBudget, Suppression, SuppressionChange } from './contactBudget.js';
 import type { BudgetScope } from './allowance.js';
 import { utf8 } from '../shared/wtf8.js';
@@ -118,7 +118,7 @@ export async function openSuppressionBucket(
         }
       };
       // Most sweeps end in their first slice, here; a long one goes on over the next turns.
-      if (!slice(sliceBudget())) sweeping = inSlices(slice).finally(() => (sweeping = null));
+      if (!slice(sliceBudget())) sweeping = nextTurn().then(() => inSlices(slice)).finally(() => (sweeping = null));
     }
     if (clock.now() - refreshedAt > cfg.bucketMaxAgeMs / 2) {
       refreshedAt = clock.now();

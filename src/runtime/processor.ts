@@ -23,7 +23,7 @@ import type { SuppressionBucket } from '../budget/suppressionBucket.js';
 import { createMetrics, sumOf } from '../metrics.js';
 import { Committer } from './commit.js';
 import { every, startCommitLoop } from './commitLoop.js';
-import { inSlices, SLICE_MS } from '../shared/slices.js';
+import { inSlices, nextTurn, sliceBudget, SLICE_MS } from '../shared/slices.js';
 import type { PartitionConsumer } from './partitionConsumer.js';
 import { readiness } from './readiness.js';
 import { clusterNotifier, clusterRuntime } from './cluster.js';
@@ -284,21 +284,26 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
   // The derive tick: per event only the counting; scores, rules, at-risk and snapshots for what changed (pipeline.ts),
   // in slices until none is left, so that a tick after a burst does not hold the loop for all of it at once.
   let deriving: Promise<void> | null = null;
-  const deriveInSlices = (): Promise<void> =>
-    inSlices(
-      (more) => {
-        let pending = false;
-        for (const p of pipelines()) {
-          p.derive(clock.now(), more);
-          pending ||= p.derivePending;
-        }
-        return !pending;
-      },
-      SLICE_MS,
-      () => slicesStopped,
-    ).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'derive failed'));
+  const deriveSlice = (more: () => boolean): boolean => {
+    let pending = false;
+    for (const p of pipelines()) {
+      p.derive(clock.now(), more);
+      pending ||= p.derivePending;
+    }
+    return !pending;
+  };
   const stopDeriving = every(clock, config.signals.deriveIntervalMs, () => {
-    deriving ??= deriveInSlices().finally(() => (deriving = null));
+    if (deriving !== null) return;
+    try {
+      // Most ticks end in their first slice, here; one after a burst goes on over the next turns.
+      if (deriveSlice(sliceBudget())) return;
+    } catch (err) {
+      return void log.error({ err: errorMessage(err) }, 'derive failed');
+    }
+    deriving = nextTurn()
+      .then(() => inSlices(deriveSlice, SLICE_MS, () => slicesStopped))
+      .catch((err: unknown) => log.error({ err: errorMessage(err) }, 'derive failed'))
+      .finally(() => (deriving = null));
   });
   log.info({ port: wallPort, transport: server.transportName, ...mode.logFields() }, `wall at http://127.0.0.1:${wallPort}/`);
 
