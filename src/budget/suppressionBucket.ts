@@ -7,7 +7,7 @@ import { every, sleep, systemClock, type SchedulingClock } from '../shared/clock
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { kvDeleteHeaders, PipelinedPublisher } from '../shared/pipelinedPublisher.js';
-import { inSlices, nextTurn, sliceBudget } from '../shared/slices.js';
+import { SlicedWork } from '../shared/slices.js';
 import type { ContactBudget, Suppression, SuppressionChange } from './contactBudget.js';
 import type { BudgetScope } from './allowance.js';
 import { utf8 } from '../shared/wtf8.js';
@@ -107,19 +107,17 @@ export async function openSuppressionBucket(
 
   // Entries without an end (consent withdrawn) are rewritten before the bucket's max_age would drop them.
   let refreshedAt = clock.now();
-  let sweeping: Promise<void> | null = null;
+  const sweeps = new SlicedWork((err) => log.warn({ err: errorMessage(err) }, 'suppression sweep failed'));
   const stopSweeps = every(clock, cfg.sweepIntervalMs, () => {
-    if (sweeping === null) {
+    sweeps.run(() => {
       const steps = budget.sweepSteps();
-      const slice = (more: () => boolean): boolean => {
+      return (more) => {
         for (;;) {
           if (steps.next().done) return true;
           if (!more()) return false;
         }
       };
-      // Most sweeps end in their first slice, here; a long one goes on over the next turns.
-      if (!slice(sliceBudget())) sweeping = nextTurn().then(() => inSlices(slice)).finally(() => (sweeping = null));
-    }
+    });
     if (clock.now() - refreshedAt > cfg.bucketMaxAgeMs / 2) {
       refreshedAt = clock.now();
       for (const s of budget.suppressions()) if (s.until === null) onChange({ op: 'put', suppression: s });
@@ -141,7 +139,7 @@ export async function openSuppressionBucket(
     stop: async () => {
       stopSweeps();
       // A sweep under way ends first: its deletions are written by the flush.
-      await sweeping;
+      await sweeps.stop(true);
       unsubscribe();
       await flush().catch(() => undefined);
       publisher.close();

@@ -9,7 +9,7 @@ import type { SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { inSlices } from '../shared/slices.js';
-import { BlobBuffer, packSnapshotDigested, snapshotBytes } from '../shared/snapshotCodec.js';
+import { BlobBuffer, packSnapshot, snapshotBytes } from '../shared/snapshotCodec.js';
 import { JetStreamSource, replay, streamBounds, type ConsumerTarget, type SourceDeps } from '../sources/jetstream.js';
 import type { InboundMessage } from '../contract/pipeline.js';
 import type { Pipeline } from '../pipeline.js';
@@ -195,7 +195,7 @@ function packing(store: CheckpointStore): CheckpointStore {
   return {
     load: () => store.load(),
     save: async (blob) => {
-      const packed = await packSnapshotDigested(blob);
+      const packed = await packSnapshot(blob);
       return store.save(packed.bytes, packed.sha256);
     },
     delete: () => store.delete(),

@@ -23,7 +23,7 @@ import type { SuppressionBucket } from '../budget/suppressionBucket.js';
 import { createMetrics, sumOf } from '../metrics.js';
 import { Committer } from './commit.js';
 import { every, startCommitLoop } from './commitLoop.js';
-import { inSlices, nextTurn, sliceBudget, SLICE_MS } from '../shared/slices.js';
+import { SlicedWork } from '../shared/slices.js';
 import type { PartitionConsumer } from './partitionConsumer.js';
 import { readiness } from './readiness.js';
 import { clusterNotifier, clusterRuntime } from './cluster.js';
@@ -256,18 +256,12 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     log,
   });
   // Each tick leaves its round of customer alerts to be sampled in slices (shared/slices.ts), events between them.
-  let sampling: Promise<void> | null = null;
-  let slicesStopped = false;
-  const sampleRounds = (): Promise<void> =>
-    inSlices(
-      (more) => {
-        let done = true;
-        for (const p of everyPipeline()) done = p.alerts.continueRound(clock.now(), more) && done;
-        return done;
-      },
-      SLICE_MS,
-      () => slicesStopped,
-    ).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'sampling the round of customer alerts failed'));
+  const sampling = new SlicedWork((err) => log.error({ err: errorMessage(err) }, 'sampling the round of customer alerts failed'));
+  const roundSlice = (more: () => boolean): boolean => {
+    let done = true;
+    for (const p of everyPipeline()) done = p.alerts.continueRound(clock.now(), more) && done;
+    return done;
+  };
   const stopTicking = every(clock, config.alerts.evaluateIntervalMs, () => {
     try {
       for (const p of everyPipeline()) {
@@ -278,12 +272,11 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'tick failed');
     }
-    // One loop at a time; `finally` runs after the assignment, even for a loop that ends without waiting.
-    sampling ??= sampleRounds().finally(() => (sampling = null));
+    sampling.run(() => roundSlice);
   });
   // The derive tick: per event only the counting; scores, rules, at-risk and snapshots for what changed (pipeline.ts),
   // in slices until none is left, so that a tick after a burst does not hold the loop for all of it at once.
-  let deriving: Promise<void> | null = null;
+  const deriving = new SlicedWork((err) => log.error({ err: errorMessage(err) }, 'derive failed'));
   const deriveSlice = (more: () => boolean): boolean => {
     let pending = false;
     for (const p of pipelines()) {
@@ -292,19 +285,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     }
     return !pending;
   };
-  const stopDeriving = every(clock, config.signals.deriveIntervalMs, () => {
-    if (deriving !== null) return;
-    try {
-      // Most ticks end in their first slice, here; one after a burst goes on over the next turns.
-      if (deriveSlice(sliceBudget())) return;
-    } catch (err) {
-      return void log.error({ err: errorMessage(err) }, 'derive failed');
-    }
-    deriving = nextTurn()
-      .then(() => inSlices(deriveSlice, SLICE_MS, () => slicesStopped))
-      .catch((err: unknown) => log.error({ err: errorMessage(err) }, 'derive failed'))
-      .finally(() => (deriving = null));
-  });
+  const stopDeriving = every(clock, config.signals.deriveIntervalMs, () => deriving.run(() => deriveSlice));
   log.info({ port: wallPort, transport: server.transportName, ...mode.logFields() }, `wall at http://127.0.0.1:${wallPort}/`);
 
   let stopping: Promise<void> | null = null;
@@ -337,9 +318,8 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
         stopTicking();
         stopDeriving();
         // The loops end between slices; what they leave is derived by the final checkpoint.
-        slicesStopped = true;
-        await sampling;
-        await deriving;
+        await sampling.stop();
+        await deriving.stop();
         models.stop();
         refit?.stop();
         await mode.stopPressure();

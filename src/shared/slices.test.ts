@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inSlices, nextTurn, paced } from './slices.js';
+import { inSlices, nextTurn, paced, SlicedWork } from './slices.js';
 import { turnsDuring } from './slices.testing.js';
 
 describe('slices', () => {
@@ -60,5 +60,47 @@ describe('slices', () => {
     await nextTurn();
     order.push('after');
     expect(order).toEqual(['immediate', 'after']);
+  });
+
+  it('SlicedWork: the first slice in the call, the rest after turns, one run at a time, errors reported', async () => {
+    const errors: unknown[] = [];
+    const work = new SlicedWork((err) => errors.push(err), 0);
+    // Done in its first slice: nothing is left running, so the next run starts at once.
+    let quick = 0;
+    work.run(() => () => ++quick > 0);
+    work.run(() => () => ++quick > 0);
+    expect(quick).toBe(2);
+    // Three slices: the first here, the others after turns; a run meanwhile is not started.
+    let slices = 0;
+    let started = 0;
+    const turns = await turnsDuring(async () => {
+      work.run(() => (started++, () => ++slices === 3));
+      expect(slices).toBe(1);
+      work.run(() => (started++, () => true));
+      await work.stop(true);
+    });
+    expect([slices, started]).toEqual([3, 1]);
+    expect(turns).toBeGreaterThanOrEqual(2);
+    // Stopped: nothing more runs.
+    work.run(() => () => expect.unreachable());
+    const failing = new SlicedWork((err) => errors.push(err), 0);
+    failing.run(() => () => {
+      throw new Error('first');
+    });
+    let n = 0;
+    failing.run(() => () => {
+      if (++n === 2) throw new Error('later');
+      return false;
+    });
+    await turnsDuring(() => failing.stop(true));
+    expect(errors.map((e) => (e as Error).message)).toEqual(['first', 'later']);
+  });
+
+  it('SlicedWork.stop() without finish ends the run between two slices', async () => {
+    const work = new SlicedWork(() => undefined, 0);
+    let slices = 0;
+    work.run(() => () => (++slices, false));
+    await work.stop();
+    expect(slices).toBe(1);
   });
 });

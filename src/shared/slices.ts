@@ -39,3 +39,42 @@ export async function* paced<T>(items: Iterable<T>, sliceMs = SLICE_MS): AsyncGe
     }
   }
 }
+
+/**
+ * Work a timer starts, one run at a time: run() does the first slice in the timer's own callback and, only when work
+ * is left, goes on in slices after a turn of the loop; a run() while one is under way does nothing (the one under way
+ * reads the latest state as it goes). An error is handed to `onError` and ends that run.
+ */
+export class SlicedWork {
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private halted = false;
+
+  constructor(
+    private readonly onError: (err: unknown) => void,
+    private readonly sliceMs = SLICE_MS,
+  ) {}
+
+  /** `start` makes the run's step (called only when no run is under way). */
+  run(start: () => (more: () => boolean) => boolean): void {
+    if (this.running !== null || this.stopped) return;
+    let step: (more: () => boolean) => boolean;
+    try {
+      step = start();
+      if (step(sliceBudget(this.sliceMs))) return;
+    } catch (err) {
+      return this.onError(err);
+    }
+    this.running = nextTurn()
+      .then(() => inSlices(step, this.sliceMs, () => this.halted))
+      .catch(this.onError)
+      .finally(() => (this.running = null));
+  }
+
+  /** No run starts from here; the one under way ends between two slices, or with `finish` goes on to its end. */
+  async stop(finish = false): Promise<void> {
+    this.stopped = true;
+    this.halted = !finish;
+    await this.running;
+  }
+}

@@ -44,7 +44,7 @@ describe('snapshot codec', () => {
     counts[99_999] = 65_535;
     w.array('counts', counts);
     const blob = w.finish();
-    const packed = await packSnapshot(blob);
+    const packed = (await packSnapshot(blob)).bytes;
     expect(packed.byteLength).toBeLessThan(blob.byteLength / 20);
     const r = new SnapshotReader(packed);
     expect(r.json.meta).toEqual({ n: 3 });
@@ -65,7 +65,7 @@ describe('snapshot codec', () => {
     w.json.meta = { big: true };
     w.array('noise', noise);
     const blob = w.finish();
-    const packed = await packSnapshot(blob);
+    const packed = (await packSnapshot(blob)).bytes;
     expect(packed.byteLength).toBeGreaterThan(10 << 20);
     const r = new SnapshotReader(packed);
     expect(r.json.meta).toEqual({ big: true });
@@ -161,7 +161,7 @@ describe('snapshot codec', () => {
     w.array('zeros', new Uint8Array(100_000));
     const plain = w.finish();
     expect(snapshotBytes(plain)).toBe(plain.byteLength);
-    const packed = await packSnapshot(plain);
+    const packed = (await packSnapshot(plain)).bytes;
     expect(packed.byteLength).toBeLessThan(plain.byteLength / 10);
     expect(snapshotBytes(packed)).toBe(plain.byteLength);
   });

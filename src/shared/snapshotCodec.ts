@@ -228,19 +228,13 @@ const PACK_COPY_BYTES = 4 << 20;
 /**
  * The blob deflated (level 1) for storage, on libuv's thread pool rather than the event loop. Counters in mostly empty
  * rings shrink ~15×, so uploading and storing a checkpoint (and reading it at a restart) moves a fifteenth of the bytes.
- */
-export async function packSnapshot(blob: Uint8Array): Promise<Uint8Array> {
-  return (await packSnapshotDigested(blob)).bytes;
-}
-
-/**
- * packSnapshot's bytes with their SHA-256 (what the object store records), hashed here as each 1 MiB piece of the
+ * With the bytes, their SHA-256 (what the object store records), hashed here as each 1 MiB piece of the
  * deflated output comes: with the CPU's SHA extensions ~0.75 ms a piece, where WebCrypto's digest first copies the
  * whole blob on the event loop (70 ms for 64 MB into fresh memory on this machine). The pieces are joined behind the
  * header PACK_COPY_BYTES per turn of the loop: zlib's own callback joins them whole (and the header took a second
  * copy), tens of megabytes in one step at 250,000 customers.
  */
-export async function packSnapshotDigested(blob: Uint8Array): Promise<{ bytes: Uint8Array; sha256: Uint8Array }> {
+export async function packSnapshot(blob: Uint8Array): Promise<{ bytes: Uint8Array; sha256: Uint8Array }> {
   const header = new Uint8Array(8);
   const hv = new DataView(header.buffer);
   hv.setUint32(0, PACKED_MAGIC);

@@ -13,7 +13,7 @@ import { JsHeaders, StorageType, headers, nuid, type NatsConnection, type Object
 export interface CheckpointStore {
   /** The latest checkpoint, or null when there is none. */
   load(): Promise<Uint8Array | null>;
-  /** `sha256`: the blob's digest when the caller has it already (packSnapshotDigested); else it is worked out here. */
+  /** `sha256`: the blob's digest when the caller has it already (packSnapshot); else it is worked out here. */
   save(blob: Uint8Array, sha256?: Uint8Array): Promise<void>;
   delete(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { StorageType } from 'nats';
 import { afterAll, describe, expect, it } from 'vitest';
 import { natsCheckpointStore } from '../../src/state/checkpointStore.js';
-import { packSnapshotDigested, unpackSnapshot } from '../../src/shared/snapshotCodec.js';
+import { packSnapshot, unpackSnapshot } from '../../src/shared/snapshotCodec.js';
 import { natsConnection } from '../helpers/processor.js';
 
 const nc = await natsConnection();
@@ -45,7 +45,7 @@ describe('checkpoint store', () => {
   it('stores a packed checkpoint with the digest its packing hashed, which nats.js and its own load verify', async () => {
     const store = await natsCheckpointStore(nc, bucket, 'proc-e');
     const plain = blobOf(3_000_000, 7);
-    const packed = await packSnapshotDigested(plain);
+    const packed = await packSnapshot(plain);
     expect(Buffer.from(packed.sha256).toString('hex')).toBe(createHash('sha256').update(packed.bytes).digest('hex'));
     await store.save(packed.bytes, packed.sha256);
     const loaded = (await store.load())!;
