@@ -98,9 +98,9 @@ export class ContactBudget {
    * figures that check() builds for a single answer.
    */
   checkForBatch(request: BudgetRequest, now = this.deps.clock.now()): Decision {
-    if (this.mayBeSuppressed(request.customerId, now)) return this.check(request, now);
-    // mayBeSuppressed() is false only for a customer with live state: the slot is there.
     const slot = this.deps.windows.find(request.customerId);
+    if (this.mayBeSuppressed(request.customerId, now, slot)) return this.check(request, now);
+    // mayBeSuppressed() is false only for a customer with live state: the slot is there.
     const zone = this.deps.windows.zoneOf(slot) ?? this.settings.defaultTimeZone;
     const quiet = request.priority === 'transactional' ? null : quietUntil(now, zone, this.settings.quietHours);
     return this.settle(request, batchDecision(request, quiet === null ? null : quietHoursReason(zone, quiet, this.settings)), true, now);
@@ -262,10 +262,9 @@ export class ContactBudget {
    * allowance on a channel or on all), without building the reasons, texts and bucket series. False means that
    * decide() would give no reason on any channel; refresh() runs for every touch, and nearly every touch is such.
    */
-  mayBeSuppressed(customerId: string, now: number): boolean {
+  mayBeSuppressed(customerId: string, now: number, slot = this.deps.windows.find(customerId)): boolean {
     if (this.deps.consentWithdrawn(customerId)) return true;
     const w = this.deps.windows;
-    const slot = w.find(customerId);
     // No live state: rare enough (an erasure, a withdrawal) to take the full path.
     if (slot === -1) return true;
     const negKind = w.lastNegativeKindOf(slot);
@@ -281,7 +280,7 @@ export class ContactBudget {
       allD7 += d7[i];
     }
     const responses7d = w.responses7d(slot, nowMin);
-    // Reservation counts read a map by a built key: skipped while nothing is reserved (all but live checks).
+    // Reservation counts read a map by the id: skipped while nothing is reserved (all but live checks).
     const anyReserved = this.reservations.size > 0;
     let reservedAll = 0;
     for (let i = 0; i < BUDGET_CHANNELS.length; i++) {

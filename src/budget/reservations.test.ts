@@ -152,9 +152,9 @@ describe('ContactBudget under fresh ids', () => {
 });
 
 describe('Reservations against a plain list of every slot taken', () => {
-  // The index by customer only lets count() and consume() skip customers with nothing held: a seeded walk of every
-  // operation holds each answer, the sizes and the room left to a list of (customer, channel, expiry) kept the same
-  // way (an expired slot is released when its key is read, or by the sweep).
+  // Reservations are kept per customer, a list per channel with a bit for those counted as unknown: a seeded walk of
+  // every operation holds each answer, the sizes and the room left to a plain list of (customer, channel, expiry)
+  // kept the same way (an expired slot is released when its key is read, or by the sweep).
   it('answers every count, consume, reserve, forget and sweep as the list does', () => {
     let seed = 42;
     const rand = (n: number) => {

@@ -18,18 +18,25 @@ export interface ReservationLimits {
 /** What reserve() did: took a slot, had no need to (maxPerKey held), or found no room (the caps). */
 export type ReserveOutcome = 'reserved' | 'saturated' | 'full';
 
-type Held = Map<string, number[]>;
+/** A channel's place in a customer's lists. */
+const AT: Record<BudgetChannel, number> = { email: 0, push: 1, sms: 2 };
+
+/**
+ * One customer's reservations: per channel (AT), the expiry times, oldest first, or null when it holds none; and a
+ * bit per channel whose list was started while the customer had no live state (counted against maxUnknown until the
+ * list empties).
+ */
+interface Held {
+  lists: [number[] | null, number[] | null, number[] | null];
+  unknown: number;
+}
 
 export class Reservations {
-  /** Per customer and channel, the expiry times of its reservations, oldest first (the TTL is one constant). */
-  private readonly held: Held = new Map();
-  /** The same for keys first reserved while the customer had no live state; counted against maxUnknown. */
-  private readonly heldUnknown: Held = new Map();
   /**
-   * Reservations held per customer, all channels together: a customer with none (nearly every one the stream's events
-   * ask about) is one lookup by the id itself, with no key built.
+   * By customer id: a customer with none (nearly every one the stream's events ask about) is one lookup by the id
+   * itself, and one with some is one more index, with no key built per channel (count() runs four times per check).
    */
-  private readonly perCustomer = new Map<string, number>();
+  private readonly held = new Map<string, Held>();
   private total = 0;
   private unknownTotal = 0;
 
@@ -53,8 +60,9 @@ export class Reservations {
    */
   hasRoom(customerId: string, channel: BudgetChannel, known: boolean): boolean {
     if (this.total >= this.limits.maxTotal) return false;
-    const key = `${channel}\u0000${customerId}`;
-    const unknown = this.heldUnknown.has(key) || (!known && !this.held.has(key));
+    const h = this.held.get(customerId);
+    const at = AT[channel];
+    const unknown = h && h.lists[at] ? (h.unknown & (1 << at)) !== 0 : !known;
     return !unknown || this.unknownTotal < this.limits.maxUnknown;
   }
 
@@ -62,64 +70,52 @@ export class Reservations {
   reserve(customerId: string, channel: BudgetChannel, now: number, known = true): ReserveOutcome {
     if (this.count(customerId, channel, now) >= this.limits.maxPerKey) return 'saturated';
     if (!this.hasRoom(customerId, channel, known)) return 'full';
-    const key = `${channel}\u0000${customerId}`;
-    const found = this.find(key);
-    if (found) {
-      found.list.push(now + this.ttlMs);
-      if (found.unknown) this.unknownTotal++;
-    } else if (known) this.held.set(key, [now + this.ttlMs]);
+    let h = this.held.get(customerId);
+    if (!h) this.held.set(customerId, (h = { lists: [null, null, null], unknown: 0 }));
+    const at = AT[channel];
+    const list = h.lists[at];
+    if (list) list.push(now + this.ttlMs);
     else {
-      this.heldUnknown.set(key, [now + this.ttlMs]);
-      this.unknownTotal++;
+      h.lists[at] = [now + this.ttlMs];
+      if (!known) h.unknown |= 1 << at;
     }
+    if (h.unknown & (1 << at)) this.unknownTotal++;
     this.total++;
-    this.perCustomer.set(customerId, (this.perCustomer.get(customerId) ?? 0) + 1);
     return 'reserved';
   }
 
   /** A touch was published: its oldest reservation on that channel is used. False when it had none. */
   consume(customerId: string, channel: BudgetChannel, now: number): boolean {
-    if (!this.perCustomer.has(customerId)) return false;
-    const key = `${channel}\u0000${customerId}`;
-    // No key built for a customer without reservations, no object: this runs for every touch event.
-    let unknown = false;
-    let list = this.held.get(key);
-    if (!list) {
-      list = this.heldUnknown.get(key);
-      unknown = true;
-    }
+    // No key built, no object for a customer without reservations: this runs for every touch event.
+    const h = this.held.get(customerId);
+    if (!h) return false;
+    const at = AT[channel];
+    this.expire(customerId, h, at, now);
+    const list = h.lists[at];
     if (!list) return false;
-    this.expire(key, list, unknown, now);
-    if (list.length === 0) return false;
     list.shift();
-    this.release(customerId, 1, unknown);
-    if (list.length === 0) (unknown ? this.heldUnknown : this.held).delete(key);
+    this.release(h, at, 1);
+    if (list.length === 0) this.clear(customerId, h, at);
     return true;
   }
 
   count(customerId: string, channel: BudgetChannel, now: number): number {
-    if (!this.perCustomer.has(customerId)) return 0;
-    const key = `${channel}\u0000${customerId}`;
-    // As consume(): this runs three times per check, and for every touch and negative event.
-    let unknown = false;
-    let list = this.held.get(key);
-    if (!list) {
-      list = this.heldUnknown.get(key);
-      unknown = true;
-    }
-    if (!list) return 0;
-    this.expire(key, list, unknown, now);
-    return list.length;
+    // As consume(): this runs four times per check, and for every touch and negative event.
+    const h = this.held.get(customerId);
+    if (!h) return 0;
+    const at = AT[channel];
+    this.expire(customerId, h, at, now);
+    return h.lists[at]?.length ?? 0;
   }
 
   forget(customerId: string): void {
-    for (const ch of ['email', 'push', 'sms'] as const) {
-      const key = `${ch}\u0000${customerId}`;
-      const found = this.find(key);
-      if (!found) continue;
-      this.release(customerId, found.list.length, found.unknown);
-      (found.unknown ? this.heldUnknown : this.held).delete(key);
+    const h = this.held.get(customerId);
+    if (!h) return;
+    for (let at = 0; at < h.lists.length; at++) {
+      const list = h.lists[at];
+      if (list) this.release(h, at, list.length);
     }
+    this.held.delete(customerId);
   }
 
   /** Releases every expired reservation; returns how many. */
@@ -129,46 +125,42 @@ export class Reservations {
   }
 
   /**
-   * The sweep a key at a time, for a caller that spreads it over turns of the event loop: keys reserved or released
-   * between the steps are swept or skipped as the maps' iterators go (a key released is never visited after). Returns
-   * how many reservations it released.
+   * The sweep a customer at a time, for a caller that spreads it over turns of the event loop: customers reserved or
+   * released between the steps are swept or skipped as the map's iterator goes (one released is never visited after).
+   * Returns how many reservations it released.
    */
   *sweepSteps(now: number): Generator<void, number> {
     let released = 0;
-    for (const [key, list] of this.held) {
-      released += this.expire(key, list, false, now);
-      yield;
-    }
-    for (const [key, list] of this.heldUnknown) {
-      released += this.expire(key, list, true, now);
+    // A Map's iterator tolerates the deletion of the entry it is on (the last list released deletes it).
+    for (const [customerId, h] of this.held) {
+      for (let at = 0; at < h.lists.length; at++) released += this.expire(customerId, h, at, now);
       yield;
     }
     return released;
   }
 
-  private find(key: string): { list: number[]; unknown: boolean } | null {
-    const list = this.held.get(key);
-    if (list) return { list, unknown: false };
-    const u = this.heldUnknown.get(key);
-    return u ? { list: u, unknown: true } : null;
-  }
-
-  private release(customerId: string, n: number, unknown: boolean): void {
+  /** Takes `n` reservations of a channel out of the counts (its unknown bit says which counts hold them). */
+  private release(h: Held, at: number, n: number): void {
     this.total -= n;
-    if (unknown) this.unknownTotal -= n;
-    const left = (this.perCustomer.get(customerId) ?? 0) - n;
-    if (left > 0) this.perCustomer.set(customerId, left);
-    else this.perCustomer.delete(customerId);
+    if (h.unknown & (1 << at)) this.unknownTotal -= n;
   }
 
-  private expire(key: string, list: number[], unknown: boolean, now: number): number {
+  /** A channel's list emptied: it and its unknown bit go, and with the customer's last list, the entry. */
+  private clear(customerId: string, h: Held, at: number): void {
+    h.lists[at] = null;
+    h.unknown &= ~(1 << at);
+    if (!h.lists[0] && !h.lists[1] && !h.lists[2]) this.held.delete(customerId);
+  }
+
+  private expire(customerId: string, h: Held, at: number, now: number): number {
+    const list = h.lists[at];
+    if (!list) return 0;
     let n = 0;
     while (n < list.length && list[n] <= now) n++;
-    if (n > 0) {
-      list.splice(0, n);
-      this.release(key.slice(key.indexOf('\u0000') + 1), n, unknown);
-      if (list.length === 0) (unknown ? this.heldUnknown : this.held).delete(key);
-    }
+    if (n === 0) return 0;
+    this.release(h, at, n);
+    if (n === list.length) this.clear(customerId, h, at);
+    else list.splice(0, n);
     return n;
   }
 }

@@ -35,21 +35,19 @@ export interface SuppressionCount {
 export class SuppressionTally {
   private readonly rings = new Map<string, Ring>();
   private readonly size: number;
+  /**
+   * The ring recorded into last: a batch records every one of its ids into the same campaign and channel, and
+   * would otherwise build and look up their key for each.
+   */
+  private last: { campaignId: string | null; channel: BudgetChannel; key: string; ring: Ring } | null = null;
 
   constructor(windowMs: number, private readonly maxKeys = 100_000) {
     this.size = Math.max(1, Math.ceil(windowMs / 60_000));
   }
 
   record(campaignId: string | null, channel: BudgetChannel, codes: readonly ReasonCode[] | null, now: number): void {
-    const key = `${campaignId ?? ''}\u0000${channel}`;
-    let ring = this.rings.get(key);
-    if (!ring) {
-      if (this.rings.size >= this.maxKeys) this.sweep(now);
-      if (this.rings.size >= this.maxKeys) return;
-      const n = this.size;
-      ring = { minutes: new Int32Array(n).fill(-1), checked: new Uint32Array(n), suppressed: new Uint32Array(n), codes: new Uint32Array(n * REASON_CODES.length), lastMin: 0 };
-      this.rings.set(key, ring);
-    }
+    const ring = this.last && this.last.campaignId === campaignId && this.last.channel === channel ? this.last.ring : this.ringOf(campaignId, channel, now);
+    if (!ring) return;
     const min = Math.floor(now / 60_000);
     const i = min % this.size;
     if (ring.minutes[i] !== min) {
@@ -90,6 +88,22 @@ export class SuppressionTally {
   sweep(now: number): void {
     const min = Math.floor(now / 60_000);
     for (const [key, ring] of this.rings) if (ring.lastMin <= min - this.size) this.rings.delete(key);
+    if (this.last && !this.rings.has(this.last.key)) this.last = null;
+  }
+
+  /** The ring of a campaign and channel, made when there is room; it is kept as the last one recorded. */
+  private ringOf(campaignId: string | null, channel: BudgetChannel, now: number): Ring | null {
+    const key = `${campaignId ?? ''}\u0000${channel}`;
+    let ring = this.rings.get(key);
+    if (!ring) {
+      if (this.rings.size >= this.maxKeys) this.sweep(now);
+      if (this.rings.size >= this.maxKeys) return null;
+      const n = this.size;
+      ring = { minutes: new Int32Array(n).fill(-1), checked: new Uint32Array(n), suppressed: new Uint32Array(n), codes: new Uint32Array(n * REASON_CODES.length), lastMin: 0 };
+      this.rings.set(key, ring);
+    }
+    this.last = { campaignId, channel, key, ring };
+    return ring;
   }
 }
 
