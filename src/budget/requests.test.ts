@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
 import { ManualClock } from '../shared/clock.js';
+import { Precedence } from '../shared/slices.js';
 import { CustomerWindows } from '../windows/customerWindows.js';
 import { ev } from '../windows/events.testing.js';
 import { ContactBudget } from './contactBudget.js';
@@ -102,6 +103,22 @@ describe('answerBatch in slices', () => {
     const result = await answer;
     expect(result.allowed).toEqual(ids.slice(0, -1));
     expect(result.suppressed).toEqual([{ customerId: last, until: expect.any(Number), reasons: [0] }]);
+  });
+
+  it('holds precedence over the stream while it is decided, and lets go when done or when it fails', async () => {
+    const { budget } = setup();
+    const precedence = new Precedence(50, new ManualClock(NOW));
+    const answer = answerBatch(budget, batch(ids), (id) => id, 0, precedence);
+    expect(precedence.busy).toBe(true);
+    await answer;
+    expect(precedence.busy).toBe(false);
+    const failing = answerBatch(budget, batch(ids), (id) => {
+      if (id === 'c400') throw new Error('no mapping');
+      return id;
+    }, 0, precedence);
+    expect(precedence.busy).toBe(true);
+    await expect(failing).rejects.toThrow('no mapping');
+    expect(precedence.busy).toBe(false);
   });
 });
 

@@ -4,7 +4,7 @@ import { idProblem } from '../contract/ids.js';
 import { BUDGET_CHANNELS, type BudgetChannel } from './allowance.js';
 import type { ContactBudget } from './contactBudget.js';
 import { decisionJson, type BudgetRequest, type Priority } from './decision.js';
-import { nextTurn } from '../shared/slices.js';
+import { answersFirst, nextTurn, type Precedence } from '../shared/slices.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -110,9 +110,19 @@ const IDS_BETWEEN_LOOKS = 32;
  * by index, so 10,000 suppressed customers stay far under NATS's 1 MiB message limit. Decided in slices of
  * BATCH_SLICE_MS with a turn of the event loop between them (setImmediate: sockets and timers run), so a batch delays
  * a single check by one slice at most; each id's check and reservation is still one synchronous step, so two
- * requests interleaved this way never both take the last slot.
+ * requests interleaved this way never both take the last slot. While it is decided, the stream's consumer waits
+ * (`precedence`, for at most PRECEDENCE_MS): the sender waits on the answer, and the events can wait their turn.
  */
-export async function answerBatch(budget: ContactBudget, req: BatchRequest, mapId: IdMapper, sliceMs = BATCH_SLICE_MS): Promise<Record<string, unknown>> {
+export async function answerBatch(budget: ContactBudget, req: BatchRequest, mapId: IdMapper, sliceMs = BATCH_SLICE_MS, precedence: Precedence = answersFirst): Promise<Record<string, unknown>> {
+  const release = precedence.hold();
+  try {
+    return await decideBatch(budget, req, mapId, sliceMs);
+  } finally {
+    release();
+  }
+}
+
+async function decideBatch(budget: ContactBudget, req: BatchRequest, mapId: IdMapper, sliceMs: number): Promise<Record<string, unknown>> {
   const reasons: string[] = [];
   const index = new Map<string, number>();
   const allowed: string[] = [];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { inSlices, nextTurn, paced, SlicedWork } from './slices.js';
+import { ManualClock } from './clock.js';
+import { inSlices, nextTurn, paced, Precedence, SlicedWork } from './slices.js';
 import { turnsDuring } from './slices.testing.js';
 
 describe('slices', () => {
@@ -102,5 +103,53 @@ describe('slices', () => {
     work.run(() => () => (++slices, false));
     await work.stop();
     expect(slices).toBe(1);
+  });
+});
+
+describe('Precedence', () => {
+  /** Whether `p` has resolved once the promise chains have run. */
+  const resolved = async (p: Promise<void> | null) => {
+    let done = p === null;
+    void p?.then(() => (done = true));
+    await nextTurn();
+    return done;
+  };
+
+  it('costs nothing while nobody holds it, and waits for every holder to release', async () => {
+    const clock = new ManualClock(0);
+    const p = new Precedence(50, clock);
+    expect(p.wait()).toBeNull();
+    const a = p.hold();
+    const b = p.hold();
+    expect(p.busy).toBe(true);
+    const waiting = p.wait();
+    a();
+    a();
+    expect(await resolved(waiting)).toBe(false);
+    b();
+    expect(await resolved(waiting)).toBe(true);
+    expect(p.busy).toBe(false);
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('gives each holder its 50 ms from when it began, and a waiter goes on when the last of them is up', async () => {
+    const clock = new ManualClock(0);
+    const p = new Precedence(50, clock);
+    const first = p.hold();
+    clock.advance(30);
+    const second = p.hold();
+    const waiting = p.wait();
+    clock.advance(20);
+    // The first one's precedence is up; the second has 30 ms left.
+    expect(await resolved(waiting)).toBe(false);
+    clock.advance(29);
+    expect(await resolved(waiting)).toBe(false);
+    clock.advance(1);
+    expect(await resolved(waiting)).toBe(true);
+    // Released after their precedence ran out: nothing is woken or set again.
+    first();
+    second();
+    expect(p.wait()).toBeNull();
+    expect(clock.pending()).toBe(0);
   });
 });

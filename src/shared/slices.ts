@@ -1,7 +1,8 @@
 // Work spread over turns of the event loop. The processor answers budget checks, serves the wall and takes events on
 // one thread: a step that holds the loop for 50 ms is 50 ms that a check arriving then waits. Work that need not be
 // one synchronous step runs here in slices of a few milliseconds, with a turn of the loop (setImmediate: sockets and
-// timers run) between them.
+// timers run) between them. Work that a caller waits on (a budget batch) can ask the stream to wait for it.
+import { systemClock, type Cancel, type SchedulingClock } from './clock.js';
 
 /** How long one slice of background work may hold the event loop. */
 export const SLICE_MS = 5;
@@ -78,3 +79,79 @@ export class SlicedWork {
     await this.running;
   }
 }
+
+/** How long work that a caller waits on may keep the stream's consumer waiting, from its start. */
+export const PRECEDENCE_MS = 50;
+
+/**
+ * Work that someone waits on goes before the stream. A budget batch is tens of milliseconds of decisions in slices;
+ * between its slices the consumer would take a slice of events each turn, and the batch would finish only after many
+ * of them. While a holder is under way, the consumer waits at its next turn (wait()) until every holder has released
+ * or has had `maxMs` since it began, then takes at least one slice of events before it looks again: a sender that
+ * asks without pause slows the stream, and never stops it. Single checks, timers and the wall still run between the
+ * holder's slices.
+ */
+export class Precedence {
+  private readonly held = new Set<{ until: number }>();
+  private waiters: (() => void)[] = [];
+  private timer: Cancel | null = null;
+
+  constructor(
+    private readonly maxMs = PRECEDENCE_MS,
+    private readonly clock: SchedulingClock = systemClock,
+  ) {}
+
+  /** Work begins that a caller waits on; the returned release ends its precedence (calling it twice does nothing). */
+  hold(): () => void {
+    const h = { until: this.clock.now() + this.maxMs };
+    this.held.add(h);
+    return () => {
+      if (this.held.delete(h)) this.settle();
+    };
+  }
+
+  /** True while some holder has precedence now. */
+  get busy(): boolean {
+    return this.deadline() !== null;
+  }
+
+  /**
+   * Resolves once no holder has precedence (every one released or past its maxMs); null, at no cost, when none has
+   * it now: the consumer asks at every turn.
+   */
+  wait(): Promise<void> | null {
+    if (this.deadline() === null) return null;
+    const p = new Promise<void>((resolve) => this.waiters.push(resolve));
+    this.settle();
+    return p;
+  }
+
+  /** The last moment a holder has precedence until, counting only those still within it; null when none is. */
+  private deadline(): number | null {
+    const now = this.clock.now();
+    let last: number | null = null;
+    for (const h of this.held) {
+      if (h.until <= now) this.held.delete(h);
+      else if (last === null || h.until > last) last = h.until;
+    }
+    return last;
+  }
+
+  /** Wakes the waiters when no holder has precedence, else sets the timer for when the last one's runs out. */
+  private settle(): void {
+    this.timer?.();
+    this.timer = null;
+    if (this.waiters.length === 0) return;
+    const until = this.deadline();
+    if (until !== null) {
+      this.timer = this.clock.schedule(() => this.settle(), until - this.clock.now());
+      return;
+    }
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+/** The process's one event loop: budget batches hold it, the stream's consumers wait on it. */
+export const answersFirst = new Precedence();

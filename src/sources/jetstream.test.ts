@@ -6,6 +6,7 @@ import { settle } from '../../tests/helpers/wait.js';
 import { parseConfig } from '../config/load.js';
 import type { InboundMessage } from '../contract/pipeline.js';
 import { ManualClock } from '../shared/clock.js';
+import { Precedence } from '../shared/slices.js';
 import { silentLogger } from '../shared/logger.js';
 import { JetStreamSource } from './jetstream.js';
 
@@ -48,12 +49,16 @@ function setup() {
   const { nc, server, push } = fakeJetStream();
   const handled: InboundMessage[] = [];
   const flags = { full: false };
+  const precedence = new Precedence(50, clock);
   const source = new JetStreamSource({
     nc, config: parseConfig({}).nats, log: silentLogger, clock, now: () => clock.now(),
     handle: (m) => handled.push(m),
     backpressure: () => flags.full,
+    precedence,
+    // A turn of the loop before every message: where the consumer looks whether work waited on goes first.
+    sliceMs: 0,
   });
-  return { clock, server, push, handled, flags, source };
+  return { clock, server, push, handled, flags, precedence, source };
 }
 
 describe('JetStreamSource timing', () => {
@@ -94,6 +99,30 @@ describe('JetStreamSource timing', () => {
     clock.advance(1);
     await settle();
     expect(handled.map((m) => m.streamSeq)).toEqual([1, 2]);
+    await source.stop();
+  });
+
+  it('waits while a budget batch holds precedence, until it is released or its 50 ms are up', async () => {
+    const { clock, push, handled, precedence, source } = setup();
+    await source.start(1);
+    const release = precedence.hold();
+    push(1);
+    await settle();
+    expect(handled).toEqual([]);
+    release();
+    await settle();
+    expect(handled.map((m) => m.streamSeq)).toEqual([1]);
+    // A batch that runs longer than its precedence: the stream goes on after 50 ms though it is still held.
+    const longer = precedence.hold();
+    push(2);
+    await settle();
+    clock.advance(49);
+    await settle();
+    expect(handled.map((m) => m.streamSeq)).toEqual([1]);
+    clock.advance(1);
+    await settle();
+    expect(handled.map((m) => m.streamSeq)).toEqual([1, 2]);
+    longer();
     await source.stop();
   });
 });

@@ -5,6 +5,7 @@ import type { VigilConfig } from '../config/schema.js';
 import type { Logger } from '../shared/logger.js';
 import { every, sleep, systemClock, type Cancel, type Scheduler } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
+import { answersFirst, type Precedence } from '../shared/slices.js';
 import { isStreamNotFound } from '../shared/natsErrors.js';
 import type { InboundMessage } from '../contract/pipeline.js';
 
@@ -54,6 +55,10 @@ export interface SourceDeps {
   now(): number;
   /** Sets the pending refresh and the backpressure re-checks; the system clock when absent. */
   clock?: Scheduler;
+  /** Work that callers wait on and the consumer lets go first (budget batches); the process's own when absent. */
+  precedence?: Precedence;
+  /** How long the consumer may hold the event loop before it yields (YIELD_EVERY_MS; 0 yields at every message). */
+  sliceMs?: number;
 }
 
 /** How often a paused consumer asks again whether the outputs have room. */
@@ -201,8 +206,11 @@ export class JetStreamSource {
     for await (const m of this.messages!) {
       // Buffered messages arrive as microtasks, which never let timers or sockets run: give the event loop a turn
       // every few milliseconds, so the wall, pressure checks and commits are not starved by a backlog.
-      if (performance.now() - sliceStart > YIELD_EVERY_MS) {
+      if (performance.now() - sliceStart >= (this.d.sliceMs ?? YIELD_EVERY_MS)) {
         await new Promise((r) => setImmediate(r));
+        // A budget batch under way goes first, for at most its precedence (shared/slices.ts).
+        const waiting = (this.d.precedence ?? answersFirst).wait();
+        if (waiting) await waiting;
         sliceStart = performance.now();
       }
       this.d.handle({ subject: m.subject, data: m.data, streamSeq: m.seq, receivedAt: this.d.now() });
