@@ -4,7 +4,7 @@ import { idProblem } from '../contract/ids.js';
 import { BUDGET_CHANNELS, type BudgetChannel } from './allowance.js';
 import type { ContactBudget } from './contactBudget.js';
 import { decisionJson, type BudgetRequest, type Priority } from './decision.js';
-import { answersFirst, nextTurn, type Precedence } from '../shared/slices.js';
+import { answersFirst, nextTurn, SLICE_MS, type Precedence } from '../shared/slices.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -99,9 +99,10 @@ export function answerCheck(budget: ContactBudget, req: BudgetRequest, mapId: Id
 
 /**
  * How long a batch may hold the event loop before it lets everything else run: a 10,000-id batch is tens of
- * milliseconds of decisions, and single checks and the stream would otherwise wait for all of it.
+ * milliseconds of decisions, and single checks would otherwise wait for all of it. The stream and the background work
+ * wait for the batch (its precedence); a single check waits for one slice at most, as behind a slice of events.
  */
-export const BATCH_SLICE_MS = 2;
+export const BATCH_SLICE_MS = SLICE_MS;
 /** How many ids between two looks at the time (performance.now() costs about what a tenth of a check does). */
 const IDS_BETWEEN_LOOKS = 32;
 
@@ -110,8 +111,9 @@ const IDS_BETWEEN_LOOKS = 32;
  * by index, so 10,000 suppressed customers stay far under NATS's 1 MiB message limit. Decided in slices of
  * BATCH_SLICE_MS with a turn of the event loop between them (setImmediate: sockets and timers run), so a batch delays
  * a single check by one slice at most; each id's check and reservation is still one synchronous step, so two
- * requests interleaved this way never both take the last slot. While it is decided, the stream's consumer waits
- * (`precedence`, for at most PRECEDENCE_MS): the sender waits on the answer, and the events can wait their turn.
+ * requests interleaved this way never both take the last slot. While it is decided, the stream's consumer and the
+ * background work in slices wait (`precedence`, for at most PRECEDENCE_MS): the sender waits on the answer, and the
+ * events and the derive tick can wait their turn.
  */
 export async function answerBatch(budget: ContactBudget, req: BatchRequest, mapId: IdMapper, sliceMs = BATCH_SLICE_MS, precedence: Precedence = answersFirst): Promise<Record<string, unknown>> {
   const release = precedence.hold();

@@ -152,4 +152,19 @@ describe('Precedence', () => {
     expect(p.wait()).toBeNull();
     expect(clock.pending()).toBe(0);
   });
+
+  it('work in slices waits between its slices while work that callers wait on holds precedence', async () => {
+    const clock = new ManualClock(0);
+    const p = new Precedence(50, clock);
+    const release = p.hold();
+    let steps = 0;
+    // One unit a slice, three in all.
+    const done = inSlices(() => ++steps === 3, 0, undefined, p);
+    await nextTurn();
+    await nextTurn();
+    expect(steps).toBe(1);
+    release();
+    await done;
+    expect(steps).toBe(3);
+  });
 });

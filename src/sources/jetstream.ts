@@ -5,7 +5,7 @@ import type { VigilConfig } from '../config/schema.js';
 import type { Logger } from '../shared/logger.js';
 import { every, sleep, systemClock, type Cancel, type Scheduler } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
-import { answersFirst, type Precedence } from '../shared/slices.js';
+import { backgroundTurn, type Precedence } from '../shared/slices.js';
 import { isStreamNotFound } from '../shared/natsErrors.js';
 import type { InboundMessage } from '../contract/pipeline.js';
 
@@ -207,10 +207,8 @@ export class JetStreamSource {
       // Buffered messages arrive as microtasks, which never let timers or sockets run: give the event loop a turn
       // every few milliseconds, so the wall, pressure checks and commits are not starved by a backlog.
       if (performance.now() - sliceStart >= (this.d.sliceMs ?? YIELD_EVERY_MS)) {
-        await new Promise((r) => setImmediate(r));
         // A budget batch under way goes first, for at most its precedence (shared/slices.ts).
-        const waiting = (this.d.precedence ?? answersFirst).wait();
-        if (waiting) await waiting;
+        await backgroundTurn(this.d.precedence);
         sliceStart = performance.now();
       }
       this.d.handle({ subject: m.subject, data: m.data, streamSeq: m.seq, receivedAt: this.d.now() });
