@@ -106,6 +106,25 @@ describe('slices', () => {
   });
 });
 
+describe('background turns', () => {
+  it('runs one slice of background work per turn of the loop, the waiting pieces of work in turn', async () => {
+    let turn = 0;
+    const log: { name: string; turn: number }[] = [];
+    const task = (name: string) => {
+      let n = 0;
+      return inSlices(() => {
+        log.push({ name, turn });
+        return ++n === 3;
+      }, 0);
+    };
+    await turnsDuring(() => Promise.all([task('a'), task('b')]), (t) => (turn = t));
+    // The first slices run at once; each later one in a turn of its own, a and b taking turns.
+    const later = log.slice(2);
+    expect(later.map((s) => s.name)).toEqual(['a', 'b', 'a', 'b']);
+    expect(new Set(later.map((s) => s.turn)).size).toBe(later.length);
+  });
+});
+
 describe('Precedence', () => {
   /** Whether `p` has resolved once the promise chains have run. */
   const resolved = async (p: Promise<void> | null) => {

@@ -11,11 +11,48 @@ export const SLICE_MS = 5;
 export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * The next turn of the event loop for background work: after it, while work that callers wait on has precedence (a
- * budget batch, see Precedence), until that ends.
+ * One slice of background work per turn of the event loop, whoever's it is. Each piece of sliced work (the stream's
+ * consumer, the derive tick, the alert round, alert state written ahead, an insert's body) used to take its own
+ * setImmediate: with five of them under way, one turn's immediates held the loop for five slices, and a check that
+ * arrived waited for all of them before its socket was read. Here the waiting work is granted its slices in turn,
+ * first come first served, one each turn, so the sockets are read every slice.
+ */
+class BackgroundTurns {
+  private readonly waiting: (() => void)[] = [];
+  private armed = false;
+
+  /** Resolves in a later turn of the loop, when every piece of work that asked before has had its slice. */
+  next(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiting.push(resolve);
+      this.arm();
+    });
+  }
+
+  private arm(): void {
+    if (this.armed || this.waiting.length === 0) return;
+    this.armed = true;
+    // An immediate set from an immediate runs at the next turn: one grant per turn, after the sockets were read.
+    setImmediate(this.grant);
+  }
+
+  private readonly grant = (): void => {
+    this.armed = false;
+    const next = this.waiting.shift();
+    this.arm();
+    next?.();
+  };
+}
+
+const turns = new BackgroundTurns();
+
+/**
+ * The next turn of the event loop for background work: its slice in turn with the other background work (one slice
+ * per turn in all), and after it, while work that callers wait on has precedence (a budget batch, see Precedence),
+ * until that ends.
  */
 export async function backgroundTurn(precedence: Precedence = answersFirst): Promise<void> {
-  await nextTurn();
+  await turns.next();
   const waiting = precedence.wait();
   if (waiting) await waiting;
 }
