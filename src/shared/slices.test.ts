@@ -53,6 +53,16 @@ describe('slices', () => {
     });
     expect(quick).toEqual(items);
     expect(fewTurns).toBeLessThan(5);
+    // Not even the first item is produced in the caller's stretch.
+    let pulled = false;
+    function* lazy() {
+      pulled = true;
+      yield 1;
+    }
+    const first = paced(lazy(), 60_000).next();
+    expect(pulled).toBe(false);
+    expect(await first).toEqual({ value: 1, done: false });
+    expect(pulled).toBe(true);
   });
 
   it('nextTurn resolves after an immediate queued before it', async () => {

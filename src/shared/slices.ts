@@ -75,9 +75,11 @@ export async function inSlices(step: (more: () => boolean) => boolean, sliceMs =
 /**
  * The items of `items` as an async iterable that lets the loop turn whenever producing and consuming them has held it
  * for `sliceMs`. For a request body encoded as it is read: Readable.from over a plain iterator pulls it whole in one
- * synchronous stretch while the socket takes every write.
+ * synchronous stretch while the socket takes every write. The first item too is produced in a background slice of
+ * its own, not in the caller's stretch (a commit's, in a timer callback beside the tick).
  */
 export async function* paced<T>(items: Iterable<T>, sliceMs = SLICE_MS): AsyncGenerator<T> {
+  await backgroundTurn();
   let more = sliceBudget(sliceMs);
   for (const item of items) {
     yield item;
