@@ -11,11 +11,11 @@ export const SLICE_MS = 5;
 export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * One slice of background work per turn of the event loop, whoever's it is. Each piece of sliced work (the stream's
- * consumer, the derive tick, the alert round, alert state written ahead, an insert's body) used to take its own
- * setImmediate: with five of them under way, one turn's immediates held the loop for five slices, and a check that
+ * One slice of background work per turn of the event loop, whoever's it is. Each piece of sliced work (the derive
+ * tick, the alert round, alert state written ahead, an insert's body) used to take its own setImmediate: with five of
+ * them under way beside the stream's consumer, one turn's immediates held the loop for six slices, and a check that
  * arrived waited for all of them before its socket was read. Here the waiting work is granted its slices in turn,
- * first come first served, one each turn, so the sockets are read every slice.
+ * first come first served, one each turn, so a turn holds the loop for the consumer's slice and one other at most.
  */
 class BackgroundTurns {
   private readonly waiting: (() => void)[] = [];
@@ -53,6 +53,20 @@ const turns = new BackgroundTurns();
  */
 export async function backgroundTurn(precedence: Precedence = answersFirst): Promise<void> {
   await turns.next();
+  await precedenceEnds(precedence);
+}
+
+/**
+ * The next turn of the event loop for the stream's consumer, which keeps a slice of its own every turn beside the one
+ * of background work (the derive tick and the rest follow from what it takes in), and waits like it while work that
+ * callers wait on has precedence.
+ */
+export async function streamTurn(precedence: Precedence = answersFirst): Promise<void> {
+  await nextTurn();
+  await precedenceEnds(precedence);
+}
+
+async function precedenceEnds(precedence: Precedence): Promise<void> {
   const waiting = precedence.wait();
   if (waiting) await waiting;
 }
@@ -205,5 +219,5 @@ export class Precedence {
   }
 }
 
-/** The process's one event loop: budget batches hold it, the stream's consumers wait on it. */
+/** The process's one event loop: budget batches hold it; the stream's consumers and the background work wait on it. */
 export const answersFirst = new Precedence();

@@ -5,7 +5,7 @@ import type { VigilConfig } from '../config/schema.js';
 import type { Logger } from '../shared/logger.js';
 import { every, sleep, systemClock, type Cancel, type Scheduler } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
-import { backgroundTurn, type Precedence } from '../shared/slices.js';
+import { streamTurn, type Precedence } from '../shared/slices.js';
 import { isStreamNotFound } from '../shared/natsErrors.js';
 import type { InboundMessage } from '../contract/pipeline.js';
 
@@ -208,7 +208,7 @@ export class JetStreamSource {
       // every few milliseconds, so the wall, pressure checks and commits are not starved by a backlog.
       if (performance.now() - sliceStart >= (this.d.sliceMs ?? YIELD_EVERY_MS)) {
         // A budget batch under way goes first, for at most its precedence (shared/slices.ts).
-        await backgroundTurn(this.d.precedence);
+        await streamTurn(this.d.precedence);
         sliceStart = performance.now();
       }
       this.d.handle({ subject: m.subject, data: m.data, streamSeq: m.seq, receivedAt: this.d.now() });

@@ -1,0 +1,50 @@
+// The contact budget's own CPU cost for a batch of ids, with no I/O: a pipeline is filled with the benchmark workload's
+// first day (every customer in state), then seeded batches of known ids are decided by answerBatch in one stretch, one
+// after another (the later batches meet the earlier ones' reservations, as a sender's campaigns do). CPU time per
+// batch, fastest and median. Compare two versions by running it from each tree.
+//
+//   node --import tsx bench/batchCost.ts [customers=250000] [batches=8] [ids=10000]
+import type { PipelineOutputs } from '../src/contract/outputs.js';
+import { answerBatch } from '../src/budget/requests.js';
+import { customerId, WorkloadGenerator } from './workload.js';
+import { loadSource } from './source.js';
+
+const customers = Number(process.argv[2] ?? 250_000);
+const batches = Number(process.argv[3] ?? 8);
+const size = Number(process.argv[4] ?? 10_000);
+const { MemoryAlertStore, parseConfig, Pipeline, configuredPurchaseModel, liveEngagementTrend } = await loadSource();
+const enc = new TextEncoder();
+const discard: PipelineOutputs = { event() {}, customerActivity() {}, entityActivity() {}, signals() {}, alert() {}, rejected() {} };
+
+const END = Date.parse('2026-11-23T12:00:00Z');
+const gen = new WorkloadGenerator({ customers, bodyEvents: customers * 2, days: 7, endTs: END, seed: 5, worker: 0, workers: 1 });
+const config = parseConfig({ log: { level: 'silent' } });
+const clock = { now: () => END };
+const pipeline = new Pipeline({ config, clock, outputs: discard, model: configuredPurchaseModel(config.signals.model), trend: liveEngagementTrend, alertStore: new MemoryAlertStore() });
+let seq = 0;
+for (let k = 0; k < 1440; k++) {
+  for (const ev of gen.minute(gen.firstMin + k)) pipeline.handle({ subject: `events.${ev.type}`, data: enc.encode(JSON.stringify(ev)), streamSeq: ++seq, receivedAt: END });
+}
+
+// A seeded choice of ids, so that two versions decide the same batches.
+let seed = 7;
+/** mulberry32: 32-bit integer steps (an LCG in doubles loses its low bits past 2^53 and falls into a short cycle). */
+const rand = (n: number) => {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
+};
+const ms: number[] = [];
+let allowed = 0;
+for (let b = 0; b < batches; b++) {
+  const req = { customerIds: Array.from({ length: size }, () => customerId(rand(customers))), channel: 'push' as const, campaignId: `bench-${b}`, priority: 'marketing' as const };
+  const t0 = process.cpuUsage();
+  const answer = await answerBatch(pipeline.budget, req, (id) => id, Number.POSITIVE_INFINITY);
+  const d = process.cpuUsage(t0);
+  ms.push((d.user + d.system) / 1000);
+  allowed += (answer.allowed as string[]).length;
+}
+const sorted = [...ms].sort((a, b) => a - b);
+const r1 = (v: number) => Math.round(v * 10) / 10;
+console.log(JSON.stringify({ customers, events: seq, ids: size, msMin: r1(sorted[0]), msMedian: r1(sorted[Math.floor(batches / 2)]), runs: ms.map(r1), allowed }));
