@@ -105,23 +105,23 @@ describe('JetStreamSource timing', () => {
   it('waits while a budget batch holds precedence, until it is released or its 50 ms are up', async () => {
     const { clock, push, handled, precedence, source } = setup();
     await source.start(1);
+    /** The sequences handled once `ms` of the manual clock and the work it set off have run. */
+    const handledAfter = async (ms: number) => {
+      clock.advance(ms);
+      await settle();
+      return handled.map((m) => m.streamSeq);
+    };
     const release = precedence.hold();
     push(1);
-    await settle();
-    expect(handled).toEqual([]);
+    expect(await handledAfter(0)).toEqual([]);
     release();
-    await settle();
-    expect(handled.map((m) => m.streamSeq)).toEqual([1]);
+    expect(await handledAfter(0)).toEqual([1]);
     // A batch that runs longer than its precedence: the stream goes on after 50 ms though it is still held.
     const longer = precedence.hold();
     push(2);
-    await settle();
-    clock.advance(49);
-    await settle();
-    expect(handled.map((m) => m.streamSeq)).toEqual([1]);
-    clock.advance(1);
-    await settle();
-    expect(handled.map((m) => m.streamSeq)).toEqual([1, 2]);
+    expect(await handledAfter(0)).toEqual([1]);
+    expect(await handledAfter(49)).toEqual([1]);
+    expect(await handledAfter(1)).toEqual([1, 2]);
     longer();
     await source.stop();
   });
