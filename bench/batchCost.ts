@@ -4,7 +4,6 @@
 // batch, fastest and median. Compare two versions by running it from each tree.
 //
 //   node --import tsx bench/batchCost.ts [customers=250000] [batches=8] [ids=10000]
-import type { PipelineOutputs } from '../src/contract/outputs.js';
 import { answerBatch } from '../src/budget/requests.js';
 import { customerId, WorkloadGenerator } from './workload.js';
 import { loadSource } from './source.js';
@@ -12,15 +11,13 @@ import { loadSource } from './source.js';
 const customers = Number(process.argv[2] ?? 250_000);
 const batches = Number(process.argv[3] ?? 8);
 const size = Number(process.argv[4] ?? 10_000);
-const { MemoryAlertStore, parseConfig, Pipeline, configuredPurchaseModel, liveEngagementTrend } = await loadSource();
+const { parseConfig, quietPipeline } = await loadSource();
 const enc = new TextEncoder();
-const discard: PipelineOutputs = { event() {}, customerActivity() {}, entityActivity() {}, signals() {}, alert() {}, rejected() {} };
 
 const END = Date.parse('2026-11-23T12:00:00Z');
 const gen = new WorkloadGenerator({ customers, bodyEvents: customers * 2, days: 7, endTs: END, seed: 5, worker: 0, workers: 1 });
 const config = parseConfig({ log: { level: 'silent' } });
-const clock = { now: () => END };
-const pipeline = new Pipeline({ config, clock, outputs: discard, model: configuredPurchaseModel(config.signals.model), trend: liveEngagementTrend, alertStore: new MemoryAlertStore() });
+const pipeline = quietPipeline(config, { now: () => END });
 let seq = 0;
 for (let k = 0; k < 1440; k++) {
   for (const ev of gen.minute(gen.firstMin + k)) pipeline.handle({ subject: `events.${ev.type}`, data: enc.encode(JSON.stringify(ev)), streamSeq: ++seq, receivedAt: END });

@@ -4,21 +4,19 @@
 //
 //   node --expose-gc --import tsx bench/checkpointBlock.ts [customers=1000000] [rounds=6]
 import type { InboundMessage } from '../src/contract/pipeline.js';
-import type { PipelineOutputs } from '../src/contract/outputs.js';
 import { BlobBuffer } from '../src/shared/snapshotCodec.js';
 import { WorkloadGenerator } from './workload.js';
 import { loadSource } from './source.js';
 
 const customers = Number(process.argv[2] ?? 1_000_000);
 const rounds = Number(process.argv[3] ?? 6);
-const { MemoryAlertStore, parseConfig, Pipeline, configuredPurchaseModel, liveEngagementTrend } = await loadSource();
+const { parseConfig, quietPipeline } = await loadSource();
 const enc = new TextEncoder();
-const discard: PipelineOutputs = { event() {}, customerActivity() {}, entityActivity() {}, signals() {}, alert() {}, rejected() {} };
 
 const END = Date.parse('2026-11-23T12:00:00Z');
 const gen = new WorkloadGenerator({ customers, bodyEvents: customers * 2, days: 2, endTs: END, seed: 5, worker: 0, workers: 1 });
 const config = parseConfig({ log: { level: 'silent' }, windows: { maxCustomers: Math.max(customers, 10) } });
-const pipeline = new Pipeline({ config, clock: { now: () => END }, outputs: discard, model: configuredPurchaseModel(config.signals.model), trend: liveEngagementTrend, alertStore: new MemoryAlertStore() });
+const pipeline = quietPipeline(config, { now: () => END });
 let seq = 0;
 const feed = (minute: number): void => {
   for (const ev of gen.minute(minute)) {

@@ -3,16 +3,13 @@
 // and its next day; the heap, array buffers and RSS it holds after a full GC, divided by the customers in state.
 //
 //   node --expose-gc --import tsx bench/memoryChild.ts <customers>     prints one JSON line
-import type { PipelineOutputs } from '../src/contract/outputs.js';
 import { WorkloadGenerator } from './workload.js';
 import { loadSource } from './source.js';
 
 const customers = Number(process.argv[2]);
-const { MemoryAlertStore, parseConfig, Pipeline, systemClock, configuredPurchaseModel, liveEngagementTrend } = await loadSource();
+const { parseConfig, systemClock, quietPipeline } = await loadSource();
 const gc = (globalThis as { gc?: () => void }).gc!;
 const enc = new TextEncoder();
-
-const discard: PipelineOutputs = { event() {}, customerActivity() {}, entityActivity() {}, signals() {}, alert() {}, rejected() {} };
 
 function measure() {
   gc();
@@ -24,14 +21,7 @@ function measure() {
 const config = parseConfig({ log: { level: 'silent' } });
 const gen = new WorkloadGenerator({ customers, bodyEvents: customers * 4, days: 7, endTs: Date.now(), seed: 11, worker: 0, workers: 1 });
 const before = measure();
-const pipeline = new Pipeline({
-  config,
-  clock: systemClock,
-  outputs: discard,
-  model: configuredPurchaseModel(config.signals.model),
-  trend: liveEngagementTrend,
-  alertStore: new MemoryAlertStore(),
-});
+const pipeline = quietPipeline(config, systemClock);
 
 let seq = 0;
 // CPU time, not wall time: on a shared machine another process's burst does not land in this figure.

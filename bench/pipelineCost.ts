@@ -5,15 +5,13 @@
 //   node --import tsx bench/pipelineCost.ts [customers=100000] [runs=5]
 //   VIGIL_BENCH_DIST=<a tsc build of src> node --import tsx bench/pipelineCost.ts      (a compiled version)
 import type { InboundMessage } from '../src/contract/pipeline.js';
-import type { PipelineOutputs } from '../src/contract/outputs.js';
 import { WorkloadGenerator } from './workload.js';
 import { loadSource } from './source.js';
 
 const customers = Number(process.argv[2] ?? 100_000);
 const runs = Number(process.argv[3] ?? 5);
-const { MemoryAlertStore, parseConfig, Pipeline, configuredPurchaseModel, liveEngagementTrend } = await loadSource();
+const { parseConfig, quietPipeline } = await loadSource();
 const enc = new TextEncoder();
-const discard: PipelineOutputs = { event() {}, customerActivity() {}, entityActivity() {}, signals() {}, alert() {}, rejected() {} };
 
 // Fixed event times and a fixed clock, so every run (and every version) sees the same stream.
 const END = Date.parse('2026-11-23T12:00:00Z');
@@ -32,7 +30,7 @@ const config = parseConfig({ log: { level: 'silent' } });
 const clock = { now: () => END };
 const results: number[] = [];
 for (let r = 0; r < runs; r++) {
-  const pipeline = new Pipeline({ config, clock, outputs: discard, model: configuredPurchaseModel(config.signals.model), trend: liveEngagementTrend, alertStore: new MemoryAlertStore() });
+  const pipeline = quietPipeline(config, clock);
   for (const m of warm) pipeline.handle(m);
   let us = 0;
   let sinceTick = 0;

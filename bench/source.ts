@@ -12,6 +12,11 @@ import type * as ThreadPriority from '../src/shared/threadPriority.js';
 import type * as Logger from '../src/shared/logger.js';
 import type * as PurchaseModel from '../src/signals/purchaseModel.js';
 import type * as Trend from '../src/signals/models/trend.js';
+import type { VigilConfig } from '../src/config/schema.js';
+import type { PipelineOutputs } from '../src/contract/outputs.js';
+
+/** Outputs that go nowhere: the pipeline's own cost, with no I/O. */
+const discard: PipelineOutputs = { event() {}, customerActivity() {}, entityActivity() {}, signals() {}, alert() {}, rejected() {} };
 
 const dist = process.env.VIGIL_BENCH_DIST;
 const base = dist ? pathToFileURL(`${resolve(dist)}/`) : new URL('../src/', import.meta.url);
@@ -42,5 +47,8 @@ export async function loadSource() {
     runRefitWorker: refit.runRefitWorker,
     niceFromStat: priority.niceFromStat,
     compiled: Boolean(process.env.VIGIL_BENCH_DIST),
+    /** A pipeline with the configured model and the live trend whose outputs go nowhere (the benches without I/O). */
+    quietPipeline: (config: VigilConfig, clock: Clock.Clock) =>
+      new pipeline.Pipeline({ config, clock, outputs: discard, model: model.configuredPurchaseModel(config.signals.model), trend: trend.liveEngagementTrend, alertStore: new alerts.MemoryAlertStore() }),
   };
 }
