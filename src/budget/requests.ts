@@ -97,25 +97,20 @@ export function answerCheck(budget: ContactBudget, req: BudgetRequest, mapId: Id
   return { ...decisionJson(d), customerId: req.customerId };
 }
 
-/**
- * How long a batch may hold the event loop before it lets everything else run: a 10,000-id batch is tens of
- * milliseconds of decisions, and single checks would otherwise wait for all of it. The stream and the background work
- * wait for the batch (its precedence); a single check waits for one slice at most, as behind a slice of events.
- */
-export const BATCH_SLICE_MS = SLICE_MS;
 /** How many ids between two looks at the time (performance.now() costs about what a tenth of a check does). */
 const IDS_BETWEEN_LOOKS = 32;
 
 /**
  * A campaign's ids in one request: every allowed id reserves its slot. Reason texts are listed once and referred to
- * by index, so 10,000 suppressed customers stay far under NATS's 1 MiB message limit. Decided in slices of
- * BATCH_SLICE_MS with a turn of the event loop between them (setImmediate: sockets and timers run), so a batch delays
- * a single check by one slice at most; each id's check and reservation is still one synchronous step, so two
- * requests interleaved this way never both take the last slot. While it is decided, the stream's consumer and the
- * background work in slices wait (`precedence`, for at most PRECEDENCE_MS): the sender waits on the answer, and the
- * events and the derive tick can wait their turn.
+ * by index, so 10,000 suppressed customers stay far under NATS's 1 MiB message limit. A 10,000-id batch is tens of
+ * milliseconds of decisions: it is decided in slices of SLICE_MS with a turn of the event loop between them
+ * (setImmediate: sockets and timers run), so a batch delays a single check by one slice at most, as a slice of events
+ * does; each id's check and reservation is still one synchronous step, so two requests interleaved this way never
+ * both take the last slot. While it is decided, the stream's consumer and the background work in slices wait
+ * (`precedence`, for at most PRECEDENCE_MS): the sender waits on the answer, and the events and the derive tick can
+ * wait their turn.
  */
-export async function answerBatch(budget: ContactBudget, req: BatchRequest, mapId: IdMapper, sliceMs = BATCH_SLICE_MS, precedence: Precedence = answersFirst): Promise<Record<string, unknown>> {
+export async function answerBatch(budget: ContactBudget, req: BatchRequest, mapId: IdMapper, sliceMs = SLICE_MS, precedence: Precedence = answersFirst): Promise<Record<string, unknown>> {
   const release = precedence.hold();
   try {
     return await decideBatch(budget, req, mapId, sliceMs);

@@ -6,6 +6,7 @@ import type { OverloadCell } from '../contract/frames.js';
 import { MINUTE_MS } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { nextTurn, SLICE_MS } from '../shared/slices.js';
 import { EntityStats, type EntityKind, type EntitySignal, type SurgeOptions } from '../signals/entityStats.js';
 import { FORMAT, PARTIALS_RETAIN_MS, identityOf, isWireRow } from './entityPartials.js';
 
@@ -130,8 +131,8 @@ export class EntityCombiner {
         this.fold(m);
         if (!this.caught && (this.counters.messages >= this.target || m.info.pending === 0)) this.markCaughtUp();
         // A long catch-up must not hold the event loop: timers, the wall and leases run in between.
-        if (performance.now() - sliceStart > 5) {
-          await new Promise((r) => setImmediate(r));
+        if (performance.now() - sliceStart > SLICE_MS) {
+          await nextTurn();
           sliceStart = performance.now();
         }
       }

@@ -5,7 +5,7 @@ import type { VigilConfig } from '../config/schema.js';
 import type { Logger } from '../shared/logger.js';
 import { every, sleep, systemClock, type Cancel, type Scheduler } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
-import { streamTurn, type Precedence } from '../shared/slices.js';
+import { nextTurn, SLICE_MS, streamTurn, type Precedence } from '../shared/slices.js';
 import { isStreamNotFound } from '../shared/natsErrors.js';
 import type { InboundMessage } from '../contract/pipeline.js';
 
@@ -42,9 +42,6 @@ export async function ensureStream(jsm: JetStreamManager, s: StreamSettings, log
   }
 }
 
-/** How long the consumer loop may hold the event loop before it yields. */
-const YIELD_EVERY_MS = 5;
-
 export interface SourceDeps {
   nc: NatsConnection;
   config: VigilConfig['nats'];
@@ -57,7 +54,7 @@ export interface SourceDeps {
   clock?: Scheduler;
   /** Work that callers wait on and the consumer lets go first (budget batches); the process's own when absent. */
   precedence?: Precedence;
-  /** How long the consumer may hold the event loop before it yields (YIELD_EVERY_MS; 0 yields at every message). */
+  /** How long the consumer may hold the event loop before it yields (SLICE_MS when absent; 0 yields at every message). */
   sliceMs?: number;
 }
 
@@ -115,8 +112,8 @@ async function feed(d: SourceDeps, messages: ConsumerMessages, toSeq: number, co
   let sliceStart = performance.now();
   for await (const m of messages) {
     if (m.seq > toSeq) break;
-    if (performance.now() - sliceStart > YIELD_EVERY_MS) {
-      await new Promise((r) => setImmediate(r));
+    if (performance.now() - sliceStart > SLICE_MS) {
+      await nextTurn();
       sliceStart = performance.now();
     }
     d.handle({ subject: m.subject, data: m.data, streamSeq: m.seq, receivedAt: d.now() });
@@ -206,7 +203,7 @@ export class JetStreamSource {
     for await (const m of this.messages!) {
       // Buffered messages arrive as microtasks, which never let timers or sockets run: give the event loop a turn
       // every few milliseconds, so the wall, pressure checks and commits are not starved by a backlog.
-      if (performance.now() - sliceStart >= (this.d.sliceMs ?? YIELD_EVERY_MS)) {
+      if (performance.now() - sliceStart >= (this.d.sliceMs ?? SLICE_MS)) {
         // A budget batch under way goes first, for at most its precedence (shared/slices.ts).
         await streamTurn(this.d.precedence);
         sliceStart = performance.now();
