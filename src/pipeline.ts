@@ -208,7 +208,7 @@ export class Pipeline extends WallFacing {
    * customer with events since the last derive is scored once as of its latest event, its rules evaluated (not while
    * replaying, as before), the at-risk list updated and its snapshot row written when due; each touched entity's
    * rules evaluated. An evicted or erased customer is not derived. Returns the customers derived. With `more` (a
-   * slice's budget) it stops when that runs out, and what is left stays marked for the next call (derivePending).
+   * slice's budget) it stops when that runs out, and what is left stays marked for the next call (deriveBacklog).
    */
   derive(now = this.deps.clock.now(), more?: () => boolean): number {
     const engine = this.desk.engine;
@@ -252,8 +252,8 @@ export class Pipeline extends WallFacing {
     return derived;
   }
 
-  /** True while customers, entities or products touched since the last derive wait for one. */
-  get derivePending(): boolean { return this.dirtyCustomers.size > 0 || this.dirtyEntities.size > 0 || this.dirtyProducts.size > 0; }
+  /** How many customers, entities and products touched since the last derive wait for one. */
+  get deriveBacklog(): number { return this.dirtyCustomers.size + this.dirtyEntities.size + this.dirtyProducts.size; }
 
   /**
    * The end of the replay after a restore: what it handled is derived and every customer it touched gets a snapshot

@@ -444,6 +444,37 @@ describe('round', () => {
     expect(w.calls).toEqual(['drain:single', 'flush', 'persist:notifier', 'persist:single', 'consent', 'ack:single:5', 'sweep', 'flush']);
   });
 
+  it("lets each slice catch up before a commit's drain, covering what was handled meanwhile; a null catch-up takes no turn", async () => {
+    const { w, slices, committer } = setup({ partitions: [0, 1] });
+    const release = w.hold('catchUp:p0');
+    (slices[0] as Slice<Mark>).catchUp = () => w.step('catchUp:p0');
+    (slices[1] as Slice<Mark>).catchUp = () => {
+      w.calls.push('catchUp:p1');
+      return null;
+    };
+    slices[0].handle(5);
+    slices[1].handle(7);
+    const done = committer.round();
+    await new Promise((r) => setImmediate(r));
+    // Nothing is drained while a catch-up is out: events go on meanwhile.
+    expect(w.calls).toEqual(['catchUp:p0', 'catchUp:p1']);
+    slices[0].handle(9);
+    release();
+    await done;
+    expect(w.calls.slice(2, 4)).toEqual(['drain:p0', 'drain:p1']);
+    expect(slices.map((s) => s.acked)).toEqual([[9], [7]]);
+  });
+
+  it("does not catch up inside a checkpoint's commit: it drains right after the snapshot", async () => {
+    const { w, clock, slices, committer } = setup();
+    (slices[0] as Slice<Mark>).catchUp = () => w.step('catchUp:single');
+    slices[0].handle(5);
+    clock.advance(INTERVAL);
+    await committer.round();
+    expect(w.calls).not.toContain('catchUp:single');
+    expect(w.calls.slice(0, 3)).toEqual(['drain:single', 'snapshot:single', 'drain:single']);
+  });
+
   it('a failed commit skips the sweep', async () => {
     const { w, committer } = setup({ sweeper: true });
     w.failing.add('flush');

@@ -32,7 +32,9 @@
 //   request object: a retry resumes it) and the slice is not acknowledged past what its last commit made durable.
 //
 // round() — the processor's loop: checkpoint every slice due (clock.now() - lastCheckpointAt >= the interval),
-// or commit() when none is; then the leader's sweep of unpartitioned subjects acks what the flush stored.
+// or commit() when none is, after a large remainder of each slice's derive is taken in slices (catchUp: events keep
+// flowing meanwhile, so commit()'s synchronous step 1 is short; a checkpoint's prepare() does the same); then the
+// leader's sweep of unpartitioned subjects acks what the flush stored.
 import { Histogram } from '../shared/histogram.js';
 import type { ErasureRequest } from '../contract/outputs.js';
 import type { Clock } from '../shared/clock.js';
@@ -127,6 +129,11 @@ export interface Slice<M extends Mark = Mark> {
    * flowing (the owed snapshot rows), so that drain() and snapshot() hold the loop for less.
    */
   prepare?(): Promise<void>;
+  /**
+   * Before drain(): derives in slices what drain() would otherwise derive in one stretch, when that is much; null
+   * when drain() may take it at once (then no turn of the loop comes between the caller and drain()).
+   */
+  catchUp?(): Promise<void> | null;
 }
 
 export interface CommitDeps<M extends Mark = Mark> {
@@ -220,7 +227,12 @@ export class Committer<M extends Mark = Mark> {
   async round(): Promise<void> {
     const due = this.d.slices().filter((s) => this.d.clock.now() - s.ledger.lastCheckpointAt >= this.d.checkpointIntervalMs);
     for (const s of due) await this.checkpoint(s);
-    if (due.length === 0) await this.commit();
+    if (due.length === 0) {
+      // Not inside commit(): a checkpoint's commit must drain right after its snapshot, with no event between.
+      const catchingUp = this.d.slices().map((s) => s.catchUp?.() ?? null).filter((p) => p !== null);
+      if (catchingUp.length > 0) await Promise.all(catchingUp);
+      await this.commit();
+    }
     await this.d.sweeper()?.commit(() => this.d.sink.flush());
   }
 

@@ -17,6 +17,7 @@ import type { PurchaseModelSet } from '../signals/purchaseModel.js';
 import type { CheckpointStore } from '../state/checkpointStore.js';
 import type { RedisAlertStore } from '../alerts/redisAlertStore.js';
 import { SliceLedger, type Sink, type Slice } from './commit.js';
+import { deriveCatchUp } from './deriveCatchUp.js';
 
 export interface PartitionConsumerDeps {
   /** null: the single processor's consumer, reading the whole stream. */
@@ -163,15 +164,27 @@ export class PartitionConsumer implements Slice<JsMsg> {
     return this.pipeline.takeErasures();
   }
 
+  /** What drain() would derive, in slices first when it is much (runtime/deriveCatchUp.ts). */
+  catchUp(): Promise<void> | null {
+    return deriveCatchUp({ pipelines: () => [this.pipeline], now: () => this.d.clock.now() });
+  }
+
   /**
-   * The snapshot rows owed, paid in slices (shared/slices.ts) with a turn of the event loop between them (events,
-   * budget checks and the wall run there); what becomes owed meanwhile is paid by the checkpoint itself. Then the
-   * blob's buffer, grown and paged in ahead when the state has grown near its size.
+   * Ahead of the checkpoint's synchronous steps, while events flow: the derive's remainder and the snapshot rows owed
+   * (payAhead), then the blob's buffer, grown and paged in ahead when the state has grown near its size, then what
+   * was handled and became owed meanwhile, so that the checkpoint's own derive and payment are short.
    */
   async prepare(): Promise<void> {
+    await this.payAhead();
+    await this.blobBuffer.reserve(Math.ceil(this.lastBlobBytes * GROWTH_AHEAD));
+    await this.payAhead();
+  }
+
+  /** The derive's remainder, then the snapshot rows owed, in slices (shared/slices.ts), events flowing between them. */
+  private async payAhead(): Promise<void> {
+    await this.catchUp();
     let from = 0;
     await inSlices((more) => (from = this.pipeline.payOwedSnapshotsFrom(from, more)) === -1);
-    await this.blobBuffer.reserve(Math.ceil(this.lastBlobBytes * GROWTH_AHEAD));
   }
 
   /**

@@ -24,6 +24,7 @@ import { createMetrics, sumOf } from '../metrics.js';
 import { Committer } from './commit.js';
 import { every, startCommitLoop } from './commitLoop.js';
 import { SlicedWork } from '../shared/slices.js';
+import { catchUpThen } from './deriveCatchUp.js';
 import type { PartitionConsumer } from './partitionConsumer.js';
 import { readiness } from './readiness.js';
 import { clusterNotifier, clusterRuntime } from './cluster.js';
@@ -262,7 +263,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     for (const p of everyPipeline()) done = p.alerts.continueRound(clock.now(), more) && done;
     return done;
   };
-  const stopTicking = every(clock, config.alerts.evaluateIntervalMs, () => {
+  const tick = (): void => {
     try {
       for (const p of everyPipeline()) {
         p.alerts.sliceRounds = true;
@@ -273,7 +274,11 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
       log.error({ err: errorMessage(err) }, 'tick failed');
     }
     sampling.run(() => roundSlice);
-  });
+  };
+  // The tick derives what is marked before its rules and frames read it: a large remainder first in slices
+  // (runtime/deriveCatchUp.ts), so the tick's own stretch holds the loop for its own work.
+  const ticking = new SlicedWork((err) => log.error({ err: errorMessage(err) }, 'tick failed'));
+  const stopTicking = every(clock, config.alerts.evaluateIntervalMs, () => ticking.run(() => catchUpThen({ pipelines, now: () => clock.now() }, tick)));
   // The derive tick: per event only the counting; scores, rules, at-risk and snapshots for what changed (pipeline.ts),
   // in slices until none is left, so that a tick after a burst does not hold the loop for all of it at once.
   const deriving = new SlicedWork((err) => log.error({ err: errorMessage(err) }, 'derive failed'));
@@ -281,7 +286,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     let pending = false;
     for (const p of pipelines()) {
       p.derive(clock.now(), more);
-      pending ||= p.derivePending;
+      pending ||= p.deriveBacklog > 0;
     }
     return !pending;
   };
@@ -318,6 +323,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
         stopTicking();
         stopDeriving();
         // The loops end between slices; what they leave is derived by the final checkpoint.
+        await ticking.stop();
         await sampling.stop();
         await deriving.stop();
         models.stop();

@@ -1,0 +1,76 @@
+// The derive's remainder, in slices, before the steps that need it done. The tick (rules, frames), a commit's drain
+// and a checkpoint each derive what is still marked, synchronously, so that what they read and write covers every
+// message handled. While the stream runs ahead of the derive tick (a backlog, a burst, a loaded machine), that
+// remainder was hundreds of customers: 20-45 ms held in the tick's timer at 250,000 customers, as long again in a
+// commit's drain, with every budget check that arrived meanwhile waiting behind it. Here the bulk of it is derived in
+// slices first, events and checks running between them; the step then derives what is left in its own stretch, a
+// few dozen customers at most, or more only when the stream outran the derive for CATCH_UP_MS.
+import { backgroundTurn, inSlices, sliceBudget, SLICE_MS } from '../shared/slices.js';
+
+/**
+ * What a step derives in its own stretch; a larger remainder is derived in slices before it. A customer's derive
+ * (score, rules, snapshot decision) is 20-100 µs on this machine, so 32 of them hold the loop for 1-3 ms.
+ */
+export const SYNC_DERIVE_MAX = 32;
+
+/**
+ * How long a step waits for the derive in slices: a stream that outruns the derive meanwhile (every slice leaves more
+ * marked than it took) gets the rest derived in the step's stretch, as before, rather than delaying it without end.
+ */
+export const CATCH_UP_MS = 250;
+
+/** A pipeline as the catch-up sees it (Pipeline). */
+export interface Deriving {
+  /** Derives what is marked, while `more()` says so when given. */
+  derive(now?: number, more?: () => boolean): number;
+  /** Customers, entities and products marked and not derived yet. */
+  readonly deriveBacklog: number;
+}
+
+export interface CatchUpOptions {
+  /** The pipelines of the step (one, or every partition's). */
+  pipelines: () => Iterable<Deriving>;
+  now: () => number;
+  /** Derived in the step's stretch (SYNC_DERIVE_MAX); 0 in tests that want every remainder sliced. */
+  syncMax?: number;
+  limitMs?: number;
+  sliceMs?: number;
+}
+
+function backlog(pipelines: Iterable<Deriving>): number {
+  let n = 0;
+  for (const p of pipelines) n += p.deriveBacklog;
+  return n;
+}
+
+/**
+ * A sliced step (for inSlices or SlicedWork) that derives while more than `syncMax` is marked and `limitMs` has not
+ * passed since it was made, then runs `then` (the step itself, which derives the rest) and reports done.
+ */
+export function catchUpThen(o: CatchUpOptions, then: () => void): (more: () => boolean) => boolean {
+  const started = performance.now();
+  const syncMax = o.syncMax ?? SYNC_DERIVE_MAX;
+  const limitMs = o.limitMs ?? CATCH_UP_MS;
+  return (more) => {
+    if (backlog(o.pipelines()) > syncMax && performance.now() - started < limitMs) {
+      for (const p of o.pipelines()) p.derive(o.now(), more);
+      if (backlog(o.pipelines()) > syncMax) return false;
+    }
+    then();
+    return true;
+  };
+}
+
+/**
+ * The derive's remainder in slices, for a step that must then derive in its own stretch (a commit's drain, a
+ * checkpoint); null, without a turn of the loop, when no more than `syncMax` is marked, so the step goes on in the
+ * caller's own stretch as it did.
+ */
+export function deriveCatchUp(o: CatchUpOptions): Promise<void> | null {
+  if (backlog(o.pipelines()) <= (o.syncMax ?? SYNC_DERIVE_MAX)) return null;
+  const step = catchUpThen(o, () => undefined);
+  const sliceMs = o.sliceMs ?? SLICE_MS;
+  // The first slice in the caller's stretch, as SlicedWork does; the rest after turns of the loop.
+  if (step(sliceBudget(sliceMs))) return null;
+  return backgroundTurn().then(() => inSlices(step, sliceMs));
+}
