@@ -7,6 +7,7 @@ import { every, sleep, systemClock, type Cancel, type Scheduler } from '../share
 import { errorMessage } from '../shared/errors.js';
 import { nextTurn, SLICE_MS, streamTurn, type Precedence } from '../shared/slices.js';
 import { isStreamNotFound } from '../shared/natsErrors.js';
+import { streamSeqOf } from './ackSubject.js';
 import type { InboundMessage } from '../contract/pipeline.js';
 
 export interface StreamSettings {
@@ -111,14 +112,15 @@ async function feed(d: SourceDeps, messages: ConsumerMessages, toSeq: number, co
   let n = 0;
   let sliceStart = performance.now();
   for await (const m of messages) {
-    if (m.seq > toSeq) break;
+    const seq = streamSeqOf(m);
+    if (seq > toSeq) break;
     if (performance.now() - sliceStart > SLICE_MS) {
       await nextTurn();
       sliceStart = performance.now();
     }
-    d.handle({ subject: m.subject, data: m.data, streamSeq: m.seq, receivedAt: d.now() });
+    d.handle({ subject: m.subject, data: m.data, streamSeq: seq, receivedAt: d.now() });
     n++;
-    if (n >= count || m.seq >= toSeq) break;
+    if (n >= count || seq >= toSeq) break;
     while (d.backpressure()) await sleep(d.clock ?? systemClock, BACKPRESSURE_RECHECK_MS);
   }
   messages.stop();
@@ -145,6 +147,8 @@ export class JetStreamSource {
   private lastAckedSeq = 0;
   /** The last message handed to the pipeline. */
   lastHandled: JsMsg | null = null;
+  /** lastHandled's stream sequence (0 before any). */
+  private lastHandledSeq = 0;
   handled = 0;
 
   private readonly target: ConsumerTarget;
@@ -208,9 +212,13 @@ export class JetStreamSource {
         await streamTurn(this.d.precedence);
         sliceStart = performance.now();
       }
-      this.d.handle({ subject: m.subject, data: m.data, streamSeq: m.seq, receivedAt: this.d.now() });
+      const seq = streamSeqOf(m);
+      this.d.handle({ subject: m.subject, data: m.data, streamSeq: seq, receivedAt: this.d.now() });
       // A redelivered older message must not pull the acknowledgement point back.
-      if (!this.lastHandled || m.seq > this.lastHandled.seq) this.lastHandled = m;
+      if (seq > this.lastHandledSeq) {
+        this.lastHandled = m;
+        this.lastHandledSeq = seq;
+      }
       this.handled++;
       // Backpressure: stop pulling while the outputs are full; JetStream keeps the rest for us.
       while (this.d.backpressure() && this.running) await sleep(this.clock, BACKPRESSURE_RECHECK_MS);
