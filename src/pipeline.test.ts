@@ -211,6 +211,25 @@ describe('Pipeline derive', () => {
     expect(p.derive()).toBe(0);
   });
 
+  it('tells when what was marked until a moment is derived, and ticks without a derive when the caller did it', () => {
+    const { p, outputs, handle } = setup();
+    for (const c of ['c1', 'c2']) handle(e(`x-${c}`, 'cancel_subscription', { customerId: c }));
+    const marked = p.markedUntilNow();
+    handle(e('x-c3', 'cancel_subscription', { customerId: 'c3' }));
+    expect(marked()).toBe(false);
+    // A tick whose caller derived what was marked when it fell due leaves c3 to the derive tick.
+    p.tick(undefined, false);
+    expect(outputs.signalsOut).toHaveLength(0);
+    let budget = 1;
+    p.derive(undefined, () => budget-- > 0);
+    expect(outputs.signalsOut.map((s) => s.customerId)).toEqual(['c1', 'c2']);
+    expect(marked()).toBe(true);
+    expect(p.deriveBacklog).toBeGreaterThan(0);
+    p.tick();
+    expect(outputs.signalsOut.map((s) => s.customerId)).toEqual(['c1', 'c2', 'c3']);
+    expect(p.deriveBacklog).toBe(0);
+  });
+
   it('does not derive a customer erased or evicted after its event was handled', () => {
     const { p, outputs, handle } = setup({ windows: { maxCustomers: 1 } });
     handle(e('a', 'cancel_subscription', { customerId: 'gone' }));

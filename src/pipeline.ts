@@ -1,8 +1,7 @@
-// One event's path through the processor, top to bottom: admit (admission/admit.ts) → apply (windows/apply.ts) →
-// the event's row, and the customer and its entities marked dirty. The derive tick (derive()) then scores each dirty
-// customer once (signals/score.ts), evaluates its rules and its entities' (alerts/customerRules.ts,
-// alerts/entityRules.ts), updates the wall's LiveView (wall/liveView.ts) and writes snapshot rows when due. Privacy
-// events take their own turn (privacy/livePrivacy.ts).
+// One event's path through the processor, top to bottom: admit (admission/admit.ts) → apply (windows/apply.ts) → the
+// event's row, and the customer and its entities marked dirty. The derive tick (derive()) then scores each dirty customer
+// once (signals/score.ts), evaluates its rules and its entities' (alerts/customerRules.ts, alerts/entityRules.ts),
+// updates the wall's LiveView (wall/liveView.ts) and writes snapshot rows when due. Privacy events: privacy/livePrivacy.ts.
 import { EVENT_LAG_BUCKETS, Histogram } from './shared/histogram.js';
 import type { VigilConfig } from './config/schema.js';
 import type { VigilEvent } from './contract/event.js';
@@ -10,7 +9,7 @@ import type { AlertView, AtRiskEntry } from './contract/frames.js';
 import type { ErasureRequest, PipelineOutputs } from './contract/outputs.js';
 import type { CustomerSignals, InboundMessage, Outcome, PipelineRejectReason } from './contract/pipeline.js';
 import { MINUTE_MS, type Clock } from './shared/clock.js';
-import { DirtySet } from './shared/dirtySet.js';
+import { DirtySet, takenSince } from './shared/dirtySet.js';
 import { SnapshotReader, SnapshotWriter, type BlobBuffer } from './shared/snapshotCodec.js';
 import { Admission, type Admitted } from './admission/admit.js';
 import { ApplyStep } from './windows/apply.js';
@@ -254,6 +253,8 @@ export class Pipeline extends WallFacing {
 
   /** How many customers, entities and products touched since the last derive wait for one. */
   get deriveBacklog(): number { return this.dirtyCustomers.size + this.dirtyEntities.size + this.dirtyProducts.size; }
+  /** A test that holds once everything marked until this call has been derived (runtime/deriveCatchUp.ts). */
+  markedUntilNow(): () => boolean { return takenSince([this.dirtyCustomers, this.dirtyEntities, this.dirtyProducts]); }
 
   /**
    * The end of the replay after a restore: what it handled is derived and every customer it touched gets a snapshot
@@ -319,10 +320,10 @@ export class Pipeline extends WallFacing {
     return this.scorer.score(this.state.view(slot, nowMin));
   }
 
-  /** Periodic work: alert for-durations and resolutions, entity and processor rules, eviction, wall frames. */
-  tick(now = this.deps.clock.now()): void {
-    // What was handled since the last derive is scored before the re-checks and the frames read it.
-    this.derive(now);
+  /** Periodic work: for-durations, resolutions, entity and processor rules, eviction, wall frames, after a derive of what
+   * was handled, unless the caller derived what was marked when the tick fell due (deriveCatchUp.ts). */
+  tick(now = this.deps.clock.now(), deriveFirst = true): void {
+    if (deriveFirst) this.derive(now);
     const nowMin = Math.floor(this.watermark(now) / MINUTE_MS);
     const single = this.deps.partition === undefined;
     const engine = this.desk.engine;

@@ -1,29 +1,47 @@
 import { describe, expect, it } from 'vitest';
+import { DirtySet, takenSince } from '../shared/dirtySet.js';
 import { catchUpThen, deriveCatchUp, type Deriving } from './deriveCatchUp.js';
 
-/** A pipeline with `backlog` customers marked; each derive call takes at least one, then goes on while `more()`. */
+/**
+ * A pipeline over a real DirtySet: `mark` touches customers; each derive call takes one at least, then goes on while
+ * `more()`, and the stream marks `inflow` new customers meanwhile (a stream that outruns the derive when above one).
+ */
 class FakePipeline implements Deriving {
+  readonly marks = new DirtySet<number>();
+  readonly derived: number[] = [];
   calls = 0;
-  /** Marked anew by every derive call: a stream that outruns the derive. */
+  private next = 0;
+
   constructor(
-    public deriveBacklog: number,
+    marked: number,
     private readonly inflow = 0,
-  ) {}
+  ) {
+    this.mark(marked);
+  }
+
+  mark(n: number): void {
+    for (let k = 0; k < n; k++) this.marks.add(this.next++, 0, 0);
+  }
+
+  get deriveBacklog(): number {
+    return this.marks.size;
+  }
+
+  markedUntilNow(): () => boolean {
+    return takenSince([this.marks]);
+  }
 
   derive(_now?: number, more?: () => boolean): number {
     this.calls++;
-    let n = 0;
-    do {
-      if (this.deriveBacklog === 0) break;
-      this.deriveBacklog--;
-      n++;
-    } while (more === undefined || more());
-    this.deriveBacklog += this.inflow;
+    const n = this.marks.drain((slot) => this.derived.push(slot), more);
+    this.mark(this.inflow);
     return n;
   }
 }
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+/** A zero-length slice: one customer per pipeline and slice. */
+const none = () => false;
 
 describe('deriveCatchUp', () => {
   it('is null, with nothing derived, when the step may take the remainder in its own stretch', () => {
@@ -36,7 +54,6 @@ describe('deriveCatchUp', () => {
   it('derives a large remainder in slices, one in the caller, the rest after turns of the loop, down to syncMax', async () => {
     const a = new FakePipeline(4);
     const b = new FakePipeline(2);
-    // A zero-length slice: one customer per pipeline and slice.
     const catching = deriveCatchUp({ pipelines: () => [a, b], now: () => 0, syncMax: 1, sliceMs: 0 });
     expect(catching).not.toBeNull();
     expect([a.deriveBacklog, b.deriveBacklog]).toEqual([3, 1]);
@@ -56,28 +73,33 @@ describe('deriveCatchUp', () => {
 });
 
 describe('catchUpThen', () => {
-  it('runs the step at once when little is marked, and after slices of derive when much is', () => {
-    const ran: number[] = [];
-    const small = new FakePipeline(2);
-    expect(catchUpThen({ pipelines: () => [small], now: () => 0, syncMax: 2 }, () => ran.push(small.deriveBacklog))(() => false)).toBe(true);
-    expect(ran).toEqual([2]);
-    expect(small.calls).toBe(0);
-
-    const large = new FakePipeline(3);
-    const step = catchUpThen({ pipelines: () => [large], now: () => 0, syncMax: 1 }, () => ran.push(large.deriveBacklog));
-    expect(step(() => false)).toBe(false);
-    expect(ran).toEqual([2]);
-    expect(step(() => false)).toBe(true);
-    expect(ran).toEqual([2, 1]);
+  it('runs the step at once, to derive the rest itself, when little is marked', () => {
+    const ran: [boolean, number][] = [];
+    const p = new FakePipeline(2);
+    expect(catchUpThen({ pipelines: () => [p], now: () => 0, syncMax: 2 }, (rest) => ran.push([rest, p.deriveBacklog]))(none)).toBe(true);
+    expect(ran).toEqual([[true, 2]]);
+    expect(p.calls).toBe(0);
   });
 
-  it('gives up waiting once its time is out, and the step derives the rest itself', () => {
-    const ran: number[] = [];
-    // Every derive marks two more than it takes: the catch-up would never end.
-    const p = new FakePipeline(10, 2);
-    const step = catchUpThen({ pipelines: () => [p], now: () => 0, syncMax: 1, limitMs: 0 }, () => ran.push(p.deriveBacklog));
-    expect(step(() => false)).toBe(true);
-    expect(ran).toEqual([10]);
+  it('derives what was marked when it was made, in slices, while more is marked meanwhile; then the step, which leaves the newer marks', () => {
+    const ran: [boolean, number][] = [];
+    const p = new FakePipeline(3, 2);
+    const step = catchUpThen({ pipelines: () => [p], now: () => 0, syncMax: 1 }, (rest) => ran.push([rest, p.deriveBacklog]));
+    // Each slice takes one and the stream marks two: the backlog grows, but the first three are derived in three.
+    expect(step(none)).toBe(false);
+    expect(step(none)).toBe(false);
+    expect(ran).toEqual([]);
+    expect(step(none)).toBe(true);
+    expect(p.derived).toEqual([0, 1, 2]);
+    // Six marked meanwhile: too many for the step's own stretch, so it is told to leave them.
+    expect(ran).toEqual([[false, 6]]);
+  });
+
+  it('gives up waiting once its time is out; the step runs, told whether the rest is few enough to derive', () => {
+    const ran: boolean[] = [];
+    const p = new FakePipeline(10);
+    expect(catchUpThen({ pipelines: () => [p], now: () => 0, syncMax: 1, limitMs: 0 }, (rest) => ran.push(rest))(none)).toBe(true);
+    expect(ran).toEqual([false]);
     expect(p.calls).toBe(0);
   });
 });

@@ -2,9 +2,11 @@
 // and a checkpoint each derive what is still marked, synchronously, so that what they read and write covers every
 // message handled. While the stream runs ahead of the derive tick (a backlog, a burst, a loaded machine), that
 // remainder was hundreds of customers: 20-45 ms held in the tick's timer at 250,000 customers, as long again in a
-// commit's drain, with every budget check that arrived meanwhile waiting behind it. Here the bulk of it is derived in
-// slices first, events and checks running between them; the step then derives what is left in its own stretch, a
-// few dozen customers at most, or more only when the stream outran the derive for CATCH_UP_MS.
+// commit's drain, with every budget check that arrived meanwhile waiting behind it. Here what was marked when the
+// step fell due is derived in slices first, events and checks running between them. Then a commit or checkpoint
+// derives what is left in its own stretch: what was marked meanwhile, or more when the stream outran the derive for
+// CATCH_UP_MS. The tick derives it only when it is a few dozen customers, else leaves it to the derive tick: its
+// rules and frames then read the state as of when it fell due, not of when it ran.
 import { backgroundTurn, inSlices, sliceBudget, SLICE_MS } from '../shared/slices.js';
 
 /**
@@ -25,6 +27,8 @@ export interface Deriving {
   derive(now?: number, more?: () => boolean): number;
   /** Customers, entities and products marked and not derived yet. */
   readonly deriveBacklog: number;
+  /** A test that holds once everything marked until the call has been derived. */
+  markedUntilNow(): () => boolean;
 }
 
 export interface CatchUpOptions {
@@ -44,19 +48,23 @@ function backlog(pipelines: Iterable<Deriving>): number {
 }
 
 /**
- * A sliced step (for inSlices or SlicedWork) that derives while more than `syncMax` is marked and `limitMs` has not
- * passed since it was made, then runs `then` (the step itself, which derives the rest) and reports done.
+ * A sliced step (for inSlices or SlicedWork) that derives, in the slices it is given, what was marked when it was made,
+ * then runs `then` and reports done. It stops deriving early when no more than `syncMax` is left marked, or once
+ * `limitMs` has passed (the stream outran the derive meanwhile). `then` is told whether what is left marked is few
+ * enough (syncMax) for the step to derive in its own stretch; marks made meanwhile are the derive tick's otherwise.
  */
-export function catchUpThen(o: CatchUpOptions, then: () => void): (more: () => boolean) => boolean {
+export function catchUpThen(o: CatchUpOptions, then: (deriveRest: boolean) => void): (more: () => boolean) => boolean {
   const started = performance.now();
   const syncMax = o.syncMax ?? SYNC_DERIVE_MAX;
   const limitMs = o.limitMs ?? CATCH_UP_MS;
+  const marked = [...o.pipelines()].map((p) => p.markedUntilNow());
+  const caughtUp = () => backlog(o.pipelines()) <= syncMax || marked.every((derived) => derived());
   return (more) => {
-    if (backlog(o.pipelines()) > syncMax && performance.now() - started < limitMs) {
+    if (!caughtUp() && performance.now() - started < limitMs) {
       for (const p of o.pipelines()) p.derive(o.now(), more);
-      if (backlog(o.pipelines()) > syncMax) return false;
+      if (!caughtUp()) return false;
     }
-    then();
+    then(backlog(o.pipelines()) <= syncMax);
     return true;
   };
 }
@@ -68,6 +76,7 @@ export function catchUpThen(o: CatchUpOptions, then: () => void): (more: () => b
  */
 export function deriveCatchUp(o: CatchUpOptions): Promise<void> | null {
   if (backlog(o.pipelines()) <= (o.syncMax ?? SYNC_DERIVE_MAX)) return null;
+  // Then the step derives the rest in its own stretch, whatever is left.
   const step = catchUpThen(o, () => undefined);
   const sliceMs = o.sliceMs ?? SLICE_MS;
   // The first slice in the caller's stretch, as SlicedWork does; the rest after turns of the loop.

@@ -263,20 +263,20 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     for (const p of everyPipeline()) done = p.alerts.continueRound(clock.now(), more) && done;
     return done;
   };
-  const tick = (): void => {
+  const tick = (deriveRest: boolean): void => {
     try {
-      for (const p of everyPipeline()) {
-        p.alerts.sliceRounds = true;
-        p.tick();
-      }
+      for (const p of everyPipeline()) p.alerts.sliceRounds = true;
+      for (const p of pipelines()) p.tick(clock.now(), deriveRest);
+      for (const p of runtime?.leaderPipelines() ?? []) p.tick();
       mode.tick();
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'tick failed');
     }
     sampling.run(() => roundSlice);
   };
-  // The tick derives what is marked before its rules and frames read it: a large remainder first in slices
-  // (runtime/deriveCatchUp.ts), so the tick's own stretch holds the loop for its own work.
+  // The tick's rules and frames read what was handled until it fell due: what was marked then is derived first, in
+  // slices when it is more than a few dozen customers (runtime/deriveCatchUp.ts), so the tick's own stretch holds the
+  // loop for its own work.
   const ticking = new SlicedWork((err) => log.error({ err: errorMessage(err) }, 'tick failed'));
   const stopTicking = every(clock, config.alerts.evaluateIntervalMs, () => ticking.run(() => catchUpThen({ pipelines, now: () => clock.now() }, tick)));
   // The derive tick: per event only the counting; scores, rules, at-risk and snapshots for what changed (pipeline.ts),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DirtySet } from './dirtySet.js';
+import { DirtySet, takenSince } from './dirtySet.js';
 
 describe('DirtySet', () => {
   it('holds a slot once however often it is marked, with the latest value, in the order first marked', () => {
@@ -130,6 +130,41 @@ describe('DirtySet', () => {
         if (op === 9) expect(d.size).toBe(model.size);
       }
       expect(d.size).toBe(model.size);
+    }
+  });
+
+  it('tells when every slot marked until a moment has been taken, however drains, deletes and new marks interleave (seeded walk)', () => {
+    for (let seed = 1; seed <= 30; seed++) {
+      let x = seed;
+      const rand = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8) % n;
+      const d = new DirtySet<number>();
+      const marked = new Set<number>();
+      // Each moment: its test, and the slots marked then that were not taken since (the model).
+      const moments: { derived: () => boolean; left: Set<number> }[] = [];
+      const taken = (slot: number) => {
+        marked.delete(slot);
+        for (const m of moments) m.left.delete(slot);
+      };
+      for (let step = 0; step < 400; step++) {
+        const op = rand(12);
+        if (op < 6) {
+          const slot = rand(40);
+          d.add(slot, step, step);
+          marked.add(slot);
+        } else if (op < 8) {
+          const slot = rand(40);
+          d.delete(slot);
+          taken(slot);
+        } else if (op < 10) {
+          let budget = 1 + rand(6);
+          d.drain((slot) => taken(slot), () => budget-- > 0);
+        } else if (op === 10) moments.push({ derived: takenSince([d]), left: new Set(marked) });
+        else if (rand(10) === 0) {
+          d.clear();
+          for (const slot of [...marked]) taken(slot);
+        }
+        for (const m of moments) expect(m.derived(), `seed ${seed}, step ${step}`).toBe(m.left.size === 0);
+      }
     }
   });
 

@@ -12,6 +12,9 @@ export class DirtySet<T> {
   private position = new Int32Array(64);
   private latest: (T | undefined)[] = [];
   private at = new Float64Array(64);
+  /** Each entry's place in the order of every mark ever made (first marked since it was last taken). */
+  private tickets = new Float64Array(64);
+  private marked = 0;
   private n = 0;
   /** Entries of `list` unmarked by delete (-1), until the next drain or clear drops them. */
   private holes = 0;
@@ -33,9 +36,11 @@ export class DirtySet<T> {
       if (this.n === this.list.length) {
         this.list = grown(this.list, this.n + 1);
         this.at = grown(this.at, this.n + 1);
+        this.tickets = grown(this.tickets, this.n + 1);
       }
       p = this.n++;
       this.list[p] = slot;
+      this.tickets[p] = this.marked++;
       this.position[slot] = p + 1;
     }
     this.latest[p] = value;
@@ -81,11 +86,26 @@ export class DirtySet<T> {
       this.list[q] = slot;
       this.latest[q] = value;
       this.at[q] = this.at[p];
+      this.tickets[q] = this.tickets[p];
       this.position[slot] = ++q;
     }
     this.n = q;
     this.holes = 0;
     return visited;
+  }
+
+  /** The ticket the next slot marked will get: takenBefore(it) holds once every slot marked until now was taken. */
+  get nextTicket(): number {
+    return this.marked;
+  }
+
+  /**
+   * True once no slot marked before `ticket` is still marked: each was drained or deleted since (a slot marked again
+   * after it was taken has a later ticket). The set is in the order first marked, so the first entry left says it.
+   */
+  takenBefore(ticket: number): boolean {
+    for (let p = 0; p < this.n; p++) if (this.list[p] !== -1) return this.tickets[p] >= ticket;
+    return true;
   }
 
   /** Empties the set without visiting. */
@@ -103,4 +123,10 @@ function grown<A extends Int32Array | Float64Array>(a: A, atLeast: number): A {
   const b = new (a.constructor as new (n: number) => A)(Math.max(atLeast, Math.ceil(a.length * 1.5)));
   b.set(a);
   return b;
+}
+
+/** A test that holds once every slot marked in `sets` until this call has been taken (DirtySet.takenBefore). */
+export function takenSince(sets: readonly DirtySet<unknown>[]): () => boolean {
+  const tickets = sets.map((s) => s.nextTicket);
+  return () => sets.every((s, i) => s.takenBefore(tickets[i]));
 }
