@@ -67,10 +67,8 @@ export interface PipelineDeps {
 export class Pipeline extends WallFacing {
   readonly counts: Record<Outcome, number> = { processed: 0, duplicate: 0, late: 0, rejected: 0, dropped_consent: 0 };
   readonly rejectReasons = new Map<PipelineRejectReason | 'CONSENT_WITHDRAWN', number>();
-  /**
-   * True while a restart replays the stream after the checkpoint: state and ClickHouse rows are rebuilt
-   * (idempotently), but alerts are not evaluated, since their state in Redis already reflects those events.
-   */
+  /** While a restart replays the stream after the checkpoint: state and rows are rebuilt (idempotently), alerts are
+   * not evaluated (their state in Redis already reflects those events). */
   replaying = false;
 
   private readonly consent: ConsentStore;
@@ -389,11 +387,12 @@ export class Pipeline extends WallFacing {
     return meta.streamSeq;
   }
 
-  /** Hands the activity rows due now to the outputs: every dirty minute, then forgets minutes behind the lateness. */
-  drainActivity(now = this.deps.clock.now()): number {
+  /** Hands the activity rows due now to the outputs: every dirty minute, then forgets minutes behind the lateness (with
+   * `more`, ahead of a commit in slices: dirty minutes only, while it answers true; -1 while some are left). */
+  drainActivity(now = this.deps.clock.now(), more?: () => boolean): number {
     const closeBefore = this.watermark(now) - this.deps.config.ingest.allowedLatenessMs;
-    const rows = this.state.drain(closeBefore, this.deps.outputs);
-    this.admission.expire(closeBefore);
+    const rows = this.state.drain(closeBefore, this.deps.outputs, more);
+    if (more === undefined) this.admission.expire(closeBefore);
     return rows;
   }
 }

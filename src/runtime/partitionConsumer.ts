@@ -8,7 +8,7 @@ import type { ErasureRequest } from '../contract/outputs.js';
 import type { SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { inSlices } from '../shared/slices.js';
+import { backgroundTurn, inSlices, sliceBudget } from '../shared/slices.js';
 import { BlobBuffer, packSnapshot, snapshotBytes } from '../shared/snapshotCodec.js';
 import { JetStreamSource, replay, streamBounds, type ConsumerTarget, type SourceDeps } from '../sources/jetstream.js';
 import type { InboundMessage } from '../contract/pipeline.js';
@@ -164,9 +164,16 @@ export class PartitionConsumer implements Slice<JsMsg> {
     return this.pipeline.takeErasures();
   }
 
-  /** What drain() would derive, in slices first when it is much (runtime/deriveCatchUp.ts). */
+  /**
+   * Ahead of drain(), in slices while events flow: the derive of what was marked (runtime/deriveCatchUp.ts), then the
+   * rows of the minute buckets changed so far (a bucket changed again before drain() is written again there, and its
+   * later row replaces this one). null when the first slice did it all, so drain() follows with no turn between.
+   */
   catchUp(): Promise<void> | null {
-    return deriveCatchUp({ pipelines: () => [this.pipeline], now: () => this.d.clock.now() });
+    const rows = (more: () => boolean) => this.pipeline.drainActivity(this.d.clock.now(), more) !== -1;
+    const deriving = deriveCatchUp({ pipelines: () => [this.pipeline], now: () => this.d.clock.now() });
+    if (deriving === null) return rows(sliceBudget()) ? null : backgroundTurn().then(() => inSlices(rows));
+    return deriving.then(() => inSlices(rows));
   }
 
   /**

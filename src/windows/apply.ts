@@ -10,7 +10,7 @@ import { DAY_MS, MINUTE_MS, type Clock } from '../shared/clock.js';
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import { EntityStats, type EntityKind } from '../signals/entityStats.js';
 import { CustomerWindows, emptyView, TOUCH_CHANNELS, type CustomerView, type TouchChannel } from './customerWindows.js';
-import { MinuteActivity } from './minuteActivity.js';
+import { MinuteActivity, type ActivityVisit } from './minuteActivity.js';
 import { customerExperience, type ExperienceParams, type ProductVoice, type SegmentVoice } from '../signals/experience.js';
 import type { ExperienceRead } from './customerExperience.js';
 import { emptyEvidence, readEvidence } from './experienceEvidence.js';
@@ -172,17 +172,24 @@ export class ApplyStep {
     this.entityActivity.add(key, ev.type, ev.ts, revenue, streamSeq, what.overloaded, ENTITY_KINDS.indexOf(kind));
   }
 
-  /** Hands every dirty minute before `closeBefore` to the outputs, then forgets those minutes; returns the rows. */
-  drain(closeBefore: number, outputs: PipelineOutputs): number {
+  /**
+   * Hands every dirty minute to the outputs, then forgets the minutes before `closeBefore`; returns the rows. With
+   * `more` (a slice's budget, ahead of a commit), only dirty minutes while it answers true, none forgotten; returns
+   * -1 while some are left.
+   */
+  drain(closeBefore: number, outputs: PipelineOutputs, more?: () => boolean): number {
     let rows = 0;
-    this.customerActivity.drainEach(closeBefore, (customerId, eventType, _kind, minuteMs, events, revenue, _overloaded, writer, version) => {
+    const customer: ActivityVisit = (customerId, eventType, _kind, minuteMs, events, revenue, _overloaded, writer, version) => {
       outputs.customerActivity({ customerId, eventType, minuteMs, events, revenue, writer, version });
       rows++;
-    });
-    this.entityActivity.drainEach(closeBefore, (key, eventType, kind, minuteMs, events, revenue, overloaded, writer, version) => {
+    };
+    const entity: ActivityVisit = (key, eventType, kind, minuteMs, events, revenue, overloaded, writer, version) => {
       outputs.entityActivity({ kind: ENTITY_KINDS[kind], key, eventType, minuteMs, events, revenue, overloaded, writer, version });
       rows++;
-    });
+    };
+    if (more !== undefined) return this.customerActivity.drainDirty(customer, more) && this.entityActivity.drainDirty(entity, more) ? rows : -1;
+    this.customerActivity.drainEach(closeBefore, customer);
+    this.entityActivity.drainEach(closeBefore, entity);
     return rows;
   }
 

@@ -102,18 +102,34 @@ export class MinuteActivity {
 
   /** As drain, handing each bucket's fields to `visit` instead of an object per bucket (the processor's path). */
   drainEach(closeBeforeMs: number, visit: ActivityVisit): void {
-    for (const i of this.dirty) {
-      if (this.idOf[i] === FREE || this.isDirty[i] === 0) continue; // forgotten since
-      this.version[i] = this.events[i];
-      this.isDirty[i] = 0;
-      visit(this.ids.idOf(this.idOf[i])!, this.typeNames[this.typeOf[i]], this.kindOf[i], this.minute[i] * 60_000, this.events[i], this.revenue[i], this.overloaded[i], BigInt(this.writer[i]), this.version[i]);
-    }
-    this.dirty = [];
+    this.drainDirty(visit);
     for (const [minute, list] of this.minutes) {
       if ((minute + 1) * 60_000 > closeBeforeMs) continue;
       for (const i of list) if (this.idOf[i] !== FREE && this.minute[i] === minute) this.release(i);
       this.minutes.delete(minute);
     }
+  }
+
+  /**
+   * The dirty buckets' rows, as drainEach hands them, without closing a minute; with `more`, stopping once it answers
+   * false (after one bucket at least), the rest left dirty in order. Ahead of a drain, in slices: a bucket written here
+   * and changed again before the drain is written again there, and the later row replaces it (its version, the count,
+   * is higher). True once no bucket is dirty.
+   */
+  drainDirty(visit: ActivityVisit, more?: () => boolean): boolean {
+    const list = this.dirty;
+    let k = 0;
+    while (k < list.length) {
+      const i = list[k++];
+      if (this.idOf[i] === FREE || this.isDirty[i] === 0) continue; // forgotten since
+      this.version[i] = this.events[i];
+      this.isDirty[i] = 0;
+      visit(this.ids.idOf(this.idOf[i])!, this.typeNames[this.typeOf[i]], this.kindOf[i], this.minute[i] * 60_000, this.events[i], this.revenue[i], this.overloaded[i], BigInt(this.writer[i]), this.version[i]);
+      if (more !== undefined && !more()) break;
+    }
+    // Buckets changed during the visits were pushed onto `list` itself: they stay, after those not visited.
+    this.dirty = k === list.length ? [] : list.slice(k);
+    return this.dirty.length === 0;
   }
 
   /**
