@@ -32,9 +32,9 @@
 //   request object: a retry resumes it) and the slice is not acknowledged past what its last commit made durable.
 //
 // round() — the processor's loop: checkpoint every slice due (clock.now() - lastCheckpointAt >= the interval),
-// or commit() when none is, after a large remainder of each slice's derive is taken in slices (catchUp: events keep
-// flowing meanwhile, so commit()'s synchronous step 1 is short; a checkpoint's prepare() does the same); then the
-// leader's sweep of unpartitioned subjects acks what the flush stored.
+// or commit() when none is, after each slice's catch-up (catchUp: the derive of what is marked and the rows of the
+// minute buckets changed so far, in slices while events keep flowing, so that commit()'s synchronous step 1 is short;
+// a checkpoint's prepare() does the same); then the leader's sweep of unpartitioned subjects acks what the flush stored.
 import { Histogram } from '../shared/histogram.js';
 import type { ErasureRequest } from '../contract/outputs.js';
 import type { Clock } from '../shared/clock.js';
@@ -130,8 +130,8 @@ export interface Slice<M extends Mark = Mark> {
    */
   prepare?(): Promise<void>;
   /**
-   * Before drain(): derives in slices what drain() would otherwise derive in one stretch, when that is much; null
-   * when drain() may take it at once (then no turn of the loop comes between the caller and drain()).
+   * Before drain(): in slices, while events flow, what drain() would otherwise do in one stretch (the derive, the
+   * activity rows); null when it was done at once (then no turn of the loop comes between the caller and drain()).
    */
   catchUp?(): Promise<void> | null;
 }

@@ -173,13 +173,13 @@ export class PartitionConsumer implements Slice<JsMsg> {
     const rows = (more: () => boolean) => this.pipeline.drainActivity(this.d.clock.now(), more) !== -1;
     const deriving = deriveCatchUp({ pipelines: () => [this.pipeline], now: () => this.d.clock.now() });
     if (deriving === null) return rows(sliceBudget()) ? null : backgroundTurn().then(() => inSlices(rows));
-    return deriving.then(() => inSlices(rows));
+    return deriving.then(() => backgroundTurn()).then(() => inSlices(rows));
   }
 
   /**
-   * Ahead of the checkpoint's synchronous steps, while events flow: the derive's remainder and the snapshot rows owed
+   * Ahead of the checkpoint's synchronous steps, while events flow: the catch-up and the snapshot rows owed
    * (payAhead), then the blob's buffer, grown and paged in ahead when the state has grown near its size, then what
-   * was handled and became owed meanwhile, so that the checkpoint's own derive and payment are short.
+   * was handled and became owed meanwhile, so that the checkpoint's own drain and payment are short.
    */
   async prepare(): Promise<void> {
     await this.payAhead();
@@ -187,7 +187,7 @@ export class PartitionConsumer implements Slice<JsMsg> {
     await this.payAhead();
   }
 
-  /** The derive's remainder, then the snapshot rows owed, in slices (shared/slices.ts), events flowing between them. */
+  /** catchUp(), then the snapshot rows owed, in slices (shared/slices.ts), events flowing between them. */
   private async payAhead(): Promise<void> {
     await this.catchUp();
     let from = 0;
