@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JsMsg } from 'nats';
+import { createRng } from '../signals/models/random.js';
 import { ackStreamSeq, streamSeqOf } from './ackSubject.js';
 
 /** nats.js's own reading of an ack subject (lib/jetstream/jsmsg.js parseInfo), as the reference. */
@@ -8,18 +9,6 @@ function reference(subject: string): number {
   if (tokens.length === 9) tokens.splice(2, 0, '_', '');
   if (tokens.length < 11 || tokens[0] !== '$JS' || tokens[1] !== 'ACK') throw new Error('not js message');
   return parseInt(tokens[7], 10);
-}
-
-/** A deterministic generator (mulberry32), so a failure names its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('ackStreamSeq', () => {
@@ -32,7 +21,8 @@ describe('ackStreamSeq', () => {
   });
 
   it('agrees with nats.js on seeded subjects of every shape', () => {
-    const rnd = mulberry32(15);
+    const rng = createRng(15);
+    const rnd = () => rng.uniform();
     const name = () => Array.from({ length: 1 + Math.floor(rnd() * 12) }, () => 'ABCxyz_-09'[Math.floor(rnd() * 10)]).join('');
     const num = () => String(Math.floor(rnd() * 2 ** (1 + Math.floor(rnd() * 52))));
     for (let k = 0; k < 2_000; k++) {
