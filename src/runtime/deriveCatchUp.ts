@@ -7,7 +7,7 @@
 // derives what is left in its own stretch: what was marked meanwhile, or more when the stream outran the derive for
 // CATCH_UP_MS. The tick derives it only when it is a few dozen customers, else leaves it to the derive tick: its
 // rules and frames then read the state as of when it fell due, not of when it ran.
-import { backgroundTurn, inSlices, sliceBudget, SLICE_MS } from '../shared/slices.js';
+import { slicesFromNow } from '../shared/slices.js';
 
 /**
  * What a step derives in its own stretch; a larger remainder is derived in slices before it. A customer's derive
@@ -77,9 +77,5 @@ export function catchUpThen(o: CatchUpOptions, then: (deriveRest: boolean) => vo
 export function deriveCatchUp(o: CatchUpOptions): Promise<void> | null {
   if (backlog(o.pipelines()) <= (o.syncMax ?? SYNC_DERIVE_MAX)) return null;
   // Then the step derives the rest in its own stretch, whatever is left.
-  const step = catchUpThen(o, () => undefined);
-  const sliceMs = o.sliceMs ?? SLICE_MS;
-  // The first slice in the caller's stretch, as SlicedWork does; the rest after turns of the loop.
-  if (step(sliceBudget(sliceMs))) return null;
-  return backgroundTurn().then(() => inSlices(step, sliceMs));
+  return slicesFromNow(catchUpThen(o, () => undefined), o.sliceMs);
 }

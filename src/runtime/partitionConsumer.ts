@@ -8,7 +8,7 @@ import type { ErasureRequest } from '../contract/outputs.js';
 import type { SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { backgroundTurn, inSlices, sliceBudget } from '../shared/slices.js';
+import { backgroundTurn, inSlices, slicesFromNow } from '../shared/slices.js';
 import { BlobBuffer, packSnapshot, snapshotBytes } from '../shared/snapshotCodec.js';
 import { JetStreamSource, replay, streamBounds, type ConsumerTarget, type SourceDeps } from '../sources/jetstream.js';
 import type { InboundMessage } from '../contract/pipeline.js';
@@ -172,7 +172,7 @@ export class PartitionConsumer implements Slice<JsMsg> {
   catchUp(): Promise<void> | null {
     const rows = (more: () => boolean) => this.pipeline.drainActivity(this.d.clock.now(), more) !== -1;
     const deriving = deriveCatchUp({ pipelines: () => [this.pipeline], now: () => this.d.clock.now() });
-    if (deriving === null) return rows(sliceBudget()) ? null : backgroundTurn().then(() => inSlices(rows));
+    if (deriving === null) return slicesFromNow(rows);
     return deriving.then(() => backgroundTurn()).then(() => inSlices(rows));
   }
 

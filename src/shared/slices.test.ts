@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from './clock.js';
-import { inSlices, nextTurn, paced, Precedence, SlicedWork } from './slices.js';
+import { inSlices, nextTurn, paced, Precedence, SlicedWork, slicesFromNow } from './slices.js';
 import { turnsDuring } from './slices.testing.js';
 
 describe('slices', () => {
@@ -16,6 +16,20 @@ describe('slices', () => {
     expect(slices).toBe(4);
     // Four slices, a turn after each of the first three: the re-arming immediate ran between them.
     expect(turns).toBeGreaterThanOrEqual(3);
+  });
+
+  it('runs the first slice in the caller\'s stretch: null when it did all, else the rest after turns of the loop', async () => {
+    let slices = 0;
+    expect(slicesFromNow(() => ++slices > 0)).toBeNull();
+    expect(slices).toBe(1);
+    let left = 3;
+    const rest = slicesFromNow(() => --left === 0);
+    // The first slice has run before the caller goes on; the other two wait for turns of the loop.
+    expect(left).toBe(2);
+    expect(rest).not.toBeNull();
+    const turns = await turnsDuring(() => rest!);
+    expect(left).toBe(0);
+    expect(turns).toBeGreaterThanOrEqual(1);
   });
 
   it('hands each slice a budget that runs out after its time, and stops between slices when told', async () => {

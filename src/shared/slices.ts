@@ -87,6 +87,15 @@ export async function inSlices(step: (more: () => boolean) => boolean, sliceMs =
 }
 
 /**
+ * `step`'s first slice now, in the caller's stretch; null when that did it all (no turn of the loop follows), else
+ * the rest in slices after a background turn, as inSlices runs them.
+ */
+export function slicesFromNow(step: (more: () => boolean) => boolean, sliceMs = SLICE_MS): Promise<void> | null {
+  if (step(sliceBudget(sliceMs))) return null;
+  return backgroundTurn().then(() => inSlices(step, sliceMs));
+}
+
+/**
  * The items of `items` as an async iterable that lets the loop turn whenever producing and consuming them has held it
  * for `sliceMs`. For a request body encoded as it is read: Readable.from over a plain iterator pulls it whole in one
  * synchronous stretch while the socket takes every write. The first item too is produced in a background slice of
