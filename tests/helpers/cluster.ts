@@ -62,6 +62,17 @@ export async function publish(nc: NatsConnection, events: Published[], truth: Tr
   }
 }
 
+/**
+ * The processors' lease bucket, once they have created it: bound to, never created here. A processor's /readyz
+ * answers before its leases open the bucket; a test that opened it with nats.js's defaults meanwhile raced the
+ * processor's own creation (with the lease as its max age), and the processor that lost that race failed to start.
+ */
+export async function leaseBucket(nc: NatsConnection, bucket: string): Promise<KV> {
+  const jsm = await nc.jetstreamManager();
+  await until(`the lease bucket ${bucket}`, () => jsm.streams.info(`KV_${bucket}`).then(() => true, () => false), (exists) => exists);
+  return nc.jetstream().views.kv(bucket, { bindOnly: true });
+}
+
 /** Reads until `ok` holds, or throws with the last reading after the deadline. */
 export async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

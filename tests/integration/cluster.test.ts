@@ -22,7 +22,7 @@ import { isolatedConfig } from '../helpers/processor.js';
 import { envFor, ProcessorChild } from '../helpers/child.js';
 import { OwnServer } from '../helpers/ownServices.js';
 import { CLICKHOUSE_URL } from '../helpers/clickhouse.js';
-import { activityInClickHouse, countBy, customerIdOf, makeEvents as makeClusterEvents, owners as leaseOwners, publish, sameActivity, until, wallSnapshot, type Published } from '../helpers/cluster.js';
+import { activityInClickHouse, countBy, customerIdOf, leaseBucket, makeEvents as makeClusterEvents, owners as leaseOwners, publish, sameActivity, until, wallSnapshot, type Published } from '../helpers/cluster.js';
 
 const PARTITIONS = 6;
 const LEASE_MS = 3_000;
@@ -143,7 +143,7 @@ describe.sequential('three processors sharing six partitions', () => {
     children = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = started.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
-    const kv = await nc.jetstream().views.kv(config.cluster.leaseBucket);
+    const kv = await leaseBucket(nc, config.cluster.leaseBucket);
     // Spread evenly: two partitions each, every partition held.
     await until('an even spread', () => owners(kv), (m) => m.size === PARTITIONS && Object.values(countBy(m)).every((n) => n === 2) && Object.keys(countBy(m)).length === 3);
     await summariesNameHeldPartitions(kv);

@@ -9,7 +9,7 @@ import type { VigilConfig } from '../../src/config/schema.js';
 import { natsCheckpointStore } from '../../src/state/checkpointStore.js';
 import { envFor, ProcessorChild } from '../helpers/child.js';
 import { CLICKHOUSE_URL } from '../helpers/clickhouse.js';
-import { activityInClickHouse, countBy, customerIdOf, makeEvents, members, owners, publish, sameActivity, until, wallSnapshot, type Truth } from '../helpers/cluster.js';
+import { activityInClickHouse, countBy, customerIdOf, leaseBucket, makeEvents, members, owners, publish, sameActivity, until, wallSnapshot, type Truth } from '../helpers/cluster.js';
 import { freePortRun, OwnServer } from '../helpers/ownServices.js';
 import { isolatedConfig } from '../helpers/processor.js';
 
@@ -71,10 +71,14 @@ describe.sequential('one process, two worker threads sharing four partitions', (
       VIGIL_WALL__PORT: String(port),
     });
     child = await ProcessorChild.start(env);
-    const kv = await nc.jetstream().views.kv(config.cluster.leaseBucket);
+    const kv = await leaseBucket(nc, config.cluster.leaseBucket);
 
     // Both threads are members of their own, and the assignment gives each two of the four partitions.
-    expect(await until('both threads to be members', () => members(kv), (m) => m.length === THREADS)).toEqual(['solo-t0', 'solo-t1']);
+    const joined = await until('both threads to be members', () => members(kv), (m) => m.length === THREADS).catch((err: unknown) => {
+      // What the threads said is what tells why they did not join.
+      throw new Error(`${String(err)}\nthe processor's log:\n${child!.log.slice(-40).join('\n')}`);
+    });
+    expect(joined).toEqual(['solo-t0', 'solo-t1']);
     const spread = async () => {
       const held = await owners(kv, PARTITIONS);
       return { held: Object.fromEntries(held), count: countBy(held) };
