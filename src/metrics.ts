@@ -170,7 +170,7 @@ export function createMetrics(src: MetricSources): client.Registry {
   gauge('vigil_wall_clients', 'Connected wall WebSocket clients', () => src.wallClients());
   counter('vigil_clickhouse_rows_written_total', 'Rows inserted into ClickHouse', () => src.sink.counters.rowsWritten);
   counter('vigil_clickhouse_batches_written_total', 'Insert batches written to ClickHouse', () => src.sink.counters.batchesWritten);
-  counter('vigil_clickhouse_bytes_written_total', 'Estimated bytes inserted into ClickHouse', () => src.sink.counters.bytesWritten);
+  counter('vigil_clickhouse_bytes_written_total', 'Bytes inserted into ClickHouse (RowBinary)', () => src.sink.counters.bytesWritten);
   counter('vigil_clickhouse_insert_failures_total', 'Failed insert attempts (each retry counts)', () => src.sink.counters.insertFailures);
   counter('vigil_clickhouse_rows_spilled_total', 'Rows written to spill files because ClickHouse could not take them', () => src.sink.counters.rowsSpilled);
   counter('vigil_clickhouse_spill_failures_total', 'Failed writes to the spill directory (the batch stayed in memory)', () => src.sink.counters.spillFailures);

@@ -87,6 +87,7 @@ export const configSchema = z
         batch: z
           .object({
             maxRows: z.number().int().min(1).default(50_000),
+            /** A batch is cut at the row that takes its RowBinary encoding to this many bytes. */
             maxBytes: z.number().int().min(1_024).default(8 * 1024 * 1024),
             maxDelayMs: duration.default(2_000),
           })

@@ -2,6 +2,7 @@
 // version, 26.x), so the tests prove the migrations' current-version path without a server.
 import { Session } from 'chdb';
 import { bindParams, parseTabSeparated, qualifyTable, type ClickHouseClient, type QueryParams } from '../../src/sinks/clickhouse/client.js';
+import { rowsOf, type EncodedRows } from '../../src/sinks/clickhouse/rowBinary.js';
 
 export class ChdbClient implements ClickHouseClient {
   private readonly session: Session;
@@ -11,9 +12,10 @@ export class ChdbClient implements ClickHouseClient {
     this.session = new Session(undefined, { connectionArgs: ['--output_format_json_quote_64bit_integers=1'] });
   }
 
-  async insert(table: string, rows: readonly object[]): Promise<void> {
+  async insert(table: string, encodedOrRows: readonly object[] | EncodedRows): Promise<void> {
+    const rows = rowsOf(encodedOrRows);
     if (rows.length === 0) return;
-    // The rows travel as the same JSONEachRow text the HTTP client sends.
+    // The rows travel as JSONEachRow text (the HTTP client's RowBinary is read back by tests/integration/clickhouse.test.ts).
     const values = rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
     await this.session.insert({ table: qualifyTable(this.database, table), values, format: 'JSONEachRow' });
   }

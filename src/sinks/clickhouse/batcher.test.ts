@@ -9,7 +9,7 @@ interface Row {
 
 function setup(policy: Partial<BatchPolicy> = {}, sizeOf?: (row: Row) => number) {
   const clock = new ManualClock(1_000_000);
-  const batches: Batch<Row>[] = [];
+  const batches: Batch<Row[]>[] = [];
   const batcher = new Batcher<Row>(
     { maxRows: 1_000, maxBytes: 1_000_000, maxDelayMs: 2_000, ...policy },
     (b) => batches.push(b),
@@ -113,6 +113,43 @@ describe('Batcher', () => {
     expect(batcher.close()).toBe(2);
     clock.advance(10_000);
     expect(batches).toHaveLength(0);
+  });
+});
+
+describe('Batcher with a gathering', () => {
+  /** Gathers the ids into a string, each id counting its own digits as bytes. */
+  function setupGathering(policy: Partial<BatchPolicy>) {
+    const clock = new ManualClock(0);
+    const batches: Batch<{ ids: string }>[] = [];
+    const batcher = new Batcher<Row, { ids: string }>({ maxRows: 1_000, maxBytes: 1_000_000, maxDelayMs: 2_000, ...policy }, (b) => batches.push(b), {
+      clock,
+      sizeOf: () => { throw new Error('a gathering counts its own bytes'); },
+      gathering: {
+        open: (key) => ({ ids: `${key}:` }),
+        add(into, row) {
+          into.ids += String(row.id);
+          return String(row.id).length;
+        },
+      },
+    });
+    return { clock, batches, batcher };
+  }
+
+  it('hands out what the gathering made, with the count and the bytes it counted', () => {
+    const { batcher, batches, clock } = setupGathering({ maxRows: 3 });
+    for (const id of [1, 22, 333, 4]) batcher.add('t', { id });
+    expect(batches.map((b) => [b.rows.ids, b.count, b.bytes, b.reason])).toEqual([['t:122333', 3, 6, 'rows']]);
+    expect(batcher.bufferedRows()).toBe(1);
+    clock.advance(2_000);
+    expect(batches.map((b) => [b.rows.ids, b.count, b.reason])).toEqual([['t:122333', 3, 'rows'], ['t:4', 1, 'delay']]);
+  });
+
+  it('cuts after the row that reaches maxBytes (its bytes are known only once added)', () => {
+    const { batcher, batches } = setupGathering({ maxBytes: 4 });
+    for (const id of [1, 22, 333, 4, 5]) batcher.add('t', { id });
+    // 1 and 22 take 3 bytes, under 4; 333 takes the batch to 6 and cuts it; 4 and 5 open the next.
+    expect(batches.map((b) => [b.rows.ids, b.bytes, b.reason])).toEqual([['t:122333', 6, 'bytes']]);
+    expect(batcher.close()).toBe(2);
   });
 });
 

@@ -1,5 +1,5 @@
 // The batch policy, apart from the writer (as Redpanda Connect keeps it): rows gather per table and a
-// batch is cut at maxRows, at maxBytes of estimated JSON, or maxDelayMs after its first row.
+// batch is cut at maxRows, at maxBytes (estimated JSON, or the encoding's own bytes), or maxDelayMs after its first row.
 import { systemClock, type Cancel, type SchedulingClock } from '../../shared/clock.js';
 
 export interface BatchPolicy {
@@ -10,10 +10,12 @@ export interface BatchPolicy {
 
 export type CutReason = 'rows' | 'bytes' | 'delay' | 'flush';
 
-export interface Batch<R> {
+export interface Batch<G> {
   key: string;
-  rows: R[];
-  /** Estimated JSONEachRow size of the rows. */
+  /** The rows as gathered: a list of them, or what a Gathering made of them. */
+  rows: G;
+  count: number;
+  /** Estimated JSONEachRow size of the rows, or the bytes a Gathering counted. */
   bytes: number;
   /** When the first row arrived, and when the batch was cut (clock milliseconds). */
   openedAt: number;
@@ -21,19 +23,41 @@ export interface Batch<R> {
   reason: CutReason;
 }
 
-export interface BatcherOptions<R> {
-  /** Reads the time and sets the batch deadlines; default the system clock. */
-  clock?: SchedulingClock;
-  /** Estimated serialized size of a row; defaults to estimateJsonBytes. */
-  sizeOf?: (row: R) => number;
+/**
+ * Where a batch's rows go as they are added, instead of a list: the sink encodes each row at once (EncodedRows).
+ * A row's bytes are known only once added, so such a batch is cut after the row that reaches maxBytes.
+ */
+export interface Gathering<R, G> {
+  open(key: string): G;
+  /** Adds the row; returns the bytes it takes. */
+  add(into: G, row: R): number;
 }
 
-interface OpenBatch<R> {
-  rows: R[];
+export interface BatcherOptions<R, G = R[]> {
+  /** Reads the time and sets the batch deadlines; default the system clock. */
+  clock?: SchedulingClock;
+  /** Estimated serialized size of a row (for lists of rows); defaults to estimateJsonBytes. */
+  sizeOf?: (row: R) => number;
+  /** Where rows go instead of a list (then sizeOf is not asked); without it G is R[]. */
+  gathering?: Gathering<R, G>;
+}
+
+interface OpenBatch<G> {
+  rows: G;
+  count: number;
   bytes: number;
   openedAt: number;
   cancelTimer: Cancel | null;
 }
+
+/** The default gathering: a list of the rows (their sizes are estimated apart, by sizeOf). */
+const listOfRows: Gathering<unknown, unknown[]> = {
+  open: () => [],
+  add(into, row) {
+    into.push(row);
+    return 0;
+  },
+};
 
 /**
  * Roughly what JSON.stringify(value) plus a newline weighs, without building the string: strings count
@@ -68,39 +92,46 @@ function jsonSize(value: unknown): number {
   }
 }
 
-export class Batcher<R> {
-  private readonly open = new Map<string, OpenBatch<R>>();
+/** Gathers rows per key into batches; `G` is what a batch holds (a list of its rows unless a Gathering says otherwise). */
+export class Batcher<R, G = R[]> {
+  private readonly open = new Map<string, OpenBatch<G>>();
   private readonly clock: SchedulingClock;
-  private readonly sizeOf: (row: R) => number;
+  private readonly sizeOf: ((row: R) => number) | null;
+  private readonly gathering: Gathering<R, G>;
   private buffered = 0;
 
   constructor(
     private readonly policy: BatchPolicy,
-    private readonly onBatch: (batch: Batch<R>) => void,
-    opts: BatcherOptions<R> = {},
+    private readonly onBatch: (batch: Batch<G>) => void,
+    opts: BatcherOptions<R, G> = {},
   ) {
     if (policy.maxRows < 1 || policy.maxBytes < 1 || policy.maxDelayMs < 0) throw new RangeError(`invalid batch policy ${JSON.stringify(policy)}`);
     this.clock = opts.clock ?? systemClock;
-    this.sizeOf = opts.sizeOf ?? estimateJsonBytes;
+    this.sizeOf = opts.gathering ? null : (opts.sizeOf ?? estimateJsonBytes);
+    this.gathering = opts.gathering ?? (listOfRows as unknown as Gathering<R, G>);
   }
 
   add(key: string, row: R): void {
-    const size = this.sizeOf(row);
     let batch = this.open.get(key);
-    // A row that would push the open batch past maxBytes starts the next one instead.
-    if (batch && batch.bytes + size > this.policy.maxBytes) {
-      this.cut(key, 'bytes');
-      batch = undefined;
+    let size = 0;
+    if (this.sizeOf !== null) {
+      size = this.sizeOf(row);
+      // A row that would push the open batch past maxBytes starts the next one instead.
+      if (batch && batch.bytes + size > this.policy.maxBytes) {
+        this.cut(key, 'bytes');
+        batch = undefined;
+      }
     }
     if (!batch) {
-      batch = { rows: [], bytes: 0, openedAt: this.clock.now(), cancelTimer: null };
+      batch = { rows: this.gathering.open(key), count: 0, bytes: 0, openedAt: this.clock.now(), cancelTimer: null };
       this.open.set(key, batch);
       batch.cancelTimer = this.clock.schedule(() => this.cut(key, 'delay'), this.policy.maxDelayMs);
     }
-    batch.rows.push(row);
-    batch.bytes += size;
+    const added = this.gathering.add(batch.rows, row);
+    batch.bytes += this.sizeOf !== null ? size : added;
+    batch.count++;
     this.buffered++;
-    if (batch.rows.length >= this.policy.maxRows) this.cut(key, 'rows');
+    if (batch.count >= this.policy.maxRows) this.cut(key, 'rows');
     else if (batch.bytes >= this.policy.maxBytes) this.cut(key, 'bytes');
   }
 
@@ -128,7 +159,7 @@ export class Batcher<R> {
     if (!batch) return;
     this.open.delete(key);
     batch.cancelTimer?.();
-    this.buffered -= batch.rows.length;
-    this.onBatch({ key, rows: batch.rows, bytes: batch.bytes, openedAt: batch.openedAt, cutAt: this.clock.now(), reason });
+    this.buffered -= batch.count;
+    this.onBatch({ key, rows: batch.rows, count: batch.count, bytes: batch.bytes, openedAt: batch.openedAt, cutAt: this.clock.now(), reason });
   }
 }

@@ -5,7 +5,7 @@ import { paced } from '../../shared/slices.js';
 import { createClient, ClickHouseLogLevel, type ClickHouseClient as OfficialClient } from '@clickhouse/client';
 import type { VigilConfig } from '../../config/schema.js';
 import { VigilError, errorMessage } from '../../shared/errors.js';
-import { rowBinaryTable } from './rowBinary.js';
+import { EncodedRows, rowBinaryTable } from './rowBinary.js';
 
 export type ClickHouseConfig = VigilConfig['clickhouse'];
 
@@ -18,9 +18,9 @@ export interface ClickHouseClient {
   readonly database: string;
   /**
    * Inserts all rows in one request (RowBinary for the tables Vigil writes, JSONEachRow for others); `table` is
-   * qualified with `database` unless it has a dot.
+   * qualified with `database` unless it has a dot. Rows the sink encoded as they came (EncodedRows) go as they are.
    */
-  insert(table: string, rows: readonly object[]): Promise<void>;
+  insert(table: string, rows: readonly object[] | EncodedRows): Promise<void>;
   /** Runs a SELECT and returns its rows as ClickHouse's JSON gives them (64-bit integers as strings). */
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>;
   /**
@@ -185,20 +185,23 @@ class OfficialClickHouseClient implements ClickHouseClient {
     readonly database: string,
   ) {}
 
-  async insert(table: string, rows: readonly object[]): Promise<void> {
-    if (rows.length === 0) return;
+  async insert(table: string, rows: readonly object[] | EncodedRows): Promise<void> {
+    const encoded = rows instanceof EncodedRows ? rows : null;
+    const count = encoded ? encoded.count : (rows as readonly object[]).length;
+    if (count === 0) return;
     const target = qualifyTable(this.database, table);
-    const binary = rowBinaryTable(target);
+    const binary = encoded ? encoded.table : rowBinaryTable(target);
     try {
       if (binary) {
-        const result = await this.ch.exec({ query: `INSERT INTO ${target} (${binary.columns.join(', ')}) FORMAT RowBinary`, values: Readable.from(paced(binary.chunks(rows)), { objectMode: false }) });
+        const body = encoded ? encoded.pieces() : binary.chunks(rows as readonly object[]);
+        const result = await this.ch.exec({ query: `INSERT INTO ${target} (${binary.columns.join(', ')}) FORMAT RowBinary`, values: Readable.from(paced(body), { objectMode: false }) });
         // The answer to an INSERT is empty; reading it to the end hands the socket back to the pool.
         for await (const _ of result.stream) void _;
       } else {
         await this.ch.insert({ table: target, values: rows as object[], format: 'JSONEachRow' });
       }
     } catch (err) {
-      throw toClickHouseError(err, `insert of ${rows.length} rows into ${target} failed`);
+      throw toClickHouseError(err, `insert of ${count} rows into ${target} failed`);
     }
   }
 

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
 import { createLogger } from '../../shared/logger.js';
 import { serializeRows, spillFileName } from './spill.js';
+import { rowsOf, type EncodedRows } from './rowBinary.js';
 import type { CustomerActivityRow } from './tables.js';
 import { ClickHouseSink, type SpillPolicy } from './writer.js';
 
@@ -17,11 +18,11 @@ class FakeClickHouse {
   attempts = 0;
   inserted: { table: string; rows: object[] }[] = [];
 
-  async insert(table: string, rows: readonly object[]): Promise<void> {
+  async insert(table: string, rows: readonly object[] | EncodedRows): Promise<void> {
     this.attempts++;
     await Promise.resolve();
     if (this.down) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
-    this.inserted.push({ table, rows: [...rows] });
+    this.inserted.push({ table, rows: [...rowsOf(rows)] });
   }
 
   ids(): string[] {

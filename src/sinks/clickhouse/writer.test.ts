@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.js';
+import { EncodedRows, rowsOf } from './rowBinary.js';
 import type { CustomerActivityRow } from './tables.js';
 import { ClickHouseSink, retryDelayMs } from './writer.js';
 
@@ -9,11 +10,11 @@ class FakeClickHouse {
   attempts = 0;
   inserted: { table: string; rows: object[] }[] = [];
 
-  async insert(table: string, rows: readonly object[]): Promise<void> {
+  async insert(table: string, rows: readonly object[] | EncodedRows): Promise<void> {
     this.attempts++;
     await Promise.resolve();
     if (this.down) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' });
-    this.inserted.push({ table, rows: [...rows] });
+    this.inserted.push({ table, rows: [...rowsOf(rows)] });
   }
 }
 
@@ -104,6 +105,20 @@ describe('ClickHouseSink', () => {
     clock.advance(100);
     await sink.flush();
     expect(ch.inserted.map((b) => (b.rows[0] as CustomerActivityRow).customer_id)).toEqual(['c0', 'c3']);
+  });
+
+  it('encodes each row as it is pushed: the insert gets the encoding, and a row object changed later changes nothing', async () => {
+    const clock = new ManualClock(0);
+    const got: { encoded: boolean; bytes: number; rows: readonly object[] }[] = [];
+    const insert = async (_table: string, rows: readonly object[] | EncodedRows) => void got.push({ encoded: rows instanceof EncodedRows, bytes: (rows as EncodedRows).bytes, rows: rowsOf(rows) });
+    const sink = new ClickHouseSink({ insert }, { batch: { maxRows: 2, maxBytes: 1_000_000, maxDelayMs: 1_000 }, retry: { initialDelayMs: 100, maxDelayMs: 1_000 }, clock });
+    const row = activity(1);
+    sink.push('customer_activity', row);
+    Object.assign(row, { events: 42 }); // a caller reusing its object: what was pushed is what lands
+    sink.push('customer_activity', activity(2));
+    await settle();
+    expect(got).toEqual([{ encoded: true, bytes: sink.counters.bytesWritten, rows: [activity(1), activity(2)] }]);
+    expect(sink.pieces.size).toBe(1); // the batch's piece, back in the pool once inserted
   });
 
   it('abort drops what is buffered and stops retrying', async () => {

@@ -13,6 +13,7 @@ import { silentLogger, type Logger } from '../../shared/logger.js';
 import { Batcher, type Batch, type BatchPolicy } from './batcher.js';
 import type { ClickHouseClient, ClickHouseConfig } from './client.js';
 import { serializeRows, SpillCorruptError, SpillStore, type SpillFile } from './spill.js';
+import { PiecePool, rowBinaryTable, rowsOf, type EncodedRows } from './rowBinary.js';
 import type { RowOf, TableName } from './tables.js';
 
 export interface RetryPolicy {
@@ -66,7 +67,7 @@ export interface SinkCounters {
   rowsPushed: number;
   rowsWritten: number;
   batchesWritten: number;
-  /** Estimated JSON bytes of the rows written. */
+  /** Bytes of the rows written: their RowBinary encoding (for a spill file of an earlier version, its JSON's estimate). */
   bytesWritten: number;
   /** Failed insert attempts (each retry that fails counts again). */
   insertFailures: number;
@@ -90,10 +91,10 @@ interface PendingBatch {
   table: string;
   /** Order of the sink's batches, kept in spill file names so a restart inserts them in the same order. */
   seq: number;
-  /** The rows while in memory; null once they are only on disk. */
-  rows: object[] | null;
+  /** The rows while in memory (encoded as they came); null once they are only on disk. */
+  rows: EncodedRows | null;
   count: number;
-  /** Estimated JSON bytes (counters, and the disk room a spill needs until the real size is known). */
+  /** Their encoded bytes (counters, and the disk room a spill needs until the real size is known). */
   bytes: number;
   /** Its real size on disk, once serialized (set when the disk could not take it). */
   diskBytes: number | null;
@@ -146,7 +147,9 @@ export class ClickHouseSink {
     spillFilesSetAside: 0,
   };
 
-  private readonly batcher: Batcher<object>;
+  private readonly batcher: Batcher<object, EncodedRows>;
+  /** The pieces batches are encoded into, used again once a batch is inserted or on disk. */
+  readonly pieces = new PiecePool();
   private readonly queues = new Map<string, TableQueue>();
   private readonly clock: SchedulingClock;
   private readonly log: Logger;
@@ -182,7 +185,11 @@ export class ClickHouseSink {
     this.log = (options.logger ?? silentLogger).child({ stage: 'clickhouse-sink' });
     this.random = options.random ?? Math.random;
     this.maxMemoryRows = options.spill?.maxMemoryRows ?? Number.POSITIVE_INFINITY;
-    this.batcher = new Batcher<object>(options.batch, (batch) => this.enqueue(batch), { clock: this.clock });
+    // Every row is encoded in RowBinary as it is pushed (push takes only the tables of TABLES).
+    this.batcher = new Batcher<object, EncodedRows>(options.batch, (batch) => this.enqueue(batch), {
+      clock: this.clock,
+      gathering: { open: (table) => rowBinaryTable(table)!.gather(this.pieces), add: (into, row) => into.add(row) },
+    });
     this.store = options.spill && options.spill.maxBytes > 0 ? new SpillStore(options.spill.dir, this.log) : null;
     if (this.store) {
       const { files, setAside } = this.store.open();
@@ -308,7 +315,7 @@ export class ClickHouseSink {
     void this.spillChain.then(() => this.store?.release());
   }
 
-  private newBatch(table: string, seq: number, rows: object[] | null, count: number, bytes: number, file: SpillFile | null): PendingBatch {
+  private newBatch(table: string, seq: number, rows: EncodedRows | null, count: number, bytes: number, file: SpillFile | null): PendingBatch {
     let resolveDurable!: () => void;
     let resolveInserted!: () => void;
     const durable = new Promise<void>((r) => (resolveDurable = r));
@@ -351,11 +358,11 @@ export class ClickHouseSink {
     }
   }
 
-  private enqueue(batch: Batch<object>): void {
+  private enqueue(batch: Batch<EncodedRows>): void {
     const queue = this.queueFor(batch.key);
-    queue.batches.push(this.newBatch(batch.key, this.nextSeq++, batch.rows, batch.rows.length, batch.bytes, null));
-    this.queuedRows += batch.rows.length;
-    this.memoryRows += batch.rows.length;
+    queue.batches.push(this.newBatch(batch.key, this.nextSeq++, batch.rows, batch.count, batch.bytes, null));
+    this.queuedRows += batch.count;
+    this.memoryRows += batch.count;
     if (!queue.pumping) void this.pump(batch.key, queue); // an idle table sends it at once: it is then not moved
     this.relieve();
   }
@@ -404,7 +411,8 @@ export class ClickHouseSink {
     let written = false;
     try {
       if (this.aborted) return;
-      const data = serializeRows(p.rows!);
+      // Spill files stay JSONEachRow (an operator can load one by hand): the batch is decoded back for its file.
+      const data = serializeRows(rowsOf(p.rows!));
       const bytes = Buffer.byteLength(data, 'utf8');
       p.diskBytes = bytes;
       if (this.disk.bytes + bytes > maxBytes) {
@@ -415,6 +423,7 @@ export class ClickHouseSink {
       if (this.aborted) return; // the file stays for the next start
       written = true;
       p.file = file;
+      p.rows!.release();
       p.rows = null;
       this.disk.batches++;
       this.disk.rows += p.count;
@@ -454,7 +463,7 @@ export class ClickHouseSink {
         const pending = queue.batches[0];
         if (pending.spilling) await pending.spilling; // never insert a batch while it is being written to disk
         if (this.aborted || queue.batches[0] !== pending) return;
-        let rows: object[];
+        let rows: readonly object[] | EncodedRows;
         try {
           rows = pending.rows ?? (await this.store!.read(pending.file!));
         } catch (err) {
@@ -490,6 +499,7 @@ export class ClickHouseSink {
           this.disk.bytes -= pending.file.bytes;
         } else {
           this.memoryRows -= pending.count;
+          (rows as EncodedRows).release();
         }
         if (queue.batches[0] !== pending) return;
         queue.batches.shift();
