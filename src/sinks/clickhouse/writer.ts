@@ -67,7 +67,7 @@ export interface SinkCounters {
   rowsPushed: number;
   rowsWritten: number;
   batchesWritten: number;
-  /** Bytes of the rows written: their RowBinary encoding (for a spill file of an earlier version, its JSON's estimate). */
+  /** Bytes of the rows written: their RowBinary encoding (for a spill file an earlier run left, the file's size). */
   bytesWritten: number;
   /** Failed insert attempts (each retry that fails counts again). */
   insertFailures: number;
