@@ -13,7 +13,8 @@ import { openSuppressionBucket } from './suppressionBucket.js';
 /** A NATS whose KV bucket stores every write at once: the mirror's publishes are acked on the next microtask. */
 function fakeNats() {
   const puts: string[] = [];
-  const kv = { keys: async () => (async function* () {})() } as unknown as KV;
+  // An empty bucket: nothing an earlier run left to rebuild.
+  const kv = { status: async () => ({ values: 0 }) } as unknown as KV;
   let acks: (err: Error | null, msg: Msg) => void = () => undefined;
   const ack = new TextEncoder().encode('{"stream":"KV_vigil_suppressed","seq":1}');
   const nc = {

@@ -1,13 +1,13 @@
 // Mirrors the customers suppressed now into a NATS KV bucket, key `<channel or all>.<customer id>`, for bulk senders
 // that would rather watch than ask. NATS 2.9 has no per-key TTL: the sweeper deletes expired keys, and the bucket's
 // max_age removes whatever it missed.
-import type { KV, NatsConnection } from 'nats';
+import { DeliverPolicy, type JetStreamClient, type KV, type NatsConnection } from 'nats';
 import type { BudgetConfig } from '../config/schema.js';
 import { every, sleep, systemClock, type SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { kvDeleteHeaders, PipelinedPublisher } from '../shared/pipelinedPublisher.js';
-import { SlicedWork } from '../shared/slices.js';
+import { inSlices, SlicedWork } from '../shared/slices.js';
 import type { ContactBudget, Suppression, SuppressionChange } from './contactBudget.js';
 import type { BudgetScope } from './allowance.js';
 import { utf8 } from '../shared/wtf8.js';
@@ -35,7 +35,9 @@ export function suppressionValue(s: Suppression): Record<string, unknown> {
 
 export interface SuppressionBucket {
   readonly kv: KV;
-  /** Resolves once every change made so far is in the bucket. */
+  /** Resolves once the keys an earlier run left are decided again and the bucket is written to match (or that failed). */
+  readonly rebuilt: Promise<void>;
+  /** Resolves once the rebuild is done and every change made so far is in the bucket. */
   flush(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -59,8 +61,18 @@ export async function openSuppressionBucket(
   const subject = (key: string) => `$KV.${cfg.bucket}.${key}`;
   const deleted = new Uint8Array(0);
   const pending = new Map<string, Suppression | null>();
-  let writing: Promise<void> = Promise.resolve();
   let scheduled = false;
+  // While the bucket is rebuilt after a start: what it holds, by key (read at open, then as written). A write that
+  // would leave a key as it is is skipped: a restart whose state is unchanged rewrites nothing. null once rebuilt, or
+  // when it could not be read (then every write goes out). Writes wait for the read.
+  let held: Map<string, Uint8Array> | null = null;
+  let writing: Promise<void> = readBucket(nc.jetstream(), kv, subject('')).then(
+    (entries) => void (held = entries),
+    (err: unknown) => {
+      log.warn({ err: errorMessage(err) }, 'cannot read the suppression bucket; its keys are written as customers change and the rest expire with max_age');
+    },
+  );
+  const counts = { written: 0, deleted: 0, unchanged: 0 };
 
   const write = async () => {
     scheduled = false;
@@ -71,12 +83,27 @@ export async function openSuppressionBucket(
     // Bounded concurrency: a burst of suppressions (a campaign's check) does not flood the connection at once.
     for (let i = 0; i < batch.length; i += 256) {
       await Promise.all(
-        batch.slice(i, i + 256).map(([key, s]) =>
-          (s ? publisher.publish(subject(key), utf8(JSON.stringify(suppressionValue(s)))) : publisher.publish(subject(key), deleted, kvDeleteHeaders())).catch((err: unknown) => {
-            if (!pending.has(key)) pending.set(key, s);
-            if (failed++ === 0) firstError = errorMessage(err);
-          }),
-        ),
+        batch.slice(i, i + 256).map(([key, s]) => {
+          const value = s ? utf8(JSON.stringify(suppressionValue(s))) : null;
+          const had = held?.get(key);
+          if (held !== null && (value === null ? had === undefined : had !== undefined && sameBytes(had, value))) {
+            counts.unchanged++;
+            return undefined;
+          }
+          return (value ? publisher.publish(subject(key), value) : publisher.publish(subject(key), deleted, kvDeleteHeaders())).then(
+            () => {
+              if (value) counts.written++;
+              else counts.deleted++;
+              if (held === null) return;
+              if (value) held.set(key, value);
+              else held.delete(key);
+            },
+            (err: unknown) => {
+              if (!pending.has(key)) pending.set(key, s);
+              if (failed++ === 0) firstError = errorMessage(err);
+            },
+          );
+        }),
       );
     }
     // One line per batch, not per key: a NATS outage fails every key of a batch alike.
@@ -93,17 +120,67 @@ export async function openSuppressionBucket(
     schedule();
   };
   const unsubscribe = budget.onChange(onChange);
+  const drain = async () => {
+    // A write in flight has already taken its keys out of `pending` and cleared `scheduled`: wait for it first, or a
+    // stop would close the connection under it (every key of its batch then fails as CONNECTION_DRAINING).
+    for (let i = 0; i < 100; i++) {
+      await writing;
+      if (pending.size === 0 && !scheduled) return;
+      schedule();
+    }
+  };
 
-  // Keys left by an earlier run: each customer is decided again; what is not suppressed now leaves the bucket.
-  for await (const key of await kv.keys()) {
-    const parsed = parseSuppressionKey(key);
-    if (!parsed || (holds && !holds(parsed.customerId))) continue;
-    budget.recheck(parsed.customerId);
-    if (!budget.isSuppressed(parsed.customerId, parsed.scope)) pending.set(key, null);
-  }
-  // Entries held by the set now (replayed events, rechecks) are written whatever the bucket had.
-  for (const s of budget.suppressions()) pending.set(suppressionKey(s.scope, s.customerId), s);
-  schedule();
+  // The bucket as an earlier run left it, brought up to date behind the caller's back: the start goes on (the
+  // service answers from the windows, not from here) while each customer with a key is decided again, a customer a
+  // slice at a time between events. A key whose customer is no longer suppressed on its scope leaves the bucket.
+  let stopping = false;
+  /** `fn` for each item, in slices between events, until the items end or a stop comes. */
+  const eachInSlices = <T>(items: Iterator<T>, fn: (item: T) => void): Promise<void> =>
+    inSlices(
+      (more) => {
+        for (;;) {
+          const next = items.next();
+          if (next.done) return true;
+          fn(next.value);
+          if (!more()) return false;
+        }
+      },
+      undefined,
+      () => stopping,
+    );
+  const rebuild = async (): Promise<void> => {
+    const started = clock.now();
+    await writing;
+    if (held === null) return;
+    // The bucket's customers (this partition's), each with the scopes it has keys on.
+    const scopesOf = new Map<string, BudgetScope[]>();
+    await eachInSlices(held.keys(), (key) => {
+      const parsed = parseSuppressionKey(key);
+      if (!parsed || (holds && !holds(parsed.customerId))) return;
+      const scopes = scopesOf.get(parsed.customerId);
+      if (scopes) scopes.push(parsed.scope);
+      else scopesOf.set(parsed.customerId, [parsed.scope]);
+    });
+    await eachInSlices(scopesOf.entries(), ([customerId, scopes]) => {
+      budget.recheck(customerId);
+      for (const scope of scopes) {
+        const key = suppressionKey(scope, customerId);
+        if (!pending.has(key) && !budget.isSuppressed(customerId, scope)) pending.set(key, null);
+      }
+    });
+    // Every entry the set holds now is written unless the bucket has it as it is: a recheck that leaves an entry as the
+    // replayed events made it (before the bucket was open) announces no change.
+    await eachInSlices(budget.suppressions(), (s) => {
+      const key = suppressionKey(s.scope, s.customerId);
+      if (!pending.has(key)) pending.set(key, s);
+    });
+    schedule();
+    await drain();
+    log.info({ keys: held.size, customers: scopesOf.size, ...counts, ms: clock.now() - started, cut: stopping }, stopping ? 'suppression bucket rebuild cut short by the stop' : 'suppression bucket rebuilt');
+  };
+  const rebuilt = rebuild()
+    .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'rebuilding the suppression bucket failed; keys are written as customers change'))
+    .finally(() => void (held = null));
 
   // Entries without an end (consent withdrawn) are rewritten before the bucket's max_age would drop them.
   let refreshedAt = clock.now();
@@ -125,18 +202,15 @@ export async function openSuppressionBucket(
   });
 
   const flush = async () => {
-    // A write in flight has already taken its keys out of `pending` and cleared `scheduled`: wait for it first, or a
-    // stop would close the connection under it (every key of its batch then fails as CONNECTION_DRAINING).
-    for (let i = 0; i < 100; i++) {
-      await writing;
-      if (pending.size === 0 && !scheduled) return;
-      schedule();
-    }
+    await rebuilt;
+    await drain();
   };
   return {
     kv,
+    rebuilt,
     flush,
     stop: async () => {
+      stopping = true;
       stopSweeps();
       // A sweep under way ends first: its deletions are written by the flush.
       await sweeps.stop(true);
@@ -145,4 +219,27 @@ export async function openSuppressionBucket(
       publisher.close();
     },
   };
+}
+
+/** Every key of the bucket with its value (deleted keys left out); `prefix`: its subjects' `$KV.<bucket>.`. */
+async function readBucket(js: JetStreamClient, kv: KV, prefix: string): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  const status = await kv.status();
+  if (status.values === 0) return out;
+  const consumer = await js.consumers.get(status.streamInfo.config.name, { filterSubjects: `${prefix}>`, deliver_policy: DeliverPolicy.LastPerSubject });
+  const messages = await consumer.consume({ max_messages: 1_000 });
+  for await (const m of messages) {
+    const op = m.headers?.get('KV-Operation');
+    // A copy: the message's bytes are a view into the connection's read buffer.
+    if (op !== 'DEL' && op !== 'PURGE') out.set(m.subject.slice(prefix.length), m.data.slice());
+    if (m.info.pending === 0) break;
+  }
+  messages.stop();
+  return out;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

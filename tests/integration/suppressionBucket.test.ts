@@ -1,11 +1,12 @@
 // The KV mirror of suppressed customers on a real NATS: a stop that comes while a large write is in flight waits for
-// it before the connection closes, so no key is lost at shutdown, and failures are logged per batch, not per key.
+// it before the connection closes, so no key is lost at shutdown, and failures are logged per batch, not per key; at a
+// start, what an earlier run left is decided again, each customer once, and only keys that change are written.
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { connect } from 'nats';
 import { describe, expect, it } from 'vitest';
-import type { ContactBudget, SuppressionChange } from '../../src/budget/contactBudget.js';
-import { openSuppressionBucket } from '../../src/budget/suppressionBucket.js';
+import type { ContactBudget, Suppression, SuppressionChange } from '../../src/budget/contactBudget.js';
+import { openSuppressionBucket, suppressionValue } from '../../src/budget/suppressionBucket.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { eventually } from '../helpers/clickhouse.js';
@@ -51,6 +52,61 @@ describe('suppression bucket', () => {
     } finally {
       await (await reader.jetstreamManager()).streams.delete(`KV_${cfg.bucket}`).catch(() => undefined);
       await reader.close();
+    }
+  });
+
+  it("rebuilds an earlier run's keys at a start: each customer decided once, stale keys deleted, unchanged values not rewritten", async () => {
+    const tag = randomBytes(3).toString('hex');
+    const cfg = parseConfig({ budget: { bucket: `supp_rebuild_${tag}` } }).budget;
+    const nc = await connect({ servers: NATS_URL });
+    const until = Date.now() + 3_600_000;
+    const same: Suppression = { customerId: 'same', scope: 'email', until, reasons: ['2 emails in 24 h against an allowance of 2'] };
+    const sameAll: Suppression = { ...same, scope: 'all', reasons: ['6 touches in 24 h against an allowance of 6'] };
+    const changed: Suppression = { customerId: 'changed', scope: 'sms', until, reasons: ['2 sms in 24 h against an allowance of 1'] };
+    const fresh: Suppression = { customerId: 'fresh', scope: 'push', until, reasons: ['4 push in 24 h against an allowance of 3'] };
+    const json = (s: Suppression) => JSON.stringify(suppressionValue(s));
+    try {
+      // What an earlier run left: a customer since under every allowance, two unchanged keys of one customer, a value
+      // since changed, and a key deleted before (a delete marker, not a key).
+      const before = await nc.jetstream().views.kv(cfg.bucket, { history: 1 });
+      await before.put('email.gone', json({ ...same, customerId: 'gone' }));
+      const sameRevision = await before.put('email.same', json(same));
+      const sameAllRevision = await before.put('all.same', json(sameAll));
+      await before.put('sms.changed', json({ ...changed, reasons: ['1 sms in 24 h against an allowance of 1'] }));
+      await before.put('push.erased', json({ ...fresh, customerId: 'erased' }));
+      await before.delete('push.erased');
+
+      // The budget after the restart: what it holds now, and each customer's recheck counted.
+      const held = [same, sameAll, changed, fresh];
+      const rechecked = new Map<string, number>();
+      const budget = {
+        onChange: () => () => undefined,
+        suppressions: () => held[Symbol.iterator](),
+        recheck: (id: string) => void rechecked.set(id, (rechecked.get(id) ?? 0) + 1),
+        isSuppressed: (id: string, scope: string) => held.some((s) => s.customerId === id && s.scope === scope),
+        sweepSteps: function* () {
+          return { reservations: 0, suppressions: 0 };
+        },
+      } as unknown as ContactBudget;
+      const lines: string[] = [];
+      const log = createLogger('info', false, new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }) as never);
+      const bucket = await openSuppressionBucket(nc, cfg, budget, log);
+      await bucket.rebuilt;
+      await bucket.flush();
+      await bucket.stop();
+
+      expect(Object.fromEntries(rechecked)).toEqual({ gone: 1, same: 1, changed: 1 });
+      const kv = await nc.jetstream().views.kv(cfg.bucket);
+      expect(await kv.get('email.gone')).toMatchObject({ operation: 'DEL' });
+      expect((await kv.get('email.same'))?.revision).toBe(sameRevision);
+      expect((await kv.get('all.same'))?.revision).toBe(sameAllRevision);
+      expect((await kv.get('sms.changed'))?.string()).toBe(json(changed));
+      expect((await kv.get('push.fresh'))?.string()).toBe(json(fresh));
+      const rebuilt = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'suppression bucket rebuilt');
+      expect(rebuilt).toMatchObject({ keys: 4, customers: 3, written: 2, deleted: 1, unchanged: 2 });
+    } finally {
+      await (await nc.jetstreamManager()).streams.delete(`KV_${cfg.bucket}`).catch(() => undefined);
+      await nc.close();
     }
   });
 });
