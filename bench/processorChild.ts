@@ -167,8 +167,15 @@ async function answer(req: ChildRequest): Promise<unknown> {
   switch (req.cmd) {
     case 'start': {
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
+      const waited0 = runQueueNs();
       running = await startProcessor({ config, logger: log });
-      return { wallPort: running.wallPort, startMs: Math.round(performance.now() - t0), restart: running.restart(), customers: running.pipeline.windows.size, handled: handled() };
+      const cpu = process.cpuUsage(cpu0);
+      const waited = runQueueNs();
+      // What the start cost the process in CPU (every thread: zlib's inflate runs on the pool) and how long its main
+      // thread was ready but waited for a core (null off Linux): on 2 cores after a long run, ClickHouse's merges compete.
+      const startCost = { cpuMs: Math.round((cpu.user + cpu.system) / 1000), runQueueMs: waited === null || waited0 === null ? null : Math.round((waited - waited0) / 1e6) };
+      return { wallPort: running.wallPort, startMs: Math.round(performance.now() - t0), ...startCost, restart: running.restart(), customers: running.pipeline.windows.size, handled: handled() };
     }
     case 'window':
       return windowOf(req.from, req.to);

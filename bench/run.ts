@@ -379,8 +379,10 @@ async function main(): Promise<void> {
     // Each start is a new process, as after a deploy or a crash: the stopped processor's garbage (a million customers'
     // maps and ids) left in the same heap cost the restore seconds of collection that a real restart never pays.
     proc = await ProcessorProcess.restart(proc);
-    const start1 = await proc.call<{ startMs: number; restart: { replayed: number; ms: number }; customers: number }>({ cmd: 'start' });
-    say(`restart with ${start1.customers.toLocaleString('en')} customers: ${start1.restart.ms} ms to caught up (replayed ${start1.restart.replayed})`);
+    if (profileDir) await proc.call({ cmd: 'profile', action: 'start' });
+    const start1 = await proc.call<{ startMs: number; cpuMs: number; runQueueMs: number | null; restart: { replayed: number; ms: number }; customers: number }>({ cmd: 'start' });
+    if (profileDir) await proc.call({ cmd: 'profile', action: 'stop', file: `${profileDir}processor-restart-${mode}.cpuprofile` });
+    say(`restart with ${start1.customers.toLocaleString('en')} customers: ${start1.restart.ms} ms to caught up (replayed ${start1.restart.replayed}); start ${start1.startMs} ms, cpu ${start1.cpuMs} ms, waiting for a core ${start1.runQueueMs} ms`);
     await proc.call({ cmd: 'stop' });
     const backlog = await runWorker({ mode: 'count', servers: NATS, subjectPrefix: names.subjectPrefix, workload: workload(0, 1, Date.now(), 7), events: preset.restartEvents, tag: `rs${tag}` }, () => undefined);
     proc = await ProcessorProcess.restart(proc);
@@ -413,7 +415,7 @@ async function main(): Promise<void> {
       latency,
       budget,
       memory: { processorAtEnd: { ...mem, heapPerCustomer: Math.round(mem.heapUsed / mem.customers), rssPerCustomer: Math.round(mem.rss / mem.customers) }, bySize: memory },
-      restart: { checkpointMs: cp.ms, stopMs: stop1.ms, customers: start1.customers, restoreMs: start1.restart.ms, startMs: start1.startMs, replayed: start2.restart.replayed, withReplayMs: start2.restart.ms, replayMs, replayEventsPerSec: replayMs > 0 ? Math.round((start2.restart.replayed * 1000) / replayMs) : null },
+      restart: { checkpointMs: cp.ms, stopMs: stop1.ms, customers: start1.customers, restoreMs: start1.restart.ms, startMs: start1.startMs, startCpuMs: start1.cpuMs, startRunQueueMs: start1.runQueueMs, replayed: start2.restart.replayed, withReplayMs: start2.restart.ms, replayMs, replayEventsPerSec: replayMs > 0 ? Math.round((start2.restart.replayed * 1000) / replayMs) : null },
       clickhouse: {
         rowsWritten: chm.rowsWritten,
         batchesWritten: chm.batchesWritten,
