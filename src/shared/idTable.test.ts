@@ -165,4 +165,38 @@ describe('IdTable', () => {
     pair.load(new SnapshotReader(joined.finish()), 'ids');
     expect([...pair.entries()]).toEqual([['\ud800', 0], ['\udfff', 1]]);
   });
+
+  it('loads a checkpoint of ASCII ids in one pass to the same slots, free list and lookups as placing them one by one', () => {
+    let seed = 11;
+    const rnd = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const t = new IdTable({ initialSlots: 4 });
+    for (let i = 0; i < 5_000; i++) t.insert(`cust-${Math.floor(rnd() * 1e9).toString(36)}-${i}`);
+    // Gaps of every kind: single slots, runs, the first slot and a run at the end.
+    for (let slot = 0; slot < t.high; slot++) if (slot === 0 || rnd() < 0.2 || slot > t.high - 40) t.remove(slot);
+    const w = new SnapshotWriter();
+    t.save(w, 'ids');
+    const r = new SnapshotReader(w.finish());
+    const bulk = new IdTable({ initialSlots: 4 });
+    bulk.load(r, 'ids');
+    const placed = new IdTable({ initialSlots: 4 });
+    placed.loadList(r.strings('ids')!);
+    expect([...bulk.entries()]).toEqual([...placed.entries()]);
+    expect(bulk.size).toBe(t.size);
+    for (const [id, slot] of t.entries()) expect(bulk.find(id)).toBe(slot);
+    expect(bulk.find('cust-none')).toBe(-1);
+    // The same free slots come out in the same order, then new ones.
+    const next = (table: IdTable) => Array.from({ length: 1_200 }, (_, i) => table.insert(`new-${i}`));
+    expect(next(bulk)).toEqual(next(placed));
+    expect(roundTrip(bulk).size).toBe(bulk.size);
+  });
+
+  it('refuses a checkpoint that holds an id twice, on either path', () => {
+    const twice = (ids: string[]) => {
+      const w = new SnapshotWriter();
+      w.strings('ids', ids);
+      return () => new IdTable({ initialSlots: 4 }).load(new SnapshotReader(w.finish()), 'ids');
+    };
+    expect(twice(['a', 'b', null as never, 'a'])).toThrow(/held already/);
+    expect(twice(['ç', 'b', 'ç'])).toThrow(/held already/);
+  });
 });
