@@ -34,6 +34,7 @@ function fakeBudget(held: Suppression[]) {
   const budget = {
     onChange: (l: (c: SuppressionChange) => void) => ((listener = l), () => (listener = () => undefined)),
     suppressions: () => held[Symbol.iterator](),
+    suppressedCount: held.length,
     recheck: () => undefined,
     isSuppressed: () => true,
     sweepSteps: function* () {
@@ -87,5 +88,31 @@ describe('suppression bucket timing', () => {
     expect(clock.pending()).toBe(0);
     clock.advance(10 * HOUR);
     expect(calls.sweeps).toBe(361);
+  });
+
+  it('walks only the entries the set held at open, however the set grows while the walk goes', async () => {
+    const cfg = parseConfig({}).budget;
+    const clock = new ManualClock(0);
+    const { nc, puts } = fakeNats();
+    const withdrawn = (id: string): Suppression => ({ customerId: id, scope: 'all', until: null, reasons: ['consent withdrawn'] });
+    const held = ['h0', 'h1', 'h2'].map(withdrawn);
+    // Events flowing between the slices add to the set: past the three it held at open, an endless walk.
+    const budget = {
+      ...fakeBudget(held).budget,
+      suppressions: function* () {
+        for (let i = 0; ; i++) yield held[i] ?? withdrawn(`later${i}`);
+      },
+      suppressedCount: held.length,
+    } as unknown as ContactBudget;
+    const bucket = await openSuppressionBucket(nc, cfg, budget, silentLogger, 1, undefined, clock);
+    let rebuilt = false;
+    void bucket.rebuilt.then(() => (rebuilt = true));
+    for (let i = 0; i < 20 && !rebuilt; i++) {
+      clock.advance(20);
+      await settle();
+    }
+    expect(rebuilt).toBe(true);
+    expect(puts.sort()).toEqual(['all.h0', 'all.h1', 'all.h2']);
+    await bucket.stop();
   });
 });

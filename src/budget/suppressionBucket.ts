@@ -62,10 +62,17 @@ export async function openSuppressionBucket(
   const deleted = new Uint8Array(0);
   const pending = new Map<string, Suppression | null>();
   let scheduled = false;
-  // While the bucket is rebuilt after a start: what it holds, by key (read at open, then as written). A write that
-  // would leave a key as it is is skipped: a restart whose state is unchanged rewrites nothing. null once rebuilt, or
-  // when it could not be read (then every write goes out). Writes wait for the read.
-  let held: Map<string, Uint8Array> | null = null;
+  // While the bucket is rebuilt after a start: what it holds, by key, with when it was written (read at open, then as
+  // written). A write that would leave a key as it is is skipped, so a restart whose state is unchanged rewrites
+  // little, unless the key is old enough that max_age could drop it before its next rewrite: open-ended keys are
+  // rewritten every half max_age from the open (below). null once rebuilt, or when it could not be read (then every
+  // write goes out). Writes wait for the read.
+  let held: Map<string, Held> | null = null;
+  const unchanged = (had: Held | undefined, s: Suppression, value: Uint8Array): boolean =>
+    had !== undefined &&
+    clock.now() - had.at < cfg.bucketMaxAgeMs / 2 &&
+    (s.until === null || s.until <= had.at + cfg.bucketMaxAgeMs) &&
+    sameBytes(had.value, value);
   let writing: Promise<void> = readBucket(nc.jetstream(), kv, subject('')).then(
     (entries) => void (held = entries),
     (err: unknown) => {
@@ -86,7 +93,7 @@ export async function openSuppressionBucket(
         batch.slice(i, i + 256).map(([key, s]) => {
           const value = s ? utf8(JSON.stringify(suppressionValue(s))) : null;
           const had = held?.get(key);
-          if (held !== null && (value === null ? had === undefined : had !== undefined && sameBytes(had, value))) {
+          if (held !== null && (s === null ? had === undefined : unchanged(had, s, value!))) {
             counts.unchanged++;
             return undefined;
           }
@@ -95,7 +102,7 @@ export async function openSuppressionBucket(
               if (value) counts.written++;
               else counts.deleted++;
               if (held === null) return;
-              if (value) held.set(key, value);
+              if (value) held.set(key, { value, at: clock.now() });
               else held.delete(key);
             },
             (err: unknown) => {
@@ -120,6 +127,7 @@ export async function openSuppressionBucket(
     schedule();
   };
   const unsubscribe = budget.onChange(onChange);
+  const openedWith = budget.suppressedCount;
   const drain = async () => {
     // A write in flight has already taken its keys out of `pending` and cleared `scheduled`: wait for it first, or a
     // stop would close the connection under it (every key of its batch then fails as CONNECTION_DRAINING).
@@ -168,9 +176,13 @@ export async function openSuppressionBucket(
         if (!pending.has(key) && !budget.isSuppressed(customerId, scope)) pending.set(key, null);
       }
     });
-    // Every entry the set holds now is written unless the bucket has it as it is: a recheck that leaves an entry as the
-    // replayed events made it (before the bucket was open) announces no change.
-    await eachInSlices(budget.suppressions(), (s) => {
+    // Every entry the set held at open is written unless the bucket has it as it is: a recheck that leaves an entry as
+    // the replayed events made it (before the bucket was open) announces no change. Those entries come first in the
+    // set's order; later ones came through onChange, and the set grows while events flow (a backlog's first start
+    // chased it for 87 s), so the walk stops after as many as it held.
+    let left = openedWith;
+    const entries = budget.suppressions();
+    await eachInSlices({ next: () => (left-- > 0 ? entries.next() : { done: true, value: undefined }) }, (s) => {
       const key = suppressionKey(s.scope, s.customerId);
       if (!pending.has(key)) pending.set(key, s);
     });
@@ -221,9 +233,15 @@ export async function openSuppressionBucket(
   };
 }
 
+/** A key's value in the bucket and when the server stored it (ms). */
+interface Held {
+  value: Uint8Array;
+  at: number;
+}
+
 /** Every key of the bucket with its value (deleted keys left out); `prefix`: its subjects' `$KV.<bucket>.`. */
-async function readBucket(js: JetStreamClient, kv: KV, prefix: string): Promise<Map<string, Uint8Array>> {
-  const out = new Map<string, Uint8Array>();
+async function readBucket(js: JetStreamClient, kv: KV, prefix: string): Promise<Map<string, Held>> {
+  const out = new Map<string, Held>();
   const status = await kv.status();
   if (status.values === 0) return out;
   const consumer = await js.consumers.get(status.streamInfo.config.name, { filterSubjects: `${prefix}>`, deliver_policy: DeliverPolicy.LastPerSubject });
@@ -231,7 +249,7 @@ async function readBucket(js: JetStreamClient, kv: KV, prefix: string): Promise<
   for await (const m of messages) {
     const op = m.headers?.get('KV-Operation');
     // A copy: the message's bytes are a view into the connection's read buffer.
-    if (op !== 'DEL' && op !== 'PURGE') out.set(m.subject.slice(prefix.length), m.data.slice());
+    if (op !== 'DEL' && op !== 'PURGE') out.set(m.subject.slice(prefix.length), { value: m.data.slice(), at: Math.floor(m.info.timestampNanos / 1e6) });
     if (m.info.pending === 0) break;
   }
   messages.stop();

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { ContactBudget, Suppression, SuppressionChange } from '../../src/budget/contactBudget.js';
 import { openSuppressionBucket, suppressionValue } from '../../src/budget/suppressionBucket.js';
 import { parseConfig } from '../../src/config/load.js';
+import { systemClock } from '../../src/shared/clock.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { eventually } from '../helpers/clickhouse.js';
 import { NATS_URL } from '../helpers/processor.js';
@@ -18,6 +19,7 @@ function feed() {
   const budget = {
     onChange: (l: (c: SuppressionChange) => void) => ((listener = l), () => (listener = () => undefined)),
     suppressions: () => [][Symbol.iterator](),
+    suppressedCount: 0,
     recheck: () => undefined,
     isSuppressed: () => false,
     sweep: () => ({ reservations: 0, suppressions: 0 }),
@@ -55,23 +57,25 @@ describe('suppression bucket', () => {
     }
   });
 
-  it("rebuilds an earlier run's keys at a start: each customer decided once, stale keys deleted, unchanged values not rewritten", async () => {
+  /**
+   * What an earlier run left (a customer since under every allowance, two unchanged keys of one customer, a value
+   * since changed, a key deleted before), the bucket opened with the processor's clock `aheadMs` past NATS's, and
+   * rebuilt: the keys' revisions and values after, each customer's rechecks, and the rebuild's log line.
+   */
+  async function rebuild(aheadMs: number) {
     const tag = randomBytes(3).toString('hex');
-    const cfg = parseConfig({ budget: { bucket: `supp_rebuild_${tag}` } }).budget;
+    const cfg = parseConfig({ budget: { bucket: `supp_rebuild_${tag}`, bucketMaxAgeMs: 60_000 } }).budget;
     const nc = await connect({ servers: NATS_URL });
-    const until = Date.now() + 3_600_000;
+    const until = Date.now() + 50_000;
     const same: Suppression = { customerId: 'same', scope: 'email', until, reasons: ['2 emails in 24 h against an allowance of 2'] };
     const sameAll: Suppression = { ...same, scope: 'all', reasons: ['6 touches in 24 h against an allowance of 6'] };
     const changed: Suppression = { customerId: 'changed', scope: 'sms', until, reasons: ['2 sms in 24 h against an allowance of 1'] };
     const fresh: Suppression = { customerId: 'fresh', scope: 'push', until, reasons: ['4 push in 24 h against an allowance of 3'] };
     const json = (s: Suppression) => JSON.stringify(suppressionValue(s));
     try {
-      // What an earlier run left: a customer since under every allowance, two unchanged keys of one customer, a value
-      // since changed, and a key deleted before (a delete marker, not a key).
       const before = await nc.jetstream().views.kv(cfg.bucket, { history: 1 });
       await before.put('email.gone', json({ ...same, customerId: 'gone' }));
-      const sameRevision = await before.put('email.same', json(same));
-      const sameAllRevision = await before.put('all.same', json(sameAll));
+      const revisions = { same: await before.put('email.same', json(same)), sameAll: await before.put('all.same', json(sameAll)) };
       await before.put('sms.changed', json({ ...changed, reasons: ['1 sms in 24 h against an allowance of 1'] }));
       await before.put('push.erased', json({ ...fresh, customerId: 'erased' }));
       await before.delete('push.erased');
@@ -82,6 +86,7 @@ describe('suppression bucket', () => {
       const budget = {
         onChange: () => () => undefined,
         suppressions: () => held[Symbol.iterator](),
+        suppressedCount: held.length,
         recheck: (id: string) => void rechecked.set(id, (rechecked.get(id) ?? 0) + 1),
         isSuppressed: (id: string, scope: string) => held.some((s) => s.customerId === id && s.scope === scope),
         sweepSteps: function* () {
@@ -90,23 +95,49 @@ describe('suppression bucket', () => {
       } as unknown as ContactBudget;
       const lines: string[] = [];
       const log = createLogger('info', false, new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }) as never);
-      const bucket = await openSuppressionBucket(nc, cfg, budget, log);
+      const clock = { now: () => Date.now() + aheadMs, schedule: systemClock.schedule };
+      const bucket = await openSuppressionBucket(nc, cfg, budget, log, 1, undefined, clock);
       await bucket.rebuilt;
       await bucket.flush();
       await bucket.stop();
 
-      expect(Object.fromEntries(rechecked)).toEqual({ gone: 1, same: 1, changed: 1 });
       const kv = await nc.jetstream().views.kv(cfg.bucket);
-      expect(await kv.get('email.gone')).toMatchObject({ operation: 'DEL' });
-      expect((await kv.get('email.same'))?.revision).toBe(sameRevision);
-      expect((await kv.get('all.same'))?.revision).toBe(sameAllRevision);
-      expect((await kv.get('sms.changed'))?.string()).toBe(json(changed));
-      expect((await kv.get('push.fresh'))?.string()).toBe(json(fresh));
-      const rebuilt = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'suppression bucket rebuilt');
-      expect(rebuilt).toMatchObject({ keys: 4, customers: 3, written: 2, deleted: 1, unchanged: 2 });
+      return {
+        json: { changed: json(changed), fresh: json(fresh) },
+        revisions,
+        rechecked: Object.fromEntries(rechecked),
+        after: {
+          gone: (await kv.get('email.gone'))?.operation,
+          same: (await kv.get('email.same'))?.revision,
+          sameAll: (await kv.get('all.same'))?.revision,
+          changed: (await kv.get('sms.changed'))?.string(),
+          fresh: (await kv.get('push.fresh'))?.string(),
+        },
+        line: lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'suppression bucket rebuilt'),
+      };
     } finally {
       await (await nc.jetstreamManager()).streams.delete(`KV_${cfg.bucket}`).catch(() => undefined);
       await nc.close();
     }
+  }
+
+  it("rebuilds an earlier run's keys at a start: each customer decided once, stale keys deleted, unchanged values not rewritten", async () => {
+    const r = await rebuild(0);
+    expect(r.rechecked).toEqual({ gone: 1, same: 1, changed: 1 });
+    expect(r.after.gone).toBe('DEL');
+    expect(r.after.same).toBe(r.revisions.same);
+    expect(r.after.sameAll).toBe(r.revisions.sameAll);
+    expect(r.after.changed).toBe(r.json.changed);
+    expect(r.after.fresh).toBe(r.json.fresh);
+    expect(r.line).toMatchObject({ keys: 4, customers: 3, written: 2, deleted: 1, unchanged: 2 });
+  });
+
+  it('rewrites an unchanged key once it is half max_age old, so that max_age never drops it before the next rewrite', async () => {
+    // The processor's clock 40 s past the server's: every key read is older than half the bucket's max_age of 60 s.
+    const r = await rebuild(40_000);
+    expect(r.after.same).toBeGreaterThan(r.revisions.same);
+    expect(r.after.sameAll).toBeGreaterThan(r.revisions.sameAll);
+    expect(r.after.gone).toBe('DEL');
+    expect(r.line).toMatchObject({ keys: 4, customers: 3, written: 4, deleted: 1, unchanged: 0 });
   });
 });
