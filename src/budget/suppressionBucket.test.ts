@@ -115,4 +115,31 @@ describe('suppression bucket timing', () => {
     expect(puts.sort()).toEqual(['all.h0', 'all.h1', 'all.h2']);
     await bucket.stop();
   });
+
+  it('ends its rebuild at the next slice once cut (a stop is coming), what it decided so far written', async () => {
+    const clock = new ManualClock(0);
+    const { nc, puts } = fakeNats();
+    const withdrawn = (i: number): Suppression => ({ customerId: `c${i}`, scope: 'all', until: null, reasons: ['consent withdrawn'] });
+    // A set too large to walk before the stop: the walk would go on for as long as the test.
+    const budget = {
+      ...fakeBudget([]).budget,
+      suppressions: function* () {
+        for (let i = 0; ; i++) yield withdrawn(i);
+      },
+      suppressedCount: Number.MAX_SAFE_INTEGER,
+    } as unknown as ContactBudget;
+    const bucket = await openSuppressionBucket(nc, parseConfig({}).budget, budget, silentLogger, 1, undefined, clock);
+    let rebuilt = false;
+    void bucket.rebuilt.then(() => (rebuilt = true));
+    await settle();
+    expect(rebuilt).toBe(false);
+    bucket.cut();
+    for (let i = 0; i < 20 && !rebuilt; i++) {
+      clock.advance(20);
+      await settle();
+    }
+    expect(rebuilt).toBe(true);
+    expect(puts.length).toBeGreaterThan(0);
+    await bucket.stop();
+  });
 });

@@ -39,6 +39,11 @@ export interface SuppressionBucket {
   readonly rebuilt: Promise<void>;
   /** Resolves once the rebuild is done and every change made so far is in the bucket. */
   flush(): Promise<void>;
+  /**
+   * Ends the rebuild at its next slice, what it decided so far still written: a stop is coming, and the final
+   * checkpoint should not share the loop with it (the next start rebuilds again).
+   */
+  cut(): void;
   stop(): Promise<void>;
 }
 
@@ -221,6 +226,7 @@ export async function openSuppressionBucket(
     kv,
     rebuilt,
     flush,
+    cut: () => void (stopping = true),
     stop: async () => {
       stopping = true;
       stopSweeps();

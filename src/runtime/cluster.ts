@@ -207,6 +207,7 @@ export function clusterRuntime(w: Wiring): Runtime {
     logFields: () => ({ processorId: w.processorId, partitions: leases!.owned() }),
     suppressionBucket: () => null,
     stopPressure: async () => {
+      for (const b of suppressionBuckets.values()) b.cut();
       await pressureService?.stop().catch(() => undefined);
     },
     // Hands every partition over (stop, checkpoint, release): the others take them at once, not after the lease.

@@ -69,6 +69,7 @@ export function singleRuntime(w: Wiring): Runtime {
     logFields: () => ({}),
     suppressionBucket: () => suppressionBucket,
     stopPressure: async () => {
+      suppressionBucket?.cut();
       await pressureService?.stop().catch(() => undefined);
     },
     handOver: () =>

@@ -218,7 +218,10 @@ export interface Runtime {
   partitions(): number[];
   logFields(): Record<string, unknown>;
   suppressionBucket(): SuppressionBucket | null;
-  /** Stop, in the order processor.ts calls them: the pressure service, then consuming with the final checkpoint… */
+  /**
+   * Stop, in the order processor.ts calls them: the pressure service (and the suppression buckets' rebuilds are cut,
+   * so that they do not share the loop with the final checkpoint), then consuming with the final checkpoint…
+   */
   stopPressure(): Promise<void>;
   handOver(): Promise<void>;
   /** …the cluster's feeds, then (after the wall and the state) the budget's buckets. */
