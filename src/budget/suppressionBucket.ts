@@ -251,15 +251,24 @@ async function readBucket(js: JetStreamClient, kv: KV, prefix: string): Promise<
   const status = await kv.status();
   if (status.values === 0) return out;
   const consumer = await js.consumers.get(status.streamInfo.config.name, { filterSubjects: `${prefix}>`, deliver_policy: DeliverPolicy.LastPerSubject });
-  const messages = await consumer.consume({ max_messages: 1_000 });
-  for await (const m of messages) {
-    const op = m.headers?.get('KV-Operation');
-    // A copy: the message's bytes are a view into the connection's read buffer.
-    if (op !== 'DEL' && op !== 'PURGE') out.set(m.subject.slice(prefix.length), { value: m.data.slice(), at: Math.floor(m.info.timestampNanos / 1e6) });
-    if (m.info.pending === 0) break;
+  // Batches until the last entry, or one that comes back empty: the bucket's entries may expire (max_age) between the
+  // status and the first fetch, and a consume() would then wait for ever, with the processor's stop behind it.
+  for (;;) {
+    let got = 0;
+    let last = false;
+    for await (const m of await consumer.fetch({ max_messages: 1_000, expires: 2_000 })) {
+      got++;
+      const op = m.headers?.get('KV-Operation');
+      // A copy: the message's bytes are a view into the connection's read buffer.
+      if (op !== 'DEL' && op !== 'PURGE') out.set(m.subject.slice(prefix.length), { value: m.data.slice(), at: Math.floor(m.info.timestampNanos / 1e6) });
+      if (m.info.pending === 0) {
+        // The batch's pull would otherwise wait out its expiry for entries that are not coming.
+        last = true;
+        break;
+      }
+    }
+    if (last || got === 0) return out;
   }
-  messages.stop();
-  return out;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
