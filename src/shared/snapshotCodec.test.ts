@@ -60,6 +60,12 @@ describe('snapshot codec', () => {
     expect(Buffer.compare(bytesOf(r.array('counts', Uint16Array)!), bytesOf(counts))).toBe(0);
   });
 
+  it('reads back a packed blob smaller than zlib’s least chunk', async () => {
+    const blob = new SnapshotWriter().finish();
+    expect(blob.byteLength).toBeLessThan(64);
+    expect(new SnapshotReader((await packSnapshot(blob)).bytes).json).toEqual({});
+  });
+
   it('packs a blob whose deflated output spans many pieces and several turns of the loop, and reads it back whole', async () => {
     // Bytes that do not deflate: ~10 MiB out, in 1 MiB pieces joined 4 MiB per turn.
     const noise = new Uint32Array(10 << 18);
