@@ -213,7 +213,7 @@ export class SnapshotReader {
   /**
    * The named array, or null when the checkpoint has none: a view into the blob (callers copy what they keep; every
    * loader does), or a copy when the blob lies at an offset its type cannot be read at (a Node Buffer's slice).
-   * Copying every array was a second pass over the whole blob at a restore (490 MB at 1,000,000 customers).
+   * Copying every array was a second pass over the whole blob at a restore (over 200 MB at 1,000,000 customers).
    */
   array<T extends Typed>(name: string, ctor: TypedCtor<T>): T | null {
     const e = this.arrays[name];
