@@ -77,7 +77,7 @@ export async function openSuppressionBucket(
     had !== undefined &&
     clock.now() - had.at < cfg.bucketMaxAgeMs / 2 &&
     (s.until === null || s.until <= had.at + cfg.bucketMaxAgeMs) &&
-    sameBytes(had.value, value);
+    Buffer.compare(had.value, value) === 0;
   let writing: Promise<void> = readBucket(nc.jetstream(), kv, subject('')).then(
     (entries) => void (held = entries),
     (err: unknown) => {
@@ -269,10 +269,4 @@ async function readBucket(js: JetStreamClient, kv: KV, prefix: string): Promise<
     }
     if (last || got === 0) return out;
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -208,20 +208,22 @@ export class IdTable {
   place(slot: number, bytes: Uint8Array, start: number, end: number): void {
     if (slot < this.highWater) throw new RangeError(`slot ${slot} is below the slots handed out (${this.highWater})`);
     // Hand out slots up to it through the ordinary path, then free the ones before it.
-    const skipped: number[] = [];
-    while (this.highWater < slot) {
-      if (this.highWater === this.hashes.length) this.growSlots(Math.max(slot + 1, Math.ceil(this.hashes.length * this.growth)));
-      skipped.push(this.highWater++);
-    }
+    const skipped = this.highWater;
+    if (this.hashes.length < slot) this.growSlots(Math.max(slot + 1, Math.ceil(this.hashes.length * this.growth)));
+    this.highWater = slot;
     const saved = this.freeHead;
     this.freeHead = NO_SLOT;
     const got = this.insertBytes(bytes, start, end);
     if (got !== slot) throw new RangeError(`id placed at ${got}, not ${slot}: it is held already`);
     this.freeHead = saved;
-    // Lowest free slot first out, as an ordinary free list after loading would hand them.
-    for (let k = skipped.length - 1; k >= 0; k--) {
-      this.offsets[skipped[k]] = this.freeHead + 1;
-      this.freeHead = skipped[k];
+    this.pushFree(skipped, slot);
+  }
+
+  /** Frees the slots [from, to) onto the free list, highest first: the lowest comes out first, as after loading. */
+  private pushFree(from: number, to: number): void {
+    for (let slot = to - 1; slot >= from; slot--) {
+      this.offsets[slot] = this.freeHead + 1;
+      this.freeHead = slot;
     }
   }
 
@@ -339,15 +341,12 @@ export class IdTable {
     const { arena, index, hashes, offsets, lens } = this;
     let at = 0;
     let count = 0;
-    // Slots from here to the next live one are free: pushed highest first, so the lowest comes out first.
+    // Slots from here to the next live one are free (pushed as place() pushes the slots it skips).
     let gap = 0;
     for (let slot = 0; slot < lengths.length; slot++) {
       const n = lengths[slot];
       if (n === NO_STRING) continue;
-      for (let k = slot - 1; k >= gap; k--) {
-        offsets[k] = this.freeHead + 1;
-        this.freeHead = k;
-      }
+      this.pushFree(gap, slot);
       gap = slot + 1;
       const h = hashBytes(arena, at, at + n);
       let b = this.home(h);
@@ -387,10 +386,7 @@ export class IdTable {
   private freeUpTo(n: number): void {
     if (this.highWater >= n) return;
     if (this.hashes.length < n) this.growSlots(n);
-    for (let slot = n - 1; slot >= this.highWater; slot--) {
-      this.offsets[slot] = this.freeHead + 1;
-      this.freeHead = slot;
-    }
+    this.pushFree(this.highWater, n);
     // Free slots above the last live one come out after the ones below it: either order is a valid free list.
     this.highWater = n;
   }
