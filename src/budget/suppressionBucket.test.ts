@@ -116,6 +116,36 @@ describe('suppression bucket timing', () => {
     await bucket.stop();
   });
 
+  it('ends its rebuild with the write of what it decided, while changes keep coming (a backlog flowing)', async () => {
+    const clock = new ManualClock(0);
+    const { nc, puts } = fakeNats();
+    const withdrawn = (id: string): Suppression => ({ customerId: id, scope: 'all', until: null, reasons: ['consent withdrawn'] });
+    const { budget, emit } = fakeBudget([withdrawn('h0')]);
+    // Every write brings another change with it: the bucket is never quiet. Before, the rebuild waited for a quiet
+    // bucket (up to a hundred writes), holding every key written meanwhile.
+    const publish = nc.publish.bind(nc);
+    let changes = 0;
+    let flowing = true;
+    nc.publish = ((subject: string, data: Uint8Array, opts: never) => {
+      publish(subject, data, opts);
+      if (flowing) emit({ op: 'put', suppression: withdrawn(`c${++changes}`) });
+    }) as typeof nc.publish;
+    const bucket = await openSuppressionBucket(nc, parseConfig({}).budget, budget, silentLogger, 1, undefined, clock);
+    let rebuilt = false;
+    void bucket.rebuilt.then(() => (rebuilt = true));
+    for (let i = 0; i < 5 && !rebuilt; i++) {
+      clock.advance(20);
+      await settle();
+    }
+    expect(rebuilt).toBe(true);
+    expect(puts).toContain('all.h0');
+    // The flow stops; the last change is written after its pause, and the stop finds nothing left.
+    flowing = false;
+    clock.advance(20);
+    await settle();
+    await bucket.stop();
+  });
+
   it('ends its rebuild at the next slice once cut (a stop is coming), what it decided so far written', async () => {
     const clock = new ManualClock(0);
     const { nc, puts } = fakeNats();

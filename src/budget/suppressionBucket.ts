@@ -191,8 +191,10 @@ export async function openSuppressionBucket(
       const key = suppressionKey(s.scope, s.customerId);
       if (!pending.has(key)) pending.set(key, s);
     });
+    // Done once the write that takes these keys is: not once the bucket is quiet, which while events flow (a backlog)
+    // could be minutes, every key written meanwhile kept in `held`. A key whose write fails goes again with the next.
     schedule();
-    await drain();
+    await writing;
     log.info({ keys: held.size, customers: scopesOf.size, ...counts, ms: clock.now() - started, cut: stopping }, stopping ? 'suppression bucket rebuild cut short by the stop' : 'suppression bucket rebuilt');
   };
   const rebuilt = rebuild()
