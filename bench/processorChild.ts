@@ -216,10 +216,16 @@ async function answer(req: ChildRequest): Promise<unknown> {
         await inspector.post('Profiler.enable');
         await inspector.post('Profiler.setSamplingInterval', { interval: 200 });
         await inspector.post('Profiler.start');
+        // And where the phase allocates (what the collector's share comes from), beside it as a .heapprofile.
+        await inspector.post('HeapProfiler.enable');
+        // Every sampled allocation, not only those still alive when the phase ends (the short-lived are the collector's work).
+        await inspector.post('HeapProfiler.startSampling', { samplingInterval: 64 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
         return {};
       }
       const { profile } = await inspector!.post('Profiler.stop');
       writeFileSync(req.file!, JSON.stringify(profile));
+      const { profile: heap } = await inspector!.post('HeapProfiler.stopSampling');
+      writeFileSync(req.file!.replace(/\.cpuprofile$/, '.heapprofile'), JSON.stringify(heap));
       inspector!.disconnect();
       return { file: req.file };
     }

@@ -2,6 +2,8 @@
 // profile tables come from here. `node --import tsx bench/profileTable.ts <file.cpuprofile> [N=15]`
 // `--long-tasks` instead: the N longest stretches of samples in one phase of the loop (what held it, e.g. the
 // checkpoint in a live phase), each with the frames that took most of it.
+// A `.heapprofile` (written beside each phase's CPU profile) gives the N largest allocation sites instead: bytes
+// sampled per function with the caller that allocated most through it, what the collector's share comes from.
 import { readFileSync } from 'node:fs';
 
 interface ProfileNode {
@@ -78,13 +80,52 @@ export function longTasks(profile: Profile): { startMs: number; ms: number; fram
   return tasks.sort((a, b) => b.ms - a.ms).map((k) => ({ startMs: k.startMs, ms: k.ms, frames: [...k.frames].sort((a, b) => b[1] - a[1]) }));
 }
 
+/** A V8 sampling heap profile (HeapProfiler.stopSampling): a call tree whose nodes carry the bytes sampled there. */
+interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children?: HeapNode[];
+}
+
+/** Bytes sampled per allocating function, largest first, each with the caller that allocated most through it. */
+export function allocationSites(root: HeapNode): { name: string; where: string; bytes: number; share: number; via: string }[] {
+  const sites = new Map<string, { name: string; where: string; bytes: number; via: Map<string, number> }>();
+  let total = 0;
+  const walk = (node: HeapNode, caller: string) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const where = url ? `${url.replace(/^file:\/\//, '').replace(/^.*?\/(src|bench|node_modules)\//, '$1/')}:${lineNumber + 1}` : '';
+    const name = functionName || '(anonymous)';
+    if (node.selfSize > 0) {
+      total += node.selfSize;
+      const key = `${name}@${where}`;
+      const site = sites.get(key) ?? { name, where, bytes: 0, via: new Map<string, number>() };
+      site.bytes += node.selfSize;
+      site.via.set(caller, (site.via.get(caller) ?? 0) + node.selfSize);
+      sites.set(key, site);
+    }
+    for (const child of node.children ?? []) walk(child, `${name} ${where.split('/').pop() ?? ''}`);
+  };
+  walk(root, '');
+  return [...sites.values()]
+    .sort((a, b) => b.bytes - a.bytes)
+    .map((s) => ({ name: s.name, where: s.where, bytes: s.bytes, share: total > 0 ? s.bytes / total : 0, via: [...s.via].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '' }));
+}
+
 if (process.argv[1]?.endsWith('profileTable.ts')) {
   const args = process.argv.slice(2);
   const long = args.includes('--long-tasks');
   const [file, n = long ? '5' : '15'] = args.filter((a) => a !== '--long-tasks');
   if (!file) {
-    console.error('usage: node --import tsx bench/profileTable.ts [--long-tasks] <file.cpuprofile> [N]');
+    console.error('usage: node --import tsx bench/profileTable.ts [--long-tasks] <file.cpuprofile | file.heapprofile> [N]');
     process.exit(2);
+  }
+  if (file.endsWith('.heapprofile')) {
+    const { head } = JSON.parse(readFileSync(file, 'utf8')) as { head: HeapNode };
+    console.log('| # | sampled | share | allocated in | where | mostly called from |\n| --- | --- | --- | --- | --- | --- |');
+    allocationSites(head)
+      .slice(0, Number(n))
+      .forEach((r, i) => console.log(`| ${i + 1} | ${(r.bytes / 2 ** 20).toFixed(1)} MiB | ${(r.share * 100).toFixed(1)} % | \`${r.name}\` | ${r.where} | ${r.via} |`));
+    process.exit(0);
   }
   if (long) {
     for (const task of longTasks(JSON.parse(readFileSync(file, 'utf8')) as Profile).slice(0, Number(n))) {
