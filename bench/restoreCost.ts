@@ -1,10 +1,13 @@
 // What a restart's restore costs, without the processor around it: a checkpoint of the bench's workload (7 days,
 // every minute's activity drained as the commits drain it), stored packed as the processor stores it; then, in a
 // fresh process each time (a restore's cost depends on the heap it lands in), inflate and Pipeline.restore timed.
-// Run `make` once, then `load` from each tree compared (alternately: the machine is shared).
+// Run `make` once, then `load` from each tree compared (alternately: the machine is shared). `pack` is the other end,
+// what each checkpoint costs while the processor runs: the same blob deflated as a checkpoint is stored, its CPU on
+// every thread (the deflate runs on libuv's thread pool) and its wall time.
 //
 //   node --max-old-space-size=8000 --import tsx bench/restoreCost.ts make [customers=1000000]
 //   node --max-old-space-size=8000 --import tsx bench/restoreCost.ts load [rounds=1]
+//   node --max-old-space-size=8000 --import tsx bench/restoreCost.ts pack [rounds=3]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { InboundMessage } from '../src/contract/pipeline.js';
 import { packSnapshot, unpackSnapshot } from '../src/shared/snapshotCodec.js';
@@ -49,7 +52,16 @@ if (mode === 'make') {
     const t2 = performance.now();
     console.log(JSON.stringify({ round, inflateMs: Math.round(t1 - t0), restoreMs: Math.round(t2 - t1), totalMs: Math.round(t2 - t0), customers: pipeline.windows.size }));
   }
+} else if (mode === 'pack') {
+  const blob = unpackSnapshot(new Uint8Array(readFileSync(file)));
+  for (let round = 0; round < Number(arg ?? 3); round++) {
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const packed = await packSnapshot(blob);
+    const cpu = process.cpuUsage(cpu0);
+    console.log(JSON.stringify({ round, plainMB: Math.round(blob.byteLength / 1e6), packedMB: Math.round(packed.bytes.byteLength / 1e6), wallMs: Math.round(performance.now() - t0), cpuMs: Math.round((cpu.user + cpu.system) / 1000) }));
+  }
 } else {
-  console.error('usage: restoreCost.ts make [customers] | load [rounds]');
+  console.error('usage: restoreCost.ts make [customers] | load [rounds] | pack [rounds]');
   process.exit(2);
 }
