@@ -14,7 +14,7 @@ const nowMin = Math.floor(END / 60_000);
 const TYPES = ['email_sent', 'email_open', 'page_view', 'push_sent', 'purchase', 'email_click'] as const;
 const PICKS = 2_000_000;
 
-/** Seven days of four events a customer, as the bench's first day leaves every customer. */
+/** Four events a customer, spread over the last seven days: every ring of every customer has buckets in use. */
 function filled(customers: number): { windows: CustomerWindows; slots: Int32Array } {
   const windows = new CustomerWindows({ maxCustomers: customers * 2, idleEvictMin: 1e9, initialCapacity: customers });
   const slots = new Int32Array(customers);
