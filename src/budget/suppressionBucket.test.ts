@@ -8,7 +8,7 @@ import { parseConfig } from '../config/load.js';
 import { ManualClock } from '../shared/clock.js';
 import { silentLogger } from '../shared/logger.js';
 import type { ContactBudget, Suppression, SuppressionChange } from './contactBudget.js';
-import { openSuppressionBucket } from './suppressionBucket.js';
+import { openSuppressionBucket, type SuppressionBucket } from './suppressionBucket.js';
 
 /** A NATS whose KV bucket stores every write at once: the mirror's publishes are acked on the next microtask. */
 function fakeNats() {
@@ -45,14 +45,32 @@ function fakeBudget(held: Suppression[]) {
   return { budget, calls, emit: (c: SuppressionChange) => listener(c) };
 }
 
+/** A suppression that has no end: consent withdrawn. */
+const withdrawn = (id: string): Suppression => ({ customerId: id, scope: 'all', until: null, reasons: ['consent withdrawn'] });
+
+/** Whether the bucket's rebuild has ended, watched from now on. */
+function watchRebuilt(bucket: SuppressionBucket): () => boolean {
+  let rebuilt = false;
+  void bucket.rebuilt.then(() => (rebuilt = true));
+  return () => rebuilt;
+}
+
+/** Lets the writes go round (their 20 ms pause on the manual clock) until `done` or `rounds` have passed; `done()`. */
+async function writeRoundsUntil(done: () => boolean, clock: ManualClock, rounds: number): Promise<boolean> {
+  for (let i = 0; i < rounds && !done(); i++) {
+    clock.advance(20);
+    await settle();
+  }
+  return done();
+}
+
 describe('suppression bucket timing', () => {
   it('writes changes after a short pause, sweeps every interval, rewrites open-ended entries at half max_age, and stops', async () => {
     const HOUR = 3_600_000;
     const cfg = parseConfig({ budget: { sweepIntervalMs: 10_000, bucketMaxAgeMs: 2 * HOUR } }).budget;
     const clock = new ManualClock(0);
     const { nc, puts } = fakeNats();
-    const withdrawn: Suppression = { customerId: 'w1', scope: 'all', until: null, reasons: ['consent withdrawn'] };
-    const { budget, calls, emit } = fakeBudget([withdrawn]);
+    const { budget, calls, emit } = fakeBudget([withdrawn('w1')]);
     const bucket = await openSuppressionBucket(nc, cfg, budget, silentLogger, 1, undefined, clock);
 
     // What the budget holds at open is written after the pause, not before.
@@ -94,7 +112,6 @@ describe('suppression bucket timing', () => {
     const cfg = parseConfig({}).budget;
     const clock = new ManualClock(0);
     const { nc, puts } = fakeNats();
-    const withdrawn = (id: string): Suppression => ({ customerId: id, scope: 'all', until: null, reasons: ['consent withdrawn'] });
     const held = ['h0', 'h1', 'h2'].map(withdrawn);
     // Events flowing between the slices add to the set: past the three it held at open, an endless walk.
     const budget = {
@@ -105,13 +122,7 @@ describe('suppression bucket timing', () => {
       suppressedCount: held.length,
     } as unknown as ContactBudget;
     const bucket = await openSuppressionBucket(nc, cfg, budget, silentLogger, 1, undefined, clock);
-    let rebuilt = false;
-    void bucket.rebuilt.then(() => (rebuilt = true));
-    for (let i = 0; i < 20 && !rebuilt; i++) {
-      clock.advance(20);
-      await settle();
-    }
-    expect(rebuilt).toBe(true);
+    expect(await writeRoundsUntil(watchRebuilt(bucket), clock, 20)).toBe(true);
     expect(puts.sort()).toEqual(['all.h0', 'all.h1', 'all.h2']);
     await bucket.stop();
   });
@@ -119,7 +130,6 @@ describe('suppression bucket timing', () => {
   it('ends its rebuild with the write of what it decided, while changes keep coming (a backlog flowing)', async () => {
     const clock = new ManualClock(0);
     const { nc, puts } = fakeNats();
-    const withdrawn = (id: string): Suppression => ({ customerId: id, scope: 'all', until: null, reasons: ['consent withdrawn'] });
     const { budget, emit } = fakeBudget([withdrawn('h0')]);
     // Every write brings another change with it: the bucket is never quiet. Before, the rebuild waited for a quiet
     // bucket (up to a hundred writes), holding every key written meanwhile.
@@ -131,13 +141,7 @@ describe('suppression bucket timing', () => {
       if (flowing) emit({ op: 'put', suppression: withdrawn(`c${++changes}`) });
     }) as typeof nc.publish;
     const bucket = await openSuppressionBucket(nc, parseConfig({}).budget, budget, silentLogger, 1, undefined, clock);
-    let rebuilt = false;
-    void bucket.rebuilt.then(() => (rebuilt = true));
-    for (let i = 0; i < 5 && !rebuilt; i++) {
-      clock.advance(20);
-      await settle();
-    }
-    expect(rebuilt).toBe(true);
+    expect(await writeRoundsUntil(watchRebuilt(bucket), clock, 5)).toBe(true);
     expect(puts).toContain('all.h0');
     // The flow stops; the last change is written after its pause, and the stop finds nothing left.
     flowing = false;
@@ -149,26 +153,20 @@ describe('suppression bucket timing', () => {
   it('ends its rebuild at the next slice once cut (a stop is coming), what it decided so far written', async () => {
     const clock = new ManualClock(0);
     const { nc, puts } = fakeNats();
-    const withdrawn = (i: number): Suppression => ({ customerId: `c${i}`, scope: 'all', until: null, reasons: ['consent withdrawn'] });
     // A set too large to walk before the stop: the walk would go on for as long as the test.
     const budget = {
       ...fakeBudget([]).budget,
       suppressions: function* () {
-        for (let i = 0; ; i++) yield withdrawn(i);
+        for (let i = 0; ; i++) yield withdrawn(`c${i}`);
       },
       suppressedCount: Number.MAX_SAFE_INTEGER,
     } as unknown as ContactBudget;
     const bucket = await openSuppressionBucket(nc, parseConfig({}).budget, budget, silentLogger, 1, undefined, clock);
-    let rebuilt = false;
-    void bucket.rebuilt.then(() => (rebuilt = true));
+    const rebuilt = watchRebuilt(bucket);
     await settle();
-    expect(rebuilt).toBe(false);
+    expect(rebuilt()).toBe(false);
     bucket.cut();
-    for (let i = 0; i < 20 && !rebuilt; i++) {
-      clock.advance(20);
-      await settle();
-    }
-    expect(rebuilt).toBe(true);
+    expect(await writeRoundsUntil(rebuilt, clock, 20)).toBe(true);
     expect(puts.length).toBeGreaterThan(0);
     await bucket.stop();
   });
