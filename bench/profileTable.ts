@@ -18,6 +18,12 @@ interface Profile {
   timeDeltas: number[];
 }
 
+/** A frame's file (from the repository's src/, bench/ or node_modules/) and line, or '' for the engine's own. */
+function whereOf({ url, lineNumber }: { url: string; lineNumber: number }): string {
+  const file = url.replace(/^file:\/\//, '').replace(/^.*?\/(src|bench|node_modules)\//, '$1/');
+  return file ? `${file}:${lineNumber + 1}` : '';
+}
+
 /** Self time per function (name, file and line), summed over every node that is that function, largest first. */
 export function selfTimes(profile: Profile): { name: string; where: string; ms: number; share: number }[] {
   const byNode = new Map<number, ProfileNode>(profile.nodes.map((n) => [n.id, n]));
@@ -28,9 +34,8 @@ export function selfTimes(profile: Profile): { name: string; where: string; ms: 
     const node = byNode.get(id);
     if (!node) return;
     total += dt;
-    const { functionName, url, lineNumber } = node.callFrame;
-    const file = url.replace(/^file:\/\//, '').replace(/^.*?\/(src|bench|node_modules)\//, '$1/');
-    const where = file ? `${file}:${lineNumber + 1}` : '';
+    const { functionName } = node.callFrame;
+    const where = whereOf(node.callFrame);
     const key = `${functionName}@${where}`;
     const entry = us.get(key) ?? { name: functionName || '(anonymous)', where, us: 0 };
     entry.us += dt;
@@ -92,9 +97,8 @@ export function allocationSites(root: HeapNode): { name: string; where: string; 
   const sites = new Map<string, { name: string; where: string; bytes: number; via: Map<string, number> }>();
   let total = 0;
   const walk = (node: HeapNode, caller: string) => {
-    const { functionName, url, lineNumber } = node.callFrame;
-    const where = url ? `${url.replace(/^file:\/\//, '').replace(/^.*?\/(src|bench|node_modules)\//, '$1/')}:${lineNumber + 1}` : '';
-    const name = functionName || '(anonymous)';
+    const where = whereOf(node.callFrame);
+    const name = node.callFrame.functionName || '(anonymous)';
     if (node.selfSize > 0) {
       total += node.selfSize;
       const key = `${name}@${where}`;
