@@ -10,6 +10,8 @@ export interface PressureLoad {
   servers: string;
   /** budget.subject of the processor under test. */
   subject: string;
+  /** Where single checks go: `<subject>.check` unless given (the echo responder's subject, bench/echo.ts). */
+  checkSubject?: string;
   wallPort: number;
   /** Checks ask for ids c0000000..c<customers-1>, the workload's customers. */
   customers: number;
@@ -71,7 +73,7 @@ export async function pressureLoad(o: PressureLoad): Promise<PressureLoadResult>
     const body = enc.encode(JSON.stringify({ customerId: nextId(), channel: 'email', campaignId: 'bench', priority: 'marketing' }));
     const t0 = performance.now();
     track(
-      nc.request(`${o.subject}.check`, body, { timeout: 10_000 }).then(
+      nc.request(o.checkSubject ?? `${o.subject}.check`, body, { timeout: 10_000 }).then(
         (m) => (m.headers?.get('Nats-Service-Error-Code') ? natsErrors++ : observe(natsH, t0)),
         () => natsErrors++,
       ),

@@ -6,6 +6,8 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { startEcho, type EchoStats } from './echo.js';
 import type { RunningProcessor } from '../src/runtime/processor.js';
 import type { RefitJob, RefitOutcome } from '../src/sources/modelRefit.js';
 import { loadSource } from './source.js';
@@ -21,6 +23,8 @@ export type ChildRequest =
   | { id: number; cmd: 'stop' }
   | { id: number; cmd: 'profile'; action: 'start' | 'stop'; file?: string }
   | { id: number; cmd: 'loopDelay'; action: 'start' | 'stop' }
+  | { id: number; cmd: 'echo'; action: 'main' | 'worker'; servers: string; subject: string }
+  | { id: number; cmd: 'echo'; action: 'stop' }
   | { id: number; cmd: 'refit'; job: RefitJob }
   | { id: number; cmd: 'refitStop' }
   | { id: number; cmd: 'exit' };
@@ -74,6 +78,25 @@ const log = createLogger(process.env.VIGIL_BENCH_LOG_LEVEL ?? 'warn');
 let running: RunningProcessor | null = null;
 let loopDelay: { h: IntervalHistogram; t: number; runQueue: number | null } | null = null;
 let inspector: Session | null = null;
+/** The echo responder running (bench/echo.ts), on this thread or a worker: stop() returns its stats. */
+let echo: (() => Promise<EchoStats>) | null = null;
+
+/** The echo responder on a worker thread of this process, started through tsx as the publisher is. */
+async function echoWorker(servers: string, subject: string): Promise<() => Promise<EchoStats>> {
+  const entry = new URL('./echo.worker.ts', import.meta.url).href;
+  const w = new Worker(new URL('./tsWorker.mjs', import.meta.url), { workerData: { entry, servers, subject } });
+  await new Promise<void>((resolve, reject) => {
+    w.once('message', () => resolve());
+    w.once('error', reject);
+  });
+  return async () => {
+    const stats = new Promise<EchoStats>((resolve) => w.once('message', resolve));
+    w.postMessage('stop');
+    const result = await stats;
+    await w.terminate();
+    return result;
+  };
+}
 
 /** Messages handled so far by this process's pipeline: every outcome counts, as each is one stream message. */
 function handled(): number {
@@ -245,6 +268,15 @@ async function answer(req: ChildRequest): Promise<unknown> {
       // ns waited / 1e3 = µs, per ms of the phase = ms per second.
       const runQueueMsPerS = waited === null || runQueue === null ? null : (waited - runQueue) / 1e3 / (performance.now() - t);
       return { p50Ms: ms(h.percentile(50)), p99Ms: ms(h.percentile(99)), maxMs: ms(h.max), runQueueMsPerS: runQueueMsPerS === null ? null : Math.round(runQueueMsPerS * 10) / 10 } satisfies LoopDelay;
+    }
+    case 'echo': {
+      if (req.action === 'stop') {
+        const stats = await echo!();
+        echo = null;
+        return stats;
+      }
+      echo = req.action === 'main' ? await startEcho(req.servers, req.subject, 'vigil-bench-echo-main') : await echoWorker(req.servers, req.subject);
+      return {};
     }
     case 'refit':
       return refit(req.job);

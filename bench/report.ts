@@ -1,6 +1,6 @@
 // The benchmark's results: their shape (kept as JSON under bench/results/) and the short markdown table the README shows.
 import type { MachineFacts } from './machine.js';
-import type { PressureLoadResult } from './pressure.js';
+import type { LatencySummary, PressureLoadResult } from './pressure.js';
 import type { LoopDelay } from './processorChild.js';
 
 /** One latency phase: the processor fed at `fraction` of its measured maximum, event publish to alert frame. */
@@ -29,6 +29,18 @@ export interface BudgetResult {
   with: { eventsPerSec: number; behind: number; cpuUsPerEvent: number; loopDelay?: LoopDelay };
   streamRatio: number;
   load: PressureLoadResult;
+  /** The same single requests answered with no decision, on each thread (bench/echo.ts); absent before it. */
+  floor?: { main: EchoFloor; worker: EchoFloor };
+}
+
+/** Requests answered with no decision while the processor takes the budget phase's stream (bench/echo.ts). */
+export interface EchoFloor {
+  answers: LatencySummary & { sentPerSec: number };
+  /** What the processor took per second meanwhile. */
+  eventsPerSec: number;
+  loopDelay: LoopDelay;
+  /** Of each second, how long the answering thread waited for a core (Linux; else null). */
+  runQueueMsPerS: number | null;
 }
 
 export interface BenchResults {
@@ -120,6 +132,13 @@ function budgetLines(b: BudgetResult): string[] {
     `| the stream's speed while those checks are answered | ${n(b.with.eventsPerSec)} events/s against ${n(b.without.eventsPerSec)} without checks: **${b.streamRatio}** (${b.with.cpuUsPerEvent} against ${b.without.cpuUsPerEvent} µs of CPU per event, checks included) | ≥ 0.9: ${pass(b.streamRatio >= 0.9)} |`,
     ...(b.with.loopDelay && b.without.loopDelay
       ? [`| how late the processor's event loop ran meanwhile (what a check waits before it is read) | p99 **${b.with.loopDelay.p99Ms} ms**, max ${b.with.loopDelay.maxMs} ms (without checks: p99 ${b.without.loopDelay.p99Ms} ms, max ${b.without.loopDelay.maxMs} ms); the main thread ready but waiting for a core ${b.with.loopDelay.runQueueMsPerS ?? '?'} ms of each second (without checks ${b.without.loopDelay.runQueueMsPerS ?? '?'}) | |`]
+      : []),
+    ...(b.floor
+      ? (['main', 'worker'] as const).map((thread) => {
+          const f = b.floor![thread];
+          const where = thread === 'main' ? "on the processor's main thread, as the budget is" : 'on a worker thread of the processor';
+          return `| the floor: the same ${n(f.answers.sentPerSec)} requests/s answered with no decision, ${where} | p50 ${f.answers.p50Ms} ms, **p99 ${f.answers.p99Ms} ms**, max ${f.answers.maxMs} ms (${n(f.answers.count)} answers${ok(f.answers)}); the stream ${n(f.eventsPerSec)} events/s; the answering thread waiting for a core ${f.runQueueMsPerS ?? '?'} ms of each second | |`;
+        })
       : []),
     `| budget: a batch of ${n(l.batch.size)} ids over NATS, meanwhile | p50 **${batchP50} ms**, max ${l.batch.maxMs} ms (${l.batch.samplesMs.join(', ')} ms${ok(l.batch)}) | < 50 ms: ${pass(l.batch.count > 0 && l.batch.maxMs < 50 && l.batch.errors === 0)} |`,
   ];

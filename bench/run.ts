@@ -40,7 +40,8 @@ import { machineFacts } from './machine.js';
 import { costSvg } from './plot.js';
 import { pressureLoad } from './pressure.js';
 import type { LoopDelay } from './processorChild.js';
-import { resultsMarkdown, type BenchResults, type BudgetResult, type LatencyResult } from './report.js';
+import { resultsMarkdown, type BenchResults, type BudgetResult, type EchoFloor, type LatencyResult } from './report.js';
+import type { EchoStats } from './echo.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -248,10 +249,25 @@ async function budgetPhase(proc: ProcessorProcess, wallPort: number, maxRate: nu
     pressureLoad({ servers: NATS, subject: processorConfig.budget.subject, wallPort, customers, durationMs: durationS * 1000, checksPerSec, httpChecksPerSec: 100, batchSize: 10_000, batches: 5 }),
   );
   if (profileFile) await proc.call({ cmd: 'profile', action: 'stop', file: profileFile });
+  // The floor under those answers: the same single requests answered with no decision (bench/echo.ts), on the
+  // processor's main thread, then on a worker thread of its own, the stream at the same rate. What they wait is what
+  // any design on that thread waits before deciding: the evidence for where the budget's answers belong.
+  const echoPhase = async (thread: 'main' | 'worker', phaseTag: string): Promise<EchoFloor> => {
+    const subject = `vigil.bench.echo.${thread}`;
+    await sleep(1_000);
+    await proc.call({ cmd: 'echo', action: thread, servers: NATS, subject });
+    const phase = await pacedPhase(proc, rate, durationS, phaseTag, () =>
+      pressureLoad({ servers: NATS, subject: processorConfig.budget.subject, checkSubject: subject, wallPort, customers, durationMs: durationS * 1000, checksPerSec, httpChecksPerSec: 0, batchSize: 0, batches: 0 }),
+    );
+    const answering = await proc.call<EchoStats>({ cmd: 'echo', action: 'stop' });
+    return { answers: phase.load!.nats, eventsPerSec: phase.eventsPerSec, loopDelay: phase.loopDelay, runQueueMsPerS: answering.runQueueMsPerS };
+  };
+  const floor = { main: await echoPhase('main', `bud2${tag}`), worker: await echoPhase('worker', `bud3${tag}`) };
   return {
     fraction,
     ratePerSec: rate,
     checksPerSec,
+    floor,
     without: { eventsPerSec: without.eventsPerSec, behind: without.behind, cpuUsPerEvent: without.cpuUsPerEvent, loopDelay: without.loopDelay },
     with: { eventsPerSec: loaded.eventsPerSec, behind: loaded.behind, cpuUsPerEvent: loaded.cpuUsPerEvent, loopDelay: loaded.loopDelay },
     streamRatio: round(loaded.eventsPerSec / Math.max(1, without.eventsPerSec), 2),
@@ -262,6 +278,9 @@ async function budgetPhase(proc: ProcessorProcess, wallPort: number, maxRate: nu
 function sayBudget(b: BudgetResult): void {
   const l = b.load;
   say(`budget at ${b.fraction * 100}% (${b.ratePerSec.toLocaleString('en')} events/s): ${l.nats.sentPerSec} NATS checks/s p50 ${l.nats.p50Ms} ms, p99 ${l.nats.p99Ms} ms, max ${l.nats.maxMs} ms (${l.nats.errors} errors); HTTP p50 ${l.http.p50Ms} ms, p99 ${l.http.p99Ms} ms; batch of ${l.batch.size}: ${l.batch.samplesMs.join(', ')} ms; stream ${b.with.eventsPerSec.toLocaleString('en')}/s against ${b.without.eventsPerSec.toLocaleString('en')}/s without checks (${b.streamRatio}); the event loop's delay p99 ${b.with.loopDelay?.p99Ms} ms, max ${b.with.loopDelay?.maxMs} ms (without checks ${b.without.loopDelay?.p99Ms}, ${b.without.loopDelay?.maxMs} ms); the main thread waited for a core ${b.with.loopDelay?.runQueueMsPerS} ms of each second (without checks ${b.without.loopDelay?.runQueueMsPerS})`);
+  for (const [thread, f] of Object.entries(b.floor ?? {})) {
+    say(`  no decision, answered on the ${thread} thread: p50 ${f.answers.p50Ms} ms, p99 ${f.answers.p99Ms} ms, max ${f.answers.maxMs} ms (${f.answers.count} answers, ${f.answers.errors} errors); stream ${f.eventsPerSec.toLocaleString('en')}/s; the answering thread waited for a core ${f.runQueueMsPerS} ms of each second`);
+  }
 }
 
 // ---- memory --------------------------------------------------------------------------------------------------------
