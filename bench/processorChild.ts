@@ -90,7 +90,12 @@ async function echoWorker(servers: string, subject: string): Promise<() => Promi
     w.once('error', reject);
   });
   return async () => {
-    const stats = new Promise<EchoStats>((resolve) => w.once('message', resolve));
+    // Its stats, or the reason it has none: a worker that died meanwhile fails the phase instead of hanging it.
+    const stats = new Promise<EchoStats>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+      w.once('exit', (code) => reject(new Error(`the echo worker exited (${code}) before its stats`)));
+    });
     w.postMessage('stop');
     const result = await stats;
     await w.terminate();
