@@ -2,7 +2,8 @@
 // at a size that fits the CPU's caches and at the bench's sizes. Each ring and each per-customer field is an array of
 // its own (about thirty arrays), so one customer's record or view touches as many cache lines and pages; the gap
 // between the small size and the large ones is what they cost in misses, the share an interleaved layout (one record
-// per customer) could take back. CPU time of the main thread, no I/O.
+// per customer) could take back. view() reads one value of each array first, back to back (touchAll), so that its
+// misses overlap rather than come one after another. CPU time of the main thread, no I/O.
 //
 //   node --max-old-space-size=8000 --import tsx bench/viewCost.ts [sizes=10000,250000,1000000]
 import type { VigilEvent } from '../src/contract/event.js';

@@ -21,6 +21,8 @@ export interface Ring {
   add(slot: number, headMin: number, tMin: number, amount: number): boolean;
   sum(slot: number, headMin: number, nowMin: number, n?: number): number;
   series(slot: number, headMin: number, nowMin: number, n?: number, into?: number[]): number[];
+  /** The first stored value of a slot's buckets, read only to bring its cache line in (CustomerWindows.view). */
+  touch(slot: number): number;
   save(w: SnapshotWriter, name: string, slots: number): void;
   load(r: SnapshotReader, name: string, capacity: number): void;
   /** Restores buckets a checkpoint holds in another storage (an earlier layout): each value converted, saturating. */
@@ -55,6 +57,10 @@ export class BucketRing implements Ring {
 
   get bytesPerSlot(): number {
     return this.buckets * this.ctor.BYTES_PER_ELEMENT;
+  }
+
+  touch(slot: number): number {
+    return this.data[slot * this.buckets];
   }
 
   grow(capacity: number): void {
@@ -164,6 +170,10 @@ export class NibbleRing implements Ring {
 
   get bytesPerSlot(): number {
     return this.stride;
+  }
+
+  touch(slot: number): number {
+    return this.data[slot * this.stride];
   }
 
   private get(base: number, i: number): number {
