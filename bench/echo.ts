@@ -3,23 +3,13 @@
 // pipeline, as the budget is) or on a worker thread of its own (as a budget answered from shared memory would be).
 // bench/run.ts's budget phase sends it the same 1,000 requests a second as the checks while the processor takes the
 // same stream; what its answers wait is what any design on that thread waits before deciding anything.
-import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { connect } from 'nats';
+import { runQueueMeter } from './machine.js';
 
 export interface EchoStats {
   answered: number;
   /** Of each second, how long the answering thread was ready to run and waited for a core (Linux; else null). */
   runQueueMsPerS: number | null;
-}
-
-/** The calling thread's time on a run queue so far, in ns (the second field of its schedstat), or null. */
-function threadRunQueueNs(): number | null {
-  try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]);
-  } catch {
-    return null;
-  }
 }
 
 /** Answers `subject` on a connection of its own until the returned stop() is called. */
@@ -38,12 +28,10 @@ export async function startEcho(servers: string, subject: string, name: string):
     },
   });
   await nc.flush();
-  const t0 = performance.now();
-  const waited0 = threadRunQueueNs();
+  const waiting = runQueueMeter();
   return async () => {
-    const waited = threadRunQueueNs();
-    const ms = performance.now() - t0;
+    const runQueueMsPerS = waiting.msPerS();
     await nc.drain();
-    return { answered, runQueueMsPerS: waited === null || waited0 === null ? null : Math.round(((waited - waited0) / 1e3 / ms) * 10) / 10 };
+    return { answered, runQueueMsPerS };
   };
 }

@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { startEcho, type EchoStats } from './echo.js';
 import type { RunningProcessor } from '../src/runtime/processor.js';
 import type { RefitJob, RefitOutcome } from '../src/sources/modelRefit.js';
+import { runQueueMeter } from './machine.js';
 import { loadSource } from './source.js';
 
 export type ChildRequest =
@@ -50,15 +51,6 @@ export interface LoopDelay {
   runQueueMsPerS: number | null;
 }
 
-/** The main thread's time waiting on a run queue so far, in ns (the second field of its schedstat), or null. */
-function runQueueNs(): number | null {
-  try {
-    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[1]);
-  } catch {
-    return null;
-  }
-}
-
 export interface WindowResult {
   from: number;
   to: number;
@@ -76,7 +68,7 @@ const { parseConfig, startProcessor, createLogger, runRefitWorker, niceFromStat 
 const config = parseConfig(JSON.parse(process.env.VIGIL_BENCH_CONFIG!));
 const log = createLogger(process.env.VIGIL_BENCH_LOG_LEVEL ?? 'warn');
 let running: RunningProcessor | null = null;
-let loopDelay: { h: IntervalHistogram; t: number; runQueue: number | null } | null = null;
+let loopDelay: { h: IntervalHistogram; waiting: ReturnType<typeof runQueueMeter> } | null = null;
 let inspector: Session | null = null;
 /** The echo responder running (bench/echo.ts), on this thread or a worker: stop() returns its stats. */
 let echo: (() => Promise<EchoStats>) | null = null;
@@ -196,13 +188,13 @@ async function answer(req: ChildRequest): Promise<unknown> {
     case 'start': {
       const t0 = performance.now();
       const cpu0 = process.cpuUsage();
-      const waited0 = runQueueNs();
+      const waiting = runQueueMeter();
       running = await startProcessor({ config, logger: log });
       const cpu = process.cpuUsage(cpu0);
-      const waited = runQueueNs();
+      const runQueueMs = waiting.ms();
       // What the start cost the process in CPU (every thread: zlib's inflate runs on the pool) and how long its main
       // thread was ready but waited for a core (null off Linux): on 2 cores after a long run, ClickHouse's merges compete.
-      const startCost = { cpuMs: Math.round((cpu.user + cpu.system) / 1000), runQueueMs: waited === null || waited0 === null ? null : Math.round((waited - waited0) / 1e6) };
+      const startCost = { cpuMs: Math.round((cpu.user + cpu.system) / 1000), runQueueMs };
       return { wallPort: running.wallPort, startMs: Math.round(performance.now() - t0), ...startCost, restart: running.restart(), customers: running.pipeline.windows.size, handled: handled() };
     }
     case 'window':
@@ -261,18 +253,15 @@ async function answer(req: ChildRequest): Promise<unknown> {
       // What a budget check arriving at a random moment waits before its socket is read: the loop's delay.
       if (req.action === 'start') {
         loopDelay?.h.disable();
-        loopDelay = { h: monitorEventLoopDelay({ resolution: 1 }), t: performance.now(), runQueue: runQueueNs() };
+        loopDelay = { h: monitorEventLoopDelay({ resolution: 1 }), waiting: runQueueMeter() };
         loopDelay.h.enable();
         return {};
       }
-      const { h, t, runQueue } = loopDelay!;
+      const { h, waiting } = loopDelay!;
       h.disable();
       loopDelay = null;
       const ms = (ns: number) => Math.round(ns / 1e4) / 100;
-      const waited = runQueueNs();
-      // ns waited / 1e3 = µs, per ms of the phase = ms per second.
-      const runQueueMsPerS = waited === null || runQueue === null ? null : (waited - runQueue) / 1e3 / (performance.now() - t);
-      return { p50Ms: ms(h.percentile(50)), p99Ms: ms(h.percentile(99)), maxMs: ms(h.max), runQueueMsPerS: runQueueMsPerS === null ? null : Math.round(runQueueMsPerS * 10) / 10 } satisfies LoopDelay;
+      return { p50Ms: ms(h.percentile(50)), p99Ms: ms(h.percentile(99)), maxMs: ms(h.max), runQueueMsPerS: waiting.msPerS() } satisfies LoopDelay;
     }
     case 'echo': {
       if (req.action === 'stop') {
