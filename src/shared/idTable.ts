@@ -5,6 +5,7 @@
 // stored hashes (any size: the home bucket scales the hash, no power of two); removed ids leave garbage in the arena
 // until it is compacted, once it exceeds the live bytes. Customer ids and event ids (admission's dedup) live in one.
 // Over 400 lines on purpose: the index, the arena, the free list and the checkpoint layout keep one invariant together.
+import { grownShared, sharedArray } from './sharedArrays.js';
 import { NO_STRING, type SnapshotReader, type SnapshotWriter } from './snapshotCodec.js';
 import { bytesOfLead, decode, encode, encoded, hashBytes, isAscii, unitsOfLead, utf16Length } from './wtf8.js';
 
@@ -24,6 +25,19 @@ export interface IdTableOptions {
   growth?: number;
 }
 
+/** The arrays a lookup reads: what a reader in another thread is handed (IdTable.over). */
+export interface IdTableArrays {
+  index: Int32Array;
+  hashes: Uint32Array;
+  offsets: Uint32Array;
+  lens: Uint16Array;
+  arena: Uint8Array;
+}
+
+/**
+ * The arrays live on SharedArrayBuffers (sharedArrays.ts): a reader in another thread looks ids up in them (over()),
+ * checking the owner's structure lock around each lookup, and takes the new arrays once `layout` has changed.
+ */
 export class IdTable {
   /** Hash buckets: slot + 1, or 0 for an empty bucket. */
   private index: Int32Array;
@@ -42,16 +56,42 @@ export class IdTable {
   private highWater = 0;
   private readonly compactMinBytes: number;
   private readonly growth: number;
+  /** Counts replacements of the arrays (growth, rehash, compaction): a sharer hands the new ones on when it moves. */
+  private replaced = 0;
 
   constructor(opts: IdTableOptions = {}) {
     const slots = Math.max(4, opts.initialSlots ?? 1024);
     this.compactMinBytes = opts.compactMinBytes ?? 64 * 1024;
     this.growth = Math.max(1.1, opts.growth ?? 1.5);
-    this.hashes = new Uint32Array(slots);
-    this.offsets = new Uint32Array(slots);
-    this.lens = new Uint16Array(slots);
-    this.index = new Int32Array(Math.ceil(slots / MAX_LOAD) + 1);
-    this.arena = new Uint8Array(slots * 16);
+    this.hashes = sharedArray(Uint32Array, slots);
+    this.offsets = sharedArray(Uint32Array, slots);
+    this.lens = sharedArray(Uint16Array, slots);
+    this.index = sharedArray(Int32Array, Math.ceil(slots / MAX_LOAD) + 1);
+    this.arena = sharedArray(Uint8Array, slots * 16);
+  }
+
+  /**
+   * A table that only looks ids up, over another table's arrays (arrays(), posted to this thread): find() as the
+   * owner's. The owner may change them meanwhile; the caller checks its structure lock around each lookup.
+   */
+  static over(a: IdTableArrays): IdTable {
+    const t = new IdTable({ initialSlots: 4 });
+    t.index = a.index;
+    t.hashes = a.hashes;
+    t.offsets = a.offsets;
+    t.lens = a.lens;
+    t.arena = a.arena;
+    return t;
+  }
+
+  /** The arrays lookups read, as they are now (see `layout`). */
+  arrays(): IdTableArrays {
+    return { index: this.index, hashes: this.hashes, offsets: this.offsets, lens: this.lens, arena: this.arena };
+  }
+
+  /** Changes each time arrays() would give other arrays. */
+  get layout(): number {
+    return this.replaced;
   }
 
   /** Ids held. */
@@ -394,7 +434,7 @@ export class IdTable {
   /** Rewrites the arena with only the live ids, in slot order, leaving `extra` bytes of room. */
   private compact(extra: number): void {
     const live = this.arenaUsed - this.garbage;
-    const next = new Uint8Array(Math.max(64, Math.ceil((live + extra) * this.growth)));
+    const next = sharedArray(Uint8Array, Math.max(64, Math.ceil((live + extra) * this.growth)));
     let at = 0;
     for (let slot = 0; slot < this.highWater; slot++) {
       const len = this.lens[slot] - 1;
@@ -406,6 +446,7 @@ export class IdTable {
     this.arena = next;
     this.arenaUsed = at;
     this.garbage = 0;
+    this.replaced++;
   }
 
   /** Room for `len` more bytes: compacting when half the arena is garbage, else growing it. */
@@ -415,28 +456,33 @@ export class IdTable {
     const indexSize = Math.ceil(slots / MAX_LOAD) + 1;
     if (this.index.length < indexSize) this.rehash(indexSize);
     if (this.arena.length - this.arenaUsed < bytes) {
-      const next = new Uint8Array(this.arenaUsed + bytes);
+      const next = sharedArray(Uint8Array, this.arenaUsed + bytes);
       next.set(this.arena.subarray(0, this.arenaUsed));
       this.arena = next;
+      this.replaced++;
     }
   }
 
   private makeRoom(len: number): void {
     if (this.garbage * 2 > this.arenaUsed) return this.compact(len);
-    const next = new Uint8Array(Math.max(this.arenaUsed + len, Math.ceil(this.arena.length * this.growth)));
+    const next = sharedArray(Uint8Array, Math.max(this.arenaUsed + len, Math.ceil(this.arena.length * this.growth)));
     next.set(this.arena.subarray(0, this.arenaUsed));
     this.arena = next;
+    this.replaced++;
   }
 
   private lookup(bytes: Uint8Array, start: number, end: number, h: number): number {
     const len1 = end - start + 1;
     const index = this.index;
-    for (let b = this.home(h); ; ) {
+    const home = this.home(h);
+    for (let b = home; ; ) {
       const e = index[b];
       if (e === EMPTY) return NO_SLOT;
       const slot = e - 1;
       if (this.hashes[slot] === h && this.lens[slot] === len1 && this.sameBytes(slot, bytes, start, end)) return slot;
       if (++b === index.length) b = 0;
+      // Never for the owner (the index is at most 3/4 full); a reader racing a change (over()) must not go round forever.
+      if (b === home) return NO_SLOT;
     }
   }
 
@@ -452,7 +498,8 @@ export class IdTable {
   }
 
   private rehash(size: number): void {
-    this.index = new Int32Array(size);
+    this.replaced++;
+    this.index = sharedArray(Int32Array, size);
     for (let slot = 0; slot < this.highWater; slot++) {
       if (this.lens[slot] === 0) continue;
       let b = this.home(this.hashes[slot]);
@@ -462,14 +509,10 @@ export class IdTable {
   }
 
   private growSlots(capacity: number): void {
-    const grow = <T extends Uint32Array | Uint16Array>(a: T): T => {
-      const next = new (a.constructor as new (n: number) => T)(capacity);
-      next.set(a);
-      return next;
-    };
-    this.hashes = grow(this.hashes);
-    this.offsets = grow(this.offsets);
-    this.lens = grow(this.lens);
+    this.replaced++;
+    this.hashes = grownShared(this.hashes, capacity);
+    this.offsets = grownShared(this.offsets, capacity);
+    this.lens = grownShared(this.lens, capacity);
   }
 }
 

@@ -5,16 +5,16 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { Worker, type Transferable } from 'node:worker_threads';
 
-/** `name` without extension, resolved against `callerUrl` (the caller's import.meta.url). */
-export function spawnModuleWorker(callerUrl: string, name: string, workerData: unknown): Worker {
+/** `name` without extension, resolved against `callerUrl` (the caller's import.meta.url); `transferList`: ports in workerData. */
+export function spawnModuleWorker(callerUrl: string, name: string, workerData: unknown, transferList?: Transferable[]): Worker {
   const typescript = callerUrl.endsWith('.ts');
   const entry = new URL(`./${name}${typescript ? '.ts' : '.js'}`, callerUrl);
-  if (!typescript) return new Worker(entry, { workerData });
+  if (!typescript) return new Worker(entry, { workerData, transferList });
   const tsx = typeof import.meta.resolve === 'function' ? import.meta.resolve('tsx/esm/api') : tsxEsmApi(callerUrl);
   const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+  return new Worker(boot, { eval: true, workerData, transferList });
 }
 
 /** vitest runs modules without import.meta.resolve: the ESM entry of tsx/esm/api read from tsx's package exports. */

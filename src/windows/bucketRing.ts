@@ -1,5 +1,6 @@
 // Event-time bucket rings for many owners packed in one typed array: no object per bucket, O(1) updates.
 
+import { sharedArray } from '../shared/sharedArrays.js';
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 
 /** Modulo that stays non-negative, so minutes before a slot's first bucket still map into the ring. */
@@ -23,6 +24,10 @@ export interface Ring {
   series(slot: number, headMin: number, nowMin: number, n?: number, into?: number[]): number[];
   /** The first stored value of a slot's buckets, read only to bring its cache line in (CustomerWindows.view). */
   touch(slot: number): number;
+  /** The buckets of every slot, on a SharedArrayBuffer: what a reader in another thread is handed (adopt()). */
+  readonly array: RingArray;
+  /** Reads (and writes) `data` from now on: a reader's ring over an owner's array. */
+  adopt(data: RingArray): this;
   save(w: SnapshotWriter, name: string, slots: number): void;
   load(r: SnapshotReader, name: string, capacity: number): void;
   /** Restores buckets a checkpoint holds in another storage (an earlier layout): each value converted, saturating. */
@@ -50,7 +55,7 @@ export class BucketRing implements Ring {
      */
     private readonly scale = 1,
   ) {
-    this.data = new ctor(capacity * buckets);
+    this.data = sharedArray(ctor, capacity * buckets);
     // Integer rings saturate instead of wrapping: a count can stop at its ceiling, never fall to zero.
     this.max = ctor === Float32Array ? Number.POSITIVE_INFINITY : ctor === Uint16Array ? 0xffff : 0xff;
   }
@@ -63,8 +68,17 @@ export class BucketRing implements Ring {
     return this.data[slot * this.buckets];
   }
 
+  get array(): RingArray {
+    return this.data;
+  }
+
+  adopt(data: RingArray): this {
+    this.data = data;
+    return this;
+  }
+
   grow(capacity: number): void {
-    const next = new this.ctor(capacity * this.buckets);
+    const next = sharedArray(this.ctor, capacity * this.buckets);
     next.set(this.data);
     this.data = next;
   }
@@ -131,13 +145,13 @@ export class BucketRing implements Ring {
   /** Restores what `save` wrote, into a ring of `capacity` slots. */
   load(r: SnapshotReader, name: string, capacity: number): void {
     const saved = r.array(name, this.ctor as unknown as Parameters<SnapshotReader['array']>[1]);
-    this.data = new this.ctor(capacity * this.buckets);
+    this.data = sharedArray(this.ctor, capacity * this.buckets);
     if (saved) this.data.set(saved as unknown as ArrayLike<number>);
   }
 
   loadConverted(r: SnapshotReader, name: string, capacity: number, saved: RingArrayCtor, savedScale: number): void {
     const old = r.array(name, saved as unknown as Parameters<SnapshotReader['array']>[1]) as unknown as ArrayLike<number> | null;
-    this.data = new this.ctor(capacity * this.buckets);
+    this.data = sharedArray(this.ctor, capacity * this.buckets);
     if (!old) return;
     for (let i = 0; i < old.length; i++) {
       const v = this.ctor === Float32Array ? (old[i] / savedScale) * this.scale : Math.round((old[i] / savedScale) * this.scale);
@@ -165,7 +179,7 @@ export class NibbleRing implements Ring {
     capacity: number,
   ) {
     this.stride = (buckets + 1) >> 1;
-    this.data = new Uint8Array(capacity * this.stride);
+    this.data = sharedArray(Uint8Array, capacity * this.stride);
   }
 
   get bytesPerSlot(): number {
@@ -174,6 +188,15 @@ export class NibbleRing implements Ring {
 
   touch(slot: number): number {
     return this.data[slot * this.stride];
+  }
+
+  get array(): Uint8Array {
+    return this.data;
+  }
+
+  adopt(data: RingArray): this {
+    this.data = data as Uint8Array;
+    return this;
   }
 
   private get(base: number, i: number): number {
@@ -187,7 +210,7 @@ export class NibbleRing implements Ring {
   }
 
   grow(capacity: number): void {
-    const next = new Uint8Array(capacity * this.stride);
+    const next = sharedArray(Uint8Array, capacity * this.stride);
     next.set(this.data);
     this.data = next;
   }
@@ -243,13 +266,13 @@ export class NibbleRing implements Ring {
 
   load(r: SnapshotReader, name: string, capacity: number): void {
     const saved = r.array(name, Uint8Array);
-    this.data = new Uint8Array(capacity * this.stride);
+    this.data = sharedArray(Uint8Array, capacity * this.stride);
     if (saved) this.data.set(saved);
   }
 
   loadConverted(r: SnapshotReader, name: string, capacity: number, saved: RingArrayCtor, savedScale: number): void {
     const old = r.array(name, saved as unknown as Parameters<SnapshotReader['array']>[1]) as unknown as ArrayLike<number> | null;
-    this.data = new Uint8Array(capacity * this.stride);
+    this.data = sharedArray(Uint8Array, capacity * this.stride);
     if (!old) return;
     for (let i = 0; i < old.length; i++) {
       const slot = Math.floor(i / this.buckets);

@@ -2,10 +2,13 @@
 // Over 400 lines on purpose: it is the hot path, one slot index into fields of one class (record, view, eviction,
 // growth and the snapshot all walk the same arrays); split into classes per field group, each event would pay an
 // indirection per group, and growth and the snapshot would have to reach into every one of them.
+// The arrays and the id table are on SharedArrayBuffers, written inside sequence locks (shared/sharedArrays.ts), so
+// that another thread reads what the contact budget needs without waiting for this one (share(), windowsReader.ts).
 import { categoryOf, RESPONSE_TYPES, touchChannel, type VigilEvent } from '../contract/event.js';
 import type { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import { BucketRing, NibbleRing, type Ring, type RingArrayCtor } from './bucketRing.js';
-import { IdTable } from '../shared/idTable.js';
+import { IdTable, type IdTableArrays } from '../shared/idTable.js';
+import { bump, endStructure, GENERATION, grownShared, sharedArray, STRUCTURE, stripeOf, versionWords } from '../shared/sharedArrays.js';
 import { DAY_MS } from '../shared/clock.js';
 import { CustomerExperience, emptyExperienceRead, type ExperienceHalfLives, type ExperienceRead } from './customerExperience.js';
 import type { ExperienceEvidence } from './experienceEvidence.js';
@@ -103,6 +106,32 @@ export interface CustomerWindowsOptions {
   experience?: ExperienceHalfLives;
 }
 
+/**
+ * What a reader in another thread is handed of the windows (CustomerWindows.share, WindowsReader): the id table and
+ * the arrays the contact budget reads, all on SharedArrayBuffers, the zone names, and the version words that say
+ * when a read raced a write (sharedArrays.ts). A new one is handed over whenever the arrays are replaced; its
+ * `generation` is the value the generation word takes once it is.
+ */
+export interface SharedWindows {
+  generation: number;
+  versions: Int32Array;
+  ids: IdTableArrays;
+  head: Int32Array;
+  lastResponse: Int32Array;
+  lastNegative: Int32Array;
+  lastNegativeKind: Uint8Array;
+  flags: Uint8Array;
+  zone: Uint16Array;
+  /** Per TOUCH_CHANNELS: NibbleRing(120, 12) and NibbleRing(1440, 7) buckets. */
+  touch24h: Uint8Array[];
+  touch7d: Uint8Array[];
+  /** BucketRing(1440, 7, Uint8Array). */
+  resp7d: Uint8Array;
+  zones: string[];
+}
+
+export { FLAG_CONSENT_WITHDRAWN, NONE as NO_MINUTE };
+
 const DEFAULT_HALF_LIVES: ExperienceHalfLives = { product: 14 * DAY_MS, interactive: 7 * DAY_MS, baseline: 60 * DAY_MS };
 
 export class CustomerWindows {
@@ -152,27 +181,33 @@ export class CustomerWindows {
   private readonly rings: Ring[];
   /** Brand experience evidence per slot (16 bytes), kept, grown, cleared and saved with the rest. */
   readonly experience: CustomerExperience;
+  /**
+   * Generation, structure lock and stripes (sharedArrays.ts): a write to a slot's values is inside its stripe, an
+   * insert, removal, growth or load inside the structure lock, and the generation moves once the arrays are replaced.
+   */
+  private readonly versions = versionWords();
+  private readonly sharers: ((s: SharedWindows) => void)[] = [];
 
   constructor(private readonly opts: CustomerWindowsOptions) {
     this.capacity = Math.max(16, Math.min(opts.initialCapacity ?? 1024, opts.maxCustomers));
     const c = this.capacity;
     this.ids = new IdTable({ initialSlots: c, growth: GROWTH });
-    this.head = new Int32Array(c);
-    this.firstPurchase = new Int32Array(c).fill(NONE);
-    this.firstPurchaseMs = new Uint16Array(c);
-    this.firstPurchaseValue = new Float32Array(c);
-    this.lastPurchase = new Int32Array(c).fill(NONE);
-    this.purchases = new Uint32Array(c);
-    this.revenue = new Float64Array(c);
-    this.lastResponse = new Int32Array(c).fill(NONE);
-    this.lastNegative = new Int32Array(c).fill(NONE);
-    this.lastNegativeKind = new Uint8Array(c);
-    this.flags = new Uint8Array(c);
-    this.snapshotMin = new Int32Array(c).fill(NONE);
-    this.snapshotScores = SCORE_BASELINE.map((b) => new Uint16Array(c).fill(b * SCORE_SCALE));
-    this.headMs = new Uint16Array(c);
-    this.zone = new Uint16Array(c);
-    this.segment = new Uint16Array(c);
+    this.head = sharedArray(Int32Array, c);
+    this.firstPurchase = sharedArray(Int32Array, c, NONE);
+    this.firstPurchaseMs = sharedArray(Uint16Array, c);
+    this.firstPurchaseValue = sharedArray(Float32Array, c);
+    this.lastPurchase = sharedArray(Int32Array, c, NONE);
+    this.purchases = sharedArray(Uint32Array, c);
+    this.revenue = sharedArray(Float64Array, c);
+    this.lastResponse = sharedArray(Int32Array, c, NONE);
+    this.lastNegative = sharedArray(Int32Array, c, NONE);
+    this.lastNegativeKind = sharedArray(Uint8Array, c);
+    this.flags = sharedArray(Uint8Array, c);
+    this.snapshotMin = sharedArray(Int32Array, c, NONE);
+    this.snapshotScores = SCORE_BASELINE.map((b) => sharedArray(Uint16Array, c, b * SCORE_SCALE));
+    this.headMs = sharedArray(Uint16Array, c);
+    this.zone = sharedArray(Uint16Array, c);
+    this.segment = sharedArray(Uint16Array, c);
     // Engagement in sixteenths of a weight, 2 bytes a bucket (up to 4095.9 per bucket, where the score has long saturated).
     this.eng5m = new BucketRing(1, 5, Uint16Array, c, ENGAGEMENT_SCALE);
     this.eng1h = new BucketRing(10, 6, Uint16Array, c, ENGAGEMENT_SCALE);
@@ -226,22 +261,33 @@ export class CustomerWindows {
   slotFor(customerId: string, evicted?: (id: string) => void): number {
     const existing = this.ids.find(customerId);
     if (existing !== NONE) return existing;
+    let id: string | undefined;
+    this.beginStructure();
     if (this.ids.size >= this.opts.maxCustomers) {
       const victim = this.sampleOldest();
-      const id = this.ids.idOf(victim)!;
+      id = this.ids.idOf(victim)!;
       this.removeSlot(victim);
       this.evictions.bound++;
-      evicted?.(id);
     }
     const slot = this.ids.insert(customerId);
     if (slot >= this.capacity) this.grow(Math.max(slot + 1, Math.min(Math.ceil(this.capacity * GROWTH), this.opts.maxCustomers)));
     this.head[slot] = 0;
     this.headMs[slot] = 0;
+    this.endStructure();
+    if (id !== undefined) evicted?.(id);
     return slot;
   }
 
   /** Folds one event into the customer's windows. Returns false when its minute is older than every window. */
   record(slot: number, ev: VigilEvent, weight: number): boolean {
+    const stripe = stripeOf(slot);
+    bump(this.versions, stripe);
+    const landed = this.fold(slot, ev, weight);
+    bump(this.versions, stripe);
+    return landed;
+  }
+
+  private fold(slot: number, ev: VigilEvent, weight: number): boolean {
     const tMin = Math.floor(ev.ts / 60_000);
     const head = this.head[slot];
     const msInHead = Math.floor(ev.ts) - tMin * 60_000;
@@ -302,7 +348,10 @@ export class CustomerWindows {
   private readonly experienceScratch = emptyExperienceRead();
 
   setConsentWithdrawn(slot: number, withdrawn: boolean): void {
+    const stripe = stripeOf(slot);
+    bump(this.versions, stripe);
     this.flags[slot] = withdrawn ? this.flags[slot] | FLAG_CONSENT_WITHDRAWN : this.flags[slot] & ~FLAG_CONSENT_WITHDRAWN;
+    bump(this.versions, stripe);
   }
 
   /** The event-time minute of the customer's last signal snapshot written to ClickHouse, or null. */
@@ -373,6 +422,8 @@ export class CustomerWindows {
       i = this.zones.length;
       this.zones.push(name);
       this.zoneIndex.set(name, i);
+      // Readers learn the name before any slot holds its index.
+      this.reshare();
     }
     this.zone[slot] = i;
     return true;
@@ -535,7 +586,9 @@ export class CustomerWindows {
       this.sweepCursor = (this.sweepCursor + 1) % this.ids.high;
       if (this.ids.has(this.sweepCursor) && this.head[this.sweepCursor] < limit) {
         onEvict?.(this.ids.idOf(this.sweepCursor)!, this.sweepCursor);
+        this.beginStructure();
         this.removeSlot(this.sweepCursor);
+        this.endStructure();
         this.evictions.idle++;
         evicted++;
       }
@@ -552,11 +605,66 @@ export class CustomerWindows {
   remove(customerId: string): boolean {
     const slot = this.ids.find(customerId);
     if (slot === NONE) return false;
+    this.beginStructure();
     this.removeSlot(slot);
+    this.endStructure();
     return true;
   }
 
-  /** Empties a slot and frees it for the next new customer. */
+  /**
+   * The id table, the arrays the contact budget reads and the version words, for a reader in another thread
+   * (WindowsReader); `onChange` is handed the new ones whenever they are replaced, before the generation word moves.
+   */
+  share(onChange: (s: SharedWindows) => void): SharedWindows {
+    this.sharers.push(onChange);
+    return this.shared(Atomics.load(this.versions, GENERATION));
+  }
+
+  private shared(generation: number): SharedWindows {
+    const array = (r: Ring) => r.array as Uint8Array;
+    return {
+      generation,
+      versions: this.versions,
+      ids: this.ids.arrays(),
+      head: this.head,
+      lastResponse: this.lastResponse,
+      lastNegative: this.lastNegative,
+      lastNegativeKind: this.lastNegativeKind,
+      flags: this.flags,
+      zone: this.zone,
+      touch24h: this.touch24h.map(array),
+      touch7d: this.touch7d.map(array),
+      resp7d: array(this.resp7d),
+      zones: this.zones.slice(),
+    };
+  }
+
+  /** The id table's layout when readers were last handed it. */
+  private sharedIdsLayout = 0;
+
+  /** Hands readers the arrays as they are now, then moves the generation word: they take them before their next read. */
+  private reshare(): void {
+    this.sharedIdsLayout = this.ids.layout;
+    const generation = Atomics.load(this.versions, GENERATION) + 1;
+    if (this.sharers.length > 0) {
+      const s = this.shared(generation);
+      for (const sharer of this.sharers) sharer(s);
+    }
+    Atomics.store(this.versions, GENERATION, generation);
+  }
+
+  /** Starts an insert, removal, growth or load: readers go round again until it ends. */
+  private beginStructure(): void {
+    bump(this.versions, STRUCTURE);
+  }
+
+  /** Ends it; readers are handed the arrays again if any was replaced (growth does it itself). */
+  private endStructure(): void {
+    if (this.ids.layout !== this.sharedIdsLayout) this.reshare();
+    endStructure(this.versions);
+  }
+
+  /** Empties a slot and frees it for the next new customer (inside the structure lock). */
   private removeSlot(slot: number): void {
     this.ids.remove(slot);
     for (const ring of this.rings) ring.clear(slot);
@@ -579,6 +687,13 @@ export class CustomerWindows {
   load(r: SnapshotReader): void {
     const meta = r.json.customers as { nextSlot: number; ids?: (string | null)[]; zones?: string[]; segments?: string[] } | undefined;
     if (!meta) return;
+    this.beginStructure();
+    this.loadStructure(r, meta);
+    this.reshare();
+    this.endStructure();
+  }
+
+  private loadStructure(r: SnapshotReader, meta: { nextSlot: number; ids?: (string | null)[]; zones?: string[]; segments?: string[] }): void {
     this.zones = meta.zones ?? [''];
     this.zoneIndex.clear();
     this.zones.forEach((z, i) => i > 0 && this.zoneIndex.set(z, i));
@@ -638,12 +753,7 @@ export class CustomerWindows {
 
   private grow(capacity: number): void {
     if (capacity < this.capacity) return;
-    const grow32 = <T extends Int32Array | Uint32Array | Float64Array | Float32Array | Uint16Array | Uint8Array>(a: T, fill?: number): T => {
-      const next = new (a.constructor as new (n: number) => T)(capacity);
-      if (fill !== undefined) next.fill(fill);
-      next.set(a);
-      return next;
-    };
+    const grow32 = <T extends Int32Array | Uint32Array | Float64Array | Float32Array | Uint16Array | Uint8Array>(a: T, fill?: number): T => grownShared(a, capacity, fill);
     this.head = grow32(this.head);
     this.firstPurchase = grow32(this.firstPurchase, NONE);
     this.firstPurchaseMs = grow32(this.firstPurchaseMs);
@@ -663,5 +773,6 @@ export class CustomerWindows {
     for (const ring of this.rings) ring.grow(capacity);
     this.experience.grow(capacity);
     this.capacity = capacity;
+    this.reshare();
   }
 }

@@ -1,0 +1,102 @@
+// What the contact budget reads of one customer, read from another thread: the windows' id table and arrays as
+// CustomerWindows.share() hands them over (SharedArrayBuffers), each read checked against the owner's version words
+// and done again when it raced a write, so that a worker thread can decide without waiting for the event loop.
+import type { CustomerTouches } from '../budget/decision.js';
+import { IdTable } from '../shared/idTable.js';
+import { GENERATION, STRUCTURE, stripeOf } from '../shared/sharedArrays.js';
+import { BucketRing, NibbleRing } from './bucketRing.js';
+import { FLAG_CONSENT_WITHDRAWN, NEGATIVE_KINDS, NO_MINUTE, TOUCH_CHANNELS, type SharedWindows } from './customerWindows.js';
+
+/** One customer as the budget reads it, all of it from one moment of the owner's state. */
+export interface CustomerRead {
+  slot: number;
+  touches: CustomerTouches;
+  consentWithdrawn: boolean;
+}
+
+/** How long a reader sleeps on the structure word while a change holds it (a checkpoint's load can take a second). */
+const STRUCTURE_WAIT_MS = 5;
+
+export class WindowsReader {
+  private s!: SharedWindows;
+  private ids!: IdTable;
+  private readonly touch24h = TOUCH_CHANNELS.map(() => new NibbleRing(120, 12, 0));
+  private readonly touch7d = TOUCH_CHANNELS.map(() => new NibbleRing(1440, 7, 0));
+  private readonly resp7d = new BucketRing(1440, 7, Uint8Array, 0);
+  /** Reads done again because they raced a write: for tests and the reader's metrics. */
+  retries = 0;
+
+  /**
+   * `first`: what share() returned; `receive`: the next of the later hand-overs, in order, or undefined when none is
+   * waiting (a worker wraps receiveMessageOnPort; the owner posts each before it moves the generation word).
+   */
+  constructor(
+    first: SharedWindows,
+    private readonly receive: () => SharedWindows | undefined,
+  ) {
+    this.take(first);
+  }
+
+  /** The customer's touches, responses, last negative, zone and consent, or null when it has no live state. */
+  read(customerId: string, now: number): CustomerRead | null {
+    const nowMin = Math.floor(now / 60_000);
+    for (;;) {
+      const generation = Atomics.load(this.s.versions, GENERATION);
+      if (generation !== this.s.generation) this.catchUp(generation);
+      const v = this.s.versions;
+      const structure = Atomics.load(v, STRUCTURE);
+      if (structure & 1) {
+        Atomics.wait(v, STRUCTURE, structure, STRUCTURE_WAIT_MS);
+        continue;
+      }
+      const slot = this.ids.find(customerId);
+      const stripe = slot === -1 ? -1 : Atomics.load(v, stripeOf(slot));
+      const got = slot === -1 || stripe & 1 ? null : this.readSlot(slot, nowMin);
+      const unchanged = Atomics.load(v, GENERATION) === generation && Atomics.load(v, STRUCTURE) === structure && (slot === -1 || Atomics.load(v, stripeOf(slot)) === stripe);
+      if (unchanged && (slot === -1 || got !== null)) return got;
+      this.retries++;
+    }
+  }
+
+  private readSlot(slot: number, nowMin: number): CustomerRead | null {
+    const s = this.s;
+    const h = s.head[slot];
+    const buckets = {} as CustomerTouches['buckets'];
+    for (let i = 0; i < TOUCH_CHANNELS.length; i++) buckets[TOUCH_CHANNELS[i]] = { h24: this.touch24h[i].series(slot, h, nowMin), d7: this.touch7d[i].series(slot, h, nowMin) };
+    const lastResponse = s.lastResponse[slot];
+    const lastNegative = s.lastNegative[slot];
+    const zone = s.zone[slot];
+    // An index past the names handed over: the hand-over of the new name has not been taken yet (the caller goes round).
+    if (zone >= s.zones.length) return null;
+    return {
+      slot,
+      touches: {
+        buckets,
+        responses7d: this.resp7d.sum(slot, h, nowMin),
+        lastResponseMin: lastResponse === NO_MINUTE ? null : lastResponse,
+        lastNegative: lastNegative === NO_MINUTE ? null : { kind: NEGATIVE_KINDS[s.lastNegativeKind[slot]] ?? 'other', min: lastNegative },
+        zone: zone === 0 ? null : s.zones[zone],
+      },
+      consentWithdrawn: (s.flags[slot] & FLAG_CONSENT_WITHDRAWN) !== 0,
+    };
+  }
+
+  /** Takes the hand-overs up to the owner's generation `to` (each was posted before the word moved to it). */
+  private catchUp(to: number): void {
+    while (this.s.generation < to) {
+      const next = this.receive();
+      if (next === undefined) throw new Error(`the windows moved to generation ${to} but the hand-over of ${this.s.generation + 1} is not here`);
+      this.take(next);
+    }
+  }
+
+  private take(s: SharedWindows): void {
+    this.s = s;
+    this.ids = IdTable.over(s.ids);
+    for (let i = 0; i < TOUCH_CHANNELS.length; i++) {
+      this.touch24h[i].adopt(s.touch24h[i]);
+      this.touch7d[i].adopt(s.touch7d[i]);
+    }
+    this.resp7d.adopt(s.resp7d);
+  }
+}
