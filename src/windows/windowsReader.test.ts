@@ -105,6 +105,21 @@ describe('WindowsReader: the windows read through shared memory', () => {
   });
 });
 
+describe('WindowsReader: hand-overs', () => {
+  it('says so, rather than read arrays the owner has left, when a hand-over never came', () => {
+    const w = new CustomerWindows({ maxCustomers: 1_000, idleEvictMin: 8 * 1440, initialCapacity: 16 });
+    fill(w, 10, 20, T0);
+    const reader = new WindowsReader(
+      w.share(() => undefined),
+      () => undefined,
+    );
+    expect(reader.read('c1', T0)).toEqual(ownerRead(w, 'c1', T0));
+    // 100 customers outgrow the 16 slots: the arrays are replaced, and this reader was never handed the new ones.
+    fill(w, 100, 300, T0);
+    expect(() => reader.read('c1', T0)).toThrow(/is not here/);
+  });
+});
+
 describe('WindowsReader in a worker thread while this thread writes', () => {
   let worker: Worker | null = null;
   afterEach(async () => {
