@@ -4,10 +4,10 @@ import type { BudgetConfig, VigilConfig } from '../config/schema.js';
 import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js';
 import type { Clock } from '../shared/clock.js';
 import { TOUCH_CHANNELS, type CustomerWindows } from '../windows/customerWindows.js';
-import { allowanceFor, BUDGET_CHANNELS, type BudgetChannel, type BudgetScope } from './allowance.js';
-import { batchDecision, BLOCKING_NEGATIVES, decide, quietHoursReason, refuseUnreserved, type BudgetRequest, type BudgetSettings, type CustomerTouches, type Decision } from './decision.js';
+import { BUDGET_CHANNELS, type BudgetChannel, type BudgetScope } from './allowance.js';
+import { batchDecision, decide, inNegativeCooldown, overAnAllowance, quietHoursReason, type BudgetRequest, type BudgetSettings, type CustomerTouches, type Decision } from './decision.js';
 import { isValidTimeZone, quietUntil } from './quietHours.js';
-import { Reservations } from './reservations.js';
+import { refusalToRefresh, Reservations, settleDecision, type BudgetCounts } from './reservations.js';
 import { SuppressionTally, topReasonsText, type SuppressionCount } from './suppressionTally.js';
 
 /** One customer suppressed now on one channel (or `all`), as the bucket holds it. */
@@ -43,7 +43,23 @@ export function largestAllowance(s: Pick<BudgetSettings, 'caps' | 'bounds'>): nu
   return most;
 }
 
-const onlyQuietHours = (d: Decision): boolean => d.reasons.every((r) => r.code === 'quiet_hours');
+/** What decide() reads of the config. */
+export function budgetSettings(config: ContactBudgetDeps['config']): BudgetSettings {
+  const b = config.budget;
+  return {
+    caps: config.signals.caps,
+    bounds: b.bounds,
+    quietHours: b.quietHours,
+    defaultTimeZone: b.defaultTimeZone,
+    negativeCooldownMs: b.negativeCooldownMs,
+    reservationTtlMs: b.reservationTtlMs,
+  };
+}
+
+/** Reservations under the configured caps (the thread that decides owns them). */
+export function budgetReservations(b: BudgetConfig, s: BudgetSettings): Reservations {
+  return new Reservations(b.reservationTtlMs, { maxTotal: b.maxReservations, maxUnknown: b.maxUnknownReservations, maxPerKey: largestAllowance(s) });
+}
 
 export class ContactBudget {
   readonly reservations: Reservations;
@@ -53,7 +69,7 @@ export class ContactBudget {
    * Checks answered since start, by outcome; for metrics and the benchmark. `unreserved`: allowing checks whose slot
    * did not fit under the reservation caps (marketing ones among them were refused, also counted as suppressed).
    */
-  readonly counts = { allowed: 0, suppressed: 0, transactional: 0, unreserved: 0 };
+  readonly counts: BudgetCounts = { allowed: 0, suppressed: 0, transactional: 0, unreserved: 0 };
   private readonly suppressed = new Map<string, Suppression>();
   /** How many scopes each customer in `suppressed` is suppressed on. */
   private readonly scopesHeld = new Map<string, number>();
@@ -61,19 +77,12 @@ export class ContactBudget {
   /** Scratch for mayBeSuppressed(): touch sums per channel, reused for every event. */
   private readonly sums24h = new Float64Array(TOUCH_CHANNELS.length);
   private readonly sums7d = new Float64Array(TOUCH_CHANNELS.length);
+  private readonly reservedScratch = new Float64Array(BUDGET_CHANNELS.length);
 
   constructor(private readonly deps: ContactBudgetDeps) {
-    const b = deps.config.budget;
-    this.settings = {
-      caps: deps.config.signals.caps,
-      bounds: b.bounds,
-      quietHours: b.quietHours,
-      defaultTimeZone: b.defaultTimeZone,
-      negativeCooldownMs: b.negativeCooldownMs,
-      reservationTtlMs: b.reservationTtlMs,
-    };
-    this.reservations = new Reservations(b.reservationTtlMs, { maxTotal: b.maxReservations, maxUnknown: b.maxUnknownReservations, maxPerKey: largestAllowance(this.settings) });
-    this.tally = new SuppressionTally(b.campaignWindowMs);
+    this.settings = budgetSettings(deps.config);
+    this.reservations = budgetReservations(deps.config.budget, this.settings);
+    this.tally = new SuppressionTally(deps.config.budget.campaignWindowMs);
   }
 
   /** Suppression changes as they happen (the bucket writer). Returns an unsubscribe. */
@@ -108,39 +117,11 @@ export class ContactBudget {
 
   /** Reserves for an allowing decision, counts and tallies it: the rest of check() once the decision is made. */
   private settle(request: BudgetRequest, decision: Decision, known: boolean, now: number): Decision {
-    let d = decision;
-    let full = false;
-    const outcome = d.allow ? this.reservations.reserve(request.customerId, request.channel, now, known) : null;
-    if (outcome === 'saturated') this.counts.unreserved++;
-    else if (outcome === 'full') {
-      // The caps hold the memory of reservations to a stated bound (ids never seen, from one sender, would pin one
-      // each for the whole TTL). Transactional messages go whatever the budget says, so they pass unreserved; a
-      // marketing check is refused until reservations expire, never allowed unreserved past the last slot.
-      this.counts.unreserved++;
-      if (request.priority !== 'transactional') {
-        full = true;
-        d = refuseUnreserved(d, this.fullText(), now + this.settings.reservationTtlMs);
-      }
-    }
-    if (d.allow) {
-      if (request.priority === 'transactional') this.counts.transactional++;
-      else this.counts.allowed++;
-      this.tally.record(request.campaignId, request.channel, null, now);
-    } else {
-      this.counts.suppressed++;
-      this.tally.record(request.campaignId, request.channel, d.reasons.map((r) => r.code), now);
-      // A refusal for room says nothing new about the customer, nor do quiet hours alone (the set leaves them out,
-      // and at night they are every marketing refusal): nothing to bring up to date.
-      if (!full && !onlyQuietHours(d)) this.refresh(request.customerId, now);
-    }
+    const settled = settleDecision(this.reservations, this.deps.config.budget, request, decision, known, now, this.counts);
+    const d = settled.decision;
+    this.tally.record(request.campaignId, request.channel, d.allow ? null : d.reasons.map((r) => r.code), now);
+    if (refusalToRefresh(settled)) this.refresh(request.customerId, now);
     return d;
-  }
-
-  private fullText(): string {
-    const b = this.deps.config.budget;
-    return this.reservations.size >= b.maxReservations
-      ? `no room to reserve: ${b.maxReservations} reservations held (budget.maxReservations)`
-      : `no room to reserve for a customer with no history: ${b.maxUnknownReservations} such reservations held (budget.maxUnknownReservations)`;
   }
 
   /** The decision without reserving or counting: what `GET /customers/{id}/pressure` shows. */
@@ -267,32 +248,13 @@ export class ContactBudget {
     const w = this.deps.windows;
     // No live state: rare enough (an erasure, a withdrawal) to take the full path.
     if (slot === -1) return true;
-    const negKind = w.lastNegativeKindOf(slot);
-    if (negKind !== null && BLOCKING_NEGATIVES.has(negKind) && now < w.lastNegativeMinOf(slot)! * 60_000 + this.settings.negativeCooldownMs) return true;
+    if (inNegativeCooldown(w.lastNegativeKindOf(slot), w.lastNegativeMinOf(slot), now, this.settings)) return true;
     const nowMin = Math.floor(now / 60_000);
-    const h24 = this.sums24h;
-    const d7 = this.sums7d;
-    w.touchSums(slot, nowMin, h24, d7);
-    let allH24 = 0;
-    let allD7 = 0;
-    for (let i = 0; i < h24.length; i++) {
-      allH24 += h24[i];
-      allD7 += d7[i];
-    }
-    const responses7d = w.responses7d(slot, nowMin);
+    w.touchSums(slot, nowMin, this.sums24h, this.sums7d);
     // Reservation counts read a map by the id: skipped while nothing is reserved (all but live checks).
-    const anyReserved = this.reservations.size > 0;
-    let reservedAll = 0;
-    for (let i = 0; i < BUDGET_CHANNELS.length; i++) {
-      const channel = BUDGET_CHANNELS[i];
-      const reserved = anyReserved ? this.reservations.count(customerId, channel, now) : 0;
-      reservedAll += reserved;
-      const a = allowanceFor(channel, allD7, responses7d, this.settings.caps, this.settings.bounds);
-      const at = TOUCH_CHANNELS.indexOf(channel);
-      if (a && (h24[at] + reserved >= a.perDay || d7[at] + reserved >= a.perWeek)) return true;
-    }
-    const all = allowanceFor('all', allD7, responses7d, this.settings.caps, this.settings.bounds);
-    return all !== null && (allH24 + reservedAll >= all.perDay || allD7 + reservedAll >= all.perWeek);
+    const reserved = this.reservedScratch;
+    for (let i = 0; i < BUDGET_CHANNELS.length; i++) reserved[i] = this.reservations.size > 0 ? this.reservations.count(customerId, BUDGET_CHANNELS[i], now) : 0;
+    return overAnAllowance(this.sums24h, this.sums7d, w.responses7d(slot, nowMin), reserved, this.settings);
   }
 
   /** Brings a customer's entries in the suppressed set up to date: every reason but quiet hours, by scope. */

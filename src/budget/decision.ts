@@ -1,8 +1,8 @@
 // The budget's answer to one request: allow, or suppress with every reason and until when. Pure: plain values in,
 // a plain decision out, the time passed in.
 import type { AllowanceBounds, TouchCap } from '../config/schema.js';
-import type { NegativeKind, TouchChannel } from '../windows/customerWindows.js';
-import { allowanceFor, underAllowanceAt, type Allowance, type BudgetChannel, type BudgetScope } from './allowance.js';
+import { TOUCH_CHANNELS, type NegativeKind, type TouchChannel } from '../windows/customerWindows.js';
+import { allowanceFor, BUDGET_CHANNELS, underAllowanceAt, type Allowance, type BudgetChannel, type BudgetScope } from './allowance.js';
 import { localTimeText, quietUntil, type QuietHours } from './quietHours.js';
 
 export type Priority = 'transactional' | 'marketing';
@@ -206,4 +206,33 @@ export function decisionJson(d: Decision): Record<string, unknown> {
     allowance: d.allowance,
     used: d.used,
   };
+}
+
+/** Whether a complaint or unsubscribe (the customer's last negative, `kind` at minute `min`) holds marketing back at `now`. */
+export function inNegativeCooldown(kind: NegativeKind | null, min: number | null, now: number, s: Pick<BudgetSettings, 'negativeCooldownMs'>): boolean {
+  return kind !== null && min !== null && BLOCKING_NEGATIVES.has(kind) && now < min * 60_000 + s.negativeCooldownMs;
+}
+
+/**
+ * Whether a window is at or over its allowance, on a budget channel or on all: decide()'s tests from the touch sums
+ * per channel (`h24`, `d7`, indexed as TOUCH_CHANNELS) and the reservations per channel (`reserved`, indexed as
+ * BUDGET_CHANNELS), without the reasons, texts and bucket series. False means decide() gives no allowance reason.
+ */
+export function overAnAllowance(h24: ArrayLike<number>, d7: ArrayLike<number>, responses7d: number, reserved: ArrayLike<number>, s: Pick<BudgetSettings, 'caps' | 'bounds'>): boolean {
+  let allH24 = 0;
+  let allD7 = 0;
+  for (let i = 0; i < h24.length; i++) {
+    allH24 += h24[i];
+    allD7 += d7[i];
+  }
+  let reservedAll = 0;
+  for (let i = 0; i < BUDGET_CHANNELS.length; i++) {
+    const channel = BUDGET_CHANNELS[i];
+    reservedAll += reserved[i];
+    const a = allowanceFor(channel, allD7, responses7d, s.caps, s.bounds);
+    const at = TOUCH_CHANNELS.indexOf(channel);
+    if (a && (h24[at] + reserved[i] >= a.perDay || d7[at] + reserved[i] >= a.perWeek)) return true;
+  }
+  const all = allowanceFor('all', allD7, responses7d, s.caps, s.bounds);
+  return all !== null && (allH24 + reservedAll >= all.perDay || allD7 + reservedAll >= all.perWeek);
 }

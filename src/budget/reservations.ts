@@ -1,7 +1,9 @@
 // Slots taken by allowing checks and not yet used by a touch event: they count against the allowance until a touch
 // consumes them or their time-to-live runs out, so two checks cannot both take the last slot. Bounded: a sender
 // can ask for ids Vigil has never seen, and each would pin a reservation for the whole TTL.
+import type { BudgetConfig } from '../config/schema.js';
 import type { BudgetChannel } from './allowance.js';
+import { refuseUnreserved, type BudgetRequest, type Decision } from './decision.js';
 
 export interface ReservationLimits {
   /** Reservations held at once, all customers together (budget.maxReservations). */
@@ -163,4 +165,57 @@ export class Reservations {
     else list.splice(0, n);
     return n;
   }
+}
+
+/** Checks answered, by outcome (`unreserved`: allowing checks whose slot did not fit; marketing ones among them refused). */
+export interface BudgetCounts {
+  allowed: number;
+  suppressed: number;
+  transactional: number;
+  unreserved: number;
+}
+
+/** A decision once settled: as answered, and whether it was refused for room alone. */
+export interface Settled {
+  decision: Decision;
+  full: boolean;
+  /** What reserve() did for an allowing decision; null for a refusal. */
+  outcome: ReserveOutcome | null;
+}
+
+/**
+ * The rest of a check once its decision is made, in the thread that owns the reservations: an allowing decision
+ * reserves a slot on its channel; when the caps leave no room (ids never seen, from one sender, would pin one each for
+ * the whole TTL) a transactional message passes unreserved, as it goes whatever the budget says, and a marketing one
+ * is refused until reservations expire, never allowed unreserved past the last slot. Counted in `counts`.
+ */
+export function settleDecision(reservations: Reservations, b: Pick<BudgetConfig, 'maxReservations' | 'maxUnknownReservations' | 'reservationTtlMs'>, request: BudgetRequest, decision: Decision, known: boolean, now: number, counts: BudgetCounts): Settled {
+  let d = decision;
+  let full = false;
+  const outcome = d.allow ? reservations.reserve(request.customerId, request.channel, now, known) : null;
+  if (outcome === 'saturated') counts.unreserved++;
+  else if (outcome === 'full') {
+    counts.unreserved++;
+    if (request.priority !== 'transactional') {
+      full = true;
+      const text =
+        reservations.size >= b.maxReservations
+          ? `no room to reserve: ${b.maxReservations} reservations held (budget.maxReservations)`
+          : `no room to reserve for a customer with no history: ${b.maxUnknownReservations} such reservations held (budget.maxUnknownReservations)`;
+      d = refuseUnreserved(d, text, now + b.reservationTtlMs);
+    }
+  }
+  if (!d.allow) counts.suppressed++;
+  else if (request.priority === 'transactional') counts.transactional++;
+  else counts.allowed++;
+  return { decision: d, full, outcome };
+}
+
+/**
+ * Whether a settled refusal says something new about the customer, so that its suppressed-set entries are brought up
+ * to date: not a refusal for room, nor quiet hours alone (the set leaves them out, and at night they are every
+ * marketing refusal).
+ */
+export function refusalToRefresh(s: Settled): boolean {
+  return !s.decision.allow && !s.full && !s.decision.reasons.every((r) => r.code === 'quiet_hours');
 }

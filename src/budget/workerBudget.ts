@@ -1,0 +1,141 @@
+// The contact budget's decisions away from the processor's event loop (step 3 of README "Where the budget's answers
+// belong"): customers read through a WindowsReader over the windows' shared arrays, the reservations owned here, the
+// customers whose consent is withdrawn mirrored from the main thread. What the main thread keeps (the per-campaign
+// tally, the suppressed-now set and its bucket, the counts in /metrics) it learns from a report per decision. No I/O.
+import type { BudgetConfig, VigilConfig } from '../config/schema.js';
+import type { Clock } from '../shared/clock.js';
+import { TOUCH_CHANNELS } from '../windows/customerWindows.js';
+import type { CustomerRead, WindowsReader } from '../windows/windowsReader.js';
+import { BUDGET_CHANNELS, type BudgetChannel } from './allowance.js';
+import { budgetReservations, budgetSettings } from './contactBudget.js';
+import { batchDecision, decide, inNegativeCooldown, overAnAllowance, quietHoursReason, type BudgetRequest, type BudgetSettings, type Decision, type ReasonCode } from './decision.js';
+import { quietUntil } from './quietHours.js';
+import { refusalToRefresh, settleDecision, type BudgetCounts, type Reservations } from './reservations.js';
+
+/** What the main thread learns of one settled check. */
+export interface BudgetReport {
+  customerId: string;
+  channel: BudgetChannel;
+  campaignId: string | null;
+  at: number;
+  /** Null when allowed; else the reasons' codes, for the campaign's tally. */
+  codes: ReasonCode[] | null;
+  /** A slot was reserved: the main thread's copy of the reservations takes it too (its suppressed set counts them). */
+  reserved: boolean;
+  /** The refusal says something new about the customer: its suppressed-set entries are brought up to date. */
+  refresh: boolean;
+}
+
+export interface WorkerBudgetDeps {
+  reader: WindowsReader;
+  config: Pick<VigilConfig, 'signals'> & { budget: BudgetConfig };
+  clock: Clock;
+  report: (r: BudgetReport) => void;
+}
+
+export class WorkerBudget {
+  readonly reservations: Reservations;
+  readonly settings: BudgetSettings;
+  readonly counts: BudgetCounts = { allowed: 0, suppressed: 0, transactional: 0, unreserved: 0 };
+  /** Customers whose consent is withdrawn: the main thread's consent store, mirrored (ConsentStore.isWithdrawn). */
+  private readonly withdrawn = new Set<string>();
+  private readonly sums24h = new Float64Array(TOUCH_CHANNELS.length);
+  private readonly sums7d = new Float64Array(TOUCH_CHANNELS.length);
+  private readonly reserved = new Float64Array(BUDGET_CHANNELS.length);
+
+  constructor(private readonly deps: WorkerBudgetDeps) {
+    this.settings = budgetSettings(deps.config);
+    this.reservations = budgetReservations(deps.config.budget, this.settings);
+  }
+
+  /** ContactBudget.check(): decided, reserved when it allows, counted and reported. */
+  check(request: BudgetRequest, now = this.deps.clock.now()): Decision {
+    const read = this.deps.reader.read(request.customerId, now);
+    return this.settle(request, this.evaluate(request, now, read), read !== null, now);
+  }
+
+  /**
+   * ContactBudget.checkForBatch(): the same decision, reservation and counts, but a customer under every allowance is
+   * decided from the window sums and the zone's quiet hours alone.
+   */
+  checkForBatch(request: BudgetRequest, now = this.deps.clock.now()): Decision {
+    const read = this.deps.reader.read(request.customerId, now);
+    if (read === null || this.mayBeSuppressed(request.customerId, read, now)) return this.settle(request, this.evaluate(request, now, read), read !== null, now);
+    const zone = read.touches.zone ?? this.settings.defaultTimeZone;
+    const quiet = request.priority === 'transactional' ? null : quietUntil(now, zone, this.settings.quietHours);
+    return this.settle(request, batchDecision(request, quiet === null ? null : quietHoursReason(zone, quiet, this.settings)), true, now);
+  }
+
+  /** The decision without reserving, counting or reporting: `GET /customers/{id}/pressure`. */
+  peek(request: BudgetRequest, now = this.deps.clock.now()): Decision {
+    return this.evaluate(request, now, this.deps.reader.read(request.customerId, now));
+  }
+
+  /** A touch the main thread folded into the windows: its oldest reservation on the channel is used. */
+  consume(customerId: string, channel: BudgetChannel, now = this.deps.clock.now()): void {
+    this.reservations.consume(customerId, channel, now);
+  }
+
+  /** The main thread's consent store changed for the customer. */
+  setWithdrawn(customerId: string, withdrawn: boolean): void {
+    if (withdrawn) this.withdrawn.add(customerId);
+    else this.withdrawn.delete(customerId);
+  }
+
+  /** An erasure: the customer's reservations and consent record go. */
+  forget(customerId: string): void {
+    this.reservations.forget(customerId);
+    this.withdrawn.delete(customerId);
+  }
+
+  /** Removes expired reservations; returns how many. */
+  sweep(now = this.deps.clock.now()): number {
+    return this.reservations.sweep(now);
+  }
+
+  private evaluate(request: BudgetRequest, now: number, read: CustomerRead | null): Decision {
+    const id = request.customerId;
+    const reserved = { email: this.reservations.count(id, 'email', now), push: this.reservations.count(id, 'push', now), sms: this.reservations.count(id, 'sms', now) };
+    return decide({ now, request, customer: read?.touches ?? null, consentWithdrawn: this.isWithdrawn(id, read), reserved }, this.settings);
+  }
+
+  private isWithdrawn(customerId: string, read: CustomerRead | null): boolean {
+    return this.withdrawn.has(customerId) || (read?.consentWithdrawn ?? false);
+  }
+
+  /** ContactBudget.mayBeSuppressed() over a read: whether any reason but quiet hours could hold. */
+  private mayBeSuppressed(customerId: string, read: CustomerRead, now: number): boolean {
+    if (this.isWithdrawn(customerId, read)) return true;
+    const t = read.touches;
+    if (inNegativeCooldown(t.lastNegative?.kind ?? null, t.lastNegative?.min ?? null, now, this.settings)) return true;
+    for (let i = 0; i < TOUCH_CHANNELS.length; i++) {
+      const b = t.buckets[TOUCH_CHANNELS[i]];
+      this.sums24h[i] = sum(b.h24);
+      this.sums7d[i] = sum(b.d7);
+    }
+    const any = this.reservations.size > 0;
+    for (let i = 0; i < BUDGET_CHANNELS.length; i++) this.reserved[i] = any ? this.reservations.count(customerId, BUDGET_CHANNELS[i], now) : 0;
+    return overAnAllowance(this.sums24h, this.sums7d, t.responses7d, this.reserved, this.settings);
+  }
+
+  private settle(request: BudgetRequest, decision: Decision, known: boolean, now: number): Decision {
+    const settled = settleDecision(this.reservations, this.deps.config.budget, request, decision, known, now, this.counts);
+    const d = settled.decision;
+    this.deps.report({
+      customerId: request.customerId,
+      channel: request.channel,
+      campaignId: request.campaignId,
+      at: now,
+      codes: d.allow ? null : d.reasons.map((r) => r.code),
+      reserved: settled.outcome === 'reserved',
+      refresh: refusalToRefresh(settled),
+    });
+    return d;
+  }
+}
+
+function sum(a: readonly number[]): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) n += a[i];
+  return n;
+}
