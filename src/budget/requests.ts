@@ -2,8 +2,7 @@
 // answers for one customer and for a batch.
 import { idProblem } from '../contract/ids.js';
 import { BUDGET_CHANNELS, type BudgetChannel } from './allowance.js';
-import type { ContactBudget } from './contactBudget.js';
-import { decisionJson, type BudgetRequest, type Priority } from './decision.js';
+import { decisionJson, type BudgetRequest, type Decision, type Priority } from './decision.js';
 import { answersFirst, nextTurn, SLICE_MS, type Precedence } from '../shared/slices.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -13,6 +12,19 @@ export interface BatchRequest {
   channel: BudgetChannel;
   campaignId: string | null;
   priority: Priority;
+}
+
+/**
+ * What decides for a sender: the processor's ContactBudget on its event loop, or a WorkerBudget on a thread of its
+ * own reading the windows through shared memory (workerBudget.ts); the same decisions either way.
+ */
+export interface BudgetDecider {
+  /** A decision, with a reservation when it allows. */
+  check(request: BudgetRequest): Decision;
+  /** check() for one id of a batch: the same allow, reasons and until; the allowance and used figures may be left out. */
+  checkForBatch(request: BudgetRequest): Decision;
+  /** The decision without reserving or counting. */
+  peek(request: BudgetRequest): Decision;
 }
 
 /** Maps a sender's customer id to the id live state is keyed by (the pseudonym under privacy.pseudonymize). */
@@ -92,7 +104,7 @@ export function parseBatch(body: unknown, maxBatch: number): Parsed<BatchRequest
 }
 
 /** One check: the decision, with a reservation when it allows. */
-export function answerCheck(budget: ContactBudget, req: BudgetRequest, mapId: IdMapper): Record<string, unknown> {
+export function answerCheck(budget: BudgetDecider, req: BudgetRequest, mapId: IdMapper): Record<string, unknown> {
   const d = budget.check({ ...req, customerId: mapId(req.customerId) });
   return { ...decisionJson(d), customerId: req.customerId };
 }
@@ -110,7 +122,7 @@ const IDS_BETWEEN_LOOKS = 32;
  * (`precedence`, for at most PRECEDENCE_MS): the sender waits on the answer, and the events and the derive tick can
  * wait their turn.
  */
-export async function answerBatch(budget: ContactBudget, req: BatchRequest, mapId: IdMapper, sliceMs = SLICE_MS, precedence: Precedence = answersFirst): Promise<Record<string, unknown>> {
+export async function answerBatch(budget: BudgetDecider, req: BatchRequest, mapId: IdMapper, sliceMs = SLICE_MS, precedence: Precedence = answersFirst): Promise<Record<string, unknown>> {
   const release = precedence.hold();
   try {
     return await decideBatch(budget, req, mapId, sliceMs);
@@ -119,7 +131,7 @@ export async function answerBatch(budget: ContactBudget, req: BatchRequest, mapI
   }
 }
 
-async function decideBatch(budget: ContactBudget, req: BatchRequest, mapId: IdMapper, sliceMs: number): Promise<Record<string, unknown>> {
+async function decideBatch(budget: BudgetDecider, req: BatchRequest, mapId: IdMapper, sliceMs: number): Promise<Record<string, unknown>> {
   const reasons: string[] = [];
   const index = new Map<string, number>();
   const allowed: string[] = [];
@@ -151,7 +163,7 @@ async function decideBatch(budget: ContactBudget, req: BatchRequest, mapId: IdMa
 }
 
 /** What `GET /customers/{id}/pressure` shows: the decision per channel now, without reserving anything. */
-export function customerPressure(budget: ContactBudget, customerId: string, mapId: IdMapper): Record<string, unknown> {
+export function customerPressure(budget: BudgetDecider, customerId: string, mapId: IdMapper): Record<string, unknown> {
   const channels: Record<string, unknown> = {};
   for (const channel of BUDGET_CHANNELS) {
     const d = budget.peek({ customerId: mapId(customerId), channel, campaignId: null, priority: 'marketing' });

@@ -10,6 +10,7 @@ import { BUDGET_CHANNELS, type BudgetChannel } from './allowance.js';
 import { budgetReservations, budgetSettings } from './contactBudget.js';
 import { batchDecision, decide, inNegativeCooldown, overAnAllowance, quietHoursReason, type BudgetRequest, type BudgetSettings, type Decision, type ReasonCode } from './decision.js';
 import { quietUntil } from './quietHours.js';
+import type { BudgetDecider } from './requests.js';
 import { refusalToRefresh, settleDecision, type BudgetCounts, type Reservations } from './reservations.js';
 
 /** What the main thread learns of one settled check. */
@@ -33,7 +34,7 @@ export interface WorkerBudgetDeps {
   report: (r: BudgetReport) => void;
 }
 
-export class WorkerBudget {
+export class WorkerBudget implements BudgetDecider {
   readonly reservations: Reservations;
   readonly settings: BudgetSettings;
   readonly counts: BudgetCounts = { allowed: 0, suppressed: 0, transactional: 0, unreserved: 0 };
