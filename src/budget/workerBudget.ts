@@ -4,8 +4,7 @@
 // tally, the suppressed-now set and its bucket, the counts in /metrics) it learns from a report per decision. No I/O.
 import type { BudgetConfig, VigilConfig } from '../config/schema.js';
 import type { Clock } from '../shared/clock.js';
-import { TOUCH_CHANNELS } from '../windows/customerWindows.js';
-import type { CustomerRead, WindowsReader } from '../windows/windowsReader.js';
+import { emptySums, type CustomerRead, type CustomerSums, type WindowsReader } from '../windows/windowsReader.js';
 import { BUDGET_CHANNELS, type BudgetChannel } from './allowance.js';
 import { budgetReservations, budgetSettings } from './contactBudget.js';
 import { batchDecision, decide, inNegativeCooldown, overAnAllowance, quietHoursReason, type BudgetRequest, type BudgetSettings, type Decision, type ReasonCode } from './decision.js';
@@ -40,8 +39,8 @@ export class WorkerBudget implements BudgetDecider {
   readonly counts: BudgetCounts = { allowed: 0, suppressed: 0, transactional: 0, unreserved: 0 };
   /** Customers whose consent is withdrawn: the main thread's consent store, mirrored (ConsentStore.isWithdrawn). */
   private readonly withdrawn = new Set<string>();
-  private readonly sums24h = new Float64Array(TOUCH_CHANNELS.length);
-  private readonly sums7d = new Float64Array(TOUCH_CHANNELS.length);
+  /** Scratch for a batch's reads, reused from id to id. */
+  private readonly sums = emptySums();
   private readonly reserved = new Float64Array(BUDGET_CHANNELS.length);
 
   constructor(private readonly deps: WorkerBudgetDeps) {
@@ -60,9 +59,9 @@ export class WorkerBudget implements BudgetDecider {
    * decided from the window sums and the zone's quiet hours alone.
    */
   checkForBatch(request: BudgetRequest, now = this.deps.clock.now()): Decision {
-    const read = this.deps.reader.read(request.customerId, now);
-    if (read === null || this.mayBeSuppressed(request.customerId, read, now)) return this.settle(request, this.evaluate(request, now, read), read !== null, now);
-    const zone = read.touches.zone ?? this.settings.defaultTimeZone;
+    const sums = this.deps.reader.readSums(request.customerId, now, this.sums);
+    if (sums === null || this.mayBeSuppressed(request.customerId, sums, now)) return this.check(request, now);
+    const zone = sums.zone ?? this.settings.defaultTimeZone;
     const quiet = request.priority === 'transactional' ? null : quietUntil(now, zone, this.settings.quietHours);
     return this.settle(request, batchDecision(request, quiet === null ? null : quietHoursReason(zone, quiet, this.settings)), true, now);
   }
@@ -97,26 +96,16 @@ export class WorkerBudget implements BudgetDecider {
   private evaluate(request: BudgetRequest, now: number, read: CustomerRead | null): Decision {
     const id = request.customerId;
     const reserved = { email: this.reservations.count(id, 'email', now), push: this.reservations.count(id, 'push', now), sms: this.reservations.count(id, 'sms', now) };
-    return decide({ now, request, customer: read?.touches ?? null, consentWithdrawn: this.isWithdrawn(id, read), reserved }, this.settings);
+    return decide({ now, request, customer: read?.touches ?? null, consentWithdrawn: this.withdrawn.has(id), reserved }, this.settings);
   }
 
-  private isWithdrawn(customerId: string, read: CustomerRead | null): boolean {
-    return this.withdrawn.has(customerId) || (read?.consentWithdrawn ?? false);
-  }
-
-  /** ContactBudget.mayBeSuppressed() over a read: whether any reason but quiet hours could hold. */
-  private mayBeSuppressed(customerId: string, read: CustomerRead, now: number): boolean {
-    if (this.isWithdrawn(customerId, read)) return true;
-    const t = read.touches;
-    if (inNegativeCooldown(t.lastNegative?.kind ?? null, t.lastNegative?.min ?? null, now, this.settings)) return true;
-    for (let i = 0; i < TOUCH_CHANNELS.length; i++) {
-      const b = t.buckets[TOUCH_CHANNELS[i]];
-      this.sums24h[i] = sum(b.h24);
-      this.sums7d[i] = sum(b.d7);
-    }
+  /** ContactBudget.mayBeSuppressed() over a read of the sums: whether any reason but quiet hours could hold. */
+  private mayBeSuppressed(customerId: string, sums: CustomerSums, now: number): boolean {
+    if (this.withdrawn.has(customerId)) return true;
+    if (inNegativeCooldown(sums.lastNegativeKind, sums.lastNegativeMin, now, this.settings)) return true;
     const any = this.reservations.size > 0;
     for (let i = 0; i < BUDGET_CHANNELS.length; i++) this.reserved[i] = any ? this.reservations.count(customerId, BUDGET_CHANNELS[i], now) : 0;
-    return overAnAllowance(this.sums24h, this.sums7d, t.responses7d, this.reserved, this.settings);
+    return overAnAllowance(sums.h24, sums.d7, sums.responses7d, this.reserved, this.settings);
   }
 
   private settle(request: BudgetRequest, decision: Decision, known: boolean, now: number): Decision {
@@ -133,10 +122,4 @@ export class WorkerBudget implements BudgetDecider {
     });
     return d;
   }
-}
-
-function sum(a: readonly number[]): number {
-  let n = 0;
-  for (let i = 0; i < a.length; i++) n += a[i];
-  return n;
 }

@@ -120,7 +120,6 @@ export interface SharedWindows {
   lastResponse: Int32Array;
   lastNegative: Int32Array;
   lastNegativeKind: Uint8Array;
-  flags: Uint8Array;
   zone: Uint16Array;
   /** Per TOUCH_CHANNELS: NibbleRing(120, 12) and NibbleRing(1440, 7) buckets. */
   touch24h: Uint8Array[];
@@ -130,7 +129,7 @@ export interface SharedWindows {
   zones: string[];
 }
 
-export { FLAG_CONSENT_WITHDRAWN, NONE as NO_MINUTE };
+export { NONE as NO_MINUTE };
 
 const DEFAULT_HALF_LIVES: ExperienceHalfLives = { product: 14 * DAY_MS, interactive: 7 * DAY_MS, baseline: 60 * DAY_MS };
 
@@ -348,10 +347,7 @@ export class CustomerWindows {
   private readonly experienceScratch = emptyExperienceRead();
 
   setConsentWithdrawn(slot: number, withdrawn: boolean): void {
-    const stripe = stripeOf(slot);
-    bump(this.versions, stripe);
     this.flags[slot] = withdrawn ? this.flags[slot] | FLAG_CONSENT_WITHDRAWN : this.flags[slot] & ~FLAG_CONSENT_WITHDRAWN;
-    bump(this.versions, stripe);
   }
 
   /** The event-time minute of the customer's last signal snapshot written to ClickHouse, or null. */
@@ -630,7 +626,6 @@ export class CustomerWindows {
       lastResponse: this.lastResponse,
       lastNegative: this.lastNegative,
       lastNegativeKind: this.lastNegativeKind,
-      flags: this.flags,
       zone: this.zone,
       touch24h: this.touch24h.map(array),
       touch7d: this.touch7d.map(array),

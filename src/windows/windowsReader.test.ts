@@ -23,7 +23,6 @@ function ownerRead(w: CustomerWindows, id: string, now: number) {
   return {
     slot,
     touches: { buckets, responses7d: w.responses7d(slot, nowMin), lastResponseMin: w.lastResponseMin(slot), lastNegative: w.lastNegativeOf(slot), zone: w.zoneOf(slot) },
-    consentWithdrawn: w.consentWithdrawn(slot),
   };
 }
 
@@ -49,7 +48,6 @@ function fill(w: CustomerWindows, n: number, events: number, end: number): void 
     const type = TYPES[(i * 31 + k) % TYPES.length];
     w.record(slot, ev(type, end - ((i * 104_729) % (2 * 1440)) * MIN, { customerId: id, value: type === 'purchase' ? 10 : null }), 1);
     w.setZone(slot, ['Europe/Paris', 'Asia/Tokyo', 'America/Denver', 'Africa/Cairo'][k % 4]);
-    if (k % 11 === 0) w.setConsentWithdrawn(slot, true);
   }
 }
 
@@ -62,9 +60,6 @@ describe('WindowsReader: the windows read through shared memory', () => {
     for (let k = 0; k < 300; k++) expect(reader.read(`c${k}`, T0 + 5 * MIN)).toEqual(ownerRead(w, `c${k}`, T0 + 5 * MIN));
     expect(queue).toEqual([]);
     expect(reader.read('nobody', T0)).toBeNull();
-    // a withdrawal and a negative read as the owner reads them
-    expect(reader.read('c0', T0)!.consentWithdrawn).toBe(true);
-    expect(reader.read('c1', T0)!.consentWithdrawn).toBe(false);
   });
 
   it('reads a removed customer as gone and its slot as the next customer’s, empty', () => {

@@ -5,13 +5,29 @@ import type { CustomerTouches } from '../budget/decision.js';
 import { IdTable } from '../shared/idTable.js';
 import { GENERATION, STRUCTURE, stripeOf } from '../shared/sharedArrays.js';
 import { BucketRing, NibbleRing } from './bucketRing.js';
-import { FLAG_CONSENT_WITHDRAWN, NEGATIVE_KINDS, NO_MINUTE, TOUCH_CHANNELS, type SharedWindows } from './customerWindows.js';
+import { NEGATIVE_KINDS, NO_MINUTE, TOUCH_CHANNELS, type NegativeKind, type SharedWindows } from './customerWindows.js';
 
-/** One customer as the budget reads it, all of it from one moment of the owner's state. */
+/**
+ * One customer as the budget reads it, all of it from one moment of the owner's state. (Withdrawn consent is not
+ * here: the budget reads it from the consent store, which the worker mirrors.)
+ */
 export interface CustomerRead {
   slot: number;
   touches: CustomerTouches;
-  consentWithdrawn: boolean;
+}
+
+/** A customer's window sums (indexed as TOUCH_CHANNELS), responses, last negative and zone: a batch's fast path. */
+export interface CustomerSums {
+  h24: Float64Array;
+  d7: Float64Array;
+  responses7d: number;
+  lastNegativeKind: NegativeKind | null;
+  lastNegativeMin: number | null;
+  zone: string | null;
+}
+
+export function emptySums(): CustomerSums {
+  return { h24: new Float64Array(TOUCH_CHANNELS.length), d7: new Float64Array(TOUCH_CHANNELS.length), responses7d: 0, lastNegativeKind: null, lastNegativeMin: null, zone: null };
 }
 
 /** How long a reader sleeps on the structure word while a change holds it (a checkpoint's load can take a second). */
@@ -37,9 +53,27 @@ export class WindowsReader {
     this.take(first);
   }
 
-  /** The customer's touches, responses, last negative, zone and consent, or null when it has no live state. */
+  /** The customer's touches, responses, last negative and zone, or null when it has no live state. */
   read(customerId: string, now: number): CustomerRead | null {
     const nowMin = Math.floor(now / 60_000);
+    return this.consistent(customerId, (slot) => this.readSlot(slot, nowMin));
+  }
+
+  /**
+   * What a batch's fast path reads (the window sums instead of the bucket series), into `into`, reused from id to id:
+   * no array or object made per customer. Null when the customer has no live state.
+   */
+  readSums(customerId: string, now: number, into: CustomerSums): CustomerSums | null {
+    const nowMin = Math.floor(now / 60_000);
+    return this.consistent(customerId, (slot) => this.sumsOf(slot, nowMin, into));
+  }
+
+  /**
+   * `readOne(slot)` for the customer's slot, between two equal, even looks at the words it depends on (the generation,
+   * the structure, the slot's stripe), else again; null when the customer has no slot. readOne answers null when
+   * what it read cannot be right (a zone past the names handed over): that read is done again too.
+   */
+  private consistent<T>(customerId: string, readOne: (slot: number) => T | null): T | null {
     for (;;) {
       const generation = Atomics.load(this.s.versions, GENERATION);
       if (generation !== this.s.generation) this.catchUp(generation);
@@ -51,11 +85,28 @@ export class WindowsReader {
       }
       const slot = this.ids.find(customerId);
       const stripe = slot === -1 ? -1 : Atomics.load(v, stripeOf(slot));
-      const got = slot === -1 || stripe & 1 ? null : this.readSlot(slot, nowMin);
+      const got = slot === -1 || stripe & 1 ? null : readOne(slot);
       const unchanged = Atomics.load(v, GENERATION) === generation && Atomics.load(v, STRUCTURE) === structure && (slot === -1 || Atomics.load(v, stripeOf(slot)) === stripe);
       if (unchanged && (slot === -1 || got !== null)) return got;
       this.retries++;
     }
+  }
+
+  private sumsOf(slot: number, nowMin: number, into: CustomerSums): CustomerSums | null {
+    const s = this.s;
+    const h = s.head[slot];
+    for (let i = 0; i < TOUCH_CHANNELS.length; i++) {
+      into.h24[i] = this.touch24h[i].sum(slot, h, nowMin);
+      into.d7[i] = this.touch7d[i].sum(slot, h, nowMin);
+    }
+    into.responses7d = this.resp7d.sum(slot, h, nowMin);
+    const lastNegative = s.lastNegative[slot];
+    into.lastNegativeMin = lastNegative === NO_MINUTE ? null : lastNegative;
+    into.lastNegativeKind = lastNegative === NO_MINUTE ? null : (NEGATIVE_KINDS[s.lastNegativeKind[slot]] ?? 'other');
+    const zone = s.zone[slot];
+    if (zone >= s.zones.length) return null;
+    into.zone = zone === 0 ? null : s.zones[zone];
+    return into;
   }
 
   private readSlot(slot: number, nowMin: number): CustomerRead | null {
@@ -77,7 +128,6 @@ export class WindowsReader {
         lastNegative: lastNegative === NO_MINUTE ? null : { kind: NEGATIVE_KINDS[s.lastNegativeKind[slot]] ?? 'other', min: lastNegative },
         zone: zone === 0 ? null : s.zones[zone],
       },
-      consentWithdrawn: (s.flags[slot] & FLAG_CONSENT_WITHDRAWN) !== 0,
     };
   }
 
