@@ -261,18 +261,23 @@ export class CustomerWindows {
     const existing = this.ids.find(customerId);
     if (existing !== NONE) return existing;
     let id: string | undefined;
+    let slot: number;
     this.beginStructure();
-    if (this.ids.size >= this.opts.maxCustomers) {
-      const victim = this.sampleOldest();
-      id = this.ids.idOf(victim)!;
-      this.removeSlot(victim);
-      this.evictions.bound++;
+    try {
+      if (this.ids.size >= this.opts.maxCustomers) {
+        const victim = this.sampleOldest();
+        id = this.ids.idOf(victim)!;
+        this.removeSlot(victim);
+        this.evictions.bound++;
+      }
+      slot = this.ids.insert(customerId);
+      if (slot >= this.capacity) this.grow(Math.max(slot + 1, Math.min(Math.ceil(this.capacity * GROWTH), this.opts.maxCustomers)));
+      this.head[slot] = 0;
+      this.headMs[slot] = 0;
+    } finally {
+      // Even when the insert throws (an id over the table's bytes): a lock left odd would hold every reader.
+      this.endStructure();
     }
-    const slot = this.ids.insert(customerId);
-    if (slot >= this.capacity) this.grow(Math.max(slot + 1, Math.min(Math.ceil(this.capacity * GROWTH), this.opts.maxCustomers)));
-    this.head[slot] = 0;
-    this.headMs[slot] = 0;
-    this.endStructure();
     if (id !== undefined) evicted?.(id);
     return slot;
   }
@@ -281,9 +286,11 @@ export class CustomerWindows {
   record(slot: number, ev: VigilEvent, weight: number): boolean {
     const stripe = stripeOf(slot);
     bump(this.versions, stripe);
-    const landed = this.fold(slot, ev, weight);
-    bump(this.versions, stripe);
-    return landed;
+    try {
+      return this.fold(slot, ev, weight);
+    } finally {
+      bump(this.versions, stripe);
+    }
   }
 
   private fold(slot: number, ev: VigilEvent, weight: number): boolean {
@@ -582,9 +589,7 @@ export class CustomerWindows {
       this.sweepCursor = (this.sweepCursor + 1) % this.ids.high;
       if (this.ids.has(this.sweepCursor) && this.head[this.sweepCursor] < limit) {
         onEvict?.(this.ids.idOf(this.sweepCursor)!, this.sweepCursor);
-        this.beginStructure();
-        this.removeSlot(this.sweepCursor);
-        this.endStructure();
+        this.removeSlotLocked(this.sweepCursor);
         this.evictions.idle++;
         evicted++;
       }
@@ -601,9 +606,7 @@ export class CustomerWindows {
   remove(customerId: string): boolean {
     const slot = this.ids.find(customerId);
     if (slot === NONE) return false;
-    this.beginStructure();
-    this.removeSlot(slot);
-    this.endStructure();
+    this.removeSlotLocked(slot);
     return true;
   }
 
@@ -659,6 +662,16 @@ export class CustomerWindows {
     endStructure(this.versions);
   }
 
+  /** removeSlot inside the structure lock. */
+  private removeSlotLocked(slot: number): void {
+    this.beginStructure();
+    try {
+      this.removeSlot(slot);
+    } finally {
+      this.endStructure();
+    }
+  }
+
   /** Empties a slot and frees it for the next new customer (inside the structure lock). */
   private removeSlot(slot: number): void {
     this.ids.remove(slot);
@@ -683,9 +696,12 @@ export class CustomerWindows {
     const meta = r.json.customers as { nextSlot: number; ids?: (string | null)[]; zones?: string[]; segments?: string[] } | undefined;
     if (!meta) return;
     this.beginStructure();
-    this.loadStructure(r, meta);
-    this.reshare();
-    this.endStructure();
+    try {
+      this.loadStructure(r, meta);
+    } finally {
+      this.reshare();
+      this.endStructure();
+    }
   }
 
   private loadStructure(r: SnapshotReader, meta: { nextSlot: number; ids?: (string | null)[]; zones?: string[]; segments?: string[] }): void {

@@ -5,7 +5,7 @@ import { MessageChannel, type Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { channelOf, customerId, NOW, zoneOf } from '../../tests/helpers/windowsWorkload.js';
 import { MINUTE_MS as MIN } from '../shared/clock.js';
-import { sharedArray } from '../shared/sharedArrays.js';
+import { sharedArray, STRUCTURE } from '../shared/sharedArrays.js';
 import { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import { spawnModuleWorker } from '../shared/worker.js';
 import { CustomerWindows, TOUCH_CHANNELS, type SharedWindows } from './customerWindows.js';
@@ -86,6 +86,14 @@ describe('WindowsReader: the windows read through shared memory', () => {
     for (let k = 0; k < 100; k++) expect(reader.read(`c${k}`, T0)).toBeNull();
   });
 
+  it('still reads after an insert that threw: the structure lock is left even', () => {
+    const { w, reader } = sharedPair({ max: 1_000, initial: 4 });
+    fill(w, 10, 50, T0);
+    expect(() => w.slotFor('x'.repeat(70_000))).toThrow(RangeError);
+    // Were the lock left odd, this read would wait for it, and give up after its maxWaitMs (10 s) with an error.
+    expect(reader.read('c1', T0)).toEqual(ownerRead(w, 'c1', T0));
+  });
+
   it('reads a checkpoint loaded into the shared store, and what comes after it', () => {
     const source = new CustomerWindows({ maxCustomers: 1_000, idleEvictMin: 8 * 1440, initialCapacity: 4 });
     fill(source, 200, 2_000, T0);
@@ -112,6 +120,20 @@ describe('WindowsReader: hand-overs', () => {
     // 100 customers outgrow the 16 slots: the arrays are replaced, and this reader was never handed the new ones.
     fill(w, 100, 300, T0);
     expect(() => reader.read('c1', T0)).toThrow(/is not here/);
+  });
+});
+
+describe('WindowsReader: a structural change that never ends', () => {
+  it('gives up with an error after maxWaitMs rather than wait for ever', () => {
+    const w = new CustomerWindows({ maxCustomers: 100, idleEvictMin: 8 * 1440, initialCapacity: 16 });
+    fill(w, 10, 20, T0);
+    const shared = w.share(() => undefined);
+    const reader = new WindowsReader(shared, () => undefined, 50);
+    // As if the owner had stopped inside an insert: the structure word odd.
+    Atomics.add(shared.versions, STRUCTURE, 1);
+    expect(() => reader.read('c1', T0)).toThrow(/held for over 50 ms/);
+    Atomics.add(shared.versions, STRUCTURE, 1);
+    expect(reader.read('c1', T0)).toEqual(ownerRead(w, 'c1', T0));
   });
 });
 

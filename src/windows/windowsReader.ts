@@ -49,6 +49,8 @@ export class WindowsReader {
   constructor(
     first: SharedWindows,
     private readonly receive: () => SharedWindows | undefined,
+    /** How long a read waits for a structural change to end before it gives up (the owner stopped inside one). */
+    private readonly maxWaitMs = 10_000,
   ) {
     this.take(first);
   }
@@ -74,12 +76,15 @@ export class WindowsReader {
    * what it read cannot be right (a zone past the names handed over): that read is done again too.
    */
   private consistent<T>(customerId: string, readOne: (slot: number) => T | null): T | null {
+    let waitingSince = -1;
     for (;;) {
       const generation = Atomics.load(this.s.versions, GENERATION);
       if (generation !== this.s.generation) this.catchUp(generation);
       const v = this.s.versions;
       const structure = Atomics.load(v, STRUCTURE);
       if (structure & 1) {
+        if (waitingSince < 0) waitingSince = performance.now();
+        else if (performance.now() - waitingSince > this.maxWaitMs) throw new Error(`the windows' structure lock has been held for over ${this.maxWaitMs} ms: the owner stopped inside a change`);
         Atomics.wait(v, STRUCTURE, structure, STRUCTURE_WAIT_MS);
         continue;
       }
