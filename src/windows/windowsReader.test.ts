@@ -202,7 +202,9 @@ describe('WindowsReader in a worker thread while this thread writes', () => {
       }
     });
     expect(r.problems).toEqual([]);
-    expect(r.found).toBeGreaterThan(customers);
+    // Every customer is held at the end, so the last pass finds all eight; how many reads met the writes is the
+    // scheduler's (hundreds of thousands here), not asserted: the reads that did are what `problems` checks.
+    expect(r.found).toBeGreaterThanOrEqual(customers);
     expect(r.final).toEqual(mine);
   });
 
