@@ -1,11 +1,11 @@
 // Channel, segment and campaign counts across partitions, the partition's side: each partition publishes the
 // cumulative minute buckets it changed to a JetStream stream (the stream and its wire format are here too), and
 // every processor folds the whole stream into one EntityStats (entityCombiner.ts), counting each once.
-import { RetentionPolicy, StorageType, nanos, type JetStreamManager, type NatsConnection } from 'nats';
+import { nanos, type JetStreamManager, type NatsConnection } from 'nats';
 import type { EntityActivityRecord } from '../contract/outputs.js';
 import type { Logger } from '../shared/logger.js';
 import { VigilError, errorMessage } from '../shared/errors.js';
-import { isStreamNotFound } from '../shared/natsErrors.js';
+import { ensureStreamConfig } from '../shared/streams.js';
 import type { EntityKind } from '../signals/entityStats.js';
 
 const MiB = 1024 * 1024;
@@ -27,14 +27,7 @@ export interface PartialsStreamSettings {
 /** Creates the partials stream when missing, or brings its subjects and max age in line with the settings. */
 export async function ensurePartialsStream(jsm: JetStreamManager, s: PartialsStreamSettings): Promise<void> {
   const wanted = { subjects: [`${s.subjectPrefix}.>`], max_age: nanos(s.maxAgeMs), num_replicas: s.replicas ?? 1 };
-  try {
-    const info = await jsm.streams.info(s.stream);
-    const c = info.config;
-    if (c.subjects.join() !== wanted.subjects.join() || c.max_age !== wanted.max_age || c.num_replicas !== wanted.num_replicas) await jsm.streams.update(s.stream, { ...c, ...wanted });
-  } catch (err) {
-    if (!isStreamNotFound(err)) throw err;
-    await jsm.streams.add({ name: s.stream, retention: RetentionPolicy.Limits, storage: StorageType.File, ...wanted });
-  }
+  await ensureStreamConfig(jsm, s.stream, wanted, (c) => c.subjects.join() !== wanted.subjects.join() || c.max_age !== wanted.max_age || c.num_replicas !== wanted.num_replicas);
 }
 
 /** One bucket on the wire: [kind, key, eventType, minuteMs, events, overloaded, writer as a decimal string]. */

@@ -1,12 +1,12 @@
 // The JetStream edge: the EVENTS stream, a replay of what follows a checkpoint, and a durable consumer that
 // feeds the pipeline from there on. The stream is the log; a checkpoint says how far the state has read it.
-import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import type { VigilConfig } from '../config/schema.js';
 import type { Logger } from '../shared/logger.js';
 import { every, sleep, systemClock, type Cancel, type Scheduler } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import { nextTurn, SLICE_MS, streamTurn, type Precedence } from '../shared/slices.js';
-import { isStreamNotFound } from '../shared/natsErrors.js';
+import { ensureStreamConfig } from '../shared/streams.js';
 import { streamSeqOf } from './ackSubject.js';
 import type { InboundMessage } from '../contract/pipeline.js';
 
@@ -29,18 +29,14 @@ export async function ensureStream(jsm: JetStreamManager, s: StreamSettings, log
     duplicate_window: nanos(Math.min(s.duplicateWindowMs, s.maxAgeMs || s.duplicateWindowMs)),
     num_replicas: s.replicas ?? 1,
   };
-  try {
-    const info = await jsm.streams.info(s.stream);
-    const c = info.config;
-    if (c.subjects.join() !== wanted.subjects.join() || c.max_age !== wanted.max_age || c.max_bytes !== wanted.max_bytes || c.duplicate_window !== wanted.duplicate_window || c.num_replicas !== wanted.num_replicas) {
-      await jsm.streams.update(s.stream, { ...c, ...wanted });
-      log.info({ stream: s.stream, ...wanted }, 'stream updated to the configured retention');
-    }
-  } catch (err) {
-    if (!isStreamNotFound(err)) throw err;
-    await jsm.streams.add({ name: s.stream, retention: RetentionPolicy.Limits, storage: StorageType.File, ...wanted });
-    log.info({ stream: s.stream, subjects: wanted.subjects }, 'stream created');
-  }
+  const outcome = await ensureStreamConfig(
+    jsm,
+    s.stream,
+    wanted,
+    (c) => c.subjects.join() !== wanted.subjects.join() || c.max_age !== wanted.max_age || c.max_bytes !== wanted.max_bytes || c.duplicate_window !== wanted.duplicate_window || c.num_replicas !== wanted.num_replicas,
+  );
+  if (outcome === 'updated') log.info({ stream: s.stream, ...wanted }, 'stream updated to the configured retention');
+  else if (outcome === 'created') log.info({ stream: s.stream, subjects: wanted.subjects }, 'stream created');
 }
 
 export interface SourceDeps {

@@ -24,6 +24,7 @@ describe('NATS errors from the real server, by code', () => {
   const stream = `NATSERR_${tag}`;
   const subject = `natserr${tag}.a`;
   const created = `NATSERR_NEW_${tag}`;
+  const racing = `NATSERR_RACE_${tag}`;
   const bucket = `natserr_${tag}`;
   let nc: NatsConnection;
   let jsm: JetStreamManager;
@@ -50,6 +51,23 @@ describe('NATS errors from the real server, by code', () => {
   it('ensureStream creates a stream the server says is missing', async () => {
     await ensureStream(jsm, { stream: created, subjectPrefix: `natserrnew${tag}`, maxAgeMs: 3_600_000, maxBytes: -1, duplicateWindowMs: 60_000 }, silentLogger);
     expect((await jsm.streams.info(created)).config.subjects).toEqual([`natserrnew${tag}.>`]);
+  });
+
+  it('ensureStream from processors starting together: every one finds the stream, created once', async () => {
+    // Each on a connection of its own, as processors are: between one's look and its add another has created it.
+    const conns = await Promise.all(Array.from({ length: 6 }, () => natsConnection()));
+    try {
+      for (let round = 0; round < 5; round++) {
+        const name = `${racing}_${round}`;
+        const settings = { stream: name, subjectPrefix: `natserrrace${tag}r${round}`, maxAgeMs: 3_600_000, maxBytes: -1, duplicateWindowMs: 60_000 };
+        const managers = await Promise.all(conns.map((c) => c.jetstreamManager()));
+        await Promise.all(managers.map((m) => ensureStream(m, settings, silentLogger)));
+        expect((await jsm.streams.info(name)).config.subjects).toEqual([`${settings.subjectPrefix}.>`]);
+      }
+    } finally {
+      for (let round = 0; round < 5; round++) await jsm.streams.delete(`${racing}_${round}`).catch(() => false);
+      await Promise.all(conns.map((c) => c.close()));
+    }
   });
 
   it('a get with nothing stored', async () => {
