@@ -8,7 +8,8 @@
 //
 //   node --import tsx bench/batchCost.ts [customers=250000] [batches=8] [ids=10000]
 import { answerBatch, type BudgetDecider } from '../src/budget/requests.js';
-import { WorkerBudget, type BudgetReport } from '../src/budget/workerBudget.js';
+import type { BudgetReport } from '../src/budget/reservations.js';
+import { WorkerBudget } from '../src/budget/workerBudget.js';
 import { WindowsReader } from '../src/windows/windowsReader.js';
 import { customerId, WorkloadGenerator } from './workload.js';
 import { loadSource } from './source.js';

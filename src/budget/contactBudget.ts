@@ -7,7 +7,7 @@ import { TOUCH_CHANNELS, type CustomerWindows } from '../windows/customerWindows
 import { BUDGET_CHANNELS, type BudgetChannel, type BudgetScope } from './allowance.js';
 import { batchDecision, decide, inNegativeCooldown, overAnAllowance, quietHoursReason, type BudgetRequest, type BudgetSettings, type CustomerTouches, type Decision } from './decision.js';
 import { isValidTimeZone, quietUntil } from './quietHours.js';
-import { refusalToRefresh, Reservations, settleDecision, type BudgetCounts } from './reservations.js';
+import { refusalToRefresh, Reservations, settleDecision, type BudgetCounts, type BudgetReport } from './reservations.js';
 import { SuppressionTally, topReasonsText, type SuppressionCount } from './suppressionTally.js';
 
 /** One customer suppressed now on one channel (or `all`), as the bucket holds it. */
@@ -17,6 +17,12 @@ export interface Suppression {
   /** Epoch ms; null: until consent is granted again. */
   until: number | null;
   reasons: string[];
+}
+
+/** What the budget's thread must be told of the events (ContactBudget.mirror). */
+export interface BudgetMirror {
+  consume(customerId: string, channel: BudgetChannel, now: number): void;
+  forget(customerId: string): void;
 }
 
 export type SuppressionChange = { op: 'put'; suppression: Suppression } | { op: 'delete'; customerId: string; scope: BudgetScope };
@@ -78,11 +84,27 @@ export class ContactBudget {
   private readonly sums24h = new Float64Array(TOUCH_CHANNELS.length);
   private readonly sums7d = new Float64Array(TOUCH_CHANNELS.length);
   private readonly reservedScratch = new Float64Array(BUDGET_CHANNELS.length);
+  /**
+   * The budget's thread while it answers senders (budgetThread.ts): told each touch that uses a reservation and each
+   * erasure, in order with the events, so that its reservations stay what these would be.
+   */
+  mirror: BudgetMirror | null = null;
 
   constructor(private readonly deps: ContactBudgetDeps) {
     this.settings = budgetSettings(deps.config);
     this.reservations = budgetReservations(deps.config.budget, this.settings);
     this.tally = new SuppressionTally(deps.config.budget.campaignWindowMs);
+  }
+
+  /**
+   * A check settled by the budget's thread (budgetThread.ts), which owns the reservations that answer senders: the
+   * campaign's tally counts it, this copy of the reservations takes its slot (the suppressed set counts them), and a
+   * refusal that says something new brings the customer's suppressed entries up to date, as a check here would.
+   */
+  applyReport(r: BudgetReport): void {
+    this.tally.record(r.campaignId, r.channel, r.codes, r.at);
+    if (r.reserved) this.reservations.reserve(r.customerId, r.channel, r.at, r.known);
+    if (r.refresh) this.refresh(r.customerId, this.deps.clock.now());
   }
 
   /** Suppression changes as they happen (the bucket writer). Returns an unsubscribe. */
@@ -140,7 +162,11 @@ export class ContactBudget {
     if (category === 'touch') {
       const ch = touchChannel(ev.type, ev.channel);
       // A replay re-reads touches sent before this start; reservations are from checks after it.
-      if (!replaying && (BUDGET_CHANNELS as readonly string[]).includes(ch)) this.reservations.consume(ev.customerId, ch as BudgetChannel, this.deps.clock.now());
+      if (!replaying && (BUDGET_CHANNELS as readonly string[]).includes(ch)) {
+        const now = this.deps.clock.now();
+        this.reservations.consume(ev.customerId, ch as BudgetChannel, now);
+        this.mirror?.consume(ev.customerId, ch as BudgetChannel, now);
+      }
     }
     if (category === 'touch' || category === 'negative' || category === 'privacy') this.refresh(ev.customerId, this.deps.clock.now());
   }
@@ -148,6 +174,7 @@ export class ContactBudget {
   /** An erasure: reservations and suppressions of the customer go, and the bucket drops them. */
   forget(customerId: string): void {
     this.reservations.forget(customerId);
+    this.mirror?.forget(customerId);
     for (const scope of SCOPES) this.setSuppression(customerId, scope, null);
   }
 

@@ -29,7 +29,12 @@ export function localAnswers(budget: ContactBudget, mapId: IdMapper): PressureAn
   return { check: (r) => answerCheck(budget, r, mapId), batch: (r) => answerBatch(budget, r, mapId) };
 }
 
-export async function startPressureService(nc: NatsConnection, cfg: BudgetConfig, answers: PressureAnswers, log: Logger): Promise<Service> {
+/** Told how long each answer took (the budget's thread sends it to the main thread's histograms). */
+export type AnswerObserver = (endpoint: 'check' | 'batch', ms: number) => void;
+
+const observeHere: AnswerObserver = (endpoint, ms) => pressureDurations[endpoint].observeMs(ms);
+
+export async function startPressureService(nc: NatsConnection, cfg: BudgetConfig, answers: PressureAnswers, log: Logger, observe: AnswerObserver = observeHere): Promise<Service> {
   const srv = await nc.services.add({
     name: PRESSURE_SERVICE,
     version: '1.0.0',
@@ -37,12 +42,12 @@ export async function startPressureService(nc: NatsConnection, cfg: BudgetConfig
     queue: PRESSURE_SERVICE,
   });
   // Total: every request gets an answer or an error answer, and nothing it holds is echoed back.
-  const serve = <T>(parse: (body: unknown) => Parsed<T>, answer: (req: T) => unknown, durations: Histogram) => async (err: Error | null, msg: ServiceMsg) => {
+  const serve = <T>(parse: (body: unknown) => Parsed<T>, answer: (req: T) => unknown, endpoint: 'check' | 'batch') => async (err: Error | null, msg: ServiceMsg) => {
     const started = performance.now();
     try {
       await answerOne(parse, answer, err, msg);
     } finally {
-      durations.observeMs(performance.now() - started);
+      observe(endpoint, performance.now() - started);
     }
   };
   const answerOne = async <T>(parse: (body: unknown) => Parsed<T>, answer: (req: T) => unknown, err: Error | null, msg: ServiceMsg): Promise<void> => {
@@ -71,10 +76,10 @@ export async function startPressureService(nc: NatsConnection, cfg: BudgetConfig
       fail(msg, 500, 'INTERNAL', 'the request could not be answered');
     }
   };
-  srv.addEndpoint('check', { subject: `${cfg.subject}.check`, handler: serve(parseCheck, (r) => answers.check(r), pressureDurations.check), metadata: { request: '{customerId, channel, campaignId?, priority?}' } });
+  srv.addEndpoint('check', { subject: `${cfg.subject}.check`, handler: serve(parseCheck, (r) => answers.check(r), 'check'), metadata: { request: '{customerId, channel, campaignId?, priority?}' } });
   srv.addEndpoint('batch', {
     subject: `${cfg.subject}.batch`,
-    handler: serve((b) => parseBatch(b, cfg.maxBatch), (r) => answers.batch(r), pressureDurations.batch),
+    handler: serve((b) => parseBatch(b, cfg.maxBatch), (r) => answers.batch(r), 'batch'),
     metadata: { request: '{customerIds, channel, campaignId?, priority?}', maxBatch: String(cfg.maxBatch) },
   });
   return srv;

@@ -3,7 +3,7 @@
 // can ask for ids Vigil has never seen, and each would pin a reservation for the whole TTL.
 import type { BudgetConfig } from '../config/schema.js';
 import type { BudgetChannel } from './allowance.js';
-import { refuseUnreserved, type BudgetRequest, type Decision } from './decision.js';
+import { refuseUnreserved, type BudgetRequest, type Decision, type ReasonCode } from './decision.js';
 
 export interface ReservationLimits {
   /** Reservations held at once, all customers together (budget.maxReservations). */
@@ -173,6 +173,22 @@ export interface BudgetCounts {
   suppressed: number;
   transactional: number;
   unreserved: number;
+}
+
+/** What the main thread learns of one settled check. */
+export interface BudgetReport {
+  customerId: string;
+  channel: BudgetChannel;
+  campaignId: string | null;
+  at: number;
+  /** Null when allowed; else the reasons' codes, for the campaign's tally. */
+  codes: ReasonCode[] | null;
+  /** A slot was reserved: the main thread's copy of the reservations takes it too (its suppressed set counts them). */
+  reserved: boolean;
+  /** The customer had live state (a reservation for one who had none counts against maxUnknownReservations). */
+  known: boolean;
+  /** The refusal says something new about the customer: its suppressed-set entries are brought up to date. */
+  refresh: boolean;
 }
 
 /** A decision once settled: as answered, and whether it was refused for room alone. */

@@ -12,7 +12,8 @@ import { WindowsReader } from '../windows/windowsReader.js';
 import { BUDGET_CHANNELS } from './allowance.js';
 import { ContactBudget } from './contactBudget.js';
 import type { BudgetRequest } from './decision.js';
-import { WorkerBudget, type BudgetReport } from './workerBudget.js';
+import type { BudgetReport } from './reservations.js';
+import { WorkerBudget } from './workerBudget.js';
 
 const NOW = Date.parse('2024-03-10T12:30:00Z');
 const IDS = ['c0', 'c1', 'c2', 'c3', 'c4', 'never-seen'];
@@ -115,8 +116,8 @@ describe('WorkerBudget: the main thread’s decisions, from another thread’s r
     expect(worker.check(email).allow).toBe(true);
     expect(worker.check(email).allow).toBe(false);
     expect(reports).toEqual([
-      { customerId: 'c1', channel: 'email', campaignId: 'spring', at: NOW, codes: null, reserved: true, refresh: false },
-      { customerId: 'c1', channel: 'email', campaignId: 'spring', at: NOW, codes: ['allowance_24h'], reserved: false, refresh: true },
+      { customerId: 'c1', channel: 'email', campaignId: 'spring', at: NOW, codes: null, reserved: true, known: true, refresh: false },
+      { customerId: 'c1', channel: 'email', campaignId: 'spring', at: NOW, codes: ['allowance_24h'], reserved: false, known: true, refresh: true },
     ]);
     // The touch that used the slot is consumed: the count is the touch's now, not touch + reservation.
     touch('c1');

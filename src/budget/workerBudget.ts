@@ -7,24 +7,10 @@ import type { Clock } from '../shared/clock.js';
 import { emptySums, type CustomerRead, type CustomerSums, type WindowsReader } from '../windows/windowsReader.js';
 import { BUDGET_CHANNELS, type BudgetChannel } from './allowance.js';
 import { budgetReservations, budgetSettings } from './contactBudget.js';
-import { batchDecision, decide, inNegativeCooldown, overAnAllowance, quietHoursReason, type BudgetRequest, type BudgetSettings, type Decision, type ReasonCode } from './decision.js';
+import { batchDecision, decide, inNegativeCooldown, overAnAllowance, quietHoursReason, type BudgetRequest, type BudgetSettings, type Decision } from './decision.js';
 import { quietUntil } from './quietHours.js';
 import type { BudgetDecider } from './requests.js';
-import { refusalToRefresh, settleDecision, type BudgetCounts, type Reservations } from './reservations.js';
-
-/** What the main thread learns of one settled check. */
-export interface BudgetReport {
-  customerId: string;
-  channel: BudgetChannel;
-  campaignId: string | null;
-  at: number;
-  /** Null when allowed; else the reasons' codes, for the campaign's tally. */
-  codes: ReasonCode[] | null;
-  /** A slot was reserved: the main thread's copy of the reservations takes it too (its suppressed set counts them). */
-  reserved: boolean;
-  /** The refusal says something new about the customer: its suppressed-set entries are brought up to date. */
-  refresh: boolean;
-}
+import { refusalToRefresh, settleDecision, type BudgetCounts, type BudgetReport, type Reservations } from './reservations.js';
 
 export interface WorkerBudgetDeps {
   reader: WindowsReader;
@@ -118,6 +104,7 @@ export class WorkerBudget implements BudgetDecider {
       at: now,
       codes: d.allow ? null : d.reasons.map((r) => r.code),
       reserved: settled.outcome === 'reserved',
+      known,
       refresh: refusalToRefresh(settled),
     });
     return d;

@@ -290,6 +290,12 @@ export const configSchema = z
       .object({
         /** Answer checks over NATS and HTTP, keep reservations and the suppression bucket. */
         enabled: z.boolean().default(true),
+        /**
+         * Answer senders on a thread of the budget's own, reading the windows through shared memory, so that an answer
+         * never waits behind the events (src/budget/budgetThread.ts); unset: on for a single processor. A cluster's
+         * partitions answer on their consumers' thread (true is refused with cluster.partitions > 0).
+         */
+        thread: z.boolean().optional(),
         /** Hard bounds per channel (email, push, sms, all) on the engagement-scaled allowance (signals.caps × factor). */
         bounds: z.record(z.string(), allowanceBoundsSchema).default({
           email: { minPerDay: 1, maxPerDay: 3, minPerWeek: 3, maxPerWeek: 10 },
@@ -505,6 +511,9 @@ export const configSchema = z
     if (c.cluster.threads > 1 && c.wall.transport === 'uws') {
       ctx.addIssue({ code: 'custom', path: ['wall', 'transport'], message: "uws cannot serve worker threads (cluster.threads > 1): a thread that dies would abort the whole process; use 'auto' (ws in threads) or 'ws'" });
     }
+    if (c.budget.thread === true && c.cluster.partitions > 0) {
+      ctx.addIssue({ code: 'custom', path: ['budget', 'thread'], message: "a cluster's partitions answer the budget on their consumers' thread: budget.thread is for a single processor (cluster.partitions 0)" });
+    }
     const p = c.privacy;
     if (p.pseudonymize && p.pseudonymKey.length < 32) {
       ctx.addIssue({ code: 'custom', path: ['privacy', 'pseudonymKey'], message: 'privacy.pseudonymize needs a key of at least 32 characters in VIGIL_PRIVACY__PSEUDONYM_KEY' });
@@ -523,3 +532,11 @@ export type AlertRule = z.infer<typeof alertRuleSchema>;
 export type TouchCap = z.infer<typeof capSchema>;
 export type AllowanceBounds = z.infer<typeof allowanceBoundsSchema>;
 export type BudgetConfig = VigilConfig['budget'];
+
+/** budget.thread when unset, for a single processor. */
+const BUDGET_THREAD_DEFAULT = false;
+
+/** Whether the contact budget answers on a thread of its own (budget.thread; unset: BUDGET_THREAD_DEFAULT). */
+export function budgetOnThread(c: Pick<VigilConfig, 'budget' | 'cluster'>): boolean {
+  return c.budget.enabled && c.cluster.partitions === 0 && (c.budget.thread ?? BUDGET_THREAD_DEFAULT);
+}

@@ -30,25 +30,45 @@ export function consentTimesKey(prefix: string): string {
 export class MemoryConsentStore implements ConsentStore {
   /** Withdrawn customer → event time of their last consent change (0: unknown, a set written before times were kept). */
   protected readonly withdrawn = new Map<string, number>();
+  /** Told each customer whose withdrawn state flips (the contact budget's thread mirrors the set: budgetThread.ts). */
+  private readonly listeners = new Set<(customerId: string, withdrawn: boolean) => void>();
 
   isWithdrawn(customerId: string): boolean {
     return this.withdrawn.has(customerId);
   }
   withdraw(customerId: string, at: number): void {
-    this.withdrawn.set(customerId, Math.max(at, this.withdrawn.get(customerId) ?? 0));
+    const was = this.withdrawn.get(customerId);
+    this.withdrawn.set(customerId, Math.max(at, was ?? 0));
+    if (was === undefined) this.tell(customerId, true);
   }
   grant(customerId: string, at: number): boolean {
     const since = this.withdrawn.get(customerId);
     if (since === undefined) return true;
     if (at < since) return false;
     this.withdrawn.delete(customerId);
+    this.tell(customerId, false);
     return true;
   }
   forget(customerId: string): void {
-    this.withdrawn.delete(customerId);
+    if (this.withdrawn.delete(customerId)) this.tell(customerId, false);
   }
   get size(): number {
     return this.withdrawn.size;
+  }
+
+  /** The customers withdrawn now (a mirror's first copy; onChange tells the rest). */
+  withdrawnIds(): string[] {
+    return [...this.withdrawn.keys()];
+  }
+
+  /** Told every flip of a customer's withdrawn state from now on. Returns an unsubscribe. */
+  onChange(listener: (customerId: string, withdrawn: boolean) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private tell(customerId: string, withdrawn: boolean): void {
+    for (const l of this.listeners) l(customerId, withdrawn);
   }
 }
 

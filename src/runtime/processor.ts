@@ -4,7 +4,7 @@
 import type { JsMsg, NatsConnection } from 'nats';
 import type { VigilConfig } from '../config/schema.js';
 import type { WallSource } from '../contract/frames.js';
-import { isSchedulingClock, systemClock, type Clock, type SchedulingClock } from '../shared/clock.js';
+import { isSchedulingClock, sharedOffsetOf, systemClock, type Clock, type SchedulingClock } from '../shared/clock.js';
 import { errorMessage, VigilError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { defaultProcessorId } from '../shared/processorId.js';
@@ -161,6 +161,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     serial,
     committer,
     budgetId: pseudonymizer ? (id) => pseudonymizer.hash(id) : (id) => id,
+    clockOffset: sharedOffsetOf(given),
     // The version scoring now (a staged one shows once a checkpoint has let it take over).
     modelState: () => modelState(pipelines()[0]?.model.name ?? model.name, refit?.status() ?? null),
   };

@@ -6,7 +6,11 @@ import type { Pipeline } from '../pipeline.js';
 import { localAnswers, startPressureService } from '../budget/natsService.js';
 import { openSuppressionBucket, type SuppressionBucket } from '../budget/suppressionBucket.js';
 import { answerBatch, customerPressure } from '../budget/requests.js';
+import { BudgetThread } from '../budget/budgetThread.js';
+import { budgetOnThread } from '../config/schema.js';
+import { VigilError } from '../shared/errors.js';
 import { pressureRoutes } from './pressure.js';
+import type { Check } from './readiness.js';
 import type { Runtime, Wiring } from './wiring.js';
 
 /** The single consumer's key in Wiring.consumers. */
@@ -20,6 +24,10 @@ export function singleRuntime(w: Wiring): Runtime {
   const single = (): Pipeline => consumers.get(SINGLE)!.pipeline;
   let pressureService: Service | null = null;
   let suppressionBucket: SuppressionBucket | null = null;
+  // budget.thread: the budget's thread answers senders and the wall's routes; this thread keeps the tally and the bucket.
+  const onThread = budgetOnThread(config);
+  let budgetThread: BudgetThread | null = null;
+  const unavailable = () => Promise.reject(new Error('the contact budget is not answering yet'));
   return {
     single: () => consumers.get(SINGLE)?.pipeline ?? null,
     leaderPipelines: () => [],
@@ -33,8 +41,8 @@ export function singleRuntime(w: Wiring): Runtime {
       pressure: config.budget.enabled
         ? pressureRoutes(
             config.budget.maxBatch,
-            (id) => customerPressure(single().budget, id, w.budgetId),
-            (requests) => answerBatch(single().budget, requests, w.budgetId),
+            onThread ? (id) => budgetThread?.pressure(id) ?? unavailable() : (id) => customerPressure(single().budget, id, w.budgetId),
+            onThread ? (requests) => budgetThread?.batch(requests) ?? unavailable() : (requests) => answerBatch(single().budget, requests, w.budgetId),
           )
         : undefined,
     },
@@ -52,7 +60,7 @@ export function singleRuntime(w: Wiring): Runtime {
             : 'not consuming',
       };
     },
-    extraChecks: () => ({}),
+    extraChecks: (): Record<string, Check> => (budgetThread ? { budget: budgetThread.check() } : {}),
     start: async (listenWall) => {
       const c = await w.createConsumer(null);
       consumers.set(SINGLE, c);
@@ -61,7 +69,9 @@ export function singleRuntime(w: Wiring): Runtime {
       // Senders are answered from caught-up state only: the bucket and the service start after the replay.
       if (config.budget.enabled) {
         suppressionBucket = await openSuppressionBucket(w.nc.conn, config.budget, c.pipeline.budget, w.log.child({ stage: 'budget' }), config.nats.replicas, undefined, w.clock);
-        pressureService = await startPressureService(w.budgetNc!.conn, config.budget, localAnswers(c.pipeline.budget, w.budgetId), w.log.child({ stage: 'budget' }));
+        if (!onThread) pressureService = await startPressureService(w.budgetNc!.conn, config.budget, localAnswers(c.pipeline.budget, w.budgetId), w.log.child({ stage: 'budget' }));
+        else if (w.clockOffset === null) throw new VigilError('CONFIG_INVALID', "budget.thread needs a clock another thread can read (the system clock or an OffsetClock); set budget.thread: false");
+        else budgetThread = await BudgetThread.start({ config, windows: c.pipeline.windows, budget: c.pipeline.budget, consent: w.consent, clockOffset: w.clockOffset, log: w.log.child({ stage: 'budget' }) });
       }
     },
     tick: () => undefined,
@@ -71,6 +81,7 @@ export function singleRuntime(w: Wiring): Runtime {
     stopPressure: async () => {
       suppressionBucket?.cut();
       await pressureService?.stop().catch(() => undefined);
+      await budgetThread?.stop();
     },
     handOver: () =>
       w.serial(async () => {

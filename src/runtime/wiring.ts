@@ -3,7 +3,7 @@
 // (processor.ts) and its mode (single.ts, cluster.ts): Wiring, what the mode is given; Runtime, what it gives back.
 import type { JetStreamManager, JsMsg } from 'nats';
 import type { Redis } from 'ioredis';
-import type { VigilConfig } from '../config/schema.js';
+import { budgetOnThread, type VigilConfig } from '../config/schema.js';
 import type { AlertView, ModelState, WallSource } from '../contract/frames.js';
 import type { PipelineOutputs } from '../contract/outputs.js';
 import { systemClock, type SchedulingClock } from '../shared/clock.js';
@@ -68,7 +68,8 @@ export interface ServiceOptions {
 /** Connects, loads the notifier's and consent's state, applies the schema and makes sure of the stream, in that order. */
 export async function openServices(config: VigilConfig, log: Logger, { clock, timerClock, leads }: ServiceOptions): Promise<Services> {
   const nc = await connectNats(config, log);
-  const budgetNc = config.budget.enabled ? await connectNats(config, log, 'vigil-budget') : null;
+  // On its own thread (budget.thread) the budget opens its connection there.
+  const budgetNc = config.budget.enabled && !budgetOnThread(config) ? await connectNats(config, log, 'vigil-budget') : null;
   const redis = await connectRedis(config);
   const natsOut = new NatsOutputs(nc.conn, config.nats.deadLetterSubject, config.nats.alertSubjectPrefix);
   const deadLetter = (n: Notification, reason: string): void => natsOut.notificationDeadLetter(config.alerts.deadLetterSubject, n, reason);
@@ -189,6 +190,8 @@ export interface Wiring extends Services {
   committer: Committer<JsMsg>;
   /** Senders name customers by their own ids: under pseudonymization live state holds the keyed hash instead. */
   budgetId: IdMapper;
+  /** The processor's clock as an offset another thread can read (the budget's thread); null for a clock none can follow. */
+  clockOffset: BigInt64Array | null;
   /** The model version scoring and this processor's refit status (the leader's `model_drift`). */
   modelState(): ModelState;
 }

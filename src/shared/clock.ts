@@ -65,6 +65,40 @@ export const systemClock: SchedulingClock = nodeClock(false);
 /** The system clock for work that must not hold the process open on its own (a refresh, a heartbeat). */
 export const backgroundClock: SchedulingClock = nodeClock(true);
 
+/**
+ * The system clock moved by an offset that lives in shared memory, so that a worker thread handed `cell` (the
+ * contact budget's thread: budgetThread.ts) reads exactly the time the thread that moves it reads. Tests run a
+ * processor hours ahead with it; `set` moves both threads at once.
+ */
+export class OffsetClock implements Clock {
+  /** The offset in ms, one 64-bit word on a SharedArrayBuffer (Atomics: never read half-written). */
+  readonly cell: BigInt64Array;
+
+  constructor(offsetMs = 0, cell: BigInt64Array = new BigInt64Array(new SharedArrayBuffer(8))) {
+    this.cell = cell;
+    if (offsetMs !== 0) this.set(offsetMs);
+  }
+  now(): number {
+    return Date.now() + Number(Atomics.load(this.cell, 0));
+  }
+  get offsetMs(): number {
+    return Number(Atomics.load(this.cell, 0));
+  }
+  set(offsetMs: number): void {
+    Atomics.store(this.cell, 0, BigInt(Math.trunc(offsetMs)));
+  }
+}
+
+/**
+ * The offset cell another thread can read this clock's time from: a fresh zero one for the system clock, an
+ * OffsetClock's own; null for any other clock (a manual one does not move by itself, and no thread could follow it).
+ */
+export function sharedOffsetOf(clock: Clock): BigInt64Array | null {
+  if (clock instanceof OffsetClock) return clock.cell;
+  if (clock === systemClock || clock === backgroundClock) return new OffsetClock().cell;
+  return null;
+}
+
 /** Resolves `ms` from now on the scheduler's time (on the manual clock, when `advance` passes it). */
 export function sleep(scheduler: Scheduler, ms: number): Promise<void> {
   return new Promise((resolve) => scheduler.schedule(resolve, ms));

@@ -619,6 +619,12 @@ export class CustomerWindows {
     return this.shared(Atomics.load(this.versions, GENERATION));
   }
 
+  /** Stops handing `onChange` the arrays (its reader's thread has ended). */
+  unshare(onChange: (s: SharedWindows) => void): void {
+    const i = this.sharers.indexOf(onChange);
+    if (i !== -1) this.sharers.splice(i, 1);
+  }
+
   private shared(generation: number): SharedWindows {
     const array = (r: Ring) => r.array as Uint8Array;
     return {

@@ -136,6 +136,15 @@ export class WindowsReader {
     };
   }
 
+  /**
+   * Takes the hand-overs waiting, so that arrays the owner replaced are let go while no read comes (a thread that is
+   * asked nothing for a while calls it on a timer).
+   */
+  takeWaiting(): void {
+    const generation = Atomics.load(this.s.versions, GENERATION);
+    if (generation !== this.s.generation) this.catchUp(generation);
+  }
+
   /** Takes the hand-overs up to the owner's generation `to` (each was posted before the word moved to it). */
   private catchUp(to: number): void {
     while (this.s.generation < to) {

@@ -1,0 +1,231 @@
+// The main thread's side of the contact budget's thread (budget.thread): starts budgetWorker.ts with the windows'
+// shared arrays, the withdrawn set and the clock, tells it what the events change (a touch that uses a reservation, a
+// consent flip, an erasure) in order as they are applied, forwards the wall's HTTP routes to it, and applies what it
+// settled to the main thread's ContactBudget (the campaign tally, a copy of the reservations, the suppressed set and
+// its bucket), so that everything but the answer itself stays where it was. A thread that dies is started again.
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
+import type { VigilConfig } from '../config/schema.js';
+import type { MemoryConsentStore } from '../privacy/consent.js';
+import type { Logger } from '../shared/logger.js';
+import { spawnModuleWorker } from '../shared/worker.js';
+import type { CustomerWindows, SharedWindows } from '../windows/customerWindows.js';
+import type { BudgetThreadData, ControlMessage, FromBudgetThread, ToBudgetThread } from './budgetThreadProtocol.js';
+import type { ContactBudget } from './contactBudget.js';
+import { pressureDurations } from './natsService.js';
+import type { BatchRequest } from './requests.js';
+
+export interface BudgetThreadDeps {
+  config: VigilConfig;
+  windows: CustomerWindows;
+  /** The main thread's budget: what the thread settles is applied to it (applyReport), and it mirrors to the thread. */
+  budget: ContactBudget;
+  consent: MemoryConsentStore;
+  /** The processor's clock as a shared offset (sharedOffsetOf). */
+  clockOffset: BigInt64Array;
+  log: Logger;
+}
+
+/** The first wait before a dead thread is started again, doubled on each failure up to RESTART_MAX_MS. */
+const RESTART_FIRST_MS = 500;
+const RESTART_MAX_MS = 30_000;
+
+/**
+ * Keeps a check the thread settled before it was told of an erasure from bringing the erased customer back on the
+ * main thread: the report of such a check (its slot, its suppressed-set refresh) arrives after the erasure was applied
+ * here. ControlMessages are counted as sent; the thread says, per report, how many it had applied; a report for a
+ * customer whose erasure was sent after that many is left out (the thread drops the slot itself when it applies the
+ * erasure). Entries go once the thread has applied them.
+ */
+export class ErasureFence {
+  private sent = 0;
+  private readonly erasedAt = new Map<string, number>();
+
+  /** A ControlMessage was sent; `erased`: it was an erasure of that customer. */
+  send(erased?: string): void {
+    this.sent++;
+    if (erased !== undefined) this.erasedAt.set(erased, this.sent);
+  }
+
+  /** Whether a report settled after `seen` messages were applied is of a customer erased since. */
+  stale(customerId: string, seen: number): boolean {
+    const at = this.erasedAt.get(customerId);
+    return at !== undefined && at > seen;
+  }
+
+  /** The thread has applied `applied` messages: erasures among them can no longer be raced. */
+  applied(applied: number): void {
+    if (this.erasedAt.size === 0) return;
+    for (const [id, at] of this.erasedAt) if (at <= applied) this.erasedAt.delete(id);
+  }
+
+  /** A new thread starts from nothing: no report of the old one is to come. */
+  reset(): void {
+    this.sent = 0;
+    this.erasedAt.clear();
+  }
+
+  get pending(): number {
+    return this.erasedAt.size;
+  }
+}
+
+/** One run of the thread: its worker, the ports, and what was hooked into the main thread for it. */
+interface Run {
+  worker: Worker;
+  control: MessagePort;
+  windowsPort: MessagePort;
+  onWindows: (s: SharedWindows) => void;
+  unhook: () => void;
+  exited: Promise<void>;
+}
+
+export class BudgetThread {
+  private run: Run | null = null;
+  private up = false;
+  private natsUp = false;
+  private stopping = false;
+  private restartMs = RESTART_FIRST_MS;
+  private restartTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly asks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextAsk = 0;
+  private readonly fence = new ErasureFence();
+  /** Times the thread was started again after it died: for /readyz's detail and the tests. */
+  restarts = 0;
+
+  private constructor(private readonly deps: BudgetThreadDeps) {}
+
+  /** Starts the thread; resolves once its service answers, rejects when it could not start (NATS refused it). */
+  static async start(deps: BudgetThreadDeps): Promise<BudgetThread> {
+    const t = new BudgetThread(deps);
+    await t.spawn();
+    return t;
+  }
+
+  /** `GET /customers/{id}/pressure`, answered by the thread. */
+  pressure(customerId: string): Promise<unknown> {
+    return this.ask({ op: 'pressure', customerId });
+  }
+
+  /** `POST /pressure/check`, answered by the thread: its reservations are the ones that count. */
+  batch(req: BatchRequest): Promise<unknown> {
+    return this.ask({ op: 'batch', req });
+  }
+
+  /** /readyz: the thread answers and its NATS connection is up. */
+  check(): { ok: boolean; detail: string } {
+    if (this.up && this.natsUp) return { ok: true, detail: `answering on its own thread${this.restarts ? ` (started again ${this.restarts} times)` : ''}` };
+    return { ok: false, detail: this.up ? "the budget thread's NATS connection is down" : 'the budget thread is not running; starting it again' };
+  }
+
+  /** Stops the service and the thread: its last settled checks are applied before it resolves. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const run = this.run;
+    if (!run) return;
+    run.worker.postMessage({ t: 'stop' } satisfies ToBudgetThread);
+    const deadline = setTimeout(() => void run.worker.terminate(), this.deps.config.processor.shutdownTimeoutMs);
+    await run.exited;
+    clearTimeout(deadline);
+  }
+
+  private ask(q: { op: 'pressure'; customerId: string } | { op: 'batch'; req: BatchRequest }): Promise<unknown> {
+    const run = this.run;
+    if (!run || !this.up) return Promise.reject(new Error('the budget thread is not running'));
+    const n = ++this.nextAsk;
+    return new Promise((resolve, reject) => {
+      this.asks.set(n, { resolve, reject });
+      run.worker.postMessage({ t: 'ask', n, ...q } as ToBudgetThread);
+    });
+  }
+
+  private spawn(): Promise<void> {
+    const { windows, budget, consent, config, clockOffset } = this.deps;
+    const windowsChannel = new MessageChannel();
+    const controlChannel = new MessageChannel();
+    const control = controlChannel.port1;
+    this.fence.reset();
+    const post = (m: ControlMessage) => {
+      this.fence.send(m.t === 'forget' ? m.id : undefined);
+      control.postMessage(m);
+    };
+    const onWindows = (s: SharedWindows) => windowsChannel.port1.postMessage(s);
+    // One synchronous step: no event is applied between the first hand-over, the withdrawn set and the hooks.
+    const first = windows.share(onWindows);
+    const data: BudgetThreadData = { config, windows: first, windowsPort: windowsChannel.port2, control: controlChannel.port2, withdrawn: consent.withdrawnIds(), clockOffset };
+    budget.mirror = { consume: (id, channel, at) => post({ t: 'consume', id, channel, at }), forget: (id) => post({ t: 'forget', id }) };
+    const stopConsent = consent.onChange((id, withdrawn) => post({ t: 'consent', id, withdrawn }));
+    const worker = spawnModuleWorker(import.meta.url, 'budgetWorker', data, [windowsChannel.port2, controlChannel.port2]);
+    let failure: string | null = null;
+    const unhook = () => {
+      windows.unshare(onWindows);
+      budget.mirror = null;
+      stopConsent();
+      control.close();
+      windowsChannel.port1.close();
+    };
+    return new Promise((resolve, reject) => {
+      let started = false;
+      const run: Run = { worker, control, windowsPort: windowsChannel.port1, onWindows, unhook, exited: Promise.resolve() };
+      this.run = run;
+      worker.on('message', (m: FromBudgetThread) => {
+        if (m.t === 'started') {
+          started = true;
+          this.up = this.natsUp = true;
+          this.restartMs = RESTART_FIRST_MS;
+          resolve();
+        } else if (m.t === 'failed') failure = `${m.code}: ${m.message}`;
+        else this.receive(m);
+      });
+      worker.on('error', (err) => {
+        failure ??= err.stack ?? String(err);
+      });
+      run.exited = new Promise((exited) =>
+        worker.on('exit', (code) => {
+          this.up = false;
+          unhook();
+          if (this.run === run) this.run = null;
+          for (const [, a] of this.asks) a.reject(new Error('the budget thread stopped'));
+          this.asks.clear();
+          exited();
+          if (!started) return reject(new Error(`the contact budget's thread could not start: ${failure ?? `it exited with code ${code}`}`));
+          if (this.stopping) return;
+          this.deps.log.error({ code, why: failure ?? 'exited without an error', restartInMs: this.restartMs }, "the contact budget's thread died: starting it again (its reservations are lost)");
+          this.restartLater();
+        }),
+      );
+    });
+  }
+
+  private restartLater(): void {
+    const wait = this.restartMs;
+    this.restartMs = Math.min(RESTART_MAX_MS, this.restartMs * 2);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.stopping) return;
+      this.restarts++;
+      this.spawn().catch((err: Error) => {
+        this.deps.log.error({ err: err.message }, "the contact budget's thread did not start again");
+        if (!this.stopping && this.run === null) this.restartLater();
+      });
+    }, wait);
+  }
+
+  private receive(m: Exclude<FromBudgetThread, { t: 'started' } | { t: 'failed' }>): void {
+    if (m.t === 'settled') {
+      const budget = this.deps.budget;
+      for (let i = 0; i < m.reports.length; i++) {
+        const r = m.reports[i];
+        budget.applyReport(this.fence.stale(r.customerId, m.seen[i]) ? { ...r, reserved: false, refresh: false } : r);
+      }
+      this.fence.applied(m.applied);
+      Object.assign(this.deps.budget.counts, m.counts);
+      if (m.endpoint) pressureDurations[m.endpoint].observeMs(m.ms);
+    } else if (m.t === 'answer') {
+      const a = this.asks.get(m.n);
+      this.asks.delete(m.n);
+      if (m.ok) a?.resolve(m.value);
+      else a?.reject(new Error(m.message));
+    } else if (m.t === 'nats') this.natsUp = m.connected;
+  }
+}

@@ -1,0 +1,58 @@
+// What the processor's main thread and the contact budget's thread (budget.thread) say to each other: budgetThread.ts
+// is the main thread's side, budgetWorker.ts the thread's. Types only.
+import type { MessagePort } from 'node:worker_threads';
+import type { VigilConfig } from '../config/schema.js';
+import type { SharedWindows } from '../windows/customerWindows.js';
+import type { BudgetChannel } from './allowance.js';
+import type { BudgetCounts, BudgetReport } from './reservations.js';
+import type { BatchRequest } from './requests.js';
+
+/** What the thread starts with. */
+export interface BudgetThreadData {
+  config: VigilConfig;
+  /** CustomerWindows.share()'s first hand-over; the later ones come on `windowsPort`, read only by the WindowsReader. */
+  windows: SharedWindows;
+  windowsPort: MessagePort;
+  /** ControlMessages, in the order the events made them; drained before every decision. */
+  control: MessagePort;
+  /** The customers whose consent is withdrawn at the start (ControlMessage `consent` tells the changes after it). */
+  withdrawn: string[];
+  /** The processor's clock as an offset from the system clock, in shared memory (OffsetClock). */
+  clockOffset: BigInt64Array;
+}
+
+/** What the events change of the thread's inputs: sent on `control` as they are applied. */
+export type ControlMessage =
+  | { t: 'consume'; id: string; channel: BudgetChannel; at: number }
+  | { t: 'consent'; id: string; withdrawn: boolean }
+  | { t: 'forget'; id: string };
+
+/** The main thread's requests, on the worker's own port: the wall's HTTP routes forwarded, and the stop. */
+export type ToBudgetThread =
+  | { t: 'ask'; n: number; op: 'pressure'; customerId: string }
+  | { t: 'ask'; n: number; op: 'batch'; req: BatchRequest }
+  | { t: 'stop' };
+
+export type FromBudgetThread =
+  | { t: 'started' }
+  | { t: 'failed'; code: string; message: string }
+  /**
+   * The checks one answer settled, the thread's counts after them, and (for a NATS request) how long the answer
+   * took, for vigil_budget_check_duration_seconds.
+   */
+  | {
+      t: 'settled';
+      reports: BudgetReport[];
+      /** Per report: how many ControlMessages the thread had applied when it settled it (ErasureFence). */
+      seen: number[];
+      /** How many it has applied now. */
+      applied: number;
+      counts: BudgetCounts;
+      endpoint: 'check' | 'batch' | null;
+      ms: number;
+    }
+  | { t: 'answer'; n: number; ok: true; value: unknown }
+  | { t: 'answer'; n: number; ok: false; message: string }
+  /** The thread's NATS connection went down or came back. */
+  | { t: 'nats'; connected: boolean }
+  | { t: 'stopped' };

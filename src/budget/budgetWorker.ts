@@ -1,0 +1,129 @@
+// The contact budget's own thread (budget.thread; budgetThread.ts starts it): the vigil-pressure service on a NATS
+// connection of its own, and the wall's HTTP routes forwarded by the main thread, answered by a WorkerBudget that reads
+// the windows through shared memory. An answer never waits behind the processor's events: only behind other answers.
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import type { Service } from 'nats';
+import { keyedHash } from '../privacy/pseudonym.js';
+import { OffsetClock } from '../shared/clock.js';
+import { errorMessage, VigilError } from '../shared/errors.js';
+import { createLogger } from '../shared/logger.js';
+import { connectNats, type NatsLink } from '../runtime/connections.js';
+import { WindowsReader } from '../windows/windowsReader.js';
+import type { SharedWindows } from '../windows/customerWindows.js';
+import type { BudgetThreadData, ControlMessage, FromBudgetThread, ToBudgetThread } from './budgetThreadProtocol.js';
+import { startPressureService } from './natsService.js';
+import { answerBatch, answerCheck, customerPressure, type BudgetDecider, type IdMapper } from './requests.js';
+import type { BudgetReport } from './reservations.js';
+import { WorkerBudget } from './workerBudget.js';
+
+const data = workerData as BudgetThreadData;
+const { config } = data;
+const port = parentPort!;
+const send = (m: FromBudgetThread) => port.postMessage(m);
+const log = createLogger(config.log.level).child({ stage: 'budget', thread: 'budget' });
+
+/** How many ids of a batch between two drains of the control port (a drain costs about what a tenth of a check does). */
+const IDS_BETWEEN_DRAINS = 64;
+/** How often the thread looks at its connection and takes waiting hand-overs while nothing is asked. */
+const IDLE_LOOK_MS = 1_000;
+
+let reports: BudgetReport[] = [];
+let seen: number[] = [];
+/** ControlMessages applied so far (the main thread's ErasureFence counts the ones it sent). */
+let applied = 0;
+const reader = new WindowsReader(data.windows, () => receiveMessageOnPort(data.windowsPort)?.message as SharedWindows | undefined);
+const budget = new WorkerBudget({ reader, config, clock: new OffsetClock(0, data.clockOffset), report: (r) => {
+    reports.push(r);
+    seen.push(applied);
+  } });
+for (const id of data.withdrawn) budget.setWithdrawn(id, true);
+
+const apply = (m: ControlMessage): void => {
+  applied++;
+  if (m.t === 'consume') budget.consume(m.id, m.channel, m.at);
+  else if (m.t === 'consent') budget.setWithdrawn(m.id, m.withdrawn);
+  else budget.forget(m.id);
+};
+// While nothing is asked the events' changes are applied as they come; before a decision, every one sent so far is.
+data.control.on('message', apply);
+const drain = (): void => {
+  for (let m = receiveMessageOnPort(data.control); m !== undefined; m = receiveMessageOnPort(data.control)) apply(m.message as ControlMessage);
+};
+let sinceDrain = 0;
+const decider: BudgetDecider = {
+  check: (r) => (drain(), budget.check(r)),
+  checkForBatch: (r) => {
+    if (++sinceDrain >= IDS_BETWEEN_DRAINS) {
+      sinceDrain = 0;
+      drain();
+    }
+    return budget.checkForBatch(r);
+  },
+  peek: (r) => (drain(), budget.peek(r)),
+};
+const mapId: IdMapper = config.privacy.pseudonymize ? (id) => keyedHash(config.privacy.pseudonymKey, id) : (id) => id;
+const batch: typeof answerBatch = (b, req, map) => {
+  drain();
+  sinceDrain = 0;
+  return answerBatch(b, req, map);
+};
+
+/** The checks settled since the last call go to the main thread (its tally, suppressed set and counts). */
+const settled = (endpoint: 'check' | 'batch' | null, ms: number): void => {
+  send({ t: 'settled', reports, seen, applied, counts: { ...budget.counts }, endpoint, ms });
+  reports = [];
+  seen = [];
+};
+
+async function answerAsk(m: Extract<ToBudgetThread, { t: 'ask' }>): Promise<void> {
+  try {
+    const value = m.op === 'pressure' ? customerPressure(decider, m.customerId, mapId) : await batch(decider, m.req, mapId);
+    settled(null, 0);
+    send({ t: 'answer', n: m.n, ok: true, value });
+  } catch (err) {
+    settled(null, 0);
+    send({ t: 'answer', n: m.n, ok: false, message: errorMessage(err) });
+  }
+}
+
+let link: NatsLink | null = null;
+let service: Service | null = null;
+let timers: ReturnType<typeof setInterval>[] = [];
+let stopping = false;
+
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  for (const t of timers) clearInterval(t);
+  await service?.stop().catch(() => undefined);
+  await link?.conn.drain().catch(() => undefined);
+  settled(null, 0);
+  send({ t: 'stopped' });
+  process.exit(0);
+}
+
+// Listening before the start: a stop may come while the connection is still being made.
+port.on('message', (m: ToBudgetThread) => {
+  if (m.t === 'stop') void stop();
+  else void answerAsk(m);
+});
+
+try {
+  link = await connectNats(config, log, 'vigil-budget');
+  if (!stopping) {
+    service = await startPressureService(link.conn, config.budget, { check: (r) => answerCheck(decider, r, mapId), batch: (r) => batch(decider, r, mapId) }, log, settled);
+    let connected = true;
+    timers = [
+      setInterval(() => budget.sweep(), config.budget.sweepIntervalMs),
+      setInterval(() => {
+        reader.takeWaiting();
+        const now = link!.connected();
+        if (now !== connected) send({ t: 'nats', connected: (connected = now) });
+      }, IDLE_LOOK_MS),
+    ];
+    send({ t: 'started' });
+  }
+} catch (err) {
+  send({ t: 'failed', code: err instanceof VigilError ? err.code : 'BUDGET_THREAD_FAILED', message: errorMessage(err) });
+  process.exit(1);
+}
