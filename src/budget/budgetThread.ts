@@ -3,7 +3,7 @@
 // consent flip, an erasure) in order as they are applied, forwards the wall's HTTP routes to it, and applies what it
 // settled to the main thread's ContactBudget (the campaign tally, a copy of the reservations, the suppressed set and
 // its bucket), so that everything but the answer itself stays where it was. A thread that dies is started again.
-import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Transferable, type Worker } from 'node:worker_threads';
 import type { VigilConfig } from '../config/schema.js';
 import type { MemoryConsentStore } from '../privacy/consent.js';
 import type { Logger } from '../shared/logger.js';
@@ -13,6 +13,7 @@ import type { BudgetThreadData, ControlMessage, FromBudgetThread, ToBudgetThread
 import type { ContactBudget } from './contactBudget.js';
 import { pressureDurations } from './natsService.js';
 import type { BatchRequest } from './requests.js';
+import { emptyReport, reportAt } from './settledChecks.js';
 
 export interface BudgetThreadDeps {
   config: VigilConfig;
@@ -23,7 +24,11 @@ export interface BudgetThreadDeps {
   /** The processor's clock as a shared offset (sharedOffsetOf). */
   clockOffset: BigInt64Array;
   log: Logger;
+  /** Starts the thread's worker (tests wrap it to reach the worker); default: budgetWorker.ts next to this file. */
+  spawn?: (data: BudgetThreadData, transfer: Transferable[]) => Worker;
 }
+
+const spawnBudgetWorker = (data: BudgetThreadData, transfer: Transferable[]): Worker => spawnModuleWorker(import.meta.url, 'budgetWorker', data, transfer);
 
 /** The first wait before a dead thread is started again, doubled on each failure up to RESTART_MAX_MS. */
 const RESTART_FIRST_MS = 500;
@@ -89,6 +94,7 @@ export class BudgetThread {
   private readonly asks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextAsk = 0;
   private readonly fence = new ErasureFence();
+  private readonly scratch = emptyReport();
   /** Times the thread was started again after it died: for /readyz's detail and the tests. */
   restarts = 0;
 
@@ -155,7 +161,7 @@ export class BudgetThread {
     const data: BudgetThreadData = { config, windows: first, windowsPort: windowsChannel.port2, control: controlChannel.port2, withdrawn: consent.withdrawnIds(), clockOffset };
     budget.mirror = { consume: (id, channel, at) => post({ t: 'consume', id, channel, at }), forget: (id) => post({ t: 'forget', id }) };
     const stopConsent = consent.onChange((id, withdrawn) => post({ t: 'consent', id, withdrawn }));
-    const worker = spawnModuleWorker(import.meta.url, 'budgetWorker', data, [windowsChannel.port2, controlChannel.port2]);
+    const worker = (this.deps.spawn ?? spawnBudgetWorker)(data, [windowsChannel.port2, controlChannel.port2]);
     let failure: string | null = null;
     const unhook = () => {
       windows.unshare(onWindows);
@@ -214,13 +220,16 @@ export class BudgetThread {
   private receive(m: Exclude<FromBudgetThread, { t: 'started' } | { t: 'failed' }>): void {
     if (m.t === 'settled') {
       const budget = this.deps.budget;
-      for (let i = 0; i < m.reports.length; i++) {
-        const r = m.reports[i];
-        budget.applyReport(this.fence.stale(r.customerId, m.seen[i]) ? { ...r, reserved: false, refresh: false } : r);
+      const r = this.scratch;
+      for (let i = 0; i < m.checks.ids.length; i++) {
+        reportAt(m.checks, i, r);
+        if (this.fence.stale(r.customerId, m.checks.seen[i])) r.reserved = r.refresh = false;
+        budget.applyReport(r);
       }
       this.fence.applied(m.applied);
       Object.assign(this.deps.budget.counts, m.counts);
-      if (m.endpoint) pressureDurations[m.endpoint].observeMs(m.ms);
+      for (const ms of m.checkMs) pressureDurations.check.observeMs(ms);
+      for (const ms of m.batchMs) pressureDurations.batch.observeMs(ms);
     } else if (m.t === 'answer') {
       const a = this.asks.get(m.n);
       this.asks.delete(m.n);

@@ -4,7 +4,8 @@ import type { MessagePort } from 'node:worker_threads';
 import type { VigilConfig } from '../config/schema.js';
 import type { SharedWindows } from '../windows/customerWindows.js';
 import type { BudgetChannel } from './allowance.js';
-import type { BudgetCounts, BudgetReport } from './reservations.js';
+import type { BudgetCounts } from './reservations.js';
+import type { SettledChecks } from './settledChecks.js';
 import type { BatchRequest } from './requests.js';
 
 /** What the thread starts with. */
@@ -37,19 +38,18 @@ export type FromBudgetThread =
   | { t: 'started' }
   | { t: 'failed'; code: string; message: string }
   /**
-   * The checks one answer settled, the thread's counts after them, and (for a NATS request) how long the answer
-   * took, for vigil_budget_check_duration_seconds.
+   * The checks settled since the last (sent together every few milliseconds), the thread's counts after them, and
+   * how long its NATS answers took.
    */
   | {
       t: 'settled';
-      reports: BudgetReport[];
-      /** Per report: how many ControlMessages the thread had applied when it settled it (ErasureFence). */
-      seen: number[];
-      /** How many it has applied now. */
+      checks: SettledChecks;
+      /** How many ControlMessages it has applied now (ErasureFence). */
       applied: number;
       counts: BudgetCounts;
-      endpoint: 'check' | 'batch' | null;
-      ms: number;
+      /** How long each NATS answer since the last took, by endpoint (vigil_budget_check_duration_seconds). */
+      checkMs: number[];
+      batchMs: number[];
     }
   | { t: 'answer'; n: number; ok: true; value: unknown }
   | { t: 'answer'; n: number; ok: false; message: string }

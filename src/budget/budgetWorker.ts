@@ -13,7 +13,7 @@ import type { SharedWindows } from '../windows/customerWindows.js';
 import type { BudgetThreadData, ControlMessage, FromBudgetThread, ToBudgetThread } from './budgetThreadProtocol.js';
 import { startPressureService } from './natsService.js';
 import { answerBatch, answerCheck, customerPressure, type BudgetDecider, type IdMapper } from './requests.js';
-import type { BudgetReport } from './reservations.js';
+import { SettledChecksBuilder } from './settledChecks.js';
 import { WorkerBudget } from './workerBudget.js';
 
 const data = workerData as BudgetThreadData;
@@ -24,18 +24,17 @@ const log = createLogger(config.log.level).child({ stage: 'budget', thread: 'bud
 
 /** How many ids of a batch between two drains of the control port (a drain costs about what a tenth of a check does). */
 const IDS_BETWEEN_DRAINS = 64;
-/** How often the thread looks at its connection and takes waiting hand-overs while nothing is asked. */
-const IDLE_LOOK_MS = 1_000;
+/**
+ * How often the thread applies the changes waiting, takes waiting hand-overs and looks at its connection while
+ * nothing is asked: what waits between two looks is bounded by what the stream carries in this long.
+ */
+const IDLE_LOOK_MS = 100;
 
-let reports: BudgetReport[] = [];
-let seen: number[] = [];
+const checks = new SettledChecksBuilder();
 /** ControlMessages applied so far (the main thread's ErasureFence counts the ones it sent). */
 let applied = 0;
 const reader = new WindowsReader(data.windows, () => receiveMessageOnPort(data.windowsPort)?.message as SharedWindows | undefined);
-const budget = new WorkerBudget({ reader, config, clock: new OffsetClock(0, data.clockOffset), report: (r) => {
-    reports.push(r);
-    seen.push(applied);
-  } });
+const budget = new WorkerBudget({ reader, config, clock: new OffsetClock(0, data.clockOffset), report: (r) => checks.add(r, applied) });
 for (const id of data.withdrawn) budget.setWithdrawn(id, true);
 
 const apply = (m: ControlMessage): void => {
@@ -44,8 +43,9 @@ const apply = (m: ControlMessage): void => {
   else if (m.t === 'consent') budget.setWithdrawn(m.id, m.withdrawn);
   else budget.forget(m.id);
 };
-// While nothing is asked the events' changes are applied as they come; before a decision, every one sent so far is.
-data.control.on('message', apply);
+// Before a decision every change sent so far is applied, and while nothing is asked, on a timer: not as each comes,
+// which would wake the thread for every touch the stream carries (thousands a second) to compete for a core with the
+// event loop that sent it.
 const drain = (): void => {
   for (let m = receiveMessageOnPort(data.control); m !== undefined; m = receiveMessageOnPort(data.control)) apply(m.message as ControlMessage);
 };
@@ -68,20 +68,37 @@ const batch: typeof answerBatch = (b, req, map) => {
   return answerBatch(b, req, map);
 };
 
-/** The checks settled since the last call go to the main thread (its tally, suppressed set and counts). */
-const settled = (endpoint: 'check' | 'batch' | null, ms: number): void => {
-  send({ t: 'settled', reports, seen, applied, counts: { ...budget.counts }, endpoint, ms });
-  reports = [];
-  seen = [];
+/**
+ * How long settled checks may wait to go to the main thread together: one message per single check would wake its
+ * event loop a thousand times a second; a batch's go at once.
+ */
+const SETTLED_EVERY_MS = 10;
+const answered = { check: [] as number[], batch: [] as number[] };
+let flushTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** The checks settled so far go to the main thread (its tally, reservation copy, suppressed set, counts, histograms). */
+const flush = (): void => {
+  if (flushTimer) clearTimeout(flushTimer);
+  flushTimer = null;
+  if (checks.size === 0 && answered.check.length === 0 && answered.batch.length === 0) return;
+  send({ t: 'settled', checks: checks.take(), applied, counts: { ...budget.counts }, checkMs: answered.check.splice(0), batchMs: answered.batch.splice(0) });
+};
+
+/** A NATS answer was sent. */
+const settled = (endpoint: 'check' | 'batch', ms: number): void => {
+  answered[endpoint].push(ms);
+  if (checks.size >= 1_000) flush();
+  else flushTimer ??= setTimeout(flush, SETTLED_EVERY_MS);
 };
 
 async function answerAsk(m: Extract<ToBudgetThread, { t: 'ask' }>): Promise<void> {
   try {
     const value = m.op === 'pressure' ? customerPressure(decider, m.customerId, mapId) : await batch(decider, m.req, mapId);
-    settled(null, 0);
+    // The main thread has the checks before the answer it waits on.
+    flush();
     send({ t: 'answer', n: m.n, ok: true, value });
   } catch (err) {
-    settled(null, 0);
+    flush();
     send({ t: 'answer', n: m.n, ok: false, message: errorMessage(err) });
   }
 }
@@ -97,7 +114,7 @@ async function stop(): Promise<void> {
   for (const t of timers) clearInterval(t);
   await service?.stop().catch(() => undefined);
   await link?.conn.drain().catch(() => undefined);
-  settled(null, 0);
+  flush();
   send({ t: 'stopped' });
   process.exit(0);
 }
@@ -116,6 +133,7 @@ try {
     timers = [
       setInterval(() => budget.sweep(), config.budget.sweepIntervalMs),
       setInterval(() => {
+        drain();
         reader.takeWaiting();
         const now = link!.connected();
         if (now !== connected) send({ t: 'nats', connected: (connected = now) });

@@ -534,7 +534,7 @@ export type AllowanceBounds = z.infer<typeof allowanceBoundsSchema>;
 export type BudgetConfig = VigilConfig['budget'];
 
 /** budget.thread when unset, for a single processor. */
-const BUDGET_THREAD_DEFAULT = false;
+const BUDGET_THREAD_DEFAULT = true;
 
 /** Whether the contact budget answers on a thread of its own (budget.thread; unset: BUDGET_THREAD_DEFAULT). */
 export function budgetOnThread(c: Pick<VigilConfig, 'budget' | 'cluster'>): boolean {

@@ -67,6 +67,17 @@ describe.each([{ thread: false }, { thread: true }])('contact budget on NATS (bu
     expect(await ask('check', { customerId: 'full', channel: 'email', priority: 'transactional' })).toMatchObject({ decision: 'allow' });
   });
 
+  it('answers on a NATS connection of its own: on the main thread beside the processor\'s, or on the budget\'s thread', async () => {
+    const { processor, budget } = proc.natsConnections();
+    if (thread) expect(budget).toBeNull();
+    else {
+      expect(budget).not.toBeNull();
+      expect(budget).not.toBe(processor);
+    }
+    const ready = (await (await fetch(`http://127.0.0.1:${proc.wallPort}/readyz`, { headers: { authorization: `Bearer ${VIEWER}` } })).json()) as { checks: Record<string, { ok: boolean }> };
+    expect(ready.checks.budget?.ok).toBe(thread ? true : undefined);
+  });
+
   it('is a discoverable NATS service with stats, and rejects a bad request with a reason', async () => {
     const bad = await nc.request(`${config.budget.subject}.check`, enc.encode(JSON.stringify({ customerId: 'x', channel: 'fax' })));
     expect(bad.headers?.get('Nats-Service-Error-Code')).toBe('400');

@@ -9,6 +9,7 @@ import { type Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.js';
 import type { VigilConfig } from '../../src/config/schema.js';
 import { startProcessor, type RunningProcessor } from '../../src/runtime/processor.js';
+import { OffsetClock } from '../../src/shared/clock.js';
 import { silentLogger } from '../../src/shared/logger.js';
 import { eventually } from '../helpers/clickhouse.js';
 import { chQuery, cleanUp, isolatedConfig, natsConnection } from '../helpers/processor.js';
@@ -58,8 +59,8 @@ describe('brand experience from NATS to ClickHouse and the wall', () => {
   it('turns defects, refunds and bad ratings of one product into its rows and the panel, worst first; erasure keeps the product', async () => {
     // Product and segment rows go out once a wall-clock minute: the processor's clock is moved a minute on once every
     // event is in, instead of the test waiting for the next minute (its timers stay the real ones).
-    let ahead = 0;
-    processor = await startProcessor({ config, logger: silentLogger, clock: { now: () => Date.now() + ahead } });
+    const clock = new OffsetClock();
+    processor = await startProcessor({ config, logger: silentLogger, clock });
     const t0 = Date.now() - 60_000;
     // Twelve kitchen customers buy the defective product and report it; ten others buy a fine one and rate it well.
     for (let i = 0; i < 12; i++) {
@@ -81,7 +82,7 @@ describe('brand experience from NATS to ClickHouse and the wall', () => {
     }
     await nc.flush();
     await eventually('every event stored', async () => (await chQuery(`SELECT count() AS n FROM ${config.clickhouse.database}.events FINAL WHERE customer_id LIKE 'exp-e2e-%'`))[0].n === '80', 20_000);
-    ahead = 60_000;
+    clock.set(60_000);
 
     // ClickHouse: the product's row, below neutral, with reasons that name the counts; the fine product above it;
     // the segment; and a row of each customer in the wave, keyed by the customer and carrying their segment.

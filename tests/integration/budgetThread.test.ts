@@ -1,0 +1,160 @@
+// The contact budget's own thread (budget.thread) on a real NATS, driven from this thread as the processor drives it:
+// the windows written here are read there through shared memory; touches, consent flips and erasures are told in
+// order; what it settles comes back to this thread's tally and reservation copy; an erasure that races a check leaves
+// nothing of the customer here; a thread that dies is started again and answers; a stop ends it.
+import { randomBytes } from 'node:crypto';
+import type { Worker } from 'node:worker_threads';
+import type { NatsConnection } from 'nats';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BudgetThread } from '../../src/budget/budgetThread.js';
+import { ContactBudget } from '../../src/budget/contactBudget.js';
+import { pressureDurations } from '../../src/budget/natsService.js';
+import type { VigilConfig } from '../../src/config/schema.js';
+import { MemoryConsentStore } from '../../src/privacy/consent.js';
+import { OffsetClock } from '../../src/shared/clock.js';
+import { silentLogger } from '../../src/shared/logger.js';
+import { spawnModuleWorker } from '../../src/shared/worker.js';
+import { CustomerWindows } from '../../src/windows/customerWindows.js';
+import { ev } from '../../src/windows/events.testing.js';
+import { eventually } from '../helpers/clickhouse.js';
+import { isolatedConfig, natsConnection } from '../helpers/processor.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const budgetModule = new URL('../../src/budget/budgetThread.ts', import.meta.url).href;
+
+describe("the contact budget's thread", () => {
+  let nc: NatsConnection;
+  let config: VigilConfig;
+  const clock = new OffsetClock();
+  let windows: CustomerWindows;
+  let budget: ContactBudget;
+  let consent: MemoryConsentStore;
+  let thread: BudgetThread | null = null;
+  const workers: Worker[] = [];
+
+  beforeAll(async () => {
+    nc = await natsConnection();
+  });
+  afterAll(async () => {
+    await nc.close();
+  });
+  afterEach(async () => {
+    await thread?.stop();
+    thread = null;
+  });
+
+  /** A thread over fresh windows, a fresh budget and a consent store holding `withdrawn`. */
+  async function start(withdrawn: string[] = []): Promise<BudgetThread> {
+    config = isolatedConfig({ budget: { thread: true, subject: `t${randomBytes(3).toString('hex')}.pressure`, quietHours: { start: 0, end: 0 } } });
+    windows = new CustomerWindows({ maxCustomers: 1_000, idleEvictMin: 8 * 1440, initialCapacity: 4 });
+    consent = new MemoryConsentStore();
+    for (const id of withdrawn) consent.withdraw(id, clock.now());
+    budget = new ContactBudget({ windows, config, clock, consentWithdrawn: (id) => consent.isWithdrawn(id) });
+    thread = await BudgetThread.start({
+      config,
+      windows,
+      budget,
+      consent,
+      clockOffset: clock.cell,
+      log: silentLogger,
+      // The worker as the thread starts it, kept so a test can end it as a crash would.
+      spawn: (data, transfer) => {
+        const w = spawnModuleWorker(budgetModule, 'budgetWorker', data, transfer);
+        workers.push(w);
+        return w;
+      },
+    });
+    return thread;
+  }
+
+  /** An event applied as the pipeline applies it: into the windows, then the budget (which tells the thread). */
+  function apply(customerId: string, type: string, channel: string | null = null): void {
+    const e = ev(type, clock.now(), { customerId, channel });
+    const slot = windows.slotFor(customerId);
+    windows.record(slot, e, 1);
+    budget.onEvent(e, slot, false);
+  }
+
+  async function check(customerId: string, channel = 'email', campaignId = 'spring'): Promise<Record<string, any>> {
+    const reply = await nc.request(`${config.budget.subject}.check`, enc.encode(JSON.stringify({ customerId, channel, campaignId })), { timeout: 10_000 });
+    return JSON.parse(dec.decode(reply.data)) as Record<string, any>;
+  }
+
+  it('answers from the windows written here, uses a reservation when the touch comes, and this thread learns what it settled', async () => {
+    await start();
+    const before = pressureDurations.check.count;
+    apply('ann', 'email_sent', 'email');
+    // One email of the two a day: the next is allowed and reserved, the one after is over with the slot counted.
+    expect(await check('ann')).toMatchObject({ decision: 'allow' });
+    expect(await check('ann')).toMatchObject({ decision: 'suppress', reasons: ['2 emails in 24 h (1 reserved) against an allowance of 2'] });
+    await eventually('the checks settled here', () => budget.counts.allowed === 1 && budget.counts.suppressed === 1);
+    expect(budget.reservations.count('ann', 'email', clock.now())).toBe(1);
+    expect(budget.campaignCounts().find((c) => c.campaignId === 'spring')).toMatchObject({ checked: 2, suppressed: 1 });
+    expect(pressureDurations.check.count - before).toBe(2);
+    // The touch the slot was for: counted in the windows, its reservation used on both threads.
+    apply('ann', 'email_sent', 'email');
+    expect(budget.reservations.count('ann', 'email', clock.now())).toBe(0);
+    expect((await check('ann')).reasons).toEqual(['2 emails in 24 h against an allowance of 2']);
+  });
+
+  it('a consent withdrawal holds from the next answer, and a grant lifts it', async () => {
+    await start();
+    expect((await check('bea', 'push')).decision).toBe('allow');
+    consent.withdraw('bea', clock.now());
+    expect(await check('bea', 'sms')).toMatchObject({ decision: 'suppress', reasons: ['consent withdrawn'] });
+    consent.grant('bea', clock.now() + 1);
+    expect((await check('bea', 'sms')).decision).toBe('allow');
+  });
+
+  it('starts with the customers withdrawn before it', async () => {
+    await start(['cid']);
+    expect(await check('cid')).toMatchObject({ decision: 'suppress', reasons: ['consent withdrawn'] });
+    expect((await check('other')).decision).toBe('allow');
+  });
+
+  it('an erasure right after a check leaves nothing of the customer here, even when the check is told after it', async () => {
+    await start();
+    apply('dan', 'email_sent', 'email');
+    expect((await check('dan')).decision).toBe('allow');
+    // Erased at once: the thread tells this thread of the check a few milliseconds later, after the erasure.
+    budget.forget('dan');
+    windows.remove('dan');
+    await eventually('the check told here', () => budget.counts.allowed === 1);
+    expect(budget.reservations.count('dan', 'email', clock.now())).toBe(0);
+    expect(budget.reservations.size).toBe(0);
+    expect([...budget.suppressions()].filter((s) => s.customerId === 'dan')).toEqual([]);
+    // And on the thread: no slot held for it, no history.
+    expect(await check('dan')).toMatchObject({ decision: 'allow', used: { channel: { h24: 0 } } });
+  });
+
+  it('a thread that dies is started again and answers; readiness says so meanwhile', async () => {
+    const t = await start();
+    expect(t.check().ok).toBe(true);
+    apply('eve', 'email_sent', 'email');
+    const first = workers.at(-1)!;
+    await first.terminate();
+    expect(t.check().ok).toBe(false);
+    await eventually('the thread started again', () => t.restarts === 1 && t.check().ok);
+    expect(workers.at(-1)).not.toBe(first);
+    // The new thread reads the same windows.
+    expect(await check('eve')).toMatchObject({ decision: 'allow', used: { channel: { h24: 1 } } });
+  });
+
+  it("answers the wall's forwarded routes: a customer's pressure and a batch, and refuses them once stopped", async () => {
+    const t = await start();
+    apply('fay', 'email_sent', 'email');
+    apply('fay', 'email_sent', 'email');
+    const pressure = (await t.pressure('fay')) as { channels: Record<string, { decision: string }> };
+    expect(pressure.channels.email.decision).toBe('suppress');
+    expect(pressure.channels.push.decision).toBe('allow');
+    const batch = (await t.batch({ customerIds: ['fay', 'gus'], channel: 'email', campaignId: 'web', priority: 'marketing' })) as Record<string, unknown>;
+    expect(batch).toMatchObject({ checked: 2, allowed: ['gus'], suppressed: [{ customerId: 'fay' }] });
+    // Told before the answer: the slot is here already.
+    expect(budget.reservations.count('gus', 'email', clock.now())).toBe(1);
+    await t.stop();
+    thread = null;
+    await expect(t.pressure('fay')).rejects.toThrow(/not running/);
+    await expect(nc.request(`${config.budget.subject}.check`, enc.encode('{}'), { timeout: 500 })).rejects.toThrow();
+  });
+});
