@@ -33,6 +33,8 @@ const spawnBudgetWorker = (data: BudgetThreadData, transfer: Transferable[]): Wo
 /** The first wait before a dead thread is started again, doubled on each failure up to RESTART_MAX_MS. */
 const RESTART_FIRST_MS = 500;
 const RESTART_MAX_MS = 30_000;
+/** A thread that ran this long before it died was not in a crash loop: the wait starts again from the first. */
+const STEADY_MS = 60_000;
 
 /**
  * Keeps a check the thread settled before it was told of an erasure from bringing the erased customer back on the
@@ -117,6 +119,11 @@ export class BudgetThread {
     return this.ask({ op: 'batch', req });
   }
 
+  /** Erasures sent that the thread has not said it applied: their ids are held here until it has (ErasureFence). */
+  get erasuresInFlight(): number {
+    return this.fence.pending;
+  }
+
   /** /readyz: the thread answers and its NATS connection is up. */
   check(): { ok: boolean; detail: string } {
     if (this.up && this.natsUp) return { ok: true, detail: `answering on its own thread${this.restarts ? ` (started again ${this.restarts} times)` : ''}` };
@@ -172,13 +179,15 @@ export class BudgetThread {
     };
     return new Promise((resolve, reject) => {
       let started = false;
+      let startedAt = 0;
       const run: Run = { worker, control, windowsPort: windowsChannel.port1, onWindows, unhook, exited: Promise.resolve() };
       this.run = run;
       worker.on('message', (m: FromBudgetThread) => {
         if (m.t === 'started') {
           started = true;
           this.up = this.natsUp = true;
-          this.restartMs = RESTART_FIRST_MS;
+          startedAt = Date.now();
+          this.deps.log.info({ subject: config.budget.subject, restarts: this.restarts }, 'the contact budget answers on a thread of its own');
           resolve();
         } else if (m.t === 'failed') failure = `${m.code}: ${m.message}`;
         else this.receive(m);
@@ -196,6 +205,8 @@ export class BudgetThread {
           exited();
           if (!started) return reject(new Error(`the contact budget's thread could not start: ${failure ?? `it exited with code ${code}`}`));
           if (this.stopping) return;
+          // A thread that ran a while starts again soon; one that keeps dying at once, ever more slowly.
+          if (Date.now() - startedAt > STEADY_MS) this.restartMs = RESTART_FIRST_MS;
           this.deps.log.error({ code, why: failure ?? 'exited without an error', restartInMs: this.restartMs }, "the contact budget's thread died: starting it again (its reservations are lost)");
           this.restartLater();
         }),

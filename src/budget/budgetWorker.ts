@@ -75,12 +75,15 @@ const batch: typeof answerBatch = (b, req, map) => {
 const SETTLED_EVERY_MS = 10;
 const answered = { check: [] as number[], batch: [] as number[] };
 let flushTimer: ReturnType<typeof setTimeout> | null = null;
+/** `applied` as last told: the main thread keeps an erased id (ErasureFence) until told the erasure was applied. */
+let appliedSent = 0;
 
 /** The checks settled so far go to the main thread (its tally, reservation copy, suppressed set, counts, histograms). */
 const flush = (): void => {
   if (flushTimer) clearTimeout(flushTimer);
   flushTimer = null;
-  if (checks.size === 0 && answered.check.length === 0 && answered.batch.length === 0) return;
+  if (checks.size === 0 && answered.check.length === 0 && answered.batch.length === 0 && applied === appliedSent) return;
+  appliedSent = applied;
   send({ t: 'settled', checks: checks.take(), applied, counts: { ...budget.counts }, checkMs: answered.check.splice(0), batchMs: answered.batch.splice(0) });
 };
 
@@ -134,6 +137,8 @@ try {
       setInterval(() => budget.sweep(), config.budget.sweepIntervalMs),
       setInterval(() => {
         drain();
+        // With no check to carry it, the count applied still goes: the main thread lets erased ids go on it.
+        flush();
         reader.takeWaiting();
         const now = link!.connected();
         if (now !== connected) send({ t: 'nats', connected: (connected = now) });

@@ -128,6 +128,14 @@ describe("the contact budget's thread", () => {
     expect(await check('dan')).toMatchObject({ decision: 'allow', used: { channel: { h24: 0 } } });
   });
 
+  it('lets an erased id go here once the thread has applied the erasure, with no check to come', async () => {
+    const t = await start();
+    apply('ida', 'email_sent', 'email');
+    budget.forget('ida');
+    expect(t.erasuresInFlight).toBe(1);
+    await eventually('the erasure applied there', () => t.erasuresInFlight === 0);
+  });
+
   it('a thread that dies is started again and answers; readiness says so meanwhile', async () => {
     const t = await start();
     expect(t.check().ok).toBe(true);
