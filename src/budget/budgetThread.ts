@@ -2,7 +2,8 @@
 // shared arrays, the withdrawn set and the clock, tells it what the events change (a touch that uses a reservation, a
 // consent flip, an erasure) in order as they are applied, forwards the wall's HTTP routes to it, and applies what it
 // settled to the main thread's ContactBudget (the campaign tally, a copy of the reservations, the suppressed set and
-// its bucket), so that everything but the answer itself stays where it was. A thread that dies is started again.
+// its bucket), so that everything but the answer itself stays where it was. A thread that dies is started again,
+// from that copy of the reservations.
 import { MessageChannel, type MessagePort, type Transferable, type Worker } from 'node:worker_threads';
 import type { VigilConfig } from '../config/schema.js';
 import type { MemoryConsentStore } from '../privacy/consent.js';
@@ -165,7 +166,15 @@ export class BudgetThread {
     const onWindows = (s: SharedWindows) => windowsChannel.port1.postMessage(s);
     // One synchronous step: no event is applied between the first hand-over, the withdrawn set and the hooks.
     const first = windows.share(onWindows);
-    const data: BudgetThreadData = { config, windows: first, windowsPort: windowsChannel.port2, control: controlChannel.port2, withdrawn: consent.withdrawnIds(), clockOffset };
+    const data: BudgetThreadData = {
+      config,
+      windows: first,
+      windowsPort: windowsChannel.port2,
+      control: controlChannel.port2,
+      withdrawn: consent.withdrawnIds(),
+      clockOffset,
+      reservations: budget.reservations.copy(),
+    };
     budget.mirror = { consume: (id, channel, at) => post({ t: 'consume', id, channel, at }), forget: (id) => post({ t: 'forget', id }) };
     const stopConsent = consent.onChange((id, withdrawn) => post({ t: 'consent', id, withdrawn }));
     const worker = (this.deps.spawn ?? spawnBudgetWorker)(data, [windowsChannel.port2, controlChannel.port2]);
@@ -207,7 +216,7 @@ export class BudgetThread {
           if (this.stopping) return;
           // A thread that ran a while starts again soon; one that keeps dying at once, ever more slowly.
           if (Date.now() - startedAt > STEADY_MS) this.restartMs = RESTART_FIRST_MS;
-          this.deps.log.error({ code, why: failure ?? 'exited without an error', restartInMs: this.restartMs }, "the contact budget's thread died: starting it again (its reservations are lost)");
+          this.deps.log.error({ code, why: failure ?? 'exited without an error', restartInMs: this.restartMs }, "the contact budget's thread died: starting it again from this thread's copy of its reservations");
           this.restartLater();
         }),
       );

@@ -4,7 +4,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { VigilConfig } from '../config/schema.js';
 import type { SharedWindows } from '../windows/customerWindows.js';
 import type { BudgetChannel } from './allowance.js';
-import type { BudgetCounts } from './reservations.js';
+import type { BudgetCounts, ReservationsCopy } from './reservations.js';
 import type { SettledChecks } from './settledChecks.js';
 import type { BatchRequest } from './requests.js';
 
@@ -20,6 +20,8 @@ export interface BudgetThreadData {
   withdrawn: string[];
   /** The processor's clock as an offset from the system clock, in shared memory (OffsetClock). */
   clockOffset: BigInt64Array;
+  /** The main thread's copy of the reservations: a thread started again after one died goes on from them. */
+  reservations: ReservationsCopy;
 }
 
 /** What the events change of the thread's inputs: sent on `control` as they are applied. */

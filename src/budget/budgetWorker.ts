@@ -34,8 +34,10 @@ const checks = new SettledChecksBuilder();
 /** ControlMessages applied so far (the main thread's ErasureFence counts the ones it sent). */
 let applied = 0;
 const reader = new WindowsReader(data.windows, () => receiveMessageOnPort(data.windowsPort)?.message as SharedWindows | undefined);
-const budget = new WorkerBudget({ reader, config, clock: new OffsetClock(0, data.clockOffset), report: (r) => checks.add(r, applied) });
+const clock = new OffsetClock(0, data.clockOffset);
+const budget = new WorkerBudget({ reader, config, clock, report: (r) => checks.add(r, applied) });
 for (const id of data.withdrawn) budget.setWithdrawn(id, true);
+budget.reservations.restore(data.reservations, clock.now());
 
 const apply = (m: ControlMessage): void => {
   applied++;

@@ -67,6 +67,30 @@ describe('Reservations caps', () => {
     expect(r.size).toBe(4);
   });
 
+  it('a copy restored into an empty set holds what the original holds, less what expired meanwhile', () => {
+    const r = new Reservations(TTL, { maxTotal: 100, maxUnknown: 3, maxPerKey: 10 });
+    r.reserve('k1', 'email', NOW);
+    r.reserve('k1', 'email', NOW + 60_000);
+    r.reserve('k1', 'sms', NOW + 1_000);
+    r.reserve('u1', 'push', NOW, false);
+    r.reserve('u1', 'push', NOW + 2 * 60_000, true);
+    r.reserve('u2', 'email', NOW + 3 * 60_000, false);
+    const c = r.copy();
+    const same = new Reservations(TTL, { maxTotal: 100, maxUnknown: 3, maxPerKey: 10 });
+    same.restore(c, NOW);
+    for (const id of ['k1', 'u1', 'u2', 'none']) for (const ch of ['email', 'push', 'sms'] as const) expect(same.count(id, ch, NOW), `${id} ${ch}`).toBe(r.count(id, ch, NOW));
+    expect([same.size, same.unknownSize]).toEqual([r.size, r.unknownSize]);
+    // Unknown ones still count against maxUnknown: one more for a fresh id is refused.
+    expect(same.reserve('u3', 'sms', NOW, false)).toBe('full');
+    // Restored past the first two's expiry (NOW + TTL): they are left out, and their oldest-first order is kept.
+    const later = new Reservations(TTL);
+    later.restore(c, NOW + TTL + 1_500);
+    expect([later.count('k1', 'email', NOW + TTL + 1_500), later.count('k1', 'sms', NOW + TTL + 1_500), later.count('u1', 'push', NOW + TTL + 1_500)]).toEqual([1, 0, 1]);
+    expect(later.size).toBe(3);
+    later.consume('k1', 'email', NOW + TTL + 1_500);
+    expect(later.count('k1', 'email', NOW + TTL + 1_500)).toBe(0);
+  });
+
   it('an expired reservation read by count() releases its room before the sweep', () => {
     const r = new Reservations(TTL, { maxTotal: 10, maxUnknown: 1, maxPerKey: 10 });
     r.reserve('u1', 'email', NOW, false);

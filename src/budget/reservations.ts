@@ -17,6 +17,16 @@ export interface ReservationLimits {
   maxPerKey: number;
 }
 
+/** Reservations in columns, as copy() gives them. */
+export interface ReservationsCopy {
+  ids: string[];
+  /** The channel's index in a customer's lists (email, push, sms). */
+  channel: Uint8Array;
+  expires: Float64Array;
+  /** 1: counted against maxUnknown. */
+  unknown: Uint8Array;
+}
+
 /** What reserve() did: took a slot, had no need to (maxPerKey held), or found no room (the caps). */
 export type ReserveOutcome = 'reserved' | 'saturated' | 'full';
 
@@ -139,6 +149,46 @@ export class Reservations {
       yield;
     }
     return released;
+  }
+
+  /**
+   * Every reservation held, in columns (for another thread: a budget thread started again takes the main thread's
+   * copy, `restore`): per reservation its customer, its channel's index, its expiry and whether it counts as unknown.
+   */
+  copy(): ReservationsCopy {
+    const ids: string[] = [];
+    const channel: number[] = [];
+    const expires: number[] = [];
+    const unknown: number[] = [];
+    for (const [customerId, h] of this.held) {
+      for (let at = 0; at < h.lists.length; at++) {
+        for (const e of h.lists[at] ?? []) {
+          ids.push(customerId);
+          channel.push(at);
+          expires.push(e);
+          unknown.push((h.unknown >> at) & 1);
+        }
+      }
+    }
+    return { ids, channel: Uint8Array.from(channel), expires: Float64Array.from(expires), unknown: Uint8Array.from(unknown) };
+  }
+
+  /** Takes the reservations of a copy that are still unexpired at `now`, in their order (into an empty set). */
+  restore(c: ReservationsCopy, now: number): void {
+    for (let i = 0; i < c.ids.length; i++) {
+      if (c.expires[i] <= now) continue;
+      const at = c.channel[i];
+      let h = this.held.get(c.ids[i]);
+      if (!h) this.held.set(c.ids[i], (h = { lists: [null, null, null], unknown: 0 }));
+      const list = h.lists[at];
+      if (list) list.push(c.expires[i]);
+      else {
+        h.lists[at] = [c.expires[i]];
+        if (c.unknown[i]) h.unknown |= 1 << at;
+      }
+      if (h.unknown & (1 << at)) this.unknownTotal++;
+      this.total++;
+    }
   }
 
   /** Takes `n` reservations of a channel out of the counts (its unknown bit says which counts hold them). */
