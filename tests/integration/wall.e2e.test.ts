@@ -55,6 +55,8 @@ describe('the wall with the real processor, in Chromium', () => {
     page.on('pageerror', (err) => errors.push(err.message));
     await page.goto(`http://127.0.0.1:${port}/?token=${token}${by ? `&by=${by}` : ''}`);
     await live(page);
+    // Live is the socket open; the role comes with the server's hello after it (shown once it is there).
+    await page.getByTestId('role').waitFor({ state: 'visible' });
     return { page, errors };
   }
 
