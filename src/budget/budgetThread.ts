@@ -4,7 +4,7 @@
 // settled to the main thread's ContactBudget (the campaign tally, a copy of the reservations, the suppressed set and
 // its bucket), so that everything but the answer itself stays where it was. A thread that dies is started again,
 // from that copy of the reservations.
-import { MessageChannel, type MessagePort, type Transferable, type Worker } from 'node:worker_threads';
+import { MessageChannel, type Transferable, type Worker } from 'node:worker_threads';
 import type { VigilConfig } from '../config/schema.js';
 import type { MemoryConsentStore } from '../privacy/consent.js';
 import type { Logger } from '../shared/logger.js';
@@ -77,13 +77,9 @@ export class ErasureFence {
   }
 }
 
-/** One run of the thread: its worker, the ports, and what was hooked into the main thread for it. */
+/** One run of the thread: its worker, and when it has exited. */
 interface Run {
   worker: Worker;
-  control: MessagePort;
-  windowsPort: MessagePort;
-  onWindows: (s: SharedWindows) => void;
-  unhook: () => void;
   exited: Promise<void>;
 }
 
@@ -189,7 +185,7 @@ export class BudgetThread {
     return new Promise((resolve, reject) => {
       let started = false;
       let startedAt = 0;
-      const run: Run = { worker, control, windowsPort: windowsChannel.port1, onWindows, unhook, exited: Promise.resolve() };
+      const run: Run = { worker, exited: Promise.resolve() };
       this.run = run;
       worker.on('message', (m: FromBudgetThread) => {
         if (m.t === 'started') {

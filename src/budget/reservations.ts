@@ -82,18 +82,25 @@ export class Reservations {
   reserve(customerId: string, channel: BudgetChannel, now: number, known = true): ReserveOutcome {
     if (this.count(customerId, channel, now) >= this.limits.maxPerKey) return 'saturated';
     if (!this.hasRoom(customerId, channel, known)) return 'full';
+    this.add(customerId, AT[channel], now + this.ttlMs, !known);
+    return 'reserved';
+  }
+
+  /**
+   * One reservation at the end of a customer's list for channel index `at`; `unknown` marks the list when this
+   * starts it (a list keeps the mark it was started with until it empties).
+   */
+  private add(customerId: string, at: number, expiresAt: number, unknown: boolean): void {
     let h = this.held.get(customerId);
     if (!h) this.held.set(customerId, (h = { lists: [null, null, null], unknown: 0 }));
-    const at = AT[channel];
     const list = h.lists[at];
-    if (list) list.push(now + this.ttlMs);
+    if (list) list.push(expiresAt);
     else {
-      h.lists[at] = [now + this.ttlMs];
-      if (!known) h.unknown |= 1 << at;
+      h.lists[at] = [expiresAt];
+      if (unknown) h.unknown |= 1 << at;
     }
     if (h.unknown & (1 << at)) this.unknownTotal++;
     this.total++;
-    return 'reserved';
   }
 
   /** A touch was published: its oldest reservation on that channel is used. False when it had none. */
@@ -175,20 +182,7 @@ export class Reservations {
 
   /** Takes the reservations of a copy that are still unexpired at `now`, in their order (into an empty set). */
   restore(c: ReservationsCopy, now: number): void {
-    for (let i = 0; i < c.ids.length; i++) {
-      if (c.expires[i] <= now) continue;
-      const at = c.channel[i];
-      let h = this.held.get(c.ids[i]);
-      if (!h) this.held.set(c.ids[i], (h = { lists: [null, null, null], unknown: 0 }));
-      const list = h.lists[at];
-      if (list) list.push(c.expires[i]);
-      else {
-        h.lists[at] = [c.expires[i]];
-        if (c.unknown[i]) h.unknown |= 1 << at;
-      }
-      if (h.unknown & (1 << at)) this.unknownTotal++;
-      this.total++;
-    }
+    for (let i = 0; i < c.ids.length; i++) if (c.expires[i] > now) this.add(c.ids[i], c.channel[i], c.expires[i], c.unknown[i] === 1);
   }
 
   /** Takes `n` reservations of a channel out of the counts (its unknown bit says which counts hold them). */

@@ -62,6 +62,8 @@ export function singleRuntime(w: Wiring): Runtime {
     },
     extraChecks: (): Record<string, Check> => (budgetThread ? { budget: budgetThread.check() } : {}),
     start: async (listenWall) => {
+      // Said before the replay, not after it: the thread would start only then.
+      if (onThread && w.clockOffset === null) throw new VigilError('CONFIG_INVALID', "budget.thread needs a clock another thread can read (the system clock or an OffsetClock); set budget.thread: false");
       const c = await w.createConsumer(null);
       consumers.set(SINGLE, c);
       await listenWall();
@@ -70,8 +72,7 @@ export function singleRuntime(w: Wiring): Runtime {
       if (config.budget.enabled) {
         suppressionBucket = await openSuppressionBucket(w.nc.conn, config.budget, c.pipeline.budget, w.log.child({ stage: 'budget' }), config.nats.replicas, undefined, w.clock);
         if (!onThread) pressureService = await startPressureService(w.budgetNc!.conn, config.budget, localAnswers(c.pipeline.budget, w.budgetId), w.log.child({ stage: 'budget' }));
-        else if (w.clockOffset === null) throw new VigilError('CONFIG_INVALID', "budget.thread needs a clock another thread can read (the system clock or an OffsetClock); set budget.thread: false");
-        else budgetThread = await BudgetThread.start({ config, windows: c.pipeline.windows, budget: c.pipeline.budget, consent: w.consent, clockOffset: w.clockOffset, log: w.log.child({ stage: 'budget' }) });
+        else budgetThread = await BudgetThread.start({ config, windows: c.pipeline.windows, budget: c.pipeline.budget, consent: w.consent, clockOffset: w.clockOffset!, log: w.log.child({ stage: 'budget' }) });
       }
     },
     tick: () => undefined,
