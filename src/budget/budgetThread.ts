@@ -10,6 +10,7 @@ import type { MemoryConsentStore } from '../privacy/consent.js';
 import type { Logger } from '../shared/logger.js';
 import { spawnModuleWorker } from '../shared/worker.js';
 import type { CustomerWindows, SharedWindows } from '../windows/customerWindows.js';
+import type { BudgetChannel } from './allowance.js';
 import type { BudgetThreadData, ControlMessage, FromBudgetThread, ToBudgetThread } from './budgetThreadProtocol.js';
 import type { ContactBudget } from './contactBudget.js';
 import { pressureDurations } from './natsService.js';
@@ -38,20 +39,42 @@ const RESTART_MAX_MS = 30_000;
 const STEADY_MS = 60_000;
 
 /**
- * Keeps a check the thread settled before it was told of an erasure from bringing the erased customer back on the
- * main thread: the report of such a check (its slot, its suppressed-set refresh) arrives after the erasure was applied
- * here. ControlMessages are counted as sent; the thread says, per report, how many it had applied; a report for a
- * customer whose erasure was sent after that many is left out (the thread drops the slot itself when it applies the
- * erasure). Entries go once the thread has applied them.
+ * Keeps the main thread's copy of the reservations what the thread's are, although the thread's reports of what it
+ * settled cross, on their way, the messages the main thread sends it. ControlMessages are counted as sent; the thread
+ * says, per report, how many it had applied when it settled that check; two kinds of message matter:
+ * - An erasure: a report for that customer settled before the thread applied it would bring the erased customer back
+ *   here (its slot, its suppressed-set refresh), after the erasure was applied here. It is left out (`stale`); the
+ *   thread drops the slot itself when it applies the erasure.
+ * - A touch whose consume found no slot here: the thread may have held one (reserved by a check whose report was still
+ *   on its way) and used it. The first report of a slot on that customer and channel settled before the touch was
+ *   applied is that slot, already used: it is not taken here (`usedSince`). Without it the late report would add a
+ *   slot here that nothing uses until its time-to-live, counted in the suppressed set and taken over by a thread
+ *   started again.
+ * Entries go once the thread has applied them: every report settled before that has arrived (reports come in order).
  */
-export class ErasureFence {
+export class ReportFence {
   private sent = 0;
   private readonly erasedAt = new Map<string, number>();
+  /** Touches that found no slot here, by customer: the message's number and the channel's, in the order sent. */
+  private readonly unmatched = new Map<string, { at: number; channel: BudgetChannel }[]>();
 
-  /** A ControlMessage was sent; `erased`: it was an erasure of that customer. */
-  send(erased?: string): void {
+  /** A ControlMessage other than the two below was sent. */
+  send(): void {
     this.sent++;
-    if (erased !== undefined) this.erasedAt.set(erased, this.sent);
+  }
+
+  /** An erasure of the customer was sent. */
+  erasure(customerId: string): void {
+    this.erasedAt.set(customerId, ++this.sent);
+  }
+
+  /** A touch was sent; `found`: it used a slot of this thread's copy. */
+  touch(customerId: string, channel: BudgetChannel, found: boolean): void {
+    this.sent++;
+    if (found) return;
+    const list = this.unmatched.get(customerId);
+    if (list) list.push({ at: this.sent, channel });
+    else this.unmatched.set(customerId, [{ at: this.sent, channel }]);
   }
 
   /** Whether a report settled after `seen` messages were applied is of a customer erased since. */
@@ -60,20 +83,49 @@ export class ErasureFence {
     return at !== undefined && at > seen;
   }
 
-  /** The thread has applied `applied` messages: erasures among them can no longer be raced. */
+  /**
+   * Whether a slot reserved on `channel` by a check settled after `seen` messages were applied was used by a touch
+   * sent since that found none here; that touch is then matched and matches no other report.
+   */
+  usedSince(customerId: string, channel: BudgetChannel, seen: number): boolean {
+    const list = this.unmatched.get(customerId);
+    if (!list) return false;
+    const i = list.findIndex((u) => u.channel === channel && u.at > seen);
+    if (i === -1) return false;
+    list.splice(i, 1);
+    if (list.length === 0) this.unmatched.delete(customerId);
+    return true;
+  }
+
+  /** The thread has applied `applied` messages: no report settled before them is still to come. */
   applied(applied: number): void {
-    if (this.erasedAt.size === 0) return;
-    for (const [id, at] of this.erasedAt) if (at <= applied) this.erasedAt.delete(id);
+    if (this.erasedAt.size > 0) for (const [id, at] of this.erasedAt) if (at <= applied) this.erasedAt.delete(id);
+    if (this.unmatched.size === 0) return;
+    for (const [id, list] of this.unmatched) {
+      let n = 0;
+      while (n < list.length && list[n].at <= applied) n++;
+      if (n === list.length) this.unmatched.delete(id);
+      else if (n > 0) list.splice(0, n);
+    }
   }
 
   /** A new thread starts from nothing: no report of the old one is to come. */
   reset(): void {
     this.sent = 0;
     this.erasedAt.clear();
+    this.unmatched.clear();
   }
 
-  get pending(): number {
+  /** Erasures sent that the thread has not said it applied. */
+  get erasures(): number {
     return this.erasedAt.size;
+  }
+
+  /** Touches that found no slot here and that the thread has not said it applied. */
+  get touches(): number {
+    let n = 0;
+    for (const list of this.unmatched.values()) n += list.length;
+    return n;
   }
 }
 
@@ -92,7 +144,7 @@ export class BudgetThread {
   private restartTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly asks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextAsk = 0;
-  private readonly fence = new ErasureFence();
+  private readonly fence = new ReportFence();
   private readonly scratch = emptyReport();
   /** Times the thread was started again after it died: for /readyz's detail and the tests. */
   restarts = 0;
@@ -116,9 +168,14 @@ export class BudgetThread {
     return this.ask({ op: 'batch', req });
   }
 
-  /** Erasures sent that the thread has not said it applied: their ids are held here until it has (ErasureFence). */
+  /** Erasures sent that the thread has not said it applied: their ids are held here until it has (ReportFence). */
   get erasuresInFlight(): number {
-    return this.fence.pending;
+    return this.fence.erasures;
+  }
+
+  /** Touches sent that found no slot here and that the thread has not said it applied (ReportFence). */
+  get touchesInFlight(): number {
+    return this.fence.touches;
   }
 
   /** /readyz: the thread answers and its NATS connection is up. */
@@ -156,7 +213,8 @@ export class BudgetThread {
     const control = controlChannel.port1;
     this.fence.reset();
     const post = (m: ControlMessage) => {
-      this.fence.send(m.t === 'forget' ? m.id : undefined);
+      if (m.t === 'forget') this.fence.erasure(m.id);
+      else if (m.t === 'consent') this.fence.send();
       control.postMessage(m);
     };
     const onWindows = (s: SharedWindows) => windowsChannel.port1.postMessage(s);
@@ -171,7 +229,13 @@ export class BudgetThread {
       clockOffset,
       reservations: budget.reservations.copy(),
     };
-    budget.mirror = { consume: (id, channel, at) => post({ t: 'consume', id, channel, at }), forget: (id) => post({ t: 'forget', id }) };
+    budget.mirror = {
+      consume: (id, channel, at, found) => {
+        this.fence.touch(id, channel, found);
+        post({ t: 'consume', id, channel, at });
+      },
+      forget: (id) => post({ t: 'forget', id }),
+    };
     const stopConsent = consent.onChange((id, withdrawn) => post({ t: 'consent', id, withdrawn }));
     const worker = (this.deps.spawn ?? spawnBudgetWorker)(data, [windowsChannel.port2, controlChannel.port2]);
     let failure: string | null = null;
@@ -239,7 +303,9 @@ export class BudgetThread {
       const r = this.scratch;
       for (let i = 0; i < m.checks.ids.length; i++) {
         reportAt(m.checks, i, r);
-        if (this.fence.stale(r.customerId, m.checks.seen[i])) r.reserved = r.refresh = false;
+        const seen = m.checks.seen[i];
+        if (this.fence.stale(r.customerId, seen)) r.reserved = r.refresh = false;
+        else if (r.reserved && this.fence.usedSince(r.customerId, r.channel, seen)) r.reserved = false;
         budget.applyReport(r);
       }
       this.fence.applied(m.applied);

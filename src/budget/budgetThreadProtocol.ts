@@ -46,7 +46,7 @@ export type FromBudgetThread =
   | {
       t: 'settled';
       checks: SettledChecks;
-      /** How many ControlMessages it has applied now (ErasureFence). */
+      /** How many ControlMessages it has applied now (ReportFence). */
       applied: number;
       counts: BudgetCounts;
       /** How long each NATS answer since the last took, by endpoint (vigil_budget_check_duration_seconds). */

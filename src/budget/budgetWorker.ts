@@ -31,7 +31,7 @@ const IDS_BETWEEN_DRAINS = 64;
 const IDLE_LOOK_MS = 100;
 
 const checks = new SettledChecksBuilder();
-/** ControlMessages applied so far (the main thread's ErasureFence counts the ones it sent). */
+/** ControlMessages applied so far (the main thread's ReportFence counts the ones it sent). */
 let applied = 0;
 const reader = new WindowsReader(data.windows, () => receiveMessageOnPort(data.windowsPort)?.message as SharedWindows | undefined);
 const clock = new OffsetClock(0, data.clockOffset);
@@ -77,7 +77,7 @@ const batch: typeof answerBatch = (b, req, map) => {
 const SETTLED_EVERY_MS = 10;
 const answered = { check: [] as number[], batch: [] as number[] };
 let flushTimer: ReturnType<typeof setTimeout> | null = null;
-/** `applied` as last told: the main thread keeps an erased id (ErasureFence) until told the erasure was applied. */
+/** `applied` as last told: the main thread keeps an erased id or an unmatched touch (ReportFence) until told it was applied. */
 let appliedSent = 0;
 
 /** The checks settled so far go to the main thread (its tally, reservation copy, suppressed set, counts, histograms). */

@@ -21,7 +21,8 @@ export interface Suppression {
 
 /** What the budget's thread must be told of the events (ContactBudget.mirror). */
 export interface BudgetMirror {
-  consume(customerId: string, channel: BudgetChannel, now: number): void;
+  /** A touch used a reservation at `now`; `found`: this budget's copy had one to use (ReportFence). */
+  consume(customerId: string, channel: BudgetChannel, now: number, found: boolean): void;
   forget(customerId: string): void;
 }
 
@@ -164,8 +165,8 @@ export class ContactBudget {
       // A replay re-reads touches sent before this start; reservations are from checks after it.
       if (!replaying && (BUDGET_CHANNELS as readonly string[]).includes(ch)) {
         const now = this.deps.clock.now();
-        this.reservations.consume(ev.customerId, ch as BudgetChannel, now);
-        this.mirror?.consume(ev.customerId, ch as BudgetChannel, now);
+        const found = this.reservations.consume(ev.customerId, ch as BudgetChannel, now);
+        this.mirror?.consume(ev.customerId, ch as BudgetChannel, now, found);
       }
     }
     if (category === 'touch' || category === 'negative' || category === 'privacy') this.refresh(ev.customerId, this.deps.clock.now());

@@ -17,7 +17,7 @@ export interface SettledChecks {
   codes: Int16Array;
   /** Per check, RESERVED | KNOWN | REFRESH. */
   flags: Uint8Array;
-  /** Per check, how many ControlMessages the thread had applied when it settled it (ErasureFence). */
+  /** Per check, how many ControlMessages the thread had applied when it settled it (ReportFence). */
   seen: Uint32Array;
 }
 

@@ -128,6 +128,20 @@ describe("the contact budget's thread", () => {
     expect(await check('dan')).toMatchObject({ decision: 'allow', used: { channel: { h24: 0 } } });
   });
 
+  it('a touch right after a check uses its slot on both threads, even when the check is told here after the touch', async () => {
+    const t = await start();
+    apply('fay', 'email_sent', 'email');
+    expect((await check('fay')).decision).toBe('allow');
+    // The touch the slot was for, sent at once: this thread's copy has no slot to use yet (the check is told a few
+    // milliseconds later); the thread's has, and uses it.
+    apply('fay', 'email_sent', 'email');
+    await eventually('the check told here and the touch applied there', () => budget.counts.allowed === 1 && t.touchesInFlight === 0);
+    expect(budget.reservations.count('fay', 'email', clock.now())).toBe(0);
+    expect(budget.reservations.size).toBe(0);
+    // On the thread: the two emails counted, no slot held (a third is over the allowance of two, with nothing reserved).
+    expect((await check('fay')).reasons).toEqual(['2 emails in 24 h against an allowance of 2']);
+  });
+
   it('lets an erased id go here once the thread has applied the erasure, with no check to come', async () => {
     const t = await start();
     apply('ida', 'email_sent', 'email');
