@@ -279,9 +279,7 @@ export class ContactBudget {
     if (inNegativeCooldown(w.lastNegativeKindOf(slot), w.lastNegativeMinOf(slot), now, this.settings)) return true;
     const nowMin = Math.floor(now / 60_000);
     w.touchSums(slot, nowMin, this.sums24h, this.sums7d);
-    // Reservation counts read a map by the id: skipped while nothing is reserved (all but live checks).
-    const reserved = this.reservedScratch;
-    for (let i = 0; i < BUDGET_CHANNELS.length; i++) reserved[i] = this.reservations.size > 0 ? this.reservations.count(customerId, BUDGET_CHANNELS[i], now) : 0;
+    const reserved = this.reservations.countsInto(customerId, now, this.reservedScratch);
     return overAnAllowance(this.sums24h, this.sums7d, w.responses7d(slot, nowMin), reserved, this.settings);
   }
 

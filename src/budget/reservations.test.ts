@@ -179,7 +179,7 @@ describe('Reservations against a plain list of every slot taken', () => {
   // Reservations are kept per customer, a list per channel with a bit for those counted as unknown: a seeded walk of
   // every operation holds each answer, the sizes and the room left to a plain list of (customer, channel, expiry)
   // kept the same way (an expired slot is released when its key is read, or by the sweep).
-  it('answers every count, consume, reserve, forget and sweep as the list does', () => {
+  it('answers every count, countsInto, consume, reserve, forget and sweep as the list does', () => {
     let seed = 42;
     const rand = (n: number) => {
       seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
@@ -191,6 +191,7 @@ describe('Reservations against a plain list of every slot taken', () => {
     let model: { id: string; ch: (typeof channels)[number]; until: number; unknown: boolean }[] = [];
     let now = NOW;
     const unknownHeld = () => model.filter((m) => m.unknown).length;
+    const counts = new Float64Array(channels.length);
     for (let step = 0; step < 20_000; step++) {
       now += rand(20_000);
       const id = `c${rand(30)}`;
@@ -200,7 +201,7 @@ describe('Reservations against a plain list of every slot taken', () => {
         model = model.filter((m) => !(m.id === id && m.ch === ch && m.until <= now));
         return model.filter((m) => m.id === id && m.ch === ch);
       };
-      switch (rand(5)) {
+      switch (rand(6)) {
         case 0: {
           const known = rand(2) === 0;
           const held = readKey();
@@ -230,8 +231,15 @@ describe('Reservations against a plain list of every slot taken', () => {
             expect(r.sweep(now)).toBe(before - model.length);
           } else expect(r.count(id, ch, now)).toBe(readKey().length);
           break;
-        default:
+        case 4:
           expect(r.count(id, ch, now)).toBe(readKey().length);
+          break;
+        default: {
+          // Every channel of the customer at once: each key read as count() reads it.
+          model = model.filter((m) => !(m.id === id && m.until <= now));
+          const want = channels.map((c) => model.filter((m) => m.id === id && m.ch === c).length);
+          expect([...r.countsInto(id, now, counts)]).toEqual(want);
+        }
       }
       expect([r.size, r.unknownSize]).toEqual([model.length, unknownHeld()]);
     }

@@ -89,9 +89,7 @@ export class WorkerBudget implements BudgetDecider {
   private mayBeSuppressed(customerId: string, sums: CustomerSums, now: number): boolean {
     if (this.withdrawn.has(customerId)) return true;
     if (inNegativeCooldown(sums.lastNegativeKind, sums.lastNegativeMin, now, this.settings)) return true;
-    const any = this.reservations.size > 0;
-    for (let i = 0; i < BUDGET_CHANNELS.length; i++) this.reserved[i] = any ? this.reservations.count(customerId, BUDGET_CHANNELS[i], now) : 0;
-    return overAnAllowance(sums.h24, sums.d7, sums.responses7d, this.reserved, this.settings);
+    return overAnAllowance(sums.h24, sums.d7, sums.responses7d, this.reservations.countsInto(customerId, now, this.reserved), this.settings);
   }
 
   private settle(request: BudgetRequest, decision: Decision, known: boolean, now: number): Decision {
