@@ -10,7 +10,7 @@ import type { MemoryConsentStore } from '../privacy/consent.js';
 import type { Logger } from '../shared/logger.js';
 import { spawnModuleWorker } from '../shared/worker.js';
 import type { CustomerWindows, SharedWindows } from '../windows/customerWindows.js';
-import type { BudgetChannel } from './allowance.js';
+import { BUDGET_CHANNELS, type BudgetChannel } from './allowance.js';
 import type { BudgetThreadData, ControlMessage, FromBudgetThread, ToBudgetThread } from './budgetThreadProtocol.js';
 import type { ContactBudget } from './contactBudget.js';
 import { pressureDurations } from './natsService.js';
@@ -129,6 +129,41 @@ export class ReportFence {
   }
 }
 
+/** Touches waiting to go to the thread together, in columns (ControlMessage `consume`). */
+export class TouchBuffer {
+  private ids: string[] = [];
+  private channels = new Uint8Array(256);
+  private at = new Float64Array(256);
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  add(customerId: string, channel: BudgetChannel, at: number): void {
+    const n = this.ids.length;
+    if (n === this.at.length) {
+      this.channels = grown(this.channels, new Uint8Array(2 * n));
+      this.at = grown(this.at, new Float64Array(2 * n));
+    }
+    this.ids.push(customerId);
+    this.channels[n] = BUDGET_CHANNELS.indexOf(channel);
+    this.at[n] = at;
+  }
+
+  /** The message, its columns copied at their length; the buffer starts again empty. */
+  take(): Extract<ControlMessage, { t: 'consume' }> {
+    const n = this.ids.length;
+    const m = { t: 'consume' as const, ids: this.ids, channels: this.channels.slice(0, n), at: this.at.slice(0, n) };
+    this.ids = [];
+    return m;
+  }
+}
+
+function grown<T extends Uint8Array | Float64Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
+}
+
 /** One run of the thread: its worker, and when it has exited. */
 interface Run {
   worker: Worker;
@@ -212,9 +247,22 @@ export class BudgetThread {
     const controlChannel = new MessageChannel();
     const control = controlChannel.port1;
     this.fence.reset();
-    const post = (m: ControlMessage) => {
+    // Touches are most of what the thread is told (every email, push and SMS the stream carries): the ones of a turn
+    // of this loop go in one message at its end, and before any other message, so the order holds. A message to
+    // another thread's port wakes it (1.5–2 µs on a quiet machine, ~6 µs in the live profiles, where the posts were
+    // 4 % of the main thread's work); a hundred touches in one cost ~0.3 µs each. Until then the thread counts such a touch twice (in
+    // the windows and as the slot it will use): it may suppress, never allow, past an allowance for that moment.
+    const touches = new TouchBuffer();
+    let touchesDue: ReturnType<typeof setImmediate> | null = null;
+    const sendTouches = () => {
+      if (touchesDue) clearImmediate(touchesDue);
+      touchesDue = null;
+      if (touches.size > 0) control.postMessage(touches.take());
+    };
+    const post = (m: Exclude<ControlMessage, { t: 'consume' }>) => {
+      sendTouches();
       if (m.t === 'forget') this.fence.erasure(m.id);
-      else if (m.t === 'consent') this.fence.send();
+      else this.fence.send();
       control.postMessage(m);
     };
     const onWindows = (s: SharedWindows) => windowsChannel.port1.postMessage(s);
@@ -232,7 +280,8 @@ export class BudgetThread {
     budget.mirror = {
       consume: (id, channel, at, found) => {
         this.fence.touch(id, channel, found);
-        post({ t: 'consume', id, channel, at });
+        touches.add(id, channel, at);
+        touchesDue ??= setImmediate(sendTouches);
       },
       forget: (id) => post({ t: 'forget', id }),
     };
@@ -240,6 +289,7 @@ export class BudgetThread {
     const worker = (this.deps.spawn ?? spawnBudgetWorker)(data, [windowsChannel.port2, controlChannel.port2]);
     let failure: string | null = null;
     const unhook = () => {
+      if (touchesDue) clearImmediate(touchesDue);
       windows.unshare(onWindows);
       budget.mirror = null;
       stopConsent();

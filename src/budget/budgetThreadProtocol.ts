@@ -3,7 +3,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { VigilConfig } from '../config/schema.js';
 import type { SharedWindows } from '../windows/customerWindows.js';
-import type { BudgetChannel } from './allowance.js';
 import type { BudgetCounts, ReservationsCopy } from './reservations.js';
 import type { SettledChecks } from './settledChecks.js';
 import type { BatchRequest } from './requests.js';
@@ -24,9 +23,13 @@ export interface BudgetThreadData {
   reservations: ReservationsCopy;
 }
 
-/** What the events change of the thread's inputs: sent on `control` as they are applied. */
+/**
+ * What the events change of the thread's inputs: sent on `control` in the order they were applied. Touches go together,
+ * the ones of a turn of the main thread's loop in one message (each counts as one message for the ReportFence).
+ */
 export type ControlMessage =
-  | { t: 'consume'; id: string; channel: BudgetChannel; at: number }
+  /** Touches that used a reservation: customer, the channel's index in BUDGET_CHANNELS, and when. */
+  | { t: 'consume'; ids: string[]; channels: Uint8Array; at: Float64Array }
   | { t: 'consent'; id: string; withdrawn: boolean }
   | { t: 'forget'; id: string };
 

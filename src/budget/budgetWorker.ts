@@ -10,6 +10,7 @@ import { createLogger } from '../shared/logger.js';
 import { connectNats, type NatsLink } from '../runtime/connections.js';
 import { WindowsReader } from '../windows/windowsReader.js';
 import type { SharedWindows } from '../windows/customerWindows.js';
+import { BUDGET_CHANNELS } from './allowance.js';
 import type { BudgetThreadData, ControlMessage, FromBudgetThread, ToBudgetThread } from './budgetThreadProtocol.js';
 import { startPressureService } from './natsService.js';
 import { answerBatch, answerCheck, customerPressure, type BudgetDecider, type IdMapper } from './requests.js';
@@ -40,9 +41,13 @@ for (const id of data.withdrawn) budget.setWithdrawn(id, true);
 budget.reservations.restore(data.reservations, clock.now());
 
 const apply = (m: ControlMessage): void => {
+  if (m.t === 'consume') {
+    for (let i = 0; i < m.ids.length; i++) budget.consume(m.ids[i], BUDGET_CHANNELS[m.channels[i]], m.at[i]);
+    applied += m.ids.length;
+    return;
+  }
   applied++;
-  if (m.t === 'consume') budget.consume(m.id, m.channel, m.at);
-  else if (m.t === 'consent') budget.setWithdrawn(m.id, m.withdrawn);
+  if (m.t === 'consent') budget.setWithdrawn(m.id, m.withdrawn);
   else budget.forget(m.id);
 };
 // Before a decision every change sent so far is applied, and while nothing is asked, on a timer: not as each comes,

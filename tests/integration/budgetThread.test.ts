@@ -68,12 +68,16 @@ describe("the contact budget's thread", () => {
     return thread;
   }
 
-  /** An event applied as the pipeline applies it: into the windows, then the budget (which tells the thread). */
-  function apply(customerId: string, type: string, channel: string | null = null): void {
+  /**
+   * An event applied as the pipeline applies it: into the windows, then the budget (which tells the thread), and the
+   * loop's turn after it, where the turn's touches go to the thread together.
+   */
+  async function apply(customerId: string, type: string, channel: string | null = null): Promise<void> {
     const e = ev(type, clock.now(), { customerId, channel });
     const slot = windows.slotFor(customerId);
     windows.record(slot, e, 1);
     budget.onEvent(e, slot, false);
+    await new Promise((r) => setImmediate(r));
   }
 
   async function check(customerId: string, channel = 'email', campaignId = 'spring'): Promise<Record<string, any>> {
@@ -84,7 +88,7 @@ describe("the contact budget's thread", () => {
   it('answers from the windows written here, uses a reservation when the touch comes, and this thread learns what it settled', async () => {
     await start();
     const before = pressureDurations.check.count;
-    apply('ann', 'email_sent', 'email');
+    await apply('ann', 'email_sent', 'email');
     // One email of the two a day: the next is allowed and reserved, the one after is over with the slot counted.
     expect(await check('ann')).toMatchObject({ decision: 'allow' });
     expect(await check('ann')).toMatchObject({ decision: 'suppress', reasons: ['2 emails in 24 h (1 reserved) against an allowance of 2'] });
@@ -93,7 +97,7 @@ describe("the contact budget's thread", () => {
     expect(budget.campaignCounts().find((c) => c.campaignId === 'spring')).toMatchObject({ checked: 2, suppressed: 1 });
     expect(pressureDurations.check.count - before).toBe(2);
     // The touch the slot was for: counted in the windows, its reservation used on both threads.
-    apply('ann', 'email_sent', 'email');
+    await apply('ann', 'email_sent', 'email');
     expect(budget.reservations.count('ann', 'email', clock.now())).toBe(0);
     expect((await check('ann')).reasons).toEqual(['2 emails in 24 h against an allowance of 2']);
   });
@@ -115,7 +119,7 @@ describe("the contact budget's thread", () => {
 
   it('an erasure right after a check leaves nothing of the customer here, even when the check is told after it', async () => {
     await start();
-    apply('dan', 'email_sent', 'email');
+    await apply('dan', 'email_sent', 'email');
     expect((await check('dan')).decision).toBe('allow');
     // Erased at once: the thread tells this thread of the check a few milliseconds later, after the erasure.
     budget.forget('dan');
@@ -130,11 +134,11 @@ describe("the contact budget's thread", () => {
 
   it('a touch right after a check uses its slot on both threads, even when the check is told here after the touch', async () => {
     const t = await start();
-    apply('fay', 'email_sent', 'email');
+    await apply('fay', 'email_sent', 'email');
     expect((await check('fay')).decision).toBe('allow');
     // The touch the slot was for, sent at once: this thread's copy has no slot to use yet (the check is told a few
     // milliseconds later); the thread's has, and uses it.
-    apply('fay', 'email_sent', 'email');
+    await apply('fay', 'email_sent', 'email');
     await eventually('the check told here and the touch applied there', () => budget.counts.allowed === 1 && t.touchesInFlight === 0);
     expect(budget.reservations.count('fay', 'email', clock.now())).toBe(0);
     expect(budget.reservations.size).toBe(0);
@@ -144,7 +148,7 @@ describe("the contact budget's thread", () => {
 
   it('lets an erased id go here once the thread has applied the erasure, with no check to come', async () => {
     const t = await start();
-    apply('ida', 'email_sent', 'email');
+    await apply('ida', 'email_sent', 'email');
     budget.forget('ida');
     expect(t.erasuresInFlight).toBe(1);
     await eventually('the erasure applied there', () => t.erasuresInFlight === 0);
@@ -153,7 +157,7 @@ describe("the contact budget's thread", () => {
   it('a thread that dies is started again from this thread\'s copy of its reservations; readiness says so meanwhile', async () => {
     const t = await start();
     expect(t.check().ok).toBe(true);
-    apply('eve', 'email_sent', 'email');
+    await apply('eve', 'email_sent', 'email');
     // A slot taken on the thread that is about to die, and told here.
     expect((await check('eve')).decision).toBe('allow');
     await eventually('the slot told here', () => budget.reservations.count('eve', 'email', clock.now()) === 1);
@@ -166,10 +170,33 @@ describe("the contact budget's thread", () => {
     expect(await check('eve')).toMatchObject({ decision: 'suppress', reasons: ['2 emails in 24 h (1 reserved) against an allowance of 2'] });
   });
 
+  it('the touches of one turn go together and each uses its own slot on the thread', async () => {
+    const t = await start();
+    // 600 customers with one email each and a slot reserved for the second (more than the buffer's first 256).
+    const ids = Array.from({ length: 600 }, (_, i) => `bulk${i}`);
+    for (const id of ids) await apply(id, 'email_sent', 'email');
+    const batch = { customerIds: ids, channel: 'email' as const, campaignId: 'bulk', priority: 'marketing' as const };
+    expect(((await t.batch(batch)) as { allowed: string[] }).allowed).toHaveLength(600);
+    expect(budget.reservations.size).toBe(600);
+    // The second emails, all in one synchronous stretch as a slice of the stream applies them, then the turn.
+    for (const id of ids) {
+      const e = ev('email_sent', clock.now(), { customerId: id, channel: 'email' });
+      const slot = windows.slotFor(id);
+      windows.record(slot, e, 1);
+      budget.onEvent(e, slot, false);
+    }
+    expect(budget.reservations.size).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    // Every slot used on the thread: two emails and none reserved, where an unused slot would say "(1 reserved)".
+    const after = (await t.batch({ ...batch, campaignId: 'after' })) as { suppressed: unknown[]; reasons: string[] };
+    expect(after.suppressed).toHaveLength(600);
+    expect(after.reasons).toEqual(['2 emails in 24 h against an allowance of 2']);
+  });
+
   it("answers the wall's forwarded routes: a customer's pressure and a batch, and refuses them once stopped", async () => {
     const t = await start();
-    apply('fay', 'email_sent', 'email');
-    apply('fay', 'email_sent', 'email');
+    await apply('fay', 'email_sent', 'email');
+    await apply('fay', 'email_sent', 'email');
     const pressure = (await t.pressure('fay')) as { channels: Record<string, { decision: string }> };
     expect(pressure.channels.email.decision).toBe('suppress');
     expect(pressure.channels.push.decision).toBe('allow');
