@@ -168,6 +168,34 @@ describe('ContactBudget', () => {
     expect(budget.sweep().suppressions).toBe(1);
     expect(budget.suppressedCount).toBe(0);
   });
+  it("holds a customer's entries together: counted by entry and by customer, read and dropped as one", () => {
+    const { budget, touch, withdrawn } = setup();
+    const changes: string[] = [];
+    budget.onChange((c) => changes.push(c.op === 'put' ? `put ${c.suppression.scope} ${c.suppression.customerId}` : `delete ${c.scope} ${c.customerId}`));
+    touch('c1');
+    touch('c1');
+    touch('c2');
+    touch('c2');
+    // c1's consent goes too: its touch brings its entries up to date, 'all' beside 'email'.
+    withdrawn.add('c1');
+    touch('c1');
+    expect([budget.suppressedCount, budget.suppressedCustomerCount]).toEqual([3, 2]);
+    expect(budget.suppressionsOf('c1').map((s) => s.scope)).toEqual(['email', 'all']);
+    expect(budget.suppressionsOf('nobody')).toEqual([]);
+    expect([budget.isSuppressed('c1', 'all'), budget.isSuppressed('c1', 'push'), budget.isSuppressed('c2', 'all')]).toEqual([true, false, false]);
+    // A customer's entries come together, customers in the order they came.
+    expect([...budget.suppressions()].map((s) => `${s.customerId} ${s.scope}`)).toEqual(['c1 email', 'c1 all', 'c2 email']);
+    changes.length = 0;
+    budget.forget('c1');
+    expect(changes).toEqual(['delete email c1', 'delete all c1']);
+    expect([budget.suppressedCount, budget.suppressedCustomerCount]).toEqual([1, 1]);
+    expect(budget.isSuppressed('c1', 'email')).toBe(false);
+    // An unchanged refresh announces nothing; a changed reason announces a put.
+    touch('c9');
+    expect(changes).toEqual(['delete email c1', 'delete all c1']);
+    touch('c2');
+    expect(changes.at(-1)).toBe('put email c2');
+  });
   it('records the zone an event carries and tallies suppressions per campaign with the top reasons', () => {
     const { budget, windows, touch, clock } = setup();
     const e = ev('page_view', clock.now(), { customerId: 'c9', props: { tz: 'Asia/Tokyo' } });

@@ -36,6 +36,15 @@ export interface ContactBudgetDeps {
 }
 
 const SCOPES: readonly BudgetScope[] = ['email', 'push', 'sms', 'all'];
+/** A scope's index in a customer's entries (SCOPES' order). */
+const SCOPE_AT: Readonly<Record<BudgetScope, number>> = { email: 0, push: 1, sms: 2, all: 3 };
+
+/** A customer's entries in the suppressed set, by scope (SCOPES' order); null: not suppressed on that scope. */
+type Entries = (Suppression | null)[];
+/** What refresh() gathers of a scope from the three channels' decisions. */
+type Gathered = { until: number | null; reasons: string[] } | null;
+
+const sameTexts = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((t, i) => t === b[i]);
 
 /**
  * The most any allowance can be under these settings: a bound's max, or a cap without bounds at twice its value
@@ -77,9 +86,14 @@ export class ContactBudget {
    * did not fit under the reservation caps (marketing ones among them were refused, also counted as suppressed).
    */
   readonly counts: BudgetCounts = { allowed: 0, suppressed: 0, transactional: 0, unreserved: 0 };
-  private readonly suppressed = new Map<string, Suppression>();
-  /** How many scopes each customer in `suppressed` is suppressed on. */
-  private readonly scopesHeld = new Map<string, number>();
+  /**
+   * The suppressed set: a customer's entries by scope, one map read for all four (a refresh runs for every touch and
+   * negative event of a customer who is or may be suppressed). A customer is here while suppressed on any scope.
+   */
+  private readonly suppressed = new Map<string, Entries>();
+  private entryCount = 0;
+  /** refresh()'s scratch: what the three channels' decisions say of each scope. */
+  private readonly gathered: Gathered[] = [null, null, null, null];
   private readonly listeners = new Set<(c: SuppressionChange) => void>();
   /** Scratch for mayBeSuppressed(): touch sums per channel, reused for every event. */
   private readonly sums24h = new Float64Array(TOUCH_CHANNELS.length);
@@ -176,7 +190,8 @@ export class ContactBudget {
   forget(customerId: string): void {
     this.reservations.forget(customerId);
     this.mirror?.forget(customerId);
-    for (const scope of SCOPES) this.setSuppression(customerId, scope, null);
+    const entries = this.suppressed.get(customerId);
+    for (let at = 0; entries && at < SCOPES.length; at++) this.put(customerId, entries, at, null);
   }
 
   /** Removes expired reservations and suppressions at once (see sweepSteps). */
@@ -193,11 +208,14 @@ export class ContactBudget {
   *sweepSteps(now = this.deps.clock.now()): Generator<void, { reservations: number; suppressions: number }> {
     const reservations = yield* this.reservations.sweepSteps(now);
     let suppressions = 0;
-    // A Map's iterator tolerates the deletion of the entry it is on (setSuppression to null deletes it).
-    for (const s of this.suppressed.values()) {
-      if (s.until !== null && s.until <= now) {
-        this.setSuppression(s.customerId, s.scope, null);
-        suppressions++;
+    // A Map's iterator tolerates the deletion of the entry it is on (put() deletes a customer's last entry).
+    for (const [customerId, entries] of this.suppressed) {
+      for (let at = 0; at < SCOPES.length; at++) {
+        const s = entries[at];
+        if (s !== null && s.until !== null && s.until <= now) {
+          this.put(customerId, entries, at, null);
+          suppressions++;
+        }
       }
       yield;
     }
@@ -211,15 +229,29 @@ export class ContactBudget {
   }
 
   isSuppressed(customerId: string, scope: BudgetScope): boolean {
-    return this.suppressed.has(`${scope}\u0000${customerId}`);
+    return (this.suppressed.get(customerId)?.[SCOPE_AT[scope]] ?? null) !== null;
   }
 
-  /** Customers suppressed now on a scope; for tests and the bucket's rebuild at start. */
-  suppressions(): IterableIterator<Suppression> {
-    return this.suppressed.values();
+  /**
+   * Customers suppressed now on a scope, a customer's entries together (in SCOPES' order) and customers in the order
+   * they entered the set; for tests and the bucket's rebuild at start.
+   */
+  *suppressions(): IterableIterator<Suppression> {
+    for (const entries of this.suppressed.values()) for (const s of entries) if (s !== null) yield s;
   }
 
+  /** One customer's entries in the suppressed set (the privacy export's). */
+  suppressionsOf(customerId: string): Suppression[] {
+    return (this.suppressed.get(customerId) ?? []).filter((s): s is Suppression => s !== null);
+  }
+
+  /** Entries in the suppressed set (a customer suppressed on two scopes counts two). */
   get suppressedCount(): number {
+    return this.entryCount;
+  }
+
+  /** Customers in the suppressed set. */
+  get suppressedCustomerCount(): number {
     return this.suppressed.size;
   }
 
@@ -285,50 +317,57 @@ export class ContactBudget {
 
   /** Brings a customer's entries in the suppressed set up to date: every reason but quiet hours, by scope. */
   private refresh(customerId: string, now: number): void {
+    const entries = this.suppressed.get(customerId);
     // Nearly every touch leaves a customer under every allowance: nothing to decide, nothing held to clear.
-    if (!this.scopesHeld.has(customerId) && !this.mayBeSuppressed(customerId, now)) return;
-    const byScope = new Map<BudgetScope, { until: number | null; reasons: string[] }>();
+    if (!entries && !this.mayBeSuppressed(customerId, now)) return;
+    const gathered = this.gathered.fill(null);
+    let any = false;
     const slot = this.deps.windows.find(customerId);
     const read = slot === -1 ? null : this.touches(slot, now);
     for (const channel of BUDGET_CHANNELS) {
       const d = this.evaluate({ customerId, channel, campaignId: null, priority: 'marketing' }, now, read, true);
       for (const r of d.reasons) {
-        const cur = byScope.get(r.scope);
-        if (!cur) byScope.set(r.scope, { until: r.until, reasons: [r.text] });
+        const at = SCOPE_AT[r.scope];
+        const cur = gathered[at];
+        any = true;
+        if (!cur) gathered[at] = { until: r.until, reasons: [r.text] };
         else {
           if (!cur.reasons.includes(r.text)) cur.reasons.push(r.text);
           cur.until = cur.until === null || r.until === null ? null : Math.max(cur.until, r.until);
         }
       }
     }
-    // Nearly every touch leaves a customer who is suppressed on no scope unsuppressed: nothing to look up.
-    if (byScope.size === 0 && !this.scopesHeld.has(customerId)) return;
-    for (const scope of SCOPES) {
-      const s = byScope.get(scope);
-      this.setSuppression(customerId, scope, s ? { customerId, scope, until: s.until, reasons: s.reasons } : null);
+    // Nearly every touch leaves a customer who is suppressed on no scope unsuppressed: nothing to write.
+    if (!any && !entries) return;
+    let held = entries;
+    for (let at = 0; at < SCOPES.length; at++) {
+      const g = gathered[at];
+      held = this.put(customerId, held, at, g ? { customerId, scope: SCOPES[at], until: g.until, reasons: g.reasons } : null);
     }
   }
 
-  private setSuppression(customerId: string, scope: BudgetScope, s: Suppression | null): void {
-    const key = `${scope}\u0000${customerId}`;
-    const cur = this.suppressed.get(key);
+  /**
+   * Sets a customer's entry on one scope (null: none) in `entries` (the customer's, or undefined when it has none),
+   * announces a change, and returns the customer's entries after it (undefined once it has none left).
+   */
+  private put(customerId: string, entries: Entries | undefined, at: number, s: Suppression | null): Entries | undefined {
+    const cur = entries?.[at] ?? null;
     if (s === null) {
-      if (!cur) return;
-      this.suppressed.delete(key);
-      this.countScope(customerId, -1);
-      this.emit({ op: 'delete', customerId, scope });
-      return;
+      if (cur === null) return entries;
+      entries![at] = null;
+      this.entryCount--;
+      const left = entries!.some((e) => e !== null) ? entries : undefined;
+      if (!left) this.suppressed.delete(customerId);
+      this.emit({ op: 'delete', customerId, scope: SCOPES[at] });
+      return left;
     }
-    if (cur && cur.until === s.until && cur.reasons.join('\n') === s.reasons.join('\n')) return;
-    this.suppressed.set(key, s);
-    if (!cur) this.countScope(customerId, 1);
+    if (cur !== null && cur.until === s.until && sameTexts(cur.reasons, s.reasons)) return entries;
+    let held = entries;
+    if (!held) this.suppressed.set(customerId, (held = [null, null, null, null]));
+    if (cur === null) this.entryCount++;
+    held[at] = s;
     this.emit({ op: 'put', suppression: s });
-  }
-
-  private countScope(customerId: string, delta: number): void {
-    const n = (this.scopesHeld.get(customerId) ?? 0) + delta;
-    if (n > 0) this.scopesHeld.set(customerId, n);
-    else this.scopesHeld.delete(customerId);
+    return held;
   }
 
   private emit(c: SuppressionChange): void {

@@ -34,7 +34,7 @@ function fakeBudget(held: Suppression[]) {
   const budget = {
     onChange: (l: (c: SuppressionChange) => void) => ((listener = l), () => (listener = () => undefined)),
     suppressions: () => held[Symbol.iterator](),
-    suppressedCount: held.length,
+    suppressedCustomerCount: held.length,
     recheck: () => undefined,
     isSuppressed: () => true,
     sweepSteps: function* () {
@@ -119,11 +119,27 @@ describe('suppression bucket timing', () => {
       suppressions: function* () {
         for (let i = 0; ; i++) yield held[i] ?? withdrawn(`later${i}`);
       },
-      suppressedCount: held.length,
+      suppressedCustomerCount: held.length,
     } as unknown as ContactBudget;
     const bucket = await openSuppressionBucket(nc, cfg, budget, silentLogger, 1, undefined, clock);
     expect(await writeRoundsUntil(watchRebuilt(bucket), clock, 20)).toBe(true);
     expect(puts.sort()).toEqual(['all.h0', 'all.h1', 'all.h2']);
+    await bucket.stop();
+  });
+
+  it('walks every customer the set held at open, though one of them gained an entry since (the walk counts customers)', async () => {
+    const clock = new ManualClock(0);
+    const { nc, puts } = fakeNats();
+    // h0 is suppressed on email too now: four entries for the three customers held at open, then one that came later.
+    const entries = [{ ...withdrawn('h0'), scope: 'email' as const }, withdrawn('h0'), withdrawn('h1'), withdrawn('h2'), withdrawn('later')];
+    const budget = {
+      ...fakeBudget(entries).budget,
+      suppressions: () => entries[Symbol.iterator](),
+      suppressedCustomerCount: 3,
+    } as unknown as ContactBudget;
+    const bucket = await openSuppressionBucket(nc, parseConfig({}).budget, budget, silentLogger, 1, undefined, clock);
+    expect(await writeRoundsUntil(watchRebuilt(bucket), clock, 20)).toBe(true);
+    expect(puts.sort()).toEqual(['all.h0', 'all.h1', 'all.h2', 'email.h0']);
     await bucket.stop();
   });
 
@@ -159,7 +175,7 @@ describe('suppression bucket timing', () => {
       suppressions: function* () {
         for (let i = 0; ; i++) yield withdrawn(`c${i}`);
       },
-      suppressedCount: Number.MAX_SAFE_INTEGER,
+      suppressedCustomerCount: Number.MAX_SAFE_INTEGER,
     } as unknown as ContactBudget;
     const bucket = await openSuppressionBucket(nc, parseConfig({}).budget, budget, silentLogger, 1, undefined, clock);
     const rebuilt = watchRebuilt(bucket);

@@ -132,7 +132,7 @@ export async function openSuppressionBucket(
     schedule();
   };
   const unsubscribe = budget.onChange(onChange);
-  const openedWith = budget.suppressedCount;
+  const openedWith = budget.suppressedCustomerCount;
   const drain = async () => {
     // A write in flight has already taken its keys out of `pending` and cleared `scheduled`: wait for it first, or a
     // stop would close the connection under it (every key of its batch then fails as CONNECTION_DRAINING).
@@ -182,12 +182,22 @@ export async function openSuppressionBucket(
       }
     });
     // Every entry the set held at open is written unless the bucket has it as it is: a recheck that leaves an entry as
-    // the replayed events made it (before the bucket was open) announces no change. Those entries come first in the
-    // set's order; later ones came through onChange, and the set grows while events flow (a backlog's first start
-    // chased it for 87 s), so the walk stops after as many as it held.
-    let left = openedWith;
+    // the replayed events made it (before the bucket was open) announces no change. The set gives a customer's entries
+    // together and its customers in the order they came, so the customers held at open come first; later ones came
+    // through onChange, and the set grows while events flow (a backlog's first start chased it for 87 s), so the walk
+    // stops after as many customers as it held.
+    let customersLeft = openedWith;
+    let customer: string | null = null;
     const entries = budget.suppressions();
-    await eachInSlices({ next: () => (left-- > 0 ? entries.next() : { done: true, value: undefined }) }, (s) => {
+    const walk = {
+      next: (): IteratorResult<Suppression> => {
+        const n = entries.next();
+        if (n.done || n.value.customerId === customer) return n;
+        customer = n.value.customerId;
+        return customersLeft-- > 0 ? n : { done: true, value: undefined };
+      },
+    };
+    await eachInSlices(walk, (s) => {
       const key = suppressionKey(s.scope, s.customerId);
       if (!pending.has(key)) pending.set(key, s);
     });

@@ -53,7 +53,7 @@ export function pipelineLookup(pipelines: () => readonly LivePipeline[], budgetE
         const asOf = p.watermark();
         const s = p.customerSignals(slot, Math.floor(asOf / MINUTE_MS));
         const budget = budgetEnabled
-          ? { channels: customerPressure(p.budget, storedId, (id) => id).channels as Record<string, unknown>, suppressions: [...p.budget.suppressions()].filter((x) => x.customerId === storedId) }
+          ? { channels: customerPressure(p.budget, storedId, (id) => id).channels as Record<string, unknown>, suppressions: p.budget.suppressionsOf(storedId) }
           : null;
         const alerts = [...p.alerts.activeRecords()].map((a) => a.record).filter((r) => r.subject.kind === 'customer' && r.subject.key === storedId);
         // The view is the scorer's scratch object, valid until the next call, and the signals compute their reasons

@@ -19,7 +19,7 @@ function feed() {
   const budget = {
     onChange: (l: (c: SuppressionChange) => void) => ((listener = l), () => (listener = () => undefined)),
     suppressions: () => [][Symbol.iterator](),
-    suppressedCount: 0,
+    suppressedCustomerCount: 0,
     recheck: () => undefined,
     isSuppressed: () => false,
     sweep: () => ({ reservations: 0, suppressions: 0 }),
@@ -86,7 +86,7 @@ describe('suppression bucket', () => {
       const budget = {
         onChange: () => () => undefined,
         suppressions: () => held[Symbol.iterator](),
-        suppressedCount: held.length,
+        suppressedCustomerCount: held.length,
         recheck: (id: string) => void rechecked.set(id, (rechecked.get(id) ?? 0) + 1),
         isSuppressed: (id: string, scope: string) => held.some((s) => s.customerId === id && s.scope === scope),
         sweepSteps: function* () {
