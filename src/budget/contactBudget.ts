@@ -277,15 +277,16 @@ export class ContactBudget {
     };
   }
 
-  private evaluate(request: BudgetRequest, now: number, read?: CustomerTouches | null, withoutQuietHours = false): Decision {
+  private evaluate(request: BudgetRequest, now: number, read?: CustomerTouches | null, withoutQuietHours = false, reserved = this.reservedOf(request.customerId, now)): Decision {
     const slot = read === undefined ? this.deps.windows.find(request.customerId) : -1;
     const customer = read !== undefined ? read : slot === -1 ? null : this.touches(slot, now);
-    const reserved = {
-      email: this.reservations.count(request.customerId, 'email', now),
-      push: this.reservations.count(request.customerId, 'push', now),
-      sms: this.reservations.count(request.customerId, 'sms', now),
-    };
     return decide({ now, request, customer, consentWithdrawn: this.deps.consentWithdrawn(request.customerId), reserved, withoutQuietHours }, this.settings);
+  }
+
+  /** The customer's reservations per channel, as decide() reads them. */
+  private reservedOf(customerId: string, now: number): Record<BudgetChannel, number> {
+    const r = this.reservations.countsInto(customerId, now, this.reservedScratch);
+    return { email: r[0], push: r[1], sms: r[2] };
   }
 
   private touches(slot: number, now: number): CustomerTouches {
@@ -324,8 +325,10 @@ export class ContactBudget {
     let any = false;
     const slot = this.deps.windows.find(customerId);
     const read = slot === -1 ? null : this.touches(slot, now);
+    // Read once for the three channels' decisions.
+    const reserved = this.reservedOf(customerId, now);
     for (const channel of BUDGET_CHANNELS) {
-      const d = this.evaluate({ customerId, channel, campaignId: null, priority: 'marketing' }, now, read, true);
+      const d = this.evaluate({ customerId, channel, campaignId: null, priority: 'marketing' }, now, read, true, reserved);
       for (const r of d.reasons) {
         const at = SCOPE_AT[r.scope];
         const cur = gathered[at];
