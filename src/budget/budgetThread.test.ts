@@ -176,3 +176,28 @@ describe('TouchBuffer', () => {
     expect(m.channels[0]).toBe(0);
   });
 });
+
+describe('ReportFence over a long stream of touches', () => {
+  it('keeps matching what is left after its columns were compacted, and counts what waits', () => {
+    const f = new ReportFence();
+    // 20,000 touches that found no slot here, the thread 500 messages behind, a report of it every 100.
+    for (let i = 1; i <= 20_000; i++) {
+      f.touch(`c${i % 50}`, i % 2 ? 'email' : 'push', false);
+      if (i % 100 === 0 && i > 500) f.applied(i - 500);
+    }
+    expect(f.touches).toBe(500);
+    // A slot of c7 on email reserved by a check settled after message 19,600: the first such touch is 19,607.
+    expect(f.usedSince('c7', 'email', 19_600)).toBe(true);
+    expect(f.touches).toBe(499);
+    // c8's touches are all on push (even numbers); c7's next email touch after 19,600 is 19,657.
+    expect(f.usedSince('c8', 'email', 19_600)).toBe(false);
+    expect(f.usedSince('c7', 'email', 19_650)).toBe(true);
+    // A report settled earlier still finds c7's first email touch left (those up to 19,500 are gone: applied there).
+    expect(f.usedSince('c7', 'email', 0)).toBe(true);
+    f.applied(19_700);
+    expect(f.touches).toBe(300);
+    f.applied(20_000);
+    expect(f.touches).toBe(0);
+    expect(f.usedSince('c7', 'email', 0)).toBe(false);
+  });
+});

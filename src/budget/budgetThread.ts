@@ -38,6 +38,47 @@ const RESTART_MAX_MS = 30_000;
 /** A thread that ran this long before it died was not in a crash loop: the wait starts again from the first. */
 const STEADY_MS = 60_000;
 
+/** Touches in columns: the customer, the channel's index in BUDGET_CHANNELS, and a number (when, or which message). */
+class TouchColumns {
+  protected ids: (string | null)[] = [];
+  protected channels = new Uint8Array(256);
+  protected values = new Float64Array(256);
+
+  protected push(customerId: string, channel: BudgetChannel, value: number): void {
+    const n = this.ids.length;
+    if (n === this.values.length) {
+      const channels = new Uint8Array(2 * n);
+      const values = new Float64Array(2 * n);
+      channels.set(this.channels);
+      values.set(this.values);
+      this.channels = channels;
+      this.values = values;
+    }
+    this.ids.push(customerId);
+    this.channels[n] = BUDGET_CHANNELS.indexOf(channel);
+    this.values[n] = value;
+  }
+}
+
+/** Touches waiting to go to the thread together (ControlMessage `consume`): the customer, channel and when. */
+export class TouchBuffer extends TouchColumns {
+  get size(): number {
+    return this.ids.length;
+  }
+
+  add(customerId: string, channel: BudgetChannel, at: number): void {
+    this.push(customerId, channel, at);
+  }
+
+  /** The message, its columns copied at their length; the buffer starts again empty. */
+  take(): Extract<ControlMessage, { t: 'consume' }> {
+    const n = this.ids.length;
+    const m = { t: 'consume' as const, ids: this.ids as string[], channels: this.channels.slice(0, n), at: this.values.slice(0, n) };
+    this.ids = [];
+    return m;
+  }
+}
+
 /**
  * Keeps the main thread's copy of the reservations what the thread's are, although the thread's reports of what it
  * settled cross, on their way, the messages the main thread sends it. ControlMessages are counted as sent; the thread
@@ -55,8 +96,8 @@ const STEADY_MS = 60_000;
 export class ReportFence {
   private sent = 0;
   private readonly erasedAt = new Map<string, number>();
-  /** Touches that found no slot here, by customer: the message's number and the channel's, in the order sent. */
-  private readonly unmatched = new Map<string, { at: number; channel: BudgetChannel }[]>();
+  /** Touches that found no slot here, in the order sent (most touches: one may be matched by a report). */
+  private readonly unmatched = new TouchLog();
 
   /** A ControlMessage other than the two below was sent. */
   send(): void {
@@ -71,10 +112,7 @@ export class ReportFence {
   /** A touch was sent; `found`: it used a slot of this thread's copy. */
   touch(customerId: string, channel: BudgetChannel, found: boolean): void {
     this.sent++;
-    if (found) return;
-    const list = this.unmatched.get(customerId);
-    if (list) list.push({ at: this.sent, channel });
-    else this.unmatched.set(customerId, [{ at: this.sent, channel }]);
+    if (!found) this.unmatched.add(customerId, channel, this.sent);
   }
 
   /** Whether a report settled after `seen` messages were applied is of a customer erased since. */
@@ -88,32 +126,20 @@ export class ReportFence {
    * sent since that found none here; that touch is then matched and matches no other report.
    */
   usedSince(customerId: string, channel: BudgetChannel, seen: number): boolean {
-    const list = this.unmatched.get(customerId);
-    if (!list) return false;
-    const i = list.findIndex((u) => u.channel === channel && u.at > seen);
-    if (i === -1) return false;
-    list.splice(i, 1);
-    if (list.length === 0) this.unmatched.delete(customerId);
-    return true;
+    return this.unmatched.match(customerId, channel, seen);
   }
 
   /** The thread has applied `applied` messages: no report settled before them is still to come. */
   applied(applied: number): void {
     if (this.erasedAt.size > 0) for (const [id, at] of this.erasedAt) if (at <= applied) this.erasedAt.delete(id);
-    if (this.unmatched.size === 0) return;
-    for (const [id, list] of this.unmatched) {
-      let n = 0;
-      while (n < list.length && list[n].at <= applied) n++;
-      if (n === list.length) this.unmatched.delete(id);
-      else if (n > 0) list.splice(0, n);
-    }
+    this.unmatched.dropThrough(applied);
   }
 
   /** A new thread starts from nothing: no report of the old one is to come. */
   reset(): void {
     this.sent = 0;
     this.erasedAt.clear();
-    this.unmatched.clear();
+    this.unmatched.dropThrough(Number.POSITIVE_INFINITY);
   }
 
   /** Erasures sent that the thread has not said it applied. */
@@ -123,45 +149,67 @@ export class ReportFence {
 
   /** Touches that found no slot here and that the thread has not said it applied. */
   get touches(): number {
-    let n = 0;
-    for (const list of this.unmatched.values()) n += list.length;
-    return n;
+    return this.unmatched.size;
   }
 }
 
-/** Touches waiting to go to the thread together, in columns (ControlMessage `consume`). */
-export class TouchBuffer {
-  private ids: string[] = [];
-  private channels = new Uint8Array(256);
-  private at = new Float64Array(256);
+/**
+ * ReportFence's touches that found no slot here, in columns and in the order sent: a push per touch, where a map by
+ * customer cost every touch of the stream a lookup, an insert and two objects (0.3–0.65 µs). A report of a slot looks
+ * through the touches sent since its check was settled, what the stream carried in those few milliseconds.
+ */
+class TouchLog extends TouchColumns {
+  // ids[i] is null once a report matched it; values[i] is the touch's number among the messages sent (rising).
+  private start = 0;
+  private matched = 0;
 
   get size(): number {
-    return this.ids.length;
+    return this.ids.length - this.start - this.matched;
   }
 
-  add(customerId: string, channel: BudgetChannel, at: number): void {
-    const n = this.ids.length;
-    if (n === this.at.length) {
-      this.channels = grown(this.channels, new Uint8Array(2 * n));
-      this.at = grown(this.at, new Float64Array(2 * n));
+  add(customerId: string, channel: BudgetChannel, seq: number): void {
+    this.push(customerId, channel, seq);
+  }
+
+  /** Matches the first touch of the customer on the channel sent after `seen` messages, if any. */
+  match(customerId: string, channel: BudgetChannel, seen: number): boolean {
+    const ch = BUDGET_CHANNELS.indexOf(channel);
+    // The first touch sent after `seen`: the numbers rise, so a binary search.
+    let lo = this.start;
+    let hi = this.ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.values[mid] <= seen) lo = mid + 1;
+      else hi = mid;
     }
-    this.ids.push(customerId);
-    this.channels[n] = BUDGET_CHANNELS.indexOf(channel);
-    this.at[n] = at;
+    for (let i = lo; i < this.ids.length; i++) {
+      if (this.ids[i] === customerId && this.channels[i] === ch) {
+        this.ids[i] = null;
+        this.matched++;
+        return true;
+      }
+    }
+    return false;
   }
 
-  /** The message, its columns copied at their length; the buffer starts again empty. */
-  take(): Extract<ControlMessage, { t: 'consume' }> {
+  /** The thread has applied every message up to `applied`: touches among them can no longer be matched. */
+  dropThrough(applied: number): void {
     const n = this.ids.length;
-    const m = { t: 'consume' as const, ids: this.ids, channels: this.channels.slice(0, n), at: this.at.slice(0, n) };
-    this.ids = [];
-    return m;
+    while (this.start < n && this.values[this.start] <= applied) {
+      if (this.ids[this.start] === null) this.matched--;
+      this.start++;
+    }
+    if (this.start === n) {
+      this.ids = [];
+      this.start = this.matched = 0;
+    } else if (this.start >= 4096 && this.start * 2 >= n) {
+      // Most of the columns are behind us: move the rest to the front.
+      this.ids = this.ids.slice(this.start);
+      this.channels.copyWithin(0, this.start, n);
+      this.values.copyWithin(0, this.start, n);
+      this.start = 0;
+    }
   }
-}
-
-function grown<T extends Uint8Array | Float64Array>(from: T, to: T): T {
-  to.set(from);
-  return to;
 }
 
 /** One run of the thread: its worker, and when it has exited. */
@@ -249,9 +297,10 @@ export class BudgetThread {
     this.fence.reset();
     // Touches are most of what the thread is told (every email, push and SMS the stream carries): the ones of a turn
     // of this loop go in one message at its end, and before any other message, so the order holds. A message to
-    // another thread's port wakes it (1.5–2 µs on a quiet machine, ~6 µs in the live profiles, where the posts were
-    // 4 % of the main thread's work); a hundred touches in one cost ~0.3 µs each. Until then the thread counts such a touch twice (in
-    // the windows and as the slot it will use): it may suppress, never allow, past an allowance for that moment.
+    // another thread's port wakes it: ~2 µs of this thread a touch (bench/touchPosts.ts; the posts were 4 % of the
+    // main thread's work in the live profiles), ~0.2 µs sent together. Until then the thread counts such a touch
+    // twice (in the windows, and as the slot it will use): for that moment it may suppress, never allow, past an
+    // allowance.
     const touches = new TouchBuffer();
     let touchesDue: ReturnType<typeof setImmediate> | null = null;
     const sendTouches = () => {
