@@ -5,7 +5,7 @@
 //
 //   node --import tsx bench/touchPosts.ts [touches=100000] [perTurn=100]
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { ReportFence, TouchBuffer } from '../src/budget/budgetThread.js';
+import { ReportFence, TouchBuffer } from '../src/budget/reportFence.js';
 
 const n = Number(process.argv[2] ?? 100_000);
 const perTurn = Number(process.argv[3] ?? 100);

@@ -1,10 +1,10 @@
 // The fence that keeps the main thread's copy of the reservations what the budget's thread holds, although the
-// thread's reports cross the main thread's messages on their way (budgetThread.ts): the order of messages on the two
+// thread's reports cross the main thread's messages on their way (reportFence.ts): the order of messages on the two
 // ports, played out by hand and then at random against two real Reservations.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BudgetChannel } from './allowance.js';
-import { ReportFence, TouchBuffer } from './budgetThread.js';
+import { ReportFence, TouchBuffer } from './reportFence.js';
 import { Reservations } from './reservations.js';
 
 describe('ReportFence: erasures', () => {
