@@ -30,7 +30,6 @@ export interface ReservationsCopy {
 /** What reserve() did: took a slot, had no need to (maxPerKey held), or found no room (the caps). */
 export type ReserveOutcome = 'reserved' | 'saturated' | 'full';
 
-/** A channel's place in a customer's lists. */
 /** A channel's index in a customer's lists: BUDGET_CHANNELS' order. */
 const AT: Record<BudgetChannel, number> = { email: 0, push: 1, sms: 2 };
 
