@@ -44,7 +44,8 @@ export function processorConfigFor(names: BenchNames, tag: string) {
     redis: { url: REDIS, keyPrefix: names.redisPrefix },
     wall: { port: 0, host: '127.0.0.1' },
     processor: { checkpointBucket: names.checkpointBucket },
-    budget: { bucket: names.budgetBucket, subject: `bench${tag}.pressure` },
+    // A port of the budget's own (budget.httpPort), beside the wall's forwarded route: the budget phase asks both.
+    budget: { bucket: names.budgetBucket, subject: `bench${tag}.pressure`, httpPort: 0 } as { bucket: string; subject: string; httpPort?: number; thread?: boolean },
   };
 }
 

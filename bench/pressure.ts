@@ -1,7 +1,9 @@
 // The contact budget under load (issue 15's target), run by bench/run.ts: while a paced publisher feeds the processor
 // at a fraction of its measured maximum, a sender asks `<budget.subject>.check` for single customers at a fixed rate
-// (open loop: a slow answer does not slow the asking), a second sender asks the wall's HTTP route, and a campaign's
-// batch of ids goes to `<budget.subject>.batch` a few times. Latencies are measured from each request's send.
+// (open loop: a slow answer does not slow the asking), a second sender asks the wall's HTTP route (forwarded to the
+// budget's thread by the processor's event loop), a third the same route on the budget's own port (budget.httpPort,
+// served by its thread), and a campaign's batch of ids goes to `<budget.subject>.batch` a few times. Latencies are
+// measured from each request's send.
 import { build as buildHistogram, type Histogram } from 'hdr-histogram-js';
 import { connect } from 'nats';
 import { customerId } from './workload.js';
@@ -13,11 +15,15 @@ export interface PressureLoad {
   /** Where single checks go: `<subject>.check` unless given (the echo responder's subject, bench/echo.ts). */
   checkSubject?: string;
   wallPort: number;
+  /** budget.httpPort as bound (null: the processor has none; no checks go there). */
+  budgetHttpPort: number | null;
   /** Checks ask for ids c0000000..c<customers-1>, the workload's customers. */
   customers: number;
   durationMs: number;
   checksPerSec: number;
   httpChecksPerSec: number;
+  /** HTTP checks a second to the budget's own port (as many as to the wall's in the bench). */
+  ownHttpChecksPerSec: number;
   batchSize: number;
   batches: number;
 }
@@ -33,6 +39,8 @@ export interface LatencySummary {
 export interface PressureLoadResult {
   nats: LatencySummary & { sentPerSec: number };
   http: LatencySummary & { sentPerSec: number };
+  /** The HTTP checks on the budget's own port; absent in results from before it had one. */
+  httpOwn?: LatencySummary & { sentPerSec: number };
   batch: LatencySummary & { size: number; samplesMs: number[] };
 }
 
@@ -55,10 +63,12 @@ export async function pressureLoad(o: PressureLoad): Promise<PressureLoadResult>
   const nc = await connect({ servers: o.servers, name: 'vigil-bench-budget-sender' });
   const natsH = histogram();
   const httpH = histogram();
+  const ownH = histogram();
   const batchH = histogram();
   const samplesMs: number[] = [];
   let natsErrors = 0;
   let httpErrors = 0;
+  let ownErrors = 0;
   let batchErrors = 0;
   let next = Math.floor(Math.random() * o.customers);
   const nextId = () => customerId(next++ % o.customers);
@@ -79,20 +89,21 @@ export async function pressureLoad(o: PressureLoad): Promise<PressureLoadResult>
       ),
     );
   };
-  const httpCheck = () => {
+  const httpCheck = (port: number, h: Histogram, failed: () => void) => {
     const body = JSON.stringify({ customerIds: [nextId()], channel: 'email', campaignId: 'bench', priority: 'marketing' });
     const t0 = performance.now();
     track(
-      fetch(`http://127.0.0.1:${o.wallPort}/api/v1/pressure/check`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(10_000) }).then(
+      fetch(`http://127.0.0.1:${port}/api/v1/pressure/check`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(10_000) }).then(
         async (r) => {
           await r.arrayBuffer();
-          if (r.ok) observe(httpH, t0);
-          else httpErrors++;
+          if (r.ok) observe(h, t0);
+          else failed();
         },
-        () => httpErrors++,
+        failed,
       ),
     );
   };
+  const ownPerSec = o.budgetHttpPort === null ? 0 : o.ownHttpChecksPerSec;
   const batch = () => {
     const ids = Array.from({ length: o.batchSize }, nextId);
     const body = enc.encode(JSON.stringify({ customerIds: ids, channel: 'push', campaignId: 'bench-batch', priority: 'marketing' }));
@@ -115,11 +126,13 @@ export async function pressureLoad(o: PressureLoad): Promise<PressureLoadResult>
   const batchEvery = o.durationMs / (o.batches + 1);
   let sentNats = 0;
   let sentHttp = 0;
+  let sentOwn = 0;
   let sentBatches = 0;
   while (performance.now() < endAt) {
     const elapsed = performance.now() - t0;
     for (const due = Math.floor((elapsed / 1000) * o.checksPerSec); sentNats < due; sentNats++) natsCheck();
-    for (const due = Math.floor((elapsed / 1000) * o.httpChecksPerSec); sentHttp < due; sentHttp++) httpCheck();
+    for (const due = Math.floor((elapsed / 1000) * o.httpChecksPerSec); sentHttp < due; sentHttp++) httpCheck(o.wallPort, httpH, () => httpErrors++);
+    for (const due = Math.floor((elapsed / 1000) * ownPerSec); sentOwn < due; sentOwn++) httpCheck(o.budgetHttpPort!, ownH, () => ownErrors++);
     if (sentBatches < o.batches && elapsed >= (sentBatches + 1) * batchEvery) {
       sentBatches++;
       batch();
@@ -132,6 +145,7 @@ export async function pressureLoad(o: PressureLoad): Promise<PressureLoadResult>
   return {
     nats: { ...summary(natsH, natsErrors), sentPerSec: Math.round(sentNats / seconds) },
     http: { ...summary(httpH, httpErrors), sentPerSec: Math.round(sentHttp / seconds) },
+    ...(ownPerSec > 0 ? { httpOwn: { ...summary(ownH, ownErrors), sentPerSec: Math.round(sentOwn / seconds) } } : {}),
     batch: { ...summary(batchH, batchErrors), size: o.batchSize, samplesMs },
   };
 }

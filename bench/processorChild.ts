@@ -195,7 +195,7 @@ async function answer(req: ChildRequest): Promise<unknown> {
       // What the start cost the process in CPU (every thread: zlib's inflate runs on the pool) and how long its main
       // thread was ready but waited for a core (null off Linux): on 2 cores after a long run, ClickHouse's merges compete.
       const startCost = { cpuMs: Math.round((cpu.user + cpu.system) / 1000), runQueueMs };
-      return { wallPort: running.wallPort, startMs: Math.round(performance.now() - t0), ...startCost, restart: running.restart(), customers: running.pipeline.windows.size, handled: handled() };
+      return { wallPort: running.wallPort, budgetHttpPort: running.budgetHttpPort(), startMs: Math.round(performance.now() - t0), ...startCost, restart: running.restart(), customers: running.pipeline.windows.size, handled: handled() };
     }
     case 'window':
       return windowOf(req.from, req.to);

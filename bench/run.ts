@@ -78,6 +78,8 @@ const tag = randomBytes(3).toString('hex');
 const names = benchNames(tag);
 const processorConfig = processorConfigFor(names, tag);
 for (const assignment of args.set ?? []) applySetting(processorConfig, assignment);
+// The budget's own port is its thread's: a run with the budget on the event loop (--set budget.thread=false) has none.
+if (processorConfig.budget.thread === false) delete processorConfig.budget.httpPort;
 // The defaults the processor runs with (src/config/schema.ts); the baselines take the same.
 const consumerSettings = { fetchBatch: 1_000, maxAckPending: 100_000, ackWaitMs: 60_000 };
 
@@ -234,10 +236,11 @@ async function pacedPhase(proc: ProcessorProcess, rate: number, durationS: numbe
 
 /**
  * Issue 15's budget target: the processor fed at half its measured maximum, first alone, then while senders ask
- * 1,000 single checks/s over NATS (and 100/s over HTTP) and a batch of 10,000 ids five times; how fast the answers
- * come and how much of its speed the stream keeps.
+ * 1,000 single checks/s over NATS (and 100/s over HTTP: half on the wall's port, half on the budget's own) and a
+ * batch of 10,000 ids five times; how fast the answers come and how much of its speed the stream keeps.
  */
-async function budgetPhase(proc: ProcessorProcess, wallPort: number, maxRate: number, profileFile: string | null): Promise<BudgetResult> {
+async function budgetPhase(proc: ProcessorProcess, ports: { wallPort: number; budgetHttpPort: number | null }, maxRate: number, profileFile: string | null): Promise<BudgetResult> {
+  const { wallPort, budgetHttpPort } = ports;
   const fraction = 0.5;
   const rate = Math.round(maxRate * fraction);
   const durationS = preset.budgetS;
@@ -246,7 +249,7 @@ async function budgetPhase(proc: ProcessorProcess, wallPort: number, maxRate: nu
   await sleep(1_000);
   if (profileFile) await proc.call({ cmd: 'profile', action: 'start' });
   const loaded = await pacedPhase(proc, rate, durationS, `bud1${tag}`, () =>
-    pressureLoad({ servers: NATS, subject: processorConfig.budget.subject, wallPort, customers, durationMs: durationS * 1000, checksPerSec, httpChecksPerSec: 100, batchSize: 10_000, batches: 5 }),
+    pressureLoad({ servers: NATS, subject: processorConfig.budget.subject, wallPort, customers, durationMs: durationS * 1000, checksPerSec, httpChecksPerSec: budgetHttpPort === null ? 100 : 50, budgetHttpPort, ownHttpChecksPerSec: 50, batchSize: 10_000, batches: 5 }),
   );
   if (profileFile) await proc.call({ cmd: 'profile', action: 'stop', file: profileFile });
   // The floor under those answers: the same single requests answered with no decision (bench/echo.ts), on the
@@ -257,7 +260,7 @@ async function budgetPhase(proc: ProcessorProcess, wallPort: number, maxRate: nu
     await sleep(1_000);
     await proc.call({ cmd: 'echo', action: thread, servers: NATS, subject });
     const phase = await pacedPhase(proc, rate, durationS, phaseTag, () =>
-      pressureLoad({ servers: NATS, subject: processorConfig.budget.subject, checkSubject: subject, wallPort, customers, durationMs: durationS * 1000, checksPerSec, httpChecksPerSec: 0, batchSize: 0, batches: 0 }),
+      pressureLoad({ servers: NATS, subject: processorConfig.budget.subject, checkSubject: subject, wallPort, customers, durationMs: durationS * 1000, checksPerSec, httpChecksPerSec: 0, budgetHttpPort: null, ownHttpChecksPerSec: 0, batchSize: 0, batches: 0 }),
     );
     const answering = await proc.call<EchoStats>({ cmd: 'echo', action: 'stop' });
     return { answers: phase.load!.nats, eventsPerSec: phase.eventsPerSec, loopDelay: phase.loopDelay, runQueueMsPerS: answering.runQueueMsPerS };
@@ -277,7 +280,7 @@ async function budgetPhase(proc: ProcessorProcess, wallPort: number, maxRate: nu
 
 function sayBudget(b: BudgetResult): void {
   const l = b.load;
-  say(`budget at ${b.fraction * 100}% (${b.ratePerSec.toLocaleString('en')} events/s): ${l.nats.sentPerSec} NATS checks/s p50 ${l.nats.p50Ms} ms, p99 ${l.nats.p99Ms} ms, max ${l.nats.maxMs} ms (${l.nats.errors} errors); HTTP p50 ${l.http.p50Ms} ms, p99 ${l.http.p99Ms} ms; batch of ${l.batch.size}: ${l.batch.samplesMs.join(', ')} ms; stream ${b.with.eventsPerSec.toLocaleString('en')}/s against ${b.without.eventsPerSec.toLocaleString('en')}/s without checks (${b.streamRatio}); the event loop's delay p99 ${b.with.loopDelay?.p99Ms} ms, max ${b.with.loopDelay?.maxMs} ms (without checks ${b.without.loopDelay?.p99Ms}, ${b.without.loopDelay?.maxMs} ms); the main thread waited for a core ${b.with.loopDelay?.runQueueMsPerS} ms of each second (without checks ${b.without.loopDelay?.runQueueMsPerS})`);
+  say(`budget at ${b.fraction * 100}% (${b.ratePerSec.toLocaleString('en')} events/s): ${l.nats.sentPerSec} NATS checks/s p50 ${l.nats.p50Ms} ms, p99 ${l.nats.p99Ms} ms, max ${l.nats.maxMs} ms (${l.nats.errors} errors); HTTP on the wall's port p50 ${l.http.p50Ms} ms, p99 ${l.http.p99Ms} ms${l.httpOwn ? `, on the budget's own p50 ${l.httpOwn.p50Ms} ms, p99 ${l.httpOwn.p99Ms} ms (${l.httpOwn.errors} errors)` : ''}; batch of ${l.batch.size}: ${l.batch.samplesMs.join(', ')} ms; stream ${b.with.eventsPerSec.toLocaleString('en')}/s against ${b.without.eventsPerSec.toLocaleString('en')}/s without checks (${b.streamRatio}); the event loop's delay p99 ${b.with.loopDelay?.p99Ms} ms, max ${b.with.loopDelay?.maxMs} ms (without checks ${b.without.loopDelay?.p99Ms}, ${b.without.loopDelay?.maxMs} ms); the main thread waited for a core ${b.with.loopDelay?.runQueueMsPerS} ms of each second (without checks ${b.without.loopDelay?.runQueueMsPerS})`);
   for (const [thread, f] of Object.entries(b.floor ?? {})) {
     say(`  no decision, answered on the ${thread} thread: p50 ${f.answers.p50Ms} ms, p99 ${f.answers.p99Ms} ms, max ${f.answers.maxMs} ms (${f.answers.count} answers, ${f.answers.errors} errors); stream ${f.eventsPerSec.toLocaleString('en')}/s; the answering thread waited for a core ${f.runQueueMsPerS} ms of each second`);
   }
@@ -318,8 +321,9 @@ async function main(): Promise<void> {
     //    read it: it then takes the whole backlog live (consumer, signals, alerts), not as a restart's replay.
     proc = ProcessorProcess.start(processorConfig);
     await proc.ready;
-    const started = await proc.call<{ wallPort: number }>({ cmd: 'start' });
+    const started = await proc.call<{ wallPort: number; budgetHttpPort: number | null }>({ cmd: 'start' });
     const wallPort = started.wallPort;
+    const ports = { wallPort, budgetHttpPort: started.budgetHttpPort };
     proc.proc.kill('SIGSTOP');
     say('processor started and paused; publishing the backlog');
 
@@ -355,7 +359,7 @@ async function main(): Promise<void> {
     const ceilingRate = Math.round((ceiling1.eventsPerSec + ceiling2.eventsPerSec) / 2);
     say(`ceiling again: ${ceiling2.eventsPerSec.toLocaleString('en')} events/s`);
     if (args['budget-only']) {
-      const budget = await budgetPhase(proc, wallPort, body.eventsPerSec, profileDir ? `${profileDir}processor-budget-${mode}.cpuprofile` : null);
+      const budget = await budgetPhase(proc, ports, body.eventsPerSec, profileDir ? `${profileDir}processor-budget-${mode}.cpuprofile` : null);
       sayBudget(budget);
       process.stdout.write(JSON.stringify({ mode, customers, set: args.set, ceiling: [ceiling1.eventsPerSec, ceiling2.eventsPerSec], processor: body, budget }) + '\n');
       return;
@@ -384,7 +388,7 @@ async function main(): Promise<void> {
     await sleep(2_000);
 
     // 7b. The contact budget while the processor takes half its maximum.
-    const budget = await budgetPhase(proc, wallPort, body.eventsPerSec, profileDir ? `${profileDir}processor-budget-${mode}.cpuprofile` : null);
+    const budget = await budgetPhase(proc, ports, body.eventsPerSec, profileDir ? `${profileDir}processor-budget-${mode}.cpuprofile` : null);
     sayBudget(budget);
     await sleep(1_000);
 

@@ -1,9 +1,9 @@
 // The main thread's side of the contact budget's thread (budget.thread): starts budgetWorker.ts with the windows'
 // shared arrays, the withdrawn set and the clock, tells it what the events change (a touch that uses a reservation, a
-// consent flip, an erasure) in order as they are applied, forwards the wall's HTTP routes to it, and applies what it
-// settled to the main thread's ContactBudget (the campaign tally, a copy of the reservations, the suppressed set and
-// its bucket), so that everything but the answer itself stays where it was. A thread that dies is started again,
-// from that copy of the reservations.
+// consent flip, an erasure) in order as they are applied, forwards the wall's HTTP routes to it (a sender on
+// budget.httpPort reaches the thread directly), and applies what it settled to the main thread's ContactBudget (the
+// campaign tally, a copy of the reservations, the suppressed set and its bucket), so that everything but the answer
+// itself stays where it was. A thread that dies is started again, from that copy of the reservations.
 import { MessageChannel, type Transferable, type Worker } from 'node:worker_threads';
 import type { VigilConfig } from '../config/schema.js';
 import type { MemoryConsentStore } from '../privacy/consent.js';
@@ -57,6 +57,8 @@ export class BudgetThread {
   private readonly scratch = emptyReport();
   /** Times the thread was started again after it died: for /readyz's detail and the tests. */
   restarts = 0;
+  /** The port the thread's own HTTP listener bound (budget.httpPort; 0 there picks one), null without one. */
+  httpPort: number | null = null;
 
   private constructor(private readonly deps: BudgetThreadDeps) {}
 
@@ -180,8 +182,9 @@ export class BudgetThread {
         if (m.t === 'started') {
           started = true;
           this.up = this.natsUp = true;
+          this.httpPort = m.httpPort;
           startedAt = Date.now();
-          this.deps.log.info({ subject: config.budget.subject, restarts: this.restarts }, 'the contact budget answers on a thread of its own');
+          this.deps.log.info({ subject: config.budget.subject, httpPort: m.httpPort, restarts: this.restarts }, 'the contact budget answers on a thread of its own');
           resolve();
         } else if (m.t === 'failed') failure = `${m.code}: ${m.message}`;
         else this.receive(m);

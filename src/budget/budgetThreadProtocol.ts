@@ -40,7 +40,8 @@ export type ToBudgetThread =
   | { t: 'stop' };
 
 export type FromBudgetThread =
-  | { t: 'started' }
+  /** The service answers; `httpPort`: the port budget.httpPort bound (null without one). */
+  | { t: 'started'; httpPort: number | null }
   | { t: 'failed'; code: string; message: string }
   /**
    * The checks settled since the last (sent together every few milliseconds), the thread's counts after them, and

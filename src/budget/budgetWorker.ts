@@ -1,6 +1,7 @@
 // The contact budget's own thread (budget.thread; budgetThread.ts starts it): the vigil-pressure service on a NATS
-// connection of its own, and the wall's HTTP routes forwarded by the main thread, answered by a WorkerBudget that reads
-// the windows through shared memory. An answer never waits behind the processor's events: only behind other answers.
+// connection of its own, its own HTTP port when budget.httpPort is set (budgetHttp.ts), and the wall's HTTP routes
+// forwarded by the main thread, answered by a WorkerBudget that reads the windows through shared memory. An answer
+// never waits behind the processor's events: only behind other answers.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { Service } from 'nats';
 import { keyedHash } from '../privacy/pseudonym.js';
@@ -8,9 +9,12 @@ import { OffsetClock } from '../shared/clock.js';
 import { errorMessage, VigilError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { connectNats, type NatsLink } from '../runtime/connections.js';
+import { pressureRoutes } from '../runtime/pressure.js';
+import type { WallTransport } from '../wall/transport/types.js';
 import { WindowsReader } from '../windows/windowsReader.js';
 import type { SharedWindows } from '../windows/customerWindows.js';
 import { BUDGET_CHANNELS } from './allowance.js';
+import { startBudgetHttp } from './budgetHttp.js';
 import type { BudgetThreadData, ControlMessage, FromBudgetThread, ToBudgetThread } from './budgetThreadProtocol.js';
 import { startPressureService } from './natsService.js';
 import { answerBatch, answerCheck, customerPressure, type BudgetDecider, type IdMapper } from './requests.js';
@@ -94,12 +98,28 @@ const flush = (): void => {
   send({ t: 'settled', checks: checks.take(), applied, counts: { ...budget.counts }, checkMs: answered.check.splice(0), batchMs: answered.batch.splice(0) });
 };
 
-/** A NATS answer was sent. */
-const settled = (endpoint: 'check' | 'batch', ms: number): void => {
-  answered[endpoint].push(ms);
+/** An answer was sent: the checks it settled go to the main thread within SETTLED_EVERY_MS. */
+const settleSoon = (): void => {
   if (checks.size >= 1_000) flush();
   else flushTimer ??= setTimeout(flush, SETTLED_EVERY_MS);
 };
+
+/** A NATS answer was sent. */
+const settled = (endpoint: 'check' | 'batch', ms: number): void => {
+  answered[endpoint].push(ms);
+  settleSoon();
+};
+
+/** The two HTTP routes on budget.httpPort: the NATS service's answers, the same JSON as on the wall's port. */
+const httpAnswers = pressureRoutes(
+  config.budget.maxBatch,
+  (id) => {
+    const value = customerPressure(decider, id, mapId);
+    settleSoon();
+    return value;
+  },
+  (req) => batch(decider, req, mapId).finally(settleSoon),
+);
 
 async function answerAsk(m: Extract<ToBudgetThread, { t: 'ask' }>): Promise<void> {
   try {
@@ -115,6 +135,7 @@ async function answerAsk(m: Extract<ToBudgetThread, { t: 'ask' }>): Promise<void
 
 let link: NatsLink | null = null;
 let service: Service | null = null;
+let http: WallTransport | null = null;
 let timers: ReturnType<typeof setInterval>[] = [];
 let stopping = false;
 
@@ -122,6 +143,7 @@ async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
   for (const t of timers) clearInterval(t);
+  await http?.close().catch(() => undefined);
   await service?.stop().catch(() => undefined);
   await link?.conn.drain().catch(() => undefined);
   flush();
@@ -151,7 +173,10 @@ try {
         if (now !== connected) send({ t: 'nats', connected: (connected = now) });
       }, IDLE_LOOK_MS),
     ];
-    send({ t: 'started' });
+    // Last: a sender that reaches the port is answered from a running service's state.
+    let httpPort: number | null = null;
+    if (config.budget.httpPort !== undefined && !stopping) ({ transport: http, port: httpPort } = await startBudgetHttp(config, httpAnswers, log));
+    send({ t: 'started', httpPort });
   }
 } catch (err) {
   send({ t: 'failed', code: err instanceof VigilError ? err.code : 'BUDGET_THREAD_FAILED', message: errorMessage(err) });

@@ -38,6 +38,16 @@ describe('config', () => {
     expect(() => parseConfig({ wall: { prot: 80 } })).toThrow(/wall: Unrecognized key/);
   });
 
+  it("takes budget.httpPort from the environment, only where the budget's thread serves it, and never the wall's port", () => {
+    expect(loadConfig({ env: { VIGIL_BUDGET__HTTP_PORT: '8090' }, overrides: {} }).budget.httpPort).toBe(8090);
+    expect(parseConfig({}).budget.httpPort).toBeUndefined();
+    expect(() => parseConfig({ budget: { httpPort: 8090, thread: false } })).toThrow(/budget\.httpPort: the budget's own port is served by its thread/);
+    expect(() => parseConfig({ budget: { httpPort: 8090, enabled: false } })).toThrow(/budget\.httpPort/);
+    expect(() => parseConfig({ budget: { httpPort: 8090 }, cluster: { partitions: 4 } })).toThrow(/budget\.httpPort/);
+    expect(() => parseConfig({ budget: { httpPort: 8080 } })).toThrow(/budget\.httpPort: 8080 is the wall's port/);
+    expect(parseConfig({ budget: { httpPort: 0 }, wall: { port: 0 } }).budget.httpPort).toBe(0);
+  });
+
   it('rejects an alert rule with an unknown signal', () => {
     expect(() => parseConfig({ alerts: { rules: [{ name: 'x', signal: 'nope', subject: 'customer', threshold: 1 }] } })).toThrow(/alerts\.rules\.0\.signal/);
   });

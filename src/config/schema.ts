@@ -296,6 +296,13 @@ export const configSchema = z
          * partitions answer on their consumers' thread (true is refused with cluster.partitions > 0).
          */
         thread: z.boolean().optional(),
+        /**
+         * A port of the budget's own for its two HTTP routes (`POST /api/v1/pressure/check`, `GET
+         * /api/v1/customers/{id}/pressure`), served by the budget's thread on wall.host with the wall's tokens, Host
+         * names and origins (src/budget/budgetHttp.ts): an answer there never waits for the processor's event loop, as
+         * it does on the wall's port. Unset: no such port (the routes stay on the wall's). Needs the budget's thread.
+         */
+        httpPort: z.number().int().min(0).max(65_535).optional(),
         /** Hard bounds per channel (email, push, sms, all) on the engagement-scaled allowance (signals.caps × factor). */
         bounds: z.record(z.string(), allowanceBoundsSchema).default({
           email: { minPerDay: 1, maxPerDay: 3, minPerWeek: 3, maxPerWeek: 10 },
@@ -513,6 +520,12 @@ export const configSchema = z
     }
     if (c.budget.thread === true && c.cluster.partitions > 0) {
       ctx.addIssue({ code: 'custom', path: ['budget', 'thread'], message: "a cluster's partitions answer the budget on their consumers' thread: budget.thread is for a single processor (cluster.partitions 0)" });
+    }
+    if (c.budget.httpPort !== undefined && !budgetOnThread(c)) {
+      ctx.addIssue({ code: 'custom', path: ['budget', 'httpPort'], message: "the budget's own port is served by its thread: it needs budget.enabled and budget.thread on a single processor (cluster.partitions 0)" });
+    }
+    if (c.budget.httpPort !== undefined && c.budget.httpPort !== 0 && c.budget.httpPort === c.wall.port) {
+      ctx.addIssue({ code: 'custom', path: ['budget', 'httpPort'], message: `${c.budget.httpPort} is the wall's port (wall.port): the budget needs a port of its own` });
     }
     const p = c.privacy;
     if (p.pseudonymize && p.pseudonymKey.length < 32) {

@@ -206,6 +206,7 @@ export function clusterRuntime(w: Wiring): Runtime {
     partitions: () => leases?.owned() ?? [],
     logFields: () => ({ processorId: w.processorId, partitions: leases!.owned() }),
     suppressionBucket: () => null,
+    budgetHttpPort: () => null,
     stopPressure: async () => {
       for (const b of suppressionBuckets.values()) b.cut();
       await pressureService?.stop().catch(() => undefined);

@@ -41,6 +41,8 @@ export interface RunningProcessor {
   partitions(): number[];
   readonly wallPort: number;
   readonly wallTransport: string;
+  /** The contact budget's own HTTP port (budget.httpPort) while its thread listens; null without one. */
+  budgetHttpPort(): number | null;
   /** How the last start caught up: messages replayed after the checkpoint and the time from start to consuming. */
   restart(): { replayed: number; ms: number };
   /** Takes a checkpoint now (tests and the benchmark; the processor does it on its own every checkpointIntervalMs). */
@@ -306,6 +308,7 @@ export async function startProcessor(opts: ProcessorOptions): Promise<RunningPro
     partitions: () => mode.partitions(),
     wallPort,
     wallTransport: server.transportName,
+    budgetHttpPort: () => mode.budgetHttpPort(),
     restart: () => {
       const list = [...consumers.values()];
       return { replayed: sumOf(list, (c) => c.restartStats.replayed), ms: Math.max(0, ...list.map((c) => c.restartStats.ms)) };

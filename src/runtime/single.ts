@@ -79,6 +79,7 @@ export function singleRuntime(w: Wiring): Runtime {
     partitions: () => [],
     logFields: () => ({}),
     suppressionBucket: () => suppressionBucket,
+    budgetHttpPort: () => budgetThread?.httpPort ?? null,
     stopPressure: async () => {
       suppressionBucket?.cut();
       await pressureService?.stop().catch(() => undefined);

@@ -221,6 +221,8 @@ export interface Runtime {
   partitions(): number[];
   logFields(): Record<string, unknown>;
   suppressionBucket(): SuppressionBucket | null;
+  /** The port of the budget thread's own HTTP listener (budget.httpPort) while it runs; null without one. */
+  budgetHttpPort(): number | null;
   /**
    * Stop, in the order processor.ts calls them: the pressure service (and the suppression buckets' rebuilds are cut,
    * so that they do not share the loop with the final checkpoint), then consuming with the final checkpoint…

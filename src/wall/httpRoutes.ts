@@ -1,5 +1,5 @@
 // The wall's HTTP surface: the page and its assets, health, metrics, the snapshot API, acknowledgements and silences.
-import type { PressureOutcome, WallSource } from '../contract/frames.js';
+import type { PressureApi, PressureOutcome, WallSource } from '../contract/frames.js';
 import { idProblem } from '../contract/ids.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
@@ -14,17 +14,12 @@ import { addSilence, expireSilence } from './silenceCommands.js';
 import { shapeFrame } from './shape.js';
 import type { WallHttpRequest, WallHttpResponse } from './transport/types.js';
 
-export interface HttpRoutesOptions {
+export interface HttpRoutesOptions extends EdgeOptions {
   source: WallSource;
   logger: Logger;
-  authenticate: Authenticate;
   assets: () => WallAssets;
   atRiskListSize: number;
   wsPath: string;
-  /** DNS rebinding: which Host headers are served. */
-  hosts: HostPolicy;
-  /** Origins besides the wall's own that may send state-changing requests. */
-  allowedOrigins: readonly string[];
   /** A silence's default startsAt; the real clock by default. */
   clock?: Clock;
   /**
@@ -70,26 +65,8 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
     return 'responder';
   }
 
-  /** The caller's role, or the 401 response to send. Only the bearer header counts here: `?token=` is for /ws alone. */
-  function authorize(req: WallHttpRequest): Role | WallHttpResponse {
-    const result = authenticate(presentedToken(req.headers));
-    if (result.ok) return result.role;
-    return errorResponse(result.status, result.code, result.message, { 'www-authenticate': 'Bearer realm="vigil-wall"' });
-  }
-
-  /**
-   * The edge checks every request passes before any route: Host, then for state changes Origin and content type.
-   * Health checks skip the Host check (probes name the pod's address), and say no more than live or ready to a Host
-   * not served.
-   */
-  function refuse(req: WallHttpRequest): WallHttpResponse | null {
-    const probe = req.path === '/healthz' || req.path === '/readyz';
-    if (!probe && !hostAllowed(req.headers['host'], options.hosts)) return errorResponse(421, 'MISDIRECTED_REQUEST', 'this wall does not serve that host name; see wall.allowedHosts');
-    if (!isStateChanging(req.method)) return null;
-    if (!originAllowed(req.headers['origin'], req.headers['host'], options.allowedOrigins)) return errorResponse(403, 'FORBIDDEN', 'cross-origin requests may not change state; see wall.allowedOrigins');
-    if (req.body.length > 0 && !isJsonContentType(req.headers['content-type'])) return errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'a request body must be Content-Type: application/json');
-    return null;
-  }
+  const { refuse, authorize } = edgeChecks(options);
+  const pressureRoute = source.pressure ? createPressureRoute({ pressure: source.pressure, logger, authorize, parse: parseJson }) : null;
 
   /** A customer's export: streamed as it is read; 410 with the record when the customer was erased. */
   async function exportRoute(req: WallHttpRequest, rawId: string): Promise<WallHttpResponse> {
@@ -144,11 +121,11 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
 
     const ackMatch = ACK_PATH.exec(path);
     const silenceMatch = SILENCE_PATH.exec(path);
-    const pressureMatch = source.pressure ? PRESSURE_PATH.exec(path) : null;
-    const pressureCheck = source.pressure !== undefined && path === PRESSURE_CHECK_PATH;
     const exportMatch = EXPORT_PATH.exec(path);
     if (exportMatch) return exportRoute(req, exportMatch[1]);
-    const known = ackMatch !== null || silenceMatch !== null || pressureMatch !== null || pressureCheck || path === SILENCES_PATH || path === '/metrics' || path === '/api/v1/snapshot';
+    const pressure = pressureRoute?.(req);
+    if (pressure) return pressure;
+    const known = ackMatch !== null || silenceMatch !== null || path === SILENCES_PATH || path === '/metrics' || path === '/api/v1/snapshot';
     if (!known) return errorResponse(404, 'NOT_FOUND', 'no such route');
 
     const role = authorize(req);
@@ -168,32 +145,6 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
       if (!isRead) return notAllowed('GET');
       const snapshot = shapeFrame(source.snapshot(), options.atRiskListSize);
       return json(200, source.forRole ? source.forRole(snapshot, role) : snapshot);
-    }
-
-    // The contact budget for senders: a check reserves slots, so only responders may ask.
-    if (pressureMatch || pressureCheck) {
-      if (pressureMatch && !isRead) return notAllowed('GET');
-      if (pressureCheck && method !== 'POST') return notAllowed('POST');
-      if (role !== 'responder') return errorResponse(403, 'FORBIDDEN', 'the contact budget needs a responder token');
-      if (pressureMatch) {
-        const id = decodePathId(pressureMatch[1]);
-        if (!validCustomerId(id)) return errorResponse(400, 'BAD_REQUEST', ID_RULE);
-        try {
-          return json(200, await source.pressure!.customer(id));
-        } catch (err) {
-          logger.warn({ err: errorMessage(err) }, 'a pressure lookup failed');
-          return errorResponse(503, 'UNAVAILABLE', 'the contact budget is unavailable; try again');
-        }
-      }
-      let outcome: PressureOutcome;
-      try {
-        outcome = await source.pressure!.check(parseJson(req.body));
-      } catch (err) {
-        // A cluster's partition without a holder for a moment (a hand-over): the sender retries.
-        logger.warn({ err: errorMessage(err) }, 'a pressure check failed');
-        return errorResponse(503, 'UNAVAILABLE', 'the contact budget is unavailable; try again');
-      }
-      return outcome.ok ? json(200, outcome.result) : errorResponse(400, 'BAD_REQUEST', outcome.reason);
     }
 
     if (path === SILENCES_PATH) {
@@ -225,6 +176,87 @@ export function createHttpRoutes(options: HttpRoutesOptions): (req: WallHttpRequ
     const outcome = await acknowledgeAlert(source, logger, role, alertId, by ?? DEFAULT_ACK_BY);
     if (!outcome.ok) return errorResponse(outcome.status, outcome.code, outcome.message);
     return json(200, { ok: true, alertId: outcome.alertId, by: outcome.by });
+  };
+}
+
+export interface EdgeOptions {
+  authenticate: Authenticate;
+  /** DNS rebinding: which Host headers are served. */
+  hosts: HostPolicy;
+  /** Origins besides the listener's own that may send state-changing requests. */
+  allowedOrigins: readonly string[];
+}
+
+/**
+ * What every request to one of the processor's HTTP listeners passes (the wall's, and the contact budget's own on
+ * its thread: budget.httpPort): `refuse` is the edge, before any route (Host, then for state changes Origin and
+ * content type; health checks skip the Host check, as probes name the pod's address, and say no more than live or
+ * ready to a Host not served); `authorize` is the caller's role, or the 401 to send (only the bearer header counts
+ * here: `?token=` is for /ws alone).
+ */
+export function edgeChecks(options: EdgeOptions): { refuse(req: WallHttpRequest): WallHttpResponse | null; authorize(req: WallHttpRequest): Role | WallHttpResponse } {
+  return {
+    refuse(req) {
+      const probe = req.path === '/healthz' || req.path === '/readyz';
+      if (!probe && !hostAllowed(req.headers['host'], options.hosts)) return errorResponse(421, 'MISDIRECTED_REQUEST', 'this wall does not serve that host name; see wall.allowedHosts');
+      if (!isStateChanging(req.method)) return null;
+      if (!originAllowed(req.headers['origin'], req.headers['host'], options.allowedOrigins)) return errorResponse(403, 'FORBIDDEN', 'cross-origin requests may not change state; see wall.allowedOrigins');
+      if (req.body.length > 0 && !isJsonContentType(req.headers['content-type'])) return errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'a request body must be Content-Type: application/json');
+      return null;
+    },
+    authorize(req) {
+      const result = options.authenticate(presentedToken(req.headers));
+      if (result.ok) return result.role;
+      return errorResponse(result.status, result.code, result.message, { 'www-authenticate': 'Bearer realm="vigil-wall"' });
+    },
+  };
+}
+
+export interface PressureRouteOptions {
+  pressure: PressureApi;
+  logger: Logger;
+  authorize: (req: WallHttpRequest) => Role | WallHttpResponse;
+  /** A request body to JSON: undefined (or a reason) when it is not, which the check answers 400. */
+  parse: (body: Buffer) => unknown;
+}
+
+/**
+ * The contact budget's two routes for senders, `GET /api/v1/customers/{id}/pressure` and `POST
+ * /api/v1/pressure/check`, on the wall and on the budget's own listener (src/budget/budgetHttp.ts): the response, or
+ * null for any other path. A check reserves slots, so only responders may ask.
+ */
+export function createPressureRoute(options: PressureRouteOptions): (req: WallHttpRequest) => Promise<WallHttpResponse> | null {
+  const { pressure, logger, authorize } = options;
+  const route = async (req: WallHttpRequest, pressureMatch: RegExpExecArray | null): Promise<WallHttpResponse> => {
+    const role = authorize(req);
+    if (typeof role !== 'string') return role;
+    const { method } = req;
+    if (pressureMatch && method !== 'GET' && method !== 'HEAD') return notAllowed('GET');
+    if (!pressureMatch && method !== 'POST') return notAllowed('POST');
+    if (role !== 'responder') return errorResponse(403, 'FORBIDDEN', 'the contact budget needs a responder token');
+    if (pressureMatch) {
+      const id = decodePathId(pressureMatch[1]);
+      if (!validCustomerId(id)) return errorResponse(400, 'BAD_REQUEST', ID_RULE);
+      try {
+        return json(200, await pressure.customer(id));
+      } catch (err) {
+        logger.warn({ err: errorMessage(err) }, 'a pressure lookup failed');
+        return errorResponse(503, 'UNAVAILABLE', 'the contact budget is unavailable; try again');
+      }
+    }
+    let outcome: PressureOutcome;
+    try {
+      outcome = await pressure.check(options.parse(req.body));
+    } catch (err) {
+      // A cluster's partition without a holder for a moment (a hand-over): the sender retries.
+      logger.warn({ err: errorMessage(err) }, 'a pressure check failed');
+      return errorResponse(503, 'UNAVAILABLE', 'the contact budget is unavailable; try again');
+    }
+    return outcome.ok ? json(200, outcome.result) : errorResponse(400, 'BAD_REQUEST', outcome.reason);
+  };
+  return (req) => {
+    const pressureMatch = PRESSURE_PATH.exec(req.path);
+    return pressureMatch || req.path === PRESSURE_CHECK_PATH ? route(req, pressureMatch) : null;
   };
 }
 

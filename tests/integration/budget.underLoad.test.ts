@@ -1,6 +1,6 @@
-// The contact budget while events flow: checks and batches over NATS and HTTP are answered exactly (allowances,
-// reservations) while the processor takes a backlog published between them, on the budget's own thread and NATS
-// connection, which the processor ends when it stops. Correctness only: how fast is the benchmark's (bench/pressure.ts).
+// The contact budget while events flow: checks and batches over NATS and HTTP (the wall's port, forwarded, and the
+// budget's own, budget.httpPort) are answered exactly (allowances, reservations) while the processor takes a backlog
+// published between them, on the budget's own thread and NATS connection, which the processor ends when it stops. Correctness only: how fast is the benchmark's (bench/pressure.ts).
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,15 +43,16 @@ describe('contact budget while the processor consumes a backlog', () => {
     const reply = await nc.request(`${config.budget.subject}.${endpoint}`, enc.encode(JSON.stringify(body)), { timeout: 20_000 });
     return JSON.parse(dec.decode(reply.data)) as Record<string, any>;
   }
-  async function askHttp(body: unknown): Promise<{ status: number; body: Record<string, any> }> {
-    const res = await fetch(`http://127.0.0.1:${proc.wallPort}/api/v1/pressure/check`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${RESPONDER}` }, body: JSON.stringify(body) });
+  /** A check on the wall's port (forwarded to the budget's thread), or on the budget's own. */
+  async function askHttp(body: unknown, port = proc.wallPort): Promise<{ status: number; body: Record<string, any> }> {
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/pressure/check`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${RESPONDER}` }, body: JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as Record<string, any> };
   }
 
   beforeAll(async () => {
     config = isolatedConfig({
       // No quiet hours: the answers must not depend on the time of day the test runs at.
-      budget: { subject: `t${tag}.pressure`, bucket: `supp_${tag}`, quietHours: { start: 0, end: 0 } },
+      budget: { subject: `t${tag}.pressure`, bucket: `supp_${tag}`, quietHours: { start: 0, end: 0 }, httpPort: 0 },
       wall: { tokens: { responder: [RESPONDER], viewer: [] } },
     });
     nc = await natsConnection();
@@ -82,16 +83,19 @@ describe('contact budget while the processor consumes a backlog', () => {
       await backlog(2_000);
       const fresh = `fresh-${round}`;
       const full = FULL[round];
-      const [first, second, third, suppressed, batch, http] = await Promise.all([
+      const [first, second, third, suppressed, batch, http, own] = await Promise.all([
         ask('check', { customerId: fresh, channel: 'email', campaignId: 'load' }),
         ask('check', { customerId: fresh, channel: 'email', campaignId: 'load' }),
         ask('check', { customerId: fresh, channel: 'email', campaignId: 'load' }),
         ask('check', { customerId: full, channel: 'email', campaignId: 'load' }),
         ask('batch', { customerIds: [...FULL.slice(25, 35), ...Array.from({ length: 1_000 }, (_, i) => `batch-${round}-${i}`)], channel: 'email', campaignId: 'load' }),
         askHttp({ customerIds: [FULL[40 + round], `http-${round}`], channel: 'email', campaignId: 'load' }),
+        // Another customer's slots over the budget's own port, and fresh's third: at most two of the four get one.
+        askHttp({ customerIds: [FULL[10 + round], `own-${round}`, fresh], channel: 'email', campaignId: 'load' }, proc.budgetHttpPort()!),
       ]);
-      // Two slots a day: whichever two of the three checks came first took them (one at a time, never three).
-      expect([first, second, third].map((a) => a.decision).sort()).toEqual(['allow', 'allow', 'suppress']);
+      // Two slots a day: whichever two of the four asks for fresh came first took them (one at a time, never three).
+      const fourth = own.body.allowed.includes(fresh) ? 'allow' : 'suppress';
+      expect([first, second, third].map((a) => a.decision).concat(fourth).sort()).toEqual(['allow', 'allow', 'suppress', 'suppress']);
       expect(suppressed).toMatchObject({ customerId: full, decision: 'suppress', codes: ['allowance_24h'] });
       expect(batch.checked).toBe(1_010);
       expect(batch.allowed).toHaveLength(1_000);
@@ -101,6 +105,9 @@ describe('contact budget while the processor consumes a backlog', () => {
       expect(http.status).toBe(200);
       expect(http.body.allowed).toEqual([`http-${round}`]);
       expect(http.body.suppressed.map((s: { customerId: string }) => s.customerId)).toEqual([FULL[40 + round]]);
+      expect(own.status).toBe(200);
+      expect(own.body.allowed.filter((id: string) => id !== fresh)).toEqual([`own-${round}`]);
+      expect(own.body.suppressed.map((s: { customerId: string }) => s.customerId).filter((id: string) => id !== fresh)).toEqual([FULL[10 + round]]);
     }
     await eventually('the backlog handled', () => handled() >= published, 60_000);
     expect(proc.pipeline.counts.processed).toBeGreaterThanOrEqual(16_000);
@@ -112,13 +119,17 @@ describe('contact budget while the processor consumes a backlog', () => {
     expect(bad.headers?.get('Nats-Service-Error-Code')).toBe('400');
     const garbage = await nc.request(`${config.budget.subject}.check`, new Uint8Array([0xff, 0xfe, 0x7b]), { timeout: 20_000 });
     expect(garbage.headers?.get('Nats-Service-Error-Code')).toBe('400');
-    const http = await askHttp({ customerIds: 'nope', channel: 'email' });
-    expect(http.status).toBe(400);
-    expect(http.body.error.code).toBe('BAD_REQUEST');
+    for (const port of [proc.wallPort, proc.budgetHttpPort()!]) {
+      const http = await askHttp({ customerIds: 'nope', channel: 'email' }, port);
+      expect(http.status).toBe(400);
+      expect(http.body.error.code).toBe('BAD_REQUEST');
+    }
   });
 
-  it('stops the budget with the processor: the service no longer answers', async () => {
+  it('stops the budget with the processor: the service and its port no longer answer', async () => {
+    const port = proc.budgetHttpPort()!;
     await proc.stop();
     await expect(nc.request(`${config.budget.subject}.check`, enc.encode(JSON.stringify({ customerId: 'x', channel: 'email' })), { timeout: 2_000 })).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
   });
 });

@@ -3,6 +3,7 @@
 // order; what it settles comes back to this thread's tally and reservation copy; an erasure that races a check leaves
 // nothing of the customer here; a thread that dies is started again and answers; a stop ends it.
 import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import type { Worker } from 'node:worker_threads';
 import type { NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,8 @@ import { spawnModuleWorker } from '../../src/shared/worker.js';
 import { CustomerWindows } from '../../src/windows/customerWindows.js';
 import { ev } from '../../src/windows/events.testing.js';
 import { eventually } from '../helpers/clickhouse.js';
+import { hostileHttpRequests } from '../helpers/hostileHttp.js';
+import { rawExchange, rawUpgrade, statusOf } from '../helpers/rawWire.js';
 import { isolatedConfig, natsConnection } from '../helpers/processor.js';
 
 const enc = new TextEncoder();
@@ -44,9 +47,9 @@ describe("the contact budget's thread", () => {
     thread = null;
   });
 
-  /** A thread over fresh windows, a fresh budget and a consent store holding `withdrawn`. */
-  async function start(withdrawn: string[] = []): Promise<BudgetThread> {
-    config = isolatedConfig({ budget: { thread: true, subject: `t${randomBytes(3).toString('hex')}.pressure`, quietHours: { start: 0, end: 0 } } });
+  /** A thread over fresh windows, a fresh budget and a consent store holding `withdrawn`; `over` merged into the config. */
+  async function start(withdrawn: string[] = [], over: { budget?: Record<string, unknown>; wall?: Record<string, unknown> } = {}): Promise<BudgetThread> {
+    config = isolatedConfig({ budget: { thread: true, subject: `t${randomBytes(3).toString('hex')}.pressure`, quietHours: { start: 0, end: 0 }, ...over.budget }, wall: over.wall ?? {} });
     windows = new CustomerWindows({ maxCustomers: 1_000, idleEvictMin: 8 * 1440, initialCapacity: 4 });
     consent = new MemoryConsentStore();
     for (const id of withdrawn) consent.withdraw(id, clock.now());
@@ -208,5 +211,88 @@ describe("the contact budget's thread", () => {
     thread = null;
     await expect(t.pressure('fay')).rejects.toThrow(/not running/);
     await expect(nc.request(`${config.budget.subject}.check`, enc.encode('{}'), { timeout: 500 })).rejects.toThrow();
+  });
+
+  describe('its own HTTP port (budget.httpPort)', () => {
+    const RESPONDER = 'budget-port-responder';
+    const VIEWER = 'budget-port-viewer';
+    const MARKER = 'ECHO-MARKER-b7e1';
+    const tokens = { tokens: { responder: [RESPONDER], viewer: [VIEWER] } };
+    const base = () => `http://127.0.0.1:${thread!.httpPort}`;
+    const post = (body: string | Buffer, headers: Record<string, string> = {}) =>
+      fetch(`${base()}/api/v1/pressure/check`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${RESPONDER}`, ...headers }, body });
+
+    it('answers both routes to responders from the thread, and this thread learns what they settled', async () => {
+      const t = await start([], { budget: { httpPort: 0 }, wall: tokens });
+      expect(t.httpPort).toBeGreaterThan(0);
+      await apply('hal', 'email_sent', 'email');
+      await apply('hal', 'email_sent', 'email');
+      const pressure = await fetch(`${base()}/api/v1/customers/hal/pressure`, { headers: { authorization: `Bearer ${RESPONDER}` } });
+      expect(pressure.status).toBe(200);
+      expect(((await pressure.json()) as { channels: Record<string, { decision: string }> }).channels.email.decision).toBe('suppress');
+      const checked = await post(JSON.stringify({ customerIds: ['hal', 'ivy'], channel: 'email', campaignId: 'web' }));
+      expect(checked.status).toBe(200);
+      expect(await checked.json()).toMatchObject({ checked: 2, allowed: ['ivy'], suppressed: [{ customerId: 'hal' }] });
+      await eventually('the slot told here', () => budget.reservations.count('ivy', 'email', clock.now()) === 1 && budget.counts.allowed === 1);
+      // The slot the port took is the one NATS sees: ivy's second email of two is reserved, a third is over.
+      expect((await check('ivy')).decision).toBe('allow');
+      expect((await check('ivy')).reasons).toEqual(['2 emails in 24 h (2 reserved) against an allowance of 2']);
+      expect((await fetch(`${base()}/healthz`)).status).toBe(200);
+      const port = t.httpPort!;
+      await t.stop();
+      thread = null;
+      await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    });
+
+    it("holds the wall's edge and tokens, answers every malformed request with a 4xx, and serves nothing else", async () => {
+      await start([], { budget: { httpPort: 0, maxBatch: 3 }, wall: tokens });
+      const body = JSON.stringify({ customerIds: ['joy'], channel: 'push' });
+      const status = async (r: Promise<Response>) => (await r).status;
+      expect(await status(post(body))).toBe(200);
+      expect(await status(post(body, { authorization: '' }))).toBe(401);
+      expect(await status(post(body, { authorization: 'Bearer wrong' }))).toBe(401);
+      expect(await status(post(body, { authorization: `Bearer ${VIEWER}` }))).toBe(403);
+      expect(await status(post(body, { origin: 'https://evil.example' }))).toBe(403);
+      expect(await status(post(body, { 'content-type': 'text/plain' }))).toBe(415);
+      // DNS rebinding: a name the wall does not serve.
+      expect(statusOf(await rawExchange(thread!.httpPort!, Buffer.from(`GET /api/v1/customers/joy/pressure HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer ${RESPONDER}\r\n\r\n`)))).toBe(421);
+      for (const bad of [Buffer.from([0x7b, 0xc3, 0x28, 0x7d]), '['.repeat(64) + ']'.repeat(64), '{}', 'not json', JSON.stringify({ customerIds: ['a', 'b', 'c', 'd'], channel: 'push' }), JSON.stringify({ customerIds: [MARKER], channel: MARKER })]) {
+        const r = await post(bad);
+        expect(r.status, String(bad)).toBe(400);
+        expect(await r.text()).not.toContain(MARKER);
+      }
+      expect(await status(post(Buffer.alloc(2 * 1024 * 1024, 0x20)))).toBe(413);
+      expect(await status(fetch(`${base()}/api/v1/pressure/check`, { headers: { authorization: `Bearer ${RESPONDER}` } }))).toBe(405);
+      expect(await status(fetch(`${base()}/api/v1/customers/%E0%A4%A/pressure`, { headers: { authorization: `Bearer ${RESPONDER}` } }))).toBe(400);
+      for (const path of ['/', '/api/v1/snapshot', '/metrics', '/readyz', '/api/v1/silences', '/ws']) {
+        expect(await status(fetch(`${base()}${path}`, { headers: { authorization: `Bearer ${RESPONDER}` } })), path).toBe(404);
+      }
+      expect(await rawUpgrade(thread!.httpPort!)).toBeNull();
+      expect(thread!.restarts).toBe(0);
+    });
+
+    it('survives generated raw HTTP requests without its thread dying, answering /healthz after each', async () => {
+      await start([], { budget: { httpPort: 0 }, wall: tokens });
+      const routes = ['/healthz', '/api/v1/pressure/check', '/api/v1/customers/c1/pressure', '/ws', '/'];
+      await fc.assert(
+        fc.asyncProperty(hostileHttpRequests(routes, MARKER), async (bytes) => {
+          const response = await rawExchange(thread!.httpPort!, bytes);
+          const code = statusOf(response);
+          if (code !== null && code >= 400) expect(response.split('\r\n\r\n').slice(1).join(''), 'an error answer echoed its input').not.toContain(MARKER);
+          expect(code === null || code < 500, `a 5xx: ${response.slice(0, 200)}`).toBe(true);
+          expect(thread!.restarts, 'the thread died').toBe(0);
+          expect((await fetch(`${base()}/healthz`)).status).toBe(200);
+        }),
+        { seed: 2718, numRuns: 120, endOnFailure: true },
+      );
+    });
+
+    it('a thread started again listens again', async () => {
+      const t = await start([], { budget: { httpPort: 0 }, wall: tokens });
+      await workers.at(-1)!.terminate();
+      await eventually('the thread started again', () => t.restarts === 1 && t.check().ok);
+      const r = await post(JSON.stringify({ customerIds: ['kim'], channel: 'sms' }));
+      expect(await r.json()).toMatchObject({ allowed: ['kim'] });
+    });
   });
 });

@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostileHttpRequests } from '../helpers/hostileHttp.js';
 import { encodeFrame, rawExchange, rawUpgrade, sendAndClose, statusOf, textFrame } from '../helpers/rawWire.js';
 import { WallChild } from '../helpers/wallChild.js';
 
@@ -14,22 +15,8 @@ const FLOOD_RSS_BOUND = 128 * MiB;
 const MARKER = 'ECHO-MARKER-7f3a';
 
 const ROUTES = ['/', '/index.html', '/healthz', '/readyz', '/metrics', '/ws', '/assets/wall.js', '/api/v1/snapshot', '/api/v1/silences', '/api/v1/silences/s1', '/api/v1/alerts/a1/ack', '/api/v1/pressure/check', '/api/v1/customers/c1/pressure'];
-const HEADER_NAMES = ['host', 'origin', 'content-type', 'content-length', 'transfer-encoding', 'upgrade', 'connection', 'sec-websocket-key', 'sec-websocket-version', 'authorization', 'expect', 'cookie'];
 
-const junk = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('', ' ', '\r\n', '\u0000', '%', '%zz', '[', '//[', '..', '?', '#', 'ÿ', '\ud800'));
-const method = fc.oneof(fc.constantFrom('GET', 'POST', 'DELETE', 'PUT', 'HEAD', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE', 'get', ''), fc.string({ maxLength: 12 }));
-const target = fc.oneof(
-  fc.constantFrom(...ROUTES, '//[', '/%', '*', 'http://x/', '//', '/ws?token=%', `/${MARKER}`, '/assets/../../package.json', '/api/v1/alerts/%E0%A4%A/ack'),
-  fc.tuple(fc.constantFrom(...ROUTES), junk).map(([r, j]) => r + j),
-  junk,
-);
-const version = fc.oneof(fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1 extra', ''), fc.string({ maxLength: 10 }));
-const header = fc.tuple(fc.oneof(fc.constantFrom(...HEADER_NAMES), fc.string({ maxLength: 20 })), fc.oneof(junk, fc.constantFrom('websocket', 'Upgrade', 'chunked', 'application/json', 'text/plain', '13', '0', '99999999', '-1', 'null', 'https://evil.example', 'localhost', 'evil.example')));
-const body = fc.oneof(fc.constant(''), fc.json({ maxDepth: 3 }), fc.string({ unit: 'binary', maxLength: 200 }), fc.constantFrom('0\r\n\r\n', 'zz\r\n', `{"matchers":[{"name":"${MARKER}"}]}`));
-const httpRequest = fc.oneof(
-  { weight: 8, arbitrary: fc.tuple(method, target, version, fc.array(header, { maxLength: 8 }), body).map(([m, t, v, hs, b]) => Buffer.from(`${m} ${t} ${v}\r\n${hs.map(([k, val]) => `${k}: ${val}`).join('\r\n')}\r\n\r\n${b}`, 'utf8')) },
-  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)) },
-);
+const httpRequest = hostileHttpRequests(ROUTES, MARKER);
 
 /** A client command as the page would send it, or almost: right types, wrong values, unknown fields. */
 const command = fc.oneof(
