@@ -5,7 +5,7 @@ import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js'
 import type { Clock } from '../shared/clock.js';
 import { TOUCH_CHANNELS, type CustomerWindows } from '../windows/customerWindows.js';
 import { BUDGET_CHANNELS, type BudgetChannel, type BudgetScope } from './allowance.js';
-import { batchDecision, decide, inNegativeCooldown, overAnAllowance, quietHoursReason, type BudgetRequest, type BudgetSettings, type CustomerTouches, type Decision } from './decision.js';
+import { batchDecision, decide, inNegativeCooldown, overAnAllowance, quietHoursReason, suppressionReasons, type BudgetRequest, type BudgetSettings, type CustomerTouches, type Decision } from './decision.js';
 import { isValidTimeZone, quietUntil } from './quietHours.js';
 import { refusalToRefresh, Reservations, settleDecision, type BudgetCounts, type BudgetReport } from './reservations.js';
 import { SuppressionTally, topReasonsText, type SuppressionCount } from './suppressionTally.js';
@@ -277,10 +277,10 @@ export class ContactBudget {
     };
   }
 
-  private evaluate(request: BudgetRequest, now: number, read?: CustomerTouches | null, withoutQuietHours = false, reserved = this.reservedOf(request.customerId, now)): Decision {
+  private evaluate(request: BudgetRequest, now: number, read?: CustomerTouches | null): Decision {
     const slot = read === undefined ? this.deps.windows.find(request.customerId) : -1;
     const customer = read !== undefined ? read : slot === -1 ? null : this.touches(slot, now);
-    return decide({ now, request, customer, consentWithdrawn: this.deps.consentWithdrawn(request.customerId), reserved, withoutQuietHours }, this.settings);
+    return decide({ now, request, customer, consentWithdrawn: this.deps.consentWithdrawn(request.customerId), reserved: this.reservedOf(request.customerId, now) }, this.settings);
   }
 
   /** The customer's reservations per channel, as decide() reads them. */
@@ -324,20 +324,17 @@ export class ContactBudget {
     const gathered = this.gathered.fill(null);
     let any = false;
     const slot = this.deps.windows.find(customerId);
-    const read = slot === -1 ? null : this.touches(slot, now);
-    // Read once for the three channels' decisions.
-    const reserved = this.reservedOf(customerId, now);
-    for (const channel of BUDGET_CHANNELS) {
-      const d = this.evaluate({ customerId, channel, campaignId: null, priority: 'marketing' }, now, read, true, reserved);
-      for (const r of d.reasons) {
-        const at = SCOPE_AT[r.scope];
-        const cur = gathered[at];
-        any = true;
-        if (!cur) gathered[at] = { until: r.until, reasons: [r.text] };
-        else {
-          if (!cur.reasons.includes(r.text)) cur.reasons.push(r.text);
-          cur.until = cur.until === null || r.until === null ? null : Math.max(cur.until, r.until);
-        }
+    const customer = slot === -1 ? null : this.touches(slot, now);
+    // Every channel's reasons at once: a marketing request's on email, push or sms, quiet hours left out.
+    const reasons = suppressionReasons({ now, customer, consentWithdrawn: this.deps.consentWithdrawn(customerId), reserved: this.reservedOf(customerId, now) }, this.settings);
+    for (const r of reasons) {
+      const at = SCOPE_AT[r.scope];
+      const cur = gathered[at];
+      any = true;
+      if (!cur) gathered[at] = { until: r.until, reasons: [r.text] };
+      else {
+        cur.reasons.push(r.text);
+        cur.until = cur.until === null || r.until === null ? null : Math.max(cur.until, r.until);
       }
     }
     // Nearly every touch leaves a customer who is suppressed on no scope unsuppressed: nothing to write.

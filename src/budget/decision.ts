@@ -73,8 +73,6 @@ export interface DecisionInput {
   consentWithdrawn: boolean;
   /** Reserved slots not yet consumed by a touch event, per channel. */
   reserved: Record<BudgetChannel, number>;
-  /** Leaves quiet hours out: the suppressed set holds every other reason, and a zone's local time is not free. */
-  withoutQuietHours?: boolean;
 }
 
 const TOUCH_KEYS: TouchChannel[] = ['email', 'push', 'sms', 'other'];
@@ -95,22 +93,67 @@ export function agoText(ms: number): string {
 }
 
 export function decide(input: DecisionInput, s: BudgetSettings): Decision {
-  const { now, request, customer } = input;
-  const nowMin = Math.floor(now / 60_000);
+  const { now, request } = input;
   const reasons: Reason[] = [];
+  customerReasons(input, s, reasons);
+  const t = tallyOf(input);
+  const channel = windowReasons(request.channel, input, t, s, reasons);
+  const all = windowReasons('all', input, t, s, reasons);
+  const allowance = { channel: channel.allowance, all: all.allowance };
+  const used = { channel: channel.used, all: all.used };
 
+  const zone = input.customer?.zone ?? s.defaultTimeZone;
+  const quiet = quietUntil(now, zone, s.quietHours);
+  if (quiet !== null) reasons.push(quietHoursReason(zone, quiet, s));
+
+  // Receipts and password resets go out whatever the budget says; their touch events still count against it.
+  if (request.priority === 'transactional' || reasons.length === 0) return { request, allow: true, reasons: [], until: null, allowance, used };
+  const until = reasons.some((r) => r.until === null) ? null : Math.max(...reasons.map((r) => r.until!));
+  return { request, allow: false, reasons, until, allowance, used };
+}
+
+/** What a customer's decision reads on a marketing request, whatever the channel (DecisionInput without the request). */
+export type CustomerInput = Omit<DecisionInput, 'request'>;
+
+/**
+ * Every reason but quiet hours that a marketing request would meet on any channel: the reasons decide() gives for
+ * email, push and sms together, each once (the customer's own and those of all channels together are the same for
+ * the three), in decide()'s order by scope. What the suppressed set holds of a customer (ContactBudget.refresh), worked
+ * out once where three decisions would work out the shared part three times. Quiet hours are left out: the set holds
+ * every other reason, and a zone's local time is not free.
+ */
+export function suppressionReasons(input: CustomerInput, s: BudgetSettings): Reason[] {
+  const reasons: Reason[] = [];
+  customerReasons(input, s, reasons);
+  const t = tallyOf(input);
+  for (const channel of BUDGET_CHANNELS) windowReasons(channel, input, t, s, reasons);
+  windowReasons('all', input, t, s, reasons);
+  return reasons;
+}
+
+/** The reasons of the customer as a whole: consent withdrawn, a complaint or unsubscribe within the cooldown. */
+function customerReasons(input: CustomerInput, s: BudgetSettings, reasons: Reason[]): void {
+  const { now, customer } = input;
   if (input.consentWithdrawn) reasons.push({ code: 'consent_withdrawn', scope: 'all', text: 'consent withdrawn', until: null });
-
   const neg = customer?.lastNegative;
   if (neg && BLOCKING_NEGATIVES.has(neg.kind)) {
     const at = neg.min * 60_000;
     const until = at + s.negativeCooldownMs;
     if (now < until) reasons.push({ code: neg.kind as 'complaint' | 'unsubscribe', scope: 'all', text: `${neg.kind} ${agoText(now - at)} ago`, until });
   }
+}
 
-  // Touches on the channel and on every channel together (the `other` channel counts toward all). The series of all
-  // channels together is only added up for a window over its allowance (for its `until`): this runs for every touch.
-  const ch = customer?.buckets[request.channel] ?? ZERO_BUCKETS;
+/** What every scope's windows are measured against: the touches of all channels together and the reservations. */
+interface Tally {
+  nowMin: number;
+  /** Touches on every channel together (the `other` channel counts toward all) in 24 h and 7 days. */
+  allH24: number;
+  allD7: number;
+  responses7d: number;
+  reservedAll: number;
+}
+
+function tallyOf({ now, customer, reserved }: CustomerInput): Tally {
   let allH24 = 0;
   let allD7 = 0;
   if (customer) {
@@ -119,51 +162,59 @@ export function decide(input: DecisionInput, s: BudgetSettings): Decision {
       allD7 += sum(customer.buckets[k].d7);
     }
   }
-  const allBuckets = () => {
-    const all = { h24: [] as number[], d7: [] as number[] };
-    for (const k of TOUCH_KEYS) {
-      addInto(all.h24, customer?.buckets[k].h24 ?? ZERO_BUCKETS.h24);
-      addInto(all.d7, customer?.buckets[k].d7 ?? ZERO_BUCKETS.d7);
-    }
-    return all;
-  };
-  const touches7d = allD7;
-  const responses7d = customer?.responses7d ?? 0;
-  const reservedCh = input.reserved[request.channel];
-  const reservedAll = input.reserved.email + input.reserved.push + input.reserved.sms;
-  const allowance = { channel: allowanceFor(request.channel, touches7d, responses7d, s.caps, s.bounds), all: allowanceFor('all', touches7d, responses7d, s.caps, s.bounds) };
-  const used = { channel: { h24: sum(ch.h24) + reservedCh, d7: sum(ch.d7) + reservedCh }, all: { h24: allH24 + reservedAll, d7: allD7 + reservedAll } };
+  return { nowMin: Math.floor(now / 60_000), allH24, allD7, responses7d: customer?.responses7d ?? 0, reservedAll: reserved.email + reserved.push + reserved.sms };
+}
 
-  const engagementNote = (a: Allowance) => {
-    if (a.factor >= 1) return '';
-    if (responses7d > 0) return `; ${responses7d} responses to ${touches7d} touches in 7 days`;
-    const last = customer?.lastResponseMin ?? null;
-    return last === null ? '; no open on record' : `; no open in ${Math.floor((nowMin - last) / 1440)} days`;
-  };
-  const checkWindow = (scope: BudgetScope, a: Allowance | null, u: { h24: number; d7: number }, reserved: number, buckets: () => { h24: number[]; d7: number[] }) => {
-    if (!a || (u.h24 < a.perDay && u.d7 < a.perWeek)) return;
-    const b = buckets();
-    for (const [code, count, limit, series, width, window] of [
-      ['allowance_24h', u.h24, a.perDay, b.h24, 120, '24 h'],
-      ['allowance_7d', u.d7, a.perWeek, b.d7, 1440, '7 days'],
-    ] as const) {
-      if (count < limit) continue;
-      const held = reserved > 0 ? ` (${reserved} reserved)` : '';
-      const until = underAllowanceAt(series, width, nowMin, reserved, limit) ?? now + s.reservationTtlMs;
-      reasons.push({ code, scope, text: `${count} ${LABEL[scope]} in ${window}${held} against an allowance of ${limit}${engagementNote(a)}`, until });
-    }
-  };
-  checkWindow(request.channel, allowance.channel, used.channel, reservedCh, () => ch);
-  checkWindow('all', allowance.all, used.all, reservedAll, allBuckets);
+/**
+ * The 24 h and 7-day windows of one scope (a channel, or all channels together) against its allowance: a reason for
+ * each at or over it, with when it falls back under; the allowance and what is used, reservations included. The
+ * series of all channels together is only added up for a window over its allowance (for its `until`): this runs for
+ * every touch.
+ */
+function windowReasons(scope: BudgetScope, input: CustomerInput, t: Tally, s: BudgetSettings, reasons: Reason[]): { allowance: Allowance | null; used: { h24: number; d7: number } } {
+  const { now, customer } = input;
+  const a = allowanceFor(scope, t.allD7, t.responses7d, s.caps, s.bounds);
+  let used: { h24: number; d7: number };
+  let reserved: number;
+  let series: () => { h24: number[]; d7: number[] };
+  if (scope === 'all') {
+    reserved = t.reservedAll;
+    used = { h24: t.allH24 + reserved, d7: t.allD7 + reserved };
+    series = () => {
+      const all = { h24: [] as number[], d7: [] as number[] };
+      for (const k of TOUCH_KEYS) {
+        addInto(all.h24, customer?.buckets[k].h24 ?? ZERO_BUCKETS.h24);
+        addInto(all.d7, customer?.buckets[k].d7 ?? ZERO_BUCKETS.d7);
+      }
+      return all;
+    };
+  } else {
+    const ch = customer?.buckets[scope] ?? ZERO_BUCKETS;
+    reserved = input.reserved[scope];
+    used = { h24: sum(ch.h24) + reserved, d7: sum(ch.d7) + reserved };
+    series = () => ch;
+  }
+  if (!a || (used.h24 < a.perDay && used.d7 < a.perWeek)) return { allowance: a, used };
+  const b = series();
+  const note = engagementNote(a, t, customer);
+  for (const [code, count, limit, buckets, width, window] of [
+    ['allowance_24h', used.h24, a.perDay, b.h24, 120, '24 h'],
+    ['allowance_7d', used.d7, a.perWeek, b.d7, 1440, '7 days'],
+  ] as const) {
+    if (count < limit) continue;
+    const held = reserved > 0 ? ` (${reserved} reserved)` : '';
+    const until = underAllowanceAt(buckets, width, t.nowMin, reserved, limit) ?? now + s.reservationTtlMs;
+    reasons.push({ code, scope, text: `${count} ${LABEL[scope]} in ${window}${held} against an allowance of ${limit}${note}`, until });
+  }
+  return { allowance: a, used };
+}
 
-  const zone = customer?.zone ?? s.defaultTimeZone;
-  const quiet = input.withoutQuietHours ? null : quietUntil(now, zone, s.quietHours);
-  if (quiet !== null) reasons.push(quietHoursReason(zone, quiet, s));
-
-  // Receipts and password resets go out whatever the budget says; their touch events still count against it.
-  if (request.priority === 'transactional' || reasons.length === 0) return { request, allow: true, reasons: [], until: null, allowance, used };
-  const until = reasons.some((r) => r.until === null) ? null : Math.max(...reasons.map((r) => r.until!));
-  return { request, allow: false, reasons, until, allowance, used };
+/** Why an allowance is below the channel's cap: the customer's responses, or the lack of them. */
+function engagementNote(a: Allowance, t: Tally, customer: CustomerTouches | null): string {
+  if (a.factor >= 1) return '';
+  if (t.responses7d > 0) return `; ${t.responses7d} responses to ${t.allD7} touches in 7 days`;
+  const last = customer?.lastResponseMin ?? null;
+  return last === null ? '; no open on record' : `; no open in ${Math.floor((t.nowMin - last) / 1440)} days`;
 }
 
 /** The reason quiet hours give, in `zone`, until `until` (quietUntil's answer). */
