@@ -111,9 +111,10 @@ export function createMetrics(src: MetricSources): client.Registry {
   histogram('vigil_event_to_signal_seconds', 'Event time of a customer\'s latest event to its signals worked out at the derive tick, seconds (producer clock to processor clock)', null, () => [['', mergeHistograms(all().flatMap((p) => (p.eventToSignal ? [p.eventToSignal] : [])), EVENT_LAG_BUCKETS)]]);
   histogram('vigil_commit_duration_seconds', 'Commit duration (rows flushed, alert state and consent persisted, acknowledged), seconds', null, () => [['', src.commitDurations()]]);
   histogram('vigil_clickhouse_insert_duration_seconds', 'Successful ClickHouse insert duration, seconds', null, () => [['', src.sink.insertDurations]]);
-  histogram('vigil_budget_check_duration_seconds', 'Contact budget answer time from request to reply, seconds, by endpoint (check, batch)', 'endpoint', () => [
+  histogram('vigil_budget_check_duration_seconds', "Contact budget answer time from request to reply, seconds, by endpoint (check, batch: the NATS service's; http: POST /api/v1/pressure/check on budget.httpPort)", 'endpoint', () => [
     ['check', pressureDurations.check],
     ['batch', pressureDurations.batch],
+    ['http', pressureDurations.http],
   ]);
   histogram('vigil_wall_fanout_duration_seconds', 'Wall frame flush to every connected client, seconds', null, () => {
     const h = src.wallFanout();

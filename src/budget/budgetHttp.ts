@@ -10,7 +10,7 @@ import type { PressureApi } from '../contract/frames.js';
 import type { Logger } from '../shared/logger.js';
 import { createAuthenticator } from '../wall/auth.js';
 import { isLoopbackAddress } from '../wall/edgePolicy.js';
-import { createPressureRoute, edgeChecks, errorResponse, type EdgeOptions } from '../wall/httpRoutes.js';
+import { createPressureRoute, edgeChecks, errorResponse, PRESSURE_CHECK_PATH, type EdgeOptions } from '../wall/httpRoutes.js';
 import { createWsTransport } from '../wall/transport/ws.js';
 import type { WallHttpRequest, WallHttpResponse, WallTransport } from '../wall/transport/types.js';
 import { parseBody } from './requests.js';
@@ -23,8 +23,12 @@ export const BUDGET_HTTP_MAX_BODY_BYTES = 1024 * 1024;
 
 const NOT_HERE = 'this port serves the contact budget only: POST /api/v1/pressure/check and GET /api/v1/customers/{id}/pressure';
 
-/** The listener's routes: the edge, `/healthz`, the two budget routes; anything else 404. */
-export function createBudgetRoutes(options: EdgeOptions & { pressure: PressureApi; logger: Logger }): (req: WallHttpRequest) => Promise<WallHttpResponse> {
+/**
+ * The listener's routes: the edge, `/healthz`, the two budget routes; anything else 404. `observe` is told how long
+ * each `POST /api/v1/pressure/check` took, from the request read to the response (vigil_budget_check_duration_seconds,
+ * endpoint http).
+ */
+export function createBudgetRoutes(options: EdgeOptions & { pressure: PressureApi; logger: Logger; observe?: (ms: number) => void }): (req: WallHttpRequest) => Promise<WallHttpResponse> {
   const { refuse, authorize } = edgeChecks(options);
   // The NATS service's parsing: invalid UTF-8 and deep nesting are refused before JSON.parse sees a 1 MiB body.
   const route = createPressureRoute({ pressure: options.pressure, logger: options.logger, authorize, parse: (body) => {
@@ -38,16 +42,24 @@ export function createBudgetRoutes(options: EdgeOptions & { pressure: PressureAp
       if (req.method !== 'GET' && req.method !== 'HEAD') return errorResponse(405, 'METHOD_NOT_ALLOWED', 'use GET', { allow: 'GET' });
       return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, body: '{"live":true}' };
     }
-    return (await route(req)) ?? errorResponse(404, 'NOT_FOUND', NOT_HERE);
+    const started = performance.now();
+    const answer = route(req);
+    if (!answer) return errorResponse(404, 'NOT_FOUND', NOT_HERE);
+    try {
+      return await answer;
+    } finally {
+      if (req.path === PRESSURE_CHECK_PATH) options.observe?.(performance.now() - started);
+    }
   };
 }
 
 /** Binds the listener on wall.host:budget.httpPort; resolves with it listening and its port (0 picks a free one). */
-export async function startBudgetHttp(config: VigilConfig, pressure: PressureApi, logger: Logger): Promise<{ port: number; transport: WallTransport }> {
+export async function startBudgetHttp(config: VigilConfig, pressure: PressureApi, logger: Logger, observe?: (ms: number) => void): Promise<{ port: number; transport: WallTransport }> {
   const wall = config.wall;
   const routes = createBudgetRoutes({
     pressure,
     logger,
+    observe,
     authenticate: createAuthenticator(wall.tokens),
     hosts: { boundToLoopback: isLoopbackAddress(wall.host), allowedHosts: wall.allowedHosts.map((h) => h.trim().toLowerCase()) },
     allowedOrigins: wall.allowedOrigins,

@@ -240,6 +240,7 @@ export class BudgetThread {
       Object.assign(this.deps.budget.counts, m.counts);
       for (const ms of m.checkMs) pressureDurations.check.observeMs(ms);
       for (const ms of m.batchMs) pressureDurations.batch.observeMs(ms);
+      for (const ms of m.httpMs) pressureDurations.http.observeMs(ms);
     } else if (m.t === 'answer') {
       const a = this.asks.get(m.n);
       this.asks.delete(m.n);

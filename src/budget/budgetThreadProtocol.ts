@@ -53,9 +53,11 @@ export type FromBudgetThread =
       /** How many ControlMessages it has applied now (ReportFence). */
       applied: number;
       counts: BudgetCounts;
-      /** How long each NATS answer since the last took, by endpoint (vigil_budget_check_duration_seconds). */
+      /** How long each answer since the last took, by endpoint (vigil_budget_check_duration_seconds). */
       checkMs: number[];
       batchMs: number[];
+      /** Checks on budget.httpPort. */
+      httpMs: number[];
     }
   | { t: 'answer'; n: number; ok: true; value: unknown }
   | { t: 'answer'; n: number; ok: false; message: string }

@@ -84,7 +84,7 @@ const batch: typeof answerBatch = (b, req, map) => {
  * event loop a thousand times a second; a batch's go at once.
  */
 const SETTLED_EVERY_MS = 10;
-const answered = { check: [] as number[], batch: [] as number[] };
+const answered = { check: [] as number[], batch: [] as number[], http: [] as number[] };
 let flushTimer: ReturnType<typeof setTimeout> | null = null;
 /** `applied` as last told: the main thread keeps an erased id or an unmatched touch (ReportFence) until told it was applied. */
 let appliedSent = 0;
@@ -93,9 +93,9 @@ let appliedSent = 0;
 const flush = (): void => {
   if (flushTimer) clearTimeout(flushTimer);
   flushTimer = null;
-  if (checks.size === 0 && answered.check.length === 0 && answered.batch.length === 0 && applied === appliedSent) return;
+  if (checks.size === 0 && answered.check.length === 0 && answered.batch.length === 0 && answered.http.length === 0 && applied === appliedSent) return;
   appliedSent = applied;
-  send({ t: 'settled', checks: checks.take(), applied, counts: { ...budget.counts }, checkMs: answered.check.splice(0), batchMs: answered.batch.splice(0) });
+  send({ t: 'settled', checks: checks.take(), applied, counts: { ...budget.counts }, checkMs: answered.check.splice(0), batchMs: answered.batch.splice(0), httpMs: answered.http.splice(0) });
 };
 
 /** An answer was sent: the checks it settled go to the main thread within SETTLED_EVERY_MS. */
@@ -104,8 +104,8 @@ const settleSoon = (): void => {
   else flushTimer ??= setTimeout(flush, SETTLED_EVERY_MS);
 };
 
-/** A NATS answer was sent. */
-const settled = (endpoint: 'check' | 'batch', ms: number): void => {
+/** An answer was sent: a NATS service's, or a check on budget.httpPort. */
+const settled = (endpoint: keyof typeof answered, ms: number): void => {
   answered[endpoint].push(ms);
   settleSoon();
 };
@@ -175,7 +175,7 @@ try {
     ];
     // Last: a sender that reaches the port is answered from a running service's state.
     let httpPort: number | null = null;
-    if (config.budget.httpPort !== undefined && !stopping) ({ transport: http, port: httpPort } = await startBudgetHttp(config, httpAnswers, log));
+    if (config.budget.httpPort !== undefined && !stopping) ({ transport: http, port: httpPort } = await startBudgetHttp(config, httpAnswers, log, (ms) => settled('http', ms)));
     send({ t: 'started', httpPort });
   }
 } catch (err) {

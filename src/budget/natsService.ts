@@ -13,10 +13,11 @@ import { utf8 } from '../shared/wtf8.js';
 export const PRESSURE_SERVICE = 'vigil-pressure';
 
 /**
- * How long each answer took, from the request's arrival to the reply, per endpoint (vigil_budget_check_duration_seconds).
+ * How long each answer took, from the request's arrival to the reply, per endpoint (vigil_budget_check_duration_seconds):
+ * the NATS service's `check` and `batch`, and `http`, a check on the budget's own port (budget.httpPort).
  * Process-wide: a process answers on one service per connection, and /metrics is per process.
  */
-export const pressureDurations = { check: new Histogram(), batch: new Histogram() };
+export const pressureDurations = { check: new Histogram(), batch: new Histogram(), http: new Histogram() };
 
 /** Who answers: one processor's budget, or in a cluster the router that asks the partition holding the customer. */
 export interface PressureAnswers {

@@ -35,7 +35,7 @@ const ACK_PATH = /^\/api\/v1\/alerts\/([^/]+)\/ack$/;
 const SILENCES_PATH = '/api/v1/silences';
 const SILENCE_PATH = /^\/api\/v1\/silences\/([^/]+)$/;
 const PRESSURE_PATH = /^\/api\/v1\/customers\/([^/]+)\/pressure$/;
-const PRESSURE_CHECK_PATH = '/api/v1/pressure/check';
+export const PRESSURE_CHECK_PATH = '/api/v1/pressure/check';
 const EXPORT_PATH = /^\/api\/v1\/customers\/([^/]+)\/export$/;
 const ID_RULE = 'the customer id must be 1..128 characters of valid URL encoding, well-formed Unicode without control characters';
 
@@ -216,7 +216,7 @@ export interface PressureRouteOptions {
   pressure: PressureApi;
   logger: Logger;
   authorize: (req: WallHttpRequest) => Role | WallHttpResponse;
-  /** A request body to JSON: undefined (or a reason) when it is not, which the check answers 400. */
+  /** A request body to JSON, or undefined when it is not JSON: the check then answers 400 with what a body must be. */
   parse: (body: Buffer) => unknown;
 }
 

@@ -225,6 +225,7 @@ describe("the contact budget's thread", () => {
     it('answers both routes to responders from the thread, and this thread learns what they settled', async () => {
       const t = await start([], { budget: { httpPort: 0 }, wall: tokens });
       expect(t.httpPort).toBeGreaterThan(0);
+      const timed = pressureDurations.http.count;
       await apply('hal', 'email_sent', 'email');
       await apply('hal', 'email_sent', 'email');
       const pressure = await fetch(`${base()}/api/v1/customers/hal/pressure`, { headers: { authorization: `Bearer ${RESPONDER}` } });
@@ -234,6 +235,8 @@ describe("the contact budget's thread", () => {
       expect(checked.status).toBe(200);
       expect(await checked.json()).toMatchObject({ checked: 2, allowed: ['ivy'], suppressed: [{ customerId: 'hal' }] });
       await eventually('the slot told here', () => budget.reservations.count('ivy', 'email', clock.now()) === 1 && budget.counts.allowed === 1);
+      // Its answer time too (vigil_budget_check_duration_seconds{endpoint="http"}): the check, not the lookup.
+      await eventually('the check timed here', () => pressureDurations.http.count === timed + 1);
       // The slot the port took is the one NATS sees: ivy's second email of two is reserved, a third is over.
       expect((await check('ivy')).decision).toBe('allow');
       expect((await check('ivy')).reasons).toEqual(['2 emails in 24 h (2 reserved) against an allowance of 2']);
