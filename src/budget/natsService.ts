@@ -83,6 +83,9 @@ export async function startPressureService(nc: NatsConnection, cfg: BudgetConfig
     handler: serve((b) => parseBatch(b, cfg.maxBatch), (r) => answers.batch(r), 'batch'),
     metadata: { request: '{customerIds, channel, campaignId?, priority?}', maxBatch: String(cfg.maxBatch) },
   });
+  // Resolved once the server has the endpoints' subscriptions (a round trip after them): a sender that hears the
+  // service is up, or a test just after the start, would otherwise meet "no responders" on another connection.
+  await nc.flush();
   return srv;
 }
 

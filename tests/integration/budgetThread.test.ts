@@ -238,8 +238,12 @@ describe("the contact budget's thread", () => {
       // Its answer time too (vigil_budget_check_duration_seconds{endpoint="http"}): the check, not the lookup.
       await eventually('the check timed here', () => pressureDurations.http.count === timed + 1);
       // The slot the port took is the one NATS sees: ivy's second email of two is reserved, a third is over.
+      const natsTimed = pressureDurations.check.count;
       expect((await check('ivy')).decision).toBe('allow');
       expect((await check('ivy')).reasons).toEqual(['2 emails in 24 h (2 reserved) against an allowance of 2']);
+      // Every timing sent before those two has come: one for the HTTP check, none for the lookup.
+      await eventually('the NATS checks timed here', () => pressureDurations.check.count === natsTimed + 2);
+      expect(pressureDurations.http.count).toBe(timed + 1);
       expect((await fetch(`${base()}/healthz`)).status).toBe(200);
       const port = t.httpPort!;
       await t.stop();
