@@ -57,7 +57,10 @@ export class BudgetThread {
   private readonly scratch = emptyReport();
   /** Times the thread was started again after it died: for /readyz's detail and the tests. */
   restarts = 0;
-  /** The port the thread's own HTTP listener bound (budget.httpPort; 0 there picks one), null without one. */
+  /**
+   * The port the thread's own HTTP listener bound (budget.httpPort; 0 there picks one); null without one, or while
+   * the thread is down.
+   */
   httpPort: number | null = null;
 
   private constructor(private readonly deps: BudgetThreadDeps) {}
@@ -195,6 +198,7 @@ export class BudgetThread {
       run.exited = new Promise((exited) =>
         worker.on('exit', (code) => {
           this.up = false;
+          this.httpPort = null;
           unhook();
           if (this.run === run) this.run = null;
           for (const [, a] of this.asks) a.reject(new Error('the budget thread stopped'));

@@ -297,7 +297,9 @@ describe("the contact budget's thread", () => {
     it('a thread started again listens again', async () => {
       const t = await start([], { budget: { httpPort: 0 }, wall: tokens });
       await workers.at(-1)!.terminate();
+      expect(t.httpPort).toBeNull();
       await eventually('the thread started again', () => t.restarts === 1 && t.check().ok);
+      expect(t.httpPort).toBeGreaterThan(0);
       const r = await post(JSON.stringify({ customerIds: ['kim'], channel: 'sms' }));
       expect(await r.json()).toMatchObject({ allowed: ['kim'] });
     });
