@@ -126,17 +126,16 @@ export class BudgetThread {
     const controlChannel = new MessageChannel();
     const control = controlChannel.port1;
     this.fence.reset();
-    // Touches are most of what the thread is told (every email, push and SMS the stream carries): the ones of a turn
-    // of this loop go in one message at its end, and before any other message, so the order holds. A message to
-    // another thread's port wakes it: ~2 µs of this thread a touch (bench/touchPosts.ts; the posts were 4 % of the
-    // main thread's work in the live profiles), ~0.2 µs sent together. Until then the thread counts such a touch
-    // twice (in the windows, and as the slot it will use): for that moment it may suppress, never allow, past an
-    // allowance.
+    // Each touch goes at once, in the same synchronous step as the event that the windows just took: the thread takes
+    // a touch as using the oldest slot on its channel, so a touch the windows already hold but the thread has not
+    // been told of could use the slot of a check decided after it (that check counted the touch in the windows) and
+    // let one more check through past the allowance. Sent together at the end of a turn of this loop (~0.2 µs a touch
+    // against ~2, bench/touchPosts.ts), that window was a whole turn: a fresh-clone CI run allowed two of 50
+    // concurrent checks for one last slot (tests/integration/budget.test.ts). What is left is the few microseconds
+    // between the windows' record and this post; closing it needs each slot to know which touches its check saw
+    // (README, the twelfth round).
     const touches = new TouchBuffer();
-    let touchesDue: ReturnType<typeof setImmediate> | null = null;
     const sendTouches = () => {
-      if (touchesDue) clearImmediate(touchesDue);
-      touchesDue = null;
       if (touches.size > 0) control.postMessage(touches.take());
     };
     const post = (m: Exclude<ControlMessage, { t: 'consume' }>) => {
@@ -161,7 +160,7 @@ export class BudgetThread {
       consume: (id, channel, at, found) => {
         this.fence.touch(id, channel, found);
         touches.add(id, channel, at);
-        touchesDue ??= setImmediate(sendTouches);
+        sendTouches();
       },
       forget: (id) => post({ t: 'forget', id }),
     };
@@ -169,7 +168,6 @@ export class BudgetThread {
     const worker = (this.deps.spawn ?? spawnBudgetWorker)(data, [windowsChannel.port2, controlChannel.port2]);
     let failure: string | null = null;
     const unhook = () => {
-      if (touchesDue) clearImmediate(touchesDue);
       windows.unshare(onWindows);
       budget.mirror = null;
       stopConsent();

@@ -24,8 +24,9 @@ export interface BudgetThreadData {
 }
 
 /**
- * What the events change of the thread's inputs: sent on `control` in the order they were applied. Touches go together,
- * the ones of a turn of the main thread's loop in one message (each counts as one message for the ReportFence).
+ * What the events change of the thread's inputs: sent on `control` in the order they were applied. A touch is posted
+ * as its event is applied (budgetThread.ts says why), in columns that could carry several (each touch counts as one
+ * message for the ReportFence).
  */
 export type ControlMessage =
   /** Touches that used a reservation: customer, the channel's index in BUDGET_CHANNELS, and when. */

@@ -1,5 +1,5 @@
-// What the main thread keeps of the messages it sends the budget's thread (budgetThread.ts): the touches of a turn,
-// waiting to go together (TouchBuffer), and the fence that keeps its copy of the reservations what the thread's are
+// What the main thread keeps of the messages it sends the budget's thread (budgetThread.ts): the touches as columns
+// on their way (TouchBuffer), and the fence that keeps its copy of the reservations what the thread's are
 // although the thread's reports cross those messages on their way (ReportFence).
 import { BUDGET_CHANNELS, type BudgetChannel } from './allowance.js';
 import type { ControlMessage } from './budgetThreadProtocol.js';
@@ -26,7 +26,7 @@ class TouchColumns {
   }
 }
 
-/** Touches waiting to go to the thread together (ControlMessage `consume`): the customer, channel and when. */
+/** Touches on their way to the thread (ControlMessage `consume`): the customer, channel and when. */
 export class TouchBuffer extends TouchColumns {
   get size(): number {
     return this.ids.length;
