@@ -10,7 +10,7 @@ import type { MemoryConsentStore } from '../privacy/consent.js';
 import type { Logger } from '../shared/logger.js';
 import { spawnModuleWorker } from '../shared/worker.js';
 import type { CustomerWindows, SharedWindows } from '../windows/customerWindows.js';
-import type { BudgetThreadData, ControlMessage, FromBudgetThread, ToBudgetThread } from './budgetThreadProtocol.js';
+import { ANNOUNCED, TOLD, type BudgetThreadData, type ControlMessage, type FromBudgetThread, type ToBudgetThread } from './budgetThreadProtocol.js';
 import type { ContactBudget } from './contactBudget.js';
 import { pressureDurations } from './natsService.js';
 import { ReportFence, TouchBuffer } from './reportFence.js';
@@ -55,6 +55,8 @@ export class BudgetThread {
   private nextAsk = 0;
   private readonly fence = new ReportFence();
   private readonly scratch = emptyReport();
+  /** This run's touches said and told (BudgetThreadData.touchCounts). */
+  private touchCounts: Int32Array | null = null;
   /** Times the thread was started again after it died: for /readyz's detail and the tests. */
   restarts = 0;
   /**
@@ -85,6 +87,12 @@ export class BudgetThread {
   /** Erasures sent that the thread has not said it applied: their ids are held here until it has (ReportFence). */
   get erasuresInFlight(): number {
     return this.fence.erasures;
+  }
+
+  /** Touches said before the windows took them that the thread has not applied yet (0 once it has them all). */
+  get touchesUntold(): number {
+    const c = this.touchCounts;
+    return c ? (Atomics.load(c, ANNOUNCED) - Atomics.load(c, TOLD)) | 0 : 0;
   }
 
   /** Touches sent that found no slot here and that the thread has not said it applied (ReportFence). */
@@ -131,10 +139,12 @@ export class BudgetThread {
     // been told of could use the slot of a check decided after it (that check counted the touch in the windows) and
     // let one more check through past the allowance. Sent together at the end of a turn of this loop (~0.2 µs a touch
     // against ~2, bench/touchPosts.ts), that window was a whole turn: a fresh-clone CI run allowed two of 50
-    // concurrent checks for one last slot (tests/integration/budget.test.ts). What is left is the few microseconds
-    // between the windows' record and this post; closing it needs each slot to know which touches its check saw
-    // (README, the twelfth round).
+    // concurrent checks for one last slot (tests/integration/budget.test.ts). The microseconds between the windows'
+    // record and this post are covered by `announce`: said before the record, a touch not yet told makes an allowing
+    // check on the thread decide again (WorkerBudget.caughtUp).
     const touches = new TouchBuffer();
+    const touchCounts = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
+    this.touchCounts = touchCounts;
     const sendTouches = () => {
       if (touches.size > 0) control.postMessage(touches.take());
     };
@@ -154,9 +164,11 @@ export class BudgetThread {
       control: controlChannel.port2,
       withdrawn: consent.withdrawnIds(),
       clockOffset,
+      touchCounts,
       reservations: budget.reservations.copy(),
     };
     budget.mirror = {
+      announce: () => void Atomics.add(touchCounts, ANNOUNCED, 1),
       consume: (id, channel, at, found) => {
         this.fence.touch(id, channel, found);
         touches.add(id, channel, at);

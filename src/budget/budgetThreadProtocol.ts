@@ -7,6 +7,10 @@ import type { BudgetCounts, ReservationsCopy } from './reservations.js';
 import type { SettledChecks } from './settledChecks.js';
 import type { BatchRequest } from './requests.js';
 
+/** BudgetThreadData.touchCounts' cells. */
+export const ANNOUNCED = 0;
+export const TOLD = 1;
+
 /** What the thread starts with. */
 export interface BudgetThreadData {
   config: VigilConfig;
@@ -19,6 +23,11 @@ export interface BudgetThreadData {
   withdrawn: string[];
   /** The processor's clock as an offset from the system clock, in shared memory (OffsetClock). */
   clockOffset: BigInt64Array;
+  /**
+   * Touches said ([ANNOUNCED], by the main thread, before the windows take each) and told ([TOLD], by the thread, as
+   * it applies each): a check that finds a touch said and not told after its windows read decides again once told.
+   */
+  touchCounts: Int32Array;
   /** The main thread's copy of the reservations: a thread started again after one died goes on from them. */
   reservations: ReservationsCopy;
 }

@@ -15,7 +15,7 @@ import { WindowsReader } from '../windows/windowsReader.js';
 import type { SharedWindows } from '../windows/customerWindows.js';
 import { BUDGET_CHANNELS } from './allowance.js';
 import { startBudgetHttp } from './budgetHttp.js';
-import type { BudgetThreadData, ControlMessage, FromBudgetThread, ToBudgetThread } from './budgetThreadProtocol.js';
+import { ANNOUNCED, TOLD, type BudgetThreadData, type ControlMessage, type FromBudgetThread, type ToBudgetThread } from './budgetThreadProtocol.js';
 import { startPressureService } from './natsService.js';
 import { answerBatch, answerCheck, customerPressure, type BudgetDecider, type IdMapper } from './requests.js';
 import { SettledChecksBuilder } from './settledChecks.js';
@@ -40,7 +40,21 @@ const checks = new SettledChecksBuilder();
 let applied = 0;
 const reader = new WindowsReader(data.windows, () => receiveMessageOnPort(data.windowsPort)?.message as SharedWindows | undefined);
 const clock = new OffsetClock(0, data.clockOffset);
-const budget = new WorkerBudget({ reader, config, clock, report: (r) => checks.add(r, applied) });
+const { touchCounts } = data;
+/** Touches the main thread said (before the windows took them) that this thread has not applied yet. */
+const untold = (): number => (Atomics.load(touchCounts, ANNOUNCED) - Atomics.load(touchCounts, TOLD)) | 0;
+const budget = new WorkerBudget({
+  reader,
+  config,
+  clock,
+  report: (r) => checks.add(r, applied),
+  // Two loads when nothing is said and not told (nearly always): a drain only when something is.
+  caughtUp: () => {
+    if (untold() <= 0) return true;
+    drain();
+    return untold() <= 0;
+  },
+});
 for (const id of data.withdrawn) budget.setWithdrawn(id, true);
 budget.reservations.restore(data.reservations, clock.now());
 
@@ -48,6 +62,7 @@ const apply = (m: ControlMessage): void => {
   if (m.t === 'consume') {
     for (let i = 0; i < m.ids.length; i++) budget.consume(m.ids[i], BUDGET_CHANNELS[m.channels[i]], m.at[i]);
     applied += m.ids.length;
+    Atomics.add(touchCounts, TOLD, m.ids.length);
     return;
   }
   applied++;
@@ -133,6 +148,7 @@ async function answerAsk(m: Extract<ToBudgetThread, { t: 'ask' }>): Promise<void
   }
 }
 
+let waitsOutLogged = 0;
 let link: NatsLink | null = null;
 let service: Service | null = null;
 let http: WallTransport | null = null;
@@ -169,6 +185,10 @@ try {
         // With no check to carry it, the count applied still goes: the main thread lets erased ids go on it.
         flush();
         reader.takeWaiting();
+        if (budget.catchUps.waitsOut > waitsOutLogged) {
+          log.warn({ waitsOut: budget.catchUps.waitsOut - waitsOutLogged, again: budget.catchUps.again }, "checks settled while a touch the main thread had said was not told within 50 ms: one of them may have allowed past an allowance");
+          waitsOutLogged = budget.catchUps.waitsOut;
+        }
         const now = link!.connected();
         if (now !== connected) send({ t: 'nats', connected: (connected = now) });
       }, IDLE_LOOK_MS),

@@ -19,8 +19,23 @@ export interface Suppression {
   reasons: string[];
 }
 
+/**
+ * The channel whose oldest reservation a touch event uses, or null: a touch on a budget channel, outside a replay (a
+ * replay re-reads touches sent before this start; reservations are from checks after it).
+ */
+function usesReservation(ev: VigilEvent, replaying: boolean): BudgetChannel | null {
+  if (replaying || categoryOf(ev.type) !== 'touch') return null;
+  const ch = touchChannel(ev.type, ev.channel);
+  return (BUDGET_CHANNELS as readonly string[]).includes(ch) ? (ch as BudgetChannel) : null;
+}
+
 /** What the budget's thread must be told of the events (ContactBudget.mirror). */
 export interface BudgetMirror {
+  /**
+   * A touch the windows are about to take, said before they take it; consume() tells it right after. A check on the
+   * thread that reads the windows while a touch is said but not yet told decides again once it is told.
+   */
+  announce(): void;
   /** A touch used a reservation at `now`; `found`: this budget's copy had one to use (ReportFence). */
   consume(customerId: string, channel: BudgetChannel, now: number, found: boolean): void;
   forget(customerId: string): void;
@@ -173,17 +188,19 @@ export class ContactBudget {
   onEvent(ev: VigilEvent, slot: number, replaying: boolean): void {
     const tz = ev.props?.tz;
     if (slot >= 0 && typeof tz === 'string' && isValidTimeZone(tz)) this.deps.windows.setZone(slot, tz);
-    const category = categoryOf(ev.type);
-    if (category === 'touch') {
-      const ch = touchChannel(ev.type, ev.channel);
-      // A replay re-reads touches sent before this start; reservations are from checks after it.
-      if (!replaying && (BUDGET_CHANNELS as readonly string[]).includes(ch)) {
-        const now = this.deps.clock.now();
-        const found = this.reservations.consume(ev.customerId, ch as BudgetChannel, now);
-        this.mirror?.consume(ev.customerId, ch as BudgetChannel, now, found);
-      }
+    const ch = usesReservation(ev, replaying);
+    if (ch !== null) {
+      const now = this.deps.clock.now();
+      const found = this.reservations.consume(ev.customerId, ch, now);
+      this.mirror?.consume(ev.customerId, ch, now, found);
     }
+    const category = categoryOf(ev.type);
     if (category === 'touch' || category === 'negative' || category === 'privacy') this.refresh(ev.customerId, this.deps.clock.now());
+  }
+
+  /** Before the windows take an event: a touch that onEvent() will tell the budget's thread of is said first. */
+  beforeRecord(ev: VigilEvent, replaying: boolean): void {
+    if (this.mirror && usesReservation(ev, replaying) !== null) this.mirror.announce();
   }
 
   /** An erasure: reservations and suppressions of the customer go, and the bucket drops them. */

@@ -126,4 +126,29 @@ describe('WorkerBudget: the main thread’s decisions, from another thread’s r
     clock.advance(24 * H);
     expect(worker.check(email).allow).toBe(true);
   });
+
+  it('a check that reads a touch the thread has not been told of decides again once it is, so the touch cannot use its slot', () => {
+    for (const batch of [false, true]) {
+      const { clock, windows, config } = pair();
+      const queue: SharedWindows[] = [];
+      const reader = new WindowsReader(windows.share((s) => queue.push(s)), () => queue.shift());
+      // The touch the windows hold and the thread has not been told of yet: told when the check asks (caughtUp, as
+      // the thread's drain would), else only after the check (as it would arrive then).
+      let untold = true;
+      const tell = () => {
+        untold = false;
+        worker.consume('c1', 'email');
+      };
+      const worker = new WorkerBudget({ reader, config, clock, report: () => undefined, caughtUp: () => (untold ? (tell(), false) : true) });
+      windows.record(windows.slotFor('c1'), ev('email_sent', clock.now(), { customerId: 'c1', channel: 'email' }), 1);
+      const email = { customerId: 'c1', channel: 'email' as const, campaignId: 'spring', priority: 'marketing' as const };
+      const ask = () => (batch ? worker.checkForBatch(email) : worker.check(email)).allow;
+      // One email of two a day: the first check takes the last slot, and the touch, told before it settled, used none.
+      expect(ask()).toBe(true);
+      if (untold) tell();
+      expect(worker.reservations.count('c1', 'email', clock.now())).toBe(1);
+      expect(ask()).toBe(false);
+      expect(worker.catchUps).toEqual({ again: 1, waitsOut: 0 });
+    }
+  });
 });

@@ -17,12 +17,28 @@ export interface WorkerBudgetDeps {
   config: Pick<VigilConfig, 'signals'> & { budget: BudgetConfig };
   clock: Clock;
   report: (r: BudgetReport) => void;
+  /**
+   * Asked after a decision's windows read, before it reserves: whether every touch the main thread has said (before
+   * the windows took it) has been told here, the ones waiting applied first. False: the read may hold a touch that,
+   * told afterwards, would use the slot this check takes (one past the allowance); the check reads and decides again.
+   * Absent: always (tests of the decisions alone).
+   */
+  caughtUp?: () => boolean;
 }
+
+/**
+ * How long a check reads and decides again while a touch is said and not told. The main thread tells a touch in the
+ * same synchronous step as it says it, microseconds later, unless it is descheduled there; past this the check
+ * settles as read (and `waitsOut` counts it).
+ */
+const CATCH_UP_MS = 50;
 
 export class WorkerBudget implements BudgetDecider {
   readonly reservations: Reservations;
   readonly settings: BudgetSettings;
   readonly counts: BudgetCounts = { allowed: 0, suppressed: 0, transactional: 0, unreserved: 0 };
+  /** Decisions taken again because a touch was said and not yet told; of them, those that settled after CATCH_UP_MS. */
+  readonly catchUps = { again: 0, waitsOut: 0 };
   /** Customers whose consent is withdrawn: the main thread's consent store, mirrored (ConsentStore.isWithdrawn). */
   private readonly withdrawn = new Set<string>();
   /** Scratch for a batch's reads, reused from id to id. */
@@ -36,8 +52,12 @@ export class WorkerBudget implements BudgetDecider {
 
   /** ContactBudget.check(): decided, reserved when it allows, counted and reported. */
   check(request: BudgetRequest, now = this.deps.clock.now()): Decision {
-    const read = this.deps.reader.read(request.customerId, now);
-    return this.settle(request, this.evaluate(request, now, read), read !== null, now);
+    for (let since = -1; ; ) {
+      const read = this.deps.reader.read(request.customerId, now);
+      const decision = this.evaluate(request, now, read);
+      if (this.settles(decision, since)) return this.settle(request, decision, read !== null, now);
+      if (since < 0) since = performance.now();
+    }
   }
 
   /**
@@ -45,11 +65,29 @@ export class WorkerBudget implements BudgetDecider {
    * decided from the window sums and the zone's quiet hours alone.
    */
   checkForBatch(request: BudgetRequest, now = this.deps.clock.now()): Decision {
-    const sums = this.deps.reader.readSums(request.customerId, now, this.sums);
-    if (sums === null || this.mayBeSuppressed(request.customerId, sums, now)) return this.check(request, now);
-    const zone = sums.zone ?? this.settings.defaultTimeZone;
-    const quiet = request.priority === 'transactional' ? null : quietUntil(now, zone, this.settings.quietHours);
-    return this.settle(request, batchDecision(request, quiet === null ? null : quietHoursReason(zone, quiet, this.settings)), true, now);
+    for (let since = -1; ; ) {
+      const sums = this.deps.reader.readSums(request.customerId, now, this.sums);
+      if (sums === null || this.mayBeSuppressed(request.customerId, sums, now)) return this.check(request, now);
+      const zone = sums.zone ?? this.settings.defaultTimeZone;
+      const quiet = request.priority === 'transactional' ? null : quietUntil(now, zone, this.settings.quietHours);
+      const decision = batchDecision(request, quiet === null ? null : quietHoursReason(zone, quiet, this.settings));
+      if (this.settles(decision, since)) return this.settle(request, decision, true, now);
+      if (since < 0) since = performance.now();
+    }
+  }
+
+  /**
+   * Whether a decision just read may settle: a refusal reserves nothing, so it always may; an allowing one once every
+   * touch said has been told (caughtUp), or CATCH_UP_MS after it first was not (`since`, -1 before).
+   */
+  private settles(decision: Decision, since: number): boolean {
+    if (!decision.allow || !this.deps.caughtUp || this.deps.caughtUp()) return true;
+    if (since < 0) this.catchUps.again++;
+    else if (performance.now() - since > CATCH_UP_MS) {
+      this.catchUps.waitsOut++;
+      return true;
+    }
+    return false;
   }
 
   /** The decision without reserving, counting or reporting: `GET /customers/{id}/pressure`. */

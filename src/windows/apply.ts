@@ -78,6 +78,9 @@ export class ApplyStep {
    */
   apply(ev: VigilEvent, streamSeq: number, nowMin: number, replaying: boolean, touched?: (entitySlot: number) => void): number {
     const slot = this.windows.slotFor(ev.customerId);
+    // Said before the record, told after it (ContactBudget.mirror): a check on the budget's thread that reads the
+    // windows in between decides again once the touch is told.
+    this.budget.beforeRecord(ev, replaying);
     this.windows.record(slot, ev, this.weights.get(ev.type) ?? this.deps.config.signals.defaultWeight);
     // The latest segment named is the customer's: its purchase model's parameters are that segment's.
     if (ev.segment) this.windows.setSegment(slot, ev.segment);

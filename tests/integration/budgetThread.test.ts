@@ -72,12 +72,13 @@ describe("the contact budget's thread", () => {
   }
 
   /**
-   * An event applied as the pipeline applies it: into the windows, then the budget (which tells the thread), and the
-   * loop's turn after it, where the turn's touches go to the thread together.
+   * An event applied as the pipeline applies it: said to the budget, into the windows, then the budget (which tells
+   * the thread), and a turn of the loop after it.
    */
   async function apply(customerId: string, type: string, channel: string | null = null): Promise<void> {
     const e = ev(type, clock.now(), { customerId, channel });
     const slot = windows.slotFor(customerId);
+    budget.beforeRecord(e, false);
     windows.record(slot, e, 1);
     budget.onEvent(e, slot, false);
     await new Promise((r) => setImmediate(r));
@@ -173,7 +174,7 @@ describe("the contact budget's thread", () => {
     expect(await check('eve')).toMatchObject({ decision: 'suppress', reasons: ['2 emails in 24 h (1 reserved) against an allowance of 2'] });
   });
 
-  it('the touches of one turn go together and each uses its own slot on the thread', async () => {
+  it('600 touches of one turn each use their own slot on the thread, every one told', async () => {
     const t = await start();
     // 600 customers with one email each and a slot reserved for the second (more than the buffer's first 256).
     const ids = Array.from({ length: 600 }, (_, i) => `bulk${i}`);
@@ -185,11 +186,14 @@ describe("the contact budget's thread", () => {
     for (const id of ids) {
       const e = ev('email_sent', clock.now(), { customerId: id, channel: 'email' });
       const slot = windows.slotFor(id);
+      budget.beforeRecord(e, false);
       windows.record(slot, e, 1);
       budget.onEvent(e, slot, false);
     }
     expect(budget.reservations.size).toBe(0);
     await new Promise((r) => setImmediate(r));
+    // Every touch said before the windows took it was told to the thread.
+    await eventually('every touch told', () => t.touchesUntold === 0);
     // Every slot used on the thread: two emails and none reserved, where an unused slot would say "(1 reserved)".
     const after = (await t.batch({ ...batch, campaignId: 'after' })) as { suppressed: unknown[]; reasons: string[] };
     expect(after.suppressed).toHaveLength(600);
