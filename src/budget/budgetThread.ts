@@ -10,7 +10,7 @@ import type { MemoryConsentStore } from '../privacy/consent.js';
 import type { Logger } from '../shared/logger.js';
 import { spawnModuleWorker } from '../shared/worker.js';
 import type { CustomerWindows, SharedWindows } from '../windows/customerWindows.js';
-import { ANNOUNCED, TOLD, type BudgetThreadData, type ControlMessage, type FromBudgetThread, type ToBudgetThread } from './budgetThreadProtocol.js';
+import { ANNOUNCED, untoldTouches, type BudgetThreadData, type ControlMessage, type FromBudgetThread, type ToBudgetThread } from './budgetThreadProtocol.js';
 import type { ContactBudget } from './contactBudget.js';
 import { pressureDurations } from './natsService.js';
 import { ReportFence, TouchBuffer } from './reportFence.js';
@@ -91,8 +91,7 @@ export class BudgetThread {
 
   /** Touches said before the windows took them that the thread has not applied yet (0 once it has them all). */
   get touchesUntold(): number {
-    const c = this.touchCounts;
-    return c ? (Atomics.load(c, ANNOUNCED) - Atomics.load(c, TOLD)) | 0 : 0;
+    return this.touchCounts ? untoldTouches(this.touchCounts) : 0;
   }
 
   /** Touches sent that found no slot here and that the thread has not said it applied (ReportFence). */
@@ -149,7 +148,6 @@ export class BudgetThread {
       if (touches.size > 0) control.postMessage(touches.take());
     };
     const post = (m: Exclude<ControlMessage, { t: 'consume' }>) => {
-      sendTouches();
       if (m.t === 'forget') this.fence.erasure(m.id);
       else this.fence.send();
       control.postMessage(m);

@@ -11,6 +11,9 @@ import type { BatchRequest } from './requests.js';
 export const ANNOUNCED = 0;
 export const TOLD = 1;
 
+/** Touches the main thread said (before the windows took them) that the thread has not applied yet. */
+export const untoldTouches = (counts: Int32Array): number => (Atomics.load(counts, ANNOUNCED) - Atomics.load(counts, TOLD)) | 0;
+
 /** What the thread starts with. */
 export interface BudgetThreadData {
   config: VigilConfig;

@@ -15,7 +15,7 @@ import { WindowsReader } from '../windows/windowsReader.js';
 import type { SharedWindows } from '../windows/customerWindows.js';
 import { BUDGET_CHANNELS } from './allowance.js';
 import { startBudgetHttp } from './budgetHttp.js';
-import { ANNOUNCED, TOLD, type BudgetThreadData, type ControlMessage, type FromBudgetThread, type ToBudgetThread } from './budgetThreadProtocol.js';
+import { TOLD, untoldTouches, type BudgetThreadData, type ControlMessage, type FromBudgetThread, type ToBudgetThread } from './budgetThreadProtocol.js';
 import { startPressureService } from './natsService.js';
 import { answerBatch, answerCheck, customerPressure, type BudgetDecider, type IdMapper } from './requests.js';
 import { SettledChecksBuilder } from './settledChecks.js';
@@ -41,8 +41,6 @@ let applied = 0;
 const reader = new WindowsReader(data.windows, () => receiveMessageOnPort(data.windowsPort)?.message as SharedWindows | undefined);
 const clock = new OffsetClock(0, data.clockOffset);
 const { touchCounts } = data;
-/** Touches the main thread said (before the windows took them) that this thread has not applied yet. */
-const untold = (): number => (Atomics.load(touchCounts, ANNOUNCED) - Atomics.load(touchCounts, TOLD)) | 0;
 const budget = new WorkerBudget({
   reader,
   config,
@@ -50,9 +48,9 @@ const budget = new WorkerBudget({
   report: (r) => checks.add(r, applied),
   // Two loads when nothing is said and not told (nearly always): a drain only when something is.
   caughtUp: () => {
-    if (untold() <= 0) return true;
+    if (untoldTouches(touchCounts) <= 0) return true;
     drain();
-    return untold() <= 0;
+    return untoldTouches(touchCounts) <= 0;
   },
 });
 for (const id of data.withdrawn) budget.setWithdrawn(id, true);
@@ -128,11 +126,8 @@ const settled = (endpoint: keyof typeof answered, ms: number): void => {
 /** The two HTTP routes on budget.httpPort: the NATS service's answers, the same JSON as on the wall's port. */
 const httpAnswers = pressureRoutes(
   config.budget.maxBatch,
-  (id) => {
-    const value = customerPressure(decider, id, mapId);
-    settleSoon();
-    return value;
-  },
+  // A lookup peeks: it settles nothing.
+  (id) => customerPressure(decider, id, mapId),
   (req) => batch(decider, req, mapId).finally(settleSoon),
 );
 
