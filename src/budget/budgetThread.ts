@@ -10,10 +10,11 @@ import type { MemoryConsentStore } from '../privacy/consent.js';
 import type { Logger } from '../shared/logger.js';
 import { spawnModuleWorker } from '../shared/worker.js';
 import type { CustomerWindows, SharedWindows } from '../windows/customerWindows.js';
-import { ANNOUNCED, untoldTouches, type BudgetThreadData, type ControlMessage, type FromBudgetThread, type ToBudgetThread } from './budgetThreadProtocol.js';
+import { ANNOUNCED, HOLDER_CELLS, holderCell, untoldTouches, type BudgetThreadData, type ControlMessage, type FromBudgetThread, type ToBudgetThread } from './budgetThreadProtocol.js';
 import type { ContactBudget } from './contactBudget.js';
 import { pressureDurations } from './natsService.js';
-import { ReportFence, TouchBuffer } from './reportFence.js';
+import { BUDGET_CHANNELS } from './allowance.js';
+import { ReportFence } from './reportFence.js';
 import type { BatchRequest } from './requests.js';
 import { emptyReport, reportAt } from './settledChecks.js';
 
@@ -89,6 +90,11 @@ export class BudgetThread {
     return this.fence.erasures;
   }
 
+  /** Touches said to this run of the thread (only those of customers it or this copy may hold a slot of). */
+  get touchesSaid(): number {
+    return this.touchCounts ? Atomics.load(this.touchCounts, ANNOUNCED) : 0;
+  }
+
   /** Touches said before the windows took them that the thread has not applied yet (0 once it has them all). */
   get touchesUntold(): number {
     return this.touchCounts ? untoldTouches(this.touchCounts) : 0;
@@ -133,20 +139,26 @@ export class BudgetThread {
     const controlChannel = new MessageChannel();
     const control = controlChannel.port1;
     this.fence.reset();
-    // Each touch goes at once, in the same synchronous step as the event that the windows just took: the thread takes
+    // A touch is told at once, in the same synchronous step as the event that the windows just took: the thread takes
     // a touch as using the oldest slot on its channel, so a touch the windows already hold but the thread has not
     // been told of could use the slot of a check decided after it (that check counted the touch in the windows) and
-    // let one more check through past the allowance. Sent together at the end of a turn of this loop (~0.2 µs a touch
-    // against ~2, bench/touchPosts.ts), that window was a whole turn: a fresh-clone CI run allowed two of 50
-    // concurrent checks for one last slot (tests/integration/budget.test.ts). The microseconds between the windows'
-    // record and this post are covered by `announce`: said before the record, a touch not yet told makes an allowing
-    // check on the thread decide again (WorkerBudget.caughtUp).
-    const touches = new TouchBuffer();
+    // let one more check through past the allowance. Sent together at the end of a turn of this loop, that window was
+    // a whole turn: a fresh-clone CI run allowed two of 50 concurrent checks for one last slot
+    // (tests/integration/budget.test.ts). The microseconds between the windows' record and this post are covered by
+    // `announce`: said before the record, a touch not yet told makes an allowing check on the thread decide again
+    // (WorkerBudget.caughtUp).
+    //
+    // Only touches of customers the thread may hold a slot of are said and told (`holders`, written by the thread as a
+    // customer's first slot is taken and its last one goes; or this thread's copy holds one): any other touch would
+    // use nothing there. A message per touch of the stream cost the main thread ~8 % of its backlog time
+    // (`postMessage` 6.5 %). A cell read 0 before the record can only miss a slot reserved after that read, by a check
+    // that either counted this touch in the windows (its slot is for a later send, which the touch must not use) or
+    // settled before the touch was said; in both cases the slot stays for the send it was taken for.
     const touchCounts = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
+    const holders = new Int32Array(new SharedArrayBuffer(HOLDER_CELLS * Int32Array.BYTES_PER_ELEMENT));
     this.touchCounts = touchCounts;
-    const sendTouches = () => {
-      if (touches.size > 0) control.postMessage(touches.take());
-    };
+    // Until the thread says it started, its `holders` may not yet count the slots it restored: every touch is told.
+    let holdersKept = false;
     const post = (m: Exclude<ControlMessage, { t: 'consume' }>) => {
       if (m.t === 'forget') this.fence.erasure(m.id);
       else this.fence.send();
@@ -163,14 +175,18 @@ export class BudgetThread {
       withdrawn: consent.withdrawnIds(),
       clockOffset,
       touchCounts,
+      holders,
       reservations: budget.reservations.copy(),
     };
     budget.mirror = {
-      announce: () => void Atomics.add(touchCounts, ANNOUNCED, 1),
+      announce: (id, mayHold) => {
+        if (holdersKept && !mayHold && Atomics.load(holders, holderCell(id)) === 0) return false;
+        Atomics.add(touchCounts, ANNOUNCED, 1);
+        return true;
+      },
       consume: (id, channel, at, found) => {
         this.fence.touch(id, channel, found);
-        touches.add(id, channel, at);
-        sendTouches();
+        control.postMessage({ t: 'consume', id, channel: BUDGET_CHANNELS.indexOf(channel), at } satisfies ControlMessage);
       },
       forget: (id) => post({ t: 'forget', id }),
     };
@@ -191,7 +207,7 @@ export class BudgetThread {
       this.run = run;
       worker.on('message', (m: FromBudgetThread) => {
         if (m.t === 'started') {
-          started = true;
+          started = holdersKept = true;
           this.up = this.natsUp = true;
           this.httpPort = m.httpPort;
           startedAt = Date.now();

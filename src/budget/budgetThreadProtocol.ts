@@ -1,5 +1,5 @@
 // What the processor's main thread and the contact budget's thread (budget.thread) say to each other: budgetThread.ts
-// is the main thread's side, budgetWorker.ts the thread's. Types only.
+// is the main thread's side, budgetWorker.ts the thread's. Types, and the two small functions both sides compute alike.
 import type { MessagePort } from 'node:worker_threads';
 import type { VigilConfig } from '../config/schema.js';
 import type { SharedWindows } from '../windows/customerWindows.js';
@@ -13,6 +13,19 @@ export const TOLD = 1;
 
 /** Touches the main thread said (before the windows took them) that the thread has not applied yet. */
 export const untoldTouches = (counts: Int32Array): number => (Atomics.load(counts, ANNOUNCED) - Atomics.load(counts, TOLD)) | 0;
+
+/**
+ * Cells of BudgetThreadData.holders (a power of two): 4 MiB, whatever the number of customers. With as many customers
+ * holding slots as there are cells, about 37 % of the cells are still 0.
+ */
+export const HOLDER_CELLS = 1 << 20;
+
+/** A customer's cell in BudgetThreadData.holders: FNV-1a over the id's UTF-16 code units, the same on both threads. */
+export function holderCell(customerId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < customerId.length; i++) h = Math.imul(h ^ customerId.charCodeAt(i), 0x01000193);
+  return (h >>> 0) & (HOLDER_CELLS - 1);
+}
 
 /** What the thread starts with. */
 export interface BudgetThreadData {
@@ -31,18 +44,24 @@ export interface BudgetThreadData {
    * it applies each): a check that finds a touch said and not told after its windows read decides again once told.
    */
   touchCounts: Int32Array;
+  /**
+   * Customers holding a reservation on the thread, counted by holderCell (written by the thread only, as a customer's
+   * first slot is taken and its last one goes): the main thread tells the thread of a touch only where its cell is
+   * not 0, since a touch of a customer with no slot changes nothing there. Filled from `reservations` before the
+   * thread says it started; until then every touch is told.
+   */
+  holders: Int32Array;
   /** The main thread's copy of the reservations: a thread started again after one died goes on from them. */
   reservations: ReservationsCopy;
 }
 
 /**
  * What the events change of the thread's inputs: sent on `control` in the order they were applied. A touch is posted
- * as its event is applied (budgetThread.ts says why), in columns that could carry several (each touch counts as one
- * message for the ReportFence).
+ * as its event is applied (budgetThread.ts says why), and only where the thread may hold a slot it uses (`holders`).
  */
 export type ControlMessage =
-  /** Touches that used a reservation: customer, the channel's index in BUDGET_CHANNELS, and when. */
-  | { t: 'consume'; ids: string[]; channels: Uint8Array; at: Float64Array }
+  /** A touch that may use a reservation: the customer, the channel's index in BUDGET_CHANNELS, and when. */
+  | { t: 'consume'; id: string; channel: number; at: number }
   | { t: 'consent'; id: string; withdrawn: boolean }
   | { t: 'forget'; id: string };
 

@@ -15,7 +15,7 @@ import { WindowsReader } from '../windows/windowsReader.js';
 import type { SharedWindows } from '../windows/customerWindows.js';
 import { BUDGET_CHANNELS } from './allowance.js';
 import { startBudgetHttp } from './budgetHttp.js';
-import { TOLD, untoldTouches, type BudgetThreadData, type ControlMessage, type FromBudgetThread, type ToBudgetThread } from './budgetThreadProtocol.js';
+import { holderCell, TOLD, untoldTouches, type BudgetThreadData, type ControlMessage, type FromBudgetThread, type ToBudgetThread } from './budgetThreadProtocol.js';
 import { startPressureService } from './natsService.js';
 import { answerBatch, answerCheck, customerPressure, type BudgetDecider, type IdMapper } from './requests.js';
 import { SettledChecksBuilder } from './settledChecks.js';
@@ -40,12 +40,14 @@ const checks = new SettledChecksBuilder();
 let applied = 0;
 const reader = new WindowsReader(data.windows, () => receiveMessageOnPort(data.windowsPort)?.message as SharedWindows | undefined);
 const clock = new OffsetClock(0, data.clockOffset);
-const { touchCounts } = data;
+const { touchCounts, holders } = data;
 const budget = new WorkerBudget({
   reader,
   config,
   clock,
   report: (r) => checks.add(r, applied),
+  // Before the thread says it started (the restore below included): the main thread tells touches by these cells.
+  onHolder: (id, delta) => void Atomics.add(holders, holderCell(id), delta),
   // Two loads when nothing is said and not told (nearly always): a drain only when something is.
   caughtUp: () => {
     if (untoldTouches(touchCounts) <= 0) return true;
@@ -57,14 +59,11 @@ for (const id of data.withdrawn) budget.setWithdrawn(id, true);
 budget.reservations.restore(data.reservations, clock.now());
 
 const apply = (m: ControlMessage): void => {
-  if (m.t === 'consume') {
-    for (let i = 0; i < m.ids.length; i++) budget.consume(m.ids[i], BUDGET_CHANNELS[m.channels[i]], m.at[i]);
-    applied += m.ids.length;
-    Atomics.add(touchCounts, TOLD, m.ids.length);
-    return;
-  }
   applied++;
-  if (m.t === 'consent') budget.setWithdrawn(m.id, m.withdrawn);
+  if (m.t === 'consume') {
+    budget.consume(m.id, BUDGET_CHANNELS[m.channel], m.at);
+    Atomics.add(touchCounts, TOLD, 1);
+  } else if (m.t === 'consent') budget.setWithdrawn(m.id, m.withdrawn);
   else budget.forget(m.id);
 };
 // Before a decision every change sent so far is applied, and while nothing is asked, on a timer: not as each comes,

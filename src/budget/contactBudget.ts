@@ -32,11 +32,12 @@ function usesReservation(ev: VigilEvent, replaying: boolean): BudgetChannel | nu
 /** What the budget's thread must be told of the events (ContactBudget.mirror). */
 export interface BudgetMirror {
   /**
-   * A touch the windows are about to take, said before they take it; consume() tells it right after. A check on the
-   * thread that reads the windows while a touch is said but not yet told decides again once it is told.
+   * A touch the windows are about to take: said before they take it (true) where the thread may hold a slot of the
+   * customer's (`mayHold`: this copy holds one), and told by consume() right after; a check on the thread that reads
+   * the windows in between decides again once it is told. False: no slot there, the touch changes nothing there.
    */
-  announce(): void;
-  /** A touch used a reservation at `now`; `found`: this budget's copy had one to use (ReportFence). */
+  announce(customerId: string, mayHold: boolean): boolean;
+  /** A touch said by announce() used a reservation at `now`; `found`: this budget's copy had one to use (ReportFence). */
   consume(customerId: string, channel: BudgetChannel, now: number, found: boolean): void;
   forget(customerId: string): void;
 }
@@ -88,8 +89,8 @@ export function budgetSettings(config: ContactBudgetDeps['config']): BudgetSetti
 }
 
 /** Reservations under the configured caps (the thread that decides owns them). */
-export function budgetReservations(b: BudgetConfig, s: BudgetSettings): Reservations {
-  return new Reservations(b.reservationTtlMs, { maxTotal: b.maxReservations, maxUnknown: b.maxUnknownReservations, maxPerKey: largestAllowance(s) });
+export function budgetReservations(b: BudgetConfig, s: BudgetSettings, onHolder?: (customerId: string, delta: 1 | -1) => void): Reservations {
+  return new Reservations(b.reservationTtlMs, { maxTotal: b.maxReservations, maxUnknown: b.maxUnknownReservations, maxPerKey: largestAllowance(s) }, onHolder);
 }
 
 export class ContactBudget {
@@ -119,6 +120,8 @@ export class ContactBudget {
    * erasure, in order with the events, so that its reservations stay what these would be.
    */
   mirror: BudgetMirror | null = null;
+  /** beforeRecord() said the event's touch to the mirror: onEvent() tells it. */
+  private said = false;
 
   constructor(private readonly deps: ContactBudgetDeps) {
     this.settings = budgetSettings(deps.config);
@@ -192,15 +195,16 @@ export class ContactBudget {
     if (ch !== null) {
       const now = this.deps.clock.now();
       const found = this.reservations.consume(ev.customerId, ch, now);
-      this.mirror?.consume(ev.customerId, ch, now, found);
+      if (this.said) this.mirror?.consume(ev.customerId, ch, now, found);
     }
+    this.said = false;
     const category = categoryOf(ev.type);
     if (category === 'touch' || category === 'negative' || category === 'privacy') this.refresh(ev.customerId, this.deps.clock.now());
   }
 
-  /** Before the windows take an event: a touch that onEvent() will tell the budget's thread of is said first. */
+  /** Before the windows take an event: a touch onEvent() will tell the budget's thread of is said first (announce). */
   beforeRecord(ev: VigilEvent, replaying: boolean): void {
-    if (this.mirror && usesReservation(ev, replaying) !== null) this.mirror.announce();
+    this.said = this.mirror !== null && usesReservation(ev, replaying) !== null && this.mirror.announce(ev.customerId, this.reservations.holds(ev.customerId));
   }
 
   /** An erasure: reservations and suppressions of the customer go, and the bucket drops them. */

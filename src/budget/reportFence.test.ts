@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BudgetChannel } from './allowance.js';
-import { ReportFence, TouchBuffer } from './reportFence.js';
+import { ReportFence } from './reportFence.js';
 import { Reservations } from './reservations.js';
 
 describe('ReportFence: erasures', () => {
@@ -156,24 +156,6 @@ describe('ReportFence keeps the two copies equal', () => {
     const ops: Op[] = [{ k: 'check', id: 0, ch: 0 }, { k: 'touch', id: 0, ch: 0 }, { k: 'apply' }];
     expect(play(ops, false)).toMatchObject({ main: [1, 0, 0, 0], thread: [0, 0, 0, 0] });
     expect(play(ops, true)).toMatchObject({ main: [0, 0, 0, 0], thread: [0, 0, 0, 0] });
-  });
-});
-
-describe('TouchBuffer', () => {
-  it('keeps every touch in order past its first size, and starts again empty after take()', () => {
-    const b = new TouchBuffer();
-    const channels: BudgetChannel[] = ['email', 'push', 'sms'];
-    for (let i = 0; i < 600; i++) b.add(`c${i}`, channels[i % 3], 1_000 + i);
-    const m = b.take();
-    expect(m.ids).toEqual(Array.from({ length: 600 }, (_, i) => `c${i}`));
-    expect([...m.channels]).toEqual(Array.from({ length: 600 }, (_, i) => i % 3));
-    expect([...m.at]).toEqual(Array.from({ length: 600 }, (_, i) => 1_000 + i));
-    expect(b.size).toBe(0);
-    b.add('late', 'sms', 5);
-    const next = b.take();
-    expect([next.ids, [...next.channels], [...next.at]]).toEqual([['late'], [2], [5]]);
-    // The first message's columns are its own: the buffer's reuse does not write into them.
-    expect(m.channels[0]).toBe(0);
   });
 });
 

@@ -1,49 +1,6 @@
-// What the main thread keeps of the messages it sends the budget's thread (budgetThread.ts): the touches as columns
-// on their way (TouchBuffer), and the fence that keeps its copy of the reservations what the thread's are
-// although the thread's reports cross those messages on their way (ReportFence).
+// What the main thread keeps of the messages it sends the budget's thread (budgetThread.ts): the fence that keeps its
+// copy of the reservations what the thread's are although the thread's reports cross those messages on their way.
 import { BUDGET_CHANNELS, type BudgetChannel } from './allowance.js';
-import type { ControlMessage } from './budgetThreadProtocol.js';
-
-/** Touches in columns: the customer, the channel's index in BUDGET_CHANNELS, and a number (when, or which message). */
-class TouchColumns {
-  protected ids: (string | null)[] = [];
-  protected channels = new Uint8Array(256);
-  protected values = new Float64Array(256);
-
-  protected push(customerId: string, channel: BudgetChannel, value: number): void {
-    const n = this.ids.length;
-    if (n === this.values.length) {
-      const channels = new Uint8Array(2 * n);
-      const values = new Float64Array(2 * n);
-      channels.set(this.channels);
-      values.set(this.values);
-      this.channels = channels;
-      this.values = values;
-    }
-    this.ids.push(customerId);
-    this.channels[n] = BUDGET_CHANNELS.indexOf(channel);
-    this.values[n] = value;
-  }
-}
-
-/** Touches on their way to the thread (ControlMessage `consume`): the customer, channel and when. */
-export class TouchBuffer extends TouchColumns {
-  get size(): number {
-    return this.ids.length;
-  }
-
-  add(customerId: string, channel: BudgetChannel, at: number): void {
-    this.push(customerId, channel, at);
-  }
-
-  /** The message, its columns copied at their length; the buffer starts again empty. */
-  take(): Extract<ControlMessage, { t: 'consume' }> {
-    const n = this.ids.length;
-    const m = { t: 'consume' as const, ids: this.ids as string[], channels: this.channels.slice(0, n), at: this.values.slice(0, n) };
-    this.ids = [];
-    return m;
-  }
-}
 
 /**
  * Keeps the main thread's copy of the reservations what the thread's are, although the thread's reports of what it
@@ -124,8 +81,12 @@ export class ReportFence {
  * customer cost every touch of the stream a lookup, an insert and two objects (0.3–0.65 µs). A report of a slot looks
  * through the touches sent since its check was settled, what the stream carried in those few milliseconds.
  */
-class TouchLog extends TouchColumns {
-  // ids[i] is null once a report matched it; values[i] is the touch's number among the messages sent (rising).
+class TouchLog {
+  // ids[i] is null once a report matched it; channels[i] its channel's index in BUDGET_CHANNELS; values[i] the touch's
+  // number among the messages sent (rising).
+  private ids: (string | null)[] = [];
+  private channels = new Uint8Array(256);
+  private values = new Float64Array(256);
   private start = 0;
   private matched = 0;
 
@@ -134,7 +95,18 @@ class TouchLog extends TouchColumns {
   }
 
   add(customerId: string, channel: BudgetChannel, seq: number): void {
-    this.push(customerId, channel, seq);
+    const n = this.ids.length;
+    if (n === this.values.length) {
+      const channels = new Uint8Array(2 * n);
+      const values = new Float64Array(2 * n);
+      channels.set(this.channels);
+      values.set(this.values);
+      this.channels = channels;
+      this.values = values;
+    }
+    this.ids.push(customerId);
+    this.channels[n] = BUDGET_CHANNELS.indexOf(channel);
+    this.values[n] = seq;
   }
 
   /** Matches the first touch of the customer on the channel sent after `seen` messages, if any. */

@@ -179,7 +179,7 @@ describe('Reservations against a plain list of every slot taken', () => {
   // Reservations are kept per customer, a list per channel with a bit for those counted as unknown: a seeded walk of
   // every operation holds each answer, the sizes and the room left to a plain list of (customer, channel, expiry)
   // kept the same way (an expired slot is released when its key is read, or by the sweep).
-  it('answers every count, countsInto, consume, reserve, forget and sweep as the list does', () => {
+  it('answers every count, countsInto, consume, reserve, forget and sweep as the list does, and tells who holds any', () => {
     let seed = 42;
     const rand = (n: number) => {
       seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
@@ -187,7 +187,15 @@ describe('Reservations against a plain list of every slot taken', () => {
     };
     const channels = ['email', 'push', 'sms'] as const;
     const limits = { maxTotal: 40, maxUnknown: 12, maxPerKey: 4 };
-    const r = new Reservations(TTL, limits);
+    // What onHolder told, per customer: the budget's thread keeps this in shared memory (BudgetThreadData.holders).
+    const holders = new Map<string, number>();
+    const tally = (into: Map<string, number>) => (id: string, delta: 1 | -1) => void into.set(id, (into.get(id) ?? 0) + delta);
+    const r = new Reservations(TTL, limits, tally(holders));
+    // Told as a customer's first slot is taken and its last one goes: 1 while it holds any, whatever released them.
+    const holderOk = (res: Reservations, told: Map<string, number>, held: typeof model, id: string) => {
+      const has = held.some((m) => m.id === id);
+      expect([id, res.holds(id), told.get(id) ?? 0]).toEqual([id, has, has ? 1 : 0]);
+    };
     let model: { id: string; ch: (typeof channels)[number]; until: number; unknown: boolean }[] = [];
     let now = NOW;
     const unknownHeld = () => model.filter((m) => m.unknown).length;
@@ -242,6 +250,15 @@ describe('Reservations against a plain list of every slot taken', () => {
         }
       }
       expect([r.size, r.unknownSize]).toEqual([model.length, unknownHeld()]);
+      holderOk(r, holders, model, id);
     }
+    for (let c = 0; c < 30; c++) holderOk(r, holders, model, `c${c}`);
+    // A thread started again restores the copy: its holders are told of as they are restored, the expired left out.
+    const restored = new Map<string, number>();
+    const again = new Reservations(TTL, limits, tally(restored));
+    again.restore(r.copy(), now);
+    const live = model.filter((m) => m.until > now);
+    expect(live.length).toBeGreaterThan(0);
+    for (let c = 0; c < 30; c++) holderOk(again, restored, live, `c${c}`);
   });
 });

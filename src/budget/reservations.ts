@@ -55,7 +55,14 @@ export class Reservations {
   constructor(
     private readonly ttlMs: number,
     private readonly limits: ReservationLimits = { maxTotal: Number.MAX_SAFE_INTEGER, maxUnknown: Number.MAX_SAFE_INTEGER, maxPerKey: Number.MAX_SAFE_INTEGER },
+    /** Told +1 as a customer's first reservation is taken and -1 as its last one goes (the budget thread's `holders`). */
+    private readonly onHolder?: (customerId: string, delta: 1 | -1) => void,
   ) {}
+
+  /** Whether the customer holds any reservation (expired ones not yet removed included). */
+  holds(customerId: string): boolean {
+    return this.total > 0 && this.held.has(customerId);
+  }
 
   get size(): number {
     return this.total;
@@ -92,7 +99,10 @@ export class Reservations {
    */
   private add(customerId: string, at: number, expiresAt: number, unknown: boolean): void {
     let h = this.held.get(customerId);
-    if (!h) this.held.set(customerId, (h = { lists: [null, null, null], unknown: 0 }));
+    if (!h) {
+      this.held.set(customerId, (h = { lists: [null, null, null], unknown: 0 }));
+      this.onHolder?.(customerId, 1);
+    }
     const list = h.lists[at];
     if (list) list.push(expiresAt);
     else {
@@ -150,6 +160,7 @@ export class Reservations {
       if (list) this.release(h, at, list.length);
     }
     this.held.delete(customerId);
+    this.onHolder?.(customerId, -1);
   }
 
   /** Releases every expired reservation; returns how many. */
@@ -210,7 +221,10 @@ export class Reservations {
   private clear(customerId: string, h: Held, at: number): void {
     h.lists[at] = null;
     h.unknown &= ~(1 << at);
-    if (!h.lists[0] && !h.lists[1] && !h.lists[2]) this.held.delete(customerId);
+    if (!h.lists[0] && !h.lists[1] && !h.lists[2]) {
+      this.held.delete(customerId);
+      this.onHolder?.(customerId, -1);
+    }
   }
 
   private expire(customerId: string, h: Held, at: number, now: number): number {

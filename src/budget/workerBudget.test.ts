@@ -34,8 +34,11 @@ function pair(maxReservations = 1_000) {
     () => queue.shift(),
   );
   const reports: BudgetReport[] = [];
-  const worker = new WorkerBudget({ reader, config, clock, report: (r) => reports.push(r) });
-  return { config, clock, windows, withdrawn, main, worker, reports };
+  // Customers holding a slot on the worker, as the thread counts them for the main thread (BudgetThreadData.holders).
+  const holders = new Map<string, number>();
+  const onHolder = (id: string, delta: 1 | -1) => void holders.set(id, (holders.get(id) ?? 0) + delta);
+  const worker = new WorkerBudget({ reader, config, clock, report: (r) => reports.push(r), onHolder });
+  return { config, clock, windows, withdrawn, main, worker, reports, holders };
 }
 
 type Step =
@@ -56,7 +59,7 @@ describe('WorkerBudget: the main thread’s decisions, from another thread’s r
   it('gives the same decisions, reservations and counts as ContactBudget for any sequence of steps', () => {
     fc.assert(
       fc.property(fc.array(step, { maxLength: 80 }), fc.integer({ min: 1, max: 6 }), (steps, maxReservations) => {
-        const { clock, windows, withdrawn, main, worker, reports } = pair(maxReservations);
+        const { clock, windows, withdrawn, main, worker, reports, holders } = pair(maxReservations);
         for (const s of steps) {
           const now = clock.now();
           if (s.kind === 'check' || s.kind === 'batch' || s.kind === 'peek') {
@@ -69,13 +72,15 @@ describe('WorkerBudget: the main thread’s decisions, from another thread’s r
             worker.sweep(now);
             expect(worker[ask]({ ...request }, now)).toEqual(main[ask]({ ...request }, now));
           } else if (s.kind === 'event') {
-            // As the pipeline does: the windows first, then the budget (and the worker, told of the touch).
+            // As the pipeline does: the windows first, then the budget, and the worker told of the touch where, before
+            // the record, it held a slot of the customer's or the main thread's copy did (budgetThread.ts).
             const id = IDS[s.id];
             const e = ev(s.type, now - s.agoMin * MIN, { customerId: id, channel: s.type.startsWith('email') ? 'email' : null, props: s.zone < ZONES.length ? { tz: ZONES[s.zone] } : null });
+            const tell = s.type.endsWith('_sent') && ((holders.get(id) ?? 0) > 0 || main.reservations.holds(id));
             const slot = windows.slotFor(id);
             windows.record(slot, e, 1);
             main.onEvent(e, slot, false);
-            if (s.type.endsWith('_sent')) worker.consume(id, s.type.split('_')[0] as 'email', now);
+            if (tell) worker.consume(id, s.type.split('_')[0] as 'email', now);
           } else if (s.kind === 'withdraw' || s.kind === 'grant') {
             if (s.kind === 'withdraw') withdrawn.add(IDS[s.id]);
             else withdrawn.delete(IDS[s.id]);

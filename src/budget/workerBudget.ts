@@ -24,6 +24,8 @@ export interface WorkerBudgetDeps {
    * Absent: always (tests of the decisions alone).
    */
   caughtUp?: () => boolean;
+  /** Told as a customer's first reservation is taken (+1) and its last one goes (-1): BudgetThreadData.holders. */
+  onHolder?: (customerId: string, delta: 1 | -1) => void;
 }
 
 /**
@@ -47,7 +49,7 @@ export class WorkerBudget implements BudgetDecider {
 
   constructor(private readonly deps: WorkerBudgetDeps) {
     this.settings = budgetSettings(deps.config);
-    this.reservations = budgetReservations(deps.config.budget, this.settings);
+    this.reservations = budgetReservations(deps.config.budget, this.settings, deps.onHolder);
   }
 
   /** ContactBudget.check(): decided, reserved when it allows, counted and reported. */

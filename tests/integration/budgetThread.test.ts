@@ -106,6 +106,25 @@ describe("the contact budget's thread", () => {
     expect((await check('ann')).reasons).toEqual(['2 emails in 24 h against an allowance of 2']);
   });
 
+  it('tells the thread of a touch only where a slot of the customer may be held: its count there, or this copy', async () => {
+    const t = await start();
+    // No slot anywhere: the touch changes nothing there, and is neither said nor told.
+    await apply('bea', 'email_sent', 'email');
+    expect(t.touchesSaid).toBe(0);
+    expect(await check('bea')).toMatchObject({ decision: 'allow' });
+    await eventually('the slot told here', () => budget.reservations.count('bea', 'email', clock.now()) === 1);
+    // This copy lets it go: only the thread's count of the customers holding slots says to tell the touch.
+    budget.reservations.forget('bea');
+    await apply('bea', 'email_sent', 'email');
+    expect(t.touchesSaid).toBe(1);
+    await eventually('the touch told', () => t.touchesUntold === 0);
+    // It used the slot there: two emails and none reserved.
+    expect((await check('bea')).reasons).toEqual(['2 emails in 24 h against an allowance of 2']);
+    // Its last slot gone there, the next touch is not said again.
+    await apply('bea', 'email_sent', 'email');
+    expect(t.touchesSaid).toBe(1);
+  });
+
   it('a consent withdrawal holds from the next answer, and a grant lifts it', async () => {
     await start();
     expect((await check('bea', 'push')).decision).toBe('allow');
@@ -172,6 +191,12 @@ describe("the contact budget's thread", () => {
     expect(workers.at(-1)).not.toBe(first);
     // The new thread reads the same windows, and holds the slot the first one took.
     expect(await check('eve')).toMatchObject({ decision: 'suppress', reasons: ['2 emails in 24 h (1 reserved) against an allowance of 2'] });
+    // It counts the restored slot among the ones held: with this copy's let go, the touch is still told and uses it.
+    budget.reservations.forget('eve');
+    await apply('eve', 'email_sent', 'email');
+    expect(t.touchesSaid).toBe(1);
+    await eventually('the touch told', () => t.touchesUntold === 0);
+    expect((await check('eve')).reasons).toEqual(['2 emails in 24 h against an allowance of 2']);
   });
 
   it('600 touches of one turn each use their own slot on the thread, every one told', async () => {
