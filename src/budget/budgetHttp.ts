@@ -75,7 +75,7 @@ export async function startBudgetHttp(config: VigilConfig, pressure: PressureApi
       message: () => undefined,
       close: () => undefined,
     },
-    { maxMessageBytes: 0, maxBackpressureBytes: 0 },
+    { maxMessageBytes: 0, maxBackpressureBytes: 0, maxConnections: config.budget.httpMaxConnections },
   );
   const port = await transport.listen(wall.host, config.budget.httpPort!);
   logger.info({ host: wall.host, port }, 'the contact budget listens on a port of its own');

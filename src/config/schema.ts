@@ -303,6 +303,8 @@ export const configSchema = z
          * it does on the wall's port. Unset: no such port (the routes stay on the wall's). Needs the budget's thread.
          */
         httpPort: z.number().int().min(0).max(65_535).optional(),
+        /** Connections budget.httpPort holds open at once; one more is closed as it is accepted, until one of them closes. */
+        httpMaxConnections: z.number().int().min(1).default(256),
         /** Hard bounds per channel (email, push, sms, all) on the engagement-scaled allowance (signals.caps × factor). */
         bounds: z.record(z.string(), allowanceBoundsSchema).default({
           email: { minPerDay: 1, maxPerDay: 3, minPerWeek: 3, maxPerWeek: 10 },

@@ -3,6 +3,7 @@
 // order; what it settles comes back to this thread's tally and reservation copy; an erasure that races a check leaves
 // nothing of the customer here; a thread that dies is started again and answers; a stop ends it.
 import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
 import fc from 'fast-check';
 import type { Worker } from 'node:worker_threads';
 import type { NatsConnection } from 'nats';
@@ -278,6 +279,35 @@ describe("the contact budget's thread", () => {
       await t.stop();
       thread = null;
       await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    });
+
+    it('holds at most budget.httpMaxConnections open: one more is closed as it comes, and served once one of them closes', async () => {
+      const t = await start([], { budget: { httpPort: 0, httpMaxConnections: 2 } });
+      const port = t.httpPort!;
+      const healthz = Buffer.from('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      // A connection the server has taken (its first request answered) and holds (a second request half sent: no
+      // keep-alive timeout runs while a request's headers are on their way).
+      const hold = () =>
+        new Promise<Socket>((resolve, reject) => {
+          const s = connect(port, '127.0.0.1');
+          let got = '';
+          s.once('error', reject);
+          s.on('data', (d: Buffer) => {
+            got += d.toString('latin1');
+            if (statusOf(got) === 200) resolve(s);
+          });
+          s.on('connect', () => s.write(Buffer.concat([healthz, Buffer.from('GET /healthz HTTP/1.1\r\nHost: 127')])));
+        });
+      const held = [await hold(), await hold()];
+      try {
+        // The third: closed as it is accepted, no answer.
+        expect(await rawExchange(port, healthz)).toBe('');
+        held[0].destroy();
+        await eventually('a connection served once one of the two closed', async () => statusOf(await rawExchange(port, healthz)) === 200);
+        expect(t.check().ok).toBe(true);
+      } finally {
+        for (const s of held) s.destroy();
+      }
     });
 
     it("holds the wall's edge and tokens, answers every malformed request with a 4xx, and serves nothing else", async () => {

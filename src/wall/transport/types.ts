@@ -64,6 +64,11 @@ export interface TransportOptions {
   maxMessageBytes: number;
   /** Per-socket queue bound where the library itself would drop messages; kept above the wall's own skip threshold. */
   maxBackpressureBytes: number;
+  /**
+   * Connections held open at once, HTTP and WebSocket together: one more is closed as it is accepted (node:http's
+   * `maxConnections`). The `ws` transport only: the budget's port sets it; the wall bounds its WebSocket clients itself.
+   */
+  maxConnections?: number;
 }
 
 export interface WallTransport {

@@ -127,6 +127,7 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Tr
     listen(host, port) {
       return new Promise<number>((resolve, reject) => {
         const srv = createServer(onRequest);
+        if (options.maxConnections !== undefined) srv.maxConnections = options.maxConnections;
         srv.on('upgrade', onUpgrade);
         srv.once('error', reject);
         srv.listen(port, host, () => {
