@@ -208,6 +208,8 @@ async function latencyPhase(proc: ProcessorProcess, wallPort: number, fraction: 
     maxMs: round(hist.maxValue / 1000, 1),
     processorCpu: round(cpu, 2),
     processorEventsPerSec: Math.round(events / secs),
+    // The samples span the phase and the 2 s after it: what was published and not handled by then, it fell behind by.
+    behind: Math.max(0, done.published - events),
     cpuUsPerEvent: round((cpu * 1e6) / Math.max(1, events / secs), 1),
   };
 }
@@ -383,7 +385,7 @@ async function main(): Promise<void> {
       const r = await latencyPhase(proc, wallPort, f, body.eventsPerSec);
       if (profileDir) await proc.call({ cmd: 'profile', action: 'stop', file: `${profileDir}processor-live${Math.round(f * 100)}-${mode}.cpuprofile` });
       latency.push(r);
-      say(`latency at ${f * 100}% (${r.ratePerSec.toLocaleString('en')}/s): p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms over ${r.alerts} of ${r.triggersSent} alerts; processor took ${r.processorEventsPerSec.toLocaleString('en')}/s, cpu ${r.processorCpu}`);
+      say(`latency at ${f * 100}% (${r.ratePerSec.toLocaleString('en')}/s): p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms over ${r.alerts} of ${r.triggersSent} alerts; processor took ${r.processorEventsPerSec.toLocaleString('en')}/s (${(r.behind ?? 0).toLocaleString('en')} behind 2 s after), cpu ${r.processorCpu}`);
     }
     await sleep(2_000);
 
