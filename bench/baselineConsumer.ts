@@ -5,7 +5,7 @@
 //
 //   node --import tsx bench/baselineConsumer.ts ceiling|redis   (settings in VIGIL_BENCH_BASELINE as JSON)
 // Prints one JSON line: events, ms, events per second, CPU share of this process.
-import { AckPolicy, DeliverPolicy, connect, nanos } from 'nats';
+import { AckPolicy, DeliverPolicy, connect, nanos, type ConsumerMessages, type JsMsg } from 'nats';
 import { Redis } from 'ioredis';
 
 export interface BaselineSettings {
@@ -47,7 +47,6 @@ await jsm.consumers.add(s.stream, {
   filter_subject: `${s.subjectPrefix}.>`,
 });
 const consumer = await nc.jetstream().consumers.get(s.stream, s.consumer);
-const messages = await consumer.consume({ max_messages: s.fetchBatch });
 const redis = mode === 'redis' ? new Redis(s.redisUrl!) : null;
 let pipeline = redis?.pipeline() ?? null;
 let inBatch = 0;
@@ -56,7 +55,8 @@ let n = 0;
 let t0 = 0;
 let cpu0 = process.cpuUsage();
 let last = 0;
-for await (const m of messages) {
+/** One message decoded, parsed and (redis) queued; true when it is the last one to take. */
+const take = (m: JsMsg): { ev: { id: string; customerId: string; ts: number }; done: boolean } => {
   if (n === 0) {
     t0 = performance.now();
     cpu0 = process.cpuUsage();
@@ -64,25 +64,51 @@ for await (const m of messages) {
   const ev = JSON.parse(utf8.decode(m.data)) as { id: string; customerId: string; ts: number };
   n++;
   last = m.seq;
-  if (pipeline) {
+  return { ev, done: m.seq >= s.to || performance.now() - t0 > s.maxMs };
+};
+let messages: ConsumerMessages;
+if (!redis) {
+  // The ceiling takes messages from nats.js's callback, as the processor's consumer does (src/sources/intake.ts): the
+  // async iterator costs a few promises per message that neither needs.
+  let finish!: () => void;
+  let over = false;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  messages = await consumer.consume({
+    max_messages: s.fetchBatch,
+    callback: (m) => {
+      if (over) return;
+      const { done } = take(m);
+      // One acknowledgement per batch (AckPolicy.All).
+      if (++inBatch >= s.fetchBatch || done) {
+        m.ack();
+        inBatch = 0;
+      }
+      if (done) {
+        over = true;
+        finish();
+      }
+    },
+  });
+  await finished;
+} else {
+  messages = await consumer.consume({ max_messages: s.fetchBatch });
+  for await (const m of messages) {
+    const { ev, done } = take(m);
     for (const [name, width] of WINDOWS) {
       const key = `${s.redisPrefix}${ev.customerId}:${name}`;
-      pipeline.zadd(key, ev.ts, ev.id);
-      pipeline.zremrangebyscore(key, '-inf', ev.ts - width);
-      pipeline.zcard(key);
+      pipeline!.zadd(key, ev.ts, ev.id);
+      pipeline!.zremrangebyscore(key, '-inf', ev.ts - width);
+      pipeline!.zcard(key);
     }
-  }
-  const done = m.seq >= s.to || performance.now() - t0 > s.maxMs;
-  if (++inBatch >= s.fetchBatch || done) {
-    // One round trip for the batch's commands, then one acknowledgement for the whole batch (AckPolicy.All).
-    if (pipeline) {
-      await pipeline.exec();
-      pipeline = redis!.pipeline();
+    if (++inBatch >= s.fetchBatch || done) {
+      // One round trip for the batch's commands, then one acknowledgement for the whole batch (AckPolicy.All).
+      await pipeline!.exec();
+      pipeline = redis.pipeline();
+      m.ack();
+      inBatch = 0;
     }
-    m.ack();
-    inBatch = 0;
+    if (done) break;
   }
-  if (done) break;
 }
 const ms = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);

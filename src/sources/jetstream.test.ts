@@ -1,6 +1,6 @@
 // The durable consumer's timing on the manual clock, over a fake JetStream: the pending count read every 2 s, and a
 // consumer paused by backpressure that asks again every 50 ms. What a real NATS delivers is tests/integration/.
-import type { NatsConnection } from 'nats';
+import type { JsMsg, NatsConnection } from 'nats';
 import { describe, expect, it } from 'vitest';
 import { settle } from '../../tests/helpers/wait.js';
 import { parseConfig } from '../config/load.js';
@@ -10,27 +10,23 @@ import { Precedence } from '../shared/slices.js';
 import { silentLogger } from '../shared/logger.js';
 import { JetStreamSource } from './jetstream.js';
 
-/** A consumer whose messages are pushed by the test, and whose pending count the test sets. */
+/** A consumer whose messages are pushed by the test (to its consume callback, as nats.js does while it parses a
+ * socket read), and whose pending count the test sets. */
 function fakeJetStream() {
-  const queue: { seq: number; subject: string; data: Uint8Array }[] = [];
-  let wake: (() => void) | null = null;
+  let deliver: ((m: JsMsg) => void) | null = null;
   let stopped = false;
+  let close!: () => void;
+  const closed = new Promise<void>((resolve) => (close = resolve));
   const server = { pending: 7, infoReads: 0 };
   const messages = {
-    async *[Symbol.asyncIterator]() {
-      while (!stopped) {
-        const m = queue.shift();
-        if (m) yield m;
-        else await new Promise<void>((r) => (wake = r));
-      }
-    },
     stop() {
       stopped = true;
-      wake?.();
+      close();
     },
+    closed: () => closed,
   };
   const consumer = {
-    consume: async () => messages,
+    consume: async (opts: { callback?: (m: JsMsg) => void }) => ((deliver = opts.callback ?? null), messages),
     info: async () => (server.infoReads++, { num_pending: server.pending }),
   };
   const nc = {
@@ -38,8 +34,7 @@ function fakeJetStream() {
     jetstream: () => ({ consumers: { get: async () => consumer } }),
   } as unknown as NatsConnection;
   const push = (seq: number) => {
-    queue.push({ seq, subject: 'events.click', data: new Uint8Array() });
-    wake?.();
+    if (!stopped) deliver?.({ seq, subject: 'events.click', data: new Uint8Array() } as unknown as JsMsg);
   };
   return { nc, server, push };
 }
@@ -84,9 +79,10 @@ describe('JetStreamSource timing', () => {
   it('pauses while the outputs are full and asks again every 50 ms', async () => {
     const { clock, push, handled, flags, source } = setup();
     await source.start(1);
-    flags.full = true;
     push(1);
+    flags.full = true;
     push(2);
+    push(3);
     await settle();
     expect(handled.map((m) => m.streamSeq)).toEqual([1]);
     clock.advance(50);
@@ -98,7 +94,7 @@ describe('JetStreamSource timing', () => {
     expect(handled.map((m) => m.streamSeq)).toEqual([1]);
     clock.advance(1);
     await settle();
-    expect(handled.map((m) => m.streamSeq)).toEqual([1, 2]);
+    expect(handled.map((m) => m.streamSeq)).toEqual([1, 2, 3]);
     await source.stop();
   });
 

@@ -1,13 +1,14 @@
 // The JetStream edge: the EVENTS stream, a replay of what follows a checkpoint, and a durable consumer that
 // feeds the pipeline from there on. The stream is the log; a checkpoint says how far the state has read it.
-import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, DeliverPolicy, nanos, type Consumer, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import type { VigilConfig } from '../config/schema.js';
 import type { Logger } from '../shared/logger.js';
-import { every, sleep, systemClock, type Cancel, type Scheduler } from '../shared/clock.js';
+import { every, systemClock, type Cancel, type Scheduler } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
-import { nextTurn, SLICE_MS, streamTurn, type Precedence } from '../shared/slices.js';
+import { SLICE_MS, type Precedence } from '../shared/slices.js';
 import { ensureStreamConfig } from '../shared/streams.js';
 import { streamSeqOf } from './ackSubject.js';
+import { SlicedIntake } from './intake.js';
 import type { InboundMessage } from '../contract/pipeline.js';
 
 export interface StreamSettings {
@@ -74,7 +75,7 @@ export async function replay(d: SourceDeps, fromSeq: number, toSeq: number, filt
   if (toSeq < fromSeq) return 0;
   if (filterSubject !== undefined) return replayFiltered(d, fromSeq, toSeq, filterSubject);
   const consumer = await d.nc.jetstream().consumers.get(d.config.stream, { opt_start_seq: fromSeq, deliver_policy: DeliverPolicy.StartSequence });
-  return feed(d, await consumer.consume({ max_messages: d.config.fetchBatch }), toSeq, Number.POSITIVE_INFINITY);
+  return feed(d, consumer, toSeq, Number.POSITIVE_INFINITY);
 }
 
 /**
@@ -97,29 +98,45 @@ async function replayFiltered(d: SourceDeps, fromSeq: number, toSeq: number, fil
   try {
     if (info.num_pending === 0) return 0;
     const consumer = await d.nc.jetstream().consumers.get(d.config.stream, info.name);
-    return await feed(d, await consumer.consume({ max_messages: d.config.fetchBatch }), toSeq, info.num_pending);
+    return await feed(d, consumer, toSeq, info.num_pending);
   } finally {
     await jsm.consumers.delete(d.config.stream, info.name).catch(() => undefined);
   }
 }
 
 /** Hands a replay's messages to the pipeline up to `toSeq` (at most `count` of them), yielding to the event loop. */
-async function feed(d: SourceDeps, messages: ConsumerMessages, toSeq: number, count: number): Promise<number> {
+async function feed(d: SourceDeps, consumer: Consumer, toSeq: number, count: number): Promise<number> {
   let n = 0;
-  let sliceStart = performance.now();
-  for await (const m of messages) {
-    const seq = streamSeqOf(m);
-    if (seq > toSeq) break;
-    if (performance.now() - sliceStart > SLICE_MS) {
-      await nextTurn();
-      sliceStart = performance.now();
-    }
-    d.handle({ subject: m.subject, data: m.data, streamSeq: seq, receivedAt: d.now() });
-    n++;
-    if (n >= count || seq >= toSeq) break;
-    while (d.backpressure()) await sleep(d.clock ?? systemClock, BACKPRESSURE_RECHECK_MS);
+  let done!: (err?: unknown) => void;
+  const finished = new Promise<void>((resolve, reject) => (done = (err) => (err === undefined ? resolve() : reject(err))));
+  const intake = new SlicedIntake({
+    take: (m) => {
+      const seq = streamSeqOf(m);
+      if (seq <= toSeq) {
+        d.handle({ subject: m.subject, data: m.data, streamSeq: seq, receivedAt: d.now() });
+        n++;
+        if (n < count && seq < toSeq) return true;
+      }
+      done();
+      return false;
+    },
+    backpressure: () => d.backpressure(),
+    recheckMs: BACKPRESSURE_RECHECK_MS,
+    clock: d.clock ?? systemClock,
+    sliceMs: SLICE_MS,
+    // A replay catches up state that checks will read: it does not wait for budget batches.
+    precedence: null,
+    onError: done,
+  });
+  const messages = await consumer.consume({ max_messages: d.config.fetchBatch, callback: intake.push });
+  // The consumer may end first (an error ends the replay with it, as the iterator's throw did).
+  void messages.closed().then((err) => done(err ?? undefined));
+  try {
+    await finished;
+  } finally {
+    intake.stop();
+    messages.stop();
   }
-  messages.stop();
   return n;
 }
 
@@ -136,6 +153,7 @@ export interface ConsumerTarget {
  */
 export class JetStreamSource {
   private messages: ConsumerMessages | null = null;
+  private intake: SlicedIntake | null = null;
   private running = false;
   private loop: Promise<void> | null = null;
   private pendingCount = 0;
@@ -182,9 +200,24 @@ export class JetStreamSource {
       filter_subject: filterSubject,
     });
     const consumer = await nc.jetstream().consumers.get(config.stream, durable);
-    this.messages = await consumer.consume({ max_messages: config.fetchBatch });
+    // Buffered messages are taken in slices of the event loop, and not while the outputs are full (backpressure,
+    // not dropping: JetStream keeps the rest for us) or a budget batch goes first (sources/intake.ts).
+    const intake = new SlicedIntake({
+      take: (m) => this.take(m),
+      backpressure: () => this.d.backpressure(),
+      recheckMs: BACKPRESSURE_RECHECK_MS,
+      clock: this.clock,
+      sliceMs: this.d.sliceMs ?? SLICE_MS,
+      precedence: this.d.precedence,
+      onError: (err) => this.d.log.error({ err: errorMessage(err) }, 'handling a message failed: the consumer stopped'),
+    });
+    this.intake = intake;
     this.running = true;
-    this.loop = this.run();
+    const messages = await consumer.consume({ max_messages: config.fetchBatch, callback: intake.push });
+    this.messages = messages;
+    this.loop = messages.closed().then((err) => {
+      if (err && this.running) this.d.log.error({ err: errorMessage(err) }, 'the consumer ended');
+    });
     const refresh = async () => {
       try {
         // info(false): the server's current figure, not the copy cached when the consumer was looked up
@@ -198,28 +231,18 @@ export class JetStreamSource {
     this.d.log.info({ stream: config.stream, consumer: durable, filterSubject, startSeq }, 'consuming');
   }
 
-  private async run(): Promise<void> {
-    let sliceStart = performance.now();
-    for await (const m of this.messages!) {
-      // Buffered messages arrive as microtasks, which never let timers or sockets run: give the event loop a turn
-      // every few milliseconds, so the wall, pressure checks and commits are not starved by a backlog.
-      if (performance.now() - sliceStart >= (this.d.sliceMs ?? SLICE_MS)) {
-        // A budget batch under way goes first, for at most its precedence (shared/slices.ts).
-        await streamTurn(this.d.precedence);
-        sliceStart = performance.now();
-      }
-      const seq = streamSeqOf(m);
-      this.d.handle({ subject: m.subject, data: m.data, streamSeq: seq, receivedAt: this.d.now() });
-      // A redelivered older message must not pull the acknowledgement point back.
-      if (seq > this.lastHandledSeq) {
-        this.lastHandled = m;
-        this.lastHandledSeq = seq;
-      }
-      this.handled++;
-      // Backpressure: stop pulling while the outputs are full; JetStream keeps the rest for us.
-      while (this.d.backpressure() && this.running) await sleep(this.clock, BACKPRESSURE_RECHECK_MS);
-      if (!this.running) break;
+  /** One message to the pipeline, in the order the stream delivered it (the intake's `take`). */
+  private take(m: JsMsg): boolean {
+    if (!this.running) return false;
+    const seq = streamSeqOf(m);
+    this.d.handle({ subject: m.subject, data: m.data, streamSeq: seq, receivedAt: this.d.now() });
+    // A redelivered older message must not pull the acknowledgement point back.
+    if (seq > this.lastHandledSeq) {
+      this.lastHandled = m;
+      this.lastHandledSeq = seq;
     }
+    this.handled++;
+    return true;
   }
 
   /** Acknowledges `msg` and, by AckPolicy.All, everything before it; a lost ack only means a later redelivery. */
@@ -237,6 +260,7 @@ export class JetStreamSource {
   async stop(): Promise<void> {
     this.running = false;
     this.stopRefresh?.();
+    this.intake?.stop();
     this.messages?.stop();
     await this.loop?.catch(() => undefined);
   }
