@@ -17,4 +17,20 @@ describe('WTF-8', () => {
       { numRuns: 5_000, seed: 15 },
     );
   });
+
+  it('decodes short and long ids in any order, across the buffer growing and the 4,096-unit chunks', () => {
+    // Lengths around the first buffer (256), the chunk (4,096) and past it: a view kept from before the buffer grew,
+    // or a chunk boundary off by one, gives another string.
+    const length = fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 250, max: 300 }), fc.integer({ min: 4090, max: 4100 }), fc.integer({ min: 8190, max: 9000 }));
+    const id = length.chain((n) => fc.array(fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0x80, max: 0xffff })), { minLength: n, maxLength: n })).map((u) => String.fromCharCode(...u));
+    fc.assert(
+      fc.property(fc.array(id, { minLength: 1, maxLength: 8 }), (ids) => {
+        for (const s of ids) {
+          const n = encode(s);
+          expect(decode(encoded, 0, n)).toBe(s);
+        }
+      }),
+      { numRuns: 300, seed: 16 },
+    );
+  });
 });

@@ -7,6 +7,9 @@ import { avalanche, FNV_OFFSET, FNV_PRIME } from './hash.js';
 export let encoded = new Uint8Array(256);
 /** UTF-16 units of the last id decoded. */
 let units = new Uint16Array(256);
+/** `units.subarray(0, n)` by n, made once each: a view is an object, and decode() runs for ids per event. */
+let unitViews: Uint16Array[] = [];
+const CHUNK = 4096;
 
 /** Encodes `s` as WTF-8 into `encoded` (valid until the next call); returns the byte length. */
 export function encode(s: string): number {
@@ -59,7 +62,10 @@ export function bytesOfLead(lead: number): number {
 
 /** The string whose WTF-8 bytes are `b[start, end)` (a new string). */
 export function decode(b: Uint8Array, start: number, end: number): string {
-  if (units.length < end - start) units = new Uint16Array(end - start);
+  if (units.length < end - start) {
+    units = new Uint16Array(end - start);
+    unitViews = [];
+  }
   let n = 0;
   for (let i = start; i < end; ) {
     const lead = b[i];
@@ -79,9 +85,10 @@ export function decode(b: Uint8Array, start: number, end: number): string {
       i += 4;
     }
   }
+  if (n <= CHUNK) return String.fromCharCode.apply(null, (unitViews[n] ??= units.subarray(0, n)) as unknown as number[]);
   // In chunks: apply's argument count is bounded, and an id is at most a few thousand units.
   let s = '';
-  for (let k = 0; k < n; k += 4096) s += String.fromCharCode.apply(null, units.subarray(k, Math.min(n, k + 4096)) as unknown as number[]);
+  for (let k = 0; k < n; k += CHUNK) s += String.fromCharCode.apply(null, units.subarray(k, Math.min(n, k + CHUNK)) as unknown as number[]);
   return s;
 }
 
