@@ -60,4 +60,23 @@ describe('streamSeqOf', () => {
     expect(streamSeqOf(msg(undefined))).toBe(7);
     expect(asked).toBe(2);
   });
+
+  it('reads the bytes nats.js parsed the reply into, without its string, when the message has them', () => {
+    let decoded = 0;
+    let asked = 0;
+    const msg = (bytes: unknown, reply: string) =>
+      ({
+        msg: { _msg: { reply: bytes } },
+        get reply() { return ++decoded, reply; },
+        get seq() { return ++asked, 7; },
+      }) as unknown as JsMsg;
+    expect(streamSeqOf(msg(Buffer.from('$JS.ACK._.ABCDEF.EVENTS.vigil.2.1234567.89.1733500000000000000.0'), '$JS.ACK.EVENTS.vigil.1.42.17.1.9'))).toBe(1234567);
+    expect(decoded).toBe(0);
+    // Bytes of another shape: nats.js's parse, not the string.
+    expect(streamSeqOf(msg(Buffer.from('$JS.ACK.strange'), '$JS.ACK.EVENTS.vigil.1.42.17.1.9'))).toBe(7);
+    expect([decoded, asked]).toEqual([0, 1]);
+    // No bytes where they are expected (another nats.js): the string.
+    expect(streamSeqOf(msg('not bytes', '$JS.ACK.EVENTS.vigil.1.42.17.1.9'))).toBe(42);
+    expect(decoded).toBe(1);
+  });
 });
