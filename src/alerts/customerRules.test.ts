@@ -50,6 +50,16 @@ describe('evaluate (customer rules)', () => {
     expect(changes[0].labels).toMatchObject({ campaign: 'spring', channel: 'email' });
   });
 
+  it('resolves an open alert at the event that brings its value back, with no tick between, whatever the other rules say', () => {
+    const { desk, changes } = setup();
+    evaluateCustomer(desk.engine, desk.customerRules, ev, signals(2), NOW);
+    expect(desk.engine.activeCount).toBe(1);
+    // Below the resolve threshold now: the fatigue rule is not the first rule looked at, and none of them breaches.
+    evaluateCustomer(desk.engine, desk.customerRules, { ...ev, id: 'e2' }, signals(0.5), NOW + 1000);
+    expect(changes.map((c) => c.state)).toEqual(['firing', 'resolved']);
+    expect(desk.engine.activeCount).toBe(0);
+  });
+
   it('changes nothing for a sample below threshold with no alert open', () => {
     const { desk, changes } = setup();
     evaluateCustomer(desk.engine, desk.customerRules, ev, signals(0.2), NOW);

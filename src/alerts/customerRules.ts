@@ -2,7 +2,7 @@
 import type { AlertRule } from '../config/schema.js';
 import { categoryOf, touchChannel, type VigilEvent } from '../contract/event.js';
 import type { CustomerSignals, ExperienceSignal } from '../contract/pipeline.js';
-import type { Sample } from './alertStateMachine.js';
+import { breaches, type Sample } from './alertStateMachine.js';
 import type { AlertEngine } from './engine.js';
 import { formatInterval } from '../signals/models/uncertainty.js';
 
@@ -14,10 +14,13 @@ export function evaluateCustomer(engine: AlertEngine, rules: readonly AlertRule[
   const subject = { kind: 'customer' as const, key: ev.customerId };
   let trigger: Sample['trigger'] = null;
   let context: Record<string, string> | null = null;
+  // Whether the customer has an alert open, looked up once for all the rules (a map lookup by a new string each):
+  // only observe() below opens one, and only for a rule whose sample breaches, which is observed whatever this says.
+  let active: boolean | undefined;
   for (const rule of rules) {
     const value = customerRuleValue(rule, signals);
     // Below threshold with no alert open for the customer (nearly every event): no sample to build.
-    if (value === null || !engine.matters(rule, subject, value)) continue;
+    if (value === null || (!breaches(rule, value) && !(active ??= engine.isActive(subject)))) continue;
     trigger ??= { eventId: ev.id, eventTs: ev.ts, receivedAt };
     context ??= eventLabels(ev);
     // Reasons are read only when the sample breaches or an alert is open: the customer value behind them is not

@@ -128,6 +128,11 @@ export class AlertEngine {
     return breaches(rule, value) || this.hasActive(subject);
   }
 
+  /** Whether any alert is active for `subject`. */
+  isActive(subject: Subject): boolean {
+    return this.hasActive(subject);
+  }
+
   /** Feeds one sample of one rule for one subject through the state machine. */
   observe(rule: AlertRule, subject: Subject, sample: Sample | null, now: number): void {
     // The hot path: most samples are below threshold for a subject without alerts; no key, no lookup for them.
