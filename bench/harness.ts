@@ -114,7 +114,9 @@ export class ProcessorProcess {
   }
 
   static start(config: object): ProcessorProcess {
-    const execArgv = ['--import', 'tsx', '--expose-gc', '--max-old-space-size=8192'];
+    // VIGIL_BENCH_NODE_FLAGS: more of node's own flags for the processor (e.g. a V8 heap setting), to measure them.
+    const extra = (process.env.VIGIL_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    const execArgv = ['--import', 'tsx', '--expose-gc', '--max-old-space-size=8192', ...extra];
     const proc = fork(`${root}bench/processorChild.ts`, [], {
       cwd: root,
       execArgv,

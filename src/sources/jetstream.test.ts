@@ -39,7 +39,7 @@ function fakeJetStream() {
   return { nc, server, push };
 }
 
-function setup() {
+function setup(failAt = -1) {
   const clock = new ManualClock(0);
   const { nc, server, push } = fakeJetStream();
   const handled: InboundMessage[] = [];
@@ -47,7 +47,10 @@ function setup() {
   const precedence = new Precedence(50, clock);
   const source = new JetStreamSource({
     nc, config: parseConfig({}).nats, log: silentLogger, clock, now: () => clock.now(),
-    handle: (m) => handled.push(m),
+    handle: (m) => {
+      if (m.streamSeq === failAt) throw new Error('a bug');
+      handled.push(m);
+    },
     backpressure: () => flags.full,
     precedence,
     // A turn of the loop before every message: where the consumer looks whether work waited on goes first.
@@ -119,6 +122,18 @@ describe('JetStreamSource timing', () => {
     expect(await handledAfter(49)).toEqual([1]);
     expect(await handledAfter(1)).toEqual([1, 2]);
     longer();
+    await source.stop();
+  });
+
+  it('stops consuming, and says so, when handling a message throws (a bug: bad input is dead-lettered)', async () => {
+    const { push, handled, source } = setup(2);
+    await source.start(1);
+    push(1);
+    push(2);
+    push(3);
+    await settle();
+    expect(handled.map((m) => m.streamSeq)).toEqual([1]);
+    expect(source.consuming).toBe(false);
     await source.stop();
   });
 });

@@ -219,7 +219,12 @@ export class JetStreamSource {
       clock: this.clock,
       sliceMs: this.d.sliceMs ?? SLICE_MS,
       precedence: this.d.precedence,
-      onError: (err) => this.d.log.error({ err: errorMessage(err) }, 'handling a message failed: the consumer stopped'),
+      // A bug, not bad input (the pipeline dead-letters that): consumption stops where it is, and readiness says so.
+      onError: (err) => {
+        this.d.log.error({ err: errorMessage(err) }, 'handling a message failed: the consumer stopped');
+        this.running = false;
+        this.messages?.stop();
+      },
     });
     this.intake = intake;
     this.running = true;
