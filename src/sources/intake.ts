@@ -24,10 +24,10 @@ export interface IntakeOptions {
   /** How often backpressure is asked again while it holds. */
   recheckMs: number;
   clock: Scheduler;
-  /** How long the intake may hold the event loop before it lets the loop turn (0: a turn before every message). */
+  /** How long the intake may hold the event loop before it lets the loop turn (0: one message per turn). */
   sliceMs: number;
-  /** Work that callers wait on and that goes first (the process's own when absent); null for none (a replay at start,
-   * which nothing waits beside). */
+  /** Work that callers wait on and that goes first (the process's own when absent); null for none (a replay, which
+   * catches up state that checks read, and does not wait for them). */
   precedence?: Precedence | null;
   /** A message's handling threw: the intake has stopped. */
   onError(err: unknown): void;
