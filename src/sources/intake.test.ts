@@ -124,6 +124,24 @@ describe('SlicedIntake', () => {
     expect(intake.queued).toBe(0);
   });
 
+  it('holds about what waits, not every message since the queue last emptied, in a backlog that never lets it empty', async () => {
+    const { taken, intake } = setup();
+    // Ten wait; then each turn brings one and takes one (a slice of 0 ms): the queue never empties for 6,000 turns.
+    let pushed = 0;
+    for (let k = 0; k < 10; k++) intake.push(msg(++pushed));
+    let most = 0;
+    for (let turn = 0; turn < 6_000; turn++) {
+      intake.push(msg(++pushed));
+      await settle(1);
+      most = Math.max(most, intake.retained);
+    }
+    expect(intake.queued).toBeGreaterThan(0);
+    expect(taken.length).toBeGreaterThan(5_000);
+    expect(taken).toEqual(Array.from({ length: taken.length }, (_, i) => i + 1));
+    // Without compaction the array would hold all 6,000 taken; with it, at most its threshold beside what waits.
+    expect(most).toBeLessThanOrEqual(1_024 + 2 * intake.queued);
+  });
+
   it('property: whatever the reads, slices and backpressure, every message is taken once, in order', async () => {
     const step = fc.oneof(
       fc.record({ kind: fc.constant('read' as const), n: fc.integer({ min: 1, max: 6 }) }),
