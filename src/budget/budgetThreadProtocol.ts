@@ -1,6 +1,7 @@
 // What the processor's main thread and the contact budget's thread (budget.thread) say to each other: budgetThread.ts
 // is the main thread's side, budgetWorker.ts the thread's. Types, and the two small functions both sides compute alike.
 import type { MessagePort } from 'node:worker_threads';
+import { FNV_OFFSET, FNV_PRIME } from '../shared/hash.js';
 import type { VigilConfig } from '../config/schema.js';
 import type { SharedWindows } from '../windows/customerWindows.js';
 import type { BudgetCounts, ReservationsCopy } from './reservations.js';
@@ -22,8 +23,8 @@ export const HOLDER_CELLS = 1 << 20;
 
 /** A customer's cell in BudgetThreadData.holders: FNV-1a over the id's UTF-16 code units, the same on both threads. */
 export function holderCell(customerId: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < customerId.length; i++) h = Math.imul(h ^ customerId.charCodeAt(i), 0x01000193);
+  let h = FNV_OFFSET;
+  for (let i = 0; i < customerId.length; i++) h = Math.imul(h ^ customerId.charCodeAt(i), FNV_PRIME);
   return (h >>> 0) & (HOLDER_CELLS - 1);
 }
 
