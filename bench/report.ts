@@ -19,6 +19,12 @@ export interface LatencyResult {
   /** Events published in the phase and not handled 2 s after its end (0: it kept up). */
   behind?: number;
   cpuUsPerEvent: number;
+  /**
+   * Where the delay went, p50/p99/max in ms of each triggering alert's: publish to the processor's receipt (NATS and
+   * the intake), receipt to the rule's evaluation (the derive tick and anything queued before it), evaluation to the
+   * frame's arrival (the wall's flush, the socket and this process's loop). Absent in older results.
+   */
+  stages?: Record<'toReceipt' | 'toEvaluation' | 'toWall', { p50Ms: number; p99Ms: number; maxMs: number }>;
 }
 
 /** The contact budget while the processor is fed at `fraction` of its maximum (bench/pressure.ts). */
@@ -95,6 +101,14 @@ function restartCost(r: BenchResults['restart']): string {
 }
 const pass = (ok: boolean) => (ok ? 'met' : '**not met**');
 
+/** A latency phase's delay split by stage (LatencyResult.stages), for its table row. */
+function stagesText(l: LatencyResult): string {
+  const st = l.stages;
+  if (!st) return '';
+  const one = (what: string, x: { p50Ms: number; p99Ms: number; maxMs: number }) => `${what} p50 ${x.p50Ms}, p99 ${x.p99Ms}, max ${x.maxMs} ms`;
+  return `; of it, ${one('publish to receipt', st.toReceipt)}; receipt to evaluation ${one('', st.toEvaluation).trimStart()}; evaluation to the wall ${one('', st.toWall).trimStart()}`;
+}
+
 export function resultsMarkdown(r: BenchResults): string {
   const t = r.throughput;
   const half = r.latency.find((l) => l.fraction === 0.5) ?? r.latency[r.latency.length - 1];
@@ -111,7 +125,7 @@ export function resultsMarkdown(r: BenchResults): string {
     `| Redis sorted set per customer and window (4 windows) | ${n(t.redisSortedSets.eventsPerSec)} events/s; the processor is **${t.redisSortedSets.processorSpeedup}×** faster | many times |`,
     ...r.latency.map(
       (l) =>
-        `| event to wall at ${l.fraction * 100}% of the maximum (${n(l.ratePerSec)}/s) | p50 ${l.p50Ms} ms, **p99 ${l.p99Ms} ms**, max ${l.maxMs} ms (${l.alerts} of ${l.triggersSent} alerts${l.alerts < l.triggersSent ? ' within 2 s after the phase' : ''}; the processor took ${n(l.processorEventsPerSec)}/s over the phase and 2 s after it${l.behind === undefined ? '' : l.behind === 0 ? ', every published event handled' : `, ${n(l.behind)} events still behind`}) | ${l === half ? `p99 < 100 ms: ${pass(l.p99Ms < 100 && l.alerts === l.triggersSent)}` : ''} |`,
+        `| event to wall at ${l.fraction * 100}% of the maximum (${n(l.ratePerSec)}/s) | p50 ${l.p50Ms} ms, **p99 ${l.p99Ms} ms**, max ${l.maxMs} ms (${l.alerts} of ${l.triggersSent} alerts${l.alerts < l.triggersSent ? ' within 2 s after the phase' : ''}; the processor took ${n(l.processorEventsPerSec)}/s over the phase and 2 s after it${l.behind === undefined ? '' : l.behind === 0 ? ', every published event handled' : `, ${n(l.behind)} events still behind`})${stagesText(l)} | ${l === half ? `p99 < 100 ms: ${pass(l.p99Ms < 100 && l.alerts === l.triggersSent)}` : ''} |`,
     ),
     ...(r.budget ? budgetLines(r.budget) : []),
     ...r.memory.bySize.map(

@@ -135,18 +135,34 @@ function runBaseline(kind: 'ceiling' | 'redis', from: number, to: number, maxMs:
 const TRIGGER_EVERY_MS = 500;
 const MIN_TRIGGERS_PER_PHASE = 1_000;
 
+/** A histogram of µs as the report's ms. */
+function percentiles(h: { getValueAtPercentile(p: number): number; maxValue: number }): { p50Ms: number; p99Ms: number; maxMs: number } {
+  return { p50Ms: round(h.getValueAtPercentile(50) / 1000, 1), p99Ms: round(h.getValueAtPercentile(99) / 1000, 1), maxMs: round(h.maxValue / 1000, 1) };
+}
+
 async function latencyPhase(proc: ProcessorProcess, wallPort: number, fraction: number, maxRate: number): Promise<LatencyResult> {
   const rate = Math.round(maxRate * fraction);
   // Microseconds, as the publishing worker stamps them: the histogram holds µs, the report ms.
   const nowUs = () => (performance.timeOrigin + performance.now()) * 1000;
   const published = new Map<string, number>();
   const received = new Map<string, number>();
-  const hist = buildHistogram({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  // Where each trigger's alert came from in the processor: when it received the event and evaluated the rule (epoch ms).
+  const seen = new Map<string, { receivedAt: number; evaluatedAt: number }>();
+  const histogram = () => buildHistogram({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  const hist = histogram();
+  const stageHists = { toReceipt: histogram(), toEvaluation: histogram(), toWall: histogram() };
+  const recordUs = (h: ReturnType<typeof histogram>, us: number) => h.recordValue(Math.max(1, Math.round(us)));
   const record = (id: string) => {
     const p = published.get(id);
     const r = received.get(id);
     if (p === undefined || r === undefined) return;
     hist.recordValue(Math.max(1, Math.round(r - p)));
+    const at = seen.get(id);
+    if (at) {
+      recordUs(stageHists.toReceipt, at.receivedAt * 1000 - p);
+      recordUs(stageHists.toEvaluation, (at.evaluatedAt - at.receivedAt) * 1000);
+      recordUs(stageHists.toWall, r - at.evaluatedAt * 1000);
+    }
     published.delete(id);
   };
   const ws = new WebSocket(`ws://127.0.0.1:${wallPort}/ws`);
@@ -158,10 +174,11 @@ async function latencyPhase(proc: ProcessorProcess, wallPort: number, fraction: 
   ws.on('message', (data: Buffer) => {
     const at = nowUs();
     const parsed = JSON.parse(data.toString('utf8')) as unknown;
-    for (const f of (Array.isArray(parsed) ? parsed : [parsed]) as { type: string; alert?: { trigger?: { eventId: string } | null } }[]) {
+    for (const f of (Array.isArray(parsed) ? parsed : [parsed]) as { type: string; alert?: { updatedAt: number; trigger?: { eventId: string; receivedAt: number } | null } }[]) {
       const id = f.type === 'alert' ? f.alert?.trigger?.eventId : undefined;
       if (id && id.startsWith(phaseTag) && !received.has(id)) {
         received.set(id, at);
+        seen.set(id, { receivedAt: f.alert!.trigger!.receivedAt, evaluatedAt: f.alert!.updatedAt });
         record(id);
       }
     }
@@ -211,6 +228,11 @@ async function latencyPhase(proc: ProcessorProcess, wallPort: number, fraction: 
     // The samples span the phase and the 2 s after it: what was published and not handled by then, it fell behind by.
     behind: Math.max(0, done.published - events),
     cpuUsPerEvent: round((cpu * 1e6) / Math.max(1, events / secs), 1),
+    stages: {
+      toReceipt: percentiles(stageHists.toReceipt),
+      toEvaluation: percentiles(stageHists.toEvaluation),
+      toWall: percentiles(stageHists.toWall),
+    },
   };
 }
 
@@ -386,6 +408,8 @@ async function main(): Promise<void> {
       if (profileDir) await proc.call({ cmd: 'profile', action: 'stop', file: `${profileDir}processor-live${Math.round(f * 100)}-${mode}.cpuprofile` });
       latency.push(r);
       say(`latency at ${f * 100}% (${r.ratePerSec.toLocaleString('en')}/s): p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms over ${r.alerts} of ${r.triggersSent} alerts; processor took ${r.processorEventsPerSec.toLocaleString('en')}/s (${(r.behind ?? 0).toLocaleString('en')} behind 2 s after), cpu ${r.processorCpu}`);
+      const st = r.stages!;
+      say(`  publish to receipt p50 ${st.toReceipt.p50Ms}, p99 ${st.toReceipt.p99Ms} ms; to evaluation p50 ${st.toEvaluation.p50Ms}, p99 ${st.toEvaluation.p99Ms} ms; to the wall p50 ${st.toWall.p50Ms}, p99 ${st.toWall.p99Ms} ms`);
     }
     await sleep(2_000);
 
