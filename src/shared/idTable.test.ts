@@ -63,6 +63,35 @@ describe('IdTable', () => {
     );
   });
 
+  it('finds every id through index sizes that give an entry’s slot more bits and its hash tag fewer, as a reader over its arrays does', () => {
+    // From 4 slots to ~60,000: the index crosses sixteen powers of two, each a different split of an entry's bits.
+    const t = new IdTable({ initialSlots: 4 });
+    const model = new Map<string, number>();
+    const check = () => {
+      const reader = IdTable.over(t.arrays());
+      for (const [id, slot] of model) {
+        expect(t.find(id)).toBe(slot);
+        expect(reader.findUtf8(Buffer.from(id), 0, id.length)).toBe(slot);
+      }
+      expect(t.find('absent')).toBe(-1);
+    };
+    for (let i = 0; i < 60_000; i++) {
+      const id = `c${i}`;
+      model.set(id, t.insert(id));
+      // Every third id of the last thousand goes again: backward shifts move entries across their tags' runs.
+      if (i % 3 === 0 && i >= 1_000) {
+        const gone = `c${i - 1_000}`;
+        expect(t.remove(model.get(gone)!)).toBe(true);
+        model.delete(gone);
+      }
+      if ((i & (i - 1)) === 0) check();
+    }
+    check();
+    expect(t.size).toBe(model.size);
+    const restored = roundTrip(t);
+    for (const [id, slot] of model) expect(restored.find(id)).toBe(slot);
+  });
+
   it('keeps two ids with the same 32-bit hash apart, through removal of either', () => {
     // Found by search: FNV-1a with the finaliser maps both to 2953271982.
     const [a, b] = ['c693596', 'c1170850'];
