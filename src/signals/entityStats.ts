@@ -40,7 +40,12 @@ export const SURGE_BUCKETS = 5;
 export const WARMUP_BUCKETS = 30;
 
 export class EntityStats {
-  private readonly slots = new Map<string, number>();
+  /**
+   * Slot by key, a map per kind: a lookup takes the event's own key string (no `kind + key` string built and hashed
+   * for each of an event's three entities).
+   */
+  private readonly slots = new Map<EntityKind, Map<string, number>>();
+  private held = 0;
   private readonly keys: ({ kind: EntityKind; key: string } | null)[] = [];
   private readonly free: number[] = [];
   /** Entities dropped at the bound, least recently active first. */
@@ -72,7 +77,13 @@ export class EntityStats {
   }
 
   get size(): number {
-    return this.slots.size;
+    return this.held;
+  }
+
+  private slotsOf(kind: EntityKind): Map<string, number> {
+    let m = this.slots.get(kind);
+    if (m === undefined) this.slots.set(kind, (m = new Map()));
+    return m;
   }
 
   /** Records one event for an entity; `touch`, `negative` and `overloaded` say what it counts toward. Returns its slot. */
@@ -103,7 +114,7 @@ export class EntityStats {
   }
 
   signal(kind: EntityKind, key: string, nowMin: number): EntitySignal | null {
-    const slot = this.slots.get(`${kind}\u0000${key}`);
+    const slot = this.slots.get(kind)?.get(key);
     return slot === undefined ? null : this.signalOf(slot, nowMin);
   }
 
@@ -113,7 +124,10 @@ export class EntityStats {
   }
 
   all(nowMin: number): EntitySignal[] {
-    return [...this.slots.values()].map((slot) => this.signalOf(slot, nowMin));
+    // In slot order: the same after a checkpoint's restore, which keeps slots, as before it.
+    const out: EntitySignal[] = [];
+    for (let slot = 0; slot < this.keys.length; slot++) if (this.keys[slot] !== null) out.push(this.signalOf(slot, nowMin));
+    return out;
   }
 
   /** The wall's overload cells: every channel and campaign with something to show. */
@@ -141,10 +155,14 @@ export class EntityStats {
     this.keys.length = 0;
     this.free.length = 0;
     this.slots.clear();
+    this.held = 0;
     meta.keys.forEach((k, slot) => {
       this.keys.push(k);
       if (k === null) this.free.push(slot);
-      else this.slots.set(`${k.kind}\u0000${k.key}`, slot);
+      else {
+        this.slotsOf(k.kind).set(k.key, slot);
+        this.held++;
+      }
     });
     this.head.set(r.array('entities.head', Int32Array) ?? []);
     this.mean.set(r.array('entities.mean', Float64Array) ?? []);
@@ -211,10 +229,10 @@ export class EntityStats {
   }
 
   private slotFor(kind: EntityKind, key: string, tMin: number): number {
-    const id = `${kind}\u0000${key}`;
-    let slot = this.slots.get(id);
+    const m = this.slotsOf(kind);
+    let slot = m.get(key);
     if (slot !== undefined) return slot;
-    if (this.slots.size >= this.maxEntities) this.evictOldest();
+    if (this.held >= this.maxEntities) this.evictOldest();
     slot = this.free.pop();
     if (slot === undefined) {
       slot = this.keys.length;
@@ -222,7 +240,8 @@ export class EntityStats {
       this.keys.push(null);
     }
     this.keys[slot] = { kind, key };
-    this.slots.set(id, slot);
+    m.set(key, slot);
+    this.held++;
     this.head[slot] = tMin;
     return slot;
   }
@@ -236,7 +255,7 @@ export class EntityStats {
     }
     if (victim === -1) return;
     const k = this.keys[victim]!;
-    this.slots.delete(`${k.kind}\u0000${k.key}`);
+    if (this.slots.get(k.kind)?.delete(k.key)) this.held--;
     this.keys[victim] = null;
     for (const ring of this.rings) ring.clear(victim);
     this.head[victim] = 0;

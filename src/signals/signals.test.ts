@@ -3,6 +3,7 @@ import { CustomerWindows, type CustomerView } from '../windows/customerWindows.j
 import { ev, T0 } from '../windows/events.testing.js';
 import { churnSignal, type PurchaseModel } from './churn.js';
 import { engagementSignal } from './engagement.js';
+import { SnapshotReader, SnapshotWriter } from '../shared/snapshotCodec.js';
 import { EntityStats } from './entityStats.js';
 import { fatigueSignal } from './fatigue.js';
 import { fitBgNbd } from './models/bgnbd.js';
@@ -176,5 +177,30 @@ describe('entity stats', () => {
     expect(s.size).toBe(50);
     expect(s.evicted).toBe(450);
     expect(s.signal('campaign', 'made-up-499', t0 + 499)!.touches24h).toBe(1);
+  });
+
+  it('keeps a channel, a segment and a campaign of the same name apart, through eviction and a checkpoint', () => {
+    const s = new EntityStats(opts, 4);
+    s.record('channel', 'email', t0, { touch: true });
+    s.record('campaign', 'email', t0 + 1, { negative: true });
+    s.record('segment', 'email', t0 + 2, { touch: true });
+    s.record('segment', 'email', t0 + 2, { touch: true });
+    expect(s.size).toBe(3);
+    expect([s.signal('channel', 'email', t0 + 2)!.touches24h, s.signal('campaign', 'email', t0 + 2)!.touches24h, s.signal('segment', 'email', t0 + 2)!.touches24h]).toEqual([1, 0, 2]);
+    // The bound counts every kind: a fifth entity pushes one of the four out (a sampled choice: which is not asserted).
+    s.record('campaign', 'b', t0 + 3, { touch: true });
+    s.record('campaign', 'c', t0 + 4, { touch: true });
+    expect(s.size).toBe(4);
+    expect(s.evicted).toBe(1);
+    const held = (x: EntityStats) =>
+      ([['channel', 'email'], ['campaign', 'email'], ['segment', 'email'], ['campaign', 'b'], ['campaign', 'c']] as const).filter(([kind, key]) => x.signal(kind, key, t0 + 4) !== null);
+    expect(held(s)).toHaveLength(4);
+    const w = new SnapshotWriter();
+    s.save(w);
+    const back = new EntityStats(opts, 4);
+    back.load(new SnapshotReader(w.finish()));
+    expect(back.size).toBe(4);
+    expect(held(back)).toEqual(held(s));
+    expect(back.all(t0 + 4)).toEqual(s.all(t0 + 4));
   });
 });
