@@ -11,7 +11,8 @@ export interface ActivityRecord {
   minuteMs: number;
   events: number;
   revenue: number;
-  writer: bigint;
+  /** The stream sequence of the event that opened the bucket (below 2^53, so a number: no BigInt per row). */
+  writer: number;
   version: number;
 }
 

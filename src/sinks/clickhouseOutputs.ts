@@ -46,7 +46,7 @@ export class ClickHouseOutputs implements PipelineOutputs {
       event_type: r.eventType,
       events: r.events,
       revenue: r.revenue,
-      writer: r.writer.toString(),
+      writer: r.writer,
       version: r.version,
     });
   }
@@ -60,7 +60,7 @@ export class ClickHouseOutputs implements PipelineOutputs {
       events: r.events,
       overloaded: r.overloaded,
       revenue: r.revenue,
-      writer: r.writer.toString(),
+      writer: r.writer,
       version: r.version,
     });
   }

@@ -111,7 +111,7 @@ describe('MinuteActivity', () => {
     restored.load(new SnapshotReader(w.finish()), 'entities');
     expect(restored.size).toBe(1);
     expect(restored.forget('p-9')).toBe(0);
-    expect(restored.drain(0).map((b) => [b.key, b.events, b.writer])).toEqual([['campaign\u0000spring\u0000email_sent', 1, 1n]]);
+    expect(restored.drain(0).map((b) => [b.key, b.events, b.writer])).toEqual([['campaign\u0000spring\u0000email_sent', 1, 1]]);
   });
 
   it('forgets a customer by key prefix', () => {
@@ -137,8 +137,8 @@ describe('MinuteActivity', () => {
     restored.load(new SnapshotReader(w.finish()), 'entities');
     const rows = a.drain(0);
     expect(rows.map((b) => [b.key, b.events, b.overloaded, b.writer])).toEqual([
-      ['campaign\u0000spring\u0000email_sent', 1, 1, 9n],
-      ['segment\u0000spring\u0000email_sent', 1, 0, 10n],
+      ['campaign\u0000spring\u0000email_sent', 1, 1, 9],
+      ['segment\u0000spring\u0000email_sent', 1, 0, 10],
     ]);
     expect(fromOld.drain(0)).toEqual(rows);
     expect(restored.drain(0)).toEqual(rows);

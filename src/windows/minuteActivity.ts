@@ -9,7 +9,7 @@ const MAX_LOAD = 0.75;
 const INV_2_32 = 1 / 4294967296;
 
 /** What drainEach hands over per bucket, in arguments rather than an object per row. */
-export type ActivityVisit = (id: string, type: string, kind: number, minuteMs: number, events: number, revenue: number, overloaded: number, writer: bigint, version: number) => void;
+export type ActivityVisit = (id: string, type: string, kind: number, minuteMs: number, events: number, revenue: number, overloaded: number, writer: number, version: number) => void;
 
 export interface ActivityBucket {
   /** The key fields joined by \0, as checkpoints hold them: `id\0type`, or `kind\0id\0type` with kinds. */
@@ -24,7 +24,7 @@ export interface ActivityBucket {
    * a restore reopens a bucket under the same writer and rewrites its row instead of adding a second one; a bucket
    * reopened by a later (late) event gets a new writer and adds.
    */
-  writer: bigint;
+  writer: number;
   /**
    * The event count itself: it only grows within an incarnation, so ReplacingMergeTree keeps the latest count,
    * and a replay after a restore that writes the same count writes the same row.
@@ -124,7 +124,7 @@ export class MinuteActivity {
       if (this.idOf[i] === FREE || this.isDirty[i] === 0) continue; // forgotten since
       this.version[i] = this.events[i];
       this.isDirty[i] = 0;
-      visit(this.ids.idOf(this.idOf[i])!, this.typeNames[this.typeOf[i]], this.kindOf[i], this.minute[i] * 60_000, this.events[i], this.revenue[i], this.overloaded[i], BigInt(this.writer[i]), this.version[i]);
+      visit(this.ids.idOf(this.idOf[i])!, this.typeNames[this.typeOf[i]], this.kindOf[i], this.minute[i] * 60_000, this.events[i], this.revenue[i], this.overloaded[i], this.writer[i], this.version[i]);
       if (more !== undefined && !more()) break;
     }
     // Buckets changed during the visits were pushed onto `list` itself: they stay, after those not visited.
