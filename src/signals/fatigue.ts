@@ -46,25 +46,63 @@ export function fatigueSignal(view: CustomerView, caps: Record<string, TouchCap>
   }
   score = Math.max(score, capRatio(touches24h, caps.all?.perDay, capFactor), capRatio(touches7d, caps.all?.perWeek, capFactor));
   if (score <= 1) return { score, touches24h, touches7d, capFactor, reasons: [] };
+  return new OverCap(view, caps, score, touches24h, touches7d, capFactor);
+}
 
-  const over: { ratio: number; text: string }[] = [];
-  const consider = (label: string, count: number, cap: number | undefined, window: string) => {
-    const ratio = capRatio(count, cap, capFactor);
-    if (ratio > 1) over.push({ ratio, text: `${count} ${label} in ${window} against an allowance of ${fmt(cap! * capFactor)}` });
-  };
-  for (const ch of TOUCH_CHANNELS) {
-    const cap = caps[ch];
-    const label = ch === 'other' ? 'touches' : ch === 'email' ? 'emails' : `${ch} messages`;
-    consider(label, view.touches24h[ch], cap?.perDay, '24 h');
-    consider(label, view.touches7d[ch], cap?.perWeek, '7 days');
-  }
-  consider('touches', touches24h, caps.all?.perDay, '24 h');
-  consider('touches', touches7d, caps.all?.perWeek, '7 days');
+/**
+ * A customer over a cap: the score at once, the reasons (sentences, worst ratio first) when first read. Most derives
+ * never read them (a snapshot row or a firing alert does): building them was the live phase's largest allocation
+ * after the NATS client's (`npm run bench -- --profile`, the live phase's .heapprofile). The counts they need are
+ * copied out of the view, which the pipeline refills for the next customer.
+ */
+class OverCap implements FatigueSignal {
+  private readonly h24: number[];
+  private readonly d7: number[];
+  private readonly responses7d: number;
+  private readonly lastResponseMin: number | null;
+  private readonly nowMin: number;
+  private text: string[] | null = null;
 
-  const reasons = over.sort((a, b) => b.ratio - a.ratio).map((o) => o.text);
-  if (over.length > 0 && touches7d >= 3 && view.responses7d === 0) {
-    const last = view.lastResponseMin === null ? '' : `; last response ${Math.floor((view.nowMin - view.lastResponseMin) / DAY_MIN)} days ago`;
-    reasons.push(`no response to ${touches7d} touches in 7 days${last}`);
+  constructor(
+    view: CustomerView,
+    private readonly caps: Record<string, TouchCap>,
+    readonly score: number,
+    readonly touches24h: number,
+    readonly touches7d: number,
+    readonly capFactor: number,
+  ) {
+    this.h24 = TOUCH_CHANNELS.map((ch) => view.touches24h[ch]);
+    this.d7 = TOUCH_CHANNELS.map((ch) => view.touches7d[ch]);
+    this.responses7d = view.responses7d;
+    this.lastResponseMin = view.lastResponseMin;
+    this.nowMin = view.nowMin;
   }
-  return { score, touches24h, touches7d, capFactor, reasons };
+
+  get reasons(): string[] {
+    return (this.text ??= this.build());
+  }
+
+  private build(): string[] {
+    const { caps, capFactor, touches24h, touches7d } = this;
+    const over: { ratio: number; text: string }[] = [];
+    const consider = (label: string, count: number, cap: number | undefined, window: string) => {
+      const ratio = capRatio(count, cap, capFactor);
+      if (ratio > 1) over.push({ ratio, text: `${count} ${label} in ${window} against an allowance of ${fmt(cap! * capFactor)}` });
+    };
+    TOUCH_CHANNELS.forEach((ch, i) => {
+      const cap = caps[ch];
+      const label = ch === 'other' ? 'touches' : ch === 'email' ? 'emails' : `${ch} messages`;
+      consider(label, this.h24[i], cap?.perDay, '24 h');
+      consider(label, this.d7[i], cap?.perWeek, '7 days');
+    });
+    consider('touches', touches24h, caps.all?.perDay, '24 h');
+    consider('touches', touches7d, caps.all?.perWeek, '7 days');
+
+    const reasons = over.sort((a, b) => b.ratio - a.ratio).map((o) => o.text);
+    if (over.length > 0 && touches7d >= 3 && this.responses7d === 0) {
+      const last = this.lastResponseMin === null ? '' : `; last response ${Math.floor((this.nowMin - this.lastResponseMin) / DAY_MIN)} days ago`;
+      reasons.push(`no response to ${touches7d} touches in 7 days${last}`);
+    }
+    return reasons;
+  }
 }

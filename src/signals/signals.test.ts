@@ -49,6 +49,18 @@ describe('fatigue', () => {
     expect(f.reasons.at(-1)).toBe('no response to 3 touches in 7 days');
   });
 
+  it('gives the reasons of the view it was computed from, read after the view was refilled for another customer', () => {
+    const v = viewAfter([['email_sent', T0], ['email_sent', T0 + HOUR], ['email_sent', T0 + 2 * HOUR]], T0 + 3 * HOUR);
+    const f = fatigueSignal(v, caps);
+    // The pipeline refills one view for each customer it derives; reasons are built when first read.
+    v.touches24h.email = 0;
+    v.touches7d.email = 0;
+    v.responses7d = 9;
+    v.lastResponseMin = v.nowMin;
+    expect(f.reasons).toEqual(['3 emails in 24 h against an allowance of 1', '3 touches in 24 h against an allowance of 2', 'no response to 3 touches in 7 days']);
+    expect(f.reasons).toBe(f.reasons);
+  });
+
   it('gives responsive customers a larger allowance', () => {
     const v = viewAfter(
       [['email_sent', T0], ['email_open', T0 + MIN], ['email_sent', T0 + HOUR], ['email_click', T0 + HOUR + MIN], ['email_sent', T0 + 2 * HOUR]],
