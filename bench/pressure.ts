@@ -47,7 +47,7 @@ export interface PressureLoadResult {
 const enc = new TextEncoder();
 const round = (v: number) => Math.round(v * 100) / 100;
 
-function histogram(): Histogram {
+export function histogram(): Histogram {
   // Microseconds, up to 10 minutes.
   return buildHistogram({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
 }

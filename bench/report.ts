@@ -105,8 +105,8 @@ const pass = (ok: boolean) => (ok ? 'met' : '**not met**');
 function stagesText(l: LatencyResult): string {
   const st = l.stages;
   if (!st) return '';
-  const one = (what: string, x: { p50Ms: number; p99Ms: number; maxMs: number }) => `${what} p50 ${x.p50Ms}, p99 ${x.p99Ms}, max ${x.maxMs} ms`;
-  return `; of it, ${one('publish to receipt', st.toReceipt)}; receipt to evaluation ${one('', st.toEvaluation).trimStart()}; evaluation to the wall ${one('', st.toWall).trimStart()}`;
+  const one = (x: { p50Ms: number; p99Ms: number; maxMs: number }) => `p50 ${x.p50Ms}, p99 ${x.p99Ms}, max ${x.maxMs} ms`;
+  return `; of it, publish to receipt ${one(st.toReceipt)}; receipt to evaluation ${one(st.toEvaluation)}; evaluation to the wall ${one(st.toWall)}`;
 }
 
 export function resultsMarkdown(r: BenchResults): string {

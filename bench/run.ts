@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { build as buildHistogram } from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
 import { connect, type NatsConnection } from 'nats';
 import WebSocket from 'ws';
 import type { BaselineSettings } from './baselineConsumer.js';
@@ -38,7 +38,7 @@ import {
 } from './harness.js';
 import { machineFacts } from './machine.js';
 import { costSvg } from './plot.js';
-import { pressureLoad } from './pressure.js';
+import { histogram, pressureLoad } from './pressure.js';
 import type { LoopDelay } from './processorChild.js';
 import { resultsMarkdown, type BenchResults, type BudgetResult, type EchoFloor, type LatencyResult } from './report.js';
 import type { EchoStats } from './echo.js';
@@ -136,7 +136,7 @@ const TRIGGER_EVERY_MS = 500;
 const MIN_TRIGGERS_PER_PHASE = 1_000;
 
 /** A histogram of µs as the report's ms. */
-function percentiles(h: { getValueAtPercentile(p: number): number; maxValue: number }): { p50Ms: number; p99Ms: number; maxMs: number } {
+function percentiles(h: Histogram): { p50Ms: number; p99Ms: number; maxMs: number } {
   return { p50Ms: round(h.getValueAtPercentile(50) / 1000, 1), p99Ms: round(h.getValueAtPercentile(99) / 1000, 1), maxMs: round(h.maxValue / 1000, 1) };
 }
 
@@ -148,15 +148,14 @@ async function latencyPhase(proc: ProcessorProcess, wallPort: number, fraction: 
   const received = new Map<string, number>();
   // Where each trigger's alert came from in the processor: when it received the event and evaluated the rule (epoch ms).
   const seen = new Map<string, { receivedAt: number; evaluatedAt: number }>();
-  const histogram = () => buildHistogram({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
   const hist = histogram();
   const stageHists = { toReceipt: histogram(), toEvaluation: histogram(), toWall: histogram() };
-  const recordUs = (h: ReturnType<typeof histogram>, us: number) => h.recordValue(Math.max(1, Math.round(us)));
+  const recordUs = (h: Histogram, us: number) => h.recordValue(Math.max(1, Math.round(us)));
   const record = (id: string) => {
     const p = published.get(id);
     const r = received.get(id);
     if (p === undefined || r === undefined) return;
-    hist.recordValue(Math.max(1, Math.round(r - p)));
+    recordUs(hist, r - p);
     const at = seen.get(id);
     if (at) {
       recordUs(stageHists.toReceipt, at.receivedAt * 1000 - p);
@@ -220,9 +219,7 @@ async function latencyPhase(proc: ProcessorProcess, wallPort: number, fraction: 
     publishedPerSec: Math.round(done.published / (latencyS + 0.0)),
     alerts: hist.totalCount,
     triggersSent: triggersSent / 3,
-    p50Ms: round(hist.getValueAtPercentile(50) / 1000, 1),
-    p99Ms: round(hist.getValueAtPercentile(99) / 1000, 1),
-    maxMs: round(hist.maxValue / 1000, 1),
+    ...percentiles(hist),
     processorCpu: round(cpu, 2),
     processorEventsPerSec: Math.round(events / secs),
     // The samples span the phase and the 2 s after it: what was published and not handled by then, it fell behind by.
