@@ -45,7 +45,6 @@ export class EntityStats {
    * for each of an event's three entities).
    */
   private readonly slots = new Map<EntityKind, Map<string, number>>();
-  private held = 0;
   private readonly keys: ({ kind: EntityKind; key: string } | null)[] = [];
   private readonly free: number[] = [];
   /** Entities dropped at the bound, least recently active first. */
@@ -77,7 +76,9 @@ export class EntityStats {
   }
 
   get size(): number {
-    return this.held;
+    let n = 0;
+    for (const m of this.slots.values()) n += m.size;
+    return n;
   }
 
   private slotsOf(kind: EntityKind): Map<string, number> {
@@ -155,14 +156,10 @@ export class EntityStats {
     this.keys.length = 0;
     this.free.length = 0;
     this.slots.clear();
-    this.held = 0;
     meta.keys.forEach((k, slot) => {
       this.keys.push(k);
       if (k === null) this.free.push(slot);
-      else {
-        this.slotsOf(k.kind).set(k.key, slot);
-        this.held++;
-      }
+      else this.slotsOf(k.kind).set(k.key, slot);
     });
     this.head.set(r.array('entities.head', Int32Array) ?? []);
     this.mean.set(r.array('entities.mean', Float64Array) ?? []);
@@ -232,7 +229,7 @@ export class EntityStats {
     const m = this.slotsOf(kind);
     let slot = m.get(key);
     if (slot !== undefined) return slot;
-    if (this.held >= this.maxEntities) this.evictOldest();
+    if (this.size >= this.maxEntities) this.evictOldest();
     slot = this.free.pop();
     if (slot === undefined) {
       slot = this.keys.length;
@@ -241,7 +238,6 @@ export class EntityStats {
     }
     this.keys[slot] = { kind, key };
     m.set(key, slot);
-    this.held++;
     this.head[slot] = tMin;
     return slot;
   }
@@ -255,7 +251,7 @@ export class EntityStats {
     }
     if (victim === -1) return;
     const k = this.keys[victim]!;
-    if (this.slots.get(k.kind)?.delete(k.key)) this.held--;
+    this.slots.get(k.kind)?.delete(k.key);
     this.keys[victim] = null;
     for (const ring of this.rings) ring.clear(victim);
     this.head[victim] = 0;
