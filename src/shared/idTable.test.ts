@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SnapshotReader, SnapshotWriter } from './snapshotCodec.js';
+import { NO_STRING, SnapshotReader, SnapshotWriter } from './snapshotCodec.js';
 import { IdTable, MAX_ID_BYTES } from './idTable.js';
 import { hashBytes } from './wtf8.js';
 
@@ -171,14 +171,7 @@ describe('IdTable', () => {
     expect(t.find('customer-0')).toBe(-1);
   });
 
-  it('writes the layout of SnapshotWriter.strings, so checkpoints from before the table load and old readers read new ones', () => {
-    const t = new IdTable({ initialSlots: 4 });
-    ['a', 'b', 'ç', '\u{1F600}x', 'e'].forEach((id) => t.insert(id));
-    t.remove(t.find('b'));
-    const w = new SnapshotWriter();
-    t.save(w, 'ids');
-    expect(new SnapshotReader(w.finish()).strings('ids')).toEqual(['a', null, 'ç', '\u{1F600}x', 'e']);
-    // and the other way, with a lone surrogate (which `strings` keeps in the JSON header)
+  it('loads the layout earlier versions wrote (ids one after another in slot order), lone surrogates included', () => {
     const old = new SnapshotWriter();
     old.strings('ids', ['p', null, 'q\ud800', null]);
     const loaded = new IdTable({ initialSlots: 4 });
@@ -187,6 +180,11 @@ describe('IdTable', () => {
     // the free slots below the last one come out first, then new ones
     expect([loaded.insert('r'), loaded.insert('s'), loaded.insert('t')].sort()).toEqual([1, 3, 4]);
     expect(roundTrip(loaded).idOf(2)).toBe('q\ud800');
+    const utf8 = new SnapshotWriter();
+    utf8.utf8Strings('ids', new TextEncoder().encode('aç\u{1F600}x'), new Uint32Array([1, NO_STRING, 1, 3]));
+    const fromUtf8 = new IdTable({ initialSlots: 4 });
+    fromUtf8.load(new SnapshotReader(utf8.finish()), 'ids');
+    expect([...roundTrip(fromUtf8).entries()]).toEqual([['a', 0], ['ç', 2], ['\u{1F600}x', 3]]);
     // two ids of lone surrogates that `strings` joins into one astral character still load as two
     const joined = new SnapshotWriter();
     joined.strings('ids', ['\ud800', '\udfff']);
@@ -195,28 +193,45 @@ describe('IdTable', () => {
     expect([...pair.entries()]).toEqual([['\ud800', 0], ['\udfff', 1]]);
   });
 
-  it('loads a checkpoint of ASCII ids in one pass to the same slots, free list and lookups as placing them one by one', () => {
+  it('writes its arena as it lies: after churn a load keeps every slot, the free list and lookups, and no removed id’s bytes', () => {
     let seed = 11;
     const rnd = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-    const t = new IdTable({ initialSlots: 4 });
+    // compactMinBytes high: the removed ids stay in the arena as garbage, which the blob must not carry.
+    const t = new IdTable({ initialSlots: 4, compactMinBytes: 1 << 30 });
     for (let i = 0; i < 5_000; i++) t.insert(`cust-${Math.floor(rnd() * 1e9).toString(36)}-${i}`);
-    // Gaps of every kind: single slots, runs, the first slot and a run at the end.
-    for (let slot = 0; slot < t.high; slot++) if (slot === 0 || rnd() < 0.2 || slot > t.high - 40) t.remove(slot);
+    // Gaps of every kind: single slots, runs, the first slot and a run at the end; then reuse of some, so ids no
+    // longer lie in the arena in slot order; one id of each kind beyond ASCII.
+    const removed: string[] = [];
+    for (let slot = 0; slot < t.high; slot++) {
+      if (slot === 0 || rnd() < 0.2 || slot > t.high - 40) {
+        removed.push(t.idOf(slot)!);
+        t.remove(slot);
+      }
+    }
+    for (let i = 0; i < 300; i++) t.insert(`again-${i}`);
+    ['ç-1', '\u{1F600}-2', 'lone-\ud800'].forEach((id) => t.insert(id));
     const w = new SnapshotWriter();
     t.save(w, 'ids');
-    const r = new SnapshotReader(w.finish());
+    const blob = w.finish();
+    const text = Buffer.from(blob).toString('latin1');
+    expect(removed.filter((id) => text.includes(id))).toEqual([]);
+    expect(text).toContain('again-299');
     const bulk = new IdTable({ initialSlots: 4 });
-    bulk.load(r, 'ids');
+    bulk.load(new SnapshotReader(blob), 'ids');
     const placed = new IdTable({ initialSlots: 4 });
-    placed.loadList(r.strings('ids')!);
+    placed.loadList(Array.from({ length: t.high }, (_, slot) => t.idOf(slot)));
+    expect([...bulk.entries()]).toEqual([...t.entries()]);
     expect([...bulk.entries()]).toEqual([...placed.entries()]);
-    expect(bulk.size).toBe(t.size);
     for (const [id, slot] of t.entries()) expect(bulk.find(id)).toBe(slot);
-    expect(bulk.find('cust-none')).toBe(-1);
-    // The same free slots come out in the same order, then new ones.
+    expect(bulk.find(removed[0])).toBe(-1);
+    expect(bulk.idOf(bulk.find('lone-\ud800'))).toBe('lone-\ud800');
+    // The same free slots come out in the same order as placing the ids one by one, then new ones.
     const next = (table: IdTable) => Array.from({ length: 1_200 }, (_, i) => table.insert(`new-${i}`));
     expect(next(bulk)).toEqual(next(placed));
-    expect(roundTrip(bulk).size).toBe(bulk.size);
+    // The loaded table's garbage is counted: removals compact it as they would have the original.
+    for (const [, slot] of [...bulk.entries()]) bulk.remove(slot);
+    expect(bulk.size).toBe(0);
+    expect(roundTrip(bulk).size).toBe(0);
   });
 
   it('refuses a checkpoint that holds an id twice, on either path', () => {
@@ -227,5 +242,16 @@ describe('IdTable', () => {
     };
     expect(twice(['a', 'b', null as never, 'a'])).toThrow(/held already/);
     expect(twice(['ç', 'b', 'ç'])).toThrow(/held already/);
+    // and in the arena's layout, with a slot that points past the arena
+    const arena = (offsets: number[], lens: number[]) => {
+      const w = new SnapshotWriter();
+      w.array('ids.arena', new TextEncoder().encode('abab'));
+      w.array('ids.offsets', new Uint32Array(offsets));
+      w.array('ids.lens', new Uint16Array(lens));
+      return () => new IdTable({ initialSlots: 4 }).load(new SnapshotReader(w.finish()), 'ids');
+    };
+    expect(arena([0, 2], [3, 3])).toThrow(/held already/);
+    expect(arena([0, 3], [3, 3])).toThrow(/reaches past/);
+    expect(arena([0, 2], [3, 0])).not.toThrow();
   });
 });
