@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DirtySet, takenSince } from '../shared/dirtySet.js';
-import { catchUpThen, deriveCatchUp, type Deriving } from './deriveCatchUp.js';
+import { catchUpAround, catchUpThen, deriveCatchUp, type Deriving } from './deriveCatchUp.js';
 
 /**
  * A pipeline over a real DirtySet: `mark` touches customers; each derive call takes one at least, then goes on while
@@ -101,5 +101,46 @@ describe('catchUpThen', () => {
     expect(catchUpThen({ pipelines: () => [p], now: () => 0, syncMax: 1, limitMs: 0 }, (rest) => ran.push(rest))(none)).toBe(true);
     expect(ran).toEqual([false]);
     expect(p.calls).toBe(0);
+  });
+});
+
+describe('catchUpAround', () => {
+  it('is null when the derive has little to take and the rows fit the first slice', () => {
+    const p = new FakePipeline(2);
+    const rows: number[] = [];
+    expect(catchUpAround({ pipelines: () => [p], now: () => 0, syncMax: 2 }, () => rows.push(p.deriveBacklog) > 0)).toBeNull();
+    expect(rows).toEqual([2]);
+    expect(p.calls).toBe(0);
+  });
+
+  it('derives before the rows, then what events marked while the rows were written in slices, down to syncMax', async () => {
+    const p = new FakePipeline(5);
+    const seen: number[] = [];
+    // Three slices of rows; the stream marks four customers between each two (and the derive tick takes none).
+    const rows = () => {
+      seen.push(p.deriveBacklog);
+      p.mark(4);
+      return seen.length === 3;
+    };
+    const catching = catchUpAround({ pipelines: () => [p], now: () => 0, syncMax: 1, sliceMs: 0 }, rows);
+    expect(catching).not.toBeNull();
+    await catching;
+    // The rows ran once the first remainder was down to syncMax; what they let in is derived before the step's stretch.
+    expect(seen[0]).toBeLessThanOrEqual(1);
+    expect(p.derived.length).toBeGreaterThanOrEqual(4 + 11);
+    expect(p.deriveBacklog).toBeLessThanOrEqual(1);
+  });
+
+  it('derives what the rows let in even when the first derive had nothing to take', async () => {
+    const p = new FakePipeline(0);
+    let slices = 0;
+    const catching = catchUpAround({ pipelines: () => [p], now: () => 0, syncMax: 1, sliceMs: 0 }, () => {
+      p.mark(3);
+      return ++slices === 2;
+    });
+    expect(catching).not.toBeNull();
+    await catching;
+    expect(p.derived).toHaveLength(5);
+    expect(p.deriveBacklog).toBe(1);
   });
 });

@@ -7,7 +7,7 @@
 // derives what is left in its own stretch: what was marked meanwhile, or more when the stream outran the derive for
 // CATCH_UP_MS. The tick derives it only when it is a few dozen customers, else leaves it to the derive tick: its
 // rules and frames then read the state as of when it fell due, not of when it ran.
-import { slicesFromNow } from '../shared/slices.js';
+import { backgroundTurn, inSlices, slicesFromNow } from '../shared/slices.js';
 
 /**
  * What a step derives in its own stretch; a larger remainder is derived in slices before it. A customer's derive
@@ -78,4 +78,18 @@ export function deriveCatchUp(o: CatchUpOptions): Promise<void> | null {
   if (backlog(o.pipelines()) <= (o.syncMax ?? SYNC_DERIVE_MAX)) return null;
   // Then the step derives the rest in its own stretch, whatever is left.
   return slicesFromNow(catchUpThen(o, () => undefined), o.sliceMs);
+}
+
+/**
+ * A commit's catch-up: the derive's remainder in slices (deriveCatchUp), then `rows` (the minute buckets changed so
+ * far) in slices, then the derive's remainder again, since every slice of rows let events in and the derive tick may
+ * not have taken what they marked: at half load at 250,000 customers, hundreds of customers, 28-41 ms derived in
+ * the commit's own stretch after each catch-up. null when no turn of the loop came between, so the step goes on in
+ * the caller's stretch.
+ */
+export function catchUpAround(o: CatchUpOptions, rows: (more: () => boolean) => boolean): Promise<void> | null {
+  const deriving = deriveCatchUp(o);
+  const rowsDone = deriving === null ? slicesFromNow(rows, o.sliceMs) : deriving.then(() => backgroundTurn()).then(() => inSlices(rows, o.sliceMs));
+  if (rowsDone === null) return null;
+  return rowsDone.then(() => deriveCatchUp(o) ?? undefined);
 }

@@ -8,7 +8,7 @@ import type { ErasureRequest } from '../contract/outputs.js';
 import type { SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { backgroundTurn, inSlices, slicesFromNow } from '../shared/slices.js';
+import { inSlices } from '../shared/slices.js';
 import { BlobBuffer, packSnapshot, snapshotBytes } from '../shared/snapshotCodec.js';
 import { JetStreamSource, replay, streamBounds, type ConsumerTarget, type SourceDeps } from '../sources/jetstream.js';
 import type { InboundMessage } from '../contract/pipeline.js';
@@ -17,7 +17,7 @@ import type { PurchaseModelSet } from '../signals/purchaseModel.js';
 import type { CheckpointStore } from '../state/checkpointStore.js';
 import type { RedisAlertStore } from '../alerts/redisAlertStore.js';
 import { SliceLedger, type Sink, type Slice } from './commit.js';
-import { deriveCatchUp } from './deriveCatchUp.js';
+import { catchUpAround } from './deriveCatchUp.js';
 
 export interface PartitionConsumerDeps {
   /** null: the single processor's consumer, reading the whole stream. */
@@ -165,15 +165,14 @@ export class PartitionConsumer implements Slice<JsMsg> {
   }
 
   /**
-   * Ahead of drain(), in slices while events flow: the derive of what was marked (runtime/deriveCatchUp.ts), then the
-   * rows of the minute buckets changed so far (a bucket changed again before drain() is written again there, and its
-   * later row replaces this one). null when the first slice did it all, so drain() follows with no turn between.
+   * Ahead of drain(), in slices while events flow: the derive of what was marked, then the rows of the minute buckets
+   * changed so far (a bucket changed again before drain() is written again there, and its later row replaces this
+   * one), then the derive of what was marked meanwhile (runtime/deriveCatchUp.ts, catchUpAround). null when the first
+   * slice did it all, so drain() follows with no turn between.
    */
   catchUp(): Promise<void> | null {
     const rows = (more: () => boolean) => this.pipeline.drainActivity(this.d.clock.now(), more) !== -1;
-    const deriving = deriveCatchUp({ pipelines: () => [this.pipeline], now: () => this.d.clock.now() });
-    if (deriving === null) return slicesFromNow(rows);
-    return deriving.then(() => backgroundTurn()).then(() => inSlices(rows));
+    return catchUpAround({ pipelines: () => [this.pipeline], now: () => this.d.clock.now() }, rows);
   }
 
   /**
