@@ -208,6 +208,9 @@ describe('IdTable', () => {
         t.remove(slot);
       }
     }
+    const long = `gone-${'z'.repeat(100)}`;
+    t.remove(t.insert(long));
+    removed.push(long);
     for (let i = 0; i < 300; i++) t.insert(`again-${i}`);
     ['ç-1', '\u{1F600}-2', 'lone-\ud800'].forEach((id) => t.insert(id));
     const w = new SnapshotWriter();
