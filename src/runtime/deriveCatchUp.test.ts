@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DirtySet, takenSince } from '../shared/dirtySet.js';
-import { catchUpAround, catchUpThen, deriveCatchUp, type Deriving } from './deriveCatchUp.js';
+import { catchUpAround, catchUpThen, deriveCatchUp, payOwedAhead, type Deriving } from './deriveCatchUp.js';
 
 /**
  * A pipeline over a real DirtySet: `mark` touches customers; each derive call takes one at least, then goes on while
@@ -142,5 +142,68 @@ describe('catchUpAround', () => {
     await catching;
     expect(p.derived).toHaveLength(5);
     expect(p.deriveBacklog).toBe(1);
+  });
+});
+
+/**
+ * Owed rows over `slots` slots: each payFrom (a slice) pays up to `perSlice` from `from` on, then the stream marks
+ * `inflow` customers owed behind the scan (the derive tick, at the lowest slots not owed).
+ */
+class FakeOwed {
+  readonly owed: boolean[];
+  paid = 0;
+  slices = 0;
+
+  constructor(slots: number, initially: number, private readonly perSlice: number, private readonly inflow: number) {
+    this.owed = Array.from({ length: slots }, (_, i) => i % Math.floor(slots / initially) === 0 && i / Math.floor(slots / initially) < initially);
+  }
+
+  get left(): number {
+    return this.owed.filter(Boolean).length;
+  }
+
+  payFrom(from: number, _more: () => boolean): number {
+    this.slices++;
+    let paid = 0;
+    let slot = from;
+    for (; slot < this.owed.length && paid < this.perSlice; slot++) {
+      if (!this.owed[slot]) continue;
+      this.owed[slot] = false;
+      this.paid++;
+      paid++;
+    }
+    for (let k = 0, i = 0; k < this.inflow && i < this.owed.length; i++) {
+      if (this.owed[i]) continue;
+      this.owed[i] = true;
+      k++;
+    }
+    return slot >= this.owed.length ? -1 : slot;
+  }
+}
+
+describe('payOwedAhead', () => {
+  it('pays again while a pass paid more than the checkpoint may, so little is left for its own stretch', async () => {
+    const owed = new FakeOwed(1_000, 100, 10, 1);
+    let catchUps = 0;
+    await payOwedAhead(() => (catchUps++, null), owed, 3, 8, 0);
+    // 100 paid in the first pass (the stream marked ~10 behind it), ~10 in the second, a few in the third.
+    expect(catchUps).toBe(3);
+    expect(owed.left).toBeLessThanOrEqual(2);
+  });
+
+  it('stops after one pass that paid no more than the checkpoint may', async () => {
+    const owed = new FakeOwed(1_000, 5, 10, 0);
+    let catchUps = 0;
+    await payOwedAhead(() => (catchUps++, null), owed, 3, 8, 0);
+    expect(catchUps).toBe(1);
+    expect(owed.left).toBe(0);
+  });
+
+  it('gives up after its passes when the stream marks customers owed as fast as they are paid', async () => {
+    const owed = new FakeOwed(1_000, 100, 10, 10);
+    let catchUps = 0;
+    await payOwedAhead(() => (catchUps++, null), owed, 3, 8, 0);
+    expect(catchUps).toBe(3);
+    expect(owed.left).toBeGreaterThan(8);
   });
 });

@@ -8,7 +8,6 @@ import type { ErasureRequest } from '../contract/outputs.js';
 import type { SchedulingClock } from '../shared/clock.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { inSlices } from '../shared/slices.js';
 import { BlobBuffer, packSnapshot, snapshotBytes } from '../shared/snapshotCodec.js';
 import { JetStreamSource, replay, streamBounds, type ConsumerTarget, type SourceDeps } from '../sources/jetstream.js';
 import type { InboundMessage } from '../contract/pipeline.js';
@@ -17,7 +16,7 @@ import type { PurchaseModelSet } from '../signals/purchaseModel.js';
 import type { CheckpointStore } from '../state/checkpointStore.js';
 import type { RedisAlertStore } from '../alerts/redisAlertStore.js';
 import { SliceLedger, type Sink, type Slice } from './commit.js';
-import { catchUpAround } from './deriveCatchUp.js';
+import { catchUpAround, payOwedAhead } from './deriveCatchUp.js';
 
 export interface PartitionConsumerDeps {
   /** null: the single processor's consumer, reading the whole stream. */
@@ -186,11 +185,15 @@ export class PartitionConsumer implements Slice<JsMsg> {
     await this.payAhead();
   }
 
-  /** catchUp(), then the snapshot rows owed, in slices (shared/slices.ts), events flowing between them. */
-  private async payAhead(): Promise<void> {
-    await this.catchUp();
-    let from = 0;
-    await inSlices((more) => (from = this.pipeline.payOwedSnapshotsFrom(from, more)) === -1);
+  /** catchUp(), then the snapshot rows owed, in slices, in passes while a pass paid many (deriveCatchUp.ts). */
+  private payAhead(): Promise<void> {
+    const pipeline = this.pipeline;
+    return payOwedAhead(() => this.catchUp(), {
+      payFrom: (from, more) => pipeline.payOwedSnapshotsFrom(from, more),
+      get paid() {
+        return pipeline.owedRowsPaid;
+      },
+    });
   }
 
   /**
