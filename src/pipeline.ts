@@ -266,12 +266,8 @@ export class Pipeline extends WallFacing {
     this.replaying = false;
   }
 
-  /** Owed snapshot rows paid so far (ahead of checkpoints, in them and at a replay's end). */
-  owedRowsPaid = 0;
-
   /** One owed snapshot row as of the latest event; at a replay's end with its experience row. */
   private payOwedSnapshot(slot: number, endOfReplay: boolean): void {
-    this.owedRowsPaid++;
     const signals = this.scorer.score(this.state.view(slot, this.windows.headMin(slot)));
     if (endOfReplay) this.experience.customer(slot, signals, true);
     this.deps.outputs.signals(this.scorer.snapshotRow(this.windows, slot, signals));

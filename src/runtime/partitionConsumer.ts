@@ -191,7 +191,7 @@ export class PartitionConsumer implements Slice<JsMsg> {
     return payOwedAhead(() => this.catchUp(), {
       payFrom: (from, more) => pipeline.payOwedSnapshotsFrom(from, more),
       get paid() {
-        return pipeline.owedRowsPaid;
+        return pipeline.windows.owedVisits;
       },
     });
   }

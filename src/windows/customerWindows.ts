@@ -388,6 +388,9 @@ export class CustomerWindows {
     return (this.flags[slot] & FLAG_SNAPSHOT_OWED) !== 0;
   }
 
+  /** Slots visitSnapshotOwed has visited so far: how many owed rows were paid (a checkpoint's preparation reads it). */
+  owedVisits = 0;
+
   /**
    * The live slots with a snapshot owed, from slot `from` on, while `more()` (asked after each visit) says so: a scan
    * of one byte per slot (a millisecond at 1 M). Returns the slot to go on from, or -1 once the scan reached the end.
@@ -397,6 +400,7 @@ export class CustomerWindows {
     const flags = this.flags;
     for (let slot = from, high = this.ids.high; slot < high; slot++) {
       if ((flags[slot] & FLAG_SNAPSHOT_OWED) === 0 || !this.ids.has(slot)) continue;
+      this.owedVisits++;
       visit(slot);
       if (!more()) return slot + 1;
     }
