@@ -181,11 +181,17 @@ class FakeOwed {
   }
 }
 
+/** payOwedAhead over `owed` (at most 3 passes, 8 rows for the checkpoint's stretch, zero-length slices); the passes taken. */
+async function passesOver(owed: FakeOwed): Promise<number> {
+  let catchUps = 0;
+  await payOwedAhead(() => (catchUps++, null), owed, 3, 8, 0);
+  return catchUps;
+}
+
 describe('payOwedAhead', () => {
   it('pays again while a pass paid more than the checkpoint may, so little is left for its own stretch', async () => {
     const owed = new FakeOwed(1_000, 100, 10, 1);
-    let catchUps = 0;
-    await payOwedAhead(() => (catchUps++, null), owed, 3, 8, 0);
+    const catchUps = await passesOver(owed);
     // 100 paid in the first pass (the stream marked ~10 behind it), ~10 in the second, a few in the third.
     expect(catchUps).toBe(3);
     expect(owed.left).toBeLessThanOrEqual(2);
@@ -193,16 +199,14 @@ describe('payOwedAhead', () => {
 
   it('stops after one pass that paid no more than the checkpoint may', async () => {
     const owed = new FakeOwed(1_000, 5, 10, 0);
-    let catchUps = 0;
-    await payOwedAhead(() => (catchUps++, null), owed, 3, 8, 0);
+    const catchUps = await passesOver(owed);
     expect(catchUps).toBe(1);
     expect(owed.left).toBe(0);
   });
 
   it('gives up after its passes when the stream marks customers owed as fast as they are paid', async () => {
     const owed = new FakeOwed(1_000, 100, 10, 10);
-    let catchUps = 0;
-    await payOwedAhead(() => (catchUps++, null), owed, 3, 8, 0);
+    const catchUps = await passesOver(owed);
     expect(catchUps).toBe(3);
     expect(owed.left).toBeGreaterThan(8);
   });
